@@ -1,0 +1,269 @@
+//! The crypto provider boundary.
+//!
+//! This module is the only place in the crate that names a primitive crate. Everything above it
+//! (`jwk`, `jwa`, `jwe`, `jws`, …) talks to [`Provider`], the one implementation of
+//! [`CryptoProvider`] selected at build time:
+//!
+//! * feature `aws-lc` (default): [aws-lc-rs](https://crates.io/crates/aws-lc-rs);
+//! * feature `rust-crypto`: the pure-Rust RustCrypto crates.
+//!
+//! When both features are enabled, `aws-lc` is used. Enabling neither is a compile error.
+//!
+//! Every function returns the opaque [`CryptoError`]: callers map it to the crate's own error
+//! (for decryption always the single opaque `Error::DecryptionFailed`), so no primitive can leak
+//! which check failed.
+
+use zeroize::Zeroizing;
+
+#[cfg(not(any(feature = "aws-lc", feature = "rust-crypto")))]
+compile_error!(
+    "jwe-mint needs a crypto provider: enable feature `aws-lc` (default) or `rust-crypto` \
+     (e.g. `--no-default-features --features rust-crypto,cli`)"
+);
+
+#[cfg(feature = "aws-lc")]
+mod aws_lc;
+#[cfg(all(feature = "rust-crypto", not(feature = "aws-lc")))]
+mod rust_crypto;
+
+/// The provider selected at build time.
+#[cfg(feature = "aws-lc")]
+pub(crate) type Provider = aws_lc::AwsLc;
+/// The provider selected at build time.
+#[cfg(all(feature = "rust-crypto", not(feature = "aws-lc")))]
+pub(crate) type Provider = rust_crypto::RustCrypto;
+
+/// Human-readable name of the provider selected at build time (`"aws-lc"` or `"rust-crypto"`).
+pub const PROVIDER_NAME: &str = Provider::NAME;
+
+/// Opaque failure of a primitive. Deliberately carries no detail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CryptoError;
+
+/// Result of a primitive.
+pub(crate) type CryptoResult<T> = Result<T, CryptoError>;
+
+/// A NIST prime curve usable for ECDH-ES and ECDSA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum EcCurve {
+    /// P-256 (secp256r1); ECDSA pairs it with SHA-256 (ES256).
+    P256,
+    /// P-384 (secp384r1); ECDSA pairs it with SHA-384 (ES384).
+    P384,
+    /// P-521 (secp521r1); ECDSA pairs it with SHA-512 (ES512).
+    P521,
+}
+
+impl EcCurve {
+    /// Length in bytes of a field element / scalar (32, 48, 66).
+    pub(crate) const fn field_len(self) -> usize {
+        match self {
+            EcCurve::P256 => 32,
+            EcCurve::P384 => 48,
+            EcCurve::P521 => 66,
+        }
+    }
+}
+
+/// Hash functions used by the JOSE algorithms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Sha {
+    /// SHA-1: only as the OAEP hash of `RSA-OAEP` (RFC 7518 §4.3).
+    Sha1,
+    /// SHA-256.
+    Sha256,
+    /// SHA-384.
+    Sha384,
+    /// SHA-512.
+    Sha512,
+}
+
+/// RSA signature schemes (RFC 7518 §3.3, §3.5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum RsaSignature {
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (`RS256`).
+    Pkcs1Sha256,
+    /// RSASSA-PSS with SHA-256, MGF1-SHA-256, salt length 32 (`PS256`).
+    PssSha256,
+}
+
+/// The components of an RSA private key as they appear in a JWK (big-endian, unsigned).
+///
+/// All fields zeroize on drop.
+pub(crate) struct RsaPrivateComponents {
+    pub n: Vec<u8>,
+    pub e: Vec<u8>,
+    pub d: Zeroizing<Vec<u8>>,
+    pub p: Zeroizing<Vec<u8>>,
+    pub q: Zeroizing<Vec<u8>>,
+    pub dp: Zeroizing<Vec<u8>>,
+    pub dq: Zeroizing<Vec<u8>>,
+    pub qi: Zeroizing<Vec<u8>>,
+}
+
+/// Everything jwe-mint needs from a cryptographic library.
+///
+/// Contract for implementations:
+/// * never panic on any input; return `Err(CryptoError)` instead;
+/// * private-key types zeroize their secret on drop (or rely on the library doing so) and must not
+///   print secret bytes from `Debug` (they need not implement `Debug` at all);
+/// * public keys are validated when built (on the curve, not the identity, right length);
+/// * tag / MAC comparison is constant time (done by the library).
+pub(crate) trait CryptoProvider {
+    /// Provider name for diagnostics.
+    const NAME: &'static str;
+
+    /// A parsed EC private key (P-256/384/521), usable for static-key ECDH and ECDSA signing.
+    type EcPrivateKey: Send + Sync + 'static;
+    /// A parsed and validated EC public key.
+    type EcPublicKey: Clone + Send + Sync + 'static;
+    /// A parsed X25519 private key.
+    type X25519PrivateKey: Send + Sync + 'static;
+    /// A parsed Ed25519 signing key.
+    type Ed25519PrivateKey: Send + Sync + 'static;
+    /// A parsed Ed25519 verifying key.
+    type Ed25519PublicKey: Clone + Send + Sync + 'static;
+    /// A parsed RSA private key.
+    type RsaPrivateKey: Send + Sync + 'static;
+    /// A parsed RSA public key.
+    type RsaPublicKey: Clone + Send + Sync + 'static;
+
+    // ---- randomness and hashing -------------------------------------------------------------
+
+    /// Fills `out` with cryptographically secure random bytes.
+    fn fill_random(out: &mut [u8]) -> CryptoResult<()>;
+    /// One-shot digest. `Sha::Sha1` included.
+    fn digest(alg: Sha, data: &[u8]) -> Vec<u8>;
+    /// HMAC (SHA-256/384/512 only; SHA-1 is an error). Returns the full-length MAC.
+    fn hmac_sign(alg: Sha, key: &[u8], data: &[u8]) -> CryptoResult<Vec<u8>>;
+    /// Constant-time check that `tag` equals the first `tag.len()` bytes of HMAC(key, data).
+    /// `tag` must be non-empty and at most the full MAC length, else `false`.
+    fn hmac_verify_truncated(alg: Sha, key: &[u8], data: &[u8], tag: &[u8]) -> bool;
+    /// NIST SP 800-56A Concat KDF with SHA-256 (RFC 7518 §4.6.2): fills `out` from the shared
+    /// secret `z` and the already-assembled `other_info`.
+    fn concat_kdf_sha256(z: &[u8], other_info: &[u8], out: &mut [u8]) -> CryptoResult<()>;
+    /// PBKDF2 with HMAC-SHA-256/384/512 (RFC 8018); fills `out`.
+    fn pbkdf2(alg: Sha, password: &[u8], salt: &[u8], iterations: u32, out: &mut [u8]) -> CryptoResult<()>;
+
+    // ---- symmetric ----------------------------------------------------------------------------
+
+    /// AES-GCM (key of 16, 24 or 32 bytes; 12-byte IV; 16-byte tag). Returns (ciphertext, tag).
+    fn aes_gcm_encrypt(
+        key: &[u8],
+        iv: &[u8],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> CryptoResult<(Vec<u8>, [u8; 16])>;
+    /// AES-GCM decryption with a detached tag. Any IV or tag length other than 12 / 16 is an error.
+    fn aes_gcm_decrypt(
+        key: &[u8],
+        iv: &[u8],
+        aad: &[u8],
+        ciphertext: &[u8],
+        tag: &[u8],
+    ) -> CryptoResult<Zeroizing<Vec<u8>>>;
+    /// RFC 3394 AES key wrap with the default IV (KEK of 16, 24 or 32 bytes).
+    fn aes_kw_wrap(kek: &[u8], key: &[u8]) -> CryptoResult<Vec<u8>>;
+    /// RFC 3394 AES key unwrap; integrity-check failure is an error.
+    fn aes_kw_unwrap(kek: &[u8], wrapped: &[u8]) -> CryptoResult<Zeroizing<Vec<u8>>>;
+    /// AES-CBC with PKCS#7 padding (key of 16, 24 or 32 bytes; 16-byte IV).
+    fn aes_cbc_encrypt(key: &[u8], iv: &[u8], plaintext: &[u8]) -> CryptoResult<Vec<u8>>;
+    /// AES-CBC decryption with PKCS#7 unpadding. Only ever called after the MAC was verified.
+    fn aes_cbc_decrypt(key: &[u8], iv: &[u8], ciphertext: &[u8]) -> CryptoResult<Zeroizing<Vec<u8>>>;
+
+    // ---- EC (P-256 / P-384 / P-521) ------------------------------------------------------------
+
+    /// Generates a fresh EC private key.
+    fn ec_generate(curve: EcCurve) -> CryptoResult<Self::EcPrivateKey>;
+    /// Parses a private scalar (big-endian, exactly `curve.field_len()` bytes; 0 < d < n).
+    fn ec_private_from_bytes(curve: EcCurve, d: &[u8]) -> CryptoResult<Self::EcPrivateKey>;
+    /// The private scalar, big-endian, `curve.field_len()` bytes.
+    fn ec_private_to_bytes(key: &Self::EcPrivateKey) -> Zeroizing<Vec<u8>>;
+    /// The curve of a private key.
+    fn ec_private_curve(key: &Self::EcPrivateKey) -> EcCurve;
+    /// The public key of a private key.
+    fn ec_public_from_private(key: &Self::EcPrivateKey) -> Self::EcPublicKey;
+    /// Builds a public key from affine coordinates (each exactly `curve.field_len()` bytes),
+    /// rejecting points not on the curve.
+    fn ec_public_from_coordinates(curve: EcCurve, x: &[u8], y: &[u8]) -> CryptoResult<Self::EcPublicKey>;
+    /// The affine coordinates (x, y), each `curve.field_len()` bytes.
+    fn ec_public_coordinates(key: &Self::EcPublicKey) -> (Vec<u8>, Vec<u8>);
+    /// The curve of a public key.
+    fn ec_public_curve(key: &Self::EcPublicKey) -> EcCurve;
+    /// ECDH: the x-coordinate of `private · public` (`curve.field_len()` bytes).
+    /// Keys on different curves are an error.
+    fn ecdh(private: &Self::EcPrivateKey, public: &Self::EcPublicKey) -> CryptoResult<Zeroizing<Vec<u8>>>;
+    /// ECDSA with the curve's JOSE hash (P-256/SHA-256, P-384/SHA-384, P-521/SHA-512);
+    /// returns the fixed-length `r || s` form of RFC 7518 §3.4.
+    fn ecdsa_sign(key: &Self::EcPrivateKey, message: &[u8]) -> CryptoResult<Vec<u8>>;
+    /// Verifies a fixed-length `r || s` ECDSA signature; any other length is `false`.
+    fn ecdsa_verify(key: &Self::EcPublicKey, message: &[u8], signature: &[u8]) -> bool;
+
+    // ---- X25519 ---------------------------------------------------------------------------------
+
+    /// Generates a fresh X25519 private key.
+    fn x25519_generate() -> CryptoResult<Self::X25519PrivateKey>;
+    /// Parses a 32-byte X25519 private key.
+    fn x25519_private_from_bytes(d: &[u8]) -> CryptoResult<Self::X25519PrivateKey>;
+    /// The 32 private-key bytes.
+    fn x25519_private_to_bytes(key: &Self::X25519PrivateKey) -> Zeroizing<Vec<u8>>;
+    /// The 32-byte public key.
+    fn x25519_public(key: &Self::X25519PrivateKey) -> [u8; 32];
+    /// X25519(private, peer). A peer that is not 32 bytes, or an all-zero shared secret
+    /// (small-order peer), is an error.
+    fn x25519(private: &Self::X25519PrivateKey, peer_public: &[u8]) -> CryptoResult<Zeroizing<Vec<u8>>>;
+
+    // ---- Ed25519 --------------------------------------------------------------------------------
+
+    /// Generates a fresh Ed25519 signing key.
+    fn ed25519_generate() -> CryptoResult<Self::Ed25519PrivateKey>;
+    /// Parses a 32-byte Ed25519 seed (the JWK `d`).
+    fn ed25519_private_from_seed(seed: &[u8]) -> CryptoResult<Self::Ed25519PrivateKey>;
+    /// The 32-byte seed.
+    fn ed25519_private_to_seed(key: &Self::Ed25519PrivateKey) -> Zeroizing<Vec<u8>>;
+    /// The verifying key of a signing key.
+    fn ed25519_public_from_private(key: &Self::Ed25519PrivateKey) -> Self::Ed25519PublicKey;
+    /// Parses a 32-byte Ed25519 public key.
+    fn ed25519_public_from_bytes(x: &[u8]) -> CryptoResult<Self::Ed25519PublicKey>;
+    /// The 32-byte public key.
+    fn ed25519_public_to_bytes(key: &Self::Ed25519PublicKey) -> [u8; 32];
+    /// Signs (pure Ed25519, RFC 8032); 64-byte signature.
+    fn ed25519_sign(key: &Self::Ed25519PrivateKey, message: &[u8]) -> CryptoResult<Vec<u8>>;
+    /// Verifies a 64-byte Ed25519 signature.
+    fn ed25519_verify(key: &Self::Ed25519PublicKey, message: &[u8], signature: &[u8]) -> bool;
+
+    // ---- RSA ------------------------------------------------------------------------------------
+
+    /// Generates an RSA key with public exponent 65537 (`bits` ≥ 2048).
+    fn rsa_generate(bits: usize) -> CryptoResult<Self::RsaPrivateKey>;
+    /// Builds a private key from its CRT components, checking their consistency.
+    fn rsa_private_from_components(c: &RsaPrivateComponents) -> CryptoResult<Self::RsaPrivateKey>;
+    /// The CRT components of a private key.
+    fn rsa_private_components(key: &Self::RsaPrivateKey) -> RsaPrivateComponents;
+    /// The public half of a private key.
+    fn rsa_public_from_private(key: &Self::RsaPrivateKey) -> Self::RsaPublicKey;
+    /// Builds a public key from modulus and exponent (big-endian, unsigned).
+    fn rsa_public_from_components(n: &[u8], e: &[u8]) -> CryptoResult<Self::RsaPublicKey>;
+    /// (n, e) big-endian without leading zeros.
+    fn rsa_public_components(key: &Self::RsaPublicKey) -> (Vec<u8>, Vec<u8>);
+    /// Modulus length in bits.
+    fn rsa_public_bits(key: &Self::RsaPublicKey) -> usize;
+    /// RSAES-OAEP encryption; `hash` is `Sha1` (RSA-OAEP) or `Sha256` (RSA-OAEP-256), MGF1 with the
+    /// same hash, empty label.
+    fn rsa_oaep_encrypt(key: &Self::RsaPublicKey, hash: Sha, message: &[u8]) -> CryptoResult<Vec<u8>>;
+    /// RSAES-OAEP decryption (see [`CryptoProvider::rsa_oaep_encrypt`]).
+    fn rsa_oaep_decrypt(
+        key: &Self::RsaPrivateKey,
+        hash: Sha,
+        ciphertext: &[u8],
+    ) -> CryptoResult<Zeroizing<Vec<u8>>>;
+    /// RSAES-PKCS1-v1_5 decryption (legacy `RSA1_5`, opt-in only).
+    fn rsa_pkcs1v15_decrypt(key: &Self::RsaPrivateKey, ciphertext: &[u8])
+        -> CryptoResult<Zeroizing<Vec<u8>>>;
+    /// RSAES-PKCS1-v1_5 encryption. Only for producing test inputs; jwe-mint never emits RSA1_5.
+    fn rsa_pkcs1v15_encrypt(key: &Self::RsaPublicKey, message: &[u8]) -> CryptoResult<Vec<u8>>;
+    /// RSA signature (`RS256` or `PS256`).
+    fn rsa_sign(key: &Self::RsaPrivateKey, scheme: RsaSignature, message: &[u8]) -> CryptoResult<Vec<u8>>;
+    /// RSA signature verification.
+    fn rsa_verify(key: &Self::RsaPublicKey, scheme: RsaSignature, message: &[u8], signature: &[u8]) -> bool;
+}

@@ -1,0 +1,1 @@
+//! RustCrypto provider (placeholder, being written).
