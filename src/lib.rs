@@ -3,10 +3,19 @@
 //! Encrypted, per-audience OAuth access tokens: the authorization server signs an RFC 9068
 //! `at+jwt` and encrypts it to exactly one resource server's key; that resource server decrypts,
 //! verifies and validates it locally.
+//!
+//! Layers (each only uses the ones before it): `crypto` (provider) → [`jwk`] / [`jwa`] →
+//! [`jwe`] / [`jws`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod b64;
 pub mod crypto;
 pub mod error;
+mod json;
+pub mod jwa;
+pub mod jwe;
+pub mod jwk;
+pub mod jws;
 
 pub use error::{Error, Result};

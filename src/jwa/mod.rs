@@ -1,0 +1,346 @@
+//! JSON Web Algorithms (RFC 7518): the algorithm identifiers jwe-mint implements and the
+//! algorithm-level building blocks (content encryption, key management) on top of the provider.
+
+pub(crate) mod content;
+pub(crate) mod key_management;
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::crypto::{EcCurve, Sha};
+use crate::error::Error;
+
+macro_rules! alg_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum $name {
+            $($(#[$vmeta])* $variant,)+
+        }
+
+        impl $name {
+            /// Every value, in RFC order.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// The registered JOSE name, e.g. `"A256GCM"`.
+            pub const fn name(self) -> &'static str {
+                match self { $($name::$variant => $text,)+ }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = Error;
+            fn from_str(s: &str) -> Result<Self, Error> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(Error::UnsupportedAlgorithm(crate::jwa::printable(other))),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.name())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+/// Truncates and sanitises an attacker-supplied name before it goes into an error message.
+pub(crate) fn printable(s: &str) -> String {
+    s.chars().take(40).map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect()
+}
+
+alg_enum! {
+    /// Key management algorithms (`alg` of a JWE, RFC 7518 §4).
+    ///
+    /// ```
+    /// use jwe_mint::jwa::KeyManagementAlg;
+    /// let alg: KeyManagementAlg = "ECDH-ES+A256KW".parse().unwrap();
+    /// assert_eq!(alg, KeyManagementAlg::EcdhEsA256Kw);
+    /// ```
+    KeyManagementAlg {
+        /// RSAES-PKCS1-v1_5. Legacy: decrypt only, behind an explicit opt-in.
+        Rsa1_5 => "RSA1_5",
+        /// RSAES-OAEP with SHA-1.
+        RsaOaep => "RSA-OAEP",
+        /// RSAES-OAEP with SHA-256.
+        RsaOaep256 => "RSA-OAEP-256",
+        /// AES-128 key wrap.
+        A128Kw => "A128KW",
+        /// AES-192 key wrap.
+        A192Kw => "A192KW",
+        /// AES-256 key wrap.
+        A256Kw => "A256KW",
+        /// Direct use of a shared symmetric key as the CEK.
+        Dir => "dir",
+        /// ECDH-ES direct key agreement.
+        EcdhEs => "ECDH-ES",
+        /// ECDH-ES with AES-128 key wrap.
+        EcdhEsA128Kw => "ECDH-ES+A128KW",
+        /// ECDH-ES with AES-192 key wrap.
+        EcdhEsA192Kw => "ECDH-ES+A192KW",
+        /// ECDH-ES with AES-256 key wrap (the jwe-mint default).
+        EcdhEsA256Kw => "ECDH-ES+A256KW",
+        /// AES-128-GCM key wrap.
+        A128GcmKw => "A128GCMKW",
+        /// AES-192-GCM key wrap.
+        A192GcmKw => "A192GCMKW",
+        /// AES-256-GCM key wrap.
+        A256GcmKw => "A256GCMKW",
+        /// PBES2 with HMAC-SHA-256 and AES-128 key wrap. Opt-in.
+        Pbes2Hs256A128Kw => "PBES2-HS256+A128KW",
+        /// PBES2 with HMAC-SHA-384 and AES-192 key wrap. Opt-in.
+        Pbes2Hs384A192Kw => "PBES2-HS384+A192KW",
+        /// PBES2 with HMAC-SHA-512 and AES-256 key wrap. Opt-in.
+        Pbes2Hs512A256Kw => "PBES2-HS512+A256KW",
+    }
+}
+
+alg_enum! {
+    /// Content encryption algorithms (`enc` of a JWE, RFC 7518 §5).
+    ///
+    /// ```
+    /// use jwe_mint::jwa::ContentEncryptionAlg;
+    /// assert_eq!(ContentEncryptionAlg::A256Gcm.key_len(), 32);
+    /// assert_eq!(ContentEncryptionAlg::A128CbcHs256.key_len(), 32);
+    /// ```
+    ContentEncryptionAlg {
+        /// AES_128_CBC_HMAC_SHA_256.
+        A128CbcHs256 => "A128CBC-HS256",
+        /// AES_192_CBC_HMAC_SHA_384.
+        A192CbcHs384 => "A192CBC-HS384",
+        /// AES_256_CBC_HMAC_SHA_512.
+        A256CbcHs512 => "A256CBC-HS512",
+        /// AES-128-GCM.
+        A128Gcm => "A128GCM",
+        /// AES-192-GCM.
+        A192Gcm => "A192GCM",
+        /// AES-256-GCM (the jwe-mint default).
+        A256Gcm => "A256GCM",
+    }
+}
+
+alg_enum! {
+    /// JWS signature algorithms used for nested tokens (RFC 7518 §3, RFC 8037).
+    ///
+    /// ```
+    /// use jwe_mint::jwa::SigningAlg;
+    /// assert_eq!("ES256".parse::<SigningAlg>().unwrap(), SigningAlg::Es256);
+    /// assert!("none".parse::<SigningAlg>().is_err());
+    /// ```
+    SigningAlg {
+        /// RSASSA-PKCS1-v1_5 with SHA-256.
+        Rs256 => "RS256",
+        /// RSASSA-PSS with SHA-256.
+        Ps256 => "PS256",
+        /// ECDSA P-256 with SHA-256 (the jwe-mint default).
+        Es256 => "ES256",
+        /// ECDSA P-384 with SHA-384.
+        Es384 => "ES384",
+        /// ECDSA P-521 with SHA-512.
+        Es512 => "ES512",
+        /// Ed25519 (RFC 8037).
+        EdDsa => "EdDSA",
+    }
+}
+
+/// How a key management algorithm obtains the CEK.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CekMode {
+    /// The CEK is derived or is the key itself; `encrypted_key` is empty; one recipient only.
+    Direct,
+    /// A random CEK is wrapped for the recipient.
+    Wrapped,
+}
+
+impl KeyManagementAlg {
+    /// Whether this algorithm wraps a random CEK (and so can serve several recipients).
+    pub const fn wraps_cek(self) -> bool {
+        !matches!(self, KeyManagementAlg::Dir | KeyManagementAlg::EcdhEs)
+    }
+
+    pub(crate) const fn cek_mode(self) -> CekMode {
+        if self.wraps_cek() {
+            CekMode::Wrapped
+        } else {
+            CekMode::Direct
+        }
+    }
+
+    /// Whether this is one of the ECDH-ES family.
+    pub const fn is_ecdh_es(self) -> bool {
+        matches!(
+            self,
+            KeyManagementAlg::EcdhEs
+                | KeyManagementAlg::EcdhEsA128Kw
+                | KeyManagementAlg::EcdhEsA192Kw
+                | KeyManagementAlg::EcdhEsA256Kw
+        )
+    }
+
+    /// Whether this is one of the PBES2 family (password based; opt-in).
+    pub const fn is_pbes2(self) -> bool {
+        matches!(
+            self,
+            KeyManagementAlg::Pbes2Hs256A128Kw
+                | KeyManagementAlg::Pbes2Hs384A192Kw
+                | KeyManagementAlg::Pbes2Hs512A256Kw
+        )
+    }
+
+    /// Key length in bytes of the AES key-wrap / GCM-wrap key this algorithm uses, if any.
+    pub(crate) const fn wrap_key_len(self) -> Option<usize> {
+        use KeyManagementAlg::*;
+        match self {
+            A128Kw | EcdhEsA128Kw | A128GcmKw | Pbes2Hs256A128Kw => Some(16),
+            A192Kw | EcdhEsA192Kw | A192GcmKw | Pbes2Hs384A192Kw => Some(24),
+            A256Kw | EcdhEsA256Kw | A256GcmKw | Pbes2Hs512A256Kw => Some(32),
+            _ => None,
+        }
+    }
+}
+
+impl ContentEncryptionAlg {
+    /// Length in bytes of the content encryption key.
+    pub const fn key_len(self) -> usize {
+        match self {
+            ContentEncryptionAlg::A128Gcm => 16,
+            ContentEncryptionAlg::A192Gcm => 24,
+            ContentEncryptionAlg::A256Gcm | ContentEncryptionAlg::A128CbcHs256 => 32,
+            ContentEncryptionAlg::A192CbcHs384 => 48,
+            ContentEncryptionAlg::A256CbcHs512 => 64,
+        }
+    }
+
+    /// Length in bytes of the initialization vector.
+    pub const fn iv_len(self) -> usize {
+        if self.is_gcm() {
+            12
+        } else {
+            16
+        }
+    }
+
+    /// Length in bytes of the authentication tag.
+    pub const fn tag_len(self) -> usize {
+        match self {
+            ContentEncryptionAlg::A128Gcm | ContentEncryptionAlg::A192Gcm | ContentEncryptionAlg::A256Gcm => {
+                16
+            }
+            ContentEncryptionAlg::A128CbcHs256 => 16,
+            ContentEncryptionAlg::A192CbcHs384 => 24,
+            ContentEncryptionAlg::A256CbcHs512 => 32,
+        }
+    }
+
+    pub(crate) const fn is_gcm(self) -> bool {
+        matches!(
+            self,
+            ContentEncryptionAlg::A128Gcm | ContentEncryptionAlg::A192Gcm | ContentEncryptionAlg::A256Gcm
+        )
+    }
+}
+
+impl SigningAlg {
+    pub(crate) const fn ec_curve(self) -> Option<EcCurve> {
+        match self {
+            SigningAlg::Es256 => Some(EcCurve::P256),
+            SigningAlg::Es384 => Some(EcCurve::P384),
+            SigningAlg::Es512 => Some(EcCurve::P521),
+            _ => None,
+        }
+    }
+}
+
+/// The hash of an HMAC / PBES2 / CBC-HS variant.
+pub(crate) const fn sha_for_bits(bits: usize) -> Sha {
+    match bits {
+        384 => Sha::Sha384,
+        512 => Sha::Sha512,
+        _ => Sha::Sha256,
+    }
+}
+
+/// Low-level building blocks, exposed for known-answer tests and interoperability checks.
+/// Applications should use [`crate::jwe`] instead.
+pub mod raw {
+    use zeroize::Zeroizing;
+
+    use super::ContentEncryptionAlg;
+    use crate::crypto::{CryptoProvider, Provider as P};
+    use crate::error::{Error, Result};
+    use crate::jwk::{Jwk, KeyMaterial};
+
+    /// Encrypts content as JWE does (RFC 7518 §5): returns (ciphertext, tag).
+    ///
+    /// ```
+    /// use jwe_mint::jwa::{raw, ContentEncryptionAlg};
+    /// let (ct, tag) = raw::content_encrypt(ContentEncryptionAlg::A128Gcm, &[7; 16], &[1; 12], b"aad", b"hi").unwrap();
+    /// let pt = raw::content_decrypt(ContentEncryptionAlg::A128Gcm, &[7; 16], &[1; 12], b"aad", &ct, &tag).unwrap();
+    /// assert_eq!(&pt[..], b"hi");
+    /// ```
+    pub fn content_encrypt(
+        enc: ContentEncryptionAlg,
+        cek: &[u8],
+        iv: &[u8],
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<(Vec<u8>, Vec<u8>)> {
+        let s = super::content::encrypt(enc, cek, iv, aad, plaintext)?;
+        Ok((s.ciphertext, s.tag))
+    }
+
+    /// Decrypts content as JWE does; every failure is [`Error::DecryptionFailed`].
+    pub fn content_decrypt(
+        enc: ContentEncryptionAlg,
+        cek: &[u8],
+        iv: &[u8],
+        aad: &[u8],
+        ciphertext: &[u8],
+        tag: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        super::content::decrypt(enc, cek, iv, aad, ciphertext, tag)
+    }
+
+    /// The RFC 7518 §4.6.2 Concat KDF: derives `key_len` bytes from the shared secret `z`.
+    pub fn concat_kdf(
+        z: &[u8],
+        algorithm_id: &str,
+        apu: &[u8],
+        apv: &[u8],
+        key_len: usize,
+    ) -> Result<Zeroizing<Vec<u8>>> {
+        super::key_management::concat_kdf(z, algorithm_id, apu, apv, key_len)
+    }
+
+    /// The raw ECDH shared secret Z between a private key and a public key (EC or X25519).
+    pub fn ecdh_shared_secret(private: &Jwk, public: &Jwk) -> Result<Zeroizing<Vec<u8>>> {
+        let fail = |_| Error::Crypto("key agreement");
+        match (&*private.material, &*public.material) {
+            (KeyMaterial::Ec { private: Some(d), .. }, KeyMaterial::Ec { public: q, .. }) => {
+                P::ecdh(d, q).map_err(fail)
+            }
+            (KeyMaterial::X25519 { private: Some(d), .. }, KeyMaterial::X25519 { public: q, .. }) => {
+                P::x25519(d, q).map_err(fail)
+            }
+            _ => Err(Error::invalid_key("ECDH needs a private and a public key on the same curve")),
+        }
+    }
+}

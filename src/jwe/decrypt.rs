@@ -1,0 +1,267 @@
+//! Opening JWEs under a [`DecryptPolicy`].
+
+use std::io::Read;
+
+use serde_json::Value;
+use zeroize::Zeroizing;
+
+use super::{compact, json, DecryptPolicy, Header, ParsedJwe, Serialization};
+use crate::error::{Error, Result};
+use crate::jwa::{content, key_management as km, ContentEncryptionAlg, KeyManagementAlg};
+use crate::jwk::{Jwk, JwkSet};
+
+/// Header parameters defined by RFC 7516 §4.1 (never allowed in `crit`).
+const REGISTERED: &[&str] = &[
+    "alg", "enc", "zip", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ", "cty", "crit", "epk",
+    "apu", "apv", "iv", "tag", "p2s", "p2c",
+];
+
+/// A successfully decrypted JWE.
+#[derive(Clone)]
+pub struct Decrypted {
+    /// The plaintext (zeroized on drop).
+    pub plaintext: Zeroizing<Vec<u8>>,
+    /// The integrity-protected header.
+    pub protected: Header,
+    /// The complete JOSE header that applied to the recipient that was opened.
+    pub header: Header,
+    /// Key management algorithm of the recipient that was opened.
+    pub alg: KeyManagementAlg,
+    /// Content encryption algorithm.
+    pub enc: ContentEncryptionAlg,
+    /// Index of the recipient that was opened (0 for compact and flattened).
+    pub recipient_index: usize,
+    /// The serialization of the input.
+    pub serialization: super::Serialization,
+    /// `kid` of the key that opened it.
+    pub key_id: Option<String>,
+}
+
+impl std::fmt::Debug for Decrypted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decrypted")
+            .field("plaintext", &format_args!("<{} bytes redacted>", self.plaintext.len()))
+            .field("header", &self.header)
+            .field("alg", &self.alg)
+            .field("enc", &self.enc)
+            .field("recipient_index", &self.recipient_index)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Headers of a JWE, read without any key (nothing is decrypted or verified).
+#[derive(Debug, Clone)]
+pub struct Inspected {
+    /// The serialization of the input.
+    pub serialization: Serialization,
+    /// The protected header.
+    pub protected: Header,
+    /// The shared unprotected header (JSON only).
+    pub unprotected: Option<Header>,
+    /// Per-recipient headers (JSON only; `None` entries for recipients without one).
+    pub recipients: Vec<Option<Header>>,
+}
+
+/// Parses a JWE (compact or JSON) and returns its headers without decrypting anything.
+///
+/// ```
+/// let t = "eyJhbGciOiJkaXIiLCJlbmMiOiJBMTI4R0NNIn0..AAAAAAAAAAAAAAAA.AAAA.AAAAAAAAAAAAAAAAAAAAAA";
+/// let i = jwe_mint::jwe::inspect(t, &Default::default()).unwrap();
+/// assert_eq!(i.protected["alg"], "dir");
+/// ```
+pub fn inspect(token: &str, policy: &DecryptPolicy) -> Result<Inspected> {
+    let p = parse(token, policy)?;
+    Ok(Inspected {
+        serialization: p.serialization,
+        protected: p.protected,
+        unprotected: p.unprotected,
+        recipients: p.recipients.into_iter().map(|r| r.header).collect(),
+    })
+}
+
+fn parse(token: &str, policy: &DecryptPolicy) -> Result<ParsedJwe> {
+    if token.len() > policy.max_token_size {
+        return Err(Error::policy(format!("token larger than {} bytes", policy.max_token_size)));
+    }
+    if token.starts_with('{') {
+        json::parse(token, policy.max_header_size, policy.max_recipients)
+    } else {
+        compact::parse(token, policy.max_header_size)
+    }
+}
+
+/// Decrypts a compact, flattened or general JWE with one of `keys`.
+///
+/// Keys are chosen by `kid` when the recipient header has one (a token naming an unknown `kid` is
+/// [`Error::NoMatchingKey`]); otherwise every key that fits the algorithm is tried. For general
+/// JSON, recipients whose `kid` matches come first. Every failure after header checks is the
+/// same [`Error::DecryptionFailed`], whichever recipient or key failed.
+pub fn decrypt(token: &str, keys: &JwkSet, policy: &DecryptPolicy) -> Result<Decrypted> {
+    let parsed = parse(token, policy)?;
+    check_shared_headers(&parsed, policy)?;
+
+    // Header checks for every recipient first: a bad header is reported as such.
+    let mut plans = Vec::with_capacity(parsed.recipients.len());
+    let mut enc_seen: Option<ContentEncryptionAlg> = None;
+    for i in 0..parsed.recipients.len() {
+        let header = parsed.merged_header(i)?;
+        let alg = header_alg::<KeyManagementAlg>(&header, "alg")?;
+        let enc = header_alg::<ContentEncryptionAlg>(&header, "enc")?;
+        if enc_seen.is_some_and(|e| e != enc) {
+            return Err(Error::malformed("recipients disagree on `enc`"));
+        }
+        enc_seen = Some(enc);
+        if !policy.allows_alg(alg) {
+            return Err(Error::AlgorithmNotAllowed(alg.name().into()));
+        }
+        if !policy.allows_enc(enc) {
+            return Err(Error::AlgorithmNotAllowed(enc.name().into()));
+        }
+        if !alg.wraps_cek() && parsed.recipients.len() > 1 {
+            return Err(Error::malformed(format!("`{alg}` allows only one recipient")));
+        }
+        let kid = match header.get("kid") {
+            None => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => return Err(Error::malformed("`kid` must be a string")),
+        };
+        plans.push((i, header, alg, enc, kid));
+    }
+
+    // Candidate keys per recipient.
+    let mut attempts: Vec<(usize, &Header, KeyManagementAlg, ContentEncryptionAlg, &Jwk, bool)> = Vec::new();
+    let mut last_key_error = None;
+    for (i, header, alg, enc, kid) in &plans {
+        for key in keys {
+            if let Some(kid) = kid {
+                if key.kid() != Some(kid.as_str()) {
+                    continue;
+                }
+            }
+            match km::check_key(*alg, *enc, key, true) {
+                Ok(()) => attempts.push((*i, header, *alg, *enc, key, kid.is_some())),
+                Err(e) => last_key_error = Some(e),
+            }
+        }
+    }
+    if attempts.is_empty() {
+        return Err(match (last_key_error, parsed.recipients.len()) {
+            (Some(e), 1) => e,
+            _ => Error::NoMatchingKey("no key fits any recipient".into()),
+        });
+    }
+    // Recipients addressed by kid first; stable otherwise.
+    attempts.sort_by_key(|a| !a.5);
+    let max_attempts = policy.max_recipients.max(1) * 4;
+    let limits = km::UnwrapLimits {
+        allow_rsa1_5: policy.allow_legacy_rsa1_5,
+        pbes2_max_iterations: policy.pbes2_max_iterations,
+    };
+    let aad = parsed.aad();
+    let mut failure = Error::DecryptionFailed;
+    for (i, header, alg, enc, key, _) in attempts.into_iter().take(max_attempts) {
+        let encrypted_key = &parsed.recipients[i].encrypted_key;
+        let opened = km::decrypt_cek(alg, enc, key, header, encrypted_key, &limits)
+            .and_then(|cek| content::decrypt(enc, &cek, &parsed.iv, &aad, &parsed.ciphertext, &parsed.tag));
+        match opened {
+            Ok(plaintext) => {
+                let plaintext = if parsed.protected.contains_key("zip") {
+                    inflate(&plaintext, policy)?
+                } else {
+                    plaintext
+                };
+                return Ok(Decrypted {
+                    plaintext,
+                    protected: parsed.protected.clone(),
+                    header: header.clone(),
+                    alg,
+                    enc,
+                    recipient_index: i,
+                    serialization: parsed.serialization,
+                    key_id: key.kid().map(str::to_owned),
+                });
+            }
+            // Policy errors (e.g. p2c too large) are about the header, not the secret: report them.
+            Err(e @ (Error::Policy(_) | Error::AlgorithmNotAllowed(_) | Error::Malformed(_))) => failure = e,
+            Err(_) => {}
+        }
+    }
+    Err(failure)
+}
+
+fn header_alg<T: std::str::FromStr<Err = Error>>(header: &Header, name: &str) -> Result<T> {
+    match header.get(name) {
+        Some(Value::String(s)) => s.parse(),
+        Some(_) => Err(Error::malformed(format!("`{name}` must be a string"))),
+        None => Err(Error::malformed(format!("missing `{name}`"))),
+    }
+}
+
+/// Rules on header placement that do not depend on the recipient: `zip` and `crit` only in the
+/// protected header, `crit` well-formed and understood, `enc` protected when required.
+fn check_shared_headers(parsed: &ParsedJwe, policy: &DecryptPolicy) -> Result<()> {
+    let unprotected =
+        parsed.unprotected.iter().chain(parsed.recipients.iter().filter_map(|r| r.header.as_ref()));
+    for h in unprotected {
+        for name in ["zip", "crit"] {
+            if h.contains_key(name) {
+                return Err(Error::malformed(format!("`{name}` must be in the protected header")));
+            }
+        }
+    }
+    if policy.require_protected_enc && !parsed.protected.contains_key("enc") {
+        return Err(Error::policy("`enc` must be integrity protected"));
+    }
+    match parsed.protected.get("zip") {
+        None => {}
+        Some(Value::String(z)) if z == "DEF" => {
+            if policy.max_decompressed_size.is_none() {
+                return Err(Error::AlgorithmNotAllowed("zip needs an explicit opt-in".into()));
+            }
+        }
+        Some(_) => return Err(Error::UnsupportedAlgorithm("zip".into())),
+    }
+    if let Some(crit) = parsed.protected.get("crit") {
+        let Value::Array(names) = crit else {
+            return Err(Error::malformed("`crit` must be an array"));
+        };
+        if names.is_empty() {
+            return Err(Error::malformed("`crit` must not be empty"));
+        }
+        let mut seen = Vec::with_capacity(names.len());
+        for n in names {
+            let Value::String(n) = n else {
+                return Err(Error::malformed("`crit` must list strings"));
+            };
+            if seen.contains(&n) {
+                return Err(Error::malformed("`crit` lists a name twice"));
+            }
+            if REGISTERED.contains(&n.as_str()) {
+                return Err(Error::malformed("`crit` lists a registered header parameter"));
+            }
+            if !policy.understood_crit.iter().any(|u| u == n) {
+                return Err(Error::policy(format!(
+                    "critical header `{}` not understood",
+                    crate::jwa::printable(n)
+                )));
+            }
+            if !parsed.protected.contains_key(n.as_str()) {
+                return Err(Error::malformed("`crit` names a parameter that is absent"));
+            }
+            seen.push(n);
+        }
+    }
+    Ok(())
+}
+
+/// Inflates `zip: "DEF"` content, refusing output beyond the policy cap.
+fn inflate(data: &[u8], policy: &DecryptPolicy) -> Result<Zeroizing<Vec<u8>>> {
+    let cap = policy.max_decompressed_size.ok_or_else(|| Error::AlgorithmNotAllowed("zip".into()))?;
+    let mut out = Zeroizing::new(Vec::new());
+    let mut reader = flate2::read::DeflateDecoder::new(data).take(cap as u64 + 1);
+    reader.read_to_end(&mut out).map_err(|_| Error::DecryptionFailed)?;
+    if out.len() > cap {
+        return Err(Error::policy(format!("decompressed content larger than {cap} bytes")));
+    }
+    Ok(out)
+}

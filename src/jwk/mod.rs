@@ -1,0 +1,644 @@
+//! JSON Web Keys (RFC 7517), key generation and RFC 7638 thumbprints.
+//!
+//! A [`Jwk`] is parsed once into the provider's key objects, so encrypting or decrypting with it
+//! never re-parses JSON or re-validates a point. Private parts zeroize on drop and never appear in
+//! `Debug` output.
+
+mod set;
+mod thumbprint;
+
+pub use set::JwkSet;
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use zeroize::Zeroizing;
+
+use crate::b64;
+use crate::crypto::{CryptoProvider, EcCurve, Provider as P, RsaPrivateComponents};
+use crate::error::{Error, Result};
+use crate::json;
+
+/// Smallest RSA modulus jwe-mint accepts, in bits (RFC 7518 §3.3, §4.2).
+pub const MIN_RSA_BITS: usize = 2048;
+
+/// The curve of an EC or OKP key.
+///
+/// ```
+/// use jwe_mint::jwk::Curve;
+/// assert_eq!(Curve::P256.name(), "P-256");
+/// assert_eq!("X25519".parse::<Curve>().unwrap(), Curve::X25519);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Curve {
+    /// NIST P-256 (kty `EC`).
+    P256,
+    /// NIST P-384 (kty `EC`).
+    P384,
+    /// NIST P-521 (kty `EC`).
+    P521,
+    /// X25519 key agreement (kty `OKP`, RFC 8037).
+    X25519,
+    /// Ed25519 signatures (kty `OKP`, RFC 8037).
+    Ed25519,
+}
+
+impl Curve {
+    /// The JWK `crv` value.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Curve::P256 => "P-256",
+            Curve::P384 => "P-384",
+            Curve::P521 => "P-521",
+            Curve::X25519 => "X25519",
+            Curve::Ed25519 => "Ed25519",
+        }
+    }
+
+    pub(crate) const fn ec(self) -> Option<EcCurve> {
+        match self {
+            Curve::P256 => Some(EcCurve::P256),
+            Curve::P384 => Some(EcCurve::P384),
+            Curve::P521 => Some(EcCurve::P521),
+            _ => None,
+        }
+    }
+
+    pub(crate) const fn from_ec(c: EcCurve) -> Curve {
+        match c {
+            EcCurve::P256 => Curve::P256,
+            EcCurve::P384 => Curve::P384,
+            EcCurve::P521 => Curve::P521,
+        }
+    }
+}
+
+impl std::str::FromStr for Curve {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(match s {
+            "P-256" => Curve::P256,
+            "P-384" => Curve::P384,
+            "P-521" => Curve::P521,
+            "X25519" => Curve::X25519,
+            "Ed25519" => Curve::Ed25519,
+            other => {
+                return Err(Error::invalid_key(format!(
+                    "unsupported curve `{}`",
+                    crate::jwa::printable(other)
+                )))
+            }
+        })
+    }
+}
+
+impl fmt::Display for Curve {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The parsed key material, in the provider's own types.
+pub(crate) enum KeyMaterial {
+    Ec {
+        public: <P as CryptoProvider>::EcPublicKey,
+        private: Option<<P as CryptoProvider>::EcPrivateKey>,
+    },
+    X25519 {
+        public: [u8; 32],
+        private: Option<<P as CryptoProvider>::X25519PrivateKey>,
+    },
+    Ed25519 {
+        public: <P as CryptoProvider>::Ed25519PublicKey,
+        private: Option<<P as CryptoProvider>::Ed25519PrivateKey>,
+    },
+    Rsa {
+        public: <P as CryptoProvider>::RsaPublicKey,
+        private: Option<<P as CryptoProvider>::RsaPrivateKey>,
+    },
+    Oct(Zeroizing<Vec<u8>>),
+}
+
+/// A JSON Web Key: key material plus its `kid`, `use`, `alg` and `key_ops` parameters.
+///
+/// Cloning is cheap (the parsed key is shared).
+///
+/// ```
+/// use jwe_mint::jwk::{Curve, Jwk};
+/// let private = Jwk::generate(Curve::P256).unwrap();
+/// assert!(private.is_private());
+/// // Debug never shows key bytes.
+/// assert!(!format!("{private:?}").contains("\"d\""));
+/// let public = private.to_public().unwrap();
+/// let json = public.to_json().unwrap();
+/// let again = Jwk::from_json(&json).unwrap();
+/// assert_eq!(again.thumbprint(), private.thumbprint());
+/// ```
+#[derive(Clone)]
+pub struct Jwk {
+    kid: Option<String>,
+    key_use: Option<String>,
+    alg: Option<String>,
+    key_ops: Option<Vec<String>>,
+    pub(crate) material: Arc<KeyMaterial>,
+}
+
+impl fmt::Debug for Jwk {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("Jwk");
+        d.field("kty", &self.kty());
+        if let Some(c) = self.curve() {
+            d.field("crv", &c.name());
+        }
+        d.field("kid", &self.kid)
+            .field("use", &self.key_use)
+            .field("alg", &self.alg)
+            .field("private", &self.is_private())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Jwk {
+    fn from_material(material: KeyMaterial) -> Jwk {
+        Jwk { kid: None, key_use: None, alg: None, key_ops: None, material: Arc::new(material) }
+    }
+
+    /// Parses a JWK from JSON text (strict: duplicate members are an error).
+    pub fn from_json(text: &str) -> Result<Jwk> {
+        Jwk::from_object(&json::parse_object(text.as_bytes(), "JWK")?)
+    }
+
+    /// Parses a JWK from a JSON value.
+    pub fn from_value(value: &Value) -> Result<Jwk> {
+        match value {
+            Value::Object(o) => Jwk::from_object(o),
+            _ => Err(Error::invalid_key("a JWK must be a JSON object")),
+        }
+    }
+
+    pub(crate) fn from_object(o: &Map<String, Value>) -> Result<Jwk> {
+        let kty = json::opt_str(o, "kty")?.ok_or_else(|| Error::invalid_key("missing `kty`"))?;
+        let material = match kty {
+            "EC" => parse_ec(o)?,
+            "OKP" => parse_okp(o)?,
+            "RSA" => parse_rsa(o)?,
+            "oct" => {
+                let k = Zeroizing::new(b64_member(o, "k")?);
+                if k.is_empty() {
+                    return Err(Error::invalid_key("empty `k`"));
+                }
+                KeyMaterial::Oct(k)
+            }
+            other => {
+                return Err(Error::invalid_key(format!("unsupported kty `{}`", crate::jwa::printable(other))))
+            }
+        };
+        let key_ops = match o.get("key_ops") {
+            None => None,
+            Some(Value::Array(a)) => Some(
+                a.iter()
+                    .map(|v| {
+                        v.as_str()
+                            .map(str::to_owned)
+                            .ok_or_else(|| Error::invalid_key("`key_ops` must be strings"))
+                    })
+                    .collect::<Result<Vec<_>>>()?,
+            ),
+            Some(_) => return Err(Error::invalid_key("`key_ops` must be an array")),
+        };
+        Ok(Jwk {
+            kid: json::opt_str(o, "kid").map_err(key_err)?.map(str::to_owned),
+            key_use: json::opt_str(o, "use").map_err(key_err)?.map(str::to_owned),
+            alg: json::opt_str(o, "alg").map_err(key_err)?.map(str::to_owned),
+            key_ops,
+            material: Arc::new(material),
+        })
+    }
+
+    /// Generates a fresh private key on `curve`. Its `kid` is the RFC 7638 thumbprint.
+    ///
+    /// ```
+    /// use jwe_mint::jwk::{Curve, Jwk};
+    /// let k = Jwk::generate(Curve::X25519).unwrap();
+    /// assert_eq!(k.kid(), Some(k.thumbprint().as_str()));
+    /// ```
+    pub fn generate(curve: Curve) -> Result<Jwk> {
+        let gen_err = |_| Error::Crypto("key generation");
+        let material = match curve {
+            Curve::X25519 => {
+                let k = P::x25519_generate().map_err(gen_err)?;
+                KeyMaterial::X25519 { public: P::x25519_public(&k), private: Some(k) }
+            }
+            Curve::Ed25519 => {
+                let k = P::ed25519_generate().map_err(gen_err)?;
+                KeyMaterial::Ed25519 { public: P::ed25519_public_from_private(&k), private: Some(k) }
+            }
+            ec => {
+                let c = ec.ec().ok_or(Error::Crypto("key generation"))?;
+                let k = P::ec_generate(c).map_err(gen_err)?;
+                KeyMaterial::Ec { public: P::ec_public_from_private(&k), private: Some(k) }
+            }
+        };
+        Ok(Jwk::from_material(material).with_thumbprint_kid())
+    }
+
+    /// Generates an RSA private key (`bits` ≥ 2048) with public exponent 65537.
+    pub fn generate_rsa(bits: usize) -> Result<Jwk> {
+        if bits < MIN_RSA_BITS {
+            return Err(Error::invalid_key(format!("RSA keys must have at least {MIN_RSA_BITS} bits")));
+        }
+        let k = P::rsa_generate(bits)
+            .map_err(|_| Error::Crypto("RSA key generation (supported: 2048, 3072, 4096)"))?;
+        let material = KeyMaterial::Rsa { public: P::rsa_public_from_private(&k), private: Some(k) };
+        Ok(Jwk::from_material(material).with_thumbprint_kid())
+    }
+
+    /// Generates a random symmetric (`oct`) key of `len` bytes.
+    pub fn generate_symmetric(len: usize) -> Result<Jwk> {
+        if len == 0 {
+            return Err(Error::invalid_key("symmetric key length must be positive"));
+        }
+        let mut k = Zeroizing::new(vec![0u8; len]);
+        P::fill_random(&mut k).map_err(|_| Error::Crypto("random source"))?;
+        Ok(Jwk::from_material(KeyMaterial::Oct(k)).with_thumbprint_kid())
+    }
+
+    /// Builds an `oct` key from raw bytes (e.g. a `dir` or A*KW key).
+    pub fn symmetric(key: &[u8]) -> Result<Jwk> {
+        if key.is_empty() {
+            return Err(Error::invalid_key("empty symmetric key"));
+        }
+        Ok(Jwk::from_material(KeyMaterial::Oct(Zeroizing::new(key.to_vec()))))
+    }
+
+    fn with_thumbprint_kid(mut self) -> Jwk {
+        self.kid = Some(self.thumbprint());
+        self
+    }
+
+    /// Sets the `kid`.
+    pub fn with_kid(mut self, kid: impl Into<String>) -> Jwk {
+        self.kid = Some(kid.into());
+        self
+    }
+
+    /// Sets the `use` (`"enc"` or `"sig"`).
+    pub fn with_use(mut self, key_use: impl Into<String>) -> Jwk {
+        self.key_use = Some(key_use.into());
+        self
+    }
+
+    /// Sets the `alg` this key is pinned to.
+    pub fn with_alg(mut self, alg: impl Into<String>) -> Jwk {
+        self.alg = Some(alg.into());
+        self
+    }
+
+    /// The `kid`, if any.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    /// The `use`, if any.
+    pub fn key_use(&self) -> Option<&str> {
+        self.key_use.as_deref()
+    }
+
+    /// The `alg` this key is pinned to, if any.
+    pub fn alg(&self) -> Option<&str> {
+        self.alg.as_deref()
+    }
+
+    /// The `key_ops`, if any.
+    pub fn key_ops(&self) -> Option<&[String]> {
+        self.key_ops.as_deref()
+    }
+
+    /// The `kty`: `"EC"`, `"OKP"`, `"RSA"` or `"oct"`.
+    pub fn kty(&self) -> &'static str {
+        match &*self.material {
+            KeyMaterial::Ec { .. } => "EC",
+            KeyMaterial::X25519 { .. } | KeyMaterial::Ed25519 { .. } => "OKP",
+            KeyMaterial::Rsa { .. } => "RSA",
+            KeyMaterial::Oct(_) => "oct",
+        }
+    }
+
+    /// The curve of an EC or OKP key.
+    pub fn curve(&self) -> Option<Curve> {
+        match &*self.material {
+            KeyMaterial::Ec { public, .. } => Some(Curve::from_ec(P::ec_public_curve(public))),
+            KeyMaterial::X25519 { .. } => Some(Curve::X25519),
+            KeyMaterial::Ed25519 { .. } => Some(Curve::Ed25519),
+            _ => None,
+        }
+    }
+
+    /// Whether the key holds private (or symmetric) material.
+    pub fn is_private(&self) -> bool {
+        match &*self.material {
+            KeyMaterial::Ec { private, .. } => private.is_some(),
+            KeyMaterial::X25519 { private, .. } => private.is_some(),
+            KeyMaterial::Ed25519 { private, .. } => private.is_some(),
+            KeyMaterial::Rsa { private, .. } => private.is_some(),
+            KeyMaterial::Oct(_) => true,
+        }
+    }
+
+    /// Whether this is a symmetric (`oct`) key.
+    pub fn is_symmetric(&self) -> bool {
+        matches!(&*self.material, KeyMaterial::Oct(_))
+    }
+
+    /// The public half of an asymmetric key (metadata kept). Symmetric keys have none: `Err`.
+    pub fn to_public(&self) -> Result<Jwk> {
+        let material = match &*self.material {
+            KeyMaterial::Ec { public, .. } => KeyMaterial::Ec { public: public.clone(), private: None },
+            KeyMaterial::X25519 { public, .. } => KeyMaterial::X25519 { public: *public, private: None },
+            KeyMaterial::Ed25519 { public, .. } => {
+                KeyMaterial::Ed25519 { public: public.clone(), private: None }
+            }
+            KeyMaterial::Rsa { public, .. } => KeyMaterial::Rsa { public: public.clone(), private: None },
+            KeyMaterial::Oct(_) => return Err(Error::invalid_key("a symmetric key has no public part")),
+        };
+        Ok(Jwk { material: Arc::new(material), ..self.clone() })
+    }
+
+    /// The RFC 7638 SHA-256 thumbprint, base64url.
+    ///
+    /// ```
+    /// use jwe_mint::jwk::Jwk;
+    /// let k = Jwk::from_json(r#"{"kty":"oct","k":"GawgguFyGrWKav7AX4VKUg"}"#).unwrap();
+    /// assert_eq!(k.thumbprint().len(), 43);
+    /// ```
+    pub fn thumbprint(&self) -> String {
+        thumbprint::sha256(self)
+    }
+
+    /// The public JWK as a JSON object (no private members). Symmetric keys: `Err`.
+    pub fn to_value(&self) -> Result<Value> {
+        if self.is_symmetric() {
+            return Err(Error::invalid_key("a symmetric key has no public form; use to_private_value"));
+        }
+        Ok(Value::Object(self.members(false)))
+    }
+
+    /// The public JWK as JSON text. Symmetric keys: `Err`.
+    pub fn to_json(&self) -> Result<String> {
+        Ok(self.to_value()?.to_string())
+    }
+
+    /// The full JWK including private members, as a JSON object. Handle with care: the result is
+    /// secret and is not zeroized.
+    pub fn to_private_value(&self) -> Value {
+        Value::Object(self.members(true))
+    }
+
+    /// The full JWK including private members, as JSON text. Handle with care.
+    pub fn to_private_json(&self) -> String {
+        self.to_private_value().to_string()
+    }
+
+    fn members(&self, private: bool) -> Map<String, Value> {
+        let mut m = Map::new();
+        let s = |b: &[u8]| Value::String(b64::encode(b));
+        m.insert("kty".into(), self.kty().into());
+        match &*self.material {
+            KeyMaterial::Ec { public, private: d } => {
+                let (x, y) = P::ec_public_coordinates(public);
+                m.insert("crv".into(), Curve::from_ec(P::ec_public_curve(public)).name().into());
+                m.insert("x".into(), s(&x));
+                m.insert("y".into(), s(&y));
+                if let (true, Some(d)) = (private, d) {
+                    m.insert("d".into(), s(&P::ec_private_to_bytes(d)));
+                }
+            }
+            KeyMaterial::X25519 { public, private: d } => {
+                m.insert("crv".into(), "X25519".into());
+                m.insert("x".into(), s(public));
+                if let (true, Some(d)) = (private, d) {
+                    m.insert("d".into(), s(&P::x25519_private_to_bytes(d)));
+                }
+            }
+            KeyMaterial::Ed25519 { public, private: d } => {
+                m.insert("crv".into(), "Ed25519".into());
+                m.insert("x".into(), s(&P::ed25519_public_to_bytes(public)));
+                if let (true, Some(d)) = (private, d) {
+                    m.insert("d".into(), s(&P::ed25519_private_to_seed(d)));
+                }
+            }
+            KeyMaterial::Rsa { public, private: d } => {
+                let (n, e) = P::rsa_public_components(public);
+                m.insert("n".into(), s(&n));
+                m.insert("e".into(), s(&e));
+                if let (true, Some(d)) = (private, d) {
+                    let c = P::rsa_private_components(d);
+                    for (name, v) in
+                        [("d", &c.d), ("p", &c.p), ("q", &c.q), ("dp", &c.dp), ("dq", &c.dq), ("qi", &c.qi)]
+                    {
+                        m.insert(name.into(), s(v));
+                    }
+                }
+            }
+            KeyMaterial::Oct(k) => {
+                if private {
+                    m.insert("k".into(), s(k));
+                }
+            }
+        }
+        if let Some(kid) = &self.kid {
+            m.insert("kid".into(), kid.clone().into());
+        }
+        if let Some(u) = &self.key_use {
+            m.insert("use".into(), u.clone().into());
+        }
+        if let Some(a) = &self.alg {
+            m.insert("alg".into(), a.clone().into());
+        }
+        if let Some(ops) = &self.key_ops {
+            m.insert("key_ops".into(), ops.clone().into());
+        }
+        m
+    }
+
+    /// Whether this key may be used for operation `op` ("encrypt"-side uses are `enc`, signing
+    /// uses are `sig`) according to its `use` member.
+    pub(crate) fn usable_for(&self, use_: &str) -> bool {
+        self.key_use.as_deref().is_none_or(|u| u == use_)
+    }
+}
+
+impl serde::Serialize for Jwk {
+    /// Serializes the **public** form only (symmetric keys fail).
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        self.to_value().map_err(serde::ser::Error::custom)?.serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Jwk {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        Jwk::from_value(&v).map_err(serde::de::Error::custom)
+    }
+}
+
+fn key_err(e: Error) -> Error {
+    match e {
+        Error::Malformed(m) => Error::InvalidKey(m),
+        other => other,
+    }
+}
+
+fn b64_member(o: &Map<String, Value>, name: &str) -> Result<Vec<u8>> {
+    let s = json::opt_str(o, name)
+        .map_err(key_err)?
+        .ok_or_else(|| Error::invalid_key(format!("missing `{name}`")))?;
+    b64::decode(s, name).map_err(key_err)
+}
+
+fn opt_b64_member(o: &Map<String, Value>, name: &str) -> Result<Option<Zeroizing<Vec<u8>>>> {
+    if o.contains_key(name) {
+        Ok(Some(Zeroizing::new(b64_member(o, name)?)))
+    } else {
+        Ok(None)
+    }
+}
+
+fn parse_ec(o: &Map<String, Value>) -> Result<KeyMaterial> {
+    let crv: Curve = json::opt_str(o, "crv")
+        .map_err(key_err)?
+        .ok_or_else(|| Error::invalid_key("missing `crv`"))?
+        .parse()?;
+    let c = crv.ec().ok_or_else(|| Error::invalid_key(format!("curve {crv} is not an EC curve")))?;
+    let (x, y) = (b64_member(o, "x")?, b64_member(o, "y")?);
+    if x.len() != c.field_len() || y.len() != c.field_len() {
+        return Err(Error::invalid_key("EC coordinates of the wrong length"));
+    }
+    let public = P::ec_public_from_coordinates(c, &x, &y)
+        .map_err(|_| Error::invalid_key("EC point is not on the curve"))?;
+    let private = match opt_b64_member(o, "d")? {
+        None => None,
+        Some(d) => {
+            if d.len() != c.field_len() {
+                return Err(Error::invalid_key("EC private key of the wrong length"));
+            }
+            let k =
+                P::ec_private_from_bytes(c, &d).map_err(|_| Error::invalid_key("invalid EC private key"))?;
+            if P::ec_public_coordinates(&P::ec_public_from_private(&k)) != (x, y) {
+                return Err(Error::invalid_key("EC private key does not match its public key"));
+            }
+            Some(k)
+        }
+    };
+    Ok(KeyMaterial::Ec { public, private })
+}
+
+fn parse_okp(o: &Map<String, Value>) -> Result<KeyMaterial> {
+    let crv: Curve = json::opt_str(o, "crv")
+        .map_err(key_err)?
+        .ok_or_else(|| Error::invalid_key("missing `crv`"))?
+        .parse()?;
+    let x = b64_member(o, "x")?;
+    let d = opt_b64_member(o, "d")?;
+    let bad_len = || Error::invalid_key("OKP key of the wrong length");
+    match crv {
+        Curve::X25519 => {
+            let public: [u8; 32] = x.as_slice().try_into().map_err(|_| bad_len())?;
+            let private = match d {
+                None => None,
+                Some(d) => {
+                    if d.len() != 32 {
+                        return Err(bad_len());
+                    }
+                    let k = P::x25519_private_from_bytes(&d)
+                        .map_err(|_| Error::invalid_key("invalid X25519 key"))?;
+                    if P::x25519_public(&k) != public {
+                        return Err(Error::invalid_key("X25519 private key does not match its public key"));
+                    }
+                    Some(k)
+                }
+            };
+            Ok(KeyMaterial::X25519 { public, private })
+        }
+        Curve::Ed25519 => {
+            if x.len() != 32 {
+                return Err(bad_len());
+            }
+            let public =
+                P::ed25519_public_from_bytes(&x).map_err(|_| Error::invalid_key("invalid Ed25519 key"))?;
+            let private = match d {
+                None => None,
+                Some(d) => {
+                    if d.len() != 32 {
+                        return Err(bad_len());
+                    }
+                    let k = P::ed25519_private_from_seed(&d)
+                        .map_err(|_| Error::invalid_key("invalid Ed25519 key"))?;
+                    if P::ed25519_public_to_bytes(&P::ed25519_public_from_private(&k)).as_slice()
+                        != x.as_slice()
+                    {
+                        return Err(Error::invalid_key("Ed25519 private key does not match its public key"));
+                    }
+                    Some(k)
+                }
+            };
+            Ok(KeyMaterial::Ed25519 { public, private })
+        }
+        other => Err(Error::invalid_key(format!("curve {other} is not an OKP curve"))),
+    }
+}
+
+fn parse_rsa(o: &Map<String, Value>) -> Result<KeyMaterial> {
+    let n = strip_zeros(b64_member(o, "n")?);
+    let e = strip_zeros(b64_member(o, "e")?);
+    if n.len() * 8 < MIN_RSA_BITS - 7 {
+        return Err(Error::invalid_key(format!("RSA modulus shorter than {MIN_RSA_BITS} bits")));
+    }
+    let public =
+        P::rsa_public_from_components(&n, &e).map_err(|_| Error::invalid_key("invalid RSA public key"))?;
+    if P::rsa_public_bits(&public) < MIN_RSA_BITS {
+        return Err(Error::invalid_key(format!("RSA modulus shorter than {MIN_RSA_BITS} bits")));
+    }
+    if !o.contains_key("d") {
+        return Ok(KeyMaterial::Rsa { public, private: None });
+    }
+    if o.contains_key("oth") {
+        return Err(Error::invalid_key("multi-prime RSA keys (`oth`) are not supported"));
+    }
+    let c = RsaPrivateComponents {
+        n: n.clone(),
+        e: e.clone(),
+        d: Zeroizing::new(b64_member(o, "d")?),
+        p: Zeroizing::new(
+            b64_member(o, "p").map_err(|_| Error::invalid_key("RSA private key without CRT parameters"))?,
+        ),
+        q: Zeroizing::new(b64_member(o, "q")?),
+        dp: Zeroizing::new(b64_member(o, "dp")?),
+        dq: Zeroizing::new(b64_member(o, "dq")?),
+        qi: Zeroizing::new(b64_member(o, "qi")?),
+    };
+    let private =
+        P::rsa_private_from_components(&c).map_err(|_| Error::invalid_key("inconsistent RSA private key"))?;
+    Ok(KeyMaterial::Rsa { public, private: Some(private) })
+}
+
+fn strip_zeros(mut v: Vec<u8>) -> Vec<u8> {
+    let lead = v.iter().take_while(|b| **b == 0).count();
+    v.drain(..lead);
+    v
+}
+
+impl Jwk {
+    /// Public JWK members of an EC public key (used for `epk`).
+    pub(crate) fn public_value_of_ec(public: &<P as CryptoProvider>::EcPublicKey) -> Value {
+        let (x, y) = P::ec_public_coordinates(public);
+        serde_json::json!({
+            "kty": "EC",
+            "crv": Curve::from_ec(P::ec_public_curve(public)).name(),
+            "x": b64::encode(&x),
+            "y": b64::encode(&y),
+        })
+    }
+}
