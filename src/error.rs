@@ -35,6 +35,16 @@ pub enum Error {
     /// None of the available keys fits the token (`kid`, key type or algorithm).
     #[error("no matching key: {0}")]
     NoMatchingKey(String),
+    /// The selected crypto provider refuses this operation (e.g. RSA decryption in the
+    /// `rust-crypto` provider, whose RSA crate has an open timing advisory). Use the `aws-lc`
+    /// provider for it.
+    #[error("refused by the {provider} crypto provider: {reason}")]
+    RefusedByProvider {
+        /// The provider name.
+        provider: &'static str,
+        /// Why.
+        reason: &'static str,
+    },
     /// Decryption failed. Deliberately opaque: see the type-level docs.
     #[error("decryption failed")]
     DecryptionFailed,

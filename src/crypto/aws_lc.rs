@@ -298,6 +298,7 @@ fn aws_kek(kek: &[u8]) -> CryptoResult<Option<key_wrap::AesKek>> {
 
 impl CryptoProvider for AwsLc {
     const NAME: &'static str = "aws-lc";
+    const RSA_DECRYPTION: bool = true;
 
     type EcPrivateKey = EcPrivateKey;
     type EcPublicKey = EcPublicKey;

@@ -112,6 +112,10 @@ pub(crate) struct RsaPrivateComponents {
 pub(crate) trait CryptoProvider {
     /// Provider name for diagnostics.
     const NAME: &'static str;
+    /// Whether this provider performs RSA private-key decryption (RSA-OAEP, RSA1_5). A provider
+    /// whose RSA implementation has an open timing advisory refuses it; callers report
+    /// [`crate::Error::RefusedByProvider`] before touching the key.
+    const RSA_DECRYPTION: bool;
 
     /// A parsed EC private key (P-256/384/521), usable for static-key ECDH and ECDSA signing.
     type EcPrivateKey: Send + Sync + 'static;

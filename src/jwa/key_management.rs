@@ -37,6 +37,12 @@ pub(crate) fn check_key(
     if !key.usable_for("enc") {
         return Err(Error::NoMatchingKey("key `use` is not `enc`".into()));
     }
+    if need_private && matches!(alg, Rsa1_5 | RsaOaep | RsaOaep256) && !P::RSA_DECRYPTION {
+        return Err(Error::RefusedByProvider {
+            provider: P::NAME,
+            reason: "RSA decryption (RUSTSEC-2023-0071, Marvin timing attack, is not marked fixed for the `rsa` crate)",
+        });
+    }
     let ok = match (&*key.material, alg) {
         (KeyMaterial::Rsa { private, .. }, Rsa1_5 | RsaOaep | RsaOaep256) => {
             !need_private || private.is_some()

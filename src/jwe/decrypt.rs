@@ -140,13 +140,18 @@ pub fn decrypt(token: &str, keys: &JwkSet, policy: &DecryptPolicy) -> Result<Dec
             }
             match km::check_key(*alg, *enc, key, true) {
                 Ok(()) => attempts.push((*i, header, *alg, *enc, key, kid.is_some())),
-                Err(e) => last_key_error = Some(e),
+                // A provider refusal explains the failure better than any other key error.
+                Err(e) => {
+                    if !matches!(last_key_error, Some(Error::RefusedByProvider { .. })) {
+                        last_key_error = Some(e);
+                    }
+                }
             }
         }
     }
     if attempts.is_empty() {
         return Err(match (last_key_error, parsed.recipients.len()) {
-            (Some(e), 1) => e,
+            (Some(e @ Error::RefusedByProvider { .. }), _) | (Some(e), 1) => e,
             _ => Error::NoMatchingKey("no key fits any recipient".into()),
         });
     }
