@@ -1,7 +1,100 @@
-//! The `jwe-mint` command-line tool.
+//! The `jwe-mint` command-line tool (DESIGN.md §7).
+//!
+//! One module per subcommand under `src/bin/jwe_mint/`; each exposes `run(args) -> Result<(), CliError>`.
+//! To add a subcommand: add a variant to [`Command`], an `Args` struct and a `run` in its module, and
+//! one arm in [`dispatch`].
+//!
+//! Exit codes: 0 success; 1 rejected input or failed crypto (one line on stderr); 2 usage error.
 #![forbid(unsafe_code)]
 
-fn main() {
-    eprintln!("jwe-mint: not built yet");
-    std::process::exit(2);
+#[path = "jwe_mint/common.rs"]
+mod common;
+#[path = "jwe_mint/decrypt.rs"]
+mod decrypt;
+#[path = "jwe_mint/encrypt.rs"]
+mod encrypt;
+#[path = "jwe_mint/inspect.rs"]
+mod inspect;
+#[path = "jwe_mint/keygen.rs"]
+mod keygen;
+#[path = "jwe_mint/public.rs"]
+mod public;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use common::CliError;
+
+/// Encrypted, per-audience OAuth access tokens (JWE) from the command line.
+///
+/// Key files are RFC 7517 JWK or JWK Set JSON.
+#[derive(Debug, Parser)]
+#[command(name = "jwe-mint", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate a private JWK for an algorithm
+    Keygen(keygen::Args),
+    /// Print the public JWK (or JWK Set) of private keys read on stdin
+    Public(public::Args),
+    /// Encrypt stdin to one or more public keys; print the JWE
+    Encrypt(encrypt::Args),
+    /// Decrypt a JWE read on stdin; write the plaintext bytes
+    Decrypt(decrypt::Args),
+    /// Show the headers of a JWE (or compact JWS) on stdin; no key needed, nothing decrypted
+    Inspect(inspect::Args),
+}
+
+impl Command {
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Keygen(_) => "keygen",
+            Command::Public(_) => "public",
+            Command::Encrypt(_) => "encrypt",
+            Command::Decrypt(_) => "decrypt",
+            Command::Inspect(_) => "inspect",
+        }
+    }
+}
+
+fn dispatch(command: Command) -> Result<(), CliError> {
+    match command {
+        Command::Keygen(args) => keygen::run(args),
+        Command::Public(args) => public::run(args),
+        Command::Encrypt(args) => encrypt::run(args),
+        Command::Decrypt(args) => decrypt::run(args),
+        Command::Inspect(args) => inspect::run(args),
+    }
+}
+
+fn main() -> ExitCode {
+    // Clap prints its own usage errors and exits with 2 (`--help`/`--version`: 0).
+    let cli = Cli::parse();
+    let name = cli.command.name();
+    match dispatch(cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(CliError::Usage(msg)) => {
+            // Same format and exit code (2) as clap's own usage errors, with the subcommand's usage.
+            let mut cmd = Cli::command();
+            cmd.build();
+            let err = match cmd.find_subcommand_mut(name) {
+                Some(sub) => sub.error(clap::error::ErrorKind::ArgumentConflict, msg),
+                None => cmd.error(clap::error::ErrorKind::ArgumentConflict, msg),
+            };
+            let _ = err.print();
+            ExitCode::from(2)
+        }
+        Err(CliError::Failed(msg)) => {
+            // Exactly one line, whatever the message holds.
+            let line = msg.replace(['\n', '\r'], " ");
+            let _ = writeln!(std::io::stderr().lock(), "jwe-mint: {line}");
+            ExitCode::from(1)
+        }
+    }
 }

@@ -1,0 +1,138 @@
+//! `jwe-mint encrypt`: encrypt stdin to one or more keys.
+
+use std::path::{Path, PathBuf};
+
+use jwe_mint::jwa::{ContentEncryptionAlg as Enc, KeyManagementAlg as Km};
+use jwe_mint::jwe::Encryptor;
+use jwe_mint::jwk::Jwk;
+use jwe_mint::Error;
+
+use crate::common::{parse_enc, parse_km_alg, read_key_file, read_stdin, usage, write_line, CliError};
+
+/// Options of `encrypt`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Recipient key file (JWK or JWK Set: its first key with use enc or no use); repeat for
+    /// several recipients (needs --json)
+    #[arg(long, value_name = "FILE", required = true)]
+    key: Vec<PathBuf>,
+    /// Key management algorithm [default: the key's alg, else ECDH-ES+A256KW for EC/X25519,
+    /// RSA-OAEP-256 for RSA, A128KW/A192KW/A256KW for oct by size]
+    #[arg(long, value_name = "ALG", value_parser = parse_km_alg)]
+    alg: Option<Km>,
+    /// Content encryption algorithm [default: A256GCM; for a dir key, the one its size fits]
+    #[arg(long, value_name = "ENC", value_parser = parse_enc)]
+    enc: Option<Enc>,
+    /// General JSON serialization (any number of recipients)
+    #[arg(long, conflicts_with = "flattened")]
+    json: bool,
+    /// Flattened JSON serialization (one recipient)
+    #[arg(long)]
+    flattened: bool,
+    /// Compress the plaintext with DEFLATE (zip=DEF) first; only for data you fully control
+    #[arg(long)]
+    zip: bool,
+}
+
+/// Runs `encrypt`: plaintext is stdin, byte-exact; the JWE goes to stdout with a newline.
+pub fn run(args: Args) -> Result<(), CliError> {
+    if args.key.len() > 1 && !args.json {
+        return Err(usage("several --key need --json (compact and flattened JWEs have one recipient)"));
+    }
+    let mut recipients = Vec::with_capacity(args.key.len());
+    for path in &args.key {
+        let key = recipient_key(path)?;
+        let alg = match args.alg {
+            Some(a) => a,
+            None => default_alg(&key)?,
+        };
+        recipients.push((key, alg));
+    }
+    let enc = match (args.enc, recipients.as_slice()) {
+        (Some(e), _) => e,
+        (None, [(key, Km::Dir)]) => dir_enc(key).unwrap_or(Enc::A256Gcm),
+        _ => Enc::A256Gcm,
+    };
+    let mut encryptor = Encryptor::new(enc);
+    for (key, alg) in &recipients {
+        encryptor = encryptor.recipient(key, *alg);
+    }
+    if args.zip {
+        encryptor = encryptor.compress_deflate();
+    }
+    let plaintext = zeroize::Zeroizing::new(read_stdin(None)?);
+    let token = if args.json {
+        encryptor.encrypt_general(&plaintext)?
+    } else if args.flattened {
+        encryptor.encrypt_flattened(&plaintext)?
+    } else {
+        encryptor.encrypt_compact(&plaintext)?
+    };
+    write_line(&token)
+}
+
+/// The first key of the file meant for encryption, as a public key when it is asymmetric.
+fn recipient_key(path: &Path) -> Result<Jwk, CliError> {
+    let set = read_key_file(path)?;
+    let key = set.iter().find(|k| k.key_use().is_none_or(|u| u == "enc")).ok_or_else(|| {
+        Error::NoMatchingKey(format!("{} holds no key with use enc (or no use)", path.display()))
+    })?;
+    if key.is_symmetric() {
+        Ok(key.clone())
+    } else {
+        Ok(key.to_public()?)
+    }
+}
+
+/// The key's own `alg`, else the default for its type.
+fn default_alg(key: &Jwk) -> Result<Km, CliError> {
+    if let Some(pinned) = key.alg() {
+        return pinned.parse::<Km>().map_err(|_| {
+            let shown: String = pinned.chars().take(40).filter(char::is_ascii_graphic).collect();
+            Error::NoMatchingKey(format!("the key's alg `{shown}` is not a key management algorithm")).into()
+        });
+    }
+    let alg = match (key.kty(), key.curve()) {
+        ("EC", _) | ("OKP", Some(jwe_mint::jwk::Curve::X25519)) => Km::EcdhEsA256Kw,
+        ("RSA", _) => Km::RsaOaep256,
+        ("oct", _) => match oct_len(key) {
+            16 => Km::A128Kw,
+            24 => Km::A192Kw,
+            32 => Km::A256Kw,
+            n => {
+                return Err(Error::NoMatchingKey(format!(
+                    "no default algorithm for a {}-bit oct key; pass --alg",
+                    n * 8
+                ))
+                .into())
+            }
+        },
+        (kty, curve) => {
+            let crv = curve.map(|c| format!(" {c}")).unwrap_or_default();
+            return Err(Error::NoMatchingKey(format!("a {kty}{crv} key cannot encrypt")).into());
+        }
+    };
+    Ok(alg)
+}
+
+/// For `dir`, the content encryption algorithm whose key length equals the key's (A256GCM for
+/// 32 bytes).
+fn dir_enc(key: &Jwk) -> Option<Enc> {
+    match oct_len(key) {
+        16 => Some(Enc::A128Gcm),
+        24 => Some(Enc::A192Gcm),
+        32 => Some(Enc::A256Gcm),
+        48 => Some(Enc::A192CbcHs384),
+        64 => Some(Enc::A256CbcHs512),
+        _ => None,
+    }
+}
+
+/// Length in bytes of a symmetric key (0 for other keys), from the length of its unpadded
+/// base64url `k`.
+fn oct_len(key: &Jwk) -> usize {
+    if !key.is_symmetric() {
+        return 0;
+    }
+    key.to_private_value().get("k").and_then(serde_json::Value::as_str).map_or(0, |k| k.len() * 3 / 4)
+}
