@@ -87,6 +87,8 @@ pub enum TokenRejection {
     HeaderClaimMismatch(&'static str),
     /// The token is not encrypted but this resource server requires encryption.
     NotEncrypted,
+    /// The token names several audiences and this resource server did not opt in to that.
+    MultipleAudiences,
 }
 
 impl fmt::Display for TokenRejection {
@@ -100,6 +102,7 @@ impl fmt::Display for TokenRejection {
             TokenRejection::MissingClaim(c) => write!(f, "missing or invalid claim `{c}`"),
             TokenRejection::HeaderClaimMismatch(c) => write!(f, "header `{c}` differs from the signed claim"),
             TokenRejection::NotEncrypted => f.write_str("token is not encrypted"),
+            TokenRejection::MultipleAudiences => f.write_str("token has several audiences"),
         }
     }
 }

@@ -12,10 +12,14 @@
 mod b64;
 pub mod crypto;
 pub mod error;
+pub mod issuer;
 mod json;
 pub mod jwa;
 pub mod jwe;
 pub mod jwk;
 pub mod jws;
+pub mod registry;
+pub mod resource_server;
+pub mod token;
 
 pub use error::{Error, Result};

@@ -265,6 +265,7 @@ pub(crate) trait CryptoProvider {
     fn rsa_pkcs1v15_decrypt(key: &Self::RsaPrivateKey, ciphertext: &[u8])
         -> CryptoResult<Zeroizing<Vec<u8>>>;
     /// RSAES-PKCS1-v1_5 encryption. Only for producing test inputs; jwe-mint never emits RSA1_5.
+    #[cfg_attr(not(test), allow(dead_code))]
     fn rsa_pkcs1v15_encrypt(key: &Self::RsaPublicKey, message: &[u8]) -> CryptoResult<Vec<u8>>;
     /// RSA signature (`RS256` or `PS256`).
     fn rsa_sign(key: &Self::RsaPrivateKey, scheme: RsaSignature, message: &[u8]) -> CryptoResult<Vec<u8>>;

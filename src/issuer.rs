@@ -1,0 +1,531 @@
+//! The authorization server's face: mint one encrypted access token per resource server.
+//!
+//! Each token is an RFC 9068 `at+jwt` JWS signed with the AS key, encrypted (compact JWE) to the
+//! current key of the one resource server it is for, with `cty: JWT`, the RS key's `kid`, and
+//! `iss`/`aud` replicated in the protected header so gateways can route without decrypting.
+
+use std::collections::HashMap;
+
+use serde_json::{json, Map, Value};
+
+use crate::b64;
+use crate::crypto::{CryptoProvider, Provider as P};
+use crate::error::{Error, OAuthErrorCode, Result};
+use crate::jwa::{ContentEncryptionAlg, SigningAlg};
+use crate::jwe::Encryptor;
+use crate::jwk::{Curve, Jwk, JwkSet};
+use crate::jws::{Header, Signer};
+use crate::registry::{Registry, ResourceEntry};
+use crate::token::{AccessTokenClaims, Audience, ResourceIndicator, ACCESS_TOKEN_TYP, RESERVED_CLAIMS};
+
+/// Default access-token lifetime in seconds (5 minutes).
+pub const DEFAULT_TOKEN_LIFETIME: u64 = 300;
+
+fn oauth(code: OAuthErrorCode, description: impl Into<String>) -> Error {
+    Error::OAuth { code, description: description.into() }
+}
+
+/// What the resource owner authorized (RFC 8707 §2.1: the resources named at authorization apply
+/// to the whole grant). Token requests mint for one of its resources, or all of them.
+///
+/// ```
+/// use jwe_mint::issuer::Grant;
+/// let grant = Grant::new("alice", "photo-app", "photos.read friends.read",
+///     &["https://photos.example.com", "https://friends.example.com"]).unwrap();
+/// assert_eq!(grant.resources().len(), 2);
+/// assert!(Grant::new("alice", "app", "s", &["not a uri"]).is_err());
+/// ```
+#[derive(Debug, Clone)]
+pub struct Grant {
+    subject: String,
+    client_id: String,
+    scopes: Vec<String>,
+    resources: Vec<ResourceIndicator>,
+    auth_time: Option<i64>,
+    acr: Option<String>,
+    amr: Option<Vec<String>>,
+    extra: Map<String, Value>,
+}
+
+impl Grant {
+    /// A grant of the space-separated `scope` for `resources` to `client_id` on behalf of
+    /// `subject`. Malformed resources are `invalid_target`; an empty scope is `invalid_scope`.
+    pub fn new(subject: &str, client_id: &str, scope: &str, resources: &[&str]) -> Result<Grant> {
+        if subject.is_empty() || client_id.is_empty() {
+            return Err(oauth(OAuthErrorCode::InvalidRequest, "subject and client_id are required"));
+        }
+        let scopes: Vec<String> = scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        if scopes.is_empty() {
+            return Err(oauth(OAuthErrorCode::InvalidScope, "no scope requested"));
+        }
+        if resources.is_empty() {
+            return Err(oauth(OAuthErrorCode::InvalidTarget, "no resource requested"));
+        }
+        let resources = resources.iter().map(|r| ResourceIndicator::parse(r)).collect::<Result<Vec<_>>>()?;
+        Ok(Grant {
+            subject: subject.to_owned(),
+            client_id: client_id.to_owned(),
+            scopes,
+            resources,
+            auth_time: None,
+            acr: None,
+            amr: None,
+            extra: Map::new(),
+        })
+    }
+
+    /// Records when and how the user authenticated (`auth_time`, `acr`, `amr`).
+    pub fn with_authentication(mut self, auth_time: i64, acr: Option<&str>, amr: &[&str]) -> Grant {
+        self.auth_time = Some(auth_time);
+        self.acr = acr.map(str::to_owned);
+        self.amr = if amr.is_empty() { None } else { Some(amr.iter().map(|s| (*s).to_owned()).collect()) };
+        self
+    }
+
+    /// Adds a caller-defined claim. Registered claim names are refused.
+    pub fn with_claim(mut self, name: &str, value: impl Into<Value>) -> Result<Grant> {
+        if RESERVED_CLAIMS.contains(&name) {
+            return Err(Error::policy(format!("claim `{name}` is set by the issuer")));
+        }
+        self.extra.insert(name.to_owned(), value.into());
+        Ok(self)
+    }
+
+    /// The subject.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// The client.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The granted resources.
+    pub fn resources(&self) -> &[ResourceIndicator] {
+        &self.resources
+    }
+
+    /// The granted scopes.
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+}
+
+/// One minted access token and what the client needs to know about it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MintedToken {
+    /// The resource the token is for (for multi-recipient tokens: every resource).
+    pub resources: Vec<String>,
+    /// The compact JWE (or general JSON JWE for multi-recipient tokens).
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds until expiry.
+    pub expires_in: u64,
+    /// The scopes the token carries, space-separated.
+    pub scope: String,
+    /// The token's unique id (for audit logs).
+    pub jti: String,
+}
+
+impl std::fmt::Debug for MintedToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MintedToken")
+            .field("resources", &self.resources)
+            .field("access_token", &"<redacted>")
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .field("jti", &self.jti)
+            .finish()
+    }
+}
+
+impl MintedToken {
+    fn entry_json(&self) -> Value {
+        let resource: Value = match self.resources.as_slice() {
+            [one] => one.clone().into(),
+            many => many.to_vec().into(),
+        };
+        json!({
+            "resource": resource,
+            "access_token": self.access_token,
+            "token_type": self.token_type,
+            "expires_in": self.expires_in,
+            "scope": self.scope,
+        })
+    }
+}
+
+/// The tokens minted for one token request.
+#[derive(Debug, Clone)]
+pub struct TokenResponse {
+    /// One token per resource, in request order.
+    pub tokens: Vec<MintedToken>,
+}
+
+impl TokenResponse {
+    /// The token endpoint's JSON (DESIGN §6): RFC 6749 §5.1 fields for the first token plus
+    /// `resource`; with several tokens, `access_tokens` lists all of them.
+    ///
+    /// ```
+    /// # use jwe_mint::issuer::{MintedToken, TokenResponse};
+    /// let t = MintedToken { resources: vec!["https://rs.example".into()], access_token: "x.y.z.w.v".into(),
+    ///     token_type: "Bearer", expires_in: 300, scope: "a".into(), jti: "j".into() };
+    /// let json = TokenResponse { tokens: vec![t] }.to_json();
+    /// assert_eq!(json["resource"], "https://rs.example");
+    /// assert!(json.get("access_tokens").is_none());
+    /// ```
+    pub fn to_json(&self) -> Value {
+        let Some(first) = self.tokens.first() else {
+            return json!({});
+        };
+        let mut v = first.entry_json();
+        if self.tokens.len() > 1 {
+            v["access_tokens"] = self.tokens.iter().map(MintedToken::entry_json).collect::<Vec<_>>().into();
+        }
+        v
+    }
+}
+
+/// Builder for [`Issuer`].
+#[derive(Debug)]
+pub struct IssuerBuilder {
+    issuer: String,
+    signing_key: Jwk,
+    signing_alg: Option<SigningAlg>,
+    extra_verification_keys: Vec<Jwk>,
+    registry: Registry,
+    default_ttl: u64,
+    clients: HashMap<String, Vec<ResourceIndicator>>,
+}
+
+impl IssuerBuilder {
+    /// The signature algorithm (default: the key's `alg`, else ES256/ES384/ES512/EdDSA by
+    /// curve, PS256 for RSA).
+    pub fn signing_alg(mut self, alg: SigningAlg) -> Self {
+        self.signing_alg = Some(alg);
+        self
+    }
+
+    /// The resource servers.
+    pub fn registry(mut self, registry: Registry) -> Self {
+        self.registry = registry;
+        self
+    }
+
+    /// Default token lifetime in seconds (a registry entry's lifetime overrides it).
+    pub fn default_ttl(mut self, seconds: u64) -> Self {
+        self.default_ttl = seconds;
+        self
+    }
+
+    /// Lets `client_id` obtain tokens for these resources (each also covers its sub-resources
+    /// by path segment). Clients not registered here get `unauthorized_client`.
+    pub fn allow_client(mut self, client_id: &str, resources: &[&str]) -> Result<Self> {
+        let list = resources.iter().map(|r| ResourceIndicator::parse(r)).collect::<Result<Vec<_>>>()?;
+        self.clients.entry(client_id.to_owned()).or_default().extend(list);
+        Ok(self)
+    }
+
+    /// Publishes another verification key (rotation: the next or previous AS key).
+    pub fn publish_verification_key(mut self, key: &Jwk) -> Result<Self> {
+        self.extra_verification_keys.push(key.to_public()?);
+        Ok(self)
+    }
+
+    /// Builds the issuer.
+    pub fn build(self) -> Result<Issuer> {
+        ResourceIndicator::parse(&self.issuer)
+            .map_err(|_| Error::policy("issuer must be an absolute URI"))?;
+        if self.default_ttl == 0 {
+            return Err(Error::policy("token lifetime must be positive"));
+        }
+        let alg = match self.signing_alg {
+            Some(a) => a,
+            None => default_signing_alg(&self.signing_key)?,
+        };
+        let mut header = Header::new();
+        header.insert("typ".into(), ACCESS_TOKEN_TYP.into());
+        let signer = Signer::new(&self.signing_key, alg, header)?;
+        let mut published = vec![self.signing_key.to_public()?];
+        published.extend(self.extra_verification_keys);
+        Ok(Issuer {
+            issuer: self.issuer,
+            signer,
+            verification_keys: JwkSet::new(published),
+            registry: self.registry,
+            default_ttl: self.default_ttl,
+            clients: self.clients,
+        })
+    }
+}
+
+fn default_signing_alg(key: &Jwk) -> Result<SigningAlg> {
+    if let Some(a) = key.alg() {
+        return a.parse();
+    }
+    Ok(match (key.kty(), key.curve()) {
+        (_, Some(Curve::P256)) => SigningAlg::Es256,
+        (_, Some(Curve::P384)) => SigningAlg::Es384,
+        (_, Some(Curve::P521)) => SigningAlg::Es512,
+        (_, Some(Curve::Ed25519)) => SigningAlg::EdDsa,
+        ("RSA", _) => SigningAlg::Ps256,
+        _ => return Err(Error::invalid_key("this key cannot sign access tokens")),
+    })
+}
+
+/// Mints encrypted access tokens. Immutable once built: share it across threads (`Send + Sync`,
+/// no locks on the hot path).
+///
+/// ```
+/// use jwe_mint::issuer::{Grant, Issuer};
+/// use jwe_mint::jwk::{Curve, Jwk, JwkSet};
+/// use jwe_mint::registry::{Registry, ResourceEntry};
+///
+/// let as_key = Jwk::generate(Curve::P256).unwrap();
+/// let photos_key = Jwk::generate(Curve::P256).unwrap();
+/// let mut registry = Registry::default();
+/// registry.insert(ResourceEntry::new("https://photos.example.com", ["photos.read"],
+///     JwkSet::new(vec![photos_key.to_public().unwrap()])).unwrap()).unwrap();
+/// let issuer = Issuer::builder("https://as.example.com", &as_key)
+///     .registry(registry)
+///     .allow_client("photo-app", &["https://photos.example.com"]).unwrap()
+///     .build().unwrap();
+/// let grant = Grant::new("alice", "photo-app", "photos.read openid", &["https://photos.example.com"]).unwrap();
+/// let token = issuer.mint(&grant, "https://photos.example.com").unwrap();
+/// assert_eq!(token.scope, "photos.read");
+/// assert_eq!(token.access_token.split('.').count(), 5);
+/// ```
+#[derive(Debug)]
+pub struct Issuer {
+    issuer: String,
+    signer: Signer,
+    verification_keys: JwkSet,
+    registry: Registry,
+    default_ttl: u64,
+    clients: HashMap<String, Vec<ResourceIndicator>>,
+}
+
+impl Issuer {
+    /// Starts building an issuer identified by `issuer` (its URL) that signs with `signing_key`.
+    pub fn builder(issuer: &str, signing_key: &Jwk) -> IssuerBuilder {
+        IssuerBuilder {
+            issuer: issuer.to_owned(),
+            signing_key: signing_key.clone(),
+            signing_alg: None,
+            extra_verification_keys: Vec::new(),
+            registry: Registry::default(),
+            default_ttl: DEFAULT_TOKEN_LIFETIME,
+            clients: HashMap::new(),
+        }
+    }
+
+    /// The issuer identifier.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The AS public keys resource servers should trust (the `jwks_uri` document).
+    pub fn verification_keys(&self) -> &JwkSet {
+        &self.verification_keys
+    }
+
+    /// The registry.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Mints one token for `resource`, which must be one of the grant's resources (RFC 8707: one
+    /// resource per token request; a refresh can later mint for another).
+    pub fn mint(&self, grant: &Grant, resource: &str) -> Result<MintedToken> {
+        self.mint_at(grant, resource, crate::token::now())
+    }
+
+    /// [`Issuer::mint`] at a given time (seconds since the epoch), for tests and replays.
+    pub fn mint_at(&self, grant: &Grant, resource: &str, now: i64) -> Result<MintedToken> {
+        let outcome = self.mint_inner(grant, resource, now);
+        audit_mint(grant, resource, &outcome);
+        outcome
+    }
+
+    /// Mints one compact token per granted resource (the fan-out of DESIGN §1).
+    pub fn mint_all(&self, grant: &Grant) -> Result<TokenResponse> {
+        let now = crate::token::now();
+        let tokens = grant
+            .resources
+            .iter()
+            .map(|r| self.mint_at(grant, r.as_str(), now))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(TokenResponse { tokens })
+    }
+
+    /// Opt-in: one general-JSON JWE that every granted resource server can decrypt.
+    ///
+    /// **Trade-off:** every recipient learns the CEK, so any one of them can read the whole token
+    /// and replay it to the others (its `aud` lists them all), or forge new ciphertext for them.
+    /// Only the inner signature and the audience check protect the others; resource servers must
+    /// opt in to multi-audience tokens. Prefer [`Issuer::mint_all`].
+    pub fn mint_multi_recipient(&self, grant: &Grant) -> Result<MintedToken> {
+        let now = crate::token::now();
+        let outcome = self.mint_multi_inner(grant, now);
+        let label = grant.resources.iter().map(ResourceIndicator::as_str).collect::<Vec<_>>().join(" ");
+        audit_mint(grant, &label, &outcome);
+        outcome
+    }
+
+    fn authorize<'a>(
+        &'a self,
+        grant: &Grant,
+        resource: &str,
+    ) -> Result<(ResourceIndicator, &'a ResourceEntry, Vec<String>)> {
+        let resource = ResourceIndicator::parse(resource)?;
+        if !grant.resources.contains(&resource) {
+            return Err(oauth(
+                OAuthErrorCode::InvalidTarget,
+                format!("{resource} is not part of this grant"),
+            ));
+        }
+        let allowed = self.clients.get(&grant.client_id).ok_or_else(|| {
+            oauth(OAuthErrorCode::UnauthorizedClient, "client may not obtain access tokens")
+        })?;
+        if !allowed.iter().any(|a| a.covers(&resource)) {
+            return Err(oauth(
+                OAuthErrorCode::UnauthorizedClient,
+                format!("client may not obtain tokens for {resource}"),
+            ));
+        }
+        let entry = self
+            .registry
+            .lookup(&resource)
+            .ok_or_else(|| oauth(OAuthErrorCode::InvalidTarget, format!("unknown resource {resource}")))?;
+        let scopes: Vec<String> =
+            grant.scopes.iter().filter(|s| entry.scopes_supported().contains(s)).cloned().collect();
+        if scopes.is_empty() {
+            return Err(oauth(
+                OAuthErrorCode::InvalidScope,
+                format!("no granted scope applies to {resource}"),
+            ));
+        }
+        Ok((resource, entry, scopes))
+    }
+
+    fn claims(
+        &self,
+        grant: &Grant,
+        aud: Audience,
+        scope: String,
+        now: i64,
+        ttl: u64,
+    ) -> Result<AccessTokenClaims> {
+        let mut jti = [0u8; 16];
+        P::fill_random(&mut jti).map_err(|_| Error::Crypto("random source"))?;
+        Ok(AccessTokenClaims {
+            iss: self.issuer.clone(),
+            exp: now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)),
+            aud,
+            sub: grant.subject.clone(),
+            client_id: grant.client_id.clone(),
+            iat: now,
+            jti: b64::encode(&jti),
+            scope: Some(scope),
+            nbf: None,
+            auth_time: grant.auth_time,
+            acr: grant.acr.clone(),
+            amr: grant.amr.clone(),
+            extra: grant.extra.clone(),
+        })
+    }
+
+    fn sign(&self, claims: &AccessTokenClaims) -> Result<String> {
+        let payload = serde_json::to_vec(claims).map_err(|_| Error::malformed("claims"))?;
+        self.signer.sign(&payload)
+    }
+
+    fn mint_inner(&self, grant: &Grant, resource: &str, now: i64) -> Result<MintedToken> {
+        let (resource, entry, scopes) = self.authorize(grant, resource)?;
+        let ttl = entry.token_lifetime().unwrap_or(self.default_ttl);
+        let scope = scopes.join(" ");
+        let claims =
+            self.claims(grant, Audience::One(resource.as_str().to_owned()), scope.clone(), now, ttl)?;
+        let jws = self.sign(&claims)?;
+        let access_token = Encryptor::new(entry.enc())
+            .protected_param("cty", "JWT")
+            .protected_param("iss", self.issuer.as_str())
+            .protected_param("aud", resource.as_str())
+            .recipient(entry.current_key(), entry.current_alg())
+            .encrypt_compact(jws.as_bytes())?;
+        Ok(MintedToken {
+            resources: vec![resource.as_str().to_owned()],
+            access_token,
+            token_type: "Bearer",
+            expires_in: ttl,
+            scope,
+            jti: claims.jti,
+        })
+    }
+
+    fn mint_multi_inner(&self, grant: &Grant, now: i64) -> Result<MintedToken> {
+        let mut encryptor = Encryptor::new(ContentEncryptionAlg::A256Gcm);
+        let mut auds = Vec::with_capacity(grant.resources.len());
+        let mut scopes: Vec<String> = Vec::new();
+        let mut ttl = self.default_ttl;
+        for r in &grant.resources {
+            let (resource, entry, s) = self.authorize(grant, r.as_str())?;
+            if !entry.current_alg().wraps_cek() {
+                return Err(Error::policy(format!(
+                    "{resource}: `{}` cannot serve several recipients",
+                    entry.current_alg()
+                )));
+            }
+            encryptor = encryptor.recipient(entry.current_key(), entry.current_alg());
+            ttl = ttl.min(entry.token_lifetime().unwrap_or(self.default_ttl));
+            auds.push(resource.as_str().to_owned());
+            for scope in s {
+                if !scopes.contains(&scope) {
+                    scopes.push(scope);
+                }
+            }
+        }
+        let scope = scopes.join(" ");
+        let claims = self.claims(grant, Audience::Many(auds.clone()), scope.clone(), now, ttl)?;
+        let jws = self.sign(&claims)?;
+        let access_token = encryptor
+            .protected_param("cty", "JWT")
+            .protected_param("iss", self.issuer.as_str())
+            .protected_param("aud", auds.clone())
+            .encrypt_general(jws.as_bytes())?;
+        Ok(MintedToken {
+            resources: auds,
+            access_token,
+            token_type: "Bearer",
+            expires_in: ttl,
+            scope,
+            jti: claims.jti,
+        })
+    }
+}
+
+fn audit_mint(grant: &Grant, resource: &str, outcome: &Result<MintedToken>) {
+    match outcome {
+        Ok(t) => tracing::info!(
+            target: "jwe_mint::audit",
+            event = "mint",
+            outcome = "issued",
+            resource,
+            client_id = grant.client_id.as_str(),
+            subject = grant.subject.as_str(),
+            jti = t.jti.as_str(),
+            scope = t.scope.as_str(),
+        ),
+        Err(e) => tracing::warn!(
+            target: "jwe_mint::audit",
+            event = "mint",
+            outcome = "refused",
+            resource,
+            client_id = grant.client_id.as_str(),
+            subject = grant.subject.as_str(),
+            error = %e,
+        ),
+    }
+}

@@ -1,0 +1,327 @@
+//! The resource server's face: open an access token locally — decrypt with its own key, verify
+//! the AS signature, validate the claims — and get typed claims or one clear error.
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result, TokenRejection};
+use crate::json;
+use crate::jwa::{KeyManagementAlg, SigningAlg};
+use crate::jwe::{self, DecryptPolicy};
+use crate::jwk::JwkSet;
+use crate::jws;
+use crate::token::{self, AccessTokenClaims, ResourceIndicator};
+
+/// Default clock skew tolerated for `exp`, `nbf` and `iat`, in seconds.
+pub const DEFAULT_LEEWAY: u64 = 60;
+
+/// Claim validation settings. `Default` is the safe configuration: 60 s leeway, every signature
+/// algorithm jwe-mint implements (never `none`), encryption required, exactly one audience.
+///
+/// ```
+/// use jwe_mint::resource_server::Validation;
+/// let v = Validation { leeway: 30, ..Validation::default() };
+/// assert!(v.require_encryption);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Validation {
+    /// Clock skew tolerated, seconds.
+    pub leeway: u64,
+    /// Accepted inner signature algorithms.
+    pub signing_algs: Vec<SigningAlg>,
+    /// Accept audiences under this RS's URI (path-segment prefix), e.g. per-tenant URIs.
+    pub accept_subresources: bool,
+    /// Reject plain (unencrypted) JWS tokens. Turning this off is dangerous: anyone who sees the
+    /// token can read it.
+    pub require_encryption: bool,
+    /// Accept tokens whose `aud` names several resource servers (multi-recipient tokens).
+    /// Dangerous: any other audience can replay such a token here.
+    pub accept_multi_audience: bool,
+}
+
+impl Default for Validation {
+    fn default() -> Self {
+        Validation {
+            leeway: DEFAULT_LEEWAY,
+            signing_algs: SigningAlg::ALL.to_vec(),
+            accept_subresources: false,
+            require_encryption: true,
+            accept_multi_audience: false,
+        }
+    }
+}
+
+/// A validated access token.
+#[derive(Debug, Clone)]
+pub struct AccessToken {
+    claims: AccessTokenClaims,
+    raw: Map<String, Value>,
+    key_management: Option<KeyManagementAlg>,
+}
+
+impl AccessToken {
+    /// The subject (`sub`).
+    pub fn subject(&self) -> &str {
+        &self.claims.sub
+    }
+
+    /// The client (`client_id`).
+    pub fn client_id(&self) -> &str {
+        &self.claims.client_id
+    }
+
+    /// The scopes.
+    pub fn scopes(&self) -> impl Iterator<Item = &str> {
+        self.claims.scopes()
+    }
+
+    /// Whether the token carries `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes().any(|s| s == scope)
+    }
+
+    /// The typed RFC 9068 claims.
+    pub fn standard_claims(&self) -> &AccessTokenClaims {
+        &self.claims
+    }
+
+    /// All claims as JSON.
+    pub fn raw_claims(&self) -> &Map<String, Value> {
+        &self.raw
+    }
+
+    /// The claims deserialized into the caller's own type.
+    pub fn claims<T: DeserializeOwned>(&self) -> Result<T> {
+        serde_json::from_value(Value::Object(self.raw.clone()))
+            .map_err(|_| Error::malformed("claims do not fit the requested type"))
+    }
+
+    /// The JWE key-management algorithm the token used (`None` for an unencrypted token accepted
+    /// under `require_encryption: false`).
+    pub fn key_management(&self) -> Option<KeyManagementAlg> {
+        self.key_management
+    }
+}
+
+/// A resource server: its resource identifier, its private keys (several during rotation), and
+/// the authorization server it trusts.
+///
+/// ```
+/// use jwe_mint::issuer::{Grant, Issuer};
+/// use jwe_mint::jwk::{Curve, Jwk, JwkSet};
+/// use jwe_mint::registry::{Registry, ResourceEntry};
+/// use jwe_mint::resource_server::ResourceServer;
+///
+/// let as_key = Jwk::generate(Curve::P256).unwrap();
+/// let rs_key = Jwk::generate(Curve::P256).unwrap();
+/// let mut registry = Registry::default();
+/// registry.insert(ResourceEntry::new("https://photos.example.com", ["photos.read"],
+///     JwkSet::new(vec![rs_key.to_public().unwrap()])).unwrap()).unwrap();
+/// let issuer = Issuer::builder("https://as.example.com", &as_key).registry(registry)
+///     .allow_client("app", &["https://photos.example.com"]).unwrap().build().unwrap();
+/// let grant = Grant::new("alice", "app", "photos.read", &["https://photos.example.com"]).unwrap();
+/// let token = issuer.mint(&grant, "https://photos.example.com").unwrap().access_token;
+///
+/// let rs = ResourceServer::new("https://photos.example.com", JwkSet::new(vec![rs_key]),
+///     "https://as.example.com", issuer.verification_keys().clone()).unwrap();
+/// let at = rs.open(&token).unwrap();
+/// assert_eq!(at.subject(), "alice");
+/// assert!(at.has_scope("photos.read"));
+/// ```
+#[derive(Debug, Clone)]
+pub struct ResourceServer {
+    resource: ResourceIndicator,
+    keys: JwkSet,
+    issuer: String,
+    issuer_keys: JwkSet,
+    validation: Validation,
+    policy: DecryptPolicy,
+}
+
+impl ResourceServer {
+    /// A resource server for `resource` holding its private decryption `keys`, trusting `issuer`
+    /// whose public signing keys are `issuer_keys`.
+    pub fn new(resource: &str, keys: JwkSet, issuer: &str, issuer_keys: JwkSet) -> Result<ResourceServer> {
+        let resource = ResourceIndicator::parse(resource)?;
+        if keys.keys().iter().any(|k| !k.is_private() || k.is_symmetric()) {
+            return Err(Error::invalid_key("resource server keys must be private asymmetric keys"));
+        }
+        if issuer_keys.keys().iter().any(|k| k.is_private()) {
+            return Err(Error::invalid_key("the authorization server's keys must be public"));
+        }
+        if issuer_keys.keys().is_empty() {
+            return Err(Error::invalid_key("no authorization server key"));
+        }
+        let policy = DecryptPolicy { require_protected_enc: true, ..DecryptPolicy::default() };
+        Ok(ResourceServer {
+            resource,
+            keys,
+            issuer: issuer.to_owned(),
+            issuer_keys,
+            validation: Validation::default(),
+            policy,
+        })
+    }
+
+    /// Replaces the claim validation settings.
+    pub fn with_validation(mut self, validation: Validation) -> ResourceServer {
+        self.validation = validation;
+        self
+    }
+
+    /// Replaces the JWE decryption policy (`enc` stays required in the protected header).
+    pub fn with_decrypt_policy(mut self, policy: DecryptPolicy) -> ResourceServer {
+        self.policy = DecryptPolicy { require_protected_enc: true, ..policy };
+        self
+    }
+
+    /// The resource identifier.
+    pub fn resource(&self) -> &str {
+        self.resource.as_str()
+    }
+
+    /// Opens `token`: size check, decrypt with this RS's key, verify the AS signature, validate
+    /// `typ`, `iss`, `aud`, `exp`, `nbf`, `iat`.
+    pub fn open(&self, token: &str) -> Result<AccessToken> {
+        self.open_at(token, None, token::now())
+    }
+
+    /// Like [`ResourceServer::open`], but `aud` must contain exactly `audience` (e.g. the tenant
+    /// URI this request serves), which must itself belong to this RS.
+    pub fn open_for_audience(&self, token: &str, audience: &str) -> Result<AccessToken> {
+        self.open_at(token, Some(audience), token::now())
+    }
+
+    /// [`ResourceServer::open`] at a given time (seconds since the epoch) and optional demanded
+    /// audience, for tests and replays.
+    pub fn open_at(&self, token: &str, audience: Option<&str>, now: i64) -> Result<AccessToken> {
+        let outcome = self.open_inner(token, audience, now);
+        match &outcome {
+            Ok(t) => tracing::info!(
+                target: "jwe_mint::audit",
+                event = "open",
+                outcome = "accepted",
+                resource = self.resource.as_str(),
+                client_id = t.client_id(),
+                subject = t.subject(),
+                jti = t.claims.jti.as_str(),
+            ),
+            Err(e) => tracing::warn!(
+                target: "jwe_mint::audit",
+                event = "open",
+                outcome = "rejected",
+                resource = self.resource.as_str(),
+                error = %e,
+            ),
+        }
+        outcome
+    }
+
+    fn open_inner(&self, token: &str, audience: Option<&str>, now: i64) -> Result<AccessToken> {
+        let token = token.strip_suffix('\n').unwrap_or(token);
+        if token.len() > self.policy.max_token_size {
+            return Err(Error::policy(format!("token larger than {} bytes", self.policy.max_token_size)));
+        }
+        let unencrypted = !token.starts_with('{') && token.bytes().filter(|b| *b == b'.').count() == 2;
+        let (jws_text, outer, key_management) = if unencrypted {
+            if self.validation.require_encryption {
+                return Err(Error::InvalidToken(TokenRejection::NotEncrypted));
+            }
+            (token.to_owned(), None, None)
+        } else {
+            let d = jwe::decrypt(token, &self.keys, &self.policy)?;
+            let cty = d.header.get("cty").and_then(Value::as_str).unwrap_or("");
+            if !token::is_nested_cty(cty) {
+                return Err(Error::InvalidToken(TokenRejection::WrongType));
+            }
+            let text = String::from_utf8(d.plaintext.to_vec())
+                .map_err(|_| Error::malformed("nested token is not UTF-8"))?;
+            (text, Some(d.protected), Some(d.alg))
+        };
+        let verified = jws::verify_compact(&jws_text, &self.issuer_keys, &self.validation.signing_algs)?;
+        match verified.header.get("typ") {
+            Some(Value::String(t)) if token::is_at_jwt(t) => {}
+            _ => return Err(Error::InvalidToken(TokenRejection::WrongType)),
+        }
+        let raw = json::parse_object(&verified.payload, "claims")?;
+        self.validate(&raw, audience, now)?;
+        if let Some(outer) = &outer {
+            for name in ["iss", "aud", "sub"] {
+                if let Some(v) = outer.get(name) {
+                    if raw.get(name) != Some(v) {
+                        return Err(Error::InvalidToken(TokenRejection::HeaderClaimMismatch(name)));
+                    }
+                }
+            }
+        }
+        let claims: AccessTokenClaims = serde_json::from_value(Value::Object(raw.clone()))
+            .map_err(|_| Error::InvalidToken(TokenRejection::MissingClaim("sub/client_id/iat/jti")))?;
+        Ok(AccessToken { claims, raw, key_management })
+    }
+
+    fn validate(&self, c: &Map<String, Value>, audience: Option<&str>, now: i64) -> Result<()> {
+        let reject = |r| Err(Error::InvalidToken(r));
+        let leeway = i64::try_from(self.validation.leeway).unwrap_or(i64::MAX);
+        match c.get("iss") {
+            Some(Value::String(iss)) if *iss == self.issuer => {}
+            Some(Value::String(_)) => return reject(TokenRejection::WrongIssuer),
+            _ => return reject(TokenRejection::MissingClaim("iss")),
+        }
+        let Some(exp) = c.get("exp").and_then(Value::as_i64) else {
+            return reject(TokenRejection::MissingClaim("exp"));
+        };
+        if now > exp.saturating_add(leeway) {
+            return reject(TokenRejection::Expired);
+        }
+        for name in ["nbf", "iat"] {
+            match c.get(name) {
+                None => {}
+                Some(v) => {
+                    let Some(t) = v.as_i64() else {
+                        return reject(TokenRejection::MissingClaim(name));
+                    };
+                    if t > now.saturating_add(leeway) {
+                        return reject(TokenRejection::NotYetValid);
+                    }
+                }
+            }
+        }
+        let auds: Vec<&str> = match c.get("aud") {
+            Some(Value::String(a)) => vec![a.as_str()],
+            Some(Value::Array(list)) if !list.is_empty() => {
+                let mut out = Vec::with_capacity(list.len());
+                for a in list {
+                    let Some(a) = a.as_str() else {
+                        return reject(TokenRejection::MissingClaim("aud"));
+                    };
+                    out.push(a);
+                }
+                out
+            }
+            _ => return reject(TokenRejection::MissingClaim("aud")),
+        };
+        if auds.len() > 1 && !self.validation.accept_multi_audience {
+            return reject(TokenRejection::MultipleAudiences);
+        }
+        let mine = |a: &str| {
+            a == self.resource.as_str()
+                || (self.validation.accept_subresources && token::covers(self.resource.as_str(), a))
+        };
+        let ok = match audience {
+            Some(demanded) => mine(demanded) && auds.contains(&demanded),
+            None => auds.iter().any(|a| mine(a)),
+        };
+        if !ok {
+            return reject(TokenRejection::WrongAudience);
+        }
+        for name in ["sub", "client_id", "jti"] {
+            if !matches!(c.get(name), Some(Value::String(_))) {
+                return reject(TokenRejection::MissingClaim(name));
+            }
+        }
+        if c.get("iat").is_none() {
+            return reject(TokenRejection::MissingClaim("iat"));
+        }
+        Ok(())
+    }
+}

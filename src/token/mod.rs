@@ -1,0 +1,40 @@
+//! The access-token layer: RFC 9068 claims and RFC 8707 resource indicators.
+
+mod claims;
+mod resource;
+
+pub(crate) use claims::RESERVED_CLAIMS;
+pub use claims::{AccessTokenClaims, Audience};
+pub(crate) use resource::covers;
+pub use resource::ResourceIndicator;
+
+/// The `typ` of an RFC 9068 access token's JWS header.
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+/// Whether a `typ`/`cty` value names an access token JWT (`at+jwt`, case-insensitive, with or
+/// without `application/`).
+pub(crate) fn is_at_jwt(value: &str) -> bool {
+    let v = strip_application(value);
+    v.eq_ignore_ascii_case("at+jwt")
+}
+
+/// Whether an outer `cty` says the payload is a nested JWT (`JWT` or `at+jwt`, RFC 7519 §5.2).
+pub(crate) fn is_nested_cty(value: &str) -> bool {
+    let v = strip_application(value);
+    v.eq_ignore_ascii_case("jwt") || v.eq_ignore_ascii_case("at+jwt")
+}
+
+fn strip_application(value: &str) -> &str {
+    match value.get(..12) {
+        Some(p) if p.eq_ignore_ascii_case("application/") => &value[12..],
+        _ => value,
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
