@@ -103,6 +103,7 @@ pub fn decrypt(token: &str, keys: &JwkSet, policy: &DecryptPolicy) -> Result<Dec
     // Header checks for every recipient first: a bad header is reported as such.
     let mut plans = Vec::with_capacity(parsed.recipients.len());
     let mut enc_seen: Option<ContentEncryptionAlg> = None;
+    let mut disallowed = None;
     for i in 0..parsed.recipients.len() {
         let header = parsed.merged_header(i)?;
         let alg = header_alg::<KeyManagementAlg>(&header, "alg")?;
@@ -111,14 +112,17 @@ pub fn decrypt(token: &str, keys: &JwkSet, policy: &DecryptPolicy) -> Result<Dec
             return Err(Error::malformed("recipients disagree on `enc`"));
         }
         enc_seen = Some(enc);
-        if !policy.allows_alg(alg) {
-            return Err(Error::AlgorithmNotAllowed(alg.name().into()));
-        }
         if !policy.allows_enc(enc) {
             return Err(Error::AlgorithmNotAllowed(enc.name().into()));
         }
         if !alg.wraps_cek() && parsed.recipients.len() > 1 {
             return Err(Error::malformed(format!("`{alg}` allows only one recipient")));
+        }
+        if !policy.allows_alg(alg) {
+            // Another recipient's algorithm is not ours to use: skip that recipient (no work is
+            // done for it) and fail only if no recipient is left.
+            disallowed = Some(Error::AlgorithmNotAllowed(alg.name().into()));
+            continue;
         }
         let kid = match header.get("kid") {
             None => None,
@@ -126,6 +130,9 @@ pub fn decrypt(token: &str, keys: &JwkSet, policy: &DecryptPolicy) -> Result<Dec
             Some(_) => return Err(Error::malformed("`kid` must be a string")),
         };
         plans.push((i, header, alg, enc, kid));
+    }
+    if let (true, Some(e)) = (plans.is_empty(), disallowed) {
+        return Err(e);
     }
 
     // Candidate keys per recipient.

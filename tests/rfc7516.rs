@@ -1,0 +1,251 @@
+//! RFC 7516 (JWE) Appendix A.1–A.5 and Appendix B known-answer tests.
+
+mod common;
+
+use common::{assert_members, b64, get, json, jwk, s, segments, set, vector};
+use jwe_mint::jwa::{raw, ContentEncryptionAlg as Enc, KeyManagementAlg as Alg};
+use jwe_mint::jwe::{self, DecryptPolicy, Encryptor};
+use jwe_mint::jwk::JwkSet;
+use jwe_mint::Error;
+
+fn legacy() -> DecryptPolicy {
+    DecryptPolicy::default().allow_legacy_rsa1_5()
+}
+
+fn decrypt_ok(case: &str, token: &str, keys: &JwkSet, policy: &DecryptPolicy, plaintext: &str) {
+    let out = jwe::decrypt(token, keys, policy).unwrap_or_else(|e| panic!("{case}: decrypt failed: {e}"));
+    assert_eq!(&out.plaintext[..], plaintext.as_bytes(), "{case}: plaintext differs");
+}
+
+// ---------------------------------------------------------------- A.1 RSA-OAEP + A256GCM
+
+#[test]
+fn rfc7516_a1_compact_decrypts() {
+    let v = vector("rfc7516/A.1.json");
+    let key = jwk(&v["recipient_jwk"], "A.1");
+    decrypt_ok(
+        "A.1 compact",
+        s(&v, &["compact"]),
+        &set(key),
+        &DecryptPolicy::default(),
+        s(&v, &["plaintext"]),
+    );
+}
+
+#[test]
+fn rfc7516_a1_reencrypt_reproduces_ciphertext_and_tag() {
+    let v = vector("rfc7516/A.1.json");
+    let key = jwk(&v["recipient_jwk"], "A.1");
+    let token = Encryptor::new(Enc::A256Gcm)
+        .recipient(&key.to_public().unwrap(), Alg::RsaOaep)
+        .dangerous_fixed_cek_and_iv(&b64(s(&v, &["cek_b64u"])), &b64(s(&v, &["iv_b64u"])))
+        .encrypt_compact(s(&v, &["plaintext"]).as_bytes())
+        .expect("A.1 encrypt");
+    let seg = segments(&token);
+    // RSA-OAEP is randomized: the encrypted key (segment 1) cannot be compared.
+    assert_eq!(seg[0], s(&v, &["protected_b64u"]), "A.1 re-encrypt: protected header");
+    assert_eq!(seg[2], s(&v, &["iv_b64u"]), "A.1 re-encrypt: iv");
+    assert_eq!(seg[3], s(&v, &["ciphertext_b64u"]), "A.1 re-encrypt: ciphertext");
+    assert_eq!(seg[4], s(&v, &["tag_b64u"]), "A.1 re-encrypt: tag");
+    decrypt_ok("A.1 re-encrypted token", &token, &set(key), &DecryptPolicy::default(), s(&v, &["plaintext"]));
+}
+
+// ---------------------------------------------------------------- A.2 RSA1_5 + A128CBC-HS256
+
+#[test]
+fn rfc7516_a2_compact_decrypts_with_legacy_opt_in() {
+    let v = vector("rfc7516/A.2.json");
+    let key = jwk(&v["recipient_jwk"], "A.2");
+    decrypt_ok("A.2 compact", s(&v, &["compact"]), &set(key), &legacy(), s(&v, &["plaintext"]));
+}
+
+#[test]
+fn rfc7516_a2_compact_refused_without_legacy_opt_in() {
+    let v = vector("rfc7516/A.2.json");
+    let key = jwk(&v["recipient_jwk"], "A.2");
+    let err = jwe::decrypt(s(&v, &["compact"]), &set(key), &DecryptPolicy::default())
+        .expect_err("A.2 (RSA1_5) must be refused by the default policy");
+    assert!(matches!(err, Error::AlgorithmNotAllowed(_)), "A.2 without opt-in: got {err:?}");
+}
+
+#[test]
+fn rfc7516_a2_content_encryption_matches() {
+    let v = vector("rfc7516/A.2.json");
+    let (ct, tag) = raw::content_encrypt(
+        Enc::A128CbcHs256,
+        &b64(s(&v, &["cek_b64u"])),
+        &b64(s(&v, &["iv_b64u"])),
+        s(&v, &["protected_b64u"]).as_bytes(),
+        s(&v, &["plaintext"]).as_bytes(),
+    )
+    .expect("A.2 content encryption");
+    assert_eq!(ct, b64(s(&v, &["ciphertext_b64u"])), "A.2 ciphertext");
+    assert_eq!(tag, b64(s(&v, &["tag_b64u"])), "A.2 tag");
+}
+
+// ---------------------------------------------------------------- A.3 A128KW + A128CBC-HS256
+
+#[test]
+fn rfc7516_a3_compact_decrypts() {
+    let v = vector("rfc7516/A.3.json");
+    let key = jwk(&v["recipient_jwk"], "A.3");
+    decrypt_ok(
+        "A.3 compact",
+        s(&v, &["compact"]),
+        &set(key),
+        &DecryptPolicy::default(),
+        s(&v, &["plaintext"]),
+    );
+}
+
+#[test]
+fn rfc7516_a3_reencrypt_is_byte_exact() {
+    let v = vector("rfc7516/A.3.json");
+    let key = jwk(&v["recipient_jwk"], "A.3");
+    let token = Encryptor::new(Enc::A128CbcHs256)
+        .recipient(&key, Alg::A128Kw)
+        .dangerous_fixed_cek_and_iv(&b64(s(&v, &["cek_b64u"])), &b64(s(&v, &["iv_b64u"])))
+        .encrypt_compact(s(&v, &["plaintext"]).as_bytes())
+        .expect("A.3 encrypt");
+    assert_eq!(token, s(&v, &["compact"]), "A.3 re-encrypt: compact serialization");
+}
+
+// ---------------------------------------------------------------- Appendix B (A.3 step by step)
+
+#[test]
+fn rfc7516_b_aes_cbc_hmac_sha256_matches() {
+    let v = vector("rfc7516/B.json");
+    let k = b64(s(&v, &["K_b64u"]));
+    let iv = b64(s(&v, &["iv_b64u"]));
+    let aad = b64(s(&v, &["aad_b64u"]));
+    let pt = b64(s(&v, &["plaintext_b64u"]));
+    let (ct, tag) = raw::content_encrypt(Enc::A128CbcHs256, &k, &iv, &aad, &pt).expect("App. B encrypt");
+    assert_eq!(ct, b64(s(&v, &["ciphertext_b64u"])), "App. B ciphertext");
+    assert_eq!(tag, b64(s(&v, &["tag_T_b64u"])), "App. B tag T");
+    let back = raw::content_decrypt(Enc::A128CbcHs256, &k, &iv, &aad, &ct, &tag).expect("App. B decrypt");
+    assert_eq!(&back[..], &pt[..], "App. B round trip");
+}
+
+// ---------------------------------------------------------------- A.4 general JSON, two recipients
+
+fn a4_keys(v: &serde_json::Value) -> (jwe_mint::jwk::Jwk, jwe_mint::jwk::Jwk) {
+    let r = get(v, &["recipients"]).as_array().expect("A.4 recipients");
+    // The RFC prints the keys without `kid`; the JWE's per-recipient headers name them.
+    let rsa = jwk(&r[0]["jwk"], "A.4 RSA1_5").with_kid(s(&r[0], &["kid"]));
+    let kw = jwk(&r[1]["jwk"], "A.4 A128KW").with_kid(s(&r[1], &["kid"]));
+    (rsa, kw)
+}
+
+#[test]
+fn rfc7516_a4_general_decrypts_with_rsa1_5_recipient_key() {
+    let v = vector("rfc7516/A.4.json");
+    let (rsa, _) = a4_keys(&v);
+    let token = get(&v, &["json_general"]).to_string();
+    decrypt_ok("A.4 general, RSA1_5 recipient", &token, &set(rsa), &legacy(), s(&v, &["plaintext"]));
+}
+
+#[test]
+fn rfc7516_a4_general_decrypts_with_a128kw_recipient_key() {
+    let v = vector("rfc7516/A.4.json");
+    let (_, kw) = a4_keys(&v);
+    let token = get(&v, &["json_general"]).to_string();
+    decrypt_ok("A.4 general, A128KW recipient", &token, &set(kw), &legacy(), s(&v, &["plaintext"]));
+}
+
+#[test]
+fn rfc7516_a4_general_a128kw_recipient_under_default_policy() {
+    // The A128KW recipient is ours; the other recipient's RSA1_5 is not something we would use.
+    let v = vector("rfc7516/A.4.json");
+    let (_, kw) = a4_keys(&v);
+    let token = get(&v, &["json_general"]).to_string();
+    decrypt_ok(
+        "A.4 general, A128KW recipient, default policy",
+        &token,
+        &set(kw),
+        &DecryptPolicy::default(),
+        s(&v, &["plaintext"]),
+    );
+}
+
+#[test]
+fn rfc7516_a4_a128kw_recipient_reencrypt_is_byte_exact() {
+    let v = vector("rfc7516/A.4.json");
+    let (_, kw) = a4_keys(&v);
+    let out = Encryptor::new(Enc::A128CbcHs256)
+        .unprotected_param("jku", s(&v, &["shared_unprotected_header", "jku"]))
+        .recipient(&kw, Alg::A128Kw)
+        .dangerous_fixed_cek_and_iv(&b64(s(&v, &["cek_b64u"])), &b64(s(&v, &["iv_b64u"])))
+        .encrypt_general(s(&v, &["plaintext"]).as_bytes())
+        .expect("A.4 encrypt");
+    let out = json(&out);
+    let expected = get(&v, &["json_general"]);
+    assert_members(
+        "A.4 re-encrypt",
+        &out,
+        expected,
+        &["protected", "unprotected", "iv", "ciphertext", "tag"],
+    );
+    assert_eq!(out["recipients"].as_array().map(Vec::len), Some(1), "A.4 re-encrypt: one recipient");
+    assert_members(
+        "A.4 re-encrypt, A128KW recipient",
+        &out["recipients"][0],
+        &expected["recipients"][1],
+        &["header", "encrypted_key"],
+    );
+}
+
+// ---------------------------------------------------------------- A.5 flattened JSON
+
+#[test]
+fn rfc7516_a5_flattened_decrypts() {
+    let v = vector("rfc7516/A.5.json");
+    let key = jwk(&v["recipient_jwk"], "A.5").with_kid(s(&v, &["per_recipient_header", "kid"]));
+    let token = get(&v, &["json_flattened"]).to_string();
+    decrypt_ok("A.5 flattened", &token, &set(key), &DecryptPolicy::default(), s(&v, &["plaintext"]));
+}
+
+#[test]
+fn rfc7516_a5_key_without_kid_is_no_matching_key() {
+    // A key without `kid` cannot match a recipient that names one: that is NoMatchingKey, not a
+    // silent trial of every key.
+    let v = vector("rfc7516/A.5.json");
+    let key = jwk(&v["recipient_jwk"], "A.5");
+    let token = get(&v, &["json_flattened"]).to_string();
+    let err = jwe::decrypt(&token, &set(key), &DecryptPolicy::default()).expect_err("kid mismatch");
+    assert!(matches!(err, Error::NoMatchingKey(_)), "A.5 with a kid-less key: got {err:?}");
+}
+
+#[test]
+fn rfc7516_a5_flattened_reencrypt_is_byte_exact() {
+    let v = vector("rfc7516/A.5.json");
+    let key = jwk(&v["recipient_jwk"], "A.5").with_kid(s(&v, &["per_recipient_header", "kid"]));
+    let out = Encryptor::new(Enc::A128CbcHs256)
+        .unprotected_param("jku", s(&v, &["shared_unprotected_header", "jku"]))
+        .recipient(&key, Alg::A128Kw)
+        .dangerous_fixed_cek_and_iv(&b64(s(&v, &["cek_b64u"])), &b64(s(&v, &["iv_b64u"])))
+        .encrypt_flattened(s(&v, &["plaintext"]).as_bytes())
+        .expect("A.5 encrypt");
+    let out = json(&out);
+    let expected = get(&v, &["json_flattened"]);
+    assert_members(
+        "A.5 re-encrypt",
+        &out,
+        expected,
+        &["protected", "unprotected", "header", "encrypted_key", "iv", "ciphertext", "tag"],
+    );
+    let members: Vec<&String> = out.as_object().unwrap().keys().collect();
+    let expected_members: Vec<&String> = expected.as_object().unwrap().keys().collect();
+    assert_eq!(members.len(), expected_members.len(), "A.5 re-encrypt: member count");
+}
+
+#[test]
+fn rfc7516_a4_rsa1_5_recipient_not_used_without_legacy_opt_in() {
+    // Without the opt-in the RSA1_5 recipient is skipped; the remaining A128KW recipient (kid "7")
+    // has no key here.
+    let v = vector("rfc7516/A.4.json");
+    let (rsa, _) = a4_keys(&v);
+    let token = get(&v, &["json_general"]).to_string();
+    let err = jwe::decrypt(&token, &set(rsa), &DecryptPolicy::default())
+        .expect_err("A.4 with only the RSA1_5 key and no opt-in must fail");
+    assert!(matches!(err, Error::NoMatchingKey(_)), "A.4 RSA1_5 key, no opt-in: got {err:?}");
+}
