@@ -31,7 +31,7 @@ pub(crate) fn encrypt(
     let (mac_key, enc_key) = cek.split_at(cek.len() / 2);
     let ciphertext =
         P::aes_cbc_encrypt(enc_key, iv, plaintext).map_err(|_| Error::Crypto("AES-CBC encryption"))?;
-    let full = P::hmac_sign(sha_for_bits(cek.len() * 4), mac_key, &mac_input(aad, iv, &ciphertext))
+    let full = P::hmac_sign(sha_for_bits(cek.len() * 8), mac_key, &mac_input(aad, iv, &ciphertext))
         .map_err(|_| Error::Crypto("HMAC"))?;
     let tag = full.get(..enc.tag_len()).ok_or(Error::Crypto("HMAC"))?.to_vec();
     Ok(Sealed { ciphertext, tag })
@@ -54,7 +54,7 @@ pub(crate) fn decrypt(
         return P::aes_gcm_decrypt(cek, iv, aad, ciphertext, tag).map_err(|_| Error::DecryptionFailed);
     }
     let (mac_key, enc_key) = cek.split_at(cek.len() / 2);
-    if !P::hmac_verify_truncated(sha_for_bits(cek.len() * 4), mac_key, &mac_input(aad, iv, ciphertext), tag) {
+    if !P::hmac_verify_truncated(sha_for_bits(cek.len() * 8), mac_key, &mac_input(aad, iv, ciphertext), tag) {
         return Err(Error::DecryptionFailed);
     }
     P::aes_cbc_decrypt(enc_key, iv, ciphertext).map_err(|_| Error::DecryptionFailed)
