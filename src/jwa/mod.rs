@@ -330,6 +330,16 @@ pub mod raw {
         super::key_management::concat_kdf(z, algorithm_id, apu, apv, key_len)
     }
 
+    /// RFC 3394 AES key wrap (KEK of 16, 24 or 32 bytes).
+    pub fn aes_key_wrap(kek: &[u8], key: &[u8]) -> Result<Vec<u8>> {
+        P::aes_kw_wrap(kek, key).map_err(|_| Error::Crypto("AES key wrap"))
+    }
+
+    /// RFC 3394 AES key unwrap; an integrity failure is [`Error::DecryptionFailed`].
+    pub fn aes_key_unwrap(kek: &[u8], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        P::aes_kw_unwrap(kek, wrapped).map_err(|_| Error::DecryptionFailed)
+    }
+
     /// The raw ECDH shared secret Z between a private key and a public key (EC or X25519).
     pub fn ecdh_shared_secret(private: &Jwk, public: &Jwk) -> Result<Zeroizing<Vec<u8>>> {
         let fail = |_| Error::Crypto("key agreement");

@@ -1,0 +1,593 @@
+//! Issue B: the token layer end to end — Issuer (AS), Registry, ResourceServer (RS).
+
+use std::sync::Arc;
+
+use jwe_mint::error::{OAuthErrorCode, TokenRejection};
+use jwe_mint::issuer::{Grant, Issuer};
+use jwe_mint::jwa::{raw, ContentEncryptionAlg, KeyManagementAlg, SigningAlg};
+use jwe_mint::jwe::{self, DecryptPolicy, Encryptor};
+use jwe_mint::jwk::{Curve, Jwk, JwkSet};
+use jwe_mint::jws::{Header, Signer};
+use jwe_mint::registry::{Registry, ResourceEntry};
+use jwe_mint::resource_server::{ResourceServer, Validation};
+use jwe_mint::Error;
+use serde_json::{json, Value};
+
+const AS: &str = "https://as.example.com";
+const PHOTOS: &str = "https://photos.example.com";
+const FRIENDS: &str = "https://friends.example.com";
+const SAAS: &str = "https://api.saas.com/data";
+const PAY: &str = "https://pay.example.com";
+
+struct World {
+    as_key: Jwk,
+    photos_key: Jwk,
+    friends_key: Jwk,
+    saas_key: Jwk,
+    pay_key: Jwk,
+    issuer: Issuer,
+}
+
+fn public(k: &Jwk) -> JwkSet {
+    JwkSet::new(vec![k.to_public().unwrap()])
+}
+
+fn world() -> World {
+    let as_key = Jwk::generate(Curve::P256).unwrap();
+    let photos_key = Jwk::generate(Curve::P256).unwrap();
+    let friends_key = Jwk::generate(Curve::X25519).unwrap();
+    let saas_key = Jwk::generate(Curve::P384).unwrap();
+    let pay_key = Jwk::generate(Curve::P256).unwrap();
+    let mut reg = Registry::default();
+    reg.insert(ResourceEntry::new(PHOTOS, ["photos.read", "photos.write"], public(&photos_key)).unwrap())
+        .unwrap();
+    reg.insert(ResourceEntry::new(FRIENDS, ["friends.read"], public(&friends_key)).unwrap()).unwrap();
+    reg.insert(ResourceEntry::new(SAAS, ["data.read"], public(&saas_key)).unwrap().covering_subresources())
+        .unwrap();
+    reg.insert(ResourceEntry::new(PAY, ["pay"], public(&pay_key)).unwrap().with_token_lifetime(300)).unwrap();
+    let issuer = Issuer::builder(AS, &as_key)
+        .registry(reg)
+        .default_ttl(3600)
+        .allow_client("photo-app", &[PHOTOS, FRIENDS, SAAS, PAY])
+        .unwrap()
+        .allow_client("friends-only", &[FRIENDS])
+        .unwrap()
+        .build()
+        .unwrap();
+    World { as_key, photos_key, friends_key, saas_key, pay_key, issuer }
+}
+
+fn rs(w: &World, resource: &str, key: &Jwk) -> ResourceServer {
+    ResourceServer::new(resource, JwkSet::new(vec![key.clone()]), AS, w.issuer.verification_keys().clone())
+        .unwrap()
+}
+
+fn oauth_code(e: &Error) -> OAuthErrorCode {
+    match e {
+        Error::OAuth { code, .. } => *code,
+        other => panic!("expected an OAuth error, got {other:?}"),
+    }
+}
+
+fn rejection(e: Error) -> TokenRejection {
+    match e {
+        Error::InvalidToken(r) => r,
+        other => panic!("expected InvalidToken, got {other:?}"),
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// Signs `claims` with `signer` and encrypts the JWS to `rs_public` (as a hostile or buggy AS would).
+fn craft(signer: &Signer, claims: &Value, rs_public: &Jwk, outer: &[(&str, Value)]) -> String {
+    let jws = signer.sign(claims.to_string().as_bytes()).unwrap();
+    let mut e = Encryptor::new(ContentEncryptionAlg::A256Gcm).protected_param("cty", "JWT");
+    for (k, v) in outer {
+        e = e.protected_param(k, v.clone());
+    }
+    e.recipient(rs_public, KeyManagementAlg::EcdhEsA256Kw).encrypt_compact(jws.as_bytes()).unwrap()
+}
+
+fn at_signer(key: &Jwk) -> Signer {
+    let mut h = Header::new();
+    h.insert("typ".into(), "at+jwt".into());
+    Signer::new(key, SigningAlg::Es256, h).unwrap()
+}
+
+fn good_claims(aud: &str) -> Value {
+    let t = now();
+    json!({"iss": AS, "exp": t + 600, "aud": aud, "sub": "alice", "client_id": "photo-app", "iat": t, "jti": "j1", "scope": "photos.read"})
+}
+
+// ---- photos / friends ----------------------------------------------------------------------
+
+#[test]
+fn photos_friends_two_tokens_each_opened_only_by_its_rs() {
+    let w = world();
+    let grant = Grant::new("alice", "photo-app", "photos.read photos.write friends.read", &[PHOTOS, FRIENDS])
+        .unwrap();
+    let resp = w.issuer.mint_all(&grant).unwrap();
+    assert_eq!(resp.tokens.len(), 2);
+    let (photos_tok, friends_tok) = (&resp.tokens[0], &resp.tokens[1]);
+    assert_eq!(photos_tok.scope, "photos.read photos.write");
+    assert_eq!(friends_tok.scope, "friends.read");
+
+    let photos = rs(&w, PHOTOS, &w.photos_key);
+    let friends = rs(&w, FRIENDS, &w.friends_key);
+    let p = photos.open(&photos_tok.access_token).unwrap();
+    assert_eq!(p.subject(), "alice");
+    assert_eq!(p.client_id(), "photo-app");
+    assert_eq!(p.scopes().collect::<Vec<_>>(), ["photos.read", "photos.write"]);
+    let f = friends.open(&friends_tok.access_token).unwrap();
+    assert_eq!(f.scopes().collect::<Vec<_>>(), ["friends.read"]);
+
+    // Each RS holds no key for the other's token.
+    assert!(matches!(photos.open(&friends_tok.access_token).unwrap_err(), Error::NoMatchingKey(_)));
+    assert!(matches!(friends.open(&photos_tok.access_token).unwrap_err(), Error::NoMatchingKey(_)));
+
+    let json = resp.to_json();
+    assert_eq!(json["access_token"], photos_tok.access_token.as_str());
+    assert_eq!(json["resource"], PHOTOS);
+    assert_eq!(json["access_tokens"][1]["resource"], FRIENDS);
+    assert_eq!(json["access_tokens"][1]["scope"], "friends.read");
+    assert_eq!(json["token_type"], "Bearer");
+}
+
+#[test]
+fn as_assigned_shard_response_names_resource_and_header_aud_matches() {
+    let w = world();
+    // The AS picks the user's home shard (here: friends) and must tell the client.
+    let grant = Grant::new("bob", "photo-app", "friends.read", &[FRIENDS]).unwrap();
+    let resp = w.issuer.mint_all(&grant).unwrap();
+    let json = resp.to_json();
+    assert_eq!(json["resource"], FRIENDS);
+    assert!(json.get("access_tokens").is_none());
+    let token = json["access_token"].as_str().unwrap();
+    let headers = jwe::inspect(token, &DecryptPolicy::default()).unwrap();
+    assert_eq!(headers.protected["aud"], FRIENDS);
+    assert_eq!(headers.protected["iss"], AS);
+    assert_eq!(headers.protected["cty"], "JWT");
+    assert_eq!(headers.protected["kid"], w.friends_key.kid().unwrap());
+    assert!(headers.protected.get("sub").is_none(), "the subject must not leak into the readable header");
+    assert_eq!(rs(&w, FRIENDS, &w.friends_key).open(token).unwrap().subject(), "bob");
+}
+
+// ---- grants and sub-resources ------------------------------------------------------------
+
+#[test]
+fn grant_resource_outside_grant_is_invalid_target() {
+    let w = world();
+    let grant = Grant::new("alice", "photo-app", "photos.read friends.read", &[PHOTOS]).unwrap();
+    assert_eq!(oauth_code(&w.issuer.mint(&grant, FRIENDS).unwrap_err()), OAuthErrorCode::InvalidTarget);
+}
+
+#[test]
+fn grant_second_resource_minted_later_on_refresh() {
+    let w = world();
+    let grant = Grant::new("alice", "photo-app", "photos.read friends.read", &[PHOTOS, FRIENDS]).unwrap();
+    let first = w.issuer.mint(&grant, PHOTOS).unwrap();
+    let later = w.issuer.mint(&grant, FRIENDS).unwrap();
+    assert!(rs(&w, PHOTOS, &w.photos_key).open(&first.access_token).is_ok());
+    assert_eq!(
+        rs(&w, FRIENDS, &w.friends_key).open(&later.access_token).unwrap().scopes().collect::<Vec<_>>(),
+        ["friends.read"]
+    );
+}
+
+#[test]
+fn subresource_tenant_gets_exact_aud_and_demanded_audience_is_enforced() {
+    let w = world();
+    let t42 = format!("{SAAS}/tenant/42");
+    let t43 = format!("{SAAS}/tenant/43");
+    let grant = Grant::new("alice", "photo-app", "data.read", &[&t42]).unwrap();
+    let tok = w.issuer.mint(&grant, &t42).unwrap();
+    let headers = jwe::inspect(&tok.access_token, &DecryptPolicy::default()).unwrap();
+    assert_eq!(headers.protected["aud"], t42.as_str());
+    let saas = rs(&w, SAAS, &w.saas_key)
+        .with_validation(Validation { accept_subresources: true, ..Validation::default() });
+    let at = saas.open_for_audience(&tok.access_token, &t42).unwrap();
+    assert_eq!(at.standard_claims().aud.iter().collect::<Vec<_>>(), [t42.as_str()]);
+    assert_eq!(
+        rejection(saas.open_for_audience(&tok.access_token, &t43).unwrap_err()),
+        TokenRejection::WrongAudience
+    );
+    // Without opting in to sub-resources the RS only accepts its own exact URI.
+    assert_eq!(
+        rejection(rs(&w, SAAS, &w.saas_key).open(&tok.access_token).unwrap_err()),
+        TokenRejection::WrongAudience
+    );
+}
+
+#[test]
+fn subresource_lookalike_uri_is_not_covered() {
+    let w = world();
+    let lookalike = "https://api.saas.com/database";
+    let grant = Grant::new("alice", "photo-app", "data.read", &[lookalike]).unwrap();
+    // Not covered by the client's allowed list either; the registry would not cover it.
+    let err = w.issuer.mint(&grant, lookalike).unwrap_err();
+    assert!(matches!(oauth_code(&err), OAuthErrorCode::UnauthorizedClient | OAuthErrorCode::InvalidTarget));
+    let reg = w.issuer.registry();
+    assert!(reg.lookup(&jwe_mint::token::ResourceIndicator::parse(lookalike).unwrap()).is_none());
+}
+
+#[test]
+fn per_resource_lifetime_shows_in_exp() {
+    let w = world();
+    let grant = Grant::new("alice", "photo-app", "pay photos.read", &[PAY, PHOTOS]).unwrap();
+    let t = now();
+    let pay = w.issuer.mint_at(&grant, PAY, t).unwrap();
+    let photos = w.issuer.mint_at(&grant, PHOTOS, t).unwrap();
+    assert_eq!(pay.expires_in, 300);
+    assert_eq!(photos.expires_in, 3600);
+    let at = rs(&w, PAY, &w.pay_key).open(&pay.access_token).unwrap();
+    assert_eq!(at.standard_claims().exp, t + 300);
+    assert_eq!(at.standard_claims().iat, t);
+}
+
+// ---- rejections ----------------------------------------------------------------------------
+
+#[test]
+fn reject_expired_beyond_leeway_but_accept_within() {
+    let w = world();
+    let grant = Grant::new("alice", "photo-app", "pay", &[PAY]).unwrap();
+    let t = now() - 300 - 61;
+    let tok = w.issuer.mint_at(&grant, PAY, t).unwrap();
+    assert_eq!(
+        rejection(rs(&w, PAY, &w.pay_key).open(&tok.access_token).unwrap_err()),
+        TokenRejection::Expired
+    );
+    let within = w.issuer.mint_at(&grant, PAY, now() - 300 - 30).unwrap();
+    assert!(rs(&w, PAY, &w.pay_key).open(&within.access_token).is_ok());
+}
+
+#[test]
+fn reject_not_yet_valid() {
+    let w = world();
+    let grant = Grant::new("alice", "photo-app", "photos.read", &[PHOTOS]).unwrap();
+    let tok = w.issuer.mint_at(&grant, PHOTOS, now() + 3600).unwrap();
+    assert_eq!(
+        rejection(rs(&w, PHOTOS, &w.photos_key).open(&tok.access_token).unwrap_err()),
+        TokenRejection::NotYetValid
+    );
+    let mut c = good_claims(PHOTOS);
+    c["nbf"] = json!(now() + 120);
+    let tok = craft(&at_signer(&w.as_key), &c, &w.photos_key.to_public().unwrap(), &[]);
+    assert_eq!(rejection(rs(&w, PHOTOS, &w.photos_key).open(&tok).unwrap_err()), TokenRejection::NotYetValid);
+}
+
+#[test]
+fn reject_wrong_issuer() {
+    let w = world();
+    let grant = Grant::new("alice", "photo-app", "photos.read", &[PHOTOS]).unwrap();
+    let tok = w.issuer.mint(&grant, PHOTOS).unwrap();
+    let other = ResourceServer::new(
+        PHOTOS,
+        JwkSet::new(vec![w.photos_key.clone()]),
+        "https://evil.example.com",
+        w.issuer.verification_keys().clone(),
+    )
+    .unwrap();
+    assert_eq!(rejection(other.open(&tok.access_token).unwrap_err()), TokenRejection::WrongIssuer);
+}
+
+#[test]
+fn reject_wrong_audience() {
+    // A token whose aud is another RS, encrypted to this RS's key (e.g. keys shared by mistake).
+    let w = world();
+    let tok = craft(&at_signer(&w.as_key), &good_claims(FRIENDS), &w.photos_key.to_public().unwrap(), &[]);
+    assert_eq!(
+        rejection(rs(&w, PHOTOS, &w.photos_key).open(&tok).unwrap_err()),
+        TokenRejection::WrongAudience
+    );
+}
+
+#[test]
+fn reject_missing_aud_or_exp() {
+    let w = world();
+    let signer = at_signer(&w.as_key);
+    let rs_pub = w.photos_key.to_public().unwrap();
+    let photos = rs(&w, PHOTOS, &w.photos_key);
+    for (claim, expected) in
+        [("aud", TokenRejection::MissingClaim("aud")), ("exp", TokenRejection::MissingClaim("exp"))]
+    {
+        let mut c = good_claims(PHOTOS);
+        c.as_object_mut().unwrap().remove(claim);
+        let tok = craft(&signer, &c, &rs_pub, &[]);
+        assert_eq!(rejection(photos.open(&tok).unwrap_err()), expected, "without {claim}");
+    }
+}
+
+#[test]
+fn reject_wrong_typ() {
+    let w = world();
+    let mut h = Header::new();
+    h.insert("typ".into(), "JWT".into());
+    let signer = Signer::new(&w.as_key, SigningAlg::Es256, h).unwrap();
+    let tok = craft(&signer, &good_claims(PHOTOS), &w.photos_key.to_public().unwrap(), &[]);
+    assert_eq!(rejection(rs(&w, PHOTOS, &w.photos_key).open(&tok).unwrap_err()), TokenRejection::WrongType);
+    let untyped = Signer::new(&w.as_key, SigningAlg::Es256, Header::new()).unwrap();
+    let tok = craft(&untyped, &good_claims(PHOTOS), &w.photos_key.to_public().unwrap(), &[]);
+    assert_eq!(rejection(rs(&w, PHOTOS, &w.photos_key).open(&tok).unwrap_err()), TokenRejection::WrongType);
+}
+
+#[test]
+fn reject_signature_by_unknown_key() {
+    let w = world();
+    let rogue = Jwk::generate(Curve::P256).unwrap();
+    // Same kid as the real AS key: the signature itself must fail.
+    let rogue_same_kid = rogue.clone().with_kid(w.as_key.kid().unwrap());
+    let tok =
+        craft(&at_signer(&rogue_same_kid), &good_claims(PHOTOS), &w.photos_key.to_public().unwrap(), &[]);
+    assert_eq!(rs(&w, PHOTOS, &w.photos_key).open(&tok).unwrap_err(), Error::InvalidSignature);
+    // Its own kid: no such AS key.
+    let tok = craft(&at_signer(&rogue), &good_claims(PHOTOS), &w.photos_key.to_public().unwrap(), &[]);
+    assert!(matches!(rs(&w, PHOTOS, &w.photos_key).open(&tok).unwrap_err(), Error::NoMatchingKey(_)));
+}
+
+#[test]
+fn reject_unknown_kid() {
+    let w = world();
+    let stranger = Jwk::generate(Curve::P256).unwrap();
+    let tok = craft(&at_signer(&w.as_key), &good_claims(PHOTOS), &stranger.to_public().unwrap(), &[]);
+    assert!(matches!(rs(&w, PHOTOS, &w.photos_key).open(&tok).unwrap_err(), Error::NoMatchingKey(_)));
+}
+
+#[test]
+fn reject_client_not_allowed_unknown_resource_and_no_scope() {
+    let w = world();
+    let grant = Grant::new("alice", "friends-only", "photos.read", &[PHOTOS]).unwrap();
+    assert_eq!(oauth_code(&w.issuer.mint(&grant, PHOTOS).unwrap_err()), OAuthErrorCode::UnauthorizedClient);
+    let grant = Grant::new("alice", "unknown-client", "photos.read", &[PHOTOS]).unwrap();
+    assert_eq!(oauth_code(&w.issuer.mint(&grant, PHOTOS).unwrap_err()), OAuthErrorCode::UnauthorizedClient);
+
+    let unknown = "https://unknown.example.com";
+    let issuer = Issuer::builder(AS, &w.as_key)
+        .registry(w.issuer.registry().clone())
+        .allow_client("c", &[unknown])
+        .unwrap()
+        .build()
+        .unwrap();
+    let grant = Grant::new("alice", "c", "photos.read", &[unknown]).unwrap();
+    assert_eq!(oauth_code(&issuer.mint(&grant, unknown).unwrap_err()), OAuthErrorCode::InvalidTarget);
+
+    let grant = Grant::new("alice", "photo-app", "friends.read", &[PHOTOS]).unwrap();
+    let err = w.issuer.mint(&grant, PHOTOS).unwrap_err();
+    assert_eq!(oauth_code(&err), OAuthErrorCode::InvalidScope);
+    assert!(err.to_string().starts_with("invalid_scope"));
+
+    assert_eq!(
+        oauth_code(&Grant::new("alice", "photo-app", "x", &["not-a-uri"]).unwrap_err()),
+        OAuthErrorCode::InvalidTarget
+    );
+    assert_eq!(
+        oauth_code(&Grant::new("alice", "photo-app", "x", &["https://a.example/#frag"]).unwrap_err()),
+        OAuthErrorCode::InvalidTarget
+    );
+}
+
+#[test]
+fn reject_unencrypted_token_by_default() {
+    let w = world();
+    let jws = at_signer(&w.as_key).sign(good_claims(PHOTOS).to_string().as_bytes()).unwrap();
+    assert_eq!(
+        rejection(rs(&w, PHOTOS, &w.photos_key).open(&jws).unwrap_err()),
+        TokenRejection::NotEncrypted
+    );
+}
+
+// ---- attacks -------------------------------------------------------------------------------
+
+#[test]
+fn attack_rs_reencrypts_stolen_inner_jws_to_other_rs() {
+    let w = world();
+    let grant = Grant::new("alice", "photo-app", "photos.read friends.read", &[PHOTOS, FRIENDS]).unwrap();
+    let tok = w.issuer.mint(&grant, PHOTOS).unwrap();
+    // Photos RS decrypts its token and re-encrypts the signed inner JWT to friends' public key.
+    let inner =
+        jwe::decrypt(&tok.access_token, &JwkSet::new(vec![w.photos_key.clone()]), &DecryptPolicy::default())
+            .unwrap();
+    let forged = Encryptor::new(ContentEncryptionAlg::A256Gcm)
+        .protected_param("cty", "JWT")
+        .recipient(&w.friends_key.to_public().unwrap(), KeyManagementAlg::EcdhEsA256Kw)
+        .encrypt_compact(&inner.plaintext)
+        .unwrap();
+    assert_eq!(
+        rejection(rs(&w, FRIENDS, &w.friends_key).open(&forged).unwrap_err()),
+        TokenRejection::WrongAudience
+    );
+}
+
+#[test]
+fn attack_multi_recipient_insider_forges_content_for_other_recipient() {
+    let w = world();
+    let grant = Grant::new("alice", "photo-app", "photos.read friends.read", &[PHOTOS, FRIENDS]).unwrap();
+    let multi = w.issuer.mint_multi_recipient(&grant).unwrap();
+    assert_eq!(multi.resources, [PHOTOS, FRIENDS]);
+    let lenient = Validation { accept_multi_audience: true, ..Validation::default() };
+    let friends = rs(&w, FRIENDS, &w.friends_key).with_validation(lenient.clone());
+    let photos = rs(&w, PHOTOS, &w.photos_key).with_validation(lenient);
+    assert!(photos.open(&multi.access_token).is_ok());
+    assert!(friends.open(&multi.access_token).is_ok());
+    // Default RSs refuse multi-audience tokens.
+    assert_eq!(
+        rejection(rs(&w, FRIENDS, &w.friends_key).open(&multi.access_token).unwrap_err()),
+        TokenRejection::MultipleAudiences
+    );
+
+    // Photos (recipient 0) recovers the shared CEK from its own recipient entry.
+    let mut doc: Value = serde_json::from_str(&multi.access_token).unwrap();
+    let r0 = doc["recipients"][0].clone();
+    assert_eq!(r0["header"]["kid"], w.photos_key.kid().unwrap());
+    let epk = Jwk::from_value(&r0["header"]["epk"]).unwrap();
+    let z = raw::ecdh_shared_secret(&w.photos_key, &epk).unwrap();
+    let kek = raw::concat_kdf(&z, "ECDH-ES+A256KW", b"", b"", 32).unwrap();
+    let wrapped = b64(r0["encrypted_key"].as_str().unwrap());
+    let cek = raw::aes_key_unwrap(&kek, &wrapped).unwrap();
+    // It decrypts, then writes altered claims (more scope) under the same CEK, keeping the signature.
+    let plain = jwe::decrypt(
+        &multi.access_token,
+        &JwkSet::new(vec![w.photos_key.clone()]),
+        &DecryptPolicy::default(),
+    )
+    .unwrap();
+    let jws = String::from_utf8(plain.plaintext.to_vec()).unwrap();
+    let parts: Vec<&str> = jws.split('.').collect();
+    let mut claims: Value = serde_json::from_slice(&b64(parts[1])).unwrap();
+    claims["scope"] = json!("friends.read friends.admin");
+    let forged_jws = format!("{}.{}.{}", parts[0], enc64(claims.to_string().as_bytes()), parts[2]);
+    let protected = doc["protected"].as_str().unwrap().to_owned();
+    let iv = [9u8; 12];
+    let (ct, tag) = raw::content_encrypt(
+        ContentEncryptionAlg::A256Gcm,
+        &cek,
+        &iv,
+        protected.as_bytes(),
+        forged_jws.as_bytes(),
+    )
+    .unwrap();
+    doc["iv"] = enc64(&iv).into();
+    doc["ciphertext"] = enc64(&ct).into();
+    doc["tag"] = enc64(&tag).into();
+    let forged = doc.to_string();
+    // The JWE layer cannot notice (it decrypts fine); the inner signature does.
+    assert!(
+        jwe::decrypt(&forged, &JwkSet::new(vec![w.friends_key.clone()]), &DecryptPolicy::default()).is_ok()
+    );
+    assert_eq!(friends.open(&forged).unwrap_err(), Error::InvalidSignature);
+}
+
+#[test]
+fn attack_outer_header_aud_differs_from_inner() {
+    let w = world();
+    let tok = craft(
+        &at_signer(&w.as_key),
+        &good_claims(PHOTOS),
+        &w.photos_key.to_public().unwrap(),
+        &[("aud", json!(FRIENDS))],
+    );
+    assert_eq!(
+        rejection(rs(&w, PHOTOS, &w.photos_key).open(&tok).unwrap_err()),
+        TokenRejection::HeaderClaimMismatch("aud")
+    );
+    let tok = craft(
+        &at_signer(&w.as_key),
+        &good_claims(PHOTOS),
+        &w.photos_key.to_public().unwrap(),
+        &[("iss", json!("https://evil.example"))],
+    );
+    assert_eq!(
+        rejection(rs(&w, PHOTOS, &w.photos_key).open(&tok).unwrap_err()),
+        TokenRejection::HeaderClaimMismatch("iss")
+    );
+}
+
+// ---- rotation ------------------------------------------------------------------------------
+
+#[test]
+fn rotation_old_rs_key_tokens_still_open_after_registry_moves_on() {
+    let w = world();
+    let grant = Grant::new("alice", "photo-app", "photos.read", &[PHOTOS]).unwrap();
+    let old_token = w.issuer.mint(&grant, PHOTOS).unwrap();
+    let new_key = Jwk::generate(Curve::P256).unwrap();
+    let mut reg = w.issuer.registry().clone();
+    reg.get_mut(PHOTOS).unwrap().rotate_to(new_key.to_public().unwrap()).unwrap();
+    let issuer2 = Issuer::builder(AS, &w.as_key)
+        .registry(reg)
+        .allow_client("photo-app", &[PHOTOS])
+        .unwrap()
+        .build()
+        .unwrap();
+    let new_token = issuer2.mint(&grant, PHOTOS).unwrap();
+    let headers = jwe::inspect(&new_token.access_token, &DecryptPolicy::default()).unwrap();
+    assert_eq!(headers.protected["kid"], new_key.kid().unwrap());
+    let photos = ResourceServer::new(
+        PHOTOS,
+        JwkSet::new(vec![new_key, w.photos_key.clone()]),
+        AS,
+        issuer2.verification_keys().clone(),
+    )
+    .unwrap();
+    assert!(photos.open(&old_token.access_token).is_ok());
+    assert!(photos.open(&new_token.access_token).is_ok());
+}
+
+#[test]
+fn rotation_retired_as_key_rejected_once_removed() {
+    let w = world();
+    let grant = Grant::new("alice", "photo-app", "photos.read", &[PHOTOS]).unwrap();
+    let old_signed = w.issuer.mint(&grant, PHOTOS).unwrap();
+    let new_as = Jwk::generate(Curve::P256).unwrap();
+    let issuer2 = Issuer::builder(AS, &new_as)
+        .registry(w.issuer.registry().clone())
+        .publish_verification_key(&w.as_key)
+        .unwrap()
+        .allow_client("photo-app", &[PHOTOS])
+        .unwrap()
+        .build()
+        .unwrap();
+    let new_signed = issuer2.mint(&grant, PHOTOS).unwrap();
+    let during = ResourceServer::new(
+        PHOTOS,
+        JwkSet::new(vec![w.photos_key.clone()]),
+        AS,
+        issuer2.verification_keys().clone(),
+    )
+    .unwrap();
+    assert!(during.open(&old_signed.access_token).is_ok());
+    assert!(during.open(&new_signed.access_token).is_ok());
+    let after =
+        ResourceServer::new(PHOTOS, JwkSet::new(vec![w.photos_key.clone()]), AS, public(&new_as)).unwrap();
+    assert!(after.open(&new_signed.access_token).is_ok());
+    assert!(matches!(after.open(&old_signed.access_token).unwrap_err(), Error::NoMatchingKey(_)));
+}
+
+// ---- concurrency ---------------------------------------------------------------------------
+
+#[test]
+fn concurrency_8_threads_10000_tokens() {
+    let w = world();
+    let issuer = Arc::new(w.issuer);
+    let photos = Arc::new(
+        ResourceServer::new(
+            PHOTOS,
+            JwkSet::new(vec![w.photos_key.clone()]),
+            AS,
+            issuer.verification_keys().clone(),
+        )
+        .unwrap(),
+    );
+    let grant = Arc::new(Grant::new("alice", "photo-app", "photos.read", &[PHOTOS]).unwrap());
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let (issuer, photos, grant) = (issuer.clone(), photos.clone(), grant.clone());
+            std::thread::spawn(move || {
+                for _ in 0..1250 {
+                    let t = issuer.mint(&grant, PHOTOS).unwrap();
+                    assert_eq!(photos.open(&t.access_token).unwrap().subject(), "alice");
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+}
+
+fn b64(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap()
+}
+
+fn enc64(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+#[test]
+fn issuer_and_resource_server_are_send_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Issuer>();
+    assert_send_sync::<ResourceServer>();
+}
