@@ -42,8 +42,15 @@ fn every_alg_enc_round_trips_compact_and_json() {
                 e.encrypt_flattened(b"payload").unwrap(),
                 e.encrypt_general(b"payload").unwrap(),
             ] {
-                let out =
-                    jwe::decrypt(&token, &keys, &policy).unwrap_or_else(|err| panic!("{alg} {enc}: {err}"));
+                let out = match jwe::decrypt(&token, &keys, &policy) {
+                    Err(jwe_mint::Error::RefusedByProvider { .. })
+                        if jwe_mint::crypto::PROVIDER_NAME == "rust-crypto"
+                            && matches!(alg, Alg::RsaOaep | Alg::RsaOaep256) =>
+                    {
+                        continue
+                    }
+                    other => other.unwrap_or_else(|err| panic!("{alg} {enc}: {err}")),
+                };
                 assert_eq!(&out.plaintext[..], b"payload", "{alg} {enc}");
             }
         }
