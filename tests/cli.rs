@@ -1,0 +1,718 @@
+//! The `jwe-mint` binary, driven as a user or script would (DESIGN.md §7): exit codes, stdin/stdout
+//! handling, and round trips between the subcommands.
+#![cfg(feature = "cli")]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use jwe_mint::jwa::SigningAlg;
+use jwe_mint::jwk::{Curve, Jwk};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_jwe-mint");
+
+/// Whether RSA private-key operations work in this build (the rust-crypto provider refuses them).
+const RSA_DECRYPTS: bool = cfg!(feature = "aws-lc");
+
+/// A temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("jwe-mint-cli-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    /// Writes `text` to `name` and returns its path as a string.
+    fn write(&self, name: &str, text: &[u8]) -> String {
+        let p = self.file(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Out {
+    code: i32,
+    stdout: Vec<u8>,
+    stderr: String,
+}
+
+impl Out {
+    fn text(&self) -> String {
+        String::from_utf8(self.stdout.clone()).unwrap()
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.stdout).unwrap()
+    }
+
+    #[track_caller]
+    fn ok(self) -> Out {
+        assert_eq!(self.code, 0, "expected success, stderr: {}", self.stderr);
+        self
+    }
+
+    /// Exit 1 with exactly one `jwe-mint: …` line on stderr; returns that line.
+    #[track_caller]
+    fn rejected(self) -> String {
+        assert_eq!(self.code, 1, "expected exit 1, stderr: {}", self.stderr);
+        assert!(self.stdout.is_empty(), "nothing on stdout when rejected");
+        assert_eq!(self.stderr.lines().count(), 1, "one stderr line: {:?}", self.stderr);
+        assert!(self.stderr.starts_with("jwe-mint: "), "{:?}", self.stderr);
+        assert!(self.stderr.ends_with('\n'));
+        assert!(!self.stderr.contains("panicked"));
+        self.stderr.trim_end().to_owned()
+    }
+
+    #[track_caller]
+    fn usage_error(self) {
+        assert_eq!(self.code, 2, "expected exit 2, stderr: {}", self.stderr);
+        assert!(self.stdout.is_empty());
+        assert!(!self.stderr.is_empty());
+        assert!(!self.stderr.contains("panicked"));
+    }
+}
+
+fn run(args: &[&str], stdin: &[u8]) -> Out {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env("RUST_BACKTRACE", "1")
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    let input = stdin.to_vec();
+    // A separate thread so a child that stops reading early cannot deadlock the test.
+    let writer = std::thread::spawn(move || {
+        let _ = pipe.write_all(&input);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    Out {
+        code: out.status.code().expect("exited normally, not by a signal"),
+        stdout: out.stdout,
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+/// `keygen` with `args` into `dir/name`; returns (private path, public path or the private path
+/// again for symmetric keys).
+fn keypair(dir: &TempDir, name: &str, args: &[&str]) -> (String, String) {
+    let private = dir.file(&format!("{name}.jwk")).to_str().unwrap().to_owned();
+    let mut full = vec!["keygen"];
+    full.extend_from_slice(args);
+    full.extend_from_slice(&["--out", &private]);
+    run(&full, b"").ok();
+    let jwk: Value = serde_json::from_slice(&std::fs::read(&private).unwrap()).unwrap();
+    if jwk["kty"] == "oct" {
+        return (private.clone(), private);
+    }
+    let public = run(&["public"], &std::fs::read(&private).unwrap()).ok();
+    (private, dir.write(&format!("{name}.pub.jwk"), &public.stdout))
+}
+
+/// Bytes that catch any newline handling or text decoding of the plaintext.
+const PLAINTEXT: &[u8] = b"line one\r\nline two\n\x00\xff\xfe binary\n\n";
+
+fn encrypt(keys: &[&str], extra: &[&str], plaintext: &[u8]) -> String {
+    let mut args = vec!["encrypt"];
+    for k in keys {
+        args.extend_from_slice(&["--key", k]);
+    }
+    args.extend_from_slice(extra);
+    let out = run(&args, plaintext).ok();
+    let text = out.text();
+    assert!(text.ends_with('\n'));
+    text
+}
+
+fn decrypt(keys: &[&str], extra: &[&str], token: &str) -> Out {
+    let mut args = vec!["decrypt"];
+    for k in keys {
+        args.extend_from_slice(&["--key", k]);
+    }
+    args.extend_from_slice(extra);
+    run(&args, token.as_bytes())
+}
+
+fn inspect(token: &str) -> Value {
+    run(&["inspect"], token.as_bytes()).ok().json()
+}
+
+#[test]
+fn keygen_each_alg_family() {
+    // (args, kty, crv, use, oct key bytes)
+    let cases: &[(&[&str], &str, Option<&str>, &str, usize)] = &[
+        (&["--alg", "ECDH-ES+A256KW"], "EC", Some("P-256"), "enc", 0),
+        (&["--alg", "ECDH-ES", "--crv", "X25519"], "OKP", Some("X25519"), "enc", 0),
+        (&["--alg", "ECDH-ES+A128KW", "--crv", "P-384"], "EC", Some("P-384"), "enc", 0),
+        (&["--alg", "ECDH-ES+A192KW", "--crv", "P-521"], "EC", Some("P-521"), "enc", 0),
+        (&["--alg", "RSA-OAEP-256"], "RSA", None, "enc", 0),
+        (&["--alg", "RSA-OAEP"], "RSA", None, "enc", 0),
+        (&["--alg", "A128KW"], "oct", None, "enc", 16),
+        (&["--alg", "A192KW", "--bits", "192"], "oct", None, "enc", 24),
+        (&["--alg", "A256GCMKW"], "oct", None, "enc", 32),
+        (&["--alg", "dir"], "oct", None, "enc", 32),
+        (&["--alg", "dir", "--bits", "512"], "oct", None, "enc", 64),
+        (&["--alg", "ES256"], "EC", Some("P-256"), "sig", 0),
+        (&["--alg", "ES384", "--crv", "P-384"], "EC", Some("P-384"), "sig", 0),
+        (&["--alg", "ES512"], "EC", Some("P-521"), "sig", 0),
+        (&["--alg", "EdDSA"], "OKP", Some("Ed25519"), "sig", 0),
+        (&["--alg", "PS256"], "RSA", None, "sig", 0),
+        (&["--alg", "RS256", "--bits", "3072"], "RSA", None, "sig", 0),
+    ];
+    for (args, kty, crv, key_use, oct_len) in cases {
+        let mut full = vec!["keygen"];
+        full.extend_from_slice(args);
+        let out = run(&full, b"").ok();
+        let v = out.json();
+        assert_eq!(v["kty"], *kty, "{args:?}");
+        assert_eq!(v["alg"], args[1], "{args:?}");
+        assert_eq!(v["use"], *key_use, "{args:?}");
+        if let Some(crv) = crv {
+            assert_eq!(v["crv"], *crv, "{args:?}");
+        }
+        let present = |m: &str| v.get(m).is_some();
+        match *kty {
+            "oct" => {
+                let k = v["k"].as_str().unwrap();
+                assert_eq!(k.len() * 3 / 4, *oct_len, "{args:?}");
+            }
+            "RSA" => assert!(["n", "e", "d", "p", "q", "dp", "dq", "qi"].iter().all(|m| present(m))),
+            _ => assert!(present("x") && present("d"), "{args:?}"),
+        }
+        if args.contains(&"3072") {
+            assert_eq!(v["n"].as_str().unwrap().len(), 512, "3072-bit modulus");
+        } else if *kty == "RSA" {
+            assert_eq!(v["n"].as_str().unwrap().len(), 342, "2048-bit modulus");
+        }
+        // kid is the RFC 7638 thumbprint of the key.
+        let parsed = Jwk::from_json(&out.text()).unwrap();
+        assert_eq!(v["kid"], parsed.thumbprint(), "{args:?}");
+        assert!(parsed.is_private());
+    }
+}
+
+#[test]
+fn keygen_kid_use_and_out_file() {
+    let dir = TempDir::new("keygen-out");
+    let path = dir.file("k.jwk");
+    let p = path.to_str().unwrap();
+    let out = run(&["keygen", "--alg", "ECDH-ES+A256KW", "--kid", "rs-2026-11", "--out", p], b"").ok();
+    assert!(out.stdout.is_empty(), "nothing on stdout with --out");
+    let v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    assert_eq!(v["kid"], "rs-2026-11");
+    assert_eq!(v["use"], "enc");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // An existing, world-readable file is tightened before the secret is written.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        run(&["keygen", "--alg", "A256KW", "--out", p], b"").ok();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(v["kty"], "oct");
+    }
+
+    let v = run(&["keygen", "--alg", "ES256", "--use", "enc"], b"").ok().json();
+    assert_eq!(v["use"], "enc");
+    let v = run(&["keygen", "--alg", "RSA-OAEP-256", "--use", "sig"], b"").ok().json();
+    assert_eq!(v["use"], "sig");
+
+    // Unwritable destination: exit 1, one line.
+    let bad = dir.file("no-such-dir/k.jwk");
+    run(&["keygen", "--alg", "A128KW", "--out", bad.to_str().unwrap()], b"").rejected();
+}
+
+#[test]
+fn keygen_inconsistent_options_are_usage_errors() {
+    let cases: &[&[&str]] = &[
+        &["--alg", "ES256", "--crv", "X25519"],
+        &["--alg", "ES384", "--crv", "P-256"],
+        &["--alg", "EdDSA", "--crv", "X25519"],
+        &["--alg", "ECDH-ES+A256KW", "--crv", "Ed25519"],
+        &["--alg", "ECDH-ES+A256KW", "--bits", "256"],
+        &["--alg", "ES256", "--bits", "256"],
+        &["--alg", "RSA-OAEP-256", "--crv", "P-256"],
+        &["--alg", "RSA-OAEP-256", "--bits", "1024"],
+        &["--alg", "A128KW", "--bits", "256"],
+        &["--alg", "A256KW", "--crv", "P-256"],
+        &["--alg", "dir", "--bits", "100"],
+        &["--alg", "PBES2-HS256+A128KW"],
+        &["--alg", "none"],
+        &["--alg", "HS256"],
+        &["--alg", "ECDH-ES", "--crv", "P-999"],
+        &["--alg", "ECDH-ES", "--use", "both"],
+        &["--crv", "P-256"],
+    ];
+    for args in cases {
+        let mut full = vec!["keygen"];
+        full.extend_from_slice(args);
+        run(&full, b"").usage_error();
+    }
+}
+
+#[test]
+fn public_strips_private_members_and_keeps_metadata() {
+    const PRIVATE: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "k", "oth"];
+    for alg in [
+        &["--alg", "ECDH-ES+A256KW"][..],
+        &["--alg", "ECDH-ES", "--crv", "X25519"],
+        &["--alg", "EdDSA"],
+        &["--alg", "RSA-OAEP-256"],
+    ] {
+        let mut args = vec!["keygen", "--kid", "my-key"];
+        args.extend_from_slice(alg);
+        let private = run(&args, b"").ok();
+        let public = run(&["public"], &private.stdout).ok().json();
+        let obj = public.as_object().unwrap();
+        for m in PRIVATE {
+            assert!(!obj.contains_key(*m), "{alg:?} leaked `{m}`");
+        }
+        assert_eq!(public["kid"], "my-key");
+        assert_eq!(public["alg"], alg[1]);
+        let parsed = Jwk::from_json(&public.to_string()).unwrap();
+        assert!(!parsed.is_private());
+        assert_eq!(parsed.thumbprint(), Jwk::from_json(&private.text()).unwrap().thumbprint());
+
+        // --jwks wraps the key in a set.
+        let set = run(&["public", "--jwks"], &private.stdout).ok().json();
+        assert_eq!(set["keys"].as_array().unwrap().len(), 1);
+        assert_eq!(set["keys"][0], public);
+    }
+
+    // A set in gives a set out, even without --jwks; every key stripped, kids kept.
+    let a = Jwk::generate(Curve::P256).unwrap();
+    let b = Jwk::generate(Curve::X25519).unwrap().with_kid("second");
+    let set = format!(r#"{{"keys":[{},{}]}}"#, a.to_private_json(), b.to_private_json());
+    let out = run(&["public"], set.as_bytes()).ok().json();
+    let keys = out["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    assert_eq!(keys[0]["kid"], a.kid().unwrap());
+    assert_eq!(keys[1]["kid"], "second");
+    assert!(keys.iter().all(|k| k.get("d").is_none()));
+
+    // A public key stays public.
+    let public = a.to_public().unwrap().to_json().unwrap();
+    assert_eq!(run(&["public"], public.as_bytes()).ok().json()["x"], out["keys"][0]["x"]);
+
+    // Symmetric keys have no public form; garbage is rejected.
+    let oct = run(&["keygen", "--alg", "A256KW"], b"").ok();
+    run(&["public"], &oct.stdout).rejected();
+    run(&["public", "--jwks"], &oct.stdout).rejected();
+    run(&["public"], b"not json").rejected();
+    run(&["public"], b"").rejected();
+    run(&["public"], br#"{"kty":"EC","crv":"P-256","x":"AAAA","y":"AAAA"}"#).rejected();
+}
+
+/// Encrypts PLAINTEXT to a fresh key made with `keygen_args` in each serialization and decrypts it.
+fn round_trip(name: &str, keygen_args: &[&str], rsa: bool) {
+    let dir = TempDir::new(name);
+    let (private, public) = keypair(&dir, "rs", keygen_args);
+    let kid = serde_json::from_slice::<Value>(&std::fs::read(&private).unwrap()).unwrap()["kid"].clone();
+    for (form, extra) in
+        [("compact", &[][..]), ("flattened", &["--flattened"][..]), ("general", &["--json"][..])]
+    {
+        let token = encrypt(&[&public], extra, PLAINTEXT);
+        match form {
+            "compact" => assert_eq!(token.trim_end().matches('.').count(), 4),
+            "flattened" => {
+                let v: Value = serde_json::from_str(&token).unwrap();
+                assert!(v.get("recipients").is_none() && v.get("header").is_some(), "{token}");
+            }
+            _ => {
+                let v: Value = serde_json::from_str(&token).unwrap();
+                assert_eq!(v["recipients"].as_array().unwrap().len(), 1, "{token}");
+            }
+        }
+        let headers = inspect(&token);
+        assert_eq!(headers["serialization"], form);
+        let out = decrypt(&[&private], &[], &token);
+        if rsa && !RSA_DECRYPTS {
+            out.rejected();
+            continue;
+        }
+        assert_eq!(out.ok().stdout, PLAINTEXT, "{name} {form}");
+        // The key's kid travels in the header that applies to the recipient.
+        let kid_seen = match form {
+            "compact" => headers["protected"]["kid"].clone(),
+            _ => headers["recipients"][0]["kid"].clone(),
+        };
+        assert_eq!(kid_seen, kid, "{name} {form}");
+    }
+}
+
+#[test]
+fn round_trip_ecdh_es_a256kw_p256() {
+    round_trip("p256", &["--alg", "ECDH-ES+A256KW"], false);
+}
+
+#[test]
+fn round_trip_ecdh_es_a256kw_x25519() {
+    round_trip("x25519", &["--alg", "ECDH-ES+A256KW", "--crv", "X25519"], false);
+}
+
+#[test]
+fn round_trip_ecdh_es_direct_p384() {
+    round_trip("p384", &["--alg", "ECDH-ES", "--crv", "P-384"], false);
+}
+
+#[test]
+fn round_trip_rsa_oaep_256() {
+    round_trip("rsa", &["--alg", "RSA-OAEP-256"], true);
+}
+
+#[test]
+fn round_trip_a256kw() {
+    round_trip("a256kw", &["--alg", "A256KW"], false);
+}
+
+#[test]
+fn round_trip_a128gcmkw() {
+    round_trip("a128gcmkw", &["--alg", "A128GCMKW"], false);
+}
+
+#[test]
+fn round_trip_dir() {
+    round_trip("dir", &["--alg", "dir"], false);
+}
+
+#[test]
+fn dir_key_size_picks_enc_and_explicit_enc_is_used() {
+    let dir = TempDir::new("dir-enc");
+    let (k512, _) = keypair(&dir, "k512", &["--alg", "dir", "--bits", "512"]);
+    let token = encrypt(&[&k512], &[], PLAINTEXT);
+    assert_eq!(inspect(&token)["protected"]["enc"], "A256CBC-HS512");
+    assert_eq!(decrypt(&[&k512], &[], &token).ok().stdout, PLAINTEXT);
+
+    let (k256, _) = keypair(&dir, "k256", &["--alg", "dir"]);
+    let token = encrypt(&[&k256], &["--enc", "A128CBC-HS256"], PLAINTEXT);
+    assert_eq!(inspect(&token)["protected"]["enc"], "A128CBC-HS256");
+    assert_eq!(decrypt(&[&k256], &[], &token).ok().stdout, PLAINTEXT);
+    // Wrong size for the chosen enc: rejected by the library, exit 1.
+    run(&["encrypt", "--key", &k256, "--enc", "A128GCM"], b"x").rejected();
+}
+
+#[test]
+fn encrypt_defaults_alg_and_enc_from_key() {
+    let dir = TempDir::new("defaults");
+    // Keys without `alg`: the default by key type.
+    let cases = [
+        (Jwk::generate(Curve::P256).unwrap(), "ECDH-ES+A256KW"),
+        (Jwk::generate(Curve::X25519).unwrap(), "ECDH-ES+A256KW"),
+        (Jwk::generate_symmetric(16).unwrap(), "A128KW"),
+        (Jwk::generate_symmetric(24).unwrap(), "A192KW"),
+        (Jwk::generate_symmetric(32).unwrap(), "A256KW"),
+    ];
+    for (i, (key, alg)) in cases.iter().enumerate() {
+        let path = dir.write(&format!("k{i}.jwk"), key.to_private_json().as_bytes());
+        let token = encrypt(&[&path], &[], b"hi");
+        let h = inspect(&token);
+        assert_eq!(h["protected"]["alg"], *alg);
+        assert_eq!(h["protected"]["enc"], "A256GCM");
+        assert_eq!(decrypt(&[&path], &[], &token).ok().stdout, b"hi");
+    }
+    let rsa = Jwk::generate_rsa(2048).unwrap();
+    let path = dir.write("rsa.jwk", rsa.to_public().unwrap().to_json().unwrap().as_bytes());
+    assert_eq!(inspect(&encrypt(&[&path], &[], b"hi"))["protected"]["alg"], "RSA-OAEP-256");
+
+    // --alg and --enc override the defaults; a key pinned to another alg refuses it (exit 1).
+    let plain = dir.write("plain.jwk", Jwk::generate(Curve::P256).unwrap().to_json().unwrap().as_bytes());
+    let h = inspect(&encrypt(&[&plain], &["--alg", "ECDH-ES", "--enc", "A128GCM"], b"x"));
+    assert_eq!(h["protected"]["alg"], "ECDH-ES");
+    assert_eq!(h["protected"]["enc"], "A128GCM");
+    let (_, pinned) = keypair(&dir, "pinned", &["--alg", "ECDH-ES+A256KW"]);
+    let line = run(&["encrypt", "--key", &pinned, "--alg", "ECDH-ES+A128KW"], b"x").rejected();
+    assert!(line.contains("no matching key"), "{line}");
+
+    // Signing keys cannot encrypt; odd-size oct keys need --alg.
+    let (_, sig) = keypair(&dir, "sig", &["--alg", "ES256"]);
+    run(&["encrypt", "--key", &sig], b"x").rejected();
+    let ed = dir.write("ed.jwk", Jwk::generate(Curve::Ed25519).unwrap().to_json().unwrap().as_bytes());
+    run(&["encrypt", "--key", &ed], b"x").rejected();
+    let odd = dir.write("odd.jwk", Jwk::generate_symmetric(20).unwrap().to_private_json().as_bytes());
+    run(&["encrypt", "--key", &odd], b"x").rejected();
+}
+
+#[test]
+fn encrypt_accepts_private_keys_and_key_sets() {
+    let dir = TempDir::new("sets");
+    let (private, _) = keypair(&dir, "rs", &["--alg", "ECDH-ES+A256KW", "--kid", "enc-key"]);
+    // A private JWK works for encryption (its public half is used).
+    let token = encrypt(&[&private], &[], PLAINTEXT);
+    assert_eq!(decrypt(&[&private], &[], &token).ok().stdout, PLAINTEXT);
+
+    // A JWK Set: the first key with use=enc (or no use) is the recipient.
+    let sig = Jwk::generate(Curve::P256).unwrap().with_use("sig").with_kid("sig-key");
+    let enc: Value = serde_json::from_slice(&std::fs::read(&private).unwrap()).unwrap();
+    let set = format!(r#"{{"keys":[{},{}]}}"#, sig.to_private_json(), enc);
+    let set_path = dir.write("set.jwks", set.as_bytes());
+    let token = encrypt(&[&set_path], &[], PLAINTEXT);
+    assert_eq!(inspect(&token)["protected"]["kid"], "enc-key");
+    // Decryption keys can be a set too.
+    assert_eq!(decrypt(&[&set_path], &[], &token).ok().stdout, PLAINTEXT);
+
+    // A set without any encryption key, a missing file, a broken file: exit 1.
+    let only_sig = dir.write("sig.jwks", format!(r#"{{"keys":[{}]}}"#, sig.to_private_json()).as_bytes());
+    run(&["encrypt", "--key", &only_sig], b"x").rejected();
+    run(&["encrypt", "--key", dir.file("missing.jwk").to_str().unwrap()], b"x").rejected();
+    let broken = dir.write("broken.jwk", b"{\"kty\":");
+    run(&["encrypt", "--key", &broken], b"x").rejected();
+    run(&["decrypt", "--key", &broken], token.as_bytes()).rejected();
+}
+
+#[test]
+fn multi_recipient_general_json_each_key_decrypts_alone() {
+    let dir = TempDir::new("multi");
+    let (p256, p256_pub) = keypair(&dir, "a", &["--alg", "ECDH-ES+A256KW"]);
+    let (x25519, x25519_pub) = keypair(&dir, "b", &["--alg", "ECDH-ES+A256KW", "--crv", "X25519"]);
+    let (kw, _) = keypair(&dir, "c", &["--alg", "A256KW"]);
+    let token = encrypt(&[&p256_pub, &x25519_pub, &kw], &["--json"], PLAINTEXT);
+    let h = inspect(&token);
+    assert_eq!(h["serialization"], "general");
+    let recipients = h["recipients"].as_array().unwrap();
+    assert_eq!(recipients.len(), 3);
+    assert_eq!(recipients[0]["alg"], "ECDH-ES+A256KW");
+    assert_eq!(recipients[2]["alg"], "A256KW");
+    for key in [&p256, &x25519, &kw] {
+        assert_eq!(decrypt(&[key], &[], &token).ok().stdout, PLAINTEXT, "{key}");
+    }
+    // All keys at once (merged into one set) also works.
+    assert_eq!(decrypt(&[&kw, &x25519, &p256], &[], &token).ok().stdout, PLAINTEXT);
+    // A key that is none of the recipients' is refused.
+    let (other, _) = keypair(&dir, "d", &["--alg", "ECDH-ES+A256KW"]);
+    decrypt(&[&other], &[], &token).rejected();
+    // Direct modes cannot share a CEK: refused by the library (exit 1).
+    let (d, _) = keypair(&dir, "e", &["--alg", "dir"]);
+    run(&["encrypt", "--key", &d, "--key", &kw, "--json"], b"x").rejected();
+}
+
+#[test]
+fn zip_round_trip_needs_opt_in() {
+    let dir = TempDir::new("zip");
+    let (private, public) = keypair(&dir, "rs", &["--alg", "ECDH-ES+A256KW"]);
+    let plaintext = b"compressible ".repeat(200);
+    for extra in [&["--zip"][..], &["--zip", "--json"], &["--zip", "--flattened"]] {
+        let token = encrypt(&[&public], extra, &plaintext);
+        assert_eq!(inspect(&token)["protected"]["zip"], "DEF");
+        assert!(token.len() < plaintext.len(), "compressed");
+        assert_eq!(decrypt(&[&private], &["--allow-zip"], &token).ok().stdout, plaintext);
+        let line = decrypt(&[&private], &[], &token).rejected();
+        assert!(line.contains("zip"), "{line}");
+    }
+}
+
+#[test]
+fn pbes2_password_key_needs_opt_in() {
+    let dir = TempDir::new("pbes2");
+    let password = Jwk::symmetric(b"correct horse battery staple").unwrap();
+    let path = dir.write("password.jwk", password.to_private_json().as_bytes());
+    let token = encrypt(&[&path], &["--alg", "PBES2-HS256+A128KW"], PLAINTEXT);
+    assert_eq!(inspect(&token)["protected"]["alg"], "PBES2-HS256+A128KW");
+    assert_eq!(decrypt(&[&path], &["--allow-pbes2"], &token).ok().stdout, PLAINTEXT);
+    decrypt(&[&path], &[], &token).rejected();
+    // --allow-alg restricts the opt-in too.
+    decrypt(&[&path], &["--allow-pbes2", "--allow-alg", "A128KW"], &token).rejected();
+    let wrong = dir.write("wrong.jwk", Jwk::symmetric(b"Tr0ub4dor&3").unwrap().to_private_json().as_bytes());
+    decrypt(&[&wrong], &["--allow-pbes2"], &token).rejected();
+}
+
+#[test]
+fn inspect_shows_headers_without_key() {
+    let dir = TempDir::new("inspect");
+    let (_, public) = keypair(&dir, "rs", &["--alg", "ECDH-ES+A256KW", "--kid", "rs-1"]);
+    let token = encrypt(&[&public], &["--enc", "A128CBC-HS256"], b"secret plaintext");
+    let h = inspect(&token);
+    assert_eq!(h["serialization"], "compact");
+    assert_eq!(h["protected"]["alg"], "ECDH-ES+A256KW");
+    assert_eq!(h["protected"]["enc"], "A128CBC-HS256");
+    assert_eq!(h["protected"]["kid"], "rs-1");
+    assert_eq!(h["protected"]["epk"]["crv"], "P-256");
+    assert!(h["unprotected"].is_null());
+    let text = run(&["inspect"], token.as_bytes()).ok().text();
+    assert!(!text.contains("secret plaintext"));
+
+    let flat = inspect(&encrypt(&[&public], &["--flattened"], b"x"));
+    assert_eq!(flat["serialization"], "flattened");
+    assert_eq!(flat["protected"]["enc"], "A256GCM");
+    assert_eq!(flat["recipients"][0]["alg"], "ECDH-ES+A256KW");
+    assert_eq!(flat["recipients"][0]["kid"], "rs-1");
+
+    // A compact JWS: its header is shown, nothing verified.
+    let signing = Jwk::generate(Curve::P256).unwrap().with_kid("as-1");
+    let jws = jwe_mint::jws::Signer::new(&signing, SigningAlg::Es256, Default::default())
+        .unwrap()
+        .sign(b"{\"sub\":\"alice\"}")
+        .unwrap();
+    let h = inspect(&format!("{jws}\n"));
+    assert_eq!(h["serialization"], "jws-compact");
+    assert_eq!(h["protected"]["alg"], "ES256");
+    assert_eq!(h["protected"]["kid"], "as-1");
+
+    for garbage in [&b""[..], b"garbage", b"a.b.c", b"a.b.c.d.e", b"{", b"{}", b"\xff\xfe", b"...."] {
+        run(&["inspect"], garbage).rejected();
+    }
+}
+
+#[test]
+fn rejected_inputs_exit_1_with_one_line() {
+    let dir = TempDir::new("rejected");
+    let (private, public) = keypair(&dir, "rs", &["--alg", "ECDH-ES+A256KW", "--kid", "rs-1"]);
+    let token = encrypt(&[&public], &[], PLAINTEXT);
+    let token = token.trim_end();
+
+    // Tampered ciphertext, tag, header.
+    let parts: Vec<&str> = token.split('.').collect();
+    for i in [0, 1, 2, 3, 4] {
+        let mut p: Vec<String> = parts.iter().map(|s| s.to_string()).collect();
+        let seg = &mut p[i];
+        let c = if seg.starts_with('A') { "B" } else { "A" };
+        seg.replace_range(0..1, c);
+        let line = decrypt(&[&private], &[], &p.join(".")).rejected();
+        assert!(!line.contains(&parts[3][..8]), "no token content in the message");
+    }
+    let line = decrypt(
+        &[&private],
+        &[],
+        &format!("{}.{}.{}.{}.{}", parts[0], parts[1], parts[2], parts[3], "A".repeat(22)),
+    )
+    .rejected();
+    assert_eq!(line, "jwe-mint: decryption failed");
+
+    // Wrong key: another kid, and the same kid on another key.
+    let (other, _) = keypair(&dir, "other", &["--alg", "ECDH-ES+A256KW"]);
+    decrypt(&[&other], &[], token).rejected();
+    let (imposter, _) = keypair(&dir, "imposter", &["--alg", "ECDH-ES+A256KW", "--kid", "rs-1"]);
+    assert_eq!(decrypt(&[&imposter], &[], token).rejected(), "jwe-mint: decryption failed");
+    // A public key cannot decrypt.
+    decrypt(&[&public], &[], token).rejected();
+
+    // Garbage.
+    for garbage in [&b""[..], b"garbage", b"\xff\xfe\x00", b"{\"protected\":1}", b"a.b.c.d.e", b"....", b"{}"]
+    {
+        run(&["decrypt", "--key", &private], garbage).rejected();
+    }
+    // Oversized input.
+    run(&["decrypt", "--key", &private], &vec![b'A'; 200 * 1024]).rejected();
+
+    // Allow-lists: an ECDH token under --allow-alg A128KW, an A256GCM token under --allow-enc A128GCM.
+    let line = decrypt(&[&private], &["--allow-alg", "A128KW"], token).rejected();
+    assert!(line.contains("not allowed"), "{line}");
+    let line = decrypt(&[&private], &["--allow-enc", "A128GCM", "--allow-enc", "A192GCM"], token).rejected();
+    assert!(line.contains("not allowed"), "{line}");
+    // ... and the allowed ones pass.
+    let opened = decrypt(
+        &[&private],
+        &["--allow-alg", "A128KW", "--allow-alg", "ECDH-ES+A256KW", "--allow-enc", "A256GCM"],
+        token,
+    );
+    assert_eq!(opened.ok().stdout, PLAINTEXT);
+    // RSA1_5 stays refused unless opted in (header check, before any key work).
+    let rsa1_5 = r#"{"alg":"RSA1_5","enc":"A128GCM"}"#;
+    let fake = format!("{}.AAAA.AAAAAAAAAAAAAAAA.AAAA.AAAAAAAAAAAAAAAAAAAAAA", b64url(rsa1_5.as_bytes()));
+    let line = decrypt(&[&private], &[], &fake).rejected();
+    assert!(line.contains("RSA1_5"), "{line}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let dir = TempDir::new("usage");
+    let (private, public) = keypair(&dir, "rs", &["--alg", "ECDH-ES+A256KW"]);
+    let cases: &[&[&str]] = &[
+        &[],
+        &["frobnicate"],
+        &["mint"],
+        &["encrypt"],
+        &["decrypt"],
+        &["encrypt", "--key", &public, "--key", &public],
+        &["encrypt", "--key", &public, "--key", &public, "--flattened"],
+        &["encrypt", "--key", &public, "--json", "--flattened"],
+        &["encrypt", "--key", &public, "--alg", "ROT13"],
+        &["encrypt", "--key", &public, "--enc", "A512GCM"],
+        &["decrypt", "--key", &private, "--allow-alg", "RSA1_5"],
+        &["decrypt", "--key", &private, "--allow-alg", "PBES2-HS256+A128KW"],
+        &["decrypt", "--key", &private, "--allow-enc", "nope"],
+        &["decrypt", "--key", &private, "--bogus"],
+        &["inspect", "extra"],
+        &["public", "--key", &private],
+    ];
+    for args in cases {
+        run(args, b"").usage_error();
+    }
+    // Help and version succeed.
+    for args in [&["--help"][..], &["--version"], &["keygen", "--help"], &["decrypt", "--help"]] {
+        let out = run(args, b"").ok();
+        assert!(!out.stdout.is_empty());
+    }
+    let help = run(&["--help"], b"").ok().text();
+    for sub in ["keygen", "public", "encrypt", "decrypt", "inspect"] {
+        assert!(help.contains(sub), "{sub}");
+    }
+    for later in ["mint", "open", "demo"] {
+        assert!(
+            !help.lines().any(|l| l.trim_start().starts_with(&format!("{later} "))),
+            "{later} not offered yet"
+        );
+    }
+}
+
+#[test]
+fn token_input_may_end_with_one_newline() {
+    let dir = TempDir::new("newline");
+    let (private, public) = keypair(&dir, "rs", &["--alg", "ECDH-ES+A256KW"]);
+    for extra in [&[][..], &["--json"][..]] {
+        let token = encrypt(&[&public], extra, PLAINTEXT);
+        let bare = token.trim_end();
+        for input in [bare.to_owned(), format!("{bare}\n"), format!("{bare}\r\n")] {
+            assert_eq!(decrypt(&[&private], &[], &input).ok().stdout, PLAINTEXT);
+            run(&["inspect"], input.as_bytes()).ok();
+        }
+        // Exactly one newline is ignored, not more (compact: the sixth byte class breaks base64).
+        if extra.is_empty() {
+            decrypt(&[&private], &[], &format!("{bare}\n\n")).rejected();
+            decrypt(&[&private], &[], &format!(" {bare}")).rejected();
+        }
+    }
+    // Plaintext is byte-exact: a trailing newline is kept, empty input is fine.
+    let token = encrypt(&[&public], &[], b"\n");
+    assert_eq!(decrypt(&[&private], &[], &token).ok().stdout, b"\n");
+    let token = encrypt(&[&public], &[], b"");
+    assert_eq!(decrypt(&[&private], &[], &token).ok().stdout, b"");
+}
+
+#[test]
+fn rsa_oaep_sha1_round_trip() {
+    let dir = TempDir::new("rsa-oaep");
+    let (private, public) = keypair(&dir, "rs", &["--alg", "RSA-OAEP"]);
+    let token = encrypt(&[&public], &[], PLAINTEXT);
+    assert_eq!(inspect(&token)["protected"]["alg"], "RSA-OAEP");
+    let out = decrypt(&[&private], &[], &token);
+    if RSA_DECRYPTS {
+        assert_eq!(out.ok().stdout, PLAINTEXT);
+    } else {
+        out.rejected();
+    }
+}
+
+fn b64url(data: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data)
+}
