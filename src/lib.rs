@@ -23,3 +23,8 @@ pub mod resource_server;
 pub mod token;
 
 pub use error::{Error, Result};
+
+/// The README's Rust examples, compiled and run as doc-tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
