@@ -26,7 +26,10 @@ pub(crate) fn check_key(
 ) -> Result<()> {
     use KeyManagementAlg::*;
     if let Some(pinned) = key.alg() {
-        if pinned != alg.name() {
+        // A `dir` key is the CEK itself, so its `alg` may name the content encryption algorithm
+        // it is for (RFC 7520 §5.6.1 pins such a key to "A128GCM").
+        let dir_for_enc = alg == Dir && pinned == enc.name();
+        if pinned != alg.name() && !dir_for_enc {
             return Err(Error::NoMatchingKey(format!(
                 "key is for `{}`, not `{}`",
                 crate::jwa::printable(pinned),

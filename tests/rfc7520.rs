@@ -1,0 +1,678 @@
+//! RFC 7520 (JOSE Cookbook) known-answer tests: JWE examples §5.1–§5.13, nesting §6, the RFC's
+//! Figure 150 variant of §5.7, and the cookbook's extra X25519 ECDH-ES example.
+//!
+//! For every example, each serialization the cookbook gives (`compact`, `json`, `json_flat`)
+//! must decrypt to `input.plaintext`, and the content layer must reproduce the cookbook's
+//! ciphertext and tag from its generated CEK and IV. Where the key management step is
+//! deterministic, the encryptor reproduces the cookbook's bytes as far as its header layout allows:
+//! jwe-mint writes `alg`, `enc`, (`zip`), `kid` in that order, while the cookbook writes `alg`,
+//! `kid`, `enc`; a different protected header is a different AAD and hence a different tag, so for
+//! those examples only the parts that do not depend on the AAD are compared.
+
+mod common;
+
+use common::{assert_members, b64, b64e, get, json, jwk, s, segments, set, vector};
+use jwe_mint::jwa::SigningAlg;
+use jwe_mint::jwa::{raw, ContentEncryptionAlg as Enc, KeyManagementAlg as Alg};
+use jwe_mint::jwe::{self, DecryptPolicy, Encryptor};
+use jwe_mint::jwk::{Jwk, JwkSet};
+use jwe_mint::jws;
+use jwe_mint::Error;
+use serde_json::Value;
+
+const S5_1: &str = "rfc7520-cookbook/jwe/5_1.key_encryption_using_rsa_v15_and_aes-hmac-sha2.json";
+const S5_2: &str = "rfc7520-cookbook/jwe/5_2.key_encryption_using_rsa-oaep_with_aes-gcm.json";
+const S5_3: &str = "rfc7520-cookbook/jwe/5_3.key_wrap_using_pbes2-aes-keywrap_with-aes-cbc-hmac-sha2.json";
+const S5_4: &str =
+    "rfc7520-cookbook/jwe/5_4.key_agreement_with_key_wrapping_using_ecdh-es_and_aes-keywrap_with_aes-gcm.json";
+const S5_5: &str = "rfc7520-cookbook/jwe/5_5.key_agreement_using_ecdh-es_with_aes-cbc-hmac-sha2.json";
+const S5_6: &str = "rfc7520-cookbook/jwe/5_6.direct_encryption_using_aes-gcm.json";
+const S5_7: &str = "rfc7520-cookbook/jwe/5_7.key_wrap_using_aes-gcm_keywrap_with_aes-cbc-hmac-sha2.json";
+const S5_8: &str = "rfc7520-cookbook/jwe/5_8.key_wrap_using_aes-keywrap_with_aes-gcm.json";
+const S5_9: &str = "rfc7520-cookbook/jwe/5_9.compressed_content.json";
+const S5_10: &str = "rfc7520-cookbook/jwe/5_10.including_additional_authentication_data.json";
+const S5_11: &str = "rfc7520-cookbook/jwe/5_11.protecting_specific_header_fields.json";
+const S5_12: &str = "rfc7520-cookbook/jwe/5_12.protecting_content_only.json";
+const S5_13: &str = "rfc7520-cookbook/jwe/5_13.encrypting_to_multiple_recipients.json";
+const S6: &str = "rfc7520-cookbook/6.nesting_signatures_and_encryption.json";
+const X25519: &str = "rfc7520-cookbook/curve25519/ecdh-es.json";
+const FIG150: &str = "rfc7520-extra/5.7.figure150_flattened_rfc_variant.json";
+
+const ALL_THREE: &[&str] = &["compact", "json", "json_flat"];
+const JSON_ONLY: &[&str] = &["json", "json_flat"];
+
+fn legacy() -> DecryptPolicy {
+    DecryptPolicy::default().allow_legacy_rsa1_5()
+}
+
+/// The key(s) of `input.key` (an object, or a list for §5.13).
+fn input_keys(v: &Value, case: &str) -> Vec<Jwk> {
+    match get(v, &["input", "key"]) {
+        Value::Array(list) => list.iter().map(|k| jwk(k, case)).collect(),
+        k => vec![jwk(k, case)],
+    }
+}
+
+/// A serialization from `output` as token text.
+fn token(output: &Value, name: &str) -> String {
+    match output {
+        Value::String(t) => t.clone(),
+        Value::Object(_) => output.to_string(),
+        _ => panic!("{name}: unexpected output type"),
+    }
+}
+
+/// Every serialization in `outputs` (and no other) is present in `out` and decrypts to `plaintext`
+/// with `keys` under `policy`. Returns the recipient index used for each, for callers that care.
+fn decrypts_all(
+    case: &str,
+    out: &Value,
+    outputs: &[&str],
+    keys: &JwkSet,
+    policy: &DecryptPolicy,
+    plaintext: &[u8],
+) -> Vec<usize> {
+    let present: Vec<&String> = out.as_object().expect("output object").keys().collect();
+    assert_eq!(present.len(), outputs.len(), "{case}: serializations present: {present:?}");
+    let mut failures = Vec::new();
+    let mut used = Vec::new();
+    for name in outputs {
+        let t = token(get(out, &[name]), name);
+        match jwe::decrypt(&t, keys, policy) {
+            Ok(d) if &d.plaintext[..] == plaintext => used.push(d.recipient_index),
+            Ok(_) => failures.push(format!("{case} {name}: wrong plaintext")),
+            Err(e) => failures.push(format!("{case} {name}: {e}")),
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    used
+}
+
+fn plaintext(v: &Value) -> &[u8] {
+    s(v, &["input", "plaintext"]).as_bytes()
+}
+
+/// The content layer alone: `raw::content_encrypt` with the cookbook's CEK, IV and AAD must give the
+/// cookbook's ciphertext and tag, and `raw::content_decrypt` must invert it.
+fn content_matches(case: &str, enc: Enc, cek: &[u8], iv: &str, aad: &[u8], pt: &[u8], ec: &Value) {
+    let (ct, tag) = raw::content_encrypt(enc, cek, &b64(iv), aad, pt)
+        .unwrap_or_else(|e| panic!("{case}: content encryption failed: {e}"));
+    assert_eq!(b64e(&ct), s(ec, &["ciphertext"]), "{case}: content ciphertext");
+    assert_eq!(b64e(&tag), s(ec, &["tag"]), "{case}: content tag");
+    let back = raw::content_decrypt(enc, cek, &b64(iv), aad, &ct, &tag)
+        .unwrap_or_else(|e| panic!("{case}: content decryption failed: {e}"));
+    assert_eq!(&back[..], pt, "{case}: content round trip");
+}
+
+/// `content_matches` for an ordinary cookbook file (CEK and IV in `generated`, AAD = protected).
+fn cookbook_content_matches(case: &str, v: &Value, enc: Enc, cek: &[u8]) {
+    let ec = get(v, &["encrypting_content"]);
+    let aad = ec.get("protected_b64u").and_then(Value::as_str).unwrap_or("");
+    content_matches(case, enc, cek, s(v, &["generated", "iv"]), aad.as_bytes(), plaintext(v), ec);
+}
+
+fn decode_header(b64_text: &str) -> Value {
+    serde_json::from_slice(&b64(b64_text)).expect("protected header JSON")
+}
+
+// ---------------------------------------------------------------- §5.1 RSA1_5 + A128CBC-HS256
+
+#[test]
+fn rfc7520_5_1_rsa1_5_all_serializations_decrypt() {
+    let v = vector(S5_1);
+    let keys = JwkSet::new(input_keys(&v, "5.1"));
+    decrypts_all("5.1", get(&v, &["output"]), ALL_THREE, &keys, &legacy(), plaintext(&v));
+}
+
+#[test]
+fn rfc7520_5_1_rsa1_5_refused_without_legacy_opt_in() {
+    let v = vector(S5_1);
+    let keys = JwkSet::new(input_keys(&v, "5.1"));
+    for name in ALL_THREE {
+        let t = token(get(&v, &["output", name]), name);
+        let err = jwe::decrypt(&t, &keys, &DecryptPolicy::default()).expect_err("RSA1_5 without opt-in");
+        assert!(matches!(err, Error::AlgorithmNotAllowed(_)), "5.1 {name} without opt-in: {err:?}");
+    }
+}
+
+#[test]
+fn rfc7520_5_1_content_layer_matches() {
+    let v = vector(S5_1);
+    cookbook_content_matches("5.1", &v, Enc::A128CbcHs256, &b64(s(&v, &["generated", "cek"])));
+}
+
+// ---------------------------------------------------------------- §5.2 RSA-OAEP + A256GCM
+
+#[test]
+fn rfc7520_5_2_rsa_oaep_all_serializations_decrypt() {
+    let v = vector(S5_2);
+    let keys = JwkSet::new(input_keys(&v, "5.2"));
+    decrypts_all("5.2", get(&v, &["output"]), ALL_THREE, &keys, &DecryptPolicy::default(), plaintext(&v));
+}
+
+#[test]
+fn rfc7520_5_2_content_layer_matches() {
+    let v = vector(S5_2);
+    cookbook_content_matches("5.2", &v, Enc::A256Gcm, &b64(s(&v, &["generated", "cek"])));
+}
+
+// ---------------------------------------------------------------- §5.3 PBES2-HS512+A256KW
+
+fn s5_3_password_key(v: &Value) -> JwkSet {
+    set(Jwk::symmetric(s(v, &["input", "pwd"]).as_bytes()).expect("5.3 password"))
+}
+
+fn s5_3_p2c(v: &Value) -> u32 {
+    let p2c = get(v, &["encrypting_key", "iteration_count"]).as_u64().expect("5.3 p2c");
+    u32::try_from(p2c).expect("5.3 p2c fits u32")
+}
+
+#[test]
+fn rfc7520_5_3_pbes2_all_serializations_decrypt() {
+    let v = vector(S5_3);
+    let policy = DecryptPolicy::default().allow_pbes2(s5_3_p2c(&v));
+    decrypts_all("5.3", get(&v, &["output"]), ALL_THREE, &s5_3_password_key(&v), &policy, plaintext(&v));
+}
+
+#[test]
+fn rfc7520_5_3_pbes2_refused_below_p2c_cap_and_without_opt_in() {
+    let v = vector(S5_3);
+    let keys = s5_3_password_key(&v);
+    let t = token(get(&v, &["output", "compact"]), "compact");
+    let low = DecryptPolicy::default().allow_pbes2(s5_3_p2c(&v) - 1);
+    let err = jwe::decrypt(&t, &keys, &low).expect_err("p2c above the cap");
+    assert!(matches!(err, Error::Policy(_)), "5.3 compact with cap p2c-1: {err:?}");
+    let err = jwe::decrypt(&t, &keys, &DecryptPolicy::default()).expect_err("PBES2 without opt-in");
+    assert!(matches!(err, Error::AlgorithmNotAllowed(_)), "5.3 compact without opt-in: {err:?}");
+}
+
+#[test]
+fn rfc7520_5_3_content_layer_matches() {
+    let v = vector(S5_3);
+    cookbook_content_matches("5.3", &v, Enc::A128CbcHs256, &b64(s(&v, &["generated", "cek"])));
+}
+
+// ---------------------------------------------------------------- §5.4 ECDH-ES+A128KW (P-384)
+
+#[test]
+fn rfc7520_5_4_ecdh_es_a128kw_all_serializations_decrypt() {
+    let v = vector(S5_4);
+    let keys = JwkSet::new(input_keys(&v, "5.4"));
+    decrypts_all("5.4", get(&v, &["output"]), ALL_THREE, &keys, &DecryptPolicy::default(), plaintext(&v));
+}
+
+#[test]
+fn rfc7520_5_4_content_layer_matches() {
+    let v = vector(S5_4);
+    cookbook_content_matches("5.4", &v, Enc::A128Gcm, &b64(s(&v, &["generated", "cek"])));
+}
+
+// ---------------------------------------------------------------- §5.5 ECDH-ES (P-256)
+
+#[test]
+fn rfc7520_5_5_ecdh_es_all_serializations_decrypt() {
+    let v = vector(S5_5);
+    let keys = JwkSet::new(input_keys(&v, "5.5"));
+    decrypts_all("5.5", get(&v, &["output"]), ALL_THREE, &keys, &DecryptPolicy::default(), plaintext(&v));
+}
+
+#[test]
+fn rfc7520_5_5_ecdh_es_derives_the_cookbook_cek() {
+    let v = vector(S5_5);
+    let eph = jwk(get(&v, &["encrypting_key", "epk"]), "5.5 epk");
+    let recipient = input_keys(&v, "5.5").remove(0);
+    let z_sender = raw::ecdh_shared_secret(&eph, &recipient.to_public().unwrap()).expect("5.5 Z sender");
+    let z_recipient =
+        raw::ecdh_shared_secret(&recipient, &eph.to_public().unwrap()).expect("5.5 Z recipient");
+    assert_eq!(&z_sender[..], &z_recipient[..], "5.5: Z agrees on both sides");
+    let cek = raw::concat_kdf(&z_sender, "A128CBC-HS256", b"", b"", 32).expect("5.5 KDF");
+    assert_eq!(b64e(&cek), s(&v, &["encrypting_key", "cek"]), "5.5: Concat KDF output is the CEK");
+}
+
+#[test]
+fn rfc7520_5_5_content_layer_matches() {
+    let v = vector(S5_5);
+    cookbook_content_matches("5.5", &v, Enc::A128CbcHs256, &b64(s(&v, &["encrypting_key", "cek"])));
+}
+
+// ---------------------------------------------------------------- §5.6 dir + A128GCM
+
+fn s5_6_key(v: &Value) -> Jwk {
+    input_keys(v, "5.6").remove(0)
+}
+
+#[test]
+fn rfc7520_5_6_dir_all_serializations_decrypt() {
+    let v = vector(S5_6);
+    let keys = set(s5_6_key(&v));
+    decrypts_all("5.6", get(&v, &["output"]), ALL_THREE, &keys, &DecryptPolicy::default(), plaintext(&v));
+}
+
+#[test]
+fn rfc7520_5_6_content_layer_matches() {
+    let v = vector(S5_6);
+    let k = b64(s(&v, &["input", "key", "k"]));
+    cookbook_content_matches("5.6", &v, Enc::A128Gcm, &k);
+}
+
+#[test]
+fn rfc7520_5_6_reencrypt_reproduces_iv_and_ciphertext() {
+    // Not byte exact: the cookbook's protected header is {"alg","kid","enc"}, ours is
+    // {"alg","enc","kid"}, so the AAD and therefore the tag differ. IV and GCM ciphertext do not
+    // depend on the AAD.
+    let v = vector(S5_6);
+    let key = s5_6_key(&v);
+    let k = b64(s(&v, &["input", "key", "k"]));
+    let t = Encryptor::new(Enc::A128Gcm)
+        .recipient(&key, Alg::Dir)
+        .dangerous_fixed_cek_and_iv(&k, &b64(s(&v, &["generated", "iv"])))
+        .encrypt_compact(plaintext(&v))
+        .expect("5.6 encrypt");
+    let ours = segments(&t);
+    let out = token(get(&v, &["output", "compact"]), "compact");
+    let theirs = segments(&out);
+    assert_eq!(decode_header(ours[0]), decode_header(theirs[0]), "5.6: same protected members");
+    assert_eq!(ours[1], "", "5.6: dir has an empty encrypted key");
+    assert_eq!(ours[1..4], theirs[1..4], "5.6: encrypted key, iv, ciphertext");
+    let d = jwe::decrypt(&t, &set(key), &DecryptPolicy::default()).expect("5.6 re-encrypted decrypts");
+    assert_eq!(&d.plaintext[..], plaintext(&v), "5.6 re-encrypted plaintext");
+}
+
+// ---------------------------------------------------------------- §5.7 A256GCMKW + A128CBC-HS256
+
+#[test]
+fn rfc7520_5_7_a256gcmkw_all_serializations_decrypt() {
+    let v = vector(S5_7);
+    let keys = JwkSet::new(input_keys(&v, "5.7"));
+    decrypts_all("5.7", get(&v, &["output"]), ALL_THREE, &keys, &DecryptPolicy::default(), plaintext(&v));
+}
+
+#[test]
+fn rfc7520_5_7_content_layer_matches() {
+    let v = vector(S5_7);
+    cookbook_content_matches("5.7", &v, Enc::A128CbcHs256, &b64(s(&v, &["generated", "cek"])));
+}
+
+#[test]
+fn rfc7520_5_7_figure150_flattened_decrypts() {
+    let v = vector(FIG150);
+    let key = jwk(get(&v, &["recipient_jwk"]), "Figure 150");
+    let t = get(&v, &["json_flattened"]).to_string();
+    let d = jwe::decrypt(&t, &set(key), &DecryptPolicy::default()).expect("Figure 150 decrypts");
+    assert_eq!(&d.plaintext[..], s(&v, &["plaintext"]).as_bytes(), "Figure 150 plaintext");
+}
+
+#[test]
+fn rfc7520_5_7_figure150_content_layer_matches() {
+    // Same CEK and IV as the cookbook's §5.7, but the RFC's protected header member order: the
+    // ciphertext is the same and the tag is Figure 150's own.
+    let cookbook = vector(S5_7);
+    let v = vector(FIG150);
+    let ec = get(&v, &["json_flattened"]);
+    content_matches(
+        "Figure 150",
+        Enc::A128CbcHs256,
+        &b64(s(&cookbook, &["generated", "cek"])),
+        s(&cookbook, &["generated", "iv"]),
+        s(ec, &["protected"]).as_bytes(),
+        s(&v, &["plaintext"]).as_bytes(),
+        ec,
+    );
+}
+
+#[test]
+fn rfc7520_5_7_reencrypt_reproduces_content_ciphertext() {
+    // Not byte exact: the A256GCMKW key-wrap IV is drawn at random by the encryptor (no API fixes
+    // it), so `encrypted_key`, the header `iv`/`tag` and hence the AAD and content tag differ.
+    // The CBC ciphertext does not depend on the AAD.
+    let v = vector(S5_7);
+    let key = input_keys(&v, "5.7").remove(0);
+    let t = Encryptor::new(Enc::A128CbcHs256)
+        .recipient(&key, Alg::A256GcmKw)
+        .dangerous_fixed_cek_and_iv(&b64(s(&v, &["generated", "cek"])), &b64(s(&v, &["generated", "iv"])))
+        .encrypt_compact(plaintext(&v))
+        .expect("5.7 encrypt");
+    let ours = segments(&t);
+    let out = token(get(&v, &["output", "compact"]), "compact");
+    let theirs = segments(&out);
+    assert_eq!(ours[2..4], theirs[2..4], "5.7: iv and ciphertext");
+    let d = jwe::decrypt(&t, &set(key), &DecryptPolicy::default()).expect("5.7 re-encrypted decrypts");
+    assert_eq!(&d.plaintext[..], plaintext(&v), "5.7 re-encrypted plaintext");
+}
+
+// ---------------------------------------------------------------- §5.8 A128KW + A128GCM
+
+#[test]
+fn rfc7520_5_8_a128kw_all_serializations_decrypt() {
+    let v = vector(S5_8);
+    let keys = JwkSet::new(input_keys(&v, "5.8"));
+    decrypts_all("5.8", get(&v, &["output"]), ALL_THREE, &keys, &DecryptPolicy::default(), plaintext(&v));
+}
+
+#[test]
+fn rfc7520_5_8_content_layer_matches() {
+    let v = vector(S5_8);
+    cookbook_content_matches("5.8", &v, Enc::A128Gcm, &b64(s(&v, &["generated", "cek"])));
+}
+
+#[test]
+fn rfc7520_5_8_reencrypt_reproduces_encrypted_key_iv_and_ciphertext() {
+    // Not byte exact: protected header member order {"alg","enc","kid"} vs the cookbook's
+    // {"alg","kid","enc"} changes the AAD, so only the tag (and segment 0) differ.
+    let v = vector(S5_8);
+    let key = input_keys(&v, "5.8").remove(0);
+    let t = Encryptor::new(Enc::A128Gcm)
+        .recipient(&key, Alg::A128Kw)
+        .dangerous_fixed_cek_and_iv(&b64(s(&v, &["generated", "cek"])), &b64(s(&v, &["generated", "iv"])))
+        .encrypt_compact(plaintext(&v))
+        .expect("5.8 encrypt");
+    let ours = segments(&t);
+    let out = token(get(&v, &["output", "compact"]), "compact");
+    let theirs = segments(&out);
+    assert_eq!(decode_header(ours[0]), decode_header(theirs[0]), "5.8: same protected members");
+    assert_eq!(ours[1..4], theirs[1..4], "5.8: encrypted key, iv, ciphertext");
+    let d = jwe::decrypt(&t, &set(key), &DecryptPolicy::default()).expect("5.8 re-encrypted decrypts");
+    assert_eq!(&d.plaintext[..], plaintext(&v), "5.8 re-encrypted plaintext");
+}
+
+// ---------------------------------------------------------------- §5.9 A128KW + A128GCM, zip DEF
+
+#[test]
+fn rfc7520_5_9_zip_all_serializations_decrypt() {
+    let v = vector(S5_9);
+    let keys = JwkSet::new(input_keys(&v, "5.9"));
+    let policy = DecryptPolicy::default().allow_zip(64 * 1024);
+    decrypts_all("5.9", get(&v, &["output"]), ALL_THREE, &keys, &policy, plaintext(&v));
+}
+
+#[test]
+fn rfc7520_5_9_zip_refused_without_opt_in() {
+    let v = vector(S5_9);
+    let keys = JwkSet::new(input_keys(&v, "5.9"));
+    let t = token(get(&v, &["output", "compact"]), "compact");
+    let err = jwe::decrypt(&t, &keys, &DecryptPolicy::default()).expect_err("zip without opt-in");
+    assert!(matches!(err, Error::AlgorithmNotAllowed(_)), "5.9 compact without zip opt-in: {err:?}");
+}
+
+#[test]
+fn rfc7520_5_9_content_layer_matches() {
+    // The content encrypted is the cookbook's DEFLATE output (`generated.plaintext_c`).
+    let v = vector(S5_9);
+    let ec = get(&v, &["encrypting_content"]);
+    content_matches(
+        "5.9",
+        Enc::A128Gcm,
+        &b64(s(&v, &["generated", "cek"])),
+        s(&v, &["generated", "iv"]),
+        s(ec, &["protected_b64u"]).as_bytes(),
+        &b64(s(&v, &["generated", "plaintext_c"])),
+        ec,
+    );
+}
+
+// ---------------------------------------------------------------- §5.10 external AAD
+
+#[test]
+fn rfc7520_5_10_aad_all_serializations_decrypt() {
+    let v = vector(S5_10);
+    let keys = JwkSet::new(input_keys(&v, "5.10"));
+    decrypts_all("5.10", get(&v, &["output"]), JSON_ONLY, &keys, &DecryptPolicy::default(), plaintext(&v));
+}
+
+#[test]
+fn rfc7520_5_10_aad_is_authenticated() {
+    let v = vector(S5_10);
+    let keys = JwkSet::new(input_keys(&v, "5.10"));
+    let mut tampered = get(&v, &["output", "json_flat"]).clone();
+    tampered["aad"] = Value::String(b64e(b"[\"vcard\",[]]"));
+    let err = jwe::decrypt(&tampered.to_string(), &keys, &DecryptPolicy::default()).expect_err("bad aad");
+    assert_eq!(err, Error::DecryptionFailed, "5.10 json_flat with another aad");
+}
+
+#[test]
+fn rfc7520_5_10_content_layer_matches() {
+    let v = vector(S5_10);
+    let ec = get(&v, &["encrypting_content"]);
+    assert_eq!(
+        b64(s(&v, &["generated", "aad_b64u"])),
+        s(&v, &["input", "aad"]).as_bytes(),
+        "5.10: aad_b64u encodes input.aad"
+    );
+    let aad = format!("{}.{}", s(ec, &["protected_b64u"]), s(&v, &["generated", "aad_b64u"]));
+    content_matches(
+        "5.10",
+        Enc::A128Gcm,
+        &b64(s(&v, &["generated", "cek"])),
+        s(&v, &["generated", "iv"]),
+        aad.as_bytes(),
+        plaintext(&v),
+        ec,
+    );
+}
+
+#[test]
+fn rfc7520_5_10_reencrypt_reproduces_encrypted_key_iv_and_ciphertext() {
+    // Not byte exact: the cookbook protects {"alg","kid","enc"}; our JSON output protects only
+    // `enc` and puts `alg`/`kid` in the recipient header, so the AAD and the tag differ.
+    let v = vector(S5_10);
+    let key = input_keys(&v, "5.10").remove(0);
+    let out = Encryptor::new(Enc::A128Gcm)
+        .aad(s(&v, &["input", "aad"]).as_bytes())
+        .recipient(&key, Alg::A128Kw)
+        .dangerous_fixed_cek_and_iv(&b64(s(&v, &["generated", "cek"])), &b64(s(&v, &["generated", "iv"])))
+        .encrypt_flattened(plaintext(&v))
+        .expect("5.10 encrypt");
+    let ours = json(&out);
+    assert_members(
+        "5.10 re-encrypt",
+        &ours,
+        get(&v, &["output", "json_flat"]),
+        &["encrypted_key", "aad", "iv", "ciphertext"],
+    );
+    let d = jwe::decrypt(&out, &set(key), &DecryptPolicy::default()).expect("5.10 re-encrypted decrypts");
+    assert_eq!(&d.plaintext[..], plaintext(&v), "5.10 re-encrypted plaintext");
+}
+
+// ---------------------------------------------------------------- §5.11 only `enc` protected
+
+#[test]
+fn rfc7520_5_11_partly_protected_all_serializations_decrypt() {
+    let v = vector(S5_11);
+    let keys = JwkSet::new(input_keys(&v, "5.11"));
+    decrypts_all("5.11", get(&v, &["output"]), JSON_ONLY, &keys, &DecryptPolicy::default(), plaintext(&v));
+}
+
+#[test]
+fn rfc7520_5_11_content_layer_matches() {
+    let v = vector(S5_11);
+    cookbook_content_matches("5.11", &v, Enc::A128Gcm, &b64(s(&v, &["generated", "cek"])));
+}
+
+#[test]
+fn rfc7520_5_11_reencrypt_reproduces_protected_key_and_content() {
+    // Byte exact in every cryptographic member. Only the header placement differs: the cookbook
+    // puts `alg`/`kid` in the shared `unprotected` header, the encryptor in the per-recipient
+    // `header` (both unprotected, so neither affects the AAD).
+    let v = vector(S5_11);
+    let key = input_keys(&v, "5.11").remove(0);
+    let out = Encryptor::new(Enc::A128Gcm)
+        .recipient(&key, Alg::A128Kw)
+        .dangerous_fixed_cek_and_iv(&b64(s(&v, &["generated", "cek"])), &b64(s(&v, &["generated", "iv"])))
+        .encrypt_flattened(plaintext(&v))
+        .expect("5.11 encrypt");
+    let ours = json(&out);
+    let expected = get(&v, &["output", "json_flat"]);
+    assert_members(
+        "5.11 re-encrypt",
+        &ours,
+        expected,
+        &["protected", "encrypted_key", "iv", "ciphertext", "tag"],
+    );
+    assert_eq!(ours["header"], expected["unprotected"], "5.11 re-encrypt: same unprotected members");
+}
+
+// ---------------------------------------------------------------- §5.12 nothing protected
+
+#[test]
+fn rfc7520_5_12_unprotected_all_serializations_decrypt() {
+    let v = vector(S5_12);
+    let keys = JwkSet::new(input_keys(&v, "5.12"));
+    for name in JSON_ONLY {
+        assert!(get(&v, &["output", name]).get("protected").is_none(), "5.12 {name}: no protected member");
+    }
+    decrypts_all("5.12", get(&v, &["output"]), JSON_ONLY, &keys, &DecryptPolicy::default(), plaintext(&v));
+}
+
+#[test]
+fn rfc7520_5_12_content_layer_matches() {
+    let v = vector(S5_12);
+    cookbook_content_matches("5.12", &v, Enc::A128Gcm, &b64(s(&v, &["generated", "cek"])));
+}
+
+// ---------------------------------------------------------------- §5.13 three recipients
+
+fn s5_13_recipient(index: usize, policy: &DecryptPolicy) {
+    let v = vector(S5_13);
+    let key = input_keys(&v, "5.13").remove(index);
+    let case = format!("5.13 recipient {index} ({})", key.kid().unwrap_or("?"));
+    let used = decrypts_all(&case, get(&v, &["output"]), &["json"], &set(key), policy, plaintext(&v));
+    assert_eq!(used, [index], "{case}: opened by its own recipient entry");
+}
+
+#[test]
+fn rfc7520_5_13_rsa1_5_recipient_decrypts() {
+    s5_13_recipient(0, &legacy());
+}
+
+#[test]
+fn rfc7520_5_13_ecdh_es_a256kw_recipient_decrypts() {
+    s5_13_recipient(1, &legacy());
+    s5_13_recipient(1, &DecryptPolicy::default());
+}
+
+#[test]
+fn rfc7520_5_13_a256gcmkw_recipient_decrypts() {
+    s5_13_recipient(2, &legacy());
+    s5_13_recipient(2, &DecryptPolicy::default());
+}
+
+#[test]
+fn rfc7520_5_13_content_layer_matches() {
+    let v = vector(S5_13);
+    let protected = decode_header(s(&v, &["encrypting_content", "protected_b64u"]));
+    assert_eq!(protected["enc"], "A128CBC-HS256", "5.13: real enc (input.enc reads A128CBC-H256)");
+    cookbook_content_matches("5.13", &v, Enc::A128CbcHs256, &b64(s(&v, &["generated", "cek"])));
+}
+
+#[test]
+fn rfc7520_5_13_reencrypt_reproduces_shared_members() {
+    // The shared parts (protected, unprotected, iv, ciphertext, tag) are byte exact. The
+    // recipients' encrypted keys are not reproducible: RSA1_5 is decrypt-only (and randomized),
+    // ECDH-ES uses a fresh ephemeral key and A256GCMKW a fresh key-wrap IV.
+    let v = vector(S5_13);
+    let keys = input_keys(&v, "5.13");
+    let (ec_key, gcmkw_key) = (keys[1].to_public().unwrap(), keys[2].clone());
+    let out = Encryptor::new(Enc::A128CbcHs256)
+        .unprotected_param("cty", "text/plain")
+        .recipient(&ec_key, Alg::EcdhEsA256Kw)
+        .recipient(&gcmkw_key, Alg::A256GcmKw)
+        .dangerous_fixed_cek_and_iv(&b64(s(&v, &["generated", "cek"])), &b64(s(&v, &["generated", "iv"])))
+        .encrypt_general(plaintext(&v))
+        .expect("5.13 encrypt");
+    let ours = json(&out);
+    let expected = get(&v, &["output", "json"]);
+    assert_members(
+        "5.13 re-encrypt",
+        &ours,
+        expected,
+        &["protected", "unprotected", "iv", "ciphertext", "tag"],
+    );
+    for (i, key) in [(0, keys[1].clone()), (1, keys[2].clone())] {
+        let d = jwe::decrypt(&out, &set(key), &DecryptPolicy::default()).expect("5.13 re-encrypted decrypts");
+        assert_eq!(
+            (&d.plaintext[..], d.recipient_index),
+            (plaintext(&v), i),
+            "5.13 re-encrypted, recipient {i}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------- §6 nesting
+
+#[test]
+fn rfc7520_6_nested_all_serializations_decrypt_and_inner_jws_verifies() {
+    let v = vector(S6);
+    let enc_key = jwk(get(&v, &["encrypt", "input", "key"]), "§6 encryption key");
+    let sig_key = jwk(get(&v, &["sign", "input", "key"]), "§6 signing key").to_public().unwrap();
+    let inner = s(&v, &["sign", "output", "compact"]);
+    assert_eq!(s(&v, &["encrypt", "input", "plaintext"]), inner, "§6: the JWE plaintext is the JWS");
+    let keys = set(enc_key);
+    let out = get(&v, &["encrypt", "output"]);
+    decrypts_all("§6", out, ALL_THREE, &keys, &DecryptPolicy::default(), inner.as_bytes());
+    let mut failures = Vec::new();
+    for name in ALL_THREE {
+        let d = jwe::decrypt(&token(get(out, &[name]), name), &keys, &DecryptPolicy::default()).unwrap();
+        assert_eq!(d.protected.get("cty").and_then(Value::as_str), Some("JWT"), "§6 {name}: cty JWT");
+        let jws_text = std::str::from_utf8(&d.plaintext).expect("§6 inner JWS is text");
+        match jws::verify_compact(jws_text, &set(sig_key.clone()), &[SigningAlg::Ps256]) {
+            Ok(verified) => {
+                if verified.payload != s(&v, &["sign", "input", "payload"]).as_bytes() {
+                    failures.push(format!("§6 {name}: inner payload differs"));
+                }
+                if verified.alg != SigningAlg::Ps256 {
+                    failures.push(format!("§6 {name}: inner alg {:?}", verified.alg));
+                }
+            }
+            Err(e) => failures.push(format!("§6 {name}: inner JWS: {e}")),
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
+
+#[test]
+fn rfc7520_6_inner_jws_refused_for_other_algs_and_keys() {
+    let v = vector(S6);
+    let sig_key = jwk(get(&v, &["sign", "input", "key"]), "§6 signing key").to_public().unwrap();
+    let inner = s(&v, &["sign", "output", "compact"]);
+    let err = jws::verify_compact(inner, &set(sig_key), &[SigningAlg::Rs256]).expect_err("PS256 not allowed");
+    assert!(matches!(err, Error::AlgorithmNotAllowed(_)), "§6 inner JWS with only RS256 allowed: {err:?}");
+    // Another RSA key (the §6 encryption key, relabelled for signing) must not verify it.
+    let mut wrong = get(&v, &["encrypt", "input", "key"]).clone();
+    wrong.as_object_mut().unwrap().remove("alg");
+    wrong["use"] = "sig".into();
+    let wrong = jwk(&wrong, "§6 wrong key").to_public().unwrap();
+    let err = jws::verify_compact(inner, &set(wrong), &[SigningAlg::Ps256]).expect_err("wrong key");
+    assert_eq!(err, Error::InvalidSignature, "§6 inner JWS with the wrong key");
+}
+
+#[test]
+fn rfc7520_6_content_layer_matches() {
+    let v = vector(S6);
+    let e = get(&v, &["encrypt"]);
+    let ec = get(e, &["encrypting_content"]);
+    content_matches(
+        "§6",
+        Enc::A128Gcm,
+        &b64(s(e, &["generated", "cek"])),
+        s(e, &["generated", "iv"]),
+        s(ec, &["protected_b64u"]).as_bytes(),
+        s(e, &["input", "plaintext"]).as_bytes(),
+        ec,
+    );
+}
+
+// ---------------------------------------------------------------- cookbook curve25519/ecdh-es.json
+
+#[test]
+fn cookbook_x25519_ecdh_es_all_serializations_decrypt() {
+    let v = vector(X25519);
+    let keys = JwkSet::new(input_keys(&v, "X25519"));
+    decrypts_all(
+        "X25519 ECDH-ES",
+        get(&v, &["output"]),
+        ALL_THREE,
+        &keys,
+        &DecryptPolicy::default(),
+        plaintext(&v),
+    );
+}
