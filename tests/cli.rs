@@ -156,8 +156,9 @@ fn inspect(token: &str) -> Value {
 
 #[test]
 fn keygen_each_alg_family() {
-    // (args, kty, crv, use, oct key bytes)
-    let cases: &[(&[&str], &str, Option<&str>, &str, usize)] = &[
+    /// (args, kty, crv, use, oct key bytes)
+    type Case<'a> = (&'a [&'a str], &'a str, Option<&'a str>, &'a str, usize);
+    let cases: &[Case] = &[
         (&["--alg", "ECDH-ES+A256KW"], "EC", Some("P-256"), "enc", 0),
         (&["--alg", "ECDH-ES", "--crv", "X25519"], "OKP", Some("X25519"), "enc", 0),
         (&["--alg", "ECDH-ES+A128KW", "--crv", "P-384"], "EC", Some("P-384"), "enc", 0),

@@ -1,8 +1,8 @@
 //! The `jwe-mint` command-line tool (DESIGN.md §7).
 //!
 //! One module per subcommand under `src/bin/jwe_mint/`; each exposes `run(args) -> Result<(), CliError>`.
-//! To add a subcommand: add a variant to [`Command`], an `Args` struct and a `run` in its module, and
-//! one arm in [`dispatch`].
+//! To add a subcommand (`mint`, `open`, `demo`, …): a module here with `Args` and `run`, a variant of
+//! [`Command`] (its doc comment is the help line) and one arm in [`dispatch`].
 //!
 //! Exit codes: 0 success; 1 rejected input or failed crypto (one line on stderr); 2 usage error.
 #![forbid(unsafe_code)]
@@ -23,7 +23,7 @@ mod public;
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use common::CliError;
 
@@ -51,18 +51,6 @@ enum Command {
     Inspect(inspect::Args),
 }
 
-impl Command {
-    fn name(&self) -> &'static str {
-        match self {
-            Command::Keygen(_) => "keygen",
-            Command::Public(_) => "public",
-            Command::Encrypt(_) => "encrypt",
-            Command::Decrypt(_) => "decrypt",
-            Command::Inspect(_) => "inspect",
-        }
-    }
-}
-
 fn dispatch(command: Command) -> Result<(), CliError> {
     match command {
         Command::Keygen(args) => keygen::run(args),
@@ -75,15 +63,19 @@ fn dispatch(command: Command) -> Result<(), CliError> {
 
 fn main() -> ExitCode {
     // Clap prints its own usage errors and exits with 2 (`--help`/`--version`: 0).
-    let cli = Cli::parse();
-    let name = cli.command.name();
+    let matches = Cli::command().get_matches();
+    let name = matches.subcommand_name().unwrap_or_default().to_owned();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     match dispatch(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(CliError::Usage(msg)) => {
             // Same format and exit code (2) as clap's own usage errors, with the subcommand's usage.
             let mut cmd = Cli::command();
             cmd.build();
-            let err = match cmd.find_subcommand_mut(name) {
+            let err = match cmd.find_subcommand_mut(&name) {
                 Some(sub) => sub.error(clap::error::ErrorKind::ArgumentConflict, msg),
                 None => cmd.error(clap::error::ErrorKind::ArgumentConflict, msg),
             };
