@@ -4,6 +4,8 @@
 pub(crate) mod content;
 pub(crate) mod key_management;
 
+pub use key_management::PBES2_DEFAULT_ITERATIONS;
+
 use std::fmt;
 use std::str::FromStr;
 

@@ -53,6 +53,7 @@ pub struct Encryptor {
     zip: bool,
     recipients: Vec<Recipient>,
     fixed: Option<(Zeroizing<Vec<u8>>, Vec<u8>)>,
+    pbes2_iterations: Option<u32>,
 }
 
 impl std::fmt::Debug for Encryptor {
@@ -76,6 +77,7 @@ impl Encryptor {
             zip: false,
             recipients: Vec::new(),
             fixed: None,
+            pbes2_iterations: None,
         }
     }
 
@@ -115,6 +117,13 @@ impl Encryptor {
     /// ciphertext length (CRIME/BREACH); only use it for data you fully control.
     pub fn compress_deflate(mut self) -> Encryptor {
         self.zip = true;
+        self
+    }
+
+    /// PBKDF2 iteration count (`p2c`) for PBES2 recipients (default
+    /// [`crate::jwa::PBES2_DEFAULT_ITERATIONS`]). Decryptors cap it, 10,000 by default.
+    pub fn pbes2_iterations(mut self, p2c: u32) -> Encryptor {
+        self.pbes2_iterations = Some(p2c);
         self
     }
 
@@ -265,6 +274,9 @@ impl Encryptor {
                     Some(c) => Zeroizing::new(c.to_vec()),
                     None => self.fresh_cek()?,
                 };
+                if let (true, Some(p2c)) = (r.alg.is_pbes2(), self.pbes2_iterations) {
+                    header.insert("p2c".into(), p2c.into());
+                }
                 let encrypted_key = km::wrap_cek(r.alg, &r.key, &cek, header, &mut params)?;
                 (cek, encrypted_key)
             }

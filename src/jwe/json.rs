@@ -73,8 +73,9 @@ fn opt_header(obj: &Map<String, Value>, name: &str, max_header: usize) -> Result
     match obj.get(name) {
         None => Ok(None),
         Some(Value::Object(h)) => {
-            if Value::Object(h.clone()).to_string().len() > max_header {
-                return Err(Error::policy("JOSE header too large"));
+            // Unprotected headers are measured as compact JSON.
+            if serde_json::to_string(h).map_or(usize::MAX, |t| t.len()) > max_header {
+                return Err(Error::policy(format!("JOSE header larger than {max_header} bytes")));
             }
             Ok(Some(h.clone()))
         }

@@ -97,11 +97,16 @@ impl ParsedJwe {
     }
 }
 
-/// Decodes a base64url header segment and parses it as a strict JSON object.
+/// Decodes a base64url header segment and parses it as a strict JSON object. A decoded header
+/// longer than `max` bytes is a policy error (checked before JSON parsing).
 pub(crate) fn parse_header_b64(b64_text: &str, max: usize) -> Result<Header> {
-    if b64_text.len() > max.saturating_mul(4) / 3 + 4 {
-        return Err(Error::policy("JOSE header too large"));
+    // Cheap pre-check on the encoded length so a huge segment is never decoded.
+    if b64_text.len() / 4 * 3 > max.saturating_add(3) {
+        return Err(Error::policy(format!("JOSE header larger than {max} bytes")));
     }
     let raw = crate::b64::decode(b64_text, "protected")?;
+    if raw.len() > max {
+        return Err(Error::policy(format!("JOSE header larger than {max} bytes")));
+    }
     crate::json::parse_object(&raw, "JOSE header")
 }

@@ -1,0 +1,732 @@
+//! Issue C: hostile input never gets in, never crashes, never leaks.
+//!
+//! Every case asserts the error kind. Everything that goes wrong after header checks must be the
+//! one opaque `Error::DecryptionFailed`, whatever was tampered with.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine;
+use jwe_mint::jwa::{ContentEncryptionAlg as Enc, KeyManagementAlg as Alg};
+use jwe_mint::jwe::{
+    self, DecryptPolicy, Encryptor, DEFAULT_MAX_HEADER_SIZE, DEFAULT_MAX_RECIPIENTS, DEFAULT_MAX_TOKEN_SIZE,
+};
+use jwe_mint::jwk::{Curve, Jwk, JwkSet};
+use jwe_mint::Error;
+use serde_json::{json, Value};
+
+fn enc(b: &[u8]) -> String {
+    B64.encode(b)
+}
+
+fn dec(s: &str) -> Vec<u8> {
+    B64.decode(s).unwrap()
+}
+
+struct Fixture {
+    key: Jwk,
+    keys: JwkSet,
+}
+
+fn p256() -> Fixture {
+    let key = Jwk::generate(Curve::P256).unwrap();
+    Fixture { keys: JwkSet::new(vec![key.clone()]), key }
+}
+
+fn compact(f: &Fixture, alg: Alg, enc_alg: Enc, pt: &[u8]) -> String {
+    Encryptor::new(enc_alg).recipient(&f.key.to_public().unwrap(), alg).encrypt_compact(pt).unwrap()
+}
+
+fn parts(t: &str) -> Vec<String> {
+    t.split('.').map(str::to_owned).collect()
+}
+
+fn join(p: &[String]) -> String {
+    p.join(".")
+}
+
+/// Rebuilds a compact token with a new protected header (the tag no longer matches).
+fn with_header(t: &str, f: impl FnOnce(&mut serde_json::Map<String, Value>)) -> String {
+    let mut p = parts(t);
+    let mut h: Value = serde_json::from_slice(&dec(&p[0])).unwrap();
+    f(h.as_object_mut().unwrap());
+    p[0] = enc(h.to_string().as_bytes());
+    join(&p)
+}
+
+fn decrypt(t: &str, f: &Fixture) -> Result<jwe::Decrypted, Error> {
+    jwe::decrypt(t, &f.keys, &DecryptPolicy::default())
+}
+
+fn is_malformed(r: Result<jwe::Decrypted, Error>) -> bool {
+    matches!(r, Err(Error::Malformed(_)))
+}
+
+// ---- structure -----------------------------------------------------------------------------
+
+#[test]
+fn wrong_segment_counts_are_malformed() {
+    let f = p256();
+    let t = compact(&f, Alg::EcdhEsA256Kw, Enc::A256Gcm, b"x");
+    let p = parts(&t);
+    for bad in [
+        join(&p[..4]),
+        format!("{t}."),
+        format!("{t}.AAAA"),
+        p[0].clone(),
+        String::new(),
+        "....".into(),
+        ".....".into(),
+    ] {
+        assert!(is_malformed(decrypt(&bad, &f)), "{bad:?}");
+    }
+}
+
+#[test]
+fn non_base64url_characters_and_padding_are_malformed() {
+    let f = p256();
+    let t = compact(&f, Alg::EcdhEsA256Kw, Enc::A256Gcm, b"hello");
+    for seg in 0..5 {
+        for mutation in ["+", "/", "=", " ", "%", "é"] {
+            let mut p = parts(&t);
+            if p[seg].is_empty() {
+                continue;
+            }
+            p[seg].insert_str(1, mutation);
+            assert!(is_malformed(decrypt(&join(&p), &f)), "segment {seg} with {mutation:?}");
+        }
+        // Padding on a segment.
+        let mut p = parts(&t);
+        if p[seg].len() % 4 != 0 {
+            p[seg].push('=');
+            assert!(is_malformed(decrypt(&join(&p), &f)), "padded segment {seg}");
+        }
+    }
+}
+
+#[test]
+fn non_canonical_trailing_bits_are_malformed() {
+    let f = p256();
+    let t = compact(&f, Alg::EcdhEsA256Kw, Enc::A256Gcm, b"hello");
+    let mut p = parts(&t);
+    // The 12-byte IV encodes to 16 chars (no slack); the 16-byte tag has 2 slack bits in its last char.
+    let last = p[4].pop().unwrap();
+    let idx = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".find(last).unwrap();
+    let sibling =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".as_bytes()[idx ^ 1] as char;
+    p[4].push(sibling);
+    assert!(is_malformed(decrypt(&join(&p), &f)));
+}
+
+#[test]
+fn header_not_json_or_not_utf8_is_malformed() {
+    let f = p256();
+    let t = compact(&f, Alg::EcdhEsA256Kw, Enc::A256Gcm, b"hello");
+    for header in [&b"\xff\xfe{}"[..], b"not json", b"[1,2]", b"{\"alg\":\"ECDH-ES+A256KW\"", b"{}garbage"] {
+        let mut p = parts(&t);
+        p[0] = enc(header);
+        assert!(is_malformed(decrypt(&join(&p), &f)), "{header:?}");
+    }
+}
+
+#[test]
+fn truncated_and_extended_segments_fail_opaquely() {
+    let f = p256();
+    let t = compact(&f, Alg::EcdhEsA256Kw, Enc::A256Gcm, b"some plaintext bytes");
+    let mut failures = Vec::new();
+    for seg in 1..5 {
+        let raw = dec(&parts(&t)[seg]);
+        for variant in [raw[..raw.len() - 1].to_vec(), [raw.clone(), vec![0]].concat(), Vec::new()] {
+            let mut p = parts(&t);
+            p[seg] = enc(&variant);
+            failures.push((seg, decrypt(&join(&p), &f).unwrap_err()));
+        }
+    }
+    for (seg, e) in &failures {
+        assert_eq!(*e, Error::DecryptionFailed, "segment {seg}");
+        assert_eq!(e.to_string(), "decryption failed");
+    }
+}
+
+#[test]
+fn tampering_anywhere_gives_the_same_opaque_error() {
+    for (alg, enc_alg, key) in [
+        (Alg::EcdhEsA256Kw, Enc::A256Gcm, Jwk::generate(Curve::P256).unwrap()),
+        (Alg::EcdhEs, Enc::A128CbcHs256, Jwk::generate(Curve::X25519).unwrap()),
+        (Alg::A256Kw, Enc::A256CbcHs512, Jwk::generate_symmetric(32).unwrap()),
+        (Alg::A128GcmKw, Enc::A192Gcm, Jwk::generate_symmetric(16).unwrap()),
+        (Alg::RsaOaep256, Enc::A256Gcm, Jwk::generate_rsa(2048).unwrap()),
+    ] {
+        let f = Fixture { keys: JwkSet::new(vec![key.clone()]), key };
+        let public = if f.key.is_symmetric() { f.key.clone() } else { f.key.to_public().unwrap() };
+        let t = Encryptor::new(enc_alg).recipient(&public, alg).encrypt_compact(b"attack at dawn").unwrap();
+        let rsa_refused = |e: &Error| {
+            matches!(e, Error::RefusedByProvider { .. }) && jwe_mint::crypto::PROVIDER_NAME == "rust-crypto"
+        };
+        if let Err(e) = decrypt(&t, &f) {
+            assert!(rsa_refused(&e), "{alg}: {e}");
+            continue;
+        }
+        for seg in 1..5 {
+            let raw = dec(&parts(&t)[seg]);
+            for i in [0, raw.len() / 2, raw.len().saturating_sub(1)] {
+                if raw.is_empty() {
+                    continue;
+                }
+                let mut flipped = raw.clone();
+                flipped[i] ^= 0x01;
+                let mut p = parts(&t);
+                p[seg] = enc(&flipped);
+                assert_eq!(
+                    decrypt(&join(&p), &f).unwrap_err(),
+                    Error::DecryptionFailed,
+                    "{alg}/{enc_alg} segment {seg} byte {i}"
+                );
+            }
+        }
+        // A changed protected header (still valid JSON and policy) breaks the AAD.
+        let t2 = with_header(&t, |h| {
+            h.insert("x-extra".into(), json!(1));
+        });
+        assert_eq!(decrypt(&t2, &f).unwrap_err(), Error::DecryptionFailed, "{alg} header change");
+        // Wrong key of the right type.
+        let other = match f.key.kty() {
+            "oct" => Jwk::generate_symmetric(match alg {
+                Alg::A128GcmKw => 16,
+                _ => 32,
+            })
+            .unwrap(),
+            "RSA" => Jwk::generate_rsa(2048).unwrap(),
+            _ => Jwk::generate(f.key.curve().unwrap()).unwrap(),
+        };
+        // Same kid, so the key is tried and the unwrap or tag check must fail.
+        let wrong = JwkSet::new(vec![other.with_kid(f.key.kid().unwrap())]);
+        assert_eq!(
+            jwe::decrypt(&t, &wrong, &DecryptPolicy::default()).unwrap_err(),
+            Error::DecryptionFailed,
+            "{alg} wrong key"
+        );
+    }
+}
+
+#[test]
+fn iv_of_wrong_length_and_truncated_tag_fail_opaquely() {
+    let f = p256();
+    let t = compact(&f, Alg::EcdhEsA256Kw, Enc::A256Gcm, b"x");
+    for iv in [vec![0u8; 11], vec![0u8; 13], vec![0u8; 16], vec![]] {
+        let mut p = parts(&t);
+        p[2] = enc(&iv);
+        assert_eq!(decrypt(&join(&p), &f).unwrap_err(), Error::DecryptionFailed);
+    }
+    let mut p = parts(&t);
+    p[4] = enc(&dec(&p[4])[..8]);
+    assert_eq!(decrypt(&join(&p), &f).unwrap_err(), Error::DecryptionFailed);
+}
+
+#[test]
+fn encrypted_key_of_wrong_length_and_rsa_ciphertext_of_wrong_size() {
+    let f = p256();
+    let t = compact(&f, Alg::EcdhEsA256Kw, Enc::A256Gcm, b"x");
+    for len in [0usize, 8, 39, 41, 256] {
+        let mut p = parts(&t);
+        p[1] = enc(&vec![7u8; len]);
+        assert_eq!(
+            decrypt(&join(&p), &f).unwrap_err(),
+            Error::DecryptionFailed,
+            "encrypted_key of {len} bytes"
+        );
+    }
+    // Direct ECDH-ES must have an empty encrypted key.
+    let d = compact(&f, Alg::EcdhEs, Enc::A256Gcm, b"x");
+    let mut p = parts(&d);
+    p[1] = enc(&[1u8; 40]);
+    assert_eq!(decrypt(&join(&p), &f).unwrap_err(), Error::DecryptionFailed);
+
+    let rsa = Jwk::generate_rsa(2048).unwrap();
+    let rf = Fixture { keys: JwkSet::new(vec![rsa.clone()]), key: rsa };
+    let t = compact(&rf, Alg::RsaOaep256, Enc::A256Gcm, b"x");
+    for len in [255usize, 257, 128, 0] {
+        let mut p = parts(&t);
+        p[1] = enc(&vec![3u8; len]);
+        let e = decrypt(&join(&p), &rf).unwrap_err();
+        if jwe_mint::crypto::PROVIDER_NAME == "rust-crypto" {
+            assert!(matches!(e, Error::RefusedByProvider { .. }), "{e}");
+        } else {
+            assert_eq!(e, Error::DecryptionFailed, "RSA ciphertext of {len} bytes");
+        }
+    }
+}
+
+// ---- header rules --------------------------------------------------------------------------
+
+#[test]
+fn alg_none_unknown_algs_and_disallowed_algs() {
+    let f = p256();
+    let t = compact(&f, Alg::EcdhEsA256Kw, Enc::A256Gcm, b"x");
+    let none = with_header(&t, |h| {
+        h.insert("alg".into(), "none".into());
+    });
+    assert!(matches!(decrypt(&none, &f), Err(Error::UnsupportedAlgorithm(_))));
+    let weird = with_header(&t, |h| {
+        h.insert("enc".into(), "A256GCM\u{0}".into());
+    });
+    assert!(matches!(decrypt(&weird, &f), Err(Error::UnsupportedAlgorithm(_))));
+    let numeric = with_header(&t, |h| {
+        h.insert("alg".into(), json!(1));
+    });
+    assert!(is_malformed(decrypt(&numeric, &f)));
+    let missing = with_header(&t, |h| {
+        h.remove("enc");
+    });
+    assert!(is_malformed(decrypt(&missing, &f)));
+
+    let only_kw = DecryptPolicy::default().only_algs(&[Alg::A256Kw]);
+    assert!(matches!(jwe::decrypt(&t, &f.keys, &only_kw), Err(Error::AlgorithmNotAllowed(_))));
+    let only_cbc = DecryptPolicy::default().only_encs(&[Enc::A128CbcHs256]);
+    assert!(matches!(jwe::decrypt(&t, &f.keys, &only_cbc), Err(Error::AlgorithmNotAllowed(_))));
+}
+
+#[test]
+fn alg_that_does_not_fit_the_key_is_no_matching_key() {
+    let f = p256();
+    let sym = Jwk::generate_symmetric(32).unwrap();
+    let t = Encryptor::new(Enc::A256Gcm).recipient(&sym, Alg::A256Kw).encrypt_compact(b"x").unwrap();
+    assert!(matches!(decrypt(&t, &f), Err(Error::NoMatchingKey(_))));
+    // A key pinned to another alg is not used.
+    let pinned = f.key.clone().with_alg("ECDH-ES+A128KW");
+    let t = compact(&f, Alg::EcdhEsA256Kw, Enc::A256Gcm, b"x");
+    let r = jwe::decrypt(&t, &JwkSet::new(vec![pinned]), &DecryptPolicy::default());
+    assert!(matches!(r, Err(Error::NoMatchingKey(_))));
+    // A signing key is not used for decryption.
+    let sig = f.key.clone().with_use("sig");
+    assert!(matches!(
+        jwe::decrypt(&t, &JwkSet::new(vec![sig]), &DecryptPolicy::default()),
+        Err(Error::NoMatchingKey(_))
+    ));
+}
+
+#[test]
+fn crit_rules() {
+    let f = p256();
+    let t = compact(&f, Alg::EcdhEsA256Kw, Enc::A256Gcm, b"x");
+    let cases: Vec<(Value, bool)> = vec![
+        (json!(["exp-ext"]), false), // unknown name → policy
+        (json!([]), true),           // empty → malformed
+        (json!("exp-ext"), true),    // not an array
+        (json!(["alg"]), true),      // registered name
+        (json!([1]), true),
+    ];
+    for (crit, malformed) in cases {
+        let c2 = crit.clone();
+        let bad = with_header(&t, move |h| {
+            h.insert("crit".into(), c2);
+            h.insert("exp-ext".into(), json!(1));
+        });
+        let e = decrypt(&bad, &f).unwrap_err();
+        if malformed {
+            assert!(matches!(e, Error::Malformed(_)), "{crit}: {e}");
+        } else {
+            assert!(matches!(e, Error::Policy(_)), "{crit}: {e}");
+        }
+    }
+    // Understood by the application: passes header checks (then fails on the changed AAD).
+    let mut policy = DecryptPolicy::default();
+    policy.understood_crit.push("exp-ext".into());
+    let ok = with_header(&t, |h| {
+        h.insert("crit".into(), json!(["exp-ext"]));
+        h.insert("exp-ext".into(), json!(1));
+    });
+    assert_eq!(jwe::decrypt(&ok, &f.keys, &policy).unwrap_err(), Error::DecryptionFailed);
+    let dup = with_header(&t, |h| {
+        h.insert("crit".into(), json!(["exp-ext", "exp-ext"]));
+        h.insert("exp-ext".into(), json!(1));
+    });
+    assert!(matches!(jwe::decrypt(&dup, &f.keys, &policy), Err(Error::Malformed(_))));
+}
+
+#[test]
+fn duplicate_json_members_are_rejected() {
+    let f = p256();
+    let t = compact(&f, Alg::EcdhEsA256Kw, Enc::A256Gcm, b"x");
+    let mut p = parts(&t);
+    let h = String::from_utf8(dec(&p[0])).unwrap();
+    let dup = h.replacen('{', "{\"enc\":\"A128GCM\",", 1);
+    p[0] = enc(dup.as_bytes());
+    assert!(is_malformed(decrypt(&join(&p), &f)));
+    // Duplicate member in the JSON serialization itself.
+    let json = Encryptor::new(Enc::A256Gcm)
+        .recipient(&f.key.to_public().unwrap(), Alg::EcdhEsA256Kw)
+        .encrypt_flattened(b"x")
+        .unwrap();
+    let dup = json.replacen("\"iv\":", "\"iv\":\"AAAA\",\"iv\":", 1);
+    assert!(is_malformed(decrypt(&dup, &f)));
+}
+
+#[test]
+fn header_parameters_in_two_places_are_rejected() {
+    let f = p256();
+    let pubk = f.key.to_public().unwrap();
+    let json = Encryptor::new(Enc::A256Gcm)
+        .unprotected_param("jku", "https://x.example/jwks")
+        .recipient(&pubk, Alg::EcdhEsA256Kw)
+        .encrypt_flattened(b"x")
+        .unwrap();
+    let mut v: Value = serde_json::from_str(&json).unwrap();
+    // `alg` is in the per-recipient header; repeating it in the shared header is a conflict.
+    v["unprotected"]["alg"] = json!("ECDH-ES+A256KW");
+    assert!(is_malformed(decrypt(&v.to_string(), &f)));
+    let mut v: Value = serde_json::from_str(&json).unwrap();
+    v["header"]["enc"] = json!("A256GCM");
+    assert!(is_malformed(decrypt(&v.to_string(), &f)));
+    // zip and crit only in the protected header.
+    let mut v: Value = serde_json::from_str(&json).unwrap();
+    v["unprotected"]["zip"] = json!("DEF");
+    assert!(is_malformed(decrypt(&v.to_string(), &f)));
+    // Flattened must not also carry `recipients`.
+    let mut v: Value = serde_json::from_str(&json).unwrap();
+    v["recipients"] = json!([]);
+    assert!(is_malformed(decrypt(&v.to_string(), &f)));
+}
+
+// ---- epk -----------------------------------------------------------------------------------
+
+#[test]
+fn epk_off_curve_other_curve_infinity_or_private_is_rejected() {
+    let f = p256();
+    let t = compact(&f, Alg::EcdhEsA256Kw, Enc::A256Gcm, b"x");
+    let epk = |t: &str| -> Value {
+        let h: Value = serde_json::from_slice(&dec(&parts(t)[0])).unwrap();
+        h["epk"].clone()
+    };
+    let good = epk(&t);
+    let mut off = good.clone();
+    let mut y = dec(off["y"].as_str().unwrap());
+    y[31] ^= 1;
+    off["y"] = enc(&y).into();
+    let infinity = json!({"kty":"EC","crv":"P-256","x":enc(&[0;32]),"y":enc(&[0;32])});
+    let p384 = Jwk::generate(Curve::P384).unwrap().to_public().unwrap().to_value().unwrap();
+    let x25519 = Jwk::generate(Curve::X25519).unwrap().to_public().unwrap().to_value().unwrap();
+    let mut with_d = good.clone();
+    with_d["d"] = enc(&[1; 32]).into();
+    let short = json!({"kty":"EC","crv":"P-256","x":enc(&[1;31]),"y":enc(&[1;32])});
+    for (name, bad) in [
+        ("off-curve", off),
+        ("infinity", infinity),
+        ("P-384", p384),
+        ("X25519", x25519),
+        ("with d", with_d),
+        ("short x", short),
+        ("string", json!("epk")),
+    ] {
+        let b2 = bad.clone();
+        let tok = with_header(&t, move |h| {
+            h.insert("epk".into(), b2);
+        });
+        assert_eq!(decrypt(&tok, &f).unwrap_err(), Error::DecryptionFailed, "{name}");
+    }
+    let tok = with_header(&t, |h| {
+        h.remove("epk");
+    });
+    assert_eq!(decrypt(&tok, &f).unwrap_err(), Error::DecryptionFailed, "missing epk");
+}
+
+#[test]
+fn x25519_small_order_epk_is_rejected() {
+    let key = Jwk::generate(Curve::X25519).unwrap();
+    let f = Fixture { keys: JwkSet::new(vec![key.clone()]), key };
+    let t = compact(&f, Alg::EcdhEsA256Kw, Enc::A256Gcm, b"x");
+    for point in [[0u8; 32], {
+        let mut one = [0u8; 32];
+        one[0] = 1;
+        one
+    }] {
+        let tok = with_header(&t, move |h| {
+            h.insert("epk".into(), json!({"kty":"OKP","crv":"X25519","x": enc(&point)}));
+        });
+        assert_eq!(decrypt(&tok, &f).unwrap_err(), Error::DecryptionFailed);
+    }
+}
+
+// ---- limits: at, below and above each bound ------------------------------------------------
+
+#[test]
+fn limit_token_size() {
+    let f = Fixture {
+        keys: JwkSet::new(vec![Jwk::symmetric(&[5u8; 32]).unwrap()]),
+        key: Jwk::symmetric(&[5u8; 32]).unwrap(),
+    };
+    let make = |n: usize| {
+        Encryptor::new(Enc::A256Gcm).recipient(&f.key, Alg::Dir).encrypt_compact(&vec![b'a'; n]).unwrap()
+    };
+    // Find the plaintext length whose token is exactly the limit.
+    let overhead = make(0).len();
+    let mut n = (DEFAULT_MAX_TOKEN_SIZE - overhead) * 3 / 4;
+    while make(n + 1).len() <= DEFAULT_MAX_TOKEN_SIZE {
+        n += 1;
+    }
+    while make(n).len() > DEFAULT_MAX_TOKEN_SIZE {
+        n -= 1;
+    }
+    let at = make(n);
+    assert!(at.len() <= DEFAULT_MAX_TOKEN_SIZE && make(n + 1).len() > DEFAULT_MAX_TOKEN_SIZE);
+    assert!(decrypt(&at, &f).is_ok());
+    assert!(decrypt(&make(n / 2), &f).is_ok());
+    assert!(matches!(decrypt(&make(n + 1), &f), Err(Error::Policy(_))));
+    let small = DecryptPolicy { max_token_size: 100, ..DecryptPolicy::default() };
+    assert!(matches!(jwe::decrypt(&at, &f.keys, &small), Err(Error::Policy(_))));
+    // Oversized garbage is refused before parsing.
+    assert!(matches!(decrypt(&"A".repeat(DEFAULT_MAX_TOKEN_SIZE + 1), &f), Err(Error::Policy(_))));
+}
+
+#[test]
+fn limit_header_size() {
+    let key = Jwk::symmetric(&[5u8; 32]).unwrap();
+    let f = Fixture { keys: JwkSet::new(vec![key.clone()]), key };
+    let base = Encryptor::new(Enc::A256Gcm).recipient(&f.key, Alg::Dir).encrypt_compact(b"x").unwrap();
+    let base_len = dec(&parts(&base)[0]).len();
+    // `"pad":""` adds 9 bytes (with the comma) plus the padding length.
+    let header_of = |total: usize| {
+        let pad = total - base_len - 9;
+        Encryptor::new(Enc::A256Gcm)
+            .protected_param("pad", "p".repeat(pad))
+            .recipient(&f.key, Alg::Dir)
+            .encrypt_compact(b"x")
+            .unwrap()
+    };
+    let at = header_of(DEFAULT_MAX_HEADER_SIZE);
+    assert_eq!(dec(&parts(&at)[0]).len(), DEFAULT_MAX_HEADER_SIZE);
+    assert!(decrypt(&at, &f).is_ok());
+    assert!(decrypt(&header_of(DEFAULT_MAX_HEADER_SIZE - 1), &f).is_ok());
+    assert!(matches!(decrypt(&header_of(DEFAULT_MAX_HEADER_SIZE + 1), &f), Err(Error::Policy(_))));
+}
+
+#[test]
+fn limit_recipients() {
+    let keys: Vec<Jwk> = (0..=DEFAULT_MAX_RECIPIENTS)
+        .map(|i| Jwk::symmetric(&[i as u8 + 1; 16]).unwrap().with_kid(format!("k{i}")))
+        .collect();
+    let make = |n: usize| {
+        let mut e = Encryptor::new(Enc::A128Gcm);
+        for k in &keys[..n] {
+            e = e.recipient(k, Alg::A128Kw);
+        }
+        e.encrypt_general(b"many").unwrap()
+    };
+    let last = JwkSet::new(vec![keys[DEFAULT_MAX_RECIPIENTS - 1].clone()]);
+    let p = DecryptPolicy::default();
+    assert!(jwe::decrypt(&make(DEFAULT_MAX_RECIPIENTS), &last, &p).is_ok());
+    assert!(jwe::decrypt(&make(DEFAULT_MAX_RECIPIENTS - 1), &JwkSet::new(vec![keys[0].clone()]), &p).is_ok());
+    assert!(matches!(jwe::decrypt(&make(DEFAULT_MAX_RECIPIENTS + 1), &last, &p), Err(Error::Policy(_))));
+    let two = DecryptPolicy { max_recipients: 2, ..DecryptPolicy::default() };
+    assert!(matches!(jwe::decrypt(&make(3), &last, &two), Err(Error::Policy(_))));
+}
+
+#[test]
+fn limit_pbes2_iterations_and_opt_in() {
+    let pw = Jwk::symmetric(b"correct horse battery staple").unwrap();
+    let f = Fixture { keys: JwkSet::new(vec![pw.clone()]), key: pw };
+    let with_p2c = |p2c: u32| {
+        Encryptor::new(Enc::A128Gcm)
+            .pbes2_iterations(p2c)
+            .recipient(&f.key, Alg::Pbes2Hs256A128Kw)
+            .encrypt_compact(b"pw")
+            .unwrap()
+    };
+    let reserved = Encryptor::new(Enc::A128Gcm)
+        .protected_param("p2c", 5)
+        .recipient(&f.key, Alg::Pbes2Hs256A128Kw)
+        .encrypt_compact(b"pw");
+    assert!(matches!(reserved, Err(Error::Policy(_))), "p2c is set by the encryptor");
+    let cap = 10_000;
+    let p = DecryptPolicy::default().allow_pbes2(cap);
+    assert!(jwe::decrypt(&with_p2c(cap), &f.keys, &p).is_ok());
+    assert!(jwe::decrypt(&with_p2c(cap - 1), &f.keys, &p).is_ok());
+    assert!(matches!(jwe::decrypt(&with_p2c(cap + 1), &f.keys, &p), Err(Error::Policy(_))));
+    // A huge p2c is refused before any PBKDF2 work.
+    let huge = with_header(&with_p2c(1000), |h| {
+        h.insert("p2c".into(), json!(u32::MAX));
+    });
+    let started = std::time::Instant::now();
+    assert!(matches!(jwe::decrypt(&huge, &f.keys, &p), Err(Error::Policy(_))));
+    assert!(started.elapsed().as_secs() < 5);
+    // Without the opt-in PBES2 is refused outright.
+    assert!(matches!(
+        jwe::decrypt(&with_p2c(1000), &f.keys, &DecryptPolicy::default()),
+        Err(Error::AlgorithmNotAllowed(_))
+    ));
+}
+
+#[test]
+fn limit_zip_size_opt_in_and_bomb() {
+    let key = Jwk::symmetric(&[9u8; 32]).unwrap();
+    let f = Fixture { keys: JwkSet::new(vec![key.clone()]), key };
+    let cap = jwe::DEFAULT_MAX_DECOMPRESSED_SIZE;
+    let make = |n: usize| {
+        Encryptor::new(Enc::A256Gcm)
+            .compress_deflate()
+            .recipient(&f.key, Alg::Dir)
+            .encrypt_compact(&vec![b'z'; n])
+            .unwrap()
+    };
+    let p = DecryptPolicy::default().allow_zip(cap);
+    assert_eq!(jwe::decrypt(&make(cap), &f.keys, &p).unwrap().plaintext.len(), cap);
+    assert!(jwe::decrypt(&make(cap - 1), &f.keys, &p).is_ok());
+    assert!(matches!(jwe::decrypt(&make(cap + 1), &f.keys, &p), Err(Error::Policy(_))));
+    // A bomb: 64 MiB of zeros compresses to ~64 KiB; refused at the cap without inflating it all.
+    let bomb = Encryptor::new(Enc::A256Gcm)
+        .compress_deflate()
+        .recipient(&f.key, Alg::Dir)
+        .encrypt_compact(&vec![0u8; 64 << 20])
+        .unwrap();
+    let big = DecryptPolicy { max_token_size: 1 << 20, ..p.clone() };
+    assert!(matches!(jwe::decrypt(&bomb, &f.keys, &big), Err(Error::Policy(_))));
+    // Without the opt-in: refused.
+    assert!(matches!(decrypt(&make(10), &f), Err(Error::AlgorithmNotAllowed(_))));
+    // Unknown zip value.
+    let t = with_header(&make(10), |h| {
+        h.insert("zip".into(), "GZIP".into());
+    });
+    assert!(matches!(jwe::decrypt(&t, &f.keys, &p), Err(Error::UnsupportedAlgorithm(_))));
+}
+
+#[test]
+fn huge_json_numbers_and_deep_nesting_are_malformed() {
+    let f = p256();
+    let t = compact(&f, Alg::EcdhEsA256Kw, Enc::A256Gcm, b"x");
+    for header in [
+        format!("{{\"alg\":\"ECDH-ES+A256KW\",\"enc\":\"A256GCM\",\"n\":1{}}}", "0".repeat(400)),
+        format!(
+            "{{\"alg\":\"ECDH-ES+A256KW\",\"enc\":\"A256GCM\",\"n\":{}{}}}",
+            "[".repeat(200),
+            "]".repeat(200)
+        ),
+        format!("{{\"alg\":\"ECDH-ES+A256KW\",\"enc\":\"A256GCM\",\"n\":1e999}}"),
+    ] {
+        let mut p = parts(&t);
+        p[0] = enc(header.as_bytes());
+        assert!(is_malformed(decrypt(&join(&p), &f)), "{}", &header[..60]);
+    }
+    let deep_json = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let big = DecryptPolicy { max_token_size: 1 << 20, ..DecryptPolicy::default() };
+    assert!(jwe::decrypt(&format!("{{\"x\":{deep_json}}}"), &f.keys, &big).is_err());
+}
+
+#[test]
+fn nesting_depth_is_one_level() {
+    // A JWE inside the JWE (instead of a JWS) is not an access token.
+    use jwe_mint::issuer::{Grant, Issuer};
+    use jwe_mint::registry::{Registry, ResourceEntry};
+    use jwe_mint::resource_server::ResourceServer;
+    let as_key = Jwk::generate(Curve::P256).unwrap();
+    let rs_key = Jwk::generate(Curve::P256).unwrap();
+    let mut reg = Registry::default();
+    reg.insert(
+        ResourceEntry::new("https://rs.example", ["s"], JwkSet::new(vec![rs_key.to_public().unwrap()]))
+            .unwrap(),
+    )
+    .unwrap();
+    let issuer = Issuer::builder("https://as.example", &as_key)
+        .registry(reg)
+        .allow_client("c", &["https://rs.example"])
+        .unwrap()
+        .build()
+        .unwrap();
+    let token = issuer
+        .mint(&Grant::new("u", "c", "s", &["https://rs.example"]).unwrap(), "https://rs.example")
+        .unwrap()
+        .access_token;
+    let double = Encryptor::new(Enc::A256Gcm)
+        .protected_param("cty", "JWT")
+        .recipient(&rs_key.to_public().unwrap(), Alg::EcdhEsA256Kw)
+        .encrypt_compact(token.as_bytes())
+        .unwrap();
+    let rs = ResourceServer::new(
+        "https://rs.example",
+        JwkSet::new(vec![rs_key]),
+        "https://as.example",
+        issuer.verification_keys().clone(),
+    )
+    .unwrap();
+    assert!(rs.open(&token).is_ok());
+    assert!(matches!(rs.open(&double), Err(Error::Malformed(_))));
+}
+
+// ---- secrets never leak --------------------------------------------------------------------
+
+#[test]
+fn debug_and_errors_never_show_key_material_or_plaintext() {
+    let keys = [
+        Jwk::generate(Curve::P256).unwrap(),
+        Jwk::generate(Curve::P521).unwrap(),
+        Jwk::generate(Curve::X25519).unwrap(),
+        Jwk::generate(Curve::Ed25519).unwrap(),
+        Jwk::generate_rsa(2048).unwrap(),
+        Jwk::generate_symmetric(32).unwrap(),
+    ];
+    for k in &keys {
+        let private: Value = serde_json::from_str(&k.to_private_json()).unwrap();
+        let shown = format!("{k:?} {:?} {:#?}", JwkSet::new(vec![k.clone()]), k);
+        for member in ["d", "p", "q", "dp", "dq", "qi", "k"] {
+            if let Some(secret) = private.get(member).and_then(Value::as_str) {
+                assert!(!shown.contains(secret), "{member} of a {} key in Debug", k.kty());
+                assert!(!shown.contains(&secret[..12]), "prefix of {member} in Debug");
+            }
+        }
+        if !k.is_symmetric() {
+            assert!(!k.to_json().unwrap().contains("\"d\""));
+        }
+    }
+    // Decrypted plaintext is redacted in Debug; errors carry no plaintext or key bytes.
+    let f = p256();
+    let t = compact(&f, Alg::EcdhEsA256Kw, Enc::A256Gcm, b"TOP-SECRET-PLAINTEXT");
+    let d = decrypt(&t, &f).unwrap();
+    assert!(!format!("{d:?}").contains("TOP-SECRET"));
+    let enc_dbg =
+        format!("{:?}", Encryptor::new(Enc::A256Gcm).dangerous_fixed_cek_and_iv(&[0x41; 32], &[0x42; 12]));
+    assert!(!enc_dbg.contains("65, 65") && !enc_dbg.contains("AAAA"));
+    let d_member =
+        serde_json::from_str::<Value>(&f.key.to_private_json()).unwrap()["d"].as_str().unwrap().to_owned();
+    let bad_key =
+        format!(r#"{{"kty":"EC","crv":"P-256","x":"{0}","y":"{0}","d":"{1}"}}"#, enc(&[1; 32]), d_member);
+    let e = Jwk::from_json(&bad_key).unwrap_err();
+    assert!(!e.to_string().contains(&d_member), "{e}");
+    let mut p = parts(&t);
+    p[3] = enc(b"TOP-SECRET-PLAINTEXT");
+    let e = decrypt(&join(&p), &f).unwrap_err();
+    assert!(!format!("{e} {e:?}").contains("TOP-SECRET"));
+}
+
+#[test]
+fn garbage_never_panics() {
+    let f = p256();
+    let t = compact(&f, Alg::EcdhEsA256Kw, Enc::A256Gcm, b"x");
+    let json = Encryptor::new(Enc::A256Gcm)
+        .recipient(&f.key.to_public().unwrap(), Alg::EcdhEsA256Kw)
+        .encrypt_general(b"x")
+        .unwrap();
+    let mut state = 0x1234_5678_9abc_def0u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for base in [t.as_bytes(), json.as_bytes()] {
+        for _ in 0..2000 {
+            let mut b = base.to_vec();
+            for _ in 0..(next() % 4 + 1) {
+                let i = (next() as usize) % b.len();
+                match next() % 3 {
+                    0 => b[i] = (next() % 128) as u8,
+                    1 => {
+                        b.remove(i);
+                    }
+                    _ => b.insert(i, b"{}[],:.\"A0-_"[(next() % 12) as usize]),
+                }
+            }
+            if let Ok(s) = std::str::from_utf8(&b) {
+                let _ = jwe::decrypt(s, &f.keys, &DecryptPolicy::default());
+                let _ = jwe::inspect(s, &DecryptPolicy::default());
+                let _ = Jwk::from_json(s);
+            }
+        }
+    }
+}
