@@ -72,3 +72,31 @@ pub fn segments(compact: &str) -> Vec<&str> {
     assert_eq!(parts.len(), 5, "compact JWE must have five segments");
     parts
 }
+
+/// Whether the selected crypto provider performs RSA private-key decryption (RSA-OAEP, RSA1_5).
+/// The `rust-crypto` provider refuses it with `Error::RefusedByProvider` (RUSTSEC-2023-0071, the
+/// Marvin timing attack, is not marked fixed for the `rsa` crate); vectors that need it then
+/// assert exactly that refusal instead of a plaintext.
+pub fn provider_decrypts_rsa() -> bool {
+    jwe_mint::crypto::PROVIDER_NAME != "rust-crypto"
+}
+
+/// For a vector whose recipient uses RSA key transport: returns `result` for the caller's checks,
+/// or — under a provider that refuses RSA decryption — asserts that `result` is exactly that
+/// refusal and returns `None`.
+pub fn rsa_outcome(
+    case: &str,
+    result: jwe_mint::Result<jwe_mint::jwe::Decrypted>,
+) -> Option<jwe_mint::Result<jwe_mint::jwe::Decrypted>> {
+    if provider_decrypts_rsa() {
+        return Some(result);
+    }
+    match result {
+        Err(jwe_mint::Error::RefusedByProvider { .. }) => None,
+        other => panic!(
+            "{case}: the {} provider must refuse RSA decryption, got {:?}",
+            jwe_mint::crypto::PROVIDER_NAME,
+            other.map(|d| d.alg)
+        ),
+    }
+}
