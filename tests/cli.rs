@@ -408,6 +408,16 @@ fn dir_key_size_picks_enc_and_explicit_enc_is_used() {
     let token = encrypt(&[&k256], &["--enc", "A128CBC-HS256"], PLAINTEXT);
     assert_eq!(inspect(&token)["protected"]["enc"], "A128CBC-HS256");
     assert_eq!(decrypt(&[&k256], &[], &token).ok().stdout, PLAINTEXT);
+    // A dir key pinned to its enc (RFC 7520 §5.6.1 style): dir with that enc.
+    let pinned = Jwk::generate_symmetric(16).unwrap().with_alg("A128GCM");
+    let pinned = dir.write("pinned.jwk", pinned.to_private_json().as_bytes());
+    let token = encrypt(&[&pinned], &[], PLAINTEXT);
+    let h = inspect(&token);
+    assert_eq!(
+        (h["protected"]["alg"].as_str(), h["protected"]["enc"].as_str()),
+        (Some("dir"), Some("A128GCM"))
+    );
+    assert_eq!(decrypt(&[&pinned], &[], &token).ok().stdout, PLAINTEXT);
     // Wrong size for the chosen enc: rejected by the library, exit 1.
     run(&["encrypt", "--key", &k256, "--enc", "A128GCM"], b"x").rejected();
 }

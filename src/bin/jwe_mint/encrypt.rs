@@ -87,6 +87,10 @@ fn recipient_key(path: &Path) -> Result<Jwk, CliError> {
 /// The key's own `alg`, else the default for its type.
 fn default_alg(key: &Jwk) -> Result<Km, CliError> {
     if let Some(pinned) = key.alg() {
+        // A `dir` key may be pinned to its content encryption algorithm (RFC 7520 §5.6.1).
+        if key.is_symmetric() && pinned.parse::<Enc>().is_ok() {
+            return Ok(Km::Dir);
+        }
         return pinned.parse::<Km>().map_err(|_| {
             let shown: String = pinned.chars().take(40).filter(char::is_ascii_graphic).collect();
             Error::NoMatchingKey(format!("the key's alg `{shown}` is not a key management algorithm")).into()
@@ -115,9 +119,12 @@ fn default_alg(key: &Jwk) -> Result<Km, CliError> {
     Ok(alg)
 }
 
-/// For `dir`, the content encryption algorithm whose key length equals the key's (A256GCM for
-/// 32 bytes).
+/// For `dir`, the content encryption algorithm the key is pinned to, else the one whose key length
+/// equals the key's (A256GCM for 32 bytes).
 fn dir_enc(key: &Jwk) -> Option<Enc> {
+    if let Some(enc) = key.alg().and_then(|a| a.parse::<Enc>().ok()) {
+        return Some(enc);
+    }
     match oct_len(key) {
         16 => Some(Enc::A128Gcm),
         24 => Some(Enc::A192Gcm),
