@@ -337,7 +337,7 @@ impl Registry {
     /// Serializes the registry document.
     pub fn to_json(&self) -> Result<String> {
         let resources = self.entries.iter().map(ResourceEntry::to_value).collect::<Result<Vec<_>>>()?;
-        Ok(serde_json::to_string_pretty(&json!({ "resources": resources }))
-            .map_err(|_| Error::malformed("registry"))?)
+        serde_json::to_string_pretty(&json!({ "resources": resources }))
+            .map_err(|_| Error::malformed("registry"))
     }
 }

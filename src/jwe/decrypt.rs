@@ -226,11 +226,10 @@ fn check_shared_headers(parsed: &ParsedJwe, policy: &DecryptPolicy) -> Result<()
     }
     match parsed.protected.get("zip") {
         None => {}
-        Some(Value::String(z)) if z == "DEF" => {
-            if policy.max_decompressed_size.is_none() {
-                return Err(Error::AlgorithmNotAllowed("zip needs an explicit opt-in".into()));
-            }
+        Some(Value::String(z)) if z == "DEF" && policy.max_decompressed_size.is_none() => {
+            return Err(Error::AlgorithmNotAllowed("zip needs an explicit opt-in".into()));
         }
+        Some(Value::String(z)) if z == "DEF" => {}
         Some(_) => return Err(Error::UnsupportedAlgorithm("zip".into())),
     }
     if let Some(crit) = parsed.protected.get("crit") {
