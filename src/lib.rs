@@ -21,6 +21,7 @@ pub mod jws;
 pub mod registry;
 pub mod resource_server;
 pub mod token;
+mod token_cache;
 
 pub use error::{Error, Result};
 

@@ -1,6 +1,8 @@
 //! The resource server's face: open an access token locally — decrypt with its own key, verify
 //! the AS signature, validate the claims — and get typed claims or one clear error.
 
+use std::sync::Arc;
+
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
@@ -11,6 +13,7 @@ use crate::jwe::{self, DecryptPolicy};
 use crate::jwk::JwkSet;
 use crate::jws;
 use crate::token::{self, AccessTokenClaims, ResourceIndicator};
+use crate::token_cache::TokenCache;
 
 /// Default clock skew tolerated for `exp`, `nbf` and `iat`, in seconds.
 pub const DEFAULT_LEEWAY: u64 = 60;
@@ -52,10 +55,12 @@ impl Default for Validation {
 }
 
 /// A validated access token.
+///
+/// Cloning is cheap (the claims are shared).
 #[derive(Debug, Clone)]
 pub struct AccessToken {
-    claims: AccessTokenClaims,
-    raw: Map<String, Value>,
+    claims: Arc<AccessTokenClaims>,
+    raw: Arc<Map<String, Value>>,
     key_management: Option<KeyManagementAlg>,
 }
 
@@ -92,7 +97,7 @@ impl AccessToken {
 
     /// The claims deserialized into the caller's own type.
     pub fn claims<T: DeserializeOwned>(&self) -> Result<T> {
-        serde_json::from_value(Value::Object(self.raw.clone()))
+        serde_json::from_value(Value::Object((*self.raw).clone()))
             .map_err(|_| Error::malformed("claims do not fit the requested type"))
     }
 
@@ -136,6 +141,7 @@ pub struct ResourceServer {
     issuer_keys: JwkSet,
     validation: Validation,
     policy: DecryptPolicy,
+    cache: Option<Arc<TokenCache<AccessToken>>>,
 }
 
 impl ResourceServer {
@@ -160,6 +166,7 @@ impl ResourceServer {
             issuer_keys,
             validation: Validation::default(),
             policy,
+            cache: None,
         })
     }
 
@@ -172,6 +179,15 @@ impl ResourceServer {
     /// Replaces the JWE decryption policy (`enc` stays required in the protected header).
     pub fn with_decrypt_policy(mut self, policy: DecryptPolicy) -> ResourceServer {
         self.policy = DecryptPolicy { require_protected_enc: true, ..policy };
+        self
+    }
+
+    /// Opt-in: keep up to `capacity` opened tokens, keyed by the SHA-256 of the token, for
+    /// resource servers that see the same token many times. A cached token is never served after
+    /// its `exp`, and its claims are re-validated (times, demanded audience) on every hit. Clones
+    /// of this `ResourceServer` share the cache.
+    pub fn with_cache(mut self, capacity: usize) -> ResourceServer {
+        self.cache = Some(Arc::new(TokenCache::new(capacity)));
         self
     }
 
@@ -195,7 +211,22 @@ impl ResourceServer {
     /// [`ResourceServer::open`] at a given time (seconds since the epoch) and optional demanded
     /// audience, for tests and replays.
     pub fn open_at(&self, token: &str, audience: Option<&str>, now: i64) -> Result<AccessToken> {
-        let outcome = self.open_inner(token, audience, now);
+        let outcome = match &self.cache {
+            None => self.open_inner(token, audience, now),
+            Some(cache) => {
+                let key = TokenCache::<AccessToken>::key(token);
+                match cache.get(&key, now) {
+                    Some(hit) => self.validate(&hit.raw, audience, now).map(|()| (*hit).clone()),
+                    None => {
+                        let opened = self.open_inner(token, audience, now);
+                        if let Ok(t) = &opened {
+                            cache.insert(key, t.claims.exp, Arc::new(t.clone()), now);
+                        }
+                        opened
+                    }
+                }
+            }
+        };
         match &outcome {
             Ok(t) => tracing::info!(
                 target: "jwe_mint::audit",
@@ -256,7 +287,7 @@ impl ResourceServer {
         }
         let claims: AccessTokenClaims = serde_json::from_value(Value::Object(raw.clone()))
             .map_err(|_| Error::InvalidToken(TokenRejection::MissingClaim("sub/client_id/iat/jti")))?;
-        Ok(AccessToken { claims, raw, key_management })
+        Ok(AccessToken { claims: Arc::new(claims), raw: Arc::new(raw), key_management })
     }
 
     fn validate(&self, c: &Map<String, Value>, audience: Option<&str>, now: i64) -> Result<()> {

@@ -591,3 +591,33 @@ fn issuer_and_resource_server_are_send_sync() {
     assert_send_sync::<Issuer>();
     assert_send_sync::<ResourceServer>();
 }
+
+// ---- opt-in RS cache -----------------------------------------------------------------------
+
+#[test]
+fn cache_serves_repeat_tokens_but_never_past_exp_and_rechecks_audience() {
+    let w = world();
+    let grant = Grant::new("alice", "photo-app", "pay", &[PAY]).unwrap();
+    let t0 = now();
+    let tok = w.issuer.mint_at(&grant, PAY, t0).unwrap().access_token;
+    let pay = rs(&w, PAY, &w.pay_key).with_cache(8);
+    let first = pay.open_at(&tok, None, t0).unwrap();
+    let second = pay.open_at(&tok, None, t0 + 10).unwrap();
+    assert_eq!(first.standard_claims().jti, second.standard_claims().jti);
+    // Past exp (300 s) + leeway (60 s): the cache must not serve it, and a full open rejects it.
+    assert_eq!(rejection(pay.open_at(&tok, None, t0 + 361).unwrap_err()), TokenRejection::Expired);
+    // Within the leeway the cache refuses (past exp) but the full path still accepts.
+    assert!(pay.open_at(&tok, None, t0 + 330).is_ok());
+    // A demanded audience is checked on every hit.
+    assert!(pay.open_at(&tok, Some(PAY), t0).is_ok());
+    assert_eq!(rejection(pay.open_at(&tok, Some(PHOTOS), t0).unwrap_err()), TokenRejection::WrongAudience);
+    // A tampered token is not a cache hit.
+    let mut tampered = tok.clone();
+    tampered.push('A');
+    assert!(pay.open_at(&tampered, None, t0).is_err());
+    // Rejected tokens are never cached.
+    let stranger = Jwk::generate(Curve::P256).unwrap();
+    let bad = craft(&at_signer(&stranger), &good_claims(PAY), &w.pay_key.to_public().unwrap(), &[]);
+    assert!(pay.open_at(&bad, None, t0).is_err());
+    assert!(pay.open_at(&bad, None, t0).is_err());
+}

@@ -1,0 +1,100 @@
+//! An opt-in, bounded cache of opened tokens for resource servers that see the same token many
+//! times. Keyed by the SHA-256 of the token text (the token itself is never stored); an entry is
+//! never served after its `exp`.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use crate::crypto::{CryptoProvider, Provider as P, Sha};
+
+type Key = Vec<u8>;
+
+/// Bounded map from token hash to a cached value with its expiry (FIFO eviction, expired
+/// entries first).
+pub(crate) struct TokenCache<V> {
+    capacity: usize,
+    inner: Mutex<Inner<V>>,
+}
+
+struct Inner<V> {
+    map: HashMap<Key, (i64, Arc<V>)>,
+    order: VecDeque<Key>,
+}
+
+impl<V> std::fmt::Debug for TokenCache<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenCache").field("capacity", &self.capacity).finish_non_exhaustive()
+    }
+}
+
+impl<V> TokenCache<V> {
+    pub(crate) fn new(capacity: usize) -> Self {
+        TokenCache {
+            capacity: capacity.max(1),
+            inner: Mutex::new(Inner {
+                map: HashMap::with_capacity(capacity.min(1 << 16)),
+                order: VecDeque::new(),
+            }),
+        }
+    }
+
+    pub(crate) fn key(token: &str) -> Key {
+        P::digest(Sha::Sha256, token.as_bytes())
+    }
+
+    /// The cached value for `key` if present and `now <= exp`.
+    pub(crate) fn get(&self, key: &Key, now: i64) -> Option<Arc<V>> {
+        let inner = self.inner.lock().ok()?;
+        match inner.map.get(key) {
+            Some((exp, v)) if now <= *exp => Some(v.clone()),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn insert(&self, key: Key, exp: i64, value: Arc<V>, now: i64) {
+        let Ok(mut inner) = self.inner.lock() else { return };
+        if inner.map.contains_key(&key) {
+            return;
+        }
+        if inner.map.len() >= self.capacity {
+            inner.map.retain(|_, (e, _)| now <= *e);
+            let Inner { map, order } = &mut *inner;
+            order.retain(|k| map.contains_key(k));
+            while inner.map.len() >= self.capacity {
+                let Some(oldest) = inner.order.pop_front() else { break };
+                inner.map.remove(&oldest);
+            }
+        }
+        inner.order.push_back(key.clone());
+        inner.map.insert(key, (exp, value));
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.inner.lock().map(|i| i.map.len()).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_and_never_past_exp() {
+        let c = TokenCache::new(2);
+        let (a, b, d) = (TokenCache::<u8>::key("a"), TokenCache::<u8>::key("b"), TokenCache::<u8>::key("d"));
+        c.insert(a.clone(), 100, Arc::new(1u8), 0);
+        c.insert(b.clone(), 200, Arc::new(2u8), 0);
+        assert_eq!(c.get(&a, 100).as_deref(), Some(&1));
+        assert!(c.get(&a, 101).is_none(), "served past exp");
+        c.insert(d.clone(), 300, Arc::new(3u8), 150);
+        assert_eq!(c.len(), 2);
+        assert!(c.get(&a, 0).is_none(), "expired entry evicted first");
+        assert_eq!(c.get(&b, 150).as_deref(), Some(&2));
+        assert_eq!(c.get(&d, 150).as_deref(), Some(&3));
+        let e = TokenCache::<u8>::key("e");
+        c.insert(e.clone(), 400, Arc::new(4u8), 150);
+        assert_eq!(c.len(), 2);
+        assert!(c.get(&b, 150).is_none(), "oldest evicted when none expired");
+    }
+}
