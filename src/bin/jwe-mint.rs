@@ -11,12 +11,18 @@
 mod common;
 #[path = "jwe_mint/decrypt.rs"]
 mod decrypt;
+#[path = "jwe_mint/demo.rs"]
+mod demo;
 #[path = "jwe_mint/encrypt.rs"]
 mod encrypt;
 #[path = "jwe_mint/inspect.rs"]
 mod inspect;
 #[path = "jwe_mint/keygen.rs"]
 mod keygen;
+#[path = "jwe_mint/mint.rs"]
+mod mint;
+#[path = "jwe_mint/open.rs"]
+mod open;
 #[path = "jwe_mint/public.rs"]
 mod public;
 
@@ -29,7 +35,8 @@ use common::CliError;
 
 /// Encrypted, per-audience OAuth access tokens (JWE) from the command line.
 ///
-/// Key files are RFC 7517 JWK or JWK Set JSON.
+/// Key files are RFC 7517 JWK or JWK Set JSON. `jwe-mint demo` shows the whole flow: the AS
+/// mints one token per resource server, each RS opens its own and rejects the others'.
 #[derive(Debug, Parser)]
 #[command(name = "jwe-mint", version, about, propagate_version = true)]
 struct Cli {
@@ -49,6 +56,13 @@ enum Command {
     Decrypt(decrypt::Args),
     /// Show the headers of a JWE (or compact JWS) on stdin; no key needed, nothing decrypted
     Inspect(inspect::Args),
+    /// Act as the authorization server: mint encrypted access tokens (one per resource) and print
+    /// the token response JSON
+    Mint(mint::Args),
+    /// Act as a resource server: open an access token read on stdin and print its validated claims
+    Open(open::Args),
+    /// Run the photos/friends scenario in memory with fresh keys (start here)
+    Demo(demo::Args),
 }
 
 fn dispatch(command: Command) -> Result<(), CliError> {
@@ -58,6 +72,9 @@ fn dispatch(command: Command) -> Result<(), CliError> {
         Command::Encrypt(args) => encrypt::run(args),
         Command::Decrypt(args) => decrypt::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Mint(args) => mint::run(args),
+        Command::Open(args) => open::run(args),
+        Command::Demo(args) => demo::run(args),
     }
 }
 
@@ -86,6 +103,12 @@ fn main() -> ExitCode {
             // Exactly one line, whatever the message holds.
             let line = msg.replace(['\n', '\r'], " ");
             let _ = writeln!(std::io::stderr().lock(), "jwe-mint: {line}");
+            ExitCode::from(1)
+        }
+        Err(CliError::Refused(msg)) => {
+            // The OAuth error code first (`invalid_target: …`), so scripts can map it.
+            let line = msg.replace(['\n', '\r'], " ");
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
             ExitCode::from(1)
         }
     }

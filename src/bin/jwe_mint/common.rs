@@ -16,8 +16,11 @@ const MAX_KEY_FILE: u64 = 1024 * 1024;
 pub enum CliError {
     /// Inconsistent or invalid options: exit 2 with a usage message.
     Usage(String),
-    /// Rejected input or failed crypto: exit 1 with one line on stderr.
+    /// Rejected input or failed crypto: exit 1 with one line `jwe-mint: …` on stderr.
     Failed(String),
+    /// A token request the AS refuses: exit 1 with one stderr line that starts with the OAuth
+    /// error code (`invalid_target: …`, no `jwe-mint:` prefix) so scripts can map it.
+    Refused(String),
 }
 
 impl From<Error> for CliError {
@@ -65,14 +68,19 @@ pub fn read_stdin_keys() -> Result<(JwkSet, bool), CliError> {
 
 /// Reads a JWK or JWK Set file.
 pub fn read_key_file(path: &Path) -> Result<JwkSet, CliError> {
+    let bytes = read_file(path, MAX_KEY_FILE, "key file")?;
+    Ok(parse_keys(&bytes, &path.display().to_string())?.0)
+}
+
+/// Reads at most `limit + 1` bytes of a file (`what` names it in errors); callers refuse more
+/// than `limit`.
+pub fn read_file(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, CliError> {
     let shown = path.display();
-    let file = std::fs::File::open(path)
-        .map_err(|e| CliError::Failed(format!("cannot read key file {shown}: {e}")))?;
+    let fail = |e: std::io::Error| CliError::Failed(format!("cannot read {what} {shown}: {e}"));
+    let file = std::fs::File::open(path).map_err(fail)?;
     let mut bytes = Vec::new();
-    file.take(MAX_KEY_FILE + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| CliError::Failed(format!("cannot read key file {shown}: {e}")))?;
-    Ok(parse_keys(&bytes, &shown.to_string())?.0)
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes).map_err(fail)?;
+    Ok(bytes)
 }
 
 /// Parses a JWK or JWK Set; the flag says whether the input was a set.

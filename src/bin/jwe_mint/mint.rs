@@ -1,0 +1,113 @@
+//! `jwe-mint mint`: act as the authorization server for one token request and print the token
+//! response (DESIGN.md §6).
+
+use std::path::{Path, PathBuf};
+
+use jwe_mint::issuer::{Grant, Issuer, TokenResponse};
+use jwe_mint::jwk::{Jwk, JwkSet};
+use jwe_mint::registry::Registry;
+use jwe_mint::Error;
+
+use crate::common::{pretty, read_file, read_key_file, write_line, CliError};
+
+/// Largest registry file.
+const MAX_REGISTRY_FILE: u64 = 16 * 1024 * 1024;
+
+/// Options of `mint`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The authorization server's identifier (`iss`), an absolute URI
+    #[arg(long, value_name = "URL")]
+    issuer: String,
+    /// The AS private signing key: JWK or JWK Set (the first private key not marked `use: enc`)
+    #[arg(long, value_name = "FILE")]
+    signing_key: PathBuf,
+    /// The resource servers: registry JSON (DESIGN.md §5: resource, scopes_supported, jwks)
+    #[arg(long, value_name = "FILE")]
+    registry: PathBuf,
+    /// The subject (`sub`): the user the token is for
+    #[arg(long, value_name = "SUB")]
+    sub: String,
+    /// The client (`client_id`); it is allowed exactly the requested resources
+    #[arg(long, value_name = "ID")]
+    client_id: String,
+    /// The granted scopes, space-separated; each token carries those its resource supports
+    #[arg(long, value_name = "S ...")]
+    scope: String,
+    /// A resource (RFC 8707) to mint a token for; repeat for several (one token each)
+    #[arg(long, value_name = "URL", required = true)]
+    resource: Vec<String>,
+    /// Token lifetime in seconds [default: the registry's access_token_lifetime, else 300];
+    /// overrides the registry's per-resource lifetime
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    ttl: Option<u64>,
+    /// One general-JSON JWE that every requested resource server can decrypt, instead of one
+    /// token per resource (each recipient can read it and replay it to the others)
+    #[arg(long)]
+    multi_recipient: bool,
+}
+
+/// Runs `mint`: prints the token response JSON. A refused request exits 1 with one stderr line
+/// that starts with the OAuth error code.
+pub fn run(args: Args) -> Result<(), CliError> {
+    let signing_key = signing_key(&args.signing_key)?;
+    let mut registry = read_registry(&args.registry)?;
+
+    let mut resources: Vec<&str> = Vec::with_capacity(args.resource.len());
+    for r in &args.resource {
+        if !resources.contains(&r.as_str()) {
+            resources.push(r);
+        }
+    }
+    let grant = Grant::new(&args.sub, &args.client_id, &args.scope, &resources).map_err(refused)?;
+
+    let mut builder = Issuer::builder(&args.issuer, &signing_key);
+    if let Some(ttl) = args.ttl {
+        builder = builder.default_ttl(ttl);
+        // An explicit --ttl wins over the registry's per-resource lifetimes.
+        let names: Vec<String> =
+            registry.entries().iter().map(|e| e.resource().as_str().to_owned()).collect();
+        for name in names {
+            if let Some(entry) = registry.get_mut(&name) {
+                *entry = entry.clone().with_token_lifetime(ttl);
+            }
+        }
+    }
+    let issuer =
+        builder.registry(registry).allow_client(&args.client_id, &resources).map_err(refused)?.build()?;
+
+    let response = if args.multi_recipient {
+        TokenResponse { tokens: vec![issuer.mint_multi_recipient(&grant).map_err(refused)?] }
+    } else {
+        issuer.mint_all(&grant).map_err(refused)?
+    };
+    write_line(&pretty(&response.to_json())?)
+}
+
+/// OAuth refusals keep their code first on the line; everything else is an ordinary failure.
+fn refused(e: Error) -> CliError {
+    match e {
+        Error::OAuth { .. } => CliError::Refused(e.to_string()),
+        other => other.into(),
+    }
+}
+
+/// The first private key of the file that is not an encryption-only key.
+fn signing_key(path: &Path) -> Result<Jwk, CliError> {
+    let set: JwkSet = read_key_file(path)?;
+    set.keys()
+        .iter()
+        .find(|k| k.is_private() && !k.is_symmetric() && k.key_use() != Some("enc"))
+        .cloned()
+        .ok_or_else(|| Error::InvalidKey(format!("{} holds no private signing key", path.display())).into())
+}
+
+fn read_registry(path: &Path) -> Result<Registry, CliError> {
+    let bytes = read_file(path, MAX_REGISTRY_FILE, "registry")?;
+    if bytes.len() as u64 > MAX_REGISTRY_FILE {
+        return Err(Error::Policy(format!("registry is larger than {MAX_REGISTRY_FILE} bytes")).into());
+    }
+    let text =
+        std::str::from_utf8(&bytes).map_err(|_| Error::Malformed("registry is not UTF-8 text".into()))?;
+    Registry::from_json(text).map_err(|e| CliError::Failed(format!("registry {}: {e}", path.display())))
+}
