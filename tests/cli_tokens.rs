@@ -1,0 +1,453 @@
+//! The token subcommands of the `jwe-mint` binary (`mint`, `open`, `demo`), driven as a script
+//! would (DESIGN.md §6, §7): keys from `keygen`/`public`, a registry file, token responses, claims,
+//! rejections and exit codes.
+#![cfg(feature = "cli")]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use serde_json::{json, Value};
+
+const BIN: &str = env!("CARGO_BIN_EXE_jwe-mint");
+
+const AS: &str = "https://as.example.com";
+const PHOTOS: &str = "https://photos.example.com";
+const FRIENDS: &str = "https://friends.example.com";
+
+/// A temporary directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("jwe-mint-cli-tokens-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.0.join(name).to_str().unwrap().to_owned()
+    }
+
+    fn write(&self, name: &str, text: &[u8]) -> String {
+        let p = self.path(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Out {
+    code: i32,
+    stdout: Vec<u8>,
+    stderr: String,
+}
+
+impl Out {
+    fn text(&self) -> String {
+        String::from_utf8(self.stdout.clone()).unwrap()
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.stdout).unwrap()
+    }
+
+    #[track_caller]
+    fn ok(self) -> Out {
+        assert_eq!(self.code, 0, "expected success, stderr: {}", self.stderr);
+        self
+    }
+
+    /// Exit 1, nothing on stdout, exactly one stderr line (no panic); returns the line.
+    #[track_caller]
+    fn failed(self) -> String {
+        assert_eq!(self.code, 1, "expected exit 1, stderr: {}", self.stderr);
+        assert!(self.stdout.is_empty(), "nothing on stdout when rejected");
+        assert_eq!(self.stderr.lines().count(), 1, "one stderr line: {:?}", self.stderr);
+        assert!(self.stderr.ends_with('\n'));
+        assert!(!self.stderr.contains("panicked"));
+        self.stderr.trim_end().to_owned()
+    }
+}
+
+fn run(args: &[&str], stdin: &[u8]) -> Out {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut input = child.stdin.take().unwrap();
+        // The program may exit before reading stdin (usage errors): ignore a broken pipe.
+        let _ = input.write_all(stdin);
+    }
+    let out = child.wait_with_output().unwrap();
+    Out {
+        code: out.status.code().unwrap_or(-1),
+        stdout: out.stdout,
+        stderr: String::from_utf8(out.stderr).unwrap(),
+    }
+}
+
+/// An AS key, two RS keys and a registry, all made with the CLI.
+struct World {
+    dir: TempDir,
+    as_key: String,
+    as_jwks: String,
+    photos_key: String,
+    friends_key: String,
+    registry: String,
+}
+
+fn keygen(dir: &TempDir, name: &str, args: &[&str]) -> (String, Value) {
+    let path = dir.path(name);
+    let mut all = vec!["keygen"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--out", &path]);
+    run(&all, b"").ok();
+    let private = std::fs::read(&path).unwrap();
+    let public = run(&["public"], &private).ok().json();
+    (path, public)
+}
+
+fn world(name: &str) -> World {
+    let dir = TempDir::new(name);
+    let (as_key, as_public) = keygen(&dir, "as.jwk", &["--alg", "ES256"]);
+    let (photos_key, photos_public) = keygen(&dir, "photos.jwk", &["--alg", "ECDH-ES+A256KW"]);
+    let (friends_key, friends_public) =
+        keygen(&dir, "friends.jwk", &["--alg", "ECDH-ES+A256KW", "--crv", "X25519"]);
+    assert!(as_public.get("d").is_none() && photos_public.get("d").is_none());
+    let as_jwks = dir.write("as.jwks", json!({ "keys": [as_public] }).to_string().as_bytes());
+    let registry = json!({ "resources": [
+        { "resource": PHOTOS, "scopes_supported": ["photos.read", "photos.write"],
+          "jwks": { "keys": [photos_public] } },
+        { "resource": FRIENDS, "scopes_supported": ["friends.read"],
+          "jwks": { "keys": [friends_public] } },
+    ] });
+    let registry = dir.write("registry.json", registry.to_string().as_bytes());
+    World { dir, as_key, as_jwks, photos_key, friends_key, registry }
+}
+
+impl World {
+    /// `mint` for alice / photo-app with `scope`, the given resources and extra options.
+    fn mint(&self, scope: &str, resources: &[&str], extra: &[&str]) -> Out {
+        let mut args = vec![
+            "mint",
+            "--issuer",
+            AS,
+            "--signing-key",
+            &self.as_key,
+            "--registry",
+            &self.registry,
+            "--sub",
+            "alice",
+            "--client-id",
+            "photo-app",
+            "--scope",
+            scope,
+        ];
+        for r in resources {
+            args.extend_from_slice(&["--resource", r]);
+        }
+        args.extend_from_slice(extra);
+        run(&args, b"")
+    }
+
+    fn open_with(&self, resource: &str, key: &str, issuer: &str, token: &str) -> Out {
+        let stdin = format!("{token}\n");
+        run(
+            &[
+                "open",
+                "--resource",
+                resource,
+                "--key",
+                key,
+                "--issuer",
+                issuer,
+                "--issuer-jwks",
+                &self.as_jwks,
+            ],
+            stdin.as_bytes(),
+        )
+    }
+
+    fn open(&self, resource: &str, key: &str, token: &str) -> Out {
+        self.open_with(resource, key, AS, token)
+    }
+}
+
+const ALL_SCOPES: &str = "photos.read photos.write friends.read";
+
+/// The `access_token` of the entry for `resource`.
+fn token_for(response: &Value, resource: &str) -> String {
+    response["access_tokens"].as_array().unwrap().iter().find(|e| e["resource"] == resource).unwrap()
+        ["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn mint_two_resources_gives_one_token_each_with_its_scopes() {
+    let w = world("mint-two");
+    let response = w.mint(ALL_SCOPES, &[PHOTOS, FRIENDS], &[]).ok().json();
+    let list = response["access_tokens"].as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["resource"], PHOTOS);
+    assert_eq!(list[0]["scope"], "photos.read photos.write");
+    assert_eq!(list[1]["resource"], FRIENDS);
+    assert_eq!(list[1]["scope"], "friends.read");
+    for entry in list {
+        assert_eq!(entry["token_type"], "Bearer");
+        assert_eq!(entry["expires_in"], 300);
+        assert_eq!(entry["access_token"].as_str().unwrap().split('.').count(), 5, "compact JWE");
+    }
+    // RFC 6749 §5.1 fields at the top level: the first resource's token.
+    assert_eq!(response["resource"], PHOTOS);
+    assert_eq!(response["access_token"], list[0]["access_token"]);
+    assert_ne!(list[0]["access_token"], list[1]["access_token"]);
+
+    // Headers are readable without a key: kid, iss, aud replicated for routing.
+    let header = run(&["inspect"], token_for(&response, FRIENDS).as_bytes()).ok().json();
+    assert_eq!(header["protected"]["aud"], FRIENDS);
+    assert_eq!(header["protected"]["iss"], AS);
+    assert_eq!(header["protected"]["cty"], "JWT");
+}
+
+#[test]
+fn mint_one_resource_is_a_plain_response_with_resource() {
+    let w = world("mint-one");
+    let response = w.mint(ALL_SCOPES, &[FRIENDS], &[]).ok().json();
+    assert_eq!(response["resource"], FRIENDS);
+    assert_eq!(response["scope"], "friends.read");
+    assert!(response.get("access_tokens").is_none());
+}
+
+#[test]
+fn open_with_each_rs_key_prints_the_claims() {
+    let w = world("open");
+    let response = w.mint(ALL_SCOPES, &[PHOTOS, FRIENDS], &[]).ok().json();
+    for (resource, key, scope) in
+        [(PHOTOS, &w.photos_key, "photos.read photos.write"), (FRIENDS, &w.friends_key, "friends.read")]
+    {
+        let claims = w.open(resource, key, &token_for(&response, resource)).ok().json();
+        assert_eq!(claims["sub"], "alice");
+        assert_eq!(claims["client_id"], "photo-app");
+        assert_eq!(claims["scope"], scope);
+        assert_eq!(claims["aud"], resource);
+        assert_eq!(claims["iss"], AS);
+        assert!(claims["exp"].as_i64().unwrap() > claims["iat"].as_i64().unwrap());
+    }
+    // Without the trailing newline too.
+    let token = token_for(&response, PHOTOS);
+    let out = run(
+        &["open", "--resource", PHOTOS, "--key", &w.photos_key, "--issuer", AS, "--issuer-jwks", &w.as_jwks],
+        token.as_bytes(),
+    );
+    assert_eq!(out.ok().json()["sub"], "alice");
+}
+
+#[test]
+fn each_rs_rejects_the_other_rs_token() {
+    let w = world("cross");
+    let response = w.mint(ALL_SCOPES, &[PHOTOS, FRIENDS], &[]).ok().json();
+    let line = w.open(PHOTOS, &w.photos_key, &token_for(&response, FRIENDS)).failed();
+    assert!(line.starts_with("jwe-mint: "), "{line}");
+    let line = w.open(FRIENDS, &w.friends_key, &token_for(&response, PHOTOS)).failed();
+    assert!(line.starts_with("jwe-mint: "), "{line}");
+    // The right key but the wrong resource identifier: the audience check refuses it.
+    let line = w.open(FRIENDS, &w.photos_key, &token_for(&response, PHOTOS)).failed();
+    assert_eq!(line, "jwe-mint: invalid token: wrong audience");
+}
+
+#[test]
+fn open_rejects_a_wrong_issuer() {
+    let w = world("wrong-iss");
+    let token =
+        w.mint("photos.read", &[PHOTOS], &[]).ok().json()["access_token"].as_str().unwrap().to_owned();
+    let line = w.open_with(PHOTOS, &w.photos_key, "https://evil.example.com", &token).failed();
+    assert!(line.contains("wrong issuer"), "{line}");
+}
+
+#[test]
+fn open_rejects_garbage_and_a_token_signed_by_another_as() {
+    let w = world("garbage");
+    for input in [&b""[..], b"not a token", b"a.b.c.d.e", b"{\"protected\":1}", &[0xff, 0xfe, b'.']] {
+        let line = run(
+            &[
+                "open",
+                "--resource",
+                PHOTOS,
+                "--key",
+                &w.photos_key,
+                "--issuer",
+                AS,
+                "--issuer-jwks",
+                &w.as_jwks,
+            ],
+            input,
+        )
+        .failed();
+        assert!(line.starts_with("jwe-mint: "), "{line}");
+    }
+    // A second AS that knows the photos RS's public key (and the real AS's kid) mints a token:
+    // its signature does not verify.
+    let as_jwks: Value = serde_json::from_slice(&std::fs::read(&w.as_jwks).unwrap()).unwrap();
+    let real_kid = as_jwks["keys"][0]["kid"].as_str().unwrap().to_owned();
+    let (other_as, _) = keygen(&w.dir, "other-as.jwk", &["--alg", "ES256", "--kid", &real_kid]);
+    let args = [
+        "mint",
+        "--issuer",
+        AS,
+        "--signing-key",
+        &other_as,
+        "--registry",
+        &w.registry,
+        "--sub",
+        "mallory",
+        "--client-id",
+        "x",
+        "--scope",
+        "photos.write",
+        "--resource",
+        PHOTOS,
+    ];
+    let forged = run(&args, b"").ok().json()["access_token"].as_str().unwrap().to_owned();
+    let line = w.open(PHOTOS, &w.photos_key, &forged).failed();
+    assert_eq!(line, "jwe-mint: invalid signature");
+}
+
+#[test]
+fn mint_unknown_resource_is_invalid_target() {
+    let w = world("unknown");
+    let line = w.mint(ALL_SCOPES, &[PHOTOS, "https://unknown.example.com"], &[]).failed();
+    assert!(line.starts_with("invalid_target: "), "{line}");
+    let line = w.mint(ALL_SCOPES, &["not a uri"], &[]).failed();
+    assert!(line.starts_with("invalid_target: "), "{line}");
+}
+
+#[test]
+fn mint_scope_that_does_not_apply_is_invalid_scope() {
+    let w = world("scope");
+    let line = w.mint("friends.read", &[PHOTOS], &[]).failed();
+    assert!(line.starts_with("invalid_scope: "), "{line}");
+    let line = w.mint("", &[PHOTOS], &[]).failed();
+    assert!(line.starts_with("invalid_scope: "), "{line}");
+}
+
+#[test]
+fn mint_ttl_shows_in_expires_in_and_exp() {
+    let w = world("ttl");
+    let response = w.mint(ALL_SCOPES, &[PHOTOS, FRIENDS], &["--ttl", "42"]).ok().json();
+    assert_eq!(response["expires_in"], 42);
+    for entry in response["access_tokens"].as_array().unwrap() {
+        assert_eq!(entry["expires_in"], 42);
+    }
+    let claims = w.open(PHOTOS, &w.photos_key, &token_for(&response, PHOTOS)).ok().json();
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 42);
+    // 0 and non-numbers are usage errors.
+    assert_eq!(w.mint(ALL_SCOPES, &[PHOTOS], &["--ttl", "0"]).code, 2);
+    assert_eq!(w.mint(ALL_SCOPES, &[PHOTOS], &["--ttl", "soon"]).code, 2);
+}
+
+#[test]
+fn mint_multi_recipient_gives_one_general_json_jwe() {
+    let w = world("multi");
+    let response = w.mint(ALL_SCOPES, &[PHOTOS, FRIENDS], &["--multi-recipient"]).ok().json();
+    assert_eq!(response["resource"], json!([PHOTOS, FRIENDS]));
+    assert_eq!(response["scope"], ALL_SCOPES);
+    assert!(response.get("access_tokens").is_none());
+    let token = response["access_token"].as_str().unwrap();
+    let jwe: Value = serde_json::from_str(token).expect("a JSON JWE");
+    assert_eq!(jwe["recipients"].as_array().unwrap().len(), 2);
+    // A default resource server refuses several audiences.
+    let line = w.open(PHOTOS, &w.photos_key, token).failed();
+    assert!(line.contains("several audiences"), "{line}");
+}
+
+#[test]
+fn mint_refuses_bad_files_with_one_line() {
+    let w = world("bad-files");
+    let missing = w.dir.path("missing.json");
+    let out = run(
+        &[
+            "mint",
+            "--issuer",
+            AS,
+            "--signing-key",
+            &w.as_key,
+            "--registry",
+            &missing,
+            "--sub",
+            "a",
+            "--client-id",
+            "c",
+            "--scope",
+            "s",
+            "--resource",
+            PHOTOS,
+        ],
+        b"",
+    );
+    assert!(out.failed().starts_with("jwe-mint: "));
+    // A registry holding a private key, and an RS key used as the AS signing key.
+    let bad_registry = w.dir.write("bad-registry.json", b"{\"resources\": 5}");
+    for (key, registry) in [(&w.as_key, &bad_registry), (&w.photos_key, &w.registry)] {
+        let out = run(
+            &[
+                "mint",
+                "--issuer",
+                AS,
+                "--signing-key",
+                key,
+                "--registry",
+                registry,
+                "--sub",
+                "a",
+                "--client-id",
+                "c",
+                "--scope",
+                "s",
+                "--resource",
+                PHOTOS,
+            ],
+            b"",
+        );
+        assert!(out.failed().starts_with("jwe-mint: "));
+    }
+}
+
+#[test]
+fn demo_runs_and_shows_both_resources_and_a_rejection() {
+    let out = run(&["demo"], b"").ok();
+    let text = out.text();
+    assert!(text.contains(PHOTOS) && text.contains(FRIENDS), "{text}");
+    assert!(text.contains("rejects"), "{text}");
+    assert!(text.contains("== 1. Keys =="), "{text}");
+    assert!(out.stderr.is_empty(), "{}", out.stderr);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let w = world("usage");
+    // No --resource.
+    let out = w.mint(ALL_SCOPES, &[], &[]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--resource"), "{}", out.stderr);
+    // open without --issuer-jwks; demo with an argument.
+    assert_eq!(run(&["open", "--resource", PHOTOS, "--key", &w.photos_key, "--issuer", AS], b"").code, 2);
+    assert_eq!(run(&["demo", "--fast"], b"").code, 2);
+    // The help lists the new subcommands.
+    let help = run(&["--help"], b"").ok().text();
+    for sub in ["mint", "open", "demo"] {
+        assert!(help.contains(sub), "{help}");
+    }
+}
