@@ -326,6 +326,13 @@ impl Tally {
             reasons.dedup();
             println!("  not reachable through the public API: tcIds {ids:?}: {}", reasons.join("; "));
         }
+        for (f, id, _, _) in DISAGREEMENTS.iter().filter(|d| d.0 == self.file) {
+            assert!(
+                self.disagreements.iter().any(|d| d.0 == *id)
+                    || self.unexpected.iter().any(|u| u.starts_with(&format!("tcId {id} "))),
+                "{f}: listed disagreement tcId {id} does not exist"
+            );
+        }
         assert!(
             self.unexpected.is_empty(),
             "{} [{PROVIDER}]: {} unexpected outcome(s):\n{}",
