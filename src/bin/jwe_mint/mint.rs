@@ -37,8 +37,8 @@ pub struct Args {
     /// A resource (RFC 8707) to mint a token for; repeat for several (one token each)
     #[arg(long, value_name = "URL", required = true)]
     resource: Vec<String>,
-    /// Token lifetime in seconds [default: the registry's access_token_lifetime, else 300];
-    /// overrides the registry's per-resource lifetime
+    /// Lifetime of every token, in seconds; overrides the registry's access_token_lifetime
+    /// [default: that lifetime, else 300]
     #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
     ttl: Option<u64>,
     /// One general-JSON JWE that every requested resource server can decrypt, instead of one
