@@ -349,15 +349,45 @@ impl Issuer {
         outcome
     }
 
-    /// Mints one compact token per granted resource (the fan-out of DESIGN §1).
+    /// Mints one compact token per granted resource (the fan-out of DESIGN §1). With the
+    /// `parallel` feature the tokens are minted on the rayon thread pool.
     pub fn mint_all(&self, grant: &Grant) -> Result<TokenResponse> {
         let now = crate::token::now();
-        let tokens = grant
-            .resources
-            .iter()
-            .map(|r| self.mint_at(grant, r.as_str(), now))
-            .collect::<Result<Vec<_>>>()?;
+        let requests: Vec<(&Grant, &str)> = grant.resources.iter().map(|r| (grant, r.as_str())).collect();
+        let tokens = self.mint_batch_at(&requests, now).into_iter().collect::<Result<Vec<_>>>()?;
         Ok(TokenResponse { tokens })
+    }
+
+    /// Mints many tokens (e.g. a queue of token requests), one result per `(grant, resource)`
+    /// in order. With the `parallel` feature the work is spread over the rayon thread pool.
+    ///
+    /// ```
+    /// # use jwe_mint::issuer::{Grant, Issuer};
+    /// # use jwe_mint::jwk::{Curve, Jwk, JwkSet};
+    /// # use jwe_mint::registry::{Registry, ResourceEntry};
+    /// # let rs = Jwk::generate(Curve::P256).unwrap();
+    /// # let mut reg = Registry::default();
+    /// # reg.insert(ResourceEntry::new("https://rs.example", ["s"], JwkSet::new(vec![rs.to_public().unwrap()])).unwrap()).unwrap();
+    /// # let issuer = Issuer::builder("https://as.example", &Jwk::generate(Curve::P256).unwrap())
+    /// #     .registry(reg).allow_client("c", &["https://rs.example"]).unwrap().build().unwrap();
+    /// let grants: Vec<Grant> = (0..4).map(|i| Grant::new(&format!("user{i}"), "c", "s", &["https://rs.example"]).unwrap()).collect();
+    /// let requests: Vec<(&Grant, &str)> = grants.iter().map(|g| (g, "https://rs.example")).collect();
+    /// let tokens = issuer.mint_batch(&requests);
+    /// assert!(tokens.iter().all(|t| t.is_ok()));
+    /// ```
+    pub fn mint_batch(&self, requests: &[(&Grant, &str)]) -> Vec<Result<MintedToken>> {
+        self.mint_batch_at(requests, crate::token::now())
+    }
+
+    fn mint_batch_at(&self, requests: &[(&Grant, &str)], now: i64) -> Vec<Result<MintedToken>> {
+        #[cfg(feature = "parallel")]
+        {
+            use rayon::prelude::*;
+            if requests.len() > 1 {
+                return requests.par_iter().map(|(g, r)| self.mint_at(g, r, now)).collect();
+            }
+        }
+        requests.iter().map(|(g, r)| self.mint_at(g, r, now)).collect()
     }
 
     /// Opt-in: one general-JSON JWE that every granted resource server can decrypt.

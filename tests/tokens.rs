@@ -621,3 +621,26 @@ fn cache_serves_repeat_tokens_but_never_past_exp_and_rechecks_audience() {
     assert!(pay.open_at(&bad, None, t0).is_err());
     assert!(pay.open_at(&bad, None, t0).is_err());
 }
+
+#[test]
+fn batch_minting_keeps_order_and_reports_each_failure() {
+    let w = world();
+    let alice = Grant::new("alice", "photo-app", "photos.read", &[PHOTOS]).unwrap();
+    let bob = Grant::new("bob", "photo-app", "friends.read", &[FRIENDS]).unwrap();
+    let requests: Vec<(&Grant, &str)> = (0..32)
+        .map(|i| if i % 2 == 0 { (&alice, PHOTOS) } else { (&bob, if i == 7 { PHOTOS } else { FRIENDS }) })
+        .collect();
+    let results = w.issuer.mint_batch(&requests);
+    assert_eq!(results.len(), 32);
+    let photos = rs(&w, PHOTOS, &w.photos_key);
+    let friends = rs(&w, FRIENDS, &w.friends_key);
+    for (i, r) in results.iter().enumerate() {
+        match i {
+            7 => assert_eq!(oauth_code(r.as_ref().unwrap_err()), OAuthErrorCode::InvalidTarget),
+            i if i % 2 == 0 => {
+                assert_eq!(photos.open(&r.as_ref().unwrap().access_token).unwrap().subject(), "alice")
+            }
+            _ => assert_eq!(friends.open(&r.as_ref().unwrap().access_token).unwrap().subject(), "bob"),
+        }
+    }
+}
