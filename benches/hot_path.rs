@@ -23,7 +23,7 @@ use josekit::jwe::{self as jk_jwe, JweHeader};
 use josekit::jwk::Jwk as JkJwk;
 use josekit::jws::{self as jk_jws, JwsHeader};
 use josekit::jwt::{self as jk_jwt, JwtPayload, JwtPayloadValidator};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use jwe_mint::issuer::{Grant, Issuer};
 use jwe_mint::jwa::{ContentEncryptionAlg, KeyManagementAlg};
@@ -87,8 +87,6 @@ impl World {
         .unwrap()
         .with_authentication(now() - 120, Some("urn:mace:incommon:iap:silver"), &["pwd", "otp"])
         .with_claim("tenant", "acme-corp-eu-west-1")
-        .unwrap()
-        .with_claim("roles", json!(["viewer", "uploader"]))
         .unwrap()
     }
 
