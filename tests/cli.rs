@@ -675,7 +675,10 @@ fn usage_errors_exit_2() {
     }
     let help = run(&["--help"], b"").ok().text();
     for sub in ["keygen", "public", "encrypt", "decrypt", "inspect", "mint", "open", "demo"] {
-        assert!(help.lines().any(|l| l.trim_start().starts_with(&format!("{sub} "))), "{sub} listed in --help");
+        assert!(
+            help.lines().any(|l| l.trim_start().starts_with(&format!("{sub} "))),
+            "{sub} listed in --help"
+        );
     }
 }
 
