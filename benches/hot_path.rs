@@ -139,6 +139,32 @@ fn bench_ours(c: &mut Criterion, w: &World) {
     c.benchmark_group("mint")
         .bench_function("ours", |b| b.iter(|| w.issuer.mint(black_box(&grant), black_box(&rs0)).unwrap()));
     c.benchmark_group("open").bench_function("ours", |b| b.iter(|| rs.open(black_box(&token)).unwrap()));
+    // Opt-in RS cache: the same token seen again.
+    let cached = w.resource_server(0).with_cache(1024);
+    cached.open(&token).unwrap();
+    c.benchmark_group("open")
+        .bench_function("cache_hit", |b| b.iter(|| cached.open(black_box(&token)).unwrap()));
+}
+
+// ---- batch minting (feature `parallel`) ---------------------------------------------------
+
+const BATCH: usize = 64;
+
+fn bench_batch(c: &mut Criterion, w: &World) {
+    let grant = w.grant(1);
+    let rs0 = resource(0);
+    let requests: Vec<(&Grant, &str)> = (0..BATCH).map(|_| (&grant, rs0.as_str())).collect();
+    let mut g = c.benchmark_group("batch64");
+    #[cfg(feature = "parallel")]
+    for threads in [1usize, 2] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        g.bench_function(format!("threads{threads}"), |b| {
+            b.iter(|| pool.install(|| w.issuer.mint_batch(black_box(&requests))))
+        });
+    }
+    #[cfg(not(feature = "parallel"))]
+    g.bench_function("sequential", |b| b.iter(|| w.issuer.mint_batch(black_box(&requests))));
+    g.finish();
 }
 
 // ---- fan-out ----------------------------------------------------------------------------------
@@ -396,6 +422,7 @@ fn hot_path(c: &mut Criterion) {
     bench_josekit(c, &w);
     bench_fanout(c, &w);
     bench_jwe_raw(c, &w);
+    bench_batch(c, &w);
 }
 
 fn config() -> Criterion {

@@ -91,6 +91,14 @@ c1, j1 = median_us("fanout_compact", "1"), median_us("fanout_json", "1")
 for n in ("1", "4", "16"):
     c, j = median_us("fanout_compact", n), median_us("fanout_json", n)
     print(f"| {n} | {us(c)} | {us(j)} | {ratio(c, c1)} | {ratio(j, j1)} | {ratio(c, j)} |")
+print()
+hit = median_us("open", "cache_hit")
+print(f"RS cache hit (`ResourceServer::with_cache`, same token again): {us(hit)} µs")
+t1, t2, seq = median_us("batch64", "threads1"), median_us("batch64", "threads2"), median_us("batch64", "sequential")
+if t1 is not None or t2 is not None:
+    print(f"Batch of 64 mints (`--features parallel`): 1 thread {us(t1)} µs, 2 threads {us(t2)} µs, speed-up {ratio(t1, t2)}")
+elif seq is not None:
+    print(f"Batch of 64 mints (sequential; run with `--features parallel` for the rayon speed-up): {us(seq)} µs")
 if stale:
     print()
     print("stale (not produced by this run, omitted): " + ", ".join(sorted(set(stale))))
