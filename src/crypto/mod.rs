@@ -23,6 +23,8 @@ compile_error!(
 
 #[cfg(feature = "aws-lc")]
 mod aws_lc;
+#[cfg(test)]
+mod conformance;
 #[cfg(all(feature = "rust-crypto", not(feature = "aws-lc")))]
 mod rust_crypto;
 
