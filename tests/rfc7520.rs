@@ -129,60 +129,203 @@ fn decode_header(b64_text: &str) -> Value {
     serde_json::from_slice(&b64(b64_text)).expect("protected header JSON")
 }
 
-// ---------------------------------------------------------------- §5.1 RSA1_5 + A128CBC-HS256
+// ---------------------------------------------------------------- table-driven checks
 
-#[test]
-fn rfc7520_5_1_rsa1_5_all_serializations_decrypt() {
-    let v = vector(S5_1);
-    let keys = JwkSet::new(input_keys(&v, "5.1"));
-    decrypts_all("5.1", get(&v, &["output"]), ALL_THREE, &keys, &legacy(), plaintext(&v), true);
+/// How a vector's decryption key set is built from the vector file.
+type KeySelection = fn(&Value, &str) -> JwkSet;
+/// The decryption policy (opt-ins) a vector needs.
+type PolicySelection = fn(&Value) -> DecryptPolicy;
+
+/// `input.key` (one key, or every key of §5.13's list).
+fn input_key_set(v: &Value, case: &str) -> JwkSet {
+    JwkSet::new(input_keys(v, case))
 }
+
+/// §5.3: the password `input.pwd` as a symmetric key.
+fn password_key_set(v: &Value, case: &str) -> JwkSet {
+    set(Jwk::symmetric(s(v, &["input", "pwd"]).as_bytes())
+        .unwrap_or_else(|e| panic!("{case} password: {e:?}")))
+}
+
+fn default_policy(_: &Value) -> DecryptPolicy {
+    DecryptPolicy::default()
+}
+
+fn legacy_policy(_: &Value) -> DecryptPolicy {
+    legacy()
+}
+
+/// PBES2 allowed up to exactly the vector's iteration count.
+fn pbes2_policy(v: &Value) -> DecryptPolicy {
+    DecryptPolicy::default().allow_pbes2(s5_3_p2c(v))
+}
+
+fn zip_policy(_: &Value) -> DecryptPolicy {
+    DecryptPolicy::default().allow_zip(64 * 1024)
+}
+
+/// One row of the "every serialization decrypts" table.
+struct DecryptVector {
+    case: &'static str,
+    file: &'static str,
+    outputs: &'static [&'static str],
+    keys: KeySelection,
+    policy: PolicySelection,
+    /// RSA key transport: a provider that refuses RSA decryption must refuse instead.
+    rsa: bool,
+}
+
+/// Every serialization of `row.file` decrypts to `input.plaintext` (`decrypts_all`).
+fn check_all_serializations_decrypt(row: &DecryptVector) {
+    let v = vector(row.file);
+    let keys = (row.keys)(&v, row.case);
+    let policy = (row.policy)(&v);
+    decrypts_all(row.case, get(&v, &["output"]), row.outputs, &keys, &policy, plaintext(&v), row.rsa);
+}
+
+/// One `#[test]` per row: `name: case, file, serializations, key selection, policy, rsa;`.
+macro_rules! all_serializations_decrypt {
+    ($($name:ident: $case:literal, $file:expr, $outputs:expr, $keys:expr, $policy:expr, $rsa:literal;)+) => {
+        $(
+            #[test]
+            fn $name() {
+                check_all_serializations_decrypt(&DecryptVector {
+                    case: $case,
+                    file: $file,
+                    outputs: $outputs,
+                    keys: $keys,
+                    policy: $policy,
+                    rsa: $rsa,
+                });
+            }
+        )+
+    };
+}
+
+all_serializations_decrypt! {
+    rfc7520_5_1_rsa1_5_all_serializations_decrypt:
+        "5.1", S5_1, ALL_THREE, input_key_set, legacy_policy, true;
+    rfc7520_5_2_rsa_oaep_all_serializations_decrypt:
+        "5.2", S5_2, ALL_THREE, input_key_set, default_policy, true;
+    rfc7520_5_3_pbes2_all_serializations_decrypt:
+        "5.3", S5_3, ALL_THREE, password_key_set, pbes2_policy, false;
+    rfc7520_5_4_ecdh_es_a128kw_all_serializations_decrypt:
+        "5.4", S5_4, ALL_THREE, input_key_set, default_policy, false;
+    rfc7520_5_5_ecdh_es_all_serializations_decrypt:
+        "5.5", S5_5, ALL_THREE, input_key_set, default_policy, false;
+    rfc7520_5_6_dir_all_serializations_decrypt:
+        "5.6", S5_6, ALL_THREE, input_key_set, default_policy, false;
+    rfc7520_5_7_a256gcmkw_all_serializations_decrypt:
+        "5.7", S5_7, ALL_THREE, input_key_set, default_policy, false;
+    rfc7520_5_8_a128kw_all_serializations_decrypt:
+        "5.8", S5_8, ALL_THREE, input_key_set, default_policy, false;
+    rfc7520_5_9_zip_all_serializations_decrypt:
+        "5.9", S5_9, ALL_THREE, input_key_set, zip_policy, false;
+    rfc7520_5_10_aad_all_serializations_decrypt:
+        "5.10", S5_10, JSON_ONLY, input_key_set, default_policy, false;
+    rfc7520_5_11_partly_protected_all_serializations_decrypt:
+        "5.11", S5_11, JSON_ONLY, input_key_set, default_policy, false;
+    cookbook_x25519_ecdh_es_all_serializations_decrypt:
+        "X25519 ECDH-ES", X25519, ALL_THREE, input_key_set, default_policy, false;
+}
+
+/// One `#[test]` per row: `name: case, file, enc, path of the CEK in the file;` checks
+/// `cookbook_content_matches` (CEK and IV from the file, AAD = the protected header).
+macro_rules! cookbook_content_layer_matches {
+    ($($name:ident: $case:literal, $file:expr, $enc:expr, $cek:expr;)+) => {
+        $(
+            #[test]
+            fn $name() {
+                let v = vector($file);
+                cookbook_content_matches($case, &v, $enc, &b64(s(&v, $cek)));
+            }
+        )+
+    };
+}
+
+const GENERATED_CEK: &[&str] = &["generated", "cek"];
+
+cookbook_content_layer_matches! {
+    rfc7520_5_1_content_layer_matches: "5.1", S5_1, Enc::A128CbcHs256, GENERATED_CEK;
+    rfc7520_5_2_content_layer_matches: "5.2", S5_2, Enc::A256Gcm, GENERATED_CEK;
+    rfc7520_5_3_content_layer_matches: "5.3", S5_3, Enc::A128CbcHs256, GENERATED_CEK;
+    rfc7520_5_4_content_layer_matches: "5.4", S5_4, Enc::A128Gcm, GENERATED_CEK;
+    rfc7520_5_5_content_layer_matches: "5.5", S5_5, Enc::A128CbcHs256, &["encrypting_key", "cek"];
+    rfc7520_5_6_content_layer_matches: "5.6", S5_6, Enc::A128Gcm, &["input", "key", "k"];
+    rfc7520_5_7_content_layer_matches: "5.7", S5_7, Enc::A128CbcHs256, GENERATED_CEK;
+    rfc7520_5_8_content_layer_matches: "5.8", S5_8, Enc::A128Gcm, GENERATED_CEK;
+    rfc7520_5_11_content_layer_matches: "5.11", S5_11, Enc::A128Gcm, GENERATED_CEK;
+    rfc7520_5_12_content_layer_matches: "5.12", S5_12, Enc::A128Gcm, GENERATED_CEK;
+}
+
+/// Each of `names` (serializations of `v`) is refused with `AlgorithmNotAllowed` under the default
+/// policy, i.e. without the opt-in the vector needs.
+fn refused_without_opt_in(case: &str, v: &Value, keys: &JwkSet, names: &[&str], feature: &str, opt_in: &str) {
+    for name in names {
+        let t = token(get(v, &["output", name]), name);
+        let err = match jwe::decrypt(&t, keys, &DecryptPolicy::default()) {
+            Ok(d) => panic!("{feature} without opt-in: {d:?}"),
+            Err(e) => e,
+        };
+        assert!(matches!(err, Error::AlgorithmNotAllowed(_)), "{case} {name} without {opt_in}: {err:?}");
+    }
+}
+
+/// A compact re-encryption of a cookbook vector with its own CEK and IV.
+struct CompactReencrypt {
+    case: &'static str,
+    file: &'static str,
+    enc: Enc,
+    alg: Alg,
+    /// Path of the CEK in the vector file.
+    cek: &'static [&'static str],
+    deflate: bool,
+    policy: PolicySelection,
+    /// Whether the protected headers carry the same members (the order differs).
+    same_header: bool,
+    /// The compact segments that must be byte exact, and how the assertion names them.
+    same_segments: std::ops::Range<usize>,
+    same_what: &'static str,
+}
+
+/// Re-encrypts `input.plaintext` to `input.key` with the cookbook's CEK and IV, compares the
+/// segments that do not depend on what differs, and checks that the result decrypts. Returns the
+/// re-encrypted token.
+fn reencrypt_compact(r: &CompactReencrypt) -> String {
+    let v = vector(r.file);
+    let case = r.case;
+    let key = input_keys(&v, case).remove(0);
+    let mut encryptor = Encryptor::new(r.enc)
+        .recipient(&key, r.alg)
+        .dangerous_fixed_cek_and_iv(&b64(s(&v, r.cek)), &b64(s(&v, &["generated", "iv"])));
+    if r.deflate {
+        encryptor = encryptor.compress_deflate();
+    }
+    let t = encryptor.encrypt_compact(plaintext(&v)).unwrap_or_else(|e| panic!("{case} encrypt: {e:?}"));
+    let ours = segments(&t);
+    let out = token(get(&v, &["output", "compact"]), "compact");
+    let theirs = segments(&out);
+    if r.same_header {
+        assert_eq!(decode_header(ours[0]), decode_header(theirs[0]), "{case}: same protected members");
+    }
+    let same = r.same_segments.clone();
+    assert_eq!(ours[same.clone()], theirs[same], "{case}: {}", r.same_what);
+    let d = jwe::decrypt(&t, &set(key), &(r.policy)(&v))
+        .unwrap_or_else(|e| panic!("{case} re-encrypted decrypts: {e:?}"));
+    assert_eq!(&d.plaintext[..], plaintext(&v), "{case} re-encrypted plaintext");
+    t
+}
+
+// ---------------------------------------------------------------- §5.1 RSA1_5 + A128CBC-HS256
 
 #[test]
 fn rfc7520_5_1_rsa1_5_refused_without_legacy_opt_in() {
     let v = vector(S5_1);
-    let keys = JwkSet::new(input_keys(&v, "5.1"));
-    for name in ALL_THREE {
-        let t = token(get(&v, &["output", name]), name);
-        let err = jwe::decrypt(&t, &keys, &DecryptPolicy::default()).expect_err("RSA1_5 without opt-in");
-        assert!(matches!(err, Error::AlgorithmNotAllowed(_)), "5.1 {name} without opt-in: {err:?}");
-    }
-}
-
-#[test]
-fn rfc7520_5_1_content_layer_matches() {
-    let v = vector(S5_1);
-    cookbook_content_matches("5.1", &v, Enc::A128CbcHs256, &b64(s(&v, &["generated", "cek"])));
-}
-
-// ---------------------------------------------------------------- §5.2 RSA-OAEP + A256GCM
-
-#[test]
-fn rfc7520_5_2_rsa_oaep_all_serializations_decrypt() {
-    let v = vector(S5_2);
-    let keys = JwkSet::new(input_keys(&v, "5.2"));
-    decrypts_all(
-        "5.2",
-        get(&v, &["output"]),
-        ALL_THREE,
-        &keys,
-        &DecryptPolicy::default(),
-        plaintext(&v),
-        true,
-    );
-}
-
-#[test]
-fn rfc7520_5_2_content_layer_matches() {
-    let v = vector(S5_2);
-    cookbook_content_matches("5.2", &v, Enc::A256Gcm, &b64(s(&v, &["generated", "cek"])));
+    let keys = input_key_set(&v, "5.1");
+    refused_without_opt_in("5.1", &v, &keys, ALL_THREE, "RSA1_5", "opt-in");
 }
 
 // ---------------------------------------------------------------- §5.3 PBES2-HS512+A256KW
-
-fn s5_3_password_key(v: &Value) -> JwkSet {
-    set(Jwk::symmetric(s(v, &["input", "pwd"]).as_bytes()).expect("5.3 password"))
-}
 
 fn s5_3_p2c(v: &Value) -> u32 {
     let p2c = get(v, &["encrypting_key", "iteration_count"]).as_u64().expect("5.3 p2c");
@@ -190,77 +333,17 @@ fn s5_3_p2c(v: &Value) -> u32 {
 }
 
 #[test]
-fn rfc7520_5_3_pbes2_all_serializations_decrypt() {
-    let v = vector(S5_3);
-    let policy = DecryptPolicy::default().allow_pbes2(s5_3_p2c(&v));
-    decrypts_all(
-        "5.3",
-        get(&v, &["output"]),
-        ALL_THREE,
-        &s5_3_password_key(&v),
-        &policy,
-        plaintext(&v),
-        false,
-    );
-}
-
-#[test]
 fn rfc7520_5_3_pbes2_refused_below_p2c_cap_and_without_opt_in() {
     let v = vector(S5_3);
-    let keys = s5_3_password_key(&v);
+    let keys = password_key_set(&v, "5.3");
     let t = token(get(&v, &["output", "compact"]), "compact");
     let low = DecryptPolicy::default().allow_pbes2(s5_3_p2c(&v) - 1);
     let err = jwe::decrypt(&t, &keys, &low).expect_err("p2c above the cap");
     assert!(matches!(err, Error::Policy(_)), "5.3 compact with cap p2c-1: {err:?}");
-    let err = jwe::decrypt(&t, &keys, &DecryptPolicy::default()).expect_err("PBES2 without opt-in");
-    assert!(matches!(err, Error::AlgorithmNotAllowed(_)), "5.3 compact without opt-in: {err:?}");
-}
-
-#[test]
-fn rfc7520_5_3_content_layer_matches() {
-    let v = vector(S5_3);
-    cookbook_content_matches("5.3", &v, Enc::A128CbcHs256, &b64(s(&v, &["generated", "cek"])));
-}
-
-// ---------------------------------------------------------------- §5.4 ECDH-ES+A128KW (P-384)
-
-#[test]
-fn rfc7520_5_4_ecdh_es_a128kw_all_serializations_decrypt() {
-    let v = vector(S5_4);
-    let keys = JwkSet::new(input_keys(&v, "5.4"));
-    decrypts_all(
-        "5.4",
-        get(&v, &["output"]),
-        ALL_THREE,
-        &keys,
-        &DecryptPolicy::default(),
-        plaintext(&v),
-        false,
-    );
-}
-
-#[test]
-fn rfc7520_5_4_content_layer_matches() {
-    let v = vector(S5_4);
-    cookbook_content_matches("5.4", &v, Enc::A128Gcm, &b64(s(&v, &["generated", "cek"])));
+    refused_without_opt_in("5.3", &v, &keys, &["compact"], "PBES2", "opt-in");
 }
 
 // ---------------------------------------------------------------- §5.5 ECDH-ES (P-256)
-
-#[test]
-fn rfc7520_5_5_ecdh_es_all_serializations_decrypt() {
-    let v = vector(S5_5);
-    let keys = JwkSet::new(input_keys(&v, "5.5"));
-    decrypts_all(
-        "5.5",
-        get(&v, &["output"]),
-        ALL_THREE,
-        &keys,
-        &DecryptPolicy::default(),
-        plaintext(&v),
-        false,
-    );
-}
 
 #[test]
 fn rfc7520_5_5_ecdh_es_derives_the_cookbook_cek() {
@@ -275,85 +358,29 @@ fn rfc7520_5_5_ecdh_es_derives_the_cookbook_cek() {
     assert_eq!(b64e(&cek), s(&v, &["encrypting_key", "cek"]), "5.5: Concat KDF output is the CEK");
 }
 
-#[test]
-fn rfc7520_5_5_content_layer_matches() {
-    let v = vector(S5_5);
-    cookbook_content_matches("5.5", &v, Enc::A128CbcHs256, &b64(s(&v, &["encrypting_key", "cek"])));
-}
-
 // ---------------------------------------------------------------- §5.6 dir + A128GCM
-
-fn s5_6_key(v: &Value) -> Jwk {
-    input_keys(v, "5.6").remove(0)
-}
-
-#[test]
-fn rfc7520_5_6_dir_all_serializations_decrypt() {
-    let v = vector(S5_6);
-    let keys = set(s5_6_key(&v));
-    decrypts_all(
-        "5.6",
-        get(&v, &["output"]),
-        ALL_THREE,
-        &keys,
-        &DecryptPolicy::default(),
-        plaintext(&v),
-        false,
-    );
-}
-
-#[test]
-fn rfc7520_5_6_content_layer_matches() {
-    let v = vector(S5_6);
-    let k = b64(s(&v, &["input", "key", "k"]));
-    cookbook_content_matches("5.6", &v, Enc::A128Gcm, &k);
-}
 
 #[test]
 fn rfc7520_5_6_reencrypt_reproduces_iv_and_ciphertext() {
     // Not byte exact: the cookbook's protected header is {"alg","kid","enc"}, ours is
     // {"alg","enc","kid"}, so the AAD and therefore the tag differ. IV and GCM ciphertext do not
     // depend on the AAD.
-    let v = vector(S5_6);
-    let key = s5_6_key(&v);
-    let k = b64(s(&v, &["input", "key", "k"]));
-    let t = Encryptor::new(Enc::A128Gcm)
-        .recipient(&key, Alg::Dir)
-        .dangerous_fixed_cek_and_iv(&k, &b64(s(&v, &["generated", "iv"])))
-        .encrypt_compact(plaintext(&v))
-        .expect("5.6 encrypt");
-    let ours = segments(&t);
-    let out = token(get(&v, &["output", "compact"]), "compact");
-    let theirs = segments(&out);
-    assert_eq!(decode_header(ours[0]), decode_header(theirs[0]), "5.6: same protected members");
-    assert_eq!(ours[1], "", "5.6: dir has an empty encrypted key");
-    assert_eq!(ours[1..4], theirs[1..4], "5.6: encrypted key, iv, ciphertext");
-    let d = jwe::decrypt(&t, &set(key), &DecryptPolicy::default()).expect("5.6 re-encrypted decrypts");
-    assert_eq!(&d.plaintext[..], plaintext(&v), "5.6 re-encrypted plaintext");
+    let t = reencrypt_compact(&CompactReencrypt {
+        case: "5.6",
+        file: S5_6,
+        enc: Enc::A128Gcm,
+        alg: Alg::Dir,
+        cek: &["input", "key", "k"],
+        deflate: false,
+        policy: default_policy,
+        same_header: true,
+        same_segments: 1..4,
+        same_what: "encrypted key, iv, ciphertext",
+    });
+    assert_eq!(segments(&t)[1], "", "5.6: dir has an empty encrypted key");
 }
 
 // ---------------------------------------------------------------- §5.7 A256GCMKW + A128CBC-HS256
-
-#[test]
-fn rfc7520_5_7_a256gcmkw_all_serializations_decrypt() {
-    let v = vector(S5_7);
-    let keys = JwkSet::new(input_keys(&v, "5.7"));
-    decrypts_all(
-        "5.7",
-        get(&v, &["output"]),
-        ALL_THREE,
-        &keys,
-        &DecryptPolicy::default(),
-        plaintext(&v),
-        false,
-    );
-}
-
-#[test]
-fn rfc7520_5_7_content_layer_matches() {
-    let v = vector(S5_7);
-    cookbook_content_matches("5.7", &v, Enc::A128CbcHs256, &b64(s(&v, &["generated", "cek"])));
-}
 
 #[test]
 fn rfc7520_5_7_figure150_flattened_decrypts() {
@@ -387,81 +414,47 @@ fn rfc7520_5_7_reencrypt_reproduces_content_ciphertext() {
     // Not byte exact: the A256GCMKW key-wrap IV is drawn at random by the encryptor (no API fixes
     // it), so `encrypted_key`, the header `iv`/`tag` and hence the AAD and content tag differ.
     // The CBC ciphertext does not depend on the AAD.
-    let v = vector(S5_7);
-    let key = input_keys(&v, "5.7").remove(0);
-    let t = Encryptor::new(Enc::A128CbcHs256)
-        .recipient(&key, Alg::A256GcmKw)
-        .dangerous_fixed_cek_and_iv(&b64(s(&v, &["generated", "cek"])), &b64(s(&v, &["generated", "iv"])))
-        .encrypt_compact(plaintext(&v))
-        .expect("5.7 encrypt");
-    let ours = segments(&t);
-    let out = token(get(&v, &["output", "compact"]), "compact");
-    let theirs = segments(&out);
-    assert_eq!(ours[2..4], theirs[2..4], "5.7: iv and ciphertext");
-    let d = jwe::decrypt(&t, &set(key), &DecryptPolicy::default()).expect("5.7 re-encrypted decrypts");
-    assert_eq!(&d.plaintext[..], plaintext(&v), "5.7 re-encrypted plaintext");
+    reencrypt_compact(&CompactReencrypt {
+        case: "5.7",
+        file: S5_7,
+        enc: Enc::A128CbcHs256,
+        alg: Alg::A256GcmKw,
+        cek: GENERATED_CEK,
+        deflate: false,
+        policy: default_policy,
+        same_header: false,
+        same_segments: 2..4,
+        same_what: "iv and ciphertext",
+    });
 }
 
 // ---------------------------------------------------------------- §5.8 A128KW + A128GCM
 
 #[test]
-fn rfc7520_5_8_a128kw_all_serializations_decrypt() {
-    let v = vector(S5_8);
-    let keys = JwkSet::new(input_keys(&v, "5.8"));
-    decrypts_all(
-        "5.8",
-        get(&v, &["output"]),
-        ALL_THREE,
-        &keys,
-        &DecryptPolicy::default(),
-        plaintext(&v),
-        false,
-    );
-}
-
-#[test]
-fn rfc7520_5_8_content_layer_matches() {
-    let v = vector(S5_8);
-    cookbook_content_matches("5.8", &v, Enc::A128Gcm, &b64(s(&v, &["generated", "cek"])));
-}
-
-#[test]
 fn rfc7520_5_8_reencrypt_reproduces_encrypted_key_iv_and_ciphertext() {
     // Not byte exact: protected header member order {"alg","enc","kid"} vs the cookbook's
     // {"alg","kid","enc"} changes the AAD, so only the tag (and segment 0) differ.
-    let v = vector(S5_8);
-    let key = input_keys(&v, "5.8").remove(0);
-    let t = Encryptor::new(Enc::A128Gcm)
-        .recipient(&key, Alg::A128Kw)
-        .dangerous_fixed_cek_and_iv(&b64(s(&v, &["generated", "cek"])), &b64(s(&v, &["generated", "iv"])))
-        .encrypt_compact(plaintext(&v))
-        .expect("5.8 encrypt");
-    let ours = segments(&t);
-    let out = token(get(&v, &["output", "compact"]), "compact");
-    let theirs = segments(&out);
-    assert_eq!(decode_header(ours[0]), decode_header(theirs[0]), "5.8: same protected members");
-    assert_eq!(ours[1..4], theirs[1..4], "5.8: encrypted key, iv, ciphertext");
-    let d = jwe::decrypt(&t, &set(key), &DecryptPolicy::default()).expect("5.8 re-encrypted decrypts");
-    assert_eq!(&d.plaintext[..], plaintext(&v), "5.8 re-encrypted plaintext");
+    reencrypt_compact(&CompactReencrypt {
+        case: "5.8",
+        file: S5_8,
+        enc: Enc::A128Gcm,
+        alg: Alg::A128Kw,
+        cek: GENERATED_CEK,
+        deflate: false,
+        policy: default_policy,
+        same_header: true,
+        same_segments: 1..4,
+        same_what: "encrypted key, iv, ciphertext",
+    });
 }
 
 // ---------------------------------------------------------------- §5.9 A128KW + A128GCM, zip DEF
 
 #[test]
-fn rfc7520_5_9_zip_all_serializations_decrypt() {
-    let v = vector(S5_9);
-    let keys = JwkSet::new(input_keys(&v, "5.9"));
-    let policy = DecryptPolicy::default().allow_zip(64 * 1024);
-    decrypts_all("5.9", get(&v, &["output"]), ALL_THREE, &keys, &policy, plaintext(&v), false);
-}
-
-#[test]
 fn rfc7520_5_9_zip_refused_without_opt_in() {
     let v = vector(S5_9);
-    let keys = JwkSet::new(input_keys(&v, "5.9"));
-    let t = token(get(&v, &["output", "compact"]), "compact");
-    let err = jwe::decrypt(&t, &keys, &DecryptPolicy::default()).expect_err("zip without opt-in");
-    assert!(matches!(err, Error::AlgorithmNotAllowed(_)), "5.9 compact without zip opt-in: {err:?}");
+    let keys = input_key_set(&v, "5.9");
+    refused_without_opt_in("5.9", &v, &keys, &["compact"], "zip", "zip opt-in");
 }
 
 #[test]
@@ -485,40 +478,21 @@ fn rfc7520_5_9_reencrypt_reproduces_encrypted_key_and_iv() {
     // Not byte exact: the cookbook's protected header is {"alg","kid","enc","zip"}, ours
     // {"alg","enc","zip","kid"} (different AAD, so different tag), and DEFLATE output is
     // implementation-defined, so the ciphertext is not compared either.
-    let v = vector(S5_9);
-    let key = input_keys(&v, "5.9").remove(0);
-    let t = Encryptor::new(Enc::A128Gcm)
-        .compress_deflate()
-        .recipient(&key, Alg::A128Kw)
-        .dangerous_fixed_cek_and_iv(&b64(s(&v, &["generated", "cek"])), &b64(s(&v, &["generated", "iv"])))
-        .encrypt_compact(plaintext(&v))
-        .expect("5.9 encrypt");
-    let ours = segments(&t);
-    let out = token(get(&v, &["output", "compact"]), "compact");
-    let theirs = segments(&out);
-    assert_eq!(decode_header(ours[0]), decode_header(theirs[0]), "5.9: same protected members");
-    assert_eq!(ours[1..3], theirs[1..3], "5.9: encrypted key, iv");
-    let policy = DecryptPolicy::default().allow_zip(64 * 1024);
-    let d = jwe::decrypt(&t, &set(key), &policy).expect("5.9 re-encrypted decrypts");
-    assert_eq!(&d.plaintext[..], plaintext(&v), "5.9 re-encrypted plaintext");
+    reencrypt_compact(&CompactReencrypt {
+        case: "5.9",
+        file: S5_9,
+        enc: Enc::A128Gcm,
+        alg: Alg::A128Kw,
+        cek: GENERATED_CEK,
+        deflate: true,
+        policy: zip_policy,
+        same_header: true,
+        same_segments: 1..3,
+        same_what: "encrypted key, iv",
+    });
 }
 
 // ---------------------------------------------------------------- §5.10 external AAD
-
-#[test]
-fn rfc7520_5_10_aad_all_serializations_decrypt() {
-    let v = vector(S5_10);
-    let keys = JwkSet::new(input_keys(&v, "5.10"));
-    decrypts_all(
-        "5.10",
-        get(&v, &["output"]),
-        JSON_ONLY,
-        &keys,
-        &DecryptPolicy::default(),
-        plaintext(&v),
-        false,
-    );
-}
 
 #[test]
 fn rfc7520_5_10_aad_is_authenticated() {
@@ -577,27 +551,6 @@ fn rfc7520_5_10_reencrypt_reproduces_encrypted_key_iv_and_ciphertext() {
 // ---------------------------------------------------------------- §5.11 only `enc` protected
 
 #[test]
-fn rfc7520_5_11_partly_protected_all_serializations_decrypt() {
-    let v = vector(S5_11);
-    let keys = JwkSet::new(input_keys(&v, "5.11"));
-    decrypts_all(
-        "5.11",
-        get(&v, &["output"]),
-        JSON_ONLY,
-        &keys,
-        &DecryptPolicy::default(),
-        plaintext(&v),
-        false,
-    );
-}
-
-#[test]
-fn rfc7520_5_11_content_layer_matches() {
-    let v = vector(S5_11);
-    cookbook_content_matches("5.11", &v, Enc::A128Gcm, &b64(s(&v, &["generated", "cek"])));
-}
-
-#[test]
 fn rfc7520_5_11_reencrypt_reproduces_protected_key_and_content() {
     // Byte exact in every cryptographic member. Only the header placement differs: the cookbook
     // puts `alg`/`kid` in the shared `unprotected` header, the encryptor in the per-recipient
@@ -625,25 +578,17 @@ fn rfc7520_5_11_reencrypt_reproduces_protected_key_and_content() {
 #[test]
 fn rfc7520_5_12_unprotected_all_serializations_decrypt() {
     let v = vector(S5_12);
-    let keys = JwkSet::new(input_keys(&v, "5.12"));
     for name in JSON_ONLY {
         assert!(get(&v, &["output", name]).get("protected").is_none(), "5.12 {name}: no protected member");
     }
-    decrypts_all(
-        "5.12",
-        get(&v, &["output"]),
-        JSON_ONLY,
-        &keys,
-        &DecryptPolicy::default(),
-        plaintext(&v),
-        false,
-    );
-}
-
-#[test]
-fn rfc7520_5_12_content_layer_matches() {
-    let v = vector(S5_12);
-    cookbook_content_matches("5.12", &v, Enc::A128Gcm, &b64(s(&v, &["generated", "cek"])));
+    check_all_serializations_decrypt(&DecryptVector {
+        case: "5.12",
+        file: S5_12,
+        outputs: JSON_ONLY,
+        keys: input_key_set,
+        policy: default_policy,
+        rsa: false,
+    });
 }
 
 // ---------------------------------------------------------------- §5.13 three recipients
@@ -793,22 +738,5 @@ fn rfc7520_6_content_layer_matches() {
         s(ec, &["protected_b64u"]).as_bytes(),
         s(e, &["input", "plaintext"]).as_bytes(),
         ec,
-    );
-}
-
-// ---------------------------------------------------------------- cookbook curve25519/ecdh-es.json
-
-#[test]
-fn cookbook_x25519_ecdh_es_all_serializations_decrypt() {
-    let v = vector(X25519);
-    let keys = JwkSet::new(input_keys(&v, "X25519"));
-    decrypts_all(
-        "X25519 ECDH-ES",
-        get(&v, &["output"]),
-        ALL_THREE,
-        &keys,
-        &DecryptPolicy::default(),
-        plaintext(&v),
-        false,
     );
 }
