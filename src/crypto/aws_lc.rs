@@ -526,6 +526,43 @@ impl CryptoProvider for AwsLc {
         Ok(z)
     }
 
+    fn ecdh_ephemeral(recipient: &EcPublicKey) -> CryptoResult<(Zeroizing<Vec<u8>>, Vec<u8>, Vec<u8>)> {
+        // Agreement-only ephemeral key: no scalar export, no ECDSA key pair, no re-parsed point.
+        let curve = recipient.curve;
+        let n = curve.field_len();
+        let ephemeral = agreement::PrivateKey::generate(ecdh_alg(curve)).map_err(opaque)?;
+        let point = ephemeral.compute_public_key().map_err(opaque)?;
+        let point = point.as_ref();
+        if point.len() != 1 + 2 * n || point.first() != Some(&0x04) {
+            return Err(CryptoError);
+        }
+        let z = agreement::agree(&ephemeral, recipient.agreement.clone(), CryptoError, |z| {
+            Ok(Zeroizing::new(z.to_vec()))
+        })?;
+        if z.len() != n {
+            return Err(CryptoError);
+        }
+        Ok((z, point[1..1 + n].to_vec(), point[1 + n..].to_vec()))
+    }
+
+    fn ecdh_with_coordinates(private: &EcPrivateKey, x: &[u8], y: &[u8]) -> CryptoResult<Zeroizing<Vec<u8>>> {
+        // aws-lc decodes and validates the peer point (on the curve, coordinates < p) in `agree`.
+        let n = private.curve.field_len();
+        if x.len() != n || y.len() != n {
+            return Err(CryptoError);
+        }
+        let mut point = Vec::with_capacity(1 + 2 * n);
+        point.push(0x04);
+        point.extend_from_slice(x);
+        point.extend_from_slice(y);
+        let peer = agreement::UnparsedPublicKey::new(ecdh_alg(private.curve), &point);
+        let z = agreement::agree(&private.agreement, peer, CryptoError, |z| Ok(Zeroizing::new(z.to_vec())))?;
+        if z.len() != n {
+            return Err(CryptoError);
+        }
+        Ok(z)
+    }
+
     fn ecdsa_sign(key: &EcPrivateKey, message: &[u8]) -> CryptoResult<Vec<u8>> {
         let rng = rand::SystemRandom::new();
         let sig = key.signing.sign(&rng, message).map_err(opaque)?;

@@ -564,3 +564,33 @@ fn rsa_2048_all_operations() {
     assert!(P::rsa_generate(1024).is_err());
     assert!(P::rsa_generate(2047).is_err());
 }
+
+#[test]
+fn ecdh_ephemeral_and_with_coordinates_agree_and_validate() {
+    type P = Provider;
+    for curve in [EcCurve::P256, EcCurve::P384, EcCurve::P521] {
+        let recipient = P::ec_generate(curve).unwrap();
+        let recipient_public = P::ec_public_from_private(&recipient);
+        let (z_sender, x, y) = P::ecdh_ephemeral(&recipient_public).unwrap();
+        assert_eq!(z_sender.len(), curve.field_len());
+        assert_eq!((x.len(), y.len()), (curve.field_len(), curve.field_len()));
+        let z_recipient = P::ecdh_with_coordinates(&recipient, &x, &y).unwrap();
+        assert_eq!(z_sender, z_recipient, "{curve:?}");
+        // Fresh ephemeral key every time.
+        let (z2, x2, _) = P::ecdh_ephemeral(&recipient_public).unwrap();
+        assert_ne!((z2, x2), (z_sender.clone(), x.clone()));
+        // Off-curve, identity-like, short and oversized peers are rejected.
+        let mut off = y.clone();
+        let last = off.len() - 1;
+        off[last] ^= 1;
+        assert!(P::ecdh_with_coordinates(&recipient, &x, &off).is_err(), "{curve:?} off-curve");
+        let zeros = vec![0u8; curve.field_len()];
+        assert!(P::ecdh_with_coordinates(&recipient, &zeros, &zeros).is_err(), "{curve:?} (0,0)");
+        assert!(P::ecdh_with_coordinates(&recipient, &x[1..], &y).is_err());
+        let long = [x.as_slice(), &[0]].concat();
+        assert!(P::ecdh_with_coordinates(&recipient, &long, &y).is_err());
+        // A coordinate ≥ p (all 0xff) is not a field element.
+        let big = vec![0xffu8; curve.field_len()];
+        assert!(P::ecdh_with_coordinates(&recipient, &big, &y).is_err());
+    }
+}

@@ -199,6 +199,26 @@ pub(crate) trait CryptoProvider {
     /// ECDH: the x-coordinate of `private · public` (`curve.field_len()` bytes).
     /// Keys on different curves are an error.
     fn ecdh(private: &Self::EcPrivateKey, public: &Self::EcPublicKey) -> CryptoResult<Zeroizing<Vec<u8>>>;
+    /// Sender side of ECDH-ES: a fresh ephemeral key on `recipient`'s curve, used once. Returns
+    /// Z and the ephemeral public key's affine coordinates (x, y). Providers may override this
+    /// with a cheaper agreement-only ephemeral key.
+    fn ecdh_ephemeral(recipient: &Self::EcPublicKey) -> CryptoResult<(Zeroizing<Vec<u8>>, Vec<u8>, Vec<u8>)> {
+        let ephemeral = Self::ec_generate(Self::ec_public_curve(recipient))?;
+        let z = Self::ecdh(&ephemeral, recipient)?;
+        let (x, y) = Self::ec_public_coordinates(&Self::ec_public_from_private(&ephemeral));
+        Ok((z, x, y))
+    }
+    /// Recipient side of ECDH-ES: Z with a peer given by affine coordinates (each exactly
+    /// `curve.field_len()` bytes), which must be a valid point on the private key's curve.
+    /// Providers may override this to skip building a full public-key object.
+    fn ecdh_with_coordinates(
+        private: &Self::EcPrivateKey,
+        x: &[u8],
+        y: &[u8],
+    ) -> CryptoResult<Zeroizing<Vec<u8>>> {
+        let peer = Self::ec_public_from_coordinates(Self::ec_private_curve(private), x, y)?;
+        Self::ecdh(private, &peer)
+    }
     /// ECDSA with the curve's JOSE hash (P-256/SHA-256, P-384/SHA-384, P-521/SHA-512);
     /// returns the fixed-length `r || s` form of RFC 7518 §3.4.
     fn ecdsa_sign(key: &Self::EcPrivateKey, message: &[u8]) -> CryptoResult<Vec<u8>>;

@@ -259,10 +259,9 @@ fn ecdh_es_sender(
     let fail = |_| Error::Crypto("ECDH-ES key agreement");
     let (z, epk) = match &*recipient.material {
         KeyMaterial::Ec { public, .. } => {
-            let eph = P::ec_generate(P::ec_public_curve(public)).map_err(fail)?;
-            let z = P::ecdh(&eph, public).map_err(fail)?;
-            let epk = Jwk::public_value_of_ec(&P::ec_public_from_private(&eph));
-            (z, epk)
+            let (z, x, y) = P::ecdh_ephemeral(public).map_err(fail)?;
+            let crv = crate::jwk::Curve::from_ec(P::ec_public_curve(public)).name();
+            (z, serde_json::json!({"kty": "EC", "crv": crv, "x": b64::encode(&x), "y": b64::encode(&y)}))
         }
         KeyMaterial::X25519 { public, .. } => {
             let eph = P::x25519_generate().map_err(fail)?;
@@ -292,16 +291,35 @@ fn ecdh_es_recipient(
     if epk.contains_key("d") {
         return Err(Error::DecryptionFailed);
     }
-    let epk = Jwk::from_object(epk).map_err(|_| Error::DecryptionFailed)?;
-    let z = match (&*key.material, &*epk.material) {
-        (KeyMaterial::Ec { private: Some(d), .. }, KeyMaterial::Ec { public: eph, .. }) => {
-            if P::ec_public_curve(eph) != P::ec_private_curve(d) {
+    // The epk is used straight from its members: the provider validates the point during the
+    // agreement (on the curve, not the identity), and kty/crv must match the recipient's key.
+    let member = |name: &str| match epk.get(name) {
+        Some(Value::String(s)) => Ok(s.as_str()),
+        _ => Err(Error::DecryptionFailed),
+    };
+    let coordinate = |name: &str, len: usize| {
+        let bytes = b64::decode(member(name)?, name).map_err(|_| Error::DecryptionFailed)?;
+        if bytes.len() == len {
+            Ok(bytes)
+        } else {
+            Err(Error::DecryptionFailed)
+        }
+    };
+    let z = match &*key.material {
+        KeyMaterial::Ec { private: Some(d), .. } => {
+            let curve = P::ec_private_curve(d);
+            if member("kty")? != "EC" || member("crv")? != crate::jwk::Curve::from_ec(curve).name() {
                 return Err(Error::DecryptionFailed);
             }
-            P::ecdh(d, eph).map_err(|_| Error::DecryptionFailed)?
+            let n = curve.field_len();
+            P::ecdh_with_coordinates(d, &coordinate("x", n)?, &coordinate("y", n)?)
+                .map_err(|_| Error::DecryptionFailed)?
         }
-        (KeyMaterial::X25519 { private: Some(d), .. }, KeyMaterial::X25519 { public: eph, .. }) => {
-            P::x25519(d, eph).map_err(|_| Error::DecryptionFailed)?
+        KeyMaterial::X25519 { private: Some(d), .. } => {
+            if member("kty")? != "OKP" || member("crv")? != "X25519" || epk.contains_key("y") {
+                return Err(Error::DecryptionFailed);
+            }
+            P::x25519(d, &coordinate("x", 32)?).map_err(|_| Error::DecryptionFailed)?
         }
         _ => return Err(Error::DecryptionFailed),
     };

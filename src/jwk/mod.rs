@@ -664,16 +664,3 @@ fn strip_zeros(mut v: Vec<u8>) -> Vec<u8> {
     v.drain(..lead);
     v
 }
-
-impl Jwk {
-    /// Public JWK members of an EC public key (used for `epk`).
-    pub(crate) fn public_value_of_ec(public: &<P as CryptoProvider>::EcPublicKey) -> Value {
-        let (x, y) = P::ec_public_coordinates(public);
-        serde_json::json!({
-            "kty": "EC",
-            "crv": Curve::from_ec(P::ec_public_curve(public)).name(),
-            "x": b64::encode(&x),
-            "y": b64::encode(&y),
-        })
-    }
-}
