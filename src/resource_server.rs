@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::error::{Error, Result, TokenRejection};
@@ -285,8 +286,11 @@ impl ResourceServer {
                 }
             }
         }
-        let claims: AccessTokenClaims = serde_json::from_value(Value::Object(raw.clone()))
+        // Deserialize from a borrowed value: no copy of the claims map.
+        let raw = Value::Object(raw);
+        let claims = AccessTokenClaims::deserialize(&raw)
             .map_err(|_| Error::InvalidToken(TokenRejection::MissingClaim("sub/client_id/iat/jti")))?;
+        let Value::Object(raw) = raw else { return Err(Error::malformed("claims")) };
         Ok(AccessToken { claims: Arc::new(claims), raw: Arc::new(raw), key_management })
     }
 
