@@ -644,3 +644,69 @@ fn batch_minting_keeps_order_and_reports_each_failure() {
         }
     }
 }
+
+// ---- registry ------------------------------------------------------------------------------
+
+#[test]
+fn registry_json_round_trip_keeps_entries_rotation_and_extensions() {
+    let w = world();
+    let mut reg = w.issuer.registry().clone();
+    let next = Jwk::generate(Curve::P256).unwrap().with_use("enc");
+    reg.get_mut(PHOTOS).unwrap().rotate_to(next.to_public().unwrap()).unwrap();
+    let text = reg.to_json().unwrap();
+    assert!(!text.contains("\"d\""), "registry documents hold public keys only");
+    let again = Registry::from_json(&text).unwrap();
+    let photos = again.get(PHOTOS).unwrap();
+    assert_eq!(photos.current_key().kid(), next.kid());
+    assert_eq!(photos.keys().count(), 2);
+    assert_eq!(photos.scopes_supported(), ["photos.read", "photos.write"]);
+    assert!(again.get(SAAS).unwrap().covers_subresources());
+    assert_eq!(again.get(PAY).unwrap().token_lifetime(), Some(300));
+    // Removing the old key after its tokens expired.
+    let mut again = again;
+    again.get_mut(PHOTOS).unwrap().remove_key(w.photos_key.kid().unwrap()).unwrap();
+    assert_eq!(again.get(PHOTOS).unwrap().keys().count(), 1);
+    assert!(again.get_mut(PHOTOS).unwrap().remove_key(next.kid().unwrap()).is_err(), "the only key stays");
+}
+
+#[test]
+fn registry_rejects_private_unusable_or_duplicate_keys() {
+    let private = Jwk::generate(Curve::P256).unwrap();
+    let public = private.to_public().unwrap();
+    let doc = |keys: Vec<Value>| {
+        json!({"resources": [{"resource": PHOTOS, "scopes_supported": ["a"], "jwks": {"keys": keys}}]})
+            .to_string()
+    };
+    let bad_cases = [
+        ("private key", vec![private.to_private_value()]),
+        ("symmetric key", vec![Jwk::generate_symmetric(32).unwrap().to_private_value()]),
+        ("signing use", vec![public.clone().with_use("sig").to_value().unwrap()]),
+        ("Ed25519", vec![Jwk::generate(Curve::Ed25519).unwrap().to_public().unwrap().to_value().unwrap()]),
+        ("signing alg", vec![public.clone().with_alg("ES256").to_value().unwrap()]),
+        (
+            "RSA1_5",
+            vec![Jwk::generate_rsa(2048)
+                .unwrap()
+                .to_public()
+                .unwrap()
+                .with_alg("RSA1_5")
+                .to_value()
+                .unwrap()],
+        ),
+        ("duplicate", vec![public.to_value().unwrap(), public.to_value().unwrap()]),
+        ("no key", vec![]),
+    ];
+    for (name, keys) in bad_cases {
+        assert!(matches!(Registry::from_json(&doc(keys)), Err(Error::InvalidKey(_))), "{name}");
+    }
+    assert!(Registry::from_json(&doc(vec![public.to_value().unwrap()])).is_ok());
+    // Structural problems.
+    let twice = json!({"resources": [
+        {"resource": PHOTOS, "jwks": {"keys": [public.to_value().unwrap()]}},
+        {"resource": PHOTOS, "jwks": {"keys": [public.to_value().unwrap()]}}]});
+    assert!(Registry::from_json(&twice.to_string()).is_err());
+    let fragment = json!({"resources": [{"resource": "https://x.example/#f", "jwks": {"keys": [public.to_value().unwrap()]}}]});
+    assert!(Registry::from_json(&fragment.to_string()).is_err());
+    assert!(Registry::from_json("{\"resources\":{}}").is_err());
+    assert!(Registry::from_json("{\"resources\":[],\"resources\":[]}").is_err());
+}
