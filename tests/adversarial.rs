@@ -95,7 +95,7 @@ fn non_base64url_characters_and_padding_are_malformed() {
         }
         // Padding on a segment.
         let mut p = parts(&t);
-        if p[seg].len() % 4 != 0 {
+        if !p[seg].len().is_multiple_of(4) {
             p[seg].push('=');
             assert!(is_malformed(decrypt(&join(&p), &f)), "padded segment {seg}");
         }

@@ -627,8 +627,14 @@ fn batch_minting_keeps_order_and_reports_each_failure() {
     let w = world();
     let alice = Grant::new("alice", "photo-app", "photos.read", &[PHOTOS]).unwrap();
     let bob = Grant::new("bob", "photo-app", "friends.read", &[FRIENDS]).unwrap();
-    let requests: Vec<(&Grant, &str)> = (0..32)
-        .map(|i| if i % 2 == 0 { (&alice, PHOTOS) } else { (&bob, if i == 7 { PHOTOS } else { FRIENDS }) })
+    let requests: Vec<(&Grant, &str)> = (0..32usize)
+        .map(|i| {
+            if i.is_multiple_of(2) {
+                (&alice, PHOTOS)
+            } else {
+                (&bob, if i == 7 { PHOTOS } else { FRIENDS })
+            }
+        })
         .collect();
     let results = w.issuer.mint_batch(&requests);
     assert_eq!(results.len(), 32);
@@ -637,7 +643,7 @@ fn batch_minting_keeps_order_and_reports_each_failure() {
     for (i, r) in results.iter().enumerate() {
         match i {
             7 => assert_eq!(oauth_code(r.as_ref().unwrap_err()), OAuthErrorCode::InvalidTarget),
-            i if i % 2 == 0 => {
+            i if i.is_multiple_of(2) => {
                 assert_eq!(photos.open(&r.as_ref().unwrap().access_token).unwrap().subject(), "alice")
             }
             _ => assert_eq!(friends.open(&r.as_ref().unwrap().access_token).unwrap().subject(), "bob"),

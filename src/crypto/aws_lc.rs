@@ -17,7 +17,10 @@ use aws_lc_rs::{
 };
 use zeroize::Zeroizing;
 
-use super::{CryptoError, CryptoProvider, CryptoResult, EcCurve, RsaPrivateComponents, RsaSignature, Sha};
+use super::{
+    CryptoError, CryptoProvider, CryptoResult, EcCurve, EphemeralAgreement, RsaPrivateComponents,
+    RsaSignature, Sha,
+};
 
 /// The aws-lc-rs provider.
 pub(crate) struct AwsLc;
@@ -392,7 +395,7 @@ impl CryptoProvider for AwsLc {
     fn aes_kw_wrap(kek: &[u8], key: &[u8]) -> CryptoResult<Vec<u8>> {
         use key_wrap::KeyWrap as _;
 
-        if key.len() < 16 || key.len() % 8 != 0 {
+        if key.len() < 16 || !key.len().is_multiple_of(8) {
             return Err(CryptoError);
         }
         let mut out = vec![0u8; key.len() + 8];
@@ -414,7 +417,7 @@ impl CryptoProvider for AwsLc {
     fn aes_kw_unwrap(kek: &[u8], wrapped: &[u8]) -> CryptoResult<Zeroizing<Vec<u8>>> {
         use key_wrap::KeyWrap as _;
 
-        if wrapped.len() < 24 || wrapped.len() % 8 != 0 {
+        if wrapped.len() < 24 || !wrapped.len().is_multiple_of(8) {
             return Err(CryptoError);
         }
         let mut out = Zeroizing::new(vec![0u8; wrapped.len() - 8]);
@@ -444,7 +447,7 @@ impl CryptoProvider for AwsLc {
     }
 
     fn aes_cbc_decrypt(key: &[u8], iv: &[u8], ciphertext: &[u8]) -> CryptoResult<Zeroizing<Vec<u8>>> {
-        if ciphertext.is_empty() || ciphertext.len() % 16 != 0 {
+        if ciphertext.is_empty() || !ciphertext.len().is_multiple_of(16) {
             return Err(CryptoError);
         }
         let iv = cbc_iv(iv)?;
@@ -526,7 +529,7 @@ impl CryptoProvider for AwsLc {
         Ok(z)
     }
 
-    fn ecdh_ephemeral(recipient: &EcPublicKey) -> CryptoResult<(Zeroizing<Vec<u8>>, Vec<u8>, Vec<u8>)> {
+    fn ecdh_ephemeral(recipient: &EcPublicKey) -> CryptoResult<EphemeralAgreement> {
         // Agreement-only ephemeral key: no scalar export, no ECDSA key pair, no re-parsed point.
         let curve = recipient.curve;
         let n = curve.field_len();
@@ -542,7 +545,7 @@ impl CryptoProvider for AwsLc {
         if z.len() != n {
             return Err(CryptoError);
         }
-        Ok((z, point[1..1 + n].to_vec(), point[1 + n..].to_vec()))
+        Ok(EphemeralAgreement { z, x: point[1..1 + n].to_vec(), y: point[1 + n..].to_vec() })
     }
 
     fn ecdh_with_coordinates(private: &EcPrivateKey, x: &[u8], y: &[u8]) -> CryptoResult<Zeroizing<Vec<u8>>> {

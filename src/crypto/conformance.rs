@@ -571,13 +571,14 @@ fn ecdh_ephemeral_and_with_coordinates_agree_and_validate() {
     for curve in [EcCurve::P256, EcCurve::P384, EcCurve::P521] {
         let recipient = P::ec_generate(curve).unwrap();
         let recipient_public = P::ec_public_from_private(&recipient);
-        let (z_sender, x, y) = P::ecdh_ephemeral(&recipient_public).unwrap();
+        let super::EphemeralAgreement { z: z_sender, x, y } = P::ecdh_ephemeral(&recipient_public).unwrap();
         assert_eq!(z_sender.len(), curve.field_len());
         assert_eq!((x.len(), y.len()), (curve.field_len(), curve.field_len()));
         let z_recipient = P::ecdh_with_coordinates(&recipient, &x, &y).unwrap();
         assert_eq!(z_sender, z_recipient, "{curve:?}");
         // Fresh ephemeral key every time.
-        let (z2, x2, _) = P::ecdh_ephemeral(&recipient_public).unwrap();
+        let second = P::ecdh_ephemeral(&recipient_public).unwrap();
+        let (z2, x2) = (second.z, second.x);
         assert_ne!((z2, x2), (z_sender.clone(), x.clone()));
         // Off-curve, identity-like, short and oversized peers are rejected.
         let mut off = y.clone();

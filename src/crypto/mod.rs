@@ -103,6 +103,16 @@ pub(crate) struct RsaPrivateComponents {
     pub qi: Zeroizing<Vec<u8>>,
 }
 
+/// Result of the sender side of ECDH-ES: the shared secret and the ephemeral public key.
+pub(crate) struct EphemeralAgreement {
+    /// The shared secret Z.
+    pub z: Zeroizing<Vec<u8>>,
+    /// Affine x of the ephemeral public key (`field_len` bytes).
+    pub x: Vec<u8>,
+    /// Affine y of the ephemeral public key (`field_len` bytes).
+    pub y: Vec<u8>,
+}
+
 /// Everything jwe-mint needs from a cryptographic library.
 ///
 /// Contract for implementations:
@@ -202,11 +212,11 @@ pub(crate) trait CryptoProvider {
     /// Sender side of ECDH-ES: a fresh ephemeral key on `recipient`'s curve, used once. Returns
     /// Z and the ephemeral public key's affine coordinates (x, y). Providers may override this
     /// with a cheaper agreement-only ephemeral key.
-    fn ecdh_ephemeral(recipient: &Self::EcPublicKey) -> CryptoResult<(Zeroizing<Vec<u8>>, Vec<u8>, Vec<u8>)> {
+    fn ecdh_ephemeral(recipient: &Self::EcPublicKey) -> CryptoResult<EphemeralAgreement> {
         let ephemeral = Self::ec_generate(Self::ec_public_curve(recipient))?;
         let z = Self::ecdh(&ephemeral, recipient)?;
         let (x, y) = Self::ec_public_coordinates(&Self::ec_public_from_private(&ephemeral));
-        Ok((z, x, y))
+        Ok(EphemeralAgreement { z, x, y })
     }
     /// Recipient side of ECDH-ES: Z with a peer given by affine coordinates (each exactly
     /// `curve.field_len()` bytes), which must be a valid point on the private key's curve.

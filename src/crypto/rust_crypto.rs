@@ -425,7 +425,7 @@ impl CryptoProvider for RustCrypto {
 
     fn aes_kw_wrap(kek: &[u8], key: &[u8]) -> CryptoResult<Vec<u8>> {
         // RFC 3394: at least two 64-bit blocks.
-        if key.len() < 16 || key.len() % 8 != 0 {
+        if key.len() < 16 || !key.len().is_multiple_of(8) {
             return Err(CryptoError);
         }
         match kek.len() {
@@ -437,7 +437,7 @@ impl CryptoProvider for RustCrypto {
     }
 
     fn aes_kw_unwrap(kek: &[u8], wrapped: &[u8]) -> CryptoResult<Zeroizing<Vec<u8>>> {
-        if wrapped.len() < 24 || wrapped.len() % 8 != 0 {
+        if wrapped.len() < 24 || !wrapped.len().is_multiple_of(8) {
             return Err(CryptoError);
         }
         match kek.len() {
@@ -461,7 +461,7 @@ impl CryptoProvider for RustCrypto {
     }
 
     fn aes_cbc_decrypt(key: &[u8], iv: &[u8], ciphertext: &[u8]) -> CryptoResult<Zeroizing<Vec<u8>>> {
-        if iv.len() != 16 || ciphertext.is_empty() || ciphertext.len() % 16 != 0 {
+        if iv.len() != 16 || ciphertext.is_empty() || !ciphertext.len().is_multiple_of(16) {
             return Err(CryptoError);
         }
         match key.len() {

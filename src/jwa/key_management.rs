@@ -259,7 +259,7 @@ fn ecdh_es_sender(
     let fail = |_| Error::Crypto("ECDH-ES key agreement");
     let (z, epk) = match &*recipient.material {
         KeyMaterial::Ec { public, .. } => {
-            let (z, x, y) = P::ecdh_ephemeral(public).map_err(fail)?;
+            let crate::crypto::EphemeralAgreement { z, x, y } = P::ecdh_ephemeral(public).map_err(fail)?;
             let crv = crate::jwk::Curve::from_ec(P::ec_public_curve(public)).name();
             (z, serde_json::json!({"kty": "EC", "crv": crv, "x": b64::encode(&x), "y": b64::encode(&y)}))
         }
