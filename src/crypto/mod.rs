@@ -1,15 +1,15 @@
 //! The crypto provider boundary.
 //!
 //! This module is the only place in the crate that names a primitive crate. Everything above it
-//! (`jwk`, `jwa`, `jwe`, `jws`, …) talks to [`Provider`], the one implementation of
-//! [`CryptoProvider`] selected at build time:
+//! (`jwk`, `jwa`, `jwe`, `jws`, …) talks to `Provider`, the one implementation of
+//! `CryptoProvider` selected at build time:
 //!
 //! * feature `aws-lc` (default): [aws-lc-rs](https://crates.io/crates/aws-lc-rs);
 //! * feature `rust-crypto`: the pure-Rust RustCrypto crates.
 //!
 //! When both features are enabled, `aws-lc` is used. Enabling neither is a compile error.
 //!
-//! Every function returns the opaque [`CryptoError`]: callers map it to the crate's own error
+//! Every function returns the opaque `CryptoError`: callers map it to the crate's own error
 //! (for decryption always the single opaque `Error::DecryptionFailed`), so no primitive can leak
 //! which check failed.
 
