@@ -90,6 +90,12 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
 }
 
+/// Deserializes any JSON value strictly from a serde deserializer (for `Deserialize` impls of
+/// types that hold untrusted JSON, such as `Jwk`).
+pub(crate) fn deserialize_strict<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Value, D::Error> {
+    StrictValue::deserialize(d).map(|v| v.0)
+}
+
 /// Parses any JSON value strictly.
 pub(crate) fn parse_value(bytes: &[u8], what: &str) -> Result<Value> {
     let mut de = serde_json::Deserializer::from_slice(bytes);

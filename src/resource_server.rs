@@ -25,7 +25,7 @@ pub const DEFAULT_LEEWAY: u64 = 60;
 /// ```
 /// use jwe_mint::resource_server::Validation;
 /// let v = Validation { leeway: 30, ..Validation::default() };
-/// assert!(v.require_encryption);
+/// assert!(!v.dangerous_accept_unencrypted);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Validation {
@@ -35,12 +35,12 @@ pub struct Validation {
     pub signing_algs: Vec<SigningAlg>,
     /// Accept audiences under this RS's URI (path-segment prefix), e.g. per-tenant URIs.
     pub accept_subresources: bool,
-    /// Reject plain (unencrypted) JWS tokens. Turning this off is dangerous: anyone who sees the
-    /// token can read it.
-    pub require_encryption: bool,
+    /// Accept plain (unencrypted) JWS tokens. Dangerous: anyone who sees such a token can read it,
+    /// and an RS that registered an encryption key should never receive one.
+    pub dangerous_accept_unencrypted: bool,
     /// Accept tokens whose `aud` names several resource servers (multi-recipient tokens).
     /// Dangerous: any other audience can replay such a token here.
-    pub accept_multi_audience: bool,
+    pub dangerous_accept_multi_audience: bool,
 }
 
 impl Default for Validation {
@@ -49,8 +49,8 @@ impl Default for Validation {
             leeway: DEFAULT_LEEWAY,
             signing_algs: SigningAlg::ALL.to_vec(),
             accept_subresources: false,
-            require_encryption: true,
-            accept_multi_audience: false,
+            dangerous_accept_unencrypted: false,
+            dangerous_accept_multi_audience: false,
         }
     }
 }
@@ -103,7 +103,7 @@ impl AccessToken {
     }
 
     /// The JWE key-management algorithm the token used (`None` for an unencrypted token accepted
-    /// under `require_encryption: false`).
+    /// under `dangerous_accept_unencrypted`).
     pub fn key_management(&self) -> Option<KeyManagementAlg> {
         self.key_management
     }
@@ -141,6 +141,10 @@ pub struct ResourceServer {
     issuer: String,
     issuer_keys: JwkSet,
     validation: Validation,
+    /// The decrypt policy as configured.
+    base_policy: DecryptPolicy,
+    /// The policy in force: `base_policy` with `enc` protection required and, unless
+    /// multi-audience tokens are accepted, a single recipient.
     policy: DecryptPolicy,
     cache: Option<Arc<TokenCache<AccessToken>>>,
 }
@@ -159,34 +163,56 @@ impl ResourceServer {
         if issuer_keys.keys().is_empty() {
             return Err(Error::invalid_key("no authorization server key"));
         }
-        let policy = DecryptPolicy { require_protected_enc: true, ..DecryptPolicy::default() };
-        Ok(ResourceServer {
+        if keys.keys().is_empty() {
+            return Err(Error::invalid_key("no resource server decryption key"));
+        }
+        ResourceIndicator::parse(issuer).map_err(|_| Error::policy("issuer must be an absolute URI"))?;
+        let mut rs = ResourceServer {
             resource,
             keys,
             issuer: issuer.to_owned(),
             issuer_keys,
             validation: Validation::default(),
-            policy,
+            base_policy: DecryptPolicy::default(),
+            policy: DecryptPolicy::default(),
             cache: None,
-        })
+        };
+        rs.reconfigure();
+        Ok(rs)
     }
 
-    /// Replaces the claim validation settings.
+    /// Replaces the claim validation settings. A cache (if any) starts empty: tokens opened under
+    /// other settings are never served under these.
     pub fn with_validation(mut self, validation: Validation) -> ResourceServer {
         self.validation = validation;
+        self.reconfigure();
         self
     }
 
-    /// Replaces the JWE decryption policy (`enc` stays required in the protected header).
+    /// Replaces the JWE decryption policy (`enc` stays required in the protected header; without
+    /// `dangerous_accept_multi_audience`, one recipient). A cache (if any) starts empty.
     pub fn with_decrypt_policy(mut self, policy: DecryptPolicy) -> ResourceServer {
-        self.policy = DecryptPolicy { require_protected_enc: true, ..policy };
+        self.base_policy = policy;
+        self.reconfigure();
         self
+    }
+
+    fn reconfigure(&mut self) {
+        let mut policy = self.base_policy.clone();
+        policy.require_protected_enc = true;
+        if !self.validation.dangerous_accept_multi_audience {
+            policy.max_recipients = 1;
+        }
+        self.policy = policy;
+        if let Some(cache) = &self.cache {
+            self.cache = Some(Arc::new(TokenCache::new(cache.capacity())));
+        }
     }
 
     /// Opt-in: keep up to `capacity` opened tokens, keyed by the SHA-256 of the token, for
     /// resource servers that see the same token many times. A cached token is never served after
     /// its `exp`, and its claims are re-validated (times, demanded audience) on every hit. Clones
-    /// of this `ResourceServer` share the cache.
+    /// of this `ResourceServer` share the cache until their settings change.
     pub fn with_cache(mut self, capacity: usize) -> ResourceServer {
         self.cache = Some(Arc::new(TokenCache::new(capacity)));
         self
@@ -212,21 +238,12 @@ impl ResourceServer {
     /// [`ResourceServer::open`] at a given time (seconds since the epoch) and optional demanded
     /// audience, for tests and replays.
     pub fn open_at(&self, token: &str, audience: Option<&str>, now: i64) -> Result<AccessToken> {
-        let outcome = match &self.cache {
-            None => self.open_inner(token, audience, now),
-            Some(cache) => {
-                let key = TokenCache::<AccessToken>::key(token);
-                match cache.get(&key, now) {
-                    Some(hit) => self.validate(&hit.raw, audience, now).map(|()| (*hit).clone()),
-                    None => {
-                        let opened = self.open_inner(token, audience, now);
-                        if let Ok(t) = &opened {
-                            cache.insert(key, t.claims.exp, Arc::new(t.clone()), now);
-                        }
-                        opened
-                    }
-                }
-            }
+        let token = token.strip_suffix('\n').unwrap_or(token);
+        let outcome = if token.len() > self.policy.max_token_size {
+            // Before any parsing or hashing.
+            Err(Error::policy(format!("token larger than {} bytes", self.policy.max_token_size)))
+        } else {
+            self.open_sized(token, audience, now)
         };
         match &outcome {
             Ok(t) => tracing::info!(
@@ -249,35 +266,62 @@ impl ResourceServer {
         outcome
     }
 
-    fn open_inner(&self, token: &str, audience: Option<&str>, now: i64) -> Result<AccessToken> {
-        let token = token.strip_suffix('\n').unwrap_or(token);
-        if token.len() > self.policy.max_token_size {
-            return Err(Error::policy(format!("token larger than {} bytes", self.policy.max_token_size)));
-        }
-        let unencrypted = !token.starts_with('{') && token.bytes().filter(|b| *b == b'.').count() == 2;
-        let (jws_text, outer, key_management) = if unencrypted {
-            if self.validation.require_encryption {
+    /// The cache in front of [`ResourceServer::open_inner`], for a token within the size limit.
+    fn open_sized(&self, token: &str, audience: Option<&str>, now: i64) -> Result<AccessToken> {
+        let Some(cache) = &self.cache else {
+            return self.open_inner(token, audience, now);
+        };
+        let key = TokenCache::<AccessToken>::key(token);
+        if let Some(hit) = cache.get(&key, now) {
+            if hit.key_management.is_none() && !self.validation.dangerous_accept_unencrypted {
                 return Err(Error::InvalidToken(TokenRejection::NotEncrypted));
             }
-            (token.to_owned(), None, None)
+            return self.validate(&hit.raw, audience, now).map(|()| (*hit).clone());
+        }
+        let opened = self.open_inner(token, audience, now);
+        if let Ok(t) = &opened {
+            cache.insert(key, t.claims.exp, Arc::new(t.clone()), now);
+        }
+        opened
+    }
+
+    fn open_inner(&self, token: &str, audience: Option<&str>, now: i64) -> Result<AccessToken> {
+        let unencrypted = !token.starts_with('{') && token.bytes().filter(|b| *b == b'.').count() == 2;
+        let decrypted = if unencrypted {
+            if !self.validation.dangerous_accept_unencrypted {
+                return Err(Error::InvalidToken(TokenRejection::NotEncrypted));
+            }
+            None
         } else {
             let d = jwe::decrypt(token, &self.keys, &self.policy)?;
-            let cty = d.header.get("cty").and_then(Value::as_str).unwrap_or("");
+            // Type and routing claims count only when integrity protected.
+            let cty = d.protected.get("cty").and_then(Value::as_str).unwrap_or("");
             if !token::is_nested_cty(cty) {
                 return Err(Error::InvalidToken(TokenRejection::WrongType));
             }
-            let text = String::from_utf8(d.plaintext.to_vec())
-                .map_err(|_| Error::malformed("nested token is not UTF-8"))?;
-            (text, Some(d.protected), Some(d.alg))
+            for name in ["iss", "aud", "sub"] {
+                if d.header.contains_key(name) && !d.protected.contains_key(name) {
+                    return Err(Error::InvalidToken(TokenRejection::HeaderClaimMismatch(name)));
+                }
+            }
+            Some(d)
         };
-        let verified = jws::verify_compact(&jws_text, &self.issuer_keys, &self.validation.signing_algs)?;
+        // Borrow the decrypted bytes (they stay in their zeroizing buffer).
+        let jws_text = match &decrypted {
+            Some(d) => std::str::from_utf8(&d.plaintext)
+                .map_err(|_| Error::malformed("nested token is not UTF-8"))?,
+            None => token,
+        };
+        let outer = decrypted.as_ref().map(|d| &d.protected);
+        let key_management = decrypted.as_ref().map(|d| d.alg);
+        let verified = jws::verify_compact(jws_text, &self.issuer_keys, &self.validation.signing_algs)?;
         match verified.header.get("typ") {
             Some(Value::String(t)) if token::is_at_jwt(t) => {}
             _ => return Err(Error::InvalidToken(TokenRejection::WrongType)),
         }
         let raw = json::parse_object(&verified.payload, "claims")?;
         self.validate(&raw, audience, now)?;
-        if let Some(outer) = &outer {
+        if let Some(outer) = outer {
             for name in ["iss", "aud", "sub"] {
                 if let Some(v) = outer.get(name) {
                     if raw.get(name) != Some(v) {
@@ -335,7 +379,7 @@ impl ResourceServer {
             }
             _ => return reject(TokenRejection::MissingClaim("aud")),
         };
-        if auds.len() > 1 && !self.validation.accept_multi_audience {
+        if auds.len() > 1 && !self.validation.dangerous_accept_multi_audience {
             return reject(TokenRejection::MultipleAudiences);
         }
         let mine = |a: &str| {

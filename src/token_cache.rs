@@ -51,22 +51,23 @@ impl<V> TokenCache<V> {
         }
     }
 
+    /// Inserts `value`, evicting the oldest entries (FIFO) when full. Expired entries are never
+    /// served and leave in FIFO order; no insert scans the whole map.
     pub(crate) fn insert(&self, key: Key, exp: i64, value: Arc<V>, now: i64) {
         let Ok(mut inner) = self.inner.lock() else { return };
-        if inner.map.contains_key(&key) {
+        if now > exp || inner.map.contains_key(&key) {
             return;
         }
-        if inner.map.len() >= self.capacity {
-            inner.map.retain(|_, (e, _)| now <= *e);
-            let Inner { map, order } = &mut *inner;
-            order.retain(|k| map.contains_key(k));
-            while inner.map.len() >= self.capacity {
-                let Some(oldest) = inner.order.pop_front() else { break };
-                inner.map.remove(&oldest);
-            }
+        while inner.map.len() >= self.capacity {
+            let Some(oldest) = inner.order.pop_front() else { break };
+            inner.map.remove(&oldest);
         }
         inner.order.push_back(key.clone());
         inner.map.insert(key, (exp, value));
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
     }
 
     #[cfg(test)]
@@ -80,7 +81,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bounded_and_never_past_exp() {
+    fn bounded_fifo_and_never_past_exp() {
         let c = TokenCache::new(2);
         let (a, b, d) = (TokenCache::<u8>::key("a"), TokenCache::<u8>::key("b"), TokenCache::<u8>::key("d"));
         c.insert(a.clone(), 100, Arc::new(1u8), 0);
@@ -89,12 +90,13 @@ mod tests {
         assert!(c.get(&a, 101).is_none(), "served past exp");
         c.insert(d.clone(), 300, Arc::new(3u8), 150);
         assert_eq!(c.len(), 2);
-        assert!(c.get(&a, 0).is_none(), "expired entry evicted first");
+        assert!(c.get(&a, 0).is_none(), "oldest evicted");
         assert_eq!(c.get(&b, 150).as_deref(), Some(&2));
         assert_eq!(c.get(&d, 150).as_deref(), Some(&3));
+        // Already expired: not stored.
         let e = TokenCache::<u8>::key("e");
-        c.insert(e.clone(), 400, Arc::new(4u8), 150);
+        c.insert(e.clone(), 100, Arc::new(4u8), 150);
+        assert!(c.get(&e, 0).is_none());
         assert_eq!(c.len(), 2);
-        assert!(c.get(&b, 150).is_none(), "oldest evicted when none expired");
     }
 }

@@ -137,9 +137,16 @@ fn truncated_and_extended_segments_fail_opaquely() {
         for variant in [raw[..raw.len() - 1].to_vec(), [raw.clone(), vec![0]].concat(), Vec::new()] {
             let mut p = parts(&t);
             p[seg] = enc(&variant);
-            failures.push((seg, decrypt(&join(&p), &f).unwrap_err()));
+            let e = decrypt(&join(&p), &f).unwrap_err();
+            if seg == 1 && variant.is_empty() {
+                // A missing encrypted key is a structural error, visible without any key.
+                assert!(matches!(e, Error::Malformed(_)), "{e}");
+                continue;
+            }
+            failures.push((seg, e));
         }
     }
+    assert_eq!(failures.len(), 11);
     for (seg, e) in &failures {
         assert_eq!(*e, Error::DecryptionFailed, "segment {seg}");
         assert_eq!(e.to_string(), "decryption failed");
@@ -225,7 +232,7 @@ fn iv_of_wrong_length_and_truncated_tag_fail_opaquely() {
 fn encrypted_key_of_wrong_length_and_rsa_ciphertext_of_wrong_size() {
     let f = p256();
     let t = compact(&f, Alg::EcdhEsA256Kw, Enc::A256Gcm, b"x");
-    for len in [0usize, 8, 39, 41, 256] {
+    for len in [8usize, 39, 41, 256] {
         let mut p = parts(&t);
         p[1] = enc(&vec![7u8; len]);
         assert_eq!(
@@ -234,16 +241,19 @@ fn encrypted_key_of_wrong_length_and_rsa_ciphertext_of_wrong_size() {
             "encrypted_key of {len} bytes"
         );
     }
-    // Direct ECDH-ES must have an empty encrypted key.
+    // Structure (RFC 7516 §5.2): a wrapping alg needs an encrypted key, a direct one must have none.
+    let mut p = parts(&t);
+    p[1] = String::new();
+    assert!(is_malformed(decrypt(&join(&p), &f)), "empty encrypted_key for a wrapping alg");
     let d = compact(&f, Alg::EcdhEs, Enc::A256Gcm, b"x");
     let mut p = parts(&d);
     p[1] = enc(&[1u8; 40]);
-    assert_eq!(decrypt(&join(&p), &f).unwrap_err(), Error::DecryptionFailed);
+    assert!(is_malformed(decrypt(&join(&p), &f)), "encrypted_key for direct ECDH-ES");
 
     let rsa = Jwk::generate_rsa(2048).unwrap();
     let rf = Fixture { keys: JwkSet::new(vec![rsa.clone()]), key: rsa };
     let t = compact(&rf, Alg::RsaOaep256, Enc::A256Gcm, b"x");
-    for len in [255usize, 257, 128, 0] {
+    for len in [255usize, 257, 128] {
         let mut p = parts(&t);
         p[1] = enc(&vec![3u8; len]);
         let e = decrypt(&join(&p), &rf).unwrap_err();
@@ -253,6 +263,33 @@ fn encrypted_key_of_wrong_length_and_rsa_ciphertext_of_wrong_size() {
             assert_eq!(e, Error::DecryptionFailed, "RSA ciphertext of {len} bytes");
         }
     }
+}
+
+#[test]
+fn limit_decrypt_attempts() {
+    // Keys without `kid` and a token without `kid`: every fitting key is tried, up to the bound.
+    let keys: Vec<Jwk> = (0..=jwe::DEFAULT_MAX_DECRYPT_ATTEMPTS)
+        .map(|i| Jwk::symmetric(&[i as u8 + 1; 16]).unwrap())
+        .collect();
+    let to = |i: usize| {
+        Encryptor::new(Enc::A128Gcm).recipient(&keys[i], Alg::A128Kw).encrypt_compact(b"x").unwrap()
+    };
+    let set = |n: usize| JwkSet::new(keys[..n].to_vec());
+    let p = DecryptPolicy::default();
+    let n = jwe::DEFAULT_MAX_DECRYPT_ATTEMPTS;
+    assert!(jwe::decrypt(&to(n - 1), &set(n), &p).is_ok(), "the last key within the bound");
+    assert!(jwe::decrypt(&to(n - 2), &set(n), &p).is_ok());
+    assert_eq!(
+        jwe::decrypt(&to(n), &set(n + 1), &p).unwrap_err(),
+        Error::DecryptionFailed,
+        "beyond the bound"
+    );
+    let more = DecryptPolicy { max_decrypt_attempts: n + 1, ..DecryptPolicy::default() };
+    assert!(jwe::decrypt(&to(n), &set(n + 1), &more).is_ok());
+    // With a `kid`, only the named key is tried, wherever it sits.
+    let named: Vec<Jwk> = keys.iter().enumerate().map(|(i, k)| k.clone().with_kid(format!("k{i}"))).collect();
+    let t = Encryptor::new(Enc::A128Gcm).recipient(&named[n], Alg::A128Kw).encrypt_compact(b"x").unwrap();
+    assert!(jwe::decrypt(&t, &JwkSet::new(named), &p).is_ok());
 }
 
 // ---- header rules --------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 mod common;
 
 use common::{assert_members, b64, get, json, jwk, rsa_outcome, s, segments, set, vector};
-use jwe_mint::jwa::{raw, ContentEncryptionAlg as Enc, KeyManagementAlg as Alg};
+use jwe_mint::jwa::{hazmat, ContentEncryptionAlg as Enc, KeyManagementAlg as Alg};
 use jwe_mint::jwe::{self, DecryptPolicy, Encryptor};
 use jwe_mint::jwk::JwkSet;
 use jwe_mint::Error;
@@ -86,7 +86,7 @@ fn rfc7516_a2_compact_refused_without_legacy_opt_in() {
 #[test]
 fn rfc7516_a2_content_encryption_matches() {
     let v = vector("rfc7516/A.2.json");
-    let (ct, tag) = raw::content_encrypt(
+    let (ct, tag) = hazmat::content_encrypt(
         Enc::A128CbcHs256,
         &b64(s(&v, &["cek_b64u"])),
         &b64(s(&v, &["iv_b64u"])),
@@ -134,10 +134,10 @@ fn rfc7516_b_aes_cbc_hmac_sha256_matches() {
     let iv = b64(s(&v, &["iv_b64u"]));
     let aad = b64(s(&v, &["aad_b64u"]));
     let pt = b64(s(&v, &["plaintext_b64u"]));
-    let (ct, tag) = raw::content_encrypt(Enc::A128CbcHs256, &k, &iv, &aad, &pt).expect("App. B encrypt");
+    let (ct, tag) = hazmat::content_encrypt(Enc::A128CbcHs256, &k, &iv, &aad, &pt).expect("App. B encrypt");
     assert_eq!(ct, b64(s(&v, &["ciphertext_b64u"])), "App. B ciphertext");
     assert_eq!(tag, b64(s(&v, &["tag_T_b64u"])), "App. B tag T");
-    let back = raw::content_decrypt(Enc::A128CbcHs256, &k, &iv, &aad, &ct, &tag).expect("App. B decrypt");
+    let back = hazmat::content_decrypt(Enc::A128CbcHs256, &k, &iv, &aad, &ct, &tag).expect("App. B decrypt");
     assert_eq!(&back[..], &pt[..], "App. B round trip");
 }
 

@@ -15,7 +15,7 @@ use common::{
     assert_members, b64, b64e, get, json, jwk, provider_decrypts_rsa, rsa_outcome, s, segments, set, vector,
 };
 use jwe_mint::jwa::SigningAlg;
-use jwe_mint::jwa::{raw, ContentEncryptionAlg as Enc, KeyManagementAlg as Alg};
+use jwe_mint::jwa::{hazmat, ContentEncryptionAlg as Enc, KeyManagementAlg as Alg};
 use jwe_mint::jwe::{self, DecryptPolicy, Encryptor};
 use jwe_mint::jwk::{Jwk, JwkSet};
 use jwe_mint::jws;
@@ -106,14 +106,14 @@ fn plaintext(v: &Value) -> &[u8] {
     s(v, &["input", "plaintext"]).as_bytes()
 }
 
-/// The content layer alone: `raw::content_encrypt` with the cookbook's CEK, IV and AAD must give the
-/// cookbook's ciphertext and tag, and `raw::content_decrypt` must invert it.
+/// The content layer alone: `hazmat::content_encrypt` with the cookbook's CEK, IV and AAD must give the
+/// cookbook's ciphertext and tag, and `hazmat::content_decrypt` must invert it.
 fn content_matches(case: &str, enc: Enc, cek: &[u8], iv: &str, aad: &[u8], pt: &[u8], ec: &Value) {
-    let (ct, tag) = raw::content_encrypt(enc, cek, &b64(iv), aad, pt)
+    let (ct, tag) = hazmat::content_encrypt(enc, cek, &b64(iv), aad, pt)
         .unwrap_or_else(|e| panic!("{case}: content encryption failed: {e}"));
     assert_eq!(b64e(&ct), s(ec, &["ciphertext"]), "{case}: content ciphertext");
     assert_eq!(b64e(&tag), s(ec, &["tag"]), "{case}: content tag");
-    let back = raw::content_decrypt(enc, cek, &b64(iv), aad, &ct, &tag)
+    let back = hazmat::content_decrypt(enc, cek, &b64(iv), aad, &ct, &tag)
         .unwrap_or_else(|e| panic!("{case}: content decryption failed: {e}"));
     assert_eq!(&back[..], pt, "{case}: content round trip");
 }
@@ -350,11 +350,11 @@ fn rfc7520_5_5_ecdh_es_derives_the_cookbook_cek() {
     let v = vector(S5_5);
     let eph = jwk(get(&v, &["encrypting_key", "epk"]), "5.5 epk");
     let recipient = input_keys(&v, "5.5").remove(0);
-    let z_sender = raw::ecdh_shared_secret(&eph, &recipient.to_public().unwrap()).expect("5.5 Z sender");
+    let z_sender = hazmat::ecdh_shared_secret(&eph, &recipient.to_public().unwrap()).expect("5.5 Z sender");
     let z_recipient =
-        raw::ecdh_shared_secret(&recipient, &eph.to_public().unwrap()).expect("5.5 Z recipient");
+        hazmat::ecdh_shared_secret(&recipient, &eph.to_public().unwrap()).expect("5.5 Z recipient");
     assert_eq!(&z_sender[..], &z_recipient[..], "5.5: Z agrees on both sides");
-    let cek = raw::concat_kdf(&z_sender, "A128CBC-HS256", b"", b"", 32).expect("5.5 KDF");
+    let cek = hazmat::concat_kdf(&z_sender, "A128CBC-HS256", b"", b"", 32).expect("5.5 KDF");
     assert_eq!(b64e(&cek), s(&v, &["encrypting_key", "cek"]), "5.5: Concat KDF output is the CEK");
 }
 

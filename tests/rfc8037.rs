@@ -3,7 +3,7 @@
 mod common;
 
 use common::{b64, hex, jwk, s, vector};
-use jwe_mint::jwa::raw;
+use jwe_mint::jwa::hazmat;
 
 #[test]
 fn rfc8037_a6_x25519_z_ephemeral_with_recipient() {
@@ -15,7 +15,7 @@ fn rfc8037_a6_x25519_z_ephemeral_with_recipient() {
         hex(s(&v, &["ephemeral_secret_hex"])),
         "A.6 ephemeral d"
     );
-    let z = raw::ecdh_shared_secret(&eph, &bob).expect("A.6 Z (sender side)");
+    let z = hazmat::ecdh_shared_secret(&eph, &bob).expect("A.6 Z (sender side)");
     assert_eq!(&z[..], &hex(s(&v, &["Z_hex"]))[..], "A.6: Z from ephemeral private and Bob's public");
 }
 
@@ -24,7 +24,7 @@ fn rfc8037_a6_x25519_z_recipient_with_ephemeral() {
     let v = vector("rfc8037/A.6.ecdh_es_x25519.json");
     let bob = jwk(&v["recipient_private_jwk"], "A.6 recipient private");
     let eph = jwk(&v["ephemeral_public_jwk"], "A.6 ephemeral public");
-    let z = raw::ecdh_shared_secret(&bob, &eph).expect("A.6 Z (recipient side)");
+    let z = hazmat::ecdh_shared_secret(&bob, &eph).expect("A.6 Z (recipient side)");
     assert_eq!(&z[..], &b64(s(&v, &["Z_b64u"]))[..], "A.6: Z from Bob's private and the ephemeral public");
 }
 

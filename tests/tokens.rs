@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use jwe_mint::error::{OAuthErrorCode, TokenRejection};
 use jwe_mint::issuer::{Grant, Issuer};
-use jwe_mint::jwa::{raw, ContentEncryptionAlg, KeyManagementAlg, SigningAlg};
+use jwe_mint::jwa::{hazmat, ContentEncryptionAlg, KeyManagementAlg, SigningAlg};
 use jwe_mint::jwe::{self, DecryptPolicy, Encryptor};
 use jwe_mint::jwk::{Curve, Jwk, JwkSet};
 use jwe_mint::jws::{Header, Signer};
@@ -405,26 +405,24 @@ fn attack_multi_recipient_insider_forges_content_for_other_recipient() {
     let grant = Grant::new("alice", "photo-app", "photos.read friends.read", &[PHOTOS, FRIENDS]).unwrap();
     let multi = w.issuer.mint_multi_recipient(&grant).unwrap();
     assert_eq!(multi.resources, [PHOTOS, FRIENDS]);
-    let lenient = Validation { accept_multi_audience: true, ..Validation::default() };
+    let lenient = Validation { dangerous_accept_multi_audience: true, ..Validation::default() };
     let friends = rs(&w, FRIENDS, &w.friends_key).with_validation(lenient.clone());
     let photos = rs(&w, PHOTOS, &w.photos_key).with_validation(lenient);
     assert!(photos.open(&multi.access_token).is_ok());
     assert!(friends.open(&multi.access_token).is_ok());
-    // Default RSs refuse multi-audience tokens.
-    assert_eq!(
-        rejection(rs(&w, FRIENDS, &w.friends_key).open(&multi.access_token).unwrap_err()),
-        TokenRejection::MultipleAudiences
-    );
+    // Default RSs refuse multi-recipient tokens before any decryption work.
+    let refused = rs(&w, FRIENDS, &w.friends_key).open(&multi.access_token).unwrap_err();
+    assert!(matches!(&refused, Error::Policy(m) if m.contains("2 recipients")), "{refused}");
 
     // Photos (recipient 0) recovers the shared CEK from its own recipient entry.
     let mut doc: Value = serde_json::from_str(&multi.access_token).unwrap();
     let r0 = doc["recipients"][0].clone();
     assert_eq!(r0["header"]["kid"], w.photos_key.kid().unwrap());
     let epk = Jwk::from_value(&r0["header"]["epk"]).unwrap();
-    let z = raw::ecdh_shared_secret(&w.photos_key, &epk).unwrap();
-    let kek = raw::concat_kdf(&z, "ECDH-ES+A256KW", b"", b"", 32).unwrap();
+    let z = hazmat::ecdh_shared_secret(&w.photos_key, &epk).unwrap();
+    let kek = hazmat::concat_kdf(&z, "ECDH-ES+A256KW", b"", b"", 32).unwrap();
     let wrapped = b64(r0["encrypted_key"].as_str().unwrap());
-    let cek = raw::aes_key_unwrap(&kek, &wrapped).unwrap();
+    let cek = hazmat::aes_key_unwrap(&kek, &wrapped).unwrap();
     // It decrypts, then writes altered claims (more scope) under the same CEK, keeping the signature.
     let plain = jwe::decrypt(
         &multi.access_token,
@@ -439,7 +437,7 @@ fn attack_multi_recipient_insider_forges_content_for_other_recipient() {
     let forged_jws = format!("{}.{}.{}", parts[0], enc64(claims.to_string().as_bytes()), parts[2]);
     let protected = doc["protected"].as_str().unwrap().to_owned();
     let iv = [9u8; 12];
-    let (ct, tag) = raw::content_encrypt(
+    let (ct, tag) = hazmat::content_encrypt(
         ContentEncryptionAlg::A256Gcm,
         &cek,
         &iv,
@@ -715,4 +713,55 @@ fn registry_rejects_private_unusable_or_duplicate_keys() {
     assert!(Registry::from_json(&fragment.to_string()).is_err());
     assert!(Registry::from_json("{\"resources\":{}}").is_err());
     assert!(Registry::from_json("{\"resources\":[],\"resources\":[]}").is_err());
+}
+
+#[test]
+fn cache_is_not_shared_with_clones_whose_settings_differ() {
+    let w = world();
+    let strict = rs(&w, PHOTOS, &w.photos_key).with_cache(16);
+    let lenient = strict
+        .clone()
+        .with_validation(Validation { dangerous_accept_unencrypted: true, ..Validation::default() });
+    let plain = at_signer(&w.as_key).sign(good_claims(PHOTOS).to_string().as_bytes()).unwrap();
+    assert!(lenient.open(&plain).is_ok(), "opt-in accepts a plain JWS");
+    assert_eq!(lenient.open(&plain).unwrap().key_management(), None);
+    // The strict RS must not be served the token the lenient clone cached.
+    assert_eq!(rejection(strict.open(&plain).unwrap_err()), TokenRejection::NotEncrypted);
+    // Oversized input is refused before hashing or parsing, cache or not.
+    let huge = "A".repeat(jwe::DEFAULT_MAX_TOKEN_SIZE + 1);
+    assert!(matches!(strict.open(&huge), Err(Error::Policy(_))));
+}
+
+#[test]
+fn replicated_claims_and_cty_count_only_when_protected() {
+    let w = world();
+    let jws = at_signer(&w.as_key).sign(good_claims(PHOTOS).to_string().as_bytes()).unwrap();
+    let rs_pub = w.photos_key.to_public().unwrap();
+    let photos = rs(&w, PHOTOS, &w.photos_key);
+    // `aud` only in the unprotected header of a flattened JWE: refused.
+    let unprotected_aud = Encryptor::new(ContentEncryptionAlg::A256Gcm)
+        .protected_param("cty", "JWT")
+        .unprotected_param("aud", PHOTOS)
+        .recipient(&rs_pub, KeyManagementAlg::EcdhEsA256Kw)
+        .encrypt_flattened(jws.as_bytes())
+        .unwrap();
+    assert_eq!(
+        rejection(photos.open(&unprotected_aud).unwrap_err()),
+        TokenRejection::HeaderClaimMismatch("aud")
+    );
+    // `cty` only in the unprotected header: not a nested token as far as the RS is concerned.
+    let unprotected_cty = Encryptor::new(ContentEncryptionAlg::A256Gcm)
+        .unprotected_param("cty", "JWT")
+        .recipient(&rs_pub, KeyManagementAlg::EcdhEsA256Kw)
+        .encrypt_flattened(jws.as_bytes())
+        .unwrap();
+    assert_eq!(rejection(photos.open(&unprotected_cty).unwrap_err()), TokenRejection::WrongType);
+    // The same token with everything protected opens (flattened JSON is fine for one recipient).
+    let ok = Encryptor::new(ContentEncryptionAlg::A256Gcm)
+        .protected_param("cty", "JWT")
+        .protected_param("aud", PHOTOS)
+        .recipient(&rs_pub, KeyManagementAlg::EcdhEsA256Kw)
+        .encrypt_flattened(jws.as_bytes())
+        .unwrap();
+    assert!(photos.open(&ok).is_ok());
 }

@@ -23,7 +23,7 @@ mod common;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use common::{b64e, hex};
-use jwe_mint::jwa::{raw, ContentEncryptionAlg as Enc, SigningAlg};
+use jwe_mint::jwa::{hazmat, ContentEncryptionAlg as Enc, SigningAlg};
 use jwe_mint::jwe::{self, DecryptPolicy};
 use jwe_mint::jwk::{Jwk, JwkSet};
 use jwe_mint::{jws, Error};
@@ -500,7 +500,7 @@ fn gcm_enc(key_bits: u64) -> Enc {
     }
 }
 
-/// AES-GCM through `raw::content_decrypt` / `content_encrypt` with A128GCM/A192GCM/A256GCM, which
+/// AES-GCM through `hazmat::content_decrypt` / `content_encrypt` with A128GCM/A192GCM/A256GCM, which
 /// (like JWE, RFC 7518 §5.3) take only a 96-bit IV and a 128-bit tag.
 #[test]
 fn aes_gcm() {
@@ -520,7 +520,7 @@ fn aes_gcm() {
             Class::Normal
         };
         tally.record(t, class, || {
-            let opened = raw::content_decrypt(enc, &key, &iv, &aad, &ct, &tag);
+            let opened = hazmat::content_decrypt(enc, &key, &iv, &aad, &ct, &tag);
             let valid = t["result"] == "valid";
             from_result(opened, |pt| {
                 if pt.as_slice() != msg.as_slice() {
@@ -528,7 +528,7 @@ fn aes_gcm() {
                 }
                 if valid {
                     let (c2, t2) =
-                        raw::content_encrypt(enc, &key, &iv, &aad, &msg).map_err(|e| e.to_string())?;
+                        hazmat::content_encrypt(enc, &key, &iv, &aad, &msg).map_err(|e| e.to_string())?;
                     if (c2, t2) != (ct.clone(), tag.clone()) {
                         return Err("re-encryption differs".into());
                     }
@@ -540,8 +540,8 @@ fn aes_gcm() {
     tally.finish();
 }
 
-/// RFC 3394 AES key wrap (JOSE A128KW/A192KW/A256KW) through `raw::aes_key_unwrap` (and, for valid
-/// cases, `raw::aes_key_wrap` must reproduce the ciphertext).
+/// RFC 3394 AES key wrap (JOSE A128KW/A192KW/A256KW) through `hazmat::aes_key_unwrap` (and, for valid
+/// cases, `hazmat::aes_key_wrap` must reproduce the ciphertext).
 #[test]
 fn aes_wrap() {
     let file = "aes_wrap_test.json";
@@ -552,11 +552,11 @@ fn aes_wrap() {
         let (key, msg, ct) = (f("key"), f("msg"), f("ct"));
         let valid = t["result"] == "valid";
         tally.record(t, Class::Normal, || {
-            from_result(raw::aes_key_unwrap(&key, &ct), |pt| {
+            from_result(hazmat::aes_key_unwrap(&key, &ct), |pt| {
                 if pt.as_slice() != msg.as_slice() {
                     return Err("unwrapped key differs".into());
                 }
-                if valid && raw::aes_key_wrap(&key, &msg).map_err(|e| e.to_string())? != ct {
+                if valid && hazmat::aes_key_wrap(&key, &msg).map_err(|e| e.to_string())? != ct {
                     return Err("wrap differs".into());
                 }
                 Ok(())
@@ -607,7 +607,7 @@ fn hmac(enc: Enc, key: &[u8], data: &[u8]) -> Vec<u8> {
 
 /// AES-CBC with PKCS#5 padding, the encryption half of A128CBC-HS256 / A192CBC-HS384 /
 /// A256CBC-HS512 (AES-128/192/256 respectively). Only the composite is public
-/// (`raw::content_encrypt` / `content_decrypt`), so the CEK is `MAC_KEY || ENC_KEY` with a fixed
+/// (`hazmat::content_encrypt` / `content_decrypt`), so the CEK is `MAC_KEY || ENC_KEY` with a fixed
 /// MAC key and Wycheproof's key as ENC_KEY. Valid: encryption must reproduce Wycheproof's
 /// ciphertext and decryption must return the message. Invalid (bad padding): with a correct tag
 /// over the bad ciphertext, decryption must still fail.
@@ -632,14 +632,14 @@ fn aes_cbc_pkcs5() {
         let valid = t["result"] == "valid";
         tally.record(t, Class::Normal, || {
             if valid {
-                let (c2, tag) = match raw::content_encrypt(enc, &cek, &iv, aad, &msg) {
+                let (c2, tag) = match hazmat::content_encrypt(enc, &cek, &iv, aad, &msg) {
                     Ok(x) => x,
                     Err(e) => return Outcome::Rejected(format!("encrypt: {e}")),
                 };
                 if c2 != ct {
                     return Outcome::WrongOutput("ciphertext differs".into());
                 }
-                from_result(raw::content_decrypt(enc, &cek, &iv, aad, &ct, &tag), |pt| {
+                from_result(hazmat::content_decrypt(enc, &cek, &iv, aad, &ct, &tag), |pt| {
                     if pt.as_slice() == msg.as_slice() {
                         Ok(())
                     } else {
@@ -648,7 +648,7 @@ fn aes_cbc_pkcs5() {
                 })
             } else {
                 let tag = cbc_hs_tag(enc, &mac_key, aad, &iv, &ct);
-                from_result(raw::content_decrypt(enc, &cek, &iv, aad, &ct, &tag), |_| Ok(()))
+                from_result(hazmat::content_decrypt(enc, &cek, &iv, aad, &ct, &tag), |_| Ok(()))
             }
         });
     }
@@ -656,7 +656,7 @@ fn aes_cbc_pkcs5() {
 }
 
 /// ECDH (X25519 or P-256) with both keys as JWKs: `Jwk::from_value` for each (a key that does not
-/// parse is a rejection), then `raw::ecdh_shared_secret`.
+/// parse is a rejection), then `hazmat::ecdh_shared_secret`.
 fn ecdh_file(file: &'static str) {
     let doc = load(file);
     let mut tally = Tally::new(file);
@@ -671,7 +671,7 @@ fn ecdh_file(file: &'static str) {
                 Ok(k) => k,
                 Err(e) => return Outcome::Rejected(format!("public key: {e}")),
             };
-            from_result(raw::ecdh_shared_secret(&private, &public), |z| {
+            from_result(hazmat::ecdh_shared_secret(&private, &public), |z| {
                 if z.as_slice() == shared.as_slice() {
                     Ok(())
                 } else {
@@ -733,7 +733,7 @@ fn rsa_file(file: &'static str, alg: &str) {
             };
             let protected = b64e(format!(r#"{{"alg":"{alg}","enc":"{}"}}"#, enc.name()).as_bytes());
             let iv = vec![7u8; enc.iv_len()];
-            let (ct, tag) = raw::content_encrypt(enc, &msg, &iv, protected.as_bytes(), b"wycheproof")
+            let (ct, tag) = hazmat::content_encrypt(enc, &msg, &iv, protected.as_bytes(), b"wycheproof")
                 .expect("content encryption");
             let token = format!(
                 "{protected}.{}.{}.{}.{}",

@@ -280,9 +280,11 @@ pub(crate) const fn sha_for_bits(bits: usize) -> Sha {
     }
 }
 
-/// Low-level building blocks, exposed for known-answer tests and interoperability checks.
-/// Applications should use [`crate::jwe`] instead.
-pub mod raw {
+/// Hazardous low-level building blocks, exposed for known-answer tests and interoperability
+/// checks: the caller chooses IVs and handles raw shared secrets and keys, so misuse (an IV used
+/// twice with AES-GCM, a CEK written to a log) breaks security. Applications should use
+/// [`crate::jwe`] instead.
+pub mod hazmat {
     use zeroize::Zeroizing;
 
     use super::ContentEncryptionAlg;
@@ -293,9 +295,9 @@ pub mod raw {
     /// Encrypts content as JWE does (RFC 7518 §5): returns (ciphertext, tag).
     ///
     /// ```
-    /// use jwe_mint::jwa::{raw, ContentEncryptionAlg};
-    /// let (ct, tag) = raw::content_encrypt(ContentEncryptionAlg::A128Gcm, &[7; 16], &[1; 12], b"aad", b"hi").unwrap();
-    /// let pt = raw::content_decrypt(ContentEncryptionAlg::A128Gcm, &[7; 16], &[1; 12], b"aad", &ct, &tag).unwrap();
+    /// use jwe_mint::jwa::{hazmat, ContentEncryptionAlg};
+    /// let (ct, tag) = hazmat::content_encrypt(ContentEncryptionAlg::A128Gcm, &[7; 16], &[1; 12], b"aad", b"hi").unwrap();
+    /// let pt = hazmat::content_decrypt(ContentEncryptionAlg::A128Gcm, &[7; 16], &[1; 12], b"aad", &ct, &tag).unwrap();
     /// assert_eq!(&pt[..], b"hi");
     /// ```
     pub fn content_encrypt(

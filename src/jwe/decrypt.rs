@@ -118,6 +118,14 @@ pub fn decrypt(token: &str, keys: &JwkSet, policy: &DecryptPolicy) -> Result<Dec
         if !alg.wraps_cek() && parsed.recipients.len() > 1 {
             return Err(Error::malformed(format!("`{alg}` allows only one recipient")));
         }
+        // RFC 7516 §5.2 steps 10–11: empty for the direct modes, present for every wrapping alg.
+        let encrypted_key_empty = parsed.recipients.get(i).is_none_or(|r| r.encrypted_key.is_empty());
+        if alg.wraps_cek() == encrypted_key_empty {
+            return Err(Error::malformed(format!(
+                "`encrypted_key` must be {} for `{alg}`",
+                if alg.wraps_cek() { "present" } else { "empty" }
+            )));
+        }
         if !policy.allows_alg(alg) {
             // Another recipient's algorithm is not ours to use: skip that recipient (no work is
             // done for it) and fail only if no recipient is left.
@@ -162,9 +170,13 @@ pub fn decrypt(token: &str, keys: &JwkSet, policy: &DecryptPolicy) -> Result<Dec
             _ => Error::NoMatchingKey("no key fits any recipient".into()),
         });
     }
-    // Recipients addressed by kid first; stable otherwise.
-    attempts.sort_by_key(|a| !a.5);
-    let max_attempts = policy.max_recipients.max(1) * 4;
+    // A recipient addressed to one of our keys by `kid` is the only one worth trying; otherwise
+    // every (recipient, key) pair that fits, in order, up to the policy's bound (each attempt is a
+    // private-key operation, so an attacker must not be able to multiply them).
+    if attempts.iter().any(|a| a.5) {
+        attempts.retain(|a| a.5);
+    }
+    let max_attempts = policy.max_decrypt_attempts.max(1);
     let limits = km::UnwrapLimits {
         allow_rsa1_5: policy.allow_legacy_rsa1_5,
         pbes2_max_iterations: policy.pbes2_max_iterations,
@@ -172,7 +184,8 @@ pub fn decrypt(token: &str, keys: &JwkSet, policy: &DecryptPolicy) -> Result<Dec
     let aad = parsed.aad();
     let mut failure = Error::DecryptionFailed;
     for (i, header, alg, enc, key, _) in attempts.into_iter().take(max_attempts) {
-        let encrypted_key = &parsed.recipients[i].encrypted_key;
+        let Some(recipient) = parsed.recipients.get(i) else { continue };
+        let encrypted_key = &recipient.encrypted_key;
         let opened = km::decrypt_cek(alg, enc, key, header, encrypted_key, &limits)
             .and_then(|cek| content::decrypt(enc, &cek, &parsed.iv, &aad, &parsed.ciphertext, &parsed.tag));
         match opened {
@@ -269,7 +282,7 @@ fn check_shared_headers(parsed: &ParsedJwe, policy: &DecryptPolicy) -> Result<()
 fn inflate(data: &[u8], policy: &DecryptPolicy) -> Result<Zeroizing<Vec<u8>>> {
     let cap = policy.max_decompressed_size.ok_or_else(|| Error::AlgorithmNotAllowed("zip".into()))?;
     let mut out = Zeroizing::new(Vec::new());
-    let mut reader = flate2::read::DeflateDecoder::new(data).take(cap as u64 + 1);
+    let mut reader = flate2::read::DeflateDecoder::new(data).take((cap as u64).saturating_add(1));
     reader.read_to_end(&mut out).map_err(|_| Error::DecryptionFailed)?;
     if out.len() > cap {
         return Err(Error::policy(format!("decompressed content larger than {cap} bytes")));

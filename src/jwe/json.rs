@@ -31,7 +31,10 @@ pub(crate) fn parse(text: &str, max_header: usize, max_recipients: usize) -> Res
                 return Err(Error::malformed("`recipients` is empty"));
             }
             if list.len() > max_recipients {
-                return Err(Error::policy(format!("more than {max_recipients} recipients")));
+                return Err(Error::policy(format!(
+                    "{} recipients, at most {max_recipients} allowed (multi-recipient tokens need an opt-in)",
+                    list.len()
+                )));
             }
             let recipients = list
                 .iter()

@@ -8,6 +8,9 @@ pub const DEFAULT_MAX_TOKEN_SIZE: usize = 64 * 1024;
 pub const DEFAULT_MAX_HEADER_SIZE: usize = 8 * 1024;
 /// Default maximum number of recipients in a general JSON JWE.
 pub const DEFAULT_MAX_RECIPIENTS: usize = 16;
+/// Default maximum number of (recipient, key) decryption attempts per token: each is a
+/// private-key operation (ECDH, RSA or PBKDF2), so this bounds the work one token can cause.
+pub const DEFAULT_MAX_DECRYPT_ATTEMPTS: usize = 4;
 /// Default maximum PBES2 iteration count accepted once PBES2 is opted into (CVE-2023-50967).
 pub const DEFAULT_PBES2_MAX_ITERATIONS: u32 = 10_000;
 /// Default maximum size of `zip`-decompressed plaintext once `zip` is opted into (256 KiB).
@@ -39,6 +42,8 @@ pub struct DecryptPolicy {
     pub max_header_size: usize,
     /// General JSON JWEs with more recipients are rejected.
     pub max_recipients: usize,
+    /// At most this many (recipient, key) pairs are tried when no `kid` picks the key.
+    pub max_decrypt_attempts: usize,
     /// Require `enc` to be in the integrity-protected header (always true for access tokens).
     pub require_protected_enc: bool,
     /// Extension header names this application understands when listed in `crit`.
@@ -63,6 +68,7 @@ impl Default for DecryptPolicy {
             max_token_size: DEFAULT_MAX_TOKEN_SIZE,
             max_header_size: DEFAULT_MAX_HEADER_SIZE,
             max_recipients: DEFAULT_MAX_RECIPIENTS,
+            max_decrypt_attempts: DEFAULT_MAX_DECRYPT_ATTEMPTS,
             require_protected_enc: false,
             understood_crit: Vec::new(),
             allow_legacy_rsa1_5: false,

@@ -350,6 +350,19 @@ impl Jwk {
         }
     }
 
+    /// Length in bytes of a symmetric (`oct`) key; `None` for asymmetric keys.
+    ///
+    /// ```
+    /// use jwe_mint::jwk::Jwk;
+    /// assert_eq!(Jwk::generate_symmetric(24).unwrap().symmetric_len(), Some(24));
+    /// ```
+    pub fn symmetric_len(&self) -> Option<usize> {
+        match &*self.material {
+            KeyMaterial::Oct(k) => Some(k.len()),
+            _ => None,
+        }
+    }
+
     /// Whether this is a symmetric (`oct`) key.
     pub fn is_symmetric(&self) -> bool {
         matches!(&*self.material, KeyMaterial::Oct(_))
@@ -487,7 +500,8 @@ impl serde::Serialize for Jwk {
 
 impl<'de> serde::Deserialize<'de> for Jwk {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let v = Value::deserialize(d)?;
+        // Strict: duplicate members are an error here too.
+        let v = json::deserialize_strict(d)?;
         Jwk::from_value(&v).map_err(serde::de::Error::custom)
     }
 }

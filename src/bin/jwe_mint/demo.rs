@@ -130,17 +130,17 @@ pub fn run(_args: Args) -> Result<(), CliError> {
         multi.resources.join(" "),
         multi.scope
     ));
-    let multi_ok = Validation { accept_multi_audience: true, ..Validation::default() };
+    let multi_ok = Validation { dangerous_accept_multi_audience: true, ..Validation::default() };
     let photos_multi = photos_rs.clone().with_validation(multi_ok.clone());
     let friends_multi = friends_rs.clone().with_validation(multi_ok);
     show_accepted(
         &mut out,
-        "photos RS  (accept_multi_audience)",
+        "photos RS  (dangerous_accept_multi_audience)",
         step("photos RS opens the multi token", photos_multi.open(&multi.access_token))?,
     );
     show_accepted(
         &mut out,
-        "friends RS (accept_multi_audience)",
+        "friends RS (dangerous_accept_multi_audience)",
         step("friends RS opens the multi token", friends_multi.open(&multi.access_token))?,
     );
     show_rejected(&mut out, "photos RS  (default) rejects it", photos_rs.open(&multi.access_token))?;

@@ -135,11 +135,7 @@ fn dir_enc(key: &Jwk) -> Option<Enc> {
     }
 }
 
-/// Length in bytes of a symmetric key (0 for other keys), from the length of its unpadded
-/// base64url `k`.
+/// Length in bytes of a symmetric key (0 for other keys).
 fn oct_len(key: &Jwk) -> usize {
-    if !key.is_symmetric() {
-        return 0;
-    }
-    key.to_private_value().get("k").and_then(serde_json::Value::as_str).map_or(0, |k| k.len() * 3 / 4)
+    key.symmetric_len().unwrap_or(0)
 }
