@@ -217,11 +217,14 @@ impl ResourceEntry {
     }
 }
 
-/// Every key must be public, usable for encryption, and unique (kid and thumbprint).
+/// Every key must be public and unique (kid and thumbprint). Keys published with `use: "sig"`
+/// (RFC 9728 §2 lets one JWK Set hold both kinds, each key then carrying `use`) are skipped; every
+/// other key must be usable for token encryption, and at least one must remain.
 fn validate_keys(resource: &ResourceIndicator, jwks: &JwkSet) -> Result<Vec<(Jwk, KeyManagementAlg)>> {
     let ctx = |msg: &str| Error::invalid_key(format!("{resource}: {msg}"));
-    if jwks.keys().is_empty() {
-        return Err(ctx("no encryption key"));
+    let mixed = jwks.iter().any(|k| k.key_use() == Some("sig"));
+    if mixed && jwks.iter().any(|k| k.key_use().is_none()) {
+        return Err(ctx("a JWK Set with signing and encryption keys needs `use` on every key (RFC 9728 §2)"));
     }
     let mut kids = HashSet::new();
     let mut thumbs = HashSet::new();
@@ -230,8 +233,11 @@ fn validate_keys(resource: &ResourceIndicator, jwks: &JwkSet) -> Result<Vec<(Jwk
         if key.is_private() {
             return Err(ctx("registry keys must be public (private or symmetric key found)"));
         }
+        if key.key_use() == Some("sig") {
+            continue;
+        }
         if !key.usable_for("enc") {
-            return Err(ctx("key `use` is not `enc`"));
+            return Err(ctx("key `use`/`key_ops` do not allow encryption"));
         }
         let alg = match key.alg() {
             Some(a) => a
@@ -262,6 +268,9 @@ fn validate_keys(resource: &ResourceIndicator, jwks: &JwkSet) -> Result<Vec<(Jwk
             return Err(ctx("duplicate key"));
         }
         out.push((key.clone(), alg));
+    }
+    if out.is_empty() {
+        return Err(ctx("no encryption key"));
     }
     Ok(out)
 }

@@ -333,7 +333,7 @@ impl ResourceServer {
         // Deserialize from a borrowed value: no copy of the claims map.
         let raw = Value::Object(raw);
         let claims = AccessTokenClaims::deserialize(&raw)
-            .map_err(|_| Error::InvalidToken(TokenRejection::MissingClaim("sub/client_id/iat/jti")))?;
+            .map_err(|_| Error::InvalidToken(TokenRejection::MissingClaim("scope/auth_time/acr/amr")))?;
         let Value::Object(raw) = raw else { return Err(Error::malformed("claims")) };
         Ok(AccessToken { claims: Arc::new(claims), raw: Arc::new(raw), key_management })
     }

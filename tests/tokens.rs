@@ -704,6 +704,16 @@ fn registry_rejects_private_unusable_or_duplicate_keys() {
         assert!(matches!(Registry::from_json(&doc(keys)), Err(Error::InvalidKey(_))), "{name}");
     }
     assert!(Registry::from_json(&doc(vec![public.to_value().unwrap()])).is_ok());
+    // RFC 9728 §2: a set mixing signing and encryption keys, each with `use`, is fine; the
+    // signing key is skipped and the encryption key is used.
+    let sig = Jwk::generate(Curve::P256).unwrap().to_public().unwrap().with_use("sig");
+    let enc = public.clone().with_use("enc");
+    let mixed = Registry::from_json(&doc(vec![sig.to_value().unwrap(), enc.to_value().unwrap()])).unwrap();
+    assert_eq!(mixed.get(PHOTOS).unwrap().current_key().kid(), enc.kid());
+    assert_eq!(mixed.get(PHOTOS).unwrap().keys().count(), 1);
+    // …but then every key must say what it is for.
+    let unlabelled = doc(vec![sig.to_value().unwrap(), public.to_value().unwrap()]);
+    assert!(matches!(Registry::from_json(&unlabelled), Err(Error::InvalidKey(_))));
     // Structural problems.
     let twice = json!({"resources": [
         {"resource": PHOTOS, "jwks": {"keys": [public.to_value().unwrap()]}},
