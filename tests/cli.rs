@@ -2,113 +2,16 @@
 //! handling, and round trips between the subcommands.
 #![cfg(feature = "cli")]
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+mod cli_harness;
+
+use cli_harness::{run, Out, TempDir};
 
 use jwe_mint::jwa::SigningAlg;
 use jwe_mint::jwk::{Curve, Jwk};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_jwe-mint");
-
 /// Whether RSA private-key operations work in this build (the rust-crypto provider refuses them).
 const RSA_DECRYPTS: bool = cfg!(feature = "aws-lc");
-
-/// A temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("jwe-mint-cli-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-
-    /// Writes `text` to `name` and returns its path as a string.
-    fn write(&self, name: &str, text: &[u8]) -> String {
-        let p = self.file(name);
-        std::fs::write(&p, text).unwrap();
-        p.to_str().unwrap().to_owned()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-struct Out {
-    code: i32,
-    stdout: Vec<u8>,
-    stderr: String,
-}
-
-impl Out {
-    fn text(&self) -> String {
-        String::from_utf8(self.stdout.clone()).unwrap()
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.stdout).unwrap()
-    }
-
-    #[track_caller]
-    fn ok(self) -> Out {
-        assert_eq!(self.code, 0, "expected success, stderr: {}", self.stderr);
-        self
-    }
-
-    /// Exit 1 with exactly one `jwe-mint: …` line on stderr; returns that line.
-    #[track_caller]
-    fn rejected(self) -> String {
-        assert_eq!(self.code, 1, "expected exit 1, stderr: {}", self.stderr);
-        assert!(self.stdout.is_empty(), "nothing on stdout when rejected");
-        assert_eq!(self.stderr.lines().count(), 1, "one stderr line: {:?}", self.stderr);
-        assert!(self.stderr.starts_with("jwe-mint: "), "{:?}", self.stderr);
-        assert!(self.stderr.ends_with('\n'));
-        assert!(!self.stderr.contains("panicked"));
-        self.stderr.trim_end().to_owned()
-    }
-
-    #[track_caller]
-    fn usage_error(self) {
-        assert_eq!(self.code, 2, "expected exit 2, stderr: {}", self.stderr);
-        assert!(self.stdout.is_empty());
-        assert!(!self.stderr.is_empty());
-        assert!(!self.stderr.contains("panicked"));
-    }
-}
-
-fn run(args: &[&str], stdin: &[u8]) -> Out {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .env("RUST_BACKTRACE", "1")
-        .spawn()
-        .unwrap();
-    let mut pipe = child.stdin.take().unwrap();
-    let input = stdin.to_vec();
-    // A separate thread so a child that stops reading early cannot deadlock the test.
-    let writer = std::thread::spawn(move || {
-        let _ = pipe.write_all(&input);
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    Out {
-        code: out.status.code().expect("exited normally, not by a signal"),
-        stdout: out.stdout,
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
 
 /// `keygen` with `args` into `dir/name`; returns (private path, public path or the private path
 /// again for symmetric keys).

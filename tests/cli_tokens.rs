@@ -3,99 +3,15 @@
 //! rejections and exit codes.
 #![cfg(feature = "cli")]
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+mod cli_harness;
+
+use cli_harness::{run, Out, TempDir};
 
 use serde_json::{json, Value};
-
-const BIN: &str = env!("CARGO_BIN_EXE_jwe-mint");
 
 const AS: &str = "https://as.example.com";
 const PHOTOS: &str = "https://photos.example.com";
 const FRIENDS: &str = "https://friends.example.com";
-
-/// A temporary directory, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("jwe-mint-cli-tokens-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).to_str().unwrap().to_owned()
-    }
-
-    fn write(&self, name: &str, text: &[u8]) -> String {
-        let p = self.path(name);
-        std::fs::write(&p, text).unwrap();
-        p
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-struct Out {
-    code: i32,
-    stdout: Vec<u8>,
-    stderr: String,
-}
-
-impl Out {
-    fn text(&self) -> String {
-        String::from_utf8(self.stdout.clone()).unwrap()
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.stdout).unwrap()
-    }
-
-    #[track_caller]
-    fn ok(self) -> Out {
-        assert_eq!(self.code, 0, "expected success, stderr: {}", self.stderr);
-        self
-    }
-
-    /// Exit 1, nothing on stdout, exactly one stderr line (no panic); returns the line.
-    #[track_caller]
-    fn failed(self) -> String {
-        assert_eq!(self.code, 1, "expected exit 1, stderr: {}", self.stderr);
-        assert!(self.stdout.is_empty(), "nothing on stdout when rejected");
-        assert_eq!(self.stderr.lines().count(), 1, "one stderr line: {:?}", self.stderr);
-        assert!(self.stderr.ends_with('\n'));
-        assert!(!self.stderr.contains("panicked"));
-        self.stderr.trim_end().to_owned()
-    }
-}
-
-fn run(args: &[&str], stdin: &[u8]) -> Out {
-    let mut child = Command::new(BIN)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        let mut input = child.stdin.take().unwrap();
-        // The program may exit before reading stdin (usage errors): ignore a broken pipe.
-        let _ = input.write_all(stdin);
-    }
-    let out = child.wait_with_output().unwrap();
-    Out {
-        code: out.status.code().unwrap_or(-1),
-        stdout: out.stdout,
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
 
 /// An AS key, two RS keys and a registry, all made with the CLI.
 struct World {
