@@ -94,6 +94,32 @@ fn ec_public_from_point(curve: EcCurve, point: Vec<u8>) -> CryptoResult<EcPublic
     Ok(EcPublicKey { curve, point, agreement, verifying })
 }
 
+/// `0x04 || x || y`, each coordinate exactly `curve.field_len()` bytes.
+fn uncompressed_point(curve: EcCurve, x: &[u8], y: &[u8]) -> CryptoResult<Vec<u8>> {
+    let n = curve.field_len();
+    if x.len() != n || y.len() != n {
+        return Err(CryptoError);
+    }
+    let mut point = Vec::with_capacity(1 + 2 * n);
+    point.push(0x04);
+    point.extend_from_slice(x);
+    point.extend_from_slice(y);
+    Ok(point)
+}
+
+/// Key agreement whose shared secret must be exactly `len` bytes (aws-lc validates the peer).
+fn agree_exact<B: TryInto<agreement::ParsedPublicKey>>(
+    private: &agreement::PrivateKey,
+    peer: B,
+    len: usize,
+) -> CryptoResult<Zeroizing<Vec<u8>>> {
+    let z = agreement::agree(private, peer, CryptoError, |z| Ok(Zeroizing::new(z.to_vec())))?;
+    if z.len() != len {
+        return Err(CryptoError);
+    }
+    Ok(z)
+}
+
 // ---- X25519 / Ed25519 key types -----------------------------------------------------------------
 
 /// An X25519 private key.
@@ -121,6 +147,13 @@ impl fmt::Debug for Ed25519PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Ed25519PublicKey").finish_non_exhaustive()
     }
+}
+
+/// 32 fresh random bytes for an X25519 key or Ed25519 seed.
+fn random_secret_32() -> CryptoResult<Zeroizing<[u8; 32]>> {
+    let mut secret = Zeroizing::new([0u8; 32]);
+    rand::fill(secret.as_mut_slice()).map_err(opaque)?;
+    Ok(secret)
 }
 
 fn array32(bytes: &[u8]) -> CryptoResult<[u8; 32]> {
@@ -494,15 +527,7 @@ impl CryptoProvider for AwsLc {
     }
 
     fn ec_public_from_coordinates(curve: EcCurve, x: &[u8], y: &[u8]) -> CryptoResult<EcPublicKey> {
-        let n = curve.field_len();
-        if x.len() != n || y.len() != n {
-            return Err(CryptoError);
-        }
-        let mut point = Vec::with_capacity(1 + 2 * n);
-        point.push(0x04);
-        point.extend_from_slice(x);
-        point.extend_from_slice(y);
-        ec_public_from_point(curve, point)
+        ec_public_from_point(curve, uncompressed_point(curve, x, y)?)
     }
 
     fn ec_public_coordinates(key: &EcPublicKey) -> (Vec<u8>, Vec<u8>) {
@@ -520,13 +545,7 @@ impl CryptoProvider for AwsLc {
         if private.curve != public.curve {
             return Err(CryptoError);
         }
-        let z = agreement::agree(&private.agreement, public.agreement.clone(), CryptoError, |z| {
-            Ok(Zeroizing::new(z.to_vec()))
-        })?;
-        if z.len() != private.curve.field_len() {
-            return Err(CryptoError);
-        }
-        Ok(z)
+        agree_exact(&private.agreement, public.agreement.clone(), private.curve.field_len())
     }
 
     fn ecdh_ephemeral(recipient: &EcPublicKey) -> CryptoResult<EphemeralAgreement> {
@@ -539,31 +558,15 @@ impl CryptoProvider for AwsLc {
         if point.len() != 1 + 2 * n || point.first() != Some(&0x04) {
             return Err(CryptoError);
         }
-        let z = agreement::agree(&ephemeral, recipient.agreement.clone(), CryptoError, |z| {
-            Ok(Zeroizing::new(z.to_vec()))
-        })?;
-        if z.len() != n {
-            return Err(CryptoError);
-        }
+        let z = agree_exact(&ephemeral, recipient.agreement.clone(), n)?;
         Ok(EphemeralAgreement { z, x: point[1..1 + n].to_vec(), y: point[1 + n..].to_vec() })
     }
 
     fn ecdh_with_coordinates(private: &EcPrivateKey, x: &[u8], y: &[u8]) -> CryptoResult<Zeroizing<Vec<u8>>> {
         // aws-lc decodes and validates the peer point (on the curve, coordinates < p) in `agree`.
-        let n = private.curve.field_len();
-        if x.len() != n || y.len() != n {
-            return Err(CryptoError);
-        }
-        let mut point = Vec::with_capacity(1 + 2 * n);
-        point.push(0x04);
-        point.extend_from_slice(x);
-        point.extend_from_slice(y);
+        let point = uncompressed_point(private.curve, x, y)?;
         let peer = agreement::UnparsedPublicKey::new(ecdh_alg(private.curve), &point);
-        let z = agreement::agree(&private.agreement, peer, CryptoError, |z| Ok(Zeroizing::new(z.to_vec())))?;
-        if z.len() != n {
-            return Err(CryptoError);
-        }
-        Ok(z)
+        agree_exact(&private.agreement, peer, private.curve.field_len())
     }
 
     fn ecdsa_sign(key: &EcPrivateKey, message: &[u8]) -> CryptoResult<Vec<u8>> {
@@ -579,9 +582,7 @@ impl CryptoProvider for AwsLc {
     // ---- X25519 ---------------------------------------------------------------------------------
 
     fn x25519_generate() -> CryptoResult<X25519PrivateKey> {
-        let mut d = Zeroizing::new([0u8; 32]);
-        rand::fill(d.as_mut_slice()).map_err(opaque)?;
-        Self::x25519_private_from_bytes(d.as_slice())
+        Self::x25519_private_from_bytes(random_secret_32()?.as_slice())
     }
 
     fn x25519_private_from_bytes(d: &[u8]) -> CryptoResult<X25519PrivateKey> {
@@ -605,10 +606,10 @@ impl CryptoProvider for AwsLc {
             return Err(CryptoError);
         }
         let peer = agreement::UnparsedPublicKey::new(&agreement::X25519, peer_public);
-        let z = agreement::agree(&private.key, peer, CryptoError, |z| Ok(Zeroizing::new(z.to_vec())))?;
+        let z = agree_exact(&private.key, peer, 32)?;
         // aws-lc already fails on an all-zero result; check again, in constant time.
         let zero = [0u8; 32];
-        if z.len() != 32 || constant_time::verify_slices_are_equal(&z, &zero).is_ok() {
+        if constant_time::verify_slices_are_equal(&z, &zero).is_ok() {
             return Err(CryptoError);
         }
         Ok(z)
@@ -617,9 +618,7 @@ impl CryptoProvider for AwsLc {
     // ---- Ed25519 --------------------------------------------------------------------------------
 
     fn ed25519_generate() -> CryptoResult<Ed25519PrivateKey> {
-        let mut seed = Zeroizing::new([0u8; 32]);
-        rand::fill(seed.as_mut_slice()).map_err(opaque)?;
-        Self::ed25519_private_from_seed(seed.as_slice())
+        Self::ed25519_private_from_seed(random_secret_32()?.as_slice())
     }
 
     fn ed25519_private_from_seed(seed: &[u8]) -> CryptoResult<Ed25519PrivateKey> {
