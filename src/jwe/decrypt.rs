@@ -97,7 +97,7 @@ fn parse(token: &str, policy: &DecryptPolicy) -> Result<ParsedJwe> {
 /// JSON, recipients whose `kid` matches come first. Every failure after header checks is the
 /// same [`Error::DecryptionFailed`], whichever recipient or key failed.
 pub fn decrypt(token: &str, keys: &JwkSet, policy: &DecryptPolicy) -> Result<Decrypted> {
-    let parsed = parse(token, policy)?;
+    let mut parsed = parse(token, policy)?;
     check_shared_headers(&parsed, policy)?;
 
     // Header checks for every recipient first: a bad header is reported as such.
@@ -197,7 +197,7 @@ pub fn decrypt(token: &str, keys: &JwkSet, policy: &DecryptPolicy) -> Result<Dec
                 };
                 return Ok(Decrypted {
                     plaintext,
-                    protected: parsed.protected.clone(),
+                    protected: std::mem::take(&mut parsed.protected),
                     header: header.clone(),
                     alg,
                     enc,
