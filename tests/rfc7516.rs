@@ -182,6 +182,37 @@ fn rfc7516_a4_general_a128kw_recipient_under_default_policy() {
     );
 }
 
+/// The A.4 keys exactly as the RFC prints them: without `kid` (the JWE's headers name "2011-04-29"
+/// and "7"). A key without `kid` is a candidate for every recipient.
+fn a4_keys_as_printed(v: &serde_json::Value) -> (jwe_mint::jwk::Jwk, jwe_mint::jwk::Jwk) {
+    let r = get(v, &["recipients"]).as_array().expect("A.4 recipients");
+    let rsa = jwk(&r[0]["jwk"], "A.4 RSA1_5");
+    let kw = jwk(&r[1]["jwk"], "A.4 A128KW");
+    assert_eq!((rsa.kid(), kw.kid()), (None, None), "A.4: the RFC's keys have no kid");
+    (rsa, kw)
+}
+
+#[test]
+fn rfc7516_a4_general_decrypts_with_kid_less_rsa1_5_key() {
+    let v = vector("rfc7516/A.4.json");
+    let (rsa, _) = a4_keys_as_printed(&v);
+    let token = get(&v, &["json_general"]).to_string();
+    decrypt_rsa_ok("A.4 general, kid-less RSA1_5 key", &token, &set(rsa), &legacy(), s(&v, &["plaintext"]));
+}
+
+#[test]
+fn rfc7516_a4_general_decrypts_with_kid_less_a128kw_key() {
+    let v = vector("rfc7516/A.4.json");
+    let (_, kw) = a4_keys_as_printed(&v);
+    let token = get(&v, &["json_general"]).to_string();
+    for (what, policy) in [("legacy policy", legacy()), ("default policy", DecryptPolicy::default())] {
+        let case = format!("A.4 general, kid-less A128KW key, {what}");
+        let out = jwe::decrypt(&token, &set(kw.clone()), &policy).unwrap_or_else(|e| panic!("{case}: {e}"));
+        assert_eq!(&out.plaintext[..], s(&v, &["plaintext"]).as_bytes(), "{case}: plaintext");
+        assert_eq!(out.recipient_index, 1, "{case}: opened by the A128KW recipient");
+    }
+}
+
 #[test]
 fn rfc7516_a4_a128kw_recipient_reencrypt_is_byte_exact() {
     let v = vector("rfc7516/A.4.json");
@@ -220,14 +251,57 @@ fn rfc7516_a5_flattened_decrypts() {
 }
 
 #[test]
-fn rfc7516_a5_key_without_kid_is_no_matching_key() {
-    // A key without `kid` cannot match a recipient that names one: that is NoMatchingKey, not a
-    // silent trial of every key.
+fn rfc7516_a5_flattened_decrypts_with_the_key_as_printed_without_kid() {
+    // The RFC prints the key without `kid` while the JWE names "7": a key without `kid` is a
+    // candidate for every recipient (the header's `kid` is a hint, RFC 7516 §4.1.6).
     let v = vector("rfc7516/A.5.json");
     let key = jwk(&v["recipient_jwk"], "A.5");
+    assert_eq!(key.kid(), None, "A.5: the RFC's key has no kid");
     let token = get(&v, &["json_flattened"]).to_string();
-    let err = jwe::decrypt(&token, &set(key), &DecryptPolicy::default()).expect_err("kid mismatch");
-    assert!(matches!(err, Error::NoMatchingKey(_)), "A.5 with a kid-less key: got {err:?}");
+    decrypt_ok(
+        "A.5 flattened, kid-less key",
+        &token,
+        &set(key),
+        &DecryptPolicy::default(),
+        s(&v, &["plaintext"]),
+    );
+}
+
+#[test]
+fn rfc7516_a5_key_with_a_different_kid_is_not_tried() {
+    // The right key under another `kid` is never tried for a recipient that names "7": if it
+    // were, the token would open.
+    let v = vector("rfc7516/A.5.json");
+    let token = get(&v, &["json_flattened"]).to_string();
+    let right_key_wrong_kid = jwk(&v["recipient_jwk"], "A.5").with_kid("not-7");
+    let err = jwe::decrypt(&token, &set(right_key_wrong_kid.clone()), &DecryptPolicy::default())
+        .expect_err("a key whose kid differs from the header's must not be tried");
+    assert!(matches!(err, Error::NoMatchingKey(_)), "A.5, key with another kid: got {err:?}");
+
+    // Next to a kid-less key, only the kid-less key is tried (and it is the wrong one).
+    let wrong_kidless =
+        jwk(&serde_json::json!({"kty": "oct", "k": "AAAAAAAAAAAAAAAAAAAAAA"}), "A.5 wrong key");
+    let keys = JwkSet::new(vec![right_key_wrong_kid, wrong_kidless]);
+    let err = jwe::decrypt(&token, &keys, &DecryptPolicy::default())
+        .expect_err("only the kid-less (wrong) key may be tried");
+    assert!(matches!(err, Error::DecryptionFailed), "A.5, other kid + wrong kid-less key: got {err:?}");
+}
+
+#[test]
+fn rfc7516_a5_key_with_the_named_kid_is_preferred_over_kid_less_keys() {
+    // A key carrying the header's `kid` is tried alone: a kid-less key next to it is not used.
+    let v = vector("rfc7516/A.5.json");
+    let token = get(&v, &["json_flattened"]).to_string();
+    let right_kidless = jwk(&v["recipient_jwk"], "A.5");
+    let wrong_named =
+        jwk(&serde_json::json!({"kty": "oct", "k": "AAAAAAAAAAAAAAAAAAAAAA", "kid": "7"}), "A.5 wrong key");
+    let keys = JwkSet::new(vec![right_kidless.clone(), wrong_named.clone()]);
+    let err =
+        jwe::decrypt(&token, &keys, &DecryptPolicy::default()).expect_err("only the kid \"7\" key is tried");
+    assert!(
+        matches!(err, Error::DecryptionFailed),
+        "A.5, wrong key named 7 + right kid-less key: got {err:?}"
+    );
 }
 
 #[test]
@@ -264,3 +338,4 @@ fn rfc7516_a4_rsa1_5_recipient_not_used_without_legacy_opt_in() {
         .expect_err("A.4 with only the RSA1_5 key and no opt-in must fail");
     assert!(matches!(err, Error::NoMatchingKey(_)), "A.4 RSA1_5 key, no opt-in: got {err:?}");
 }
+

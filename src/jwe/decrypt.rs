@@ -92,10 +92,15 @@ fn parse(token: &str, policy: &DecryptPolicy) -> Result<ParsedJwe> {
 
 /// Decrypts a compact, flattened or general JWE with one of `keys`.
 ///
-/// Keys are chosen by `kid` when the recipient header has one (a token naming an unknown `kid` is
-/// [`Error::NoMatchingKey`]); otherwise every key that fits the algorithm is tried. For general
-/// JSON, recipients whose `kid` matches come first. Every failure after header checks is the
-/// same [`Error::DecryptionFailed`], whichever recipient or key failed.
+/// Keys are chosen by `kid`: when a recipient header names one, a key with the same `kid` is the
+/// only one tried; a key with a *different* `kid` is never tried for that recipient, and a key
+/// *without* `kid` is a candidate for every recipient (the header's `kid` is a hint, RFC 7516
+/// §4.1.6). When no key has the named `kid`, every kid-less key that fits the algorithm is tried;
+/// a token naming a `kid` that no key has, with no kid-less key that fits, is
+/// [`Error::NoMatchingKey`]. At most the policy's attempt bound (by default
+/// [`DEFAULT_MAX_DECRYPT_ATTEMPTS`](super::DEFAULT_MAX_DECRYPT_ATTEMPTS)) of (recipient, key)
+/// pairs are tried. Every failure after header checks is the same [`Error::DecryptionFailed`],
+/// whichever recipient or key failed.
 pub fn decrypt(token: &str, keys: &JwkSet, policy: &DecryptPolicy) -> Result<Decrypted> {
     let mut parsed = parse(token, policy)?;
     check_shared_headers(&parsed, policy)?;
@@ -143,18 +148,21 @@ pub fn decrypt(token: &str, keys: &JwkSet, policy: &DecryptPolicy) -> Result<Dec
         return Err(e);
     }
 
-    // Candidate keys per recipient.
+    // Candidate keys per recipient. The header's `kid` is a hint (RFC 7516 §4.1.6, RFC 7517
+    // §4.5): a key that has a `kid` must match it, but a key without one is a candidate for every
+    // recipient, as jwcrypto, panva jose and josekit do with an explicitly given key (the RFC 7516
+    // A.4/A.5 keys are printed without the `kid` their JWEs name). See ARCHITECTURE.md.
     let mut attempts: Vec<(usize, &Header, KeyManagementAlg, ContentEncryptionAlg, &Jwk, bool)> = Vec::new();
     let mut last_key_error = None;
     for (i, header, alg, enc, kid) in &plans {
         for key in keys {
-            if let Some(kid) = kid {
-                if key.kid() != Some(kid.as_str()) {
-                    continue;
-                }
-            }
+            let exact = match (kid, key.kid()) {
+                (Some(wanted), Some(has)) if wanted != has => continue,
+                (Some(_), Some(_)) => true,
+                _ => false,
+            };
             match km::check_key(*alg, *enc, key, true) {
-                Ok(()) => attempts.push((*i, header, *alg, *enc, key, kid.is_some())),
+                Ok(()) => attempts.push((*i, header, *alg, *enc, key, exact)),
                 // A provider refusal explains the failure better than any other key error.
                 Err(e) => {
                     if !matches!(last_key_error, Some(Error::RefusedByProvider { .. })) {
@@ -170,9 +178,9 @@ pub fn decrypt(token: &str, keys: &JwkSet, policy: &DecryptPolicy) -> Result<Dec
             _ => Error::NoMatchingKey("no key fits any recipient".into()),
         });
     }
-    // A recipient addressed to one of our keys by `kid` is the only one worth trying; otherwise
-    // every (recipient, key) pair that fits, in order, up to the policy's bound (each attempt is a
-    // private-key operation, so an attacker must not be able to multiply them).
+    // A recipient addressed to one of our keys by its `kid` is the only one worth trying; otherwise
+    // every (recipient, key) pair that fits (kid-less keys included), in order, up to the policy's
+    // bound (each attempt is a private-key operation, so an attacker must not multiply them).
     if attempts.iter().any(|a| a.5) {
         attempts.retain(|a| a.5);
     }
