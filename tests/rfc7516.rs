@@ -339,3 +339,42 @@ fn rfc7516_a4_rsa1_5_recipient_not_used_without_legacy_opt_in() {
     assert!(matches!(err, Error::NoMatchingKey(_)), "A.4 RSA1_5 key, no opt-in: got {err:?}");
 }
 
+// ---------------------------------------------------------------- serialization detection
+
+#[test]
+fn json_serializations_with_surrounding_whitespace_are_parsed_as_json() {
+    // JSON allows whitespace around the object (RFC 8259 §2); a pretty-printed or piped JWE often
+    // starts with a newline or spaces. It must not be taken for compact ("five segments").
+    let a5 = vector("rfc7516/A.5.json");
+    let a5_key = jwk(&a5["recipient_jwk"], "A.5");
+    let a4 = vector("rfc7516/A.4.json");
+    let (_, a4_key) = a4_keys_as_printed(&a4);
+    let cases = [
+        ("A.5 flattened", get(&a5, &["json_flattened"]), &a5_key, s(&a5, &["plaintext"])),
+        ("A.4 general", get(&a4, &["json_general"]), &a4_key, s(&a4, &["plaintext"])),
+    ];
+    for (what, value, key, plaintext) in cases {
+        let pretty = serde_json::to_string_pretty(value).unwrap();
+        for token in [format!("\n  {pretty}"), format!(" \t\r\n{pretty}\n\n"), format!("{pretty}\n")] {
+            let out = jwe::decrypt(&token, &set(key.clone()), &DecryptPolicy::default())
+                .unwrap_or_else(|e| panic!("{what} with whitespace {:?}: {e}", &token[..3]));
+            assert_eq!(&out.plaintext[..], plaintext.as_bytes(), "{what}: plaintext");
+            let inspected = jwe::inspect(&token, &DecryptPolicy::default()).expect("inspect");
+            assert_ne!(inspected.serialization, jwe::Serialization::Compact, "{what}: detected as compact");
+        }
+    }
+}
+
+#[test]
+fn compact_with_surrounding_whitespace_stays_refused() {
+    // A compact token has one spelling: whitespace is not base64url (RFC 7515 §2), so a padded
+    // variant is refused rather than silently normalised.
+    let v = vector("rfc7516/A.3.json");
+    let key = jwk(&v["recipient_jwk"], "A.3");
+    let compact = s(&v, &["compact"]);
+    for token in [format!(" {compact}"), format!("{compact}\n")] {
+        let err = jwe::decrypt(&token, &set(key.clone()), &DecryptPolicy::default())
+            .expect_err("compact with whitespace must be refused");
+        assert!(matches!(err, Error::Malformed(_)), "compact with whitespace: got {err:?}");
+    }
+}

@@ -83,7 +83,7 @@ fn parse(token: &str, policy: &DecryptPolicy) -> Result<ParsedJwe> {
     if token.len() > policy.max_token_size {
         return Err(Error::policy(format!("token larger than {} bytes", policy.max_token_size)));
     }
-    if token.starts_with('{') {
+    if super::is_json_serialization(token) {
         json::parse(token, policy.max_header_size, policy.max_recipients)
     } else {
         compact::parse(token, policy.max_header_size)
