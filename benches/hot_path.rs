@@ -184,9 +184,8 @@ fn bench_fanout(c: &mut Criterion, w: &World) {
     for n in FANOUTS {
         let grant = w.grant(n);
         let multi = w.issuer.mint_multi_recipient(&grant).unwrap();
-        let last = w
-            .resource_server(n - 1)
-            .with_validation(Validation { dangerous_accept_multi_audience: true, ..Validation::default() });
+        let last =
+            w.resource_server(n - 1).with_validation(Validation::default().dangerous_accept_multi_audience());
         last.open(&multi.access_token).unwrap();
         general.bench_with_input(BenchmarkId::from_parameter(n), &grant, |b, g| {
             b.iter(|| w.issuer.mint_multi_recipient(black_box(g)).unwrap())

@@ -16,7 +16,10 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The token or document is not well-formed (bad segment count, bad base64url, bad JSON, …).
+    /// The token or document is not well-formed, or breaks a structural rule of the JOSE RFCs or
+    /// of the [`DecryptPolicy`](crate::jwe::DecryptPolicy): bad segment count, bad base64url, bad
+    /// or duplicate-member JSON, a `crit` extension not understood (RFC 7516 §4.1.13), a header
+    /// parameter in the wrong header, an unprotected `enc` where protection is required, …
     #[error("malformed input: {0}")]
     Malformed(String),
     /// A key is not usable: wrong type, bad parameters, not on the curve, private when public was
@@ -29,9 +32,15 @@ pub enum Error {
     /// An algorithm that is implemented but not allowed by the active policy (or needs an opt-in).
     #[error("algorithm not allowed: {0}")]
     AlgorithmNotAllowed(String),
-    /// The input breaks a policy limit or rule (size, recipients, `crit`, header placement, …).
-    #[error("policy violation: {0}")]
-    Policy(String),
+    /// The input is larger, deeper or costlier than a configured limit allows (see
+    /// [`LimitExceeded`]). Hostile input hits these; the limit, never the input, is reported.
+    #[error("limit exceeded: {0}")]
+    Limit(LimitExceeded),
+    /// The caller used the API in a way it does not support (a mistake in the calling code or its
+    /// configuration, never caused by a token): e.g. two recipients for the compact serialization,
+    /// a header parameter the encryptor sets itself, a claim name the issuer sets itself.
+    #[error("API misuse: {0}")]
+    Misuse(String),
     /// None of the available keys fits the token (`kid`, key type or algorithm).
     #[error("no matching key: {0}")]
     NoMatchingKey(String),
@@ -65,6 +74,82 @@ pub enum Error {
         /// Human-readable detail (no secrets).
         description: String,
     },
+}
+
+/// Which limit an input exceeded ([`Error::Limit`]). Each variant carries the configured bound,
+/// never the offending value, so an error message stays small whatever the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LimitExceeded {
+    /// The serialized token is longer than
+    /// [`DecryptPolicy::max_token_size`](crate::jwe::DecryptPolicy::max_token_size) bytes.
+    TokenTooLarge {
+        /// The limit, in bytes.
+        max: usize,
+    },
+    /// A nested compact JWS is longer than [`MAX_JWS_SIZE`](crate::jws::MAX_JWS_SIZE) bytes.
+    JwsTooLarge {
+        /// The limit, in bytes.
+        max: usize,
+    },
+    /// A decoded JOSE header is longer than
+    /// [`DecryptPolicy::max_header_size`](crate::jwe::DecryptPolicy::max_header_size) bytes.
+    HeaderTooLarge {
+        /// The limit, in bytes.
+        max: usize,
+    },
+    /// A general JSON JWE lists more recipients than
+    /// [`DecryptPolicy::max_recipients`](crate::jwe::DecryptPolicy::max_recipients) (a resource
+    /// server allows one unless it opted in to multi-audience tokens).
+    TooManyRecipients {
+        /// How many recipients the token lists.
+        found: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A PBES2 `p2c` above the cap set with
+    /// [`DecryptPolicy::allow_pbes2`](crate::jwe::DecryptPolicy::allow_pbes2) (CVE-2023-50967).
+    Pbes2IterationsTooHigh {
+        /// The cap.
+        max: u32,
+    },
+    /// `zip: "DEF"` content inflates beyond the cap set with
+    /// [`DecryptPolicy::allow_zip`](crate::jwe::DecryptPolicy::allow_zip) (a zip bomb).
+    DecompressedTooLarge {
+        /// The cap, in bytes.
+        max: usize,
+    },
+    /// JSON (a header, claims, a key) nests arrays and objects deeper than this.
+    JsonTooDeep {
+        /// The maximum nesting depth.
+        max: usize,
+    },
+}
+
+impl fmt::Display for LimitExceeded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LimitExceeded::TokenTooLarge { max } => write!(f, "token larger than {max} bytes"),
+            LimitExceeded::JwsTooLarge { max } => write!(f, "JWS larger than {max} bytes"),
+            LimitExceeded::HeaderTooLarge { max } => write!(f, "JOSE header larger than {max} bytes"),
+            LimitExceeded::TooManyRecipients { found, max } => {
+                write!(f, "{found} recipients, at most {max} allowed (multi-recipient tokens need an opt-in)")
+            }
+            LimitExceeded::Pbes2IterationsTooHigh { max } => {
+                write!(f, "PBES2 `p2c` above the cap of {max} iterations")
+            }
+            LimitExceeded::DecompressedTooLarge { max } => {
+                write!(f, "decompressed content larger than {max} bytes")
+            }
+            LimitExceeded::JsonTooDeep { max } => write!(f, "JSON nested deeper than {max} levels"),
+        }
+    }
+}
+
+impl From<LimitExceeded> for Error {
+    fn from(l: LimitExceeded) -> Self {
+        Error::Limit(l)
+    }
 }
 
 /// Why a decrypted and verified token was still rejected by a resource server.
@@ -149,7 +234,7 @@ impl Error {
     pub(crate) fn invalid_key(msg: impl Into<String>) -> Self {
         Error::InvalidKey(msg.into())
     }
-    pub(crate) fn policy(msg: impl Into<String>) -> Self {
-        Error::Policy(msg.into())
+    pub(crate) fn misuse(msg: impl Into<String>) -> Self {
+        Error::Misuse(msg.into())
     }
 }

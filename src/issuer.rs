@@ -85,7 +85,7 @@ impl Grant {
     /// Adds a caller-defined claim. Registered claim names are refused.
     pub fn with_claim(mut self, name: &str, value: impl Into<Value>) -> Result<Grant> {
         if RESERVED_CLAIMS.contains(&name) {
-            return Err(Error::policy(format!("claim `{name}` is set by the issuer")));
+            return Err(Error::misuse(format!("claim `{name}` is set by the issuer")));
         }
         self.extra.insert(name.to_owned(), value.into());
         Ok(self)
@@ -114,6 +114,7 @@ impl Grant {
 
 /// One minted access token and what the client needs to know about it.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MintedToken {
     /// The resource the token is for (for multi-recipient tokens: every resource).
     pub resources: Vec<String>,
@@ -159,21 +160,34 @@ impl MintedToken {
 
 /// The tokens minted for one token request.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct TokenResponse {
     /// One token per resource, in request order.
     pub tokens: Vec<MintedToken>,
 }
 
 impl TokenResponse {
-    /// The token endpoint's JSON (DESIGN §6): RFC 6749 §5.1 fields for the first token plus
-    /// `resource`; with several tokens, `access_tokens` lists all of them.
+    /// A response carrying `tokens` (e.g. minted one by one with [`Issuer::mint`]).
+    pub fn new(tokens: Vec<MintedToken>) -> TokenResponse {
+        TokenResponse { tokens }
+    }
+
+    /// The token endpoint's JSON (RFC 6749 §5.1, RFC 8707 §2.2): the §5.1 fields for the first
+    /// token plus `resource`; with several tokens, `access_tokens` lists all of them.
     ///
     /// ```
-    /// # use jwe_mint::issuer::{MintedToken, TokenResponse};
-    /// let t = MintedToken { resources: vec!["https://rs.example".into()], access_token: "x.y.z.w.v".into(),
-    ///     token_type: "Bearer", expires_in: 300, scope: "a".into(), jti: "j".into() };
-    /// let json = TokenResponse { tokens: vec![t] }.to_json();
+    /// # use jwe_mint::issuer::{Grant, Issuer, TokenResponse};
+    /// # use jwe_mint::jwk::{Curve, Jwk, JwkSet};
+    /// # use jwe_mint::registry::{Registry, ResourceEntry};
+    /// # let rs = Jwk::generate(Curve::P256).unwrap();
+    /// # let mut reg = Registry::default();
+    /// # reg.insert(ResourceEntry::new("https://rs.example", ["a"], JwkSet::new(vec![rs.to_public().unwrap()])).unwrap()).unwrap();
+    /// # let issuer = Issuer::builder("https://as.example", &Jwk::generate(Curve::P256).unwrap())
+    /// #     .registry(reg).allow_client("c", &["https://rs.example"]).unwrap().build().unwrap();
+    /// let grant = Grant::new("alice", "c", "a", &["https://rs.example"]).unwrap();
+    /// let json = TokenResponse::new(vec![issuer.mint(&grant, "https://rs.example").unwrap()]).to_json();
     /// assert_eq!(json["resource"], "https://rs.example");
+    /// assert_eq!(json["token_type"], "Bearer");
     /// assert!(json.get("access_tokens").is_none());
     /// ```
     pub fn to_json(&self) -> Value {
@@ -237,9 +251,9 @@ impl IssuerBuilder {
     /// Builds the issuer.
     pub fn build(self) -> Result<Issuer> {
         ResourceIndicator::parse(&self.issuer)
-            .map_err(|_| Error::policy("issuer must be an absolute URI"))?;
+            .map_err(|_| Error::misuse("issuer must be an absolute URI"))?;
         if self.default_ttl == 0 {
-            return Err(Error::policy("token lifetime must be positive"));
+            return Err(Error::misuse("token lifetime must be positive"));
         }
         let alg = match self.signing_alg {
             Some(a) => a,
@@ -349,7 +363,7 @@ impl Issuer {
         outcome
     }
 
-    /// Mints one compact token per granted resource (the fan-out of DESIGN §1). With the
+    /// Mints one compact token per granted resource (RFC 8707 §2: one audience per token). With the
     /// `parallel` feature the tokens are minted on the rayon thread pool.
     pub fn mint_all(&self, grant: &Grant) -> Result<TokenResponse> {
         let now = crate::token::now();
@@ -503,7 +517,7 @@ impl Issuer {
         for r in &grant.resources {
             let (resource, entry, s) = self.authorize(grant, r.as_str())?;
             if !entry.current_alg().wraps_cek() {
-                return Err(Error::policy(format!(
+                return Err(Error::misuse(format!(
                     "{resource}: `{}` cannot serve several recipients",
                     entry.current_alg()
                 )));

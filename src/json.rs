@@ -5,10 +5,13 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use std::fmt;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, LimitExceeded, Result};
 
 /// Maximum nesting depth of arrays/objects accepted in a header or claims document.
 pub(crate) const MAX_DEPTH: usize = 32;
+
+/// The message of the depth error, recognised again in [`describe`].
+const TOO_DEEP: &str = "JSON nested too deeply";
 
 /// A JSON object parsed strictly.
 pub(crate) type Object = Map<String, Value>;
@@ -66,7 +69,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<StrictValue, A::Error> {
         if self.0 >= MAX_DEPTH {
-            return Err(de::Error::custom("JSON nested too deeply"));
+            return Err(de::Error::custom(TOO_DEEP));
         }
         let mut out = Vec::new();
         while let Some(StrictValue(v)) = seq.next_element_seed(DepthSeed(self.0 + 1))? {
@@ -76,7 +79,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<StrictValue, A::Error> {
         if self.0 >= MAX_DEPTH {
-            return Err(de::Error::custom("JSON nested too deeply"));
+            return Err(de::Error::custom(TOO_DEEP));
         }
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
@@ -99,9 +102,14 @@ pub(crate) fn deserialize_strict<'de, D: Deserializer<'de>>(d: D) -> std::result
 /// Parses any JSON value strictly.
 pub(crate) fn parse_value(bytes: &[u8], what: &str) -> Result<Value> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let v = StrictValue::deserialize(&mut de)
-        .and_then(|v| de.end().map(|_| v))
-        .map_err(|e| Error::malformed(format!("{what}: {}", describe(&e))))?;
+    let v = StrictValue::deserialize(&mut de).and_then(|v| de.end().map(|_| v)).map_err(|e| {
+        let text = describe(&e);
+        if text == TOO_DEEP {
+            Error::Limit(LimitExceeded::JsonTooDeep { max: MAX_DEPTH })
+        } else {
+            Error::malformed(format!("{what}: {text}"))
+        }
+    })?;
     Ok(v.0)
 }
 
@@ -124,8 +132,8 @@ fn describe(e: &serde_json::Error) -> String {
             let msg = e.to_string();
             if msg.contains("duplicate member") {
                 "duplicate member name".into()
-            } else if msg.contains("nested too deeply") || msg.contains("recursion limit") {
-                "JSON nested too deeply".into()
+            } else if msg.contains(TOO_DEEP) || msg.contains("recursion limit") {
+                TOO_DEEP.into()
             } else {
                 "invalid JSON value".into()
             }
@@ -162,7 +170,14 @@ mod tests {
     #[test]
     fn depth_is_bounded() {
         let deep = "[".repeat(100) + &"]".repeat(100);
-        assert!(parse_value(deep.as_bytes(), "t").is_err());
+        assert_eq!(
+            parse_value(deep.as_bytes(), "t"),
+            Err(Error::Limit(LimitExceeded::JsonTooDeep { max: MAX_DEPTH }))
+        );
+        let just_over = "[".repeat(MAX_DEPTH + 1) + &"]".repeat(MAX_DEPTH + 1);
+        assert!(matches!(parse_value(just_over.as_bytes(), "t"), Err(Error::Limit(_))));
+        let at_limit = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
+        assert!(parse_value(at_limit.as_bytes(), "t").is_ok());
         let ok = "[".repeat(10) + &"]".repeat(10);
         assert!(parse_value(ok.as_bytes(), "t").is_ok());
     }

@@ -23,7 +23,7 @@ pub mod resource_server;
 pub mod token;
 mod token_cache;
 
-pub use error::{Error, Result};
+pub use error::{Error, LimitExceeded, Result};
 
 /// The README's Rust examples, compiled and run as doc-tests.
 #[cfg(doctest)]

@@ -58,7 +58,7 @@ impl ResourceEntry {
         let keys = validate_keys(&resource, &jwks)?;
         let scopes_supported: Vec<String> = scopes.into_iter().map(Into::into).collect();
         if scopes_supported.iter().any(|s| s.is_empty() || s.contains(' ')) {
-            return Err(Error::policy("scope values must be non-empty and contain no spaces"));
+            return Err(Error::malformed("scope values must be non-empty and contain no spaces"));
         }
         Ok(ResourceEntry {
             resource,
@@ -299,7 +299,7 @@ impl Registry {
     /// Adds an entry; a second entry for the same resource is an error.
     pub fn insert(&mut self, entry: ResourceEntry) -> Result<()> {
         if self.entries.iter().any(|e| e.resource == entry.resource) {
-            return Err(Error::policy(format!("resource {} registered twice", entry.resource)));
+            return Err(Error::malformed(format!("resource {} registered twice", entry.resource)));
         }
         self.entries.push(entry);
         Ok(())

@@ -28,7 +28,7 @@ fn keys() -> JwkSet {
 }
 
 fn policy() -> DecryptPolicy {
-    DecryptPolicy::default().allow_legacy_rsa1_5().allow_pbes2(1_000).allow_zip(64 * 1024)
+    DecryptPolicy::default().dangerous_allow_rsa1_5().allow_pbes2(1_000).allow_zip(64 * 1024)
 }
 
 #[test]

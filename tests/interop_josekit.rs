@@ -16,7 +16,7 @@
 //! | ECDH-ES | P-256, P-384, P-521, X25519 | all six | compact, flattened | compact, flattened |
 //! | ECDH-ES+A128KW/A192KW/A256KW | P-256, P-384, P-521, X25519 | all six | compact, flattened, general | compact, flattened, general |
 //! | PBES2-HS256+A128KW/HS384+A192KW/HS512+A256KW | password (oct) | all six | compact, flattened, general | compact, flattened, general |
-//! | RSA1_5 | RSA 2048 | all six | compact (needs `allow_legacy_rsa1_5`) | — (jwe-mint never encrypts RSA1_5) |
+//! | RSA1_5 | RSA 2048 | all six | compact (needs `dangerous_allow_rsa1_5`) | — (jwe-mint never encrypts RSA1_5) |
 //!
 //! (Content encryption: A128CBC-HS256, A192CBC-HS384, A256CBC-HS512, A128GCM, A192GCM, A256GCM.)
 //!
@@ -459,7 +459,7 @@ fn compact_ecdh_es_with_apu_apv_both_ways() {
 #[test]
 fn rsa1_5_josekit_encrypts_jwe_mint_decrypts_with_opt_in() {
     let case = Case { alg: Alg::Rsa1_5, kind: Kind::Rsa };
-    let legacy = policy().allow_legacy_rsa1_5();
+    let legacy = policy().dangerous_allow_rsa1_5();
     for_each_pair("josekit → jwe-mint, compact, RSA1_5", &[case], |case, enc| {
         let k = key(case, enc);
         let token = josekit_compact(Alg::Rsa1_5, enc, &k)?;

@@ -9,7 +9,7 @@ use jwe_mint::jwk::JwkSet;
 use jwe_mint::Error;
 
 fn legacy() -> DecryptPolicy {
-    DecryptPolicy::default().allow_legacy_rsa1_5()
+    DecryptPolicy::default().dangerous_allow_rsa1_5()
 }
 
 fn decrypt_ok(case: &str, token: &str, keys: &JwkSet, policy: &DecryptPolicy, plaintext: &str) {

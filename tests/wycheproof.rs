@@ -406,7 +406,7 @@ fn jwe_case(tally: &mut Tally, g: &Value, t: &Value) {
     let alg = jwe_alg(&token);
     let mut policy = DecryptPolicy::default();
     if alg.as_deref() == Some("RSA1_5") {
-        policy = policy.allow_legacy_rsa1_5();
+        policy = policy.dangerous_allow_rsa1_5();
     }
     if t["flags"].as_array().is_some_and(|f| f.iter().any(|x| x == "CompressedPlaintext")) {
         policy = policy.allow_zip(1 << 20);
@@ -704,7 +704,7 @@ fn rsa_file(file: &'static str, alg: &str) {
     let mut tally = Tally::new(file);
     let mut policy = DecryptPolicy::default();
     if alg == "RSA1_5" {
-        policy = policy.allow_legacy_rsa1_5();
+        policy = policy.dangerous_allow_rsa1_5();
     }
     for (g, t) in cases(&doc) {
         let msg = hex(t["msg"].as_str().unwrap());

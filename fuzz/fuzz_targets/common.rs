@@ -22,5 +22,5 @@ pub fn keys() -> &'static JwkSet {
 
 pub fn policy() -> &'static DecryptPolicy {
     static POLICY: OnceLock<DecryptPolicy> = OnceLock::new();
-    POLICY.get_or_init(|| DecryptPolicy::default().allow_legacy_rsa1_5().allow_pbes2(1_000).allow_zip(64 * 1024))
+    POLICY.get_or_init(|| DecryptPolicy::default().dangerous_allow_rsa1_5().allow_pbes2(1_000).allow_zip(64 * 1024))
 }

@@ -8,7 +8,7 @@ use zeroize::Zeroizing;
 use super::{sha_for_bits, ContentEncryptionAlg, KeyManagementAlg};
 use crate::b64;
 use crate::crypto::{CryptoProvider, Provider as P, Sha};
-use crate::error::{Error, Result};
+use crate::error::{Error, LimitExceeded, Result};
 use crate::jwk::{Jwk, KeyMaterial};
 
 /// Iteration count used when jwe-mint itself encrypts with PBES2 and the caller set none.
@@ -210,12 +210,16 @@ pub(crate) fn decrypt_cek(
                 Some(_) => return Err(Error::malformed("`p2c` must be a positive integer")),
                 None => return Err(Error::malformed("missing `p2c`")),
             };
-            if p2c == 0 || p2c > u64::from(max) {
-                return Err(Error::policy(format!("PBES2 `p2c` must be between 1 and {max}")));
+            if p2c == 0 {
+                return Err(Error::malformed("`p2c` must be a positive integer"));
+            }
+            if p2c > u64::from(max) {
+                return Err(LimitExceeded::Pbes2IterationsTooHigh { max }.into());
             }
             let salt = b64_header(header, "p2s").map_err(|_| Error::malformed("`p2s` is not base64url"))?;
             if salt.len() < PBES2_MIN_SALT {
-                return Err(Error::policy("PBES2 `p2s` shorter than 8 bytes"));
+                // RFC 7518 §4.8.1.1: the salt input is at least 8 octets.
+                return Err(Error::malformed("PBES2 `p2s` shorter than 8 bytes"));
             }
             let kek = pbes2_kek(alg, password, &salt, p2c as u32).map_err(|_| Error::DecryptionFailed)?;
             P::aes_kw_unwrap(&kek, encrypted_key).map_err(df)?

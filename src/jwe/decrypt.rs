@@ -6,7 +6,7 @@ use serde_json::Value;
 use zeroize::Zeroizing;
 
 use super::{compact, json, DecryptPolicy, Header, ParsedJwe, Serialization};
-use crate::error::{Error, Result};
+use crate::error::{Error, LimitExceeded, Result};
 use crate::jwa::{content, key_management as km, ContentEncryptionAlg, KeyManagementAlg};
 use crate::jwk::{Jwk, JwkSet};
 
@@ -18,6 +18,7 @@ const REGISTERED: &[&str] = &[
 
 /// A successfully decrypted JWE.
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct Decrypted {
     /// The plaintext (zeroized on drop).
     pub plaintext: Zeroizing<Vec<u8>>,
@@ -51,6 +52,7 @@ impl std::fmt::Debug for Decrypted {
 
 /// Headers of a JWE, read without any key (nothing is decrypted or verified).
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Inspected {
     /// The serialization of the input.
     pub serialization: Serialization,
@@ -81,7 +83,7 @@ pub fn inspect(token: &str, policy: &DecryptPolicy) -> Result<Inspected> {
 
 fn parse(token: &str, policy: &DecryptPolicy) -> Result<ParsedJwe> {
     if token.len() > policy.max_token_size {
-        return Err(Error::policy(format!("token larger than {} bytes", policy.max_token_size)));
+        return Err(LimitExceeded::TokenTooLarge { max: policy.max_token_size }.into());
     }
     if super::is_json_serialization(token) {
         json::parse(token, policy.max_header_size, policy.max_recipients)
@@ -186,7 +188,7 @@ pub fn decrypt(token: &str, keys: &JwkSet, policy: &DecryptPolicy) -> Result<Dec
     }
     let max_attempts = policy.max_decrypt_attempts.max(1);
     let limits = km::UnwrapLimits {
-        allow_rsa1_5: policy.allow_legacy_rsa1_5,
+        allow_rsa1_5: policy.dangerous_rsa1_5,
         pbes2_max_iterations: policy.pbes2_max_iterations,
     };
     let aad = parsed.aad();
@@ -214,8 +216,9 @@ pub fn decrypt(token: &str, keys: &JwkSet, policy: &DecryptPolicy) -> Result<Dec
                     key_id: key.kid().map(str::to_owned),
                 });
             }
-            // Policy errors (e.g. p2c too large) are about the header, not the secret: report them.
-            Err(e @ (Error::Policy(_) | Error::AlgorithmNotAllowed(_) | Error::Malformed(_))) => failure = e,
+            // Limits (e.g. p2c too large) and header errors are about the header, not the
+            // secret: report them.
+            Err(e @ (Error::Limit(_) | Error::AlgorithmNotAllowed(_) | Error::Malformed(_))) => failure = e,
             Err(_) => {}
         }
     }
@@ -243,7 +246,7 @@ fn check_shared_headers(parsed: &ParsedJwe, policy: &DecryptPolicy) -> Result<()
         }
     }
     if policy.require_protected_enc && !parsed.protected.contains_key("enc") {
-        return Err(Error::policy("`enc` must be integrity protected"));
+        return Err(Error::malformed("`enc` must be integrity protected"));
     }
     match parsed.protected.get("zip") {
         None => {}
@@ -272,7 +275,7 @@ fn check_shared_headers(parsed: &ParsedJwe, policy: &DecryptPolicy) -> Result<()
                 return Err(Error::malformed("`crit` lists a registered header parameter"));
             }
             if !policy.understood_crit.iter().any(|u| u == n) {
-                return Err(Error::policy(format!(
+                return Err(Error::malformed(format!(
                     "critical header `{}` not understood",
                     crate::jwa::printable(n)
                 )));
@@ -293,7 +296,7 @@ fn inflate(data: &[u8], policy: &DecryptPolicy) -> Result<Zeroizing<Vec<u8>>> {
     let mut reader = flate2::read::DeflateDecoder::new(data).take((cap as u64).saturating_add(1));
     reader.read_to_end(&mut out).map_err(|_| Error::DecryptionFailed)?;
     if out.len() > cap {
-        return Err(Error::policy(format!("decompressed content larger than {cap} bytes")));
+        return Err(LimitExceeded::DecompressedTooLarge { max: cap }.into());
     }
     Ok(out)
 }

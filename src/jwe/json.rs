@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 
 use super::{parse_header_b64, Header, ParsedJwe, ParsedRecipient, Serialization};
 use crate::b64;
-use crate::error::{Error, Result};
+use crate::error::{Error, LimitExceeded, Result};
 use crate::json;
 
 /// Parses a general or flattened JSON JWE.
@@ -31,10 +31,9 @@ pub(crate) fn parse(text: &str, max_header: usize, max_recipients: usize) -> Res
                 return Err(Error::malformed("`recipients` is empty"));
             }
             if list.len() > max_recipients {
-                return Err(Error::policy(format!(
-                    "{} recipients, at most {max_recipients} allowed (multi-recipient tokens need an opt-in)",
-                    list.len()
-                )));
+                return Err(
+                    LimitExceeded::TooManyRecipients { found: list.len(), max: max_recipients }.into()
+                );
             }
             let recipients = list
                 .iter()
@@ -78,7 +77,7 @@ fn opt_header(obj: &Map<String, Value>, name: &str, max_header: usize) -> Result
         Some(Value::Object(h)) => {
             // Unprotected headers are measured as compact JSON.
             if serde_json::to_string(h).map_or(usize::MAX, |t| t.len()) > max_header {
-                return Err(Error::policy(format!("JOSE header larger than {max_header} bytes")));
+                return Err(LimitExceeded::HeaderTooLarge { max: max_header }.into());
             }
             Ok(Some(h.clone()))
         }
@@ -125,7 +124,7 @@ pub(crate) fn serialize(parts: OutParts<'_>, flattened: bool) -> Result<String> 
     if flattened {
         let mut recipients = parts.recipients;
         let (Some(r), true) = (recipients.pop(), recipients.is_empty()) else {
-            return Err(Error::policy("flattened JSON has exactly one recipient"));
+            return Err(Error::misuse("flattened JSON has exactly one recipient"));
         };
         out.extend(recipient_value(r));
     } else {

@@ -27,7 +27,7 @@ pub use policy::*;
 
 use serde_json::{Map, Value};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, LimitExceeded, Result};
 
 /// A JOSE header object (member order preserved).
 pub type Header = Map<String, Value>;
@@ -106,15 +106,15 @@ impl ParsedJwe {
 }
 
 /// Decodes a base64url header segment and parses it as a strict JSON object. A decoded header
-/// longer than `max` bytes is a policy error (checked before JSON parsing).
+/// longer than `max` bytes is [`LimitExceeded::HeaderTooLarge`] (checked before JSON parsing).
 pub(crate) fn parse_header_b64(b64_text: &str, max: usize) -> Result<Header> {
     // Cheap pre-check on the encoded length so a huge segment is never decoded.
     if b64_text.len() / 4 * 3 > max.saturating_add(3) {
-        return Err(Error::policy(format!("JOSE header larger than {max} bytes")));
+        return Err(LimitExceeded::HeaderTooLarge { max }.into());
     }
     let raw = crate::b64::decode(b64_text, "protected")?;
     if raw.len() > max {
-        return Err(Error::policy(format!("JOSE header larger than {max} bytes")));
+        return Err(LimitExceeded::HeaderTooLarge { max }.into());
     }
     crate::json::parse_object(&raw, "JOSE header")
 }

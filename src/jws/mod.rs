@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 
 use crate::b64;
 use crate::crypto::{CryptoProvider, Provider as P, RsaSignature};
-use crate::error::{Error, Result};
+use crate::error::{Error, LimitExceeded, Result};
 use crate::jwa::SigningAlg;
 use crate::jwk::{Curve, Jwk, JwkSet, KeyMaterial};
 
@@ -53,7 +53,7 @@ impl Signer {
         }
         for (k, v) in extra {
             if k == "alg" {
-                return Err(Error::policy("`alg` is set by the signer"));
+                return Err(Error::misuse("`alg` is set by the signer"));
             }
             h.insert(k, v);
         }
@@ -146,6 +146,7 @@ pub(crate) fn check_key(alg: SigningAlg, key: &Jwk, need_private: bool) -> Resul
 
 /// A verified compact JWS.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Verified {
     /// The protected header.
     pub header: Header,
@@ -163,7 +164,7 @@ pub struct Verified {
 /// understood). With a `kid`, only keys with that `kid` are tried.
 pub fn verify_compact(token: &str, keys: &JwkSet, allowed: &[SigningAlg]) -> Result<Verified> {
     if token.len() > MAX_JWS_SIZE {
-        return Err(Error::policy("JWS too large"));
+        return Err(LimitExceeded::JwsTooLarge { max: MAX_JWS_SIZE }.into());
     }
     let mut parts = token.split('.');
     let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
@@ -179,7 +180,8 @@ pub fn verify_compact(token: &str, keys: &JwkSet, allowed: &[SigningAlg]) -> Res
         return Err(Error::AlgorithmNotAllowed(alg.name().into()));
     }
     if header.contains_key("crit") {
-        return Err(Error::policy("JWS `crit` is not supported"));
+        // RFC 7515 §4.1.11: no extension is understood, so any `crit` makes the JWS invalid.
+        return Err(Error::malformed("JWS `crit` is not supported"));
     }
     let kid = crate::json::opt_str(&header, "kid")?;
     let payload = b64::decode(p, "JWS payload")?;

@@ -86,7 +86,7 @@ pub fn read_file(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, CliErro
 /// Parses a JWK or JWK Set; the flag says whether the input was a set.
 fn parse_keys(bytes: &[u8], source: &str) -> Result<(JwkSet, bool), CliError> {
     if bytes.len() as u64 > MAX_KEY_FILE {
-        return Err(Error::Policy(format!("key input {source} is larger than {MAX_KEY_FILE} bytes")).into());
+        return Err(CliError::Failed(format!("key input {source} is larger than {MAX_KEY_FILE} bytes")));
     }
     let text = std::str::from_utf8(bytes)
         .map_err(|_| Error::InvalidKey(format!("key input {source} is not UTF-8 text")))?;

@@ -43,7 +43,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
             keys.push(key.clone());
         }
     }
-    let token = read_stdin_token(policy.max_token_size)?;
+    let token = read_stdin_token(policy.max_token_size())?;
     let opened = jwe::decrypt(&token, &keys, &policy)?;
     write_stdout(&opened.plaintext)
 }
@@ -53,7 +53,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
 fn policy(args: &Args) -> Result<DecryptPolicy, CliError> {
     let mut policy = DecryptPolicy::default();
     if args.allow_legacy_rsa1_5 {
-        policy = policy.allow_legacy_rsa1_5();
+        policy = policy.dangerous_allow_rsa1_5();
     }
     if args.allow_pbes2 {
         policy = policy.allow_pbes2(DEFAULT_PBES2_MAX_ITERATIONS);

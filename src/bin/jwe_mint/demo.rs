@@ -107,7 +107,7 @@ pub fn run(_args: Args) -> Result<(), CliError> {
     out.line(format!("the AS keeps bob's data on {shard} and mints one token for it"));
     let bob = step("bob's grant", Grant::new("bob", CLIENT, SCOPE, &[shard]))?;
     let bob_token = step("mint for bob", issuer.mint(&bob, shard))?;
-    let bob_response = TokenResponse { tokens: vec![bob_token.clone()] };
+    let bob_response = TokenResponse::new(vec![bob_token.clone()]);
     out.block(pretty(&shorten(bob_response.to_json()))?);
     out.line(format!(
         "the client reads \"resource\" and sends the token to {}",
@@ -130,7 +130,7 @@ pub fn run(_args: Args) -> Result<(), CliError> {
         multi.resources.join(" "),
         multi.scope
     ));
-    let multi_ok = Validation { dangerous_accept_multi_audience: true, ..Validation::default() };
+    let multi_ok = Validation::default().dangerous_accept_multi_audience();
     let photos_multi = photos_rs.clone().with_validation(multi_ok.clone());
     let friends_multi = friends_rs.clone().with_validation(multi_ok);
     show_accepted(

@@ -41,7 +41,9 @@ pub fn run(_args: Args) -> Result<(), CliError> {
 /// The protected header of a compact JWS (nothing verified).
 fn inspect_jws(token: &str) -> Result<Value, CliError> {
     if token.len() > jwe_mint::jws::MAX_JWS_SIZE {
-        return Err(Error::Policy("JWS too large".into()).into());
+        return Err(
+            Error::Limit(jwe_mint::LimitExceeded::JwsTooLarge { max: jwe_mint::jws::MAX_JWS_SIZE }).into()
+        );
     }
     let header_b64 = token.split('.').next().unwrap_or_default();
     let raw = URL_SAFE_NO_PAD

@@ -1,5 +1,5 @@
 //! `jwe-mint mint`: act as the authorization server for one token request and print the token
-//! response (DESIGN.md §6).
+//! response (RFC 6749 §5.1, RFC 8707 §2.2).
 
 use std::path::{Path, PathBuf};
 
@@ -22,7 +22,7 @@ pub struct Args {
     /// The AS private signing key: JWK or JWK Set (the first private key not marked `use: enc`)
     #[arg(long, value_name = "FILE")]
     signing_key: PathBuf,
-    /// The resource servers: registry JSON (DESIGN.md §5: resource, scopes_supported, jwks)
+    /// The resource servers: registry JSON (ARCHITECTURE.md: resource, scopes_supported, jwks)
     #[arg(long, value_name = "FILE")]
     registry: PathBuf,
     /// The subject (`sub`): the user the token is for
@@ -77,7 +77,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         builder.registry(registry).allow_client(&args.client_id, &resources).map_err(refused)?.build()?;
 
     let response = if args.multi_recipient {
-        TokenResponse { tokens: vec![issuer.mint_multi_recipient(&grant).map_err(refused)?] }
+        TokenResponse::new(vec![issuer.mint_multi_recipient(&grant).map_err(refused)?])
     } else {
         issuer.mint_all(&grant).map_err(refused)?
     };
@@ -105,7 +105,7 @@ fn signing_key(path: &Path) -> Result<Jwk, CliError> {
 fn read_registry(path: &Path) -> Result<Registry, CliError> {
     let bytes = read_file(path, MAX_REGISTRY_FILE, "registry")?;
     if bytes.len() as u64 > MAX_REGISTRY_FILE {
-        return Err(Error::Policy(format!("registry is larger than {MAX_REGISTRY_FILE} bytes")).into());
+        return Err(CliError::Failed(format!("registry is larger than {MAX_REGISTRY_FILE} bytes")));
     }
     let text =
         std::str::from_utf8(&bytes).map_err(|_| Error::Malformed("registry is not UTF-8 text".into()))?;

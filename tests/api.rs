@@ -1,0 +1,133 @@
+//! The shape of the public API: typed errors (caller mistakes vs limits hit by input) and opt-ins
+//! that each take effect on their own.
+
+use jwe_mint::issuer::{Grant, Issuer};
+use jwe_mint::jwa::{ContentEncryptionAlg as Enc, KeyManagementAlg as Alg, SigningAlg};
+use jwe_mint::jwe::{self, DecryptPolicy, Encryptor};
+use jwe_mint::jwk::{Curve, Jwk, JwkSet};
+use jwe_mint::jws::{Header, Signer};
+use jwe_mint::registry::{Registry, ResourceEntry};
+use jwe_mint::resource_server::Validation;
+use jwe_mint::Error;
+
+fn misuse(r: Result<impl Sized, Error>, needle: &str) {
+    match r {
+        Err(Error::Misuse(m)) => assert!(m.contains(needle), "{m:?} should mention {needle:?}"),
+        Err(e) => panic!("expected Error::Misuse mentioning {needle:?}, got {e:?}"),
+        Ok(_) => panic!("expected Error::Misuse mentioning {needle:?}, got Ok"),
+    }
+}
+
+#[test]
+fn caller_mistakes_are_misuse() {
+    let a = Jwk::generate_symmetric(16).unwrap();
+    let b = Jwk::generate_symmetric(16).unwrap();
+    let two = Encryptor::new(Enc::A128Gcm).recipient(&a, Alg::A128Kw).recipient(&b, Alg::A128Kw);
+    misuse(two.encrypt_compact(b"x"), "exactly one recipient");
+    misuse(two.encrypt_flattened(b"x"), "exactly one recipient");
+    misuse(Encryptor::new(Enc::A128Gcm).encrypt_general(b"x"), "no recipient");
+    let aad = Encryptor::new(Enc::A128Gcm).aad(b"a").recipient(&a, Alg::A128Kw);
+    misuse(aad.encrypt_compact(b"x"), "compact");
+    let reserved = Encryptor::new(Enc::A128Gcm).protected_param("epk", 1).recipient(&a, Alg::A128Kw);
+    misuse(reserved.encrypt_compact(b"x"), "epk");
+
+    let mut extra = Header::new();
+    extra.insert("alg".into(), "none".into());
+    let as_key = Jwk::generate(Curve::P256).unwrap();
+    misuse(Signer::new(&as_key, SigningAlg::Es256, extra), "alg");
+
+    let grant = Grant::new("alice", "app", "s", &["https://rs.example"]).unwrap();
+    misuse(grant.with_claim("aud", "https://evil.example"), "aud");
+    misuse(Issuer::builder("not a uri", &as_key).build(), "absolute URI");
+    misuse(Issuer::builder("https://as.example", &as_key).default_ttl(0).build(), "lifetime");
+
+    // ECDH-ES (direct key agreement) cannot serve several recipients: a registry mistake.
+    let entry = |r: &str, key: Jwk| {
+        ResourceEntry::new(r, ["s"], JwkSet::new(vec![key.to_public().unwrap()])).unwrap()
+    };
+    let mut reg = Registry::default();
+    reg.insert(entry("https://a.example", Jwk::generate(Curve::P256).unwrap())).unwrap();
+    reg.insert(entry("https://b.example", Jwk::generate(Curve::P256).unwrap().with_alg("ECDH-ES"))).unwrap();
+    let issuer = Issuer::builder("https://as.example", &as_key)
+        .registry(reg)
+        .allow_client("app", &["https://a.example", "https://b.example"])
+        .unwrap()
+        .build()
+        .unwrap();
+    let both = Grant::new("alice", "app", "s", &["https://a.example", "https://b.example"]).unwrap();
+    misuse(issuer.mint_multi_recipient(&both), "several recipients");
+}
+
+#[test]
+fn decrypt_policy_opt_ins_each_take_effect() {
+    let d = DecryptPolicy::default();
+    assert!(!d.allows_alg(Alg::Rsa1_5));
+    assert!(!d.allows_alg(Alg::Pbes2Hs256A128Kw));
+    assert_eq!(d.pbes2_max_iterations(), None);
+    assert_eq!(d.max_decompressed_size(), None);
+    // The one way to accept RSA1_5 accepts it (the old public field alone did nothing).
+    assert!(d.clone().dangerous_allow_rsa1_5().allows_alg(Alg::Rsa1_5));
+    let p = d.clone().allow_pbes2(1_000);
+    assert!(p.allows_alg(Alg::Pbes2Hs512A256Kw));
+    assert_eq!(p.pbes2_max_iterations(), Some(1_000));
+    assert_eq!(d.clone().allow_zip(10).max_decompressed_size(), Some(10));
+    // `only_algs` narrows; an opt-in still governs the algorithms it guards.
+    let only = d.clone().only_algs(&[Alg::Rsa1_5, Alg::A128Kw]);
+    assert!(only.allows_alg(Alg::A128Kw) && !only.allows_alg(Alg::Rsa1_5));
+    assert!(only.dangerous_allow_rsa1_5().allows_alg(Alg::Rsa1_5));
+    let limits = d
+        .with_max_token_size(1)
+        .with_max_header_size(2)
+        .with_max_recipients(3)
+        .with_max_decrypt_attempts(4)
+        .require_protected_enc()
+        .understand_crit("x")
+        .understand_crit("x");
+    assert_eq!(
+        (
+            limits.max_token_size(),
+            limits.max_header_size(),
+            limits.max_recipients(),
+            limits.max_decrypt_attempts()
+        ),
+        (1, 2, 3, 4)
+    );
+    assert!(limits.requires_protected_enc());
+    assert_eq!(limits.understood_crit(), ["x"]);
+}
+
+#[test]
+fn protected_enc_requirement_is_a_rule_of_the_input() {
+    let key = Jwk::generate_symmetric(16).unwrap();
+    let json = Encryptor::new(Enc::A128Gcm).recipient(&key, Alg::A128Kw).encrypt_flattened(b"x").unwrap();
+    // Move `enc` out of the protected header into the unprotected one.
+    let mut doc: serde_json::Value = serde_json::from_str(&json).unwrap();
+    doc["protected"] = "".into();
+    doc.as_object_mut().unwrap().remove("protected");
+    doc["unprotected"] = serde_json::json!({ "enc": "A128GCM" });
+    let moved = doc.to_string();
+    let keys = JwkSet::new(vec![key]);
+    let strict = DecryptPolicy::default().require_protected_enc();
+    match jwe::decrypt(&moved, &keys, &strict) {
+        Err(Error::Malformed(m)) => assert!(m.contains("`enc` must be integrity protected"), "{m}"),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+    // Without the requirement the header checks pass (then the changed AAD fails the tag).
+    assert_eq!(jwe::decrypt(&moved, &keys, &DecryptPolicy::default()).unwrap_err(), Error::DecryptionFailed);
+}
+
+#[test]
+fn validation_is_configured_by_methods() {
+    let v = Validation::default();
+    assert_eq!(v.leeway(), jwe_mint::resource_server::DEFAULT_LEEWAY);
+    assert!(!v.allows_subresources() && !v.accepts_unencrypted() && !v.accepts_multi_audience());
+    let v = v
+        .with_leeway(5)
+        .only_signing_algs(&[SigningAlg::EdDsa])
+        .allow_subresources()
+        .dangerous_accept_unencrypted()
+        .dangerous_accept_multi_audience();
+    assert_eq!(v.leeway(), 5);
+    assert_eq!(v.signing_algs(), [SigningAlg::EdDsa]);
+    assert!(v.allows_subresources() && v.accepts_unencrypted() && v.accepts_multi_audience());
+}
