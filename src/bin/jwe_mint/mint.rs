@@ -22,7 +22,7 @@ pub struct Args {
     /// The AS private signing key: JWK or JWK Set (the first private key not marked `use: enc`)
     #[arg(long, value_name = "FILE")]
     signing_key: PathBuf,
-    /// The resource servers: registry JSON (ARCHITECTURE.md: resource, scopes_supported, jwks)
+    /// The resource servers: registry JSON (RFC 9728-shaped: resource, scopes_supported, jwks)
     #[arg(long, value_name = "FILE")]
     registry: PathBuf,
     /// The subject (`sub`): the user the token is for
