@@ -5,7 +5,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
-use jwe_mint::jwa::{ContentEncryptionAlg as Enc, KeyManagementAlg as Alg};
+use jwe_mint::jwa::{self, ContentEncryptionAlg as Enc, KeyManagementAlg as Alg};
 use jwe_mint::jwe::{
     self, DecryptPolicy, Encryptor, DEFAULT_MAX_HEADER_SIZE, DEFAULT_MAX_RECIPIENTS, DEFAULT_MAX_TOKEN_SIZE,
 };
@@ -424,38 +424,174 @@ fn header_parameters_in_two_places_are_rejected() {
 }
 
 // ---- epk -----------------------------------------------------------------------------------
+//
+// Every token below is built as an attacker would: the test knows the RS private key, derives the
+// shared secret an implementation that skipped the check would compute, and encrypts under it, so
+// the tag is valid and only the check itself can refuse the token (RFC 7518 §4.6; invalid-curve
+// attacks: Jager, Schwenk, Somorovsky, ESORICS 2015). Each test first opens a control token built
+// the same way from a well-formed `epk`, to show the construction is right.
+
+#[path = "adversarial/attacker.rs"]
+mod attacker;
+
+/// A recipient key of `curve` with its one-key set and its raw private scalar.
+fn recipient(curve: Curve) -> (Fixture, Vec<u8>) {
+    let key = Jwk::generate(curve).unwrap();
+    let d = dec(key.to_private_value()["d"].as_str().unwrap());
+    (Fixture { keys: JwkSet::new(vec![key.clone()]), key }, d)
+}
+
+/// A fresh ephemeral key on `curve`: its public members as an `epk`, its private `d`, and the
+/// honest shared secret Z with the recipient.
+fn ephemeral(curve: Curve, f: &Fixture) -> (Value, String, Vec<u8>) {
+    let eph = Jwk::generate(curve).unwrap();
+    let d = eph.to_private_value()["d"].as_str().unwrap().to_owned();
+    let z = jwa::hazmat::ecdh_shared_secret(&eph, &f.key.to_public().unwrap()).unwrap();
+    (eph.to_public().unwrap().to_value().unwrap(), d, z.to_vec())
+}
+
+/// The control: a token built by `attacker::token` from an honest `epk` opens.
+fn assert_control_opens(f: &Fixture, epk: &Value, z: &[u8]) {
+    let opened = decrypt(&attacker::token(epk, z), f).expect("control token built like the attack opens");
+    assert_eq!(&opened.plaintext[..], attacker::PLAINTEXT);
+}
+
+fn assert_refused(f: &Fixture, epk: &Value, z: &[u8], case: &str) {
+    let r = decrypt(&attacker::token(epk, z), f);
+    assert_eq!(
+        r.err(),
+        Some(Error::DecryptionFailed),
+        "{case}: a token valid under its own epk must be refused"
+    );
+}
 
 #[test]
-fn epk_off_curve_other_curve_infinity_or_private_is_rejected() {
+fn epk_with_private_d_is_rejected_even_with_a_valid_tag() {
+    for curve in [Curve::P256, Curve::X25519] {
+        let (f, _) = recipient(curve);
+        let (epk, d, z) = ephemeral(curve, &f);
+        assert_control_opens(&f, &epk, &z);
+        let mut with_d = epk.clone();
+        with_d["d"] = d.into();
+        assert_refused(&f, &with_d, &z, &format!("{curve:?} epk with d"));
+    }
+}
+
+#[test]
+fn epk_kty_or_crv_other_than_the_recipients_is_rejected_even_with_a_valid_tag() {
+    // The coordinates are an honest point on the recipient's curve, so only the kty/crv check
+    // stands between the mislabelled epk and the plaintext.
+    let (f, _) = recipient(Curve::P256);
+    let (epk, _, z) = ephemeral(Curve::P256, &f);
+    assert_control_opens(&f, &epk, &z);
+    for (member, value) in
+        [("crv", "P-384"), ("crv", "P-521"), ("crv", "X25519"), ("kty", "OKP"), ("kty", "oct")]
+    {
+        let mut bad = epk.clone();
+        bad[member] = value.into();
+        assert_refused(&f, &bad, &z, &format!("P-256 recipient, epk {member} {value}"));
+    }
+
+    let (f, _) = recipient(Curve::X25519);
+    let (epk, _, z) = ephemeral(Curve::X25519, &f);
+    assert_control_opens(&f, &epk, &z);
+    for (member, value) in
+        [("crv", "X448"), ("crv", "Ed25519"), ("crv", "P-256"), ("kty", "EC"), ("kty", "oct")]
+    {
+        let mut bad = epk.clone();
+        bad[member] = value.into();
+        assert_refused(&f, &bad, &z, &format!("X25519 recipient, epk {member} {value}"));
+    }
+}
+
+#[test]
+fn x25519_epk_with_extra_members_is_rejected_even_with_a_valid_tag() {
+    // An OKP key has no `y` (RFC 8037 §2); an X25519 epk carrying one is malformed.
+    let (f, _) = recipient(Curve::X25519);
+    let (epk, _, z) = ephemeral(Curve::X25519, &f);
+    assert_control_opens(&f, &epk, &z);
+    let mut with_y = epk.clone();
+    with_y["y"] = epk["x"].clone();
+    assert_refused(&f, &with_y, &z, "X25519 epk with y");
+}
+
+#[test]
+fn epk_off_curve_point_is_rejected_even_with_a_valid_tag() {
+    let p256 = attacker::Curve::p256();
+    let b = attacker::p256_b();
+    let (f, d) = recipient(Curve::P256);
+    let (epk, _, z) = ephemeral(Curve::P256, &f);
+    // The simulation agrees with the library on an honest point.
+    let (x, y) = (dec(epk["x"].as_str().unwrap()), dec(epk["y"].as_str().unwrap()));
+    assert_eq!(
+        p256.raw_ecdh(&d, &x, &y).unwrap(),
+        z,
+        "test-side arithmetic matches the library on the curve"
+    );
+    assert_control_opens(&f, &epk, &z);
+
+    let mut y_flipped = y.clone();
+    y_flipped[31] ^= 1;
+    let gx = dec("axfR8uEsQkf4vOblY6RA8ncDfYEt6zOg9KE5RdiYwpY");
+    let mut gy_plus_1 = dec("T-NC4v4af5uO5-tKfA-eFivOM1drMV7Oy7ZAaDe_UfU");
+    gy_plus_1[31] += 1; // last byte of G.y is 0xf5
+    let mut cases =
+        vec![("honest x, y with one bit flipped", x.clone(), y_flipped), ("G.x, G.y + 1", gx, gy_plus_1)];
+    // (0, 0), a common encoding of the point at infinity, has order 2 on y² = x³ - 3x: an
+    // unchecking peer gets Z = 0 when d is odd (and the point at infinity, no token, when even).
+    if d[31] & 1 == 1 {
+        cases.push(("(0, 0)", vec![0; 32], vec![0; 32]));
+    }
+    for (case, x, y) in cases {
+        assert!(!p256.on_curve(&b, &x, &y), "{case}: the point must be off P-256");
+        let z = p256.raw_ecdh(&d, &x, &y).expect("d · P is a finite point");
+        let bad = json!({"kty": "EC", "crv": "P-256", "x": enc(&x), "y": enc(&y)});
+        assert_refused(&f, &bad, &z, case);
+    }
+}
+
+#[test]
+fn epk_point_of_another_curve_is_rejected_even_with_a_valid_tag() {
+    let p256 = attacker::Curve::p256();
+    let (f, d) = recipient(Curve::P256);
+    let (epk, _, z) = ephemeral(Curve::P256, &f);
+    assert_control_opens(&f, &epk, &z);
+
+    // secp256k1's generator (SEC 2 §2.4.1), same size as a P-256 point, labelled P-256: an
+    // unchecking peer computes on y² = x³ - 3x + b' over P-256's field.
+    let x = attacker::hex("79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798");
+    let y = attacker::hex("483ada7726a3c4655da4fbfc0e1108a8fd17b448a68554199c47d08ffb10d4b8");
+    let (x, y) = (p256.bytes(&x), p256.bytes(&y));
+    assert!(!p256.on_curve(&attacker::p256_b(), &x, &y));
+    let z_k1 = p256.raw_ecdh(&d, &x, &y).expect("finite");
+    let bad = json!({"kty": "EC", "crv": "P-256", "x": enc(&x), "y": enc(&y)});
+    assert_refused(&f, &bad, &z_k1, "secp256k1 generator as a P-256 epk");
+
+    // An honest P-384 point under its own name: a peer that trusted the epk's `crv` would
+    // multiply it by the recipient's P-256 scalar on P-384.
+    let p384 = attacker::Curve::p384();
+    let (f384, d384) = recipient(Curve::P384);
+    let (epk384, _, z384) = ephemeral(Curve::P384, &f384);
+    let (x, y) = (dec(epk384["x"].as_str().unwrap()), dec(epk384["y"].as_str().unwrap()));
+    assert_eq!(p384.raw_ecdh(&d384, &x, &y).unwrap(), z384, "test-side P-384 arithmetic matches the library");
+    let other = Jwk::generate(Curve::P384).unwrap().to_public().unwrap().to_value().unwrap();
+    let (x, y) = (dec(other["x"].as_str().unwrap()), dec(other["y"].as_str().unwrap()));
+    let z_384 = p384.raw_ecdh(&d, &x, &y).expect("finite");
+    assert_refused(&f, &other, &z_384, "P-384 epk for a P-256 recipient");
+}
+
+#[test]
+fn epk_malformed_or_missing_is_rejected() {
     let f = p256();
     let t = compact(&f, Alg::EcdhEsA256Kw, Enc::A256Gcm, b"x");
-    let epk = |t: &str| -> Value {
-        let h: Value = serde_json::from_slice(&dec(&parts(t)[0])).unwrap();
-        h["epk"].clone()
-    };
-    let good = epk(&t);
-    let mut off = good.clone();
-    let mut y = dec(off["y"].as_str().unwrap());
-    y[31] ^= 1;
-    off["y"] = enc(&y).into();
-    let infinity = json!({"kty":"EC","crv":"P-256","x":enc(&[0;32]),"y":enc(&[0;32])});
-    let p384 = Jwk::generate(Curve::P384).unwrap().to_public().unwrap().to_value().unwrap();
-    let x25519 = Jwk::generate(Curve::X25519).unwrap().to_public().unwrap().to_value().unwrap();
-    let mut with_d = good.clone();
-    with_d["d"] = enc(&[1; 32]).into();
-    let short = json!({"kty":"EC","crv":"P-256","x":enc(&[1;31]),"y":enc(&[1;32])});
     for (name, bad) in [
-        ("off-curve", off),
-        ("infinity", infinity),
-        ("P-384", p384),
-        ("X25519", x25519),
-        ("with d", with_d),
-        ("short x", short),
+        ("short x", json!({"kty":"EC","crv":"P-256","x":enc(&[1;31]),"y":enc(&[1;32])})),
+        ("x not base64url", json!({"kty":"EC","crv":"P-256","x":"!!","y":enc(&[1;32])})),
+        ("no y", json!({"kty":"EC","crv":"P-256","x":enc(&[1;32])})),
         ("string", json!("epk")),
     ] {
-        let b2 = bad.clone();
         let tok = with_header(&t, move |h| {
-            h.insert("epk".into(), b2);
+            h.insert("epk".into(), bad);
         });
         assert_eq!(decrypt(&tok, &f).unwrap_err(), Error::DecryptionFailed, "{name}");
     }
@@ -466,19 +602,30 @@ fn epk_off_curve_other_curve_infinity_or_private_is_rejected() {
 }
 
 #[test]
-fn x25519_small_order_epk_is_rejected() {
-    let key = Jwk::generate(Curve::X25519).unwrap();
-    let f = Fixture { keys: JwkSet::new(vec![key.clone()]), key };
-    let t = compact(&f, Alg::EcdhEsA256Kw, Enc::A256Gcm, b"x");
-    for point in [[0u8; 32], {
-        let mut one = [0u8; 32];
-        one[0] = 1;
-        one
-    }] {
-        let tok = with_header(&t, move |h| {
-            h.insert("epk".into(), json!({"kty":"OKP","crv":"X25519","x": enc(&point)}));
-        });
-        assert_eq!(decrypt(&tok, &f).unwrap_err(), Error::DecryptionFailed);
+fn x25519_small_order_epk_is_rejected_even_with_a_valid_tag() {
+    // Every X25519 public value of small order (the order-1/2/4/8 points and their non-canonical
+    // encodings, RFC 7748 §6.1; list as in libsodium): a clamped scalar times any of them is the
+    // identity, so an implementation that skips the all-zero check derives Z = 0.
+    let (f, _) = recipient(Curve::X25519);
+    let (epk, _, z) = ephemeral(Curve::X25519, &f);
+    assert_control_opens(&f, &epk, &z);
+    for point in [
+        "0000000000000000000000000000000000000000000000000000000000000000",
+        "0100000000000000000000000000000000000000000000000000000000000000",
+        "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+        "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "cdeb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b880",
+        "4c9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f11d7",
+        "d9ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+        "daffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+        "dbffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff",
+    ] {
+        let x: Vec<u8> = (0..32).map(|i| u8::from_str_radix(&point[2 * i..2 * i + 2], 16).unwrap()).collect();
+        let bad = json!({"kty": "OKP", "crv": "X25519", "x": enc(&x)});
+        assert_refused(&f, &bad, &[0u8; 32], point);
     }
 }
 
