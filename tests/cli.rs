@@ -1,10 +1,10 @@
-//! The `jwe-mint` binary, driven as a user or script would (DESIGN.md §7): exit codes, stdin/stdout
-//! handling, and round trips between the subcommands.
+//! The `jwe-mint` binary, driven as a user or script would (the contract in src/bin/jwe-mint.rs):
+//! exit codes, stdin/stdout handling, key files, and round trips between the subcommands.
 #![cfg(feature = "cli")]
 
 mod cli_harness;
 
-use cli_harness::{run, Out, TempDir};
+use cli_harness::{run, run_stdout_closed, run_stdout_to, Out, TempDir};
 
 use jwe_mint::jwa::SigningAlg;
 use jwe_mint::jwk::{Curve, Jwk};
@@ -127,9 +127,9 @@ fn keygen_kid_use_and_out_file() {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
-        // An existing, world-readable file is tightened before the secret is written.
+        // --force replaces an existing, world-readable file with a new 0600 one.
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        run(&["keygen", "--alg", "A256KW", "--out", p], b"").ok();
+        run(&["keygen", "--alg", "A256KW", "--out", p, "--force"], b"").ok();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         let v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
@@ -144,6 +144,89 @@ fn keygen_kid_use_and_out_file() {
     // Unwritable destination: exit 1, one line.
     let bad = dir.file("no-such-dir/k.jwk");
     run(&["keygen", "--alg", "A128KW", "--out", bad.to_str().unwrap()], b"").rejected();
+}
+
+/// The names in `dir`, sorted (to see that nothing else, such as a temporary file, was left).
+#[cfg(unix)]
+fn names_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    names
+}
+
+#[cfg(unix)]
+#[test]
+fn keygen_out_never_overwrites_a_file_or_follows_a_symlink() {
+    use std::os::unix::fs::symlink;
+    let dir = TempDir::new("keygen-no-clobber");
+    let old_key = b"{\"kty\":\"oct\",\"k\":\"the-only-copy-of-the-old-key\"}\n";
+    let existing = dir.write("existing.jwk", old_key);
+    let victim = dir.write("victim", b"not a key\n");
+    let link = dir.path("link.jwk");
+    symlink(&victim, &link).unwrap();
+    let dangling = dir.path("dangling.jwk");
+    let dangling_target = dir.path("created-through-the-link");
+    symlink(&dangling_target, &dangling).unwrap();
+    let before = names_in(&dir.file(""));
+
+    for path in [&existing, &link, &dangling] {
+        let line = run(&["keygen", "--alg", "A256KW", "--out", path], b"").rejected();
+        assert!(line.contains(path.as_str()) && line.contains("already exists"), "{line}");
+        assert!(line.contains("--force"), "{line}");
+    }
+    assert_eq!(std::fs::read(&existing).unwrap(), old_key, "the existing key is untouched");
+    assert_eq!(std::fs::read(&victim).unwrap(), b"not a key\n", "the symlink's target is untouched");
+    assert_eq!(std::fs::read_link(&link).unwrap().to_str().unwrap(), victim, "still the same symlink");
+    assert!(!std::path::Path::new(&dangling_target).exists(), "nothing created through a symlink");
+    assert_eq!(names_in(&dir.file("")), before, "no file added or removed");
+    // --force only goes with --out.
+    run(&["keygen", "--alg", "A256KW", "--force"], b"").usage_error();
+}
+
+#[cfg(unix)]
+#[test]
+fn keygen_out_force_replaces_the_path_itself_with_a_0600_file() {
+    use std::os::unix::fs::{symlink, PermissionsExt};
+    let dir = TempDir::new("keygen-force");
+    let existing = dir.write("existing.jwk", b"old key\n");
+    std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let victim = dir.write("victim", b"not a key\n");
+    std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let link = dir.path("link.jwk");
+    symlink(&victim, &link).unwrap();
+    let dangling = dir.path("dangling.jwk");
+    let dangling_target = dir.path("created-through-the-link");
+    symlink(&dangling_target, &dangling).unwrap();
+    let before = names_in(&dir.file(""));
+
+    for path in [&existing, &link, &dangling] {
+        let out = run(&["keygen", "--alg", "ECDH-ES+A256KW", "--out", path, "--force"], b"").ok();
+        assert!(out.stdout.is_empty());
+        let meta = std::fs::symlink_metadata(path).unwrap();
+        assert!(meta.file_type().is_file(), "{path} is now a regular file, not a symlink");
+        assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{path}");
+        let key = Jwk::from_json(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert!(key.is_private(), "{path}");
+    }
+    assert_eq!(std::fs::read(&victim).unwrap(), b"not a key\n", "the symlink's target is untouched");
+    assert_eq!(std::fs::metadata(&victim).unwrap().permissions().mode() & 0o777, 0o644);
+    assert!(!std::path::Path::new(&dangling_target).exists(), "nothing created through a symlink");
+    assert_eq!(names_in(&dir.file("")), before, "no temporary file left behind");
+    // A relative path in the current directory works too (its parent is "").
+    let out = std::process::Command::new(cli_harness::BIN)
+        .args(["keygen", "--alg", "A128KW", "--out", "existing.jwk", "--force"])
+        .current_dir(dir.file(""))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(Jwk::from_json(&std::fs::read_to_string(&existing).unwrap()).unwrap().kty(), "oct");
+    // A directory is not replaced.
+    let sub = dir.file("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let line = run(&["keygen", "--alg", "A128KW", "--out", sub.to_str().unwrap(), "--force"], b"").rejected();
+    assert!(line.contains(sub.to_str().unwrap()), "{line}");
+    assert!(sub.is_dir());
 }
 
 #[test]
@@ -626,4 +709,121 @@ fn rsa_oaep_sha1_round_trip() {
 fn b64url(data: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(data)
+}
+
+/// Every command that prints, with stdout closed (`>&-`) or full (`/dev/full`): exit 1, one line,
+/// since the key, token or plaintext is lost. `>/dev/null` is a choice and succeeds.
+#[cfg(unix)]
+#[test]
+fn closed_or_full_stdout_is_exit_1() {
+    let dir = TempDir::new("closed-stdout");
+    let (private, public) = keypair(&dir, "rs", &["--alg", "ECDH-ES+A256KW"]);
+    let token = encrypt(&[&public], &[], PLAINTEXT);
+    let private_json = std::fs::read(&private).unwrap();
+    let cases: &[(&[&str], &[u8])] = &[
+        (&["keygen", "--alg", "ECDH-ES+A256KW"], b""),
+        (&["keygen", "--alg", "A128KW"], b""),
+        (&["public"], &private_json),
+        (&["encrypt", "--key", &public], PLAINTEXT),
+        (&["encrypt", "--key", &public, "--json"], PLAINTEXT),
+        (&["decrypt", "--key", &private], token.as_bytes()),
+        (&["inspect"], token.as_bytes()),
+    ];
+    for (args, stdin) in cases {
+        let line = run_stdout_closed(args, stdin).rejected();
+        assert_eq!(line, "jwe-mint: cannot write stdout: it is closed", "{args:?}");
+        let line = run_stdout_to(args, stdin, "/dev/full").rejected();
+        assert!(line.starts_with("jwe-mint: cannot write stdout: "), "{args:?}: {line}");
+        run_stdout_to(args, stdin, "/dev/null").ok();
+    }
+    // Even an empty plaintext is output that cannot be delivered to a closed stdout.
+    let empty = encrypt(&[&public], &[], b"");
+    run_stdout_closed(&["decrypt", "--key", &private], empty.as_bytes()).rejected();
+    // keygen --out prints nothing, so a closed stdout does not matter.
+    let out_path = dir.path("out.jwk");
+    let out = run_stdout_closed(&["keygen", "--alg", "A128KW", "--out", &out_path], b"").ok();
+    assert!(out.stderr.is_empty());
+    assert!(Jwk::from_json(&std::fs::read_to_string(&out_path).unwrap()).unwrap().is_private());
+}
+
+#[test]
+fn inspect_parses_as_strictly_as_decrypt() {
+    let dir = TempDir::new("inspect-strict");
+    let (private, public) = keypair(&dir, "rs", &["--alg", "ECDH-ES+A256KW"]);
+    let token = encrypt(&[&public], &[], PLAINTEXT);
+    let parts: Vec<&str> = token.trim_end().split('.').collect();
+
+    // A JWE protected header with a duplicate member: `decrypt` refuses it, and so does `inspect`.
+    let dup = r#"{"alg":"dir","enc":"A256GCM","alg":"ECDH-ES+A256KW"}"#;
+    let jwe = format!("{}.{}.{}.{}.{}", b64url(dup.as_bytes()), parts[1], parts[2], parts[3], parts[4]);
+    let line = decrypt(&[&private], &[], &jwe).rejected();
+    assert!(line.contains("duplicate member"), "{line}");
+    let line = run(&["inspect"], jwe.as_bytes()).rejected();
+    assert!(line.contains("duplicate member"), "{line}");
+
+    // The JSON serialization: a duplicate member at the top level and in a recipient header.
+    let flat: Value = serde_json::from_str(&encrypt(&[&public], &["--flattened"], PLAINTEXT)).unwrap();
+    let text = flat.to_string();
+    let top = format!(r#"{{"aad":"AAAA",{},"aad":"AAAA"}}"#, &text[1..text.len() - 1]);
+    let in_header = text.replacen(r#""header":{"#, r#""header":{"kid":"a","kid":"b","#, 1);
+    assert_ne!(in_header, text);
+    for json in [top, in_header] {
+        let line = decrypt(&[&private], &[], &json).rejected();
+        assert!(line.contains("duplicate member"), "{line}");
+        let line = run(&["inspect"], json.as_bytes()).rejected();
+        assert!(line.contains("duplicate member"), "{line}");
+    }
+
+    // A compact JWS (the nested token inside an access token): `alg` twice. A loose parser shows
+    // the last one (ES256) while verification refuses the header.
+    let header = r#"{"alg":"none","typ":"at+jwt","alg":"ES256"}"#;
+    let jws =
+        format!("{}.{}.{}", b64url(header.as_bytes()), b64url(b"{\"sub\":\"alice\"}"), b64url(&[7; 64]));
+    let line = run(&["inspect"], jws.as_bytes()).rejected();
+    assert!(line.contains("duplicate member"), "{line}");
+    assert!(!line.contains("ES256"), "{line}");
+    let nested_dup = r#"{"alg":"ES256","kid":"as-1","kid":"as-1"}"#;
+    let jws = format!("{}.{}.{}", b64url(nested_dup.as_bytes()), b64url(b"{}"), b64url(&[7; 64]));
+    run(&["inspect"], jws.as_bytes()).rejected();
+    // Without the duplicate, the same header is shown.
+    let ok = r#"{"alg":"ES256","typ":"at+jwt"}"#;
+    let jws = format!("{}.{}.{}", b64url(ok.as_bytes()), b64url(b"{}"), b64url(&[7; 64]));
+    assert_eq!(inspect(&jws)["protected"]["typ"], "at+jwt");
+}
+
+/// Every error about a file names the option and the file.
+#[test]
+fn errors_about_a_key_file_name_the_file() {
+    let dir = TempDir::new("file-errors");
+    let (private, public) = keypair(&dir, "rs", &["--alg", "ECDH-ES+A256KW"]);
+    let token = encrypt(&[&public], &[], PLAINTEXT);
+    let empty = dir.write("empty.jwk", b"");
+    let blank = dir.write("blank.jwk", b"\n");
+    let not_json = dir.write("not-json.jwk", b"-----BEGIN PRIVATE KEY-----\n");
+    let bad_key = dir.write("bad-key.jwk", br#"{"kty":"EC","crv":"P-256","x":"AAAA","y":"AAAA"}"#);
+    let not_utf8 = dir.write("latin1.jwk", b"\xff\xfe{}");
+    let missing = dir.path("missing.jwk");
+    for file in [&empty, &blank, &not_json, &bad_key, &not_utf8, &missing] {
+        for (args, stdin) in [
+            (vec!["encrypt", "--key", file], PLAINTEXT),
+            (vec!["decrypt", "--key", file], token.as_bytes()),
+            (vec!["decrypt", "--key", &private, "--key", file], token.as_bytes()),
+        ] {
+            let line = run(&args, stdin).rejected();
+            assert!(line.contains(&format!("--key {file}")), "{line}");
+        }
+    }
+    let line = run(&["encrypt", "--key", &empty], PLAINTEXT).rejected();
+    assert_eq!(line, format!("jwe-mint: --key {empty}: empty; expected a JWK or JWK Set (JSON)"));
+    // A key file whose only key is for signing, and a key no algorithm fits.
+    let (signing, _) = keypair(&dir, "as", &["--alg", "ES256"]);
+    let line = run(&["encrypt", "--key", &signing], PLAINTEXT).rejected();
+    assert!(line.contains(&format!("--key {signing}")), "{line}");
+    let odd = dir.write("odd.jwk", Jwk::symmetric(&[1; 20]).unwrap().to_private_json().as_bytes());
+    let line = run(&["encrypt", "--key", &odd], PLAINTEXT).rejected();
+    assert!(line.contains(&format!("--key {odd}")) && line.contains("--alg"), "{line}");
+    // --out: an unwritable path is named.
+    let bad_out = dir.path("no-such-dir/k.jwk");
+    let line = run(&["keygen", "--alg", "A128KW", "--out", &bad_out], b"").rejected();
+    assert!(line.contains(&bad_out), "{line}");
 }

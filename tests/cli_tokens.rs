@@ -1,11 +1,11 @@
 //! The token subcommands of the `jwe-mint` binary (`mint`, `open`, `demo`), driven as a script
-//! would (DESIGN.md §6, §7): keys from `keygen`/`public`, a registry file, token responses, claims,
-//! rejections and exit codes.
+//! would (the contract in src/bin/jwe-mint.rs): keys from `keygen`/`public`, a registry file,
+//! RFC 6749 §5.1 token responses, claims, rejections and exit codes.
 #![cfg(feature = "cli")]
 
 mod cli_harness;
 
-use cli_harness::{run, Out, TempDir};
+use cli_harness::{run, run_stdout_closed, run_stdout_to, Out, TempDir};
 
 use serde_json::{json, Value};
 
@@ -55,6 +55,10 @@ fn world(name: &str) -> World {
 impl World {
     /// `mint` for alice / photo-app with `scope`, the given resources and extra options.
     fn mint(&self, scope: &str, resources: &[&str], extra: &[&str]) -> Out {
+        run(&self.mint_args(scope, resources, extra), b"")
+    }
+
+    fn mint_args<'a>(&'a self, scope: &'a str, resources: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
         let mut args = vec![
             "mint",
             "--issuer",
@@ -74,7 +78,7 @@ impl World {
             args.extend_from_slice(&["--resource", r]);
         }
         args.extend_from_slice(extra);
-        run(&args, b"")
+        args
     }
 
     fn open_with(&self, resource: &str, key: &str, issuer: &str, token: &str) -> Out {
@@ -366,4 +370,86 @@ fn usage_errors_exit_2() {
     for sub in ["mint", "open", "demo"] {
         assert!(help.contains(sub), "{help}");
     }
+}
+
+/// `mint`, `open` and `demo` with stdout closed (`>&-`) or full: exit 1, one line (the token or
+/// claims are lost); `>/dev/null` is a choice and succeeds.
+#[cfg(unix)]
+#[test]
+fn closed_or_full_stdout_is_exit_1() {
+    let w = world("closed-stdout");
+    let token =
+        w.mint("photos.read", &[PHOTOS], &[]).ok().json()["access_token"].as_str().unwrap().to_owned();
+    let mint = w.mint_args("photos.read", &[PHOTOS], &[]);
+    let mint_multi = w.mint_args(ALL_SCOPES, &[PHOTOS, FRIENDS], &["--multi-recipient"]);
+    let open =
+        ["open", "--resource", PHOTOS, "--key", &w.photos_key, "--issuer", AS, "--issuer-jwks", &w.as_jwks];
+    let cases: &[(&[&str], &[u8])] =
+        &[(&mint, b""), (&mint_multi, b""), (&open, token.as_bytes()), (&["demo"], b"")];
+    for (args, stdin) in cases {
+        let line = run_stdout_closed(args, stdin).failed();
+        assert_eq!(line, "jwe-mint: cannot write stdout: it is closed", "{args:?}");
+        let line = run_stdout_to(args, stdin, "/dev/full").failed();
+        assert!(line.starts_with("jwe-mint: cannot write stdout: "), "{args:?}: {line}");
+        run_stdout_to(args, stdin, "/dev/null").ok();
+    }
+}
+
+/// Errors about `--signing-key`, `--registry`, `--key` and `--issuer-jwks` files name the option
+/// and the file.
+#[test]
+fn errors_about_a_file_name_the_file() {
+    let w = world("file-errors");
+    let empty = w.dir.write("empty.json", b"");
+    let not_json = w.dir.write("not-json.json", b"resources:\n  - photos\n");
+    let missing = w.dir.path("missing.json");
+    let token =
+        w.mint("photos.read", &[PHOTOS], &[]).ok().json()["access_token"].as_str().unwrap().to_owned();
+    let mint_with = |signing_key: &str, registry: &str| {
+        let args = [
+            "mint",
+            "--issuer",
+            AS,
+            "--signing-key",
+            signing_key,
+            "--registry",
+            registry,
+            "--sub",
+            "a",
+            "--client-id",
+            "c",
+            "--scope",
+            "photos.read",
+            "--resource",
+            PHOTOS,
+        ];
+        run(&args, b"")
+    };
+    let open_with = |key: &str, issuer_jwks: &str| {
+        let args = ["open", "--resource", PHOTOS, "--key", key, "--issuer", AS, "--issuer-jwks", issuer_jwks];
+        run(&args, token.as_bytes())
+    };
+    for file in [&empty, &not_json, &missing] {
+        let line = mint_with(file, &w.registry).failed();
+        assert!(line.contains(&format!("--signing-key {file}")), "{line}");
+        let line = mint_with(&w.as_key, file).failed();
+        assert!(line.contains(&format!("--registry {file}")), "{line}");
+        let line = open_with(file, &w.as_jwks).failed();
+        assert!(line.contains(&format!("--key {file}")), "{line}");
+        let line = open_with(&w.photos_key, file).failed();
+        assert!(line.contains(&format!("--issuer-jwks {file}")), "{line}");
+    }
+    let line = mint_with(&empty, &w.registry).failed();
+    assert_eq!(line, format!("jwe-mint: --signing-key {empty}: empty; expected a JWK or JWK Set (JSON)"));
+    // Files that parse but hold the wrong keys: an encryption key as the AS signing key, a public
+    // key as the RS key, the AS private key as its public JWKS, a registry that is not one.
+    let line = mint_with(&w.photos_key, &w.registry).failed();
+    assert!(line.contains(&format!("--signing-key {}", w.photos_key)), "{line}");
+    let bad_registry = w.dir.write("bad-registry.json", b"{\"resources\": 5}");
+    let line = mint_with(&w.as_key, &bad_registry).failed();
+    assert!(line.contains(&format!("--registry {bad_registry}")), "{line}");
+    let line = open_with(&w.as_jwks, &w.as_jwks).failed();
+    assert!(line.contains(&format!("--key {}", w.as_jwks)), "{line}");
+    let line = open_with(&w.photos_key, &w.as_key).failed();
+    assert!(line.contains(&format!("--issuer-jwks {}", w.as_key)), "{line}");
 }

@@ -1,10 +1,18 @@
-//! The `jwe-mint` command-line tool (DESIGN.md §7).
+//! The `jwe-mint` command-line tool: the top layer, using only the public API (ARCHITECTURE.md).
 //!
 //! One module per subcommand under `src/bin/jwe_mint/`; each exposes `run(args) -> Result<(), CliError>`.
 //! To add a subcommand (`mint`, `open`, `demo`, …): a module here with `Args` and `run`, a variant of
 //! [`Command`] (its doc comment is the help line) and one arm in [`dispatch`].
 //!
-//! Exit codes: 0 success; 1 rejected input or failed crypto (one line on stderr); 2 usage error.
+//! The contract scripts rely on (tests/cli.rs and tests/cli_tokens.rs drive it):
+//! - Exit codes: 0 success; 1 rejected input or failed crypto (one line on stderr, no panic);
+//!   2 usage error.
+//! - An error about a file names the option and the file (`--key FILE: …`).
+//! - Output that cannot be written (closed or full stdout) is exit 1: a key or token not delivered
+//!   is lost.
+//! - `keygen --out FILE` never overwrites: an existing FILE (or symlink) is exit 1 and left
+//!   untouched unless `--force`; the file is created 0600 without following symlinks.
+//! - `inspect` parses as strictly as `decrypt` (duplicate members are an error).
 #![forbid(unsafe_code)]
 
 #[path = "jwe_mint/common.rs"]

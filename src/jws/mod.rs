@@ -158,6 +158,20 @@ pub struct Verified {
     pub key_id: Option<String>,
 }
 
+/// The protected header of a compact JWS, parsed as strictly as [`verify_compact`] parses it
+/// (duplicate member names are an error, RFC 7515 §5.2); nothing is verified, so nothing in it
+/// can be trusted. For tools that display a token.
+pub fn inspect(token: &str) -> Result<Header> {
+    if token.len() > MAX_JWS_SIZE {
+        return Err(LimitExceeded::JwsTooLarge { max: MAX_JWS_SIZE }.into());
+    }
+    let mut parts = token.split('.');
+    let (Some(h), Some(_), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(Error::malformed("a compact JWS has exactly three segments"));
+    };
+    crate::json::parse_object(&b64::decode(h, "JWS header")?, "JWS header")
+}
+
 /// Verifies a compact JWS against `keys`, accepting only `allowed` algorithms.
 ///
 /// `alg: none` and unknown algorithms are always rejected; `crit` is rejected (no extension is

@@ -100,10 +100,32 @@ impl Out {
 
 /// Runs the binary with `args`, feeding `stdin`.
 pub fn run(args: &[&str], stdin: &[u8]) -> Out {
-    let mut child = Command::new(BIN)
-        .args(args)
+    let mut cmd = Command::new(BIN);
+    cmd.args(args);
+    run_command(cmd, Stdio::piped(), stdin)
+}
+
+/// Runs the binary with stdout closed, as `jwe-mint ARGS >&-` does in a shell (through `sh`:
+/// `std::process` cannot start a child with a closed descriptor).
+pub fn run_stdout_closed(args: &[&str], stdin: &[u8]) -> Out {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c").arg("exec \"$0\" \"$@\" >&-").arg(BIN).args(args);
+    run_command(cmd, Stdio::piped(), stdin)
+}
+
+/// Runs the binary with stdout opened write-only on `path` (e.g. `/dev/full`, `/dev/null`), as
+/// `jwe-mint ARGS >PATH` does in a shell.
+pub fn run_stdout_to(args: &[&str], stdin: &[u8], path: &str) -> Out {
+    let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args(args);
+    run_command(cmd, Stdio::from(file), stdin)
+}
+
+fn run_command(mut cmd: Command, stdout: Stdio, stdin: &[u8]) -> Out {
+    let mut child = cmd
         .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
+        .stdout(stdout)
         .stderr(Stdio::piped())
         .env("RUST_BACKTRACE", "1")
         .spawn()

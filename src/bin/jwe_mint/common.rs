@@ -66,10 +66,11 @@ pub fn read_stdin_keys() -> Result<(JwkSet, bool), CliError> {
     parse_keys(&bytes, "stdin")
 }
 
-/// Reads a JWK or JWK Set file.
-pub fn read_key_file(path: &Path) -> Result<JwkSet, CliError> {
-    let bytes = read_file(path, MAX_KEY_FILE, "key file")?;
-    Ok(parse_keys(&bytes, &path.display().to_string())?.0)
+/// Reads a JWK or JWK Set file given with `flag` (e.g. `--key`); every error names the flag and
+/// the file.
+pub fn read_key_file(path: &Path, flag: &str) -> Result<JwkSet, CliError> {
+    let bytes = read_file(path, MAX_KEY_FILE, flag)?;
+    Ok(parse_keys(&bytes, &format!("{flag} {}", path.display()))?.0)
 }
 
 /// Reads at most `limit + 1` bytes of a file (`what` names it in errors); callers refuse more
@@ -83,14 +84,18 @@ pub fn read_file(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, CliErro
     Ok(bytes)
 }
 
-/// Parses a JWK or JWK Set; the flag says whether the input was a set.
+/// Parses a JWK or JWK Set; the flag says whether the input was a set. `source` (`stdin`,
+/// `--key FILE`, …) starts every error message.
 fn parse_keys(bytes: &[u8], source: &str) -> Result<(JwkSet, bool), CliError> {
+    let fail = |msg: String| CliError::Failed(format!("{source}: {msg}"));
     if bytes.len() as u64 > MAX_KEY_FILE {
-        return Err(CliError::Failed(format!("key input {source} is larger than {MAX_KEY_FILE} bytes")));
+        return Err(fail(format!("larger than {MAX_KEY_FILE} bytes")));
     }
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| Error::InvalidKey(format!("key input {source} is not UTF-8 text")))?;
-    let set = JwkSet::from_json_key_or_set(text)?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(fail("empty; expected a JWK or JWK Set (JSON)".into()));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| fail("not UTF-8 text".into()))?;
+    let set = JwkSet::from_json_key_or_set(text).map_err(|e| fail(e.to_string()))?;
     // `from_json_key_or_set` accepted it, so it is a JSON object; a set is one with `keys`.
     let is_set = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text)
         .map(|o| o.contains_key("keys"))
@@ -98,12 +103,48 @@ fn parse_keys(bytes: &[u8], source: &str) -> Result<(JwkSet, bool), CliError> {
     Ok((set, is_set))
 }
 
-/// Writes `bytes` to stdout (errors such as a closed pipe become exit 1, never a panic).
+/// Prefixes an error about the contents of a file with the flag and file it came from.
+pub fn about_file<'a>(flag: &'a str, path: &'a Path) -> impl Fn(Error) -> CliError + 'a {
+    move |e| CliError::Failed(format!("{flag} {}: {e}", path.display()))
+}
+
+/// Writes `bytes` to stdout (errors such as a closed pipe, a full disk or a closed stdout become
+/// exit 1, never a panic: a key or token that was not written is lost).
 pub fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
+    if stdout_was_closed() {
+        return Err(CliError::Failed("cannot write stdout: it is closed".into()));
+    }
     let mut out = std::io::stdout().lock();
     out.write_all(bytes)
         .and_then(|()| out.flush())
         .map_err(|e| CliError::Failed(format!("cannot write stdout: {e}")))
+}
+
+/// Whether the process started with stdout closed (`>&-`).
+///
+/// The Rust runtime reopens a closed standard descriptor on `/dev/null`, read-write, before
+/// `main`, so every write would "succeed". A shell's `>/dev/null` opens it write-only, so stdout
+/// being `/dev/null` and readable tells the two apart (only an explicit `1<>/dev/null` looks the
+/// same; its output would be discarded anyway).
+#[cfg(unix)]
+fn stdout_was_closed() -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let Ok(fd) = std::io::stdout().as_fd().try_clone_to_owned() else {
+        return false;
+    };
+    let mut file = std::fs::File::from(fd);
+    let is_null = match (file.metadata(), std::fs::metadata("/dev/null")) {
+        (Ok(out), Ok(null)) => out.file_type().is_char_device() && out.rdev() == null.rdev(),
+        _ => false,
+    };
+    // Reading /dev/null returns end of file at once; a write-only descriptor refuses (EBADF).
+    is_null && file.read(&mut [0u8; 1]).is_ok()
+}
+
+#[cfg(not(unix))]
+fn stdout_was_closed() -> bool {
+    false
 }
 
 /// Writes a line of text (a trailing newline is added) to stdout.

@@ -39,7 +39,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let policy = policy(&args)?;
     let mut keys = JwkSet::default();
     for path in &args.key {
-        for key in read_key_file(path)?.iter() {
+        for key in read_key_file(path, "--key")?.iter() {
             keys.push(key.clone());
         }
     }

@@ -1,4 +1,4 @@
-//! `jwe-mint demo`: the photos/friends scenario of DESIGN.md §1, in memory with fresh keys.
+//! `jwe-mint demo`: the photos/friends scenario of the README (one AS, two RSs), in memory with fresh keys.
 
 use serde_json::Value;
 

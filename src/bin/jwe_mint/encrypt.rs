@@ -7,7 +7,9 @@ use jwe_mint::jwe::Encryptor;
 use jwe_mint::jwk::Jwk;
 use jwe_mint::Error;
 
-use crate::common::{parse_enc, parse_km_alg, read_key_file, read_stdin, usage, write_line, CliError};
+use crate::common::{
+    about_file, parse_enc, parse_km_alg, read_key_file, read_stdin, usage, write_line, CliError,
+};
 
 /// Options of `encrypt`.
 #[derive(Debug, clap::Args)]
@@ -44,7 +46,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
         let key = recipient_key(path)?;
         let alg = match args.alg {
             Some(a) => a,
-            None => default_alg(&key)?,
+            None => default_alg(&key).map_err(about_file("--key", path))?,
         };
         recipients.push((key, alg));
     }
@@ -73,19 +75,19 @@ pub fn run(args: Args) -> Result<(), CliError> {
 
 /// The first key of the file meant for encryption, as a public key when it is asymmetric.
 fn recipient_key(path: &Path) -> Result<Jwk, CliError> {
-    let set = read_key_file(path)?;
+    let set = read_key_file(path, "--key")?;
     let key = set.iter().find(|k| k.key_use().is_none_or(|u| u == "enc")).ok_or_else(|| {
-        Error::NoMatchingKey(format!("{} holds no key with use enc (or no use)", path.display()))
+        about_file("--key", path)(Error::NoMatchingKey("holds no key with use enc (or no use)".into()))
     })?;
     if key.is_symmetric() {
         Ok(key.clone())
     } else {
-        Ok(key.to_public()?)
+        key.to_public().map_err(about_file("--key", path))
     }
 }
 
 /// The key's own `alg`, else the default for its type.
-fn default_alg(key: &Jwk) -> Result<Km, CliError> {
+fn default_alg(key: &Jwk) -> Result<Km, Error> {
     if let Some(pinned) = key.alg() {
         // A `dir` key may be pinned to its content encryption algorithm (RFC 7520 §5.6.1).
         if key.is_symmetric() && pinned.parse::<Enc>().is_ok() {
@@ -93,7 +95,7 @@ fn default_alg(key: &Jwk) -> Result<Km, CliError> {
         }
         return pinned.parse::<Km>().map_err(|_| {
             let shown: String = pinned.chars().take(40).filter(char::is_ascii_graphic).collect();
-            Error::NoMatchingKey(format!("the key's alg `{shown}` is not a key management algorithm")).into()
+            Error::NoMatchingKey(format!("the key's alg `{shown}` is not a key management algorithm"))
         });
     }
     let alg = match (key.kty(), key.curve()) {
@@ -107,13 +109,12 @@ fn default_alg(key: &Jwk) -> Result<Km, CliError> {
                 return Err(Error::NoMatchingKey(format!(
                     "no default algorithm for a {}-bit oct key; pass --alg",
                     n * 8
-                ))
-                .into())
+                )))
             }
         },
         (kty, curve) => {
             let crv = curve.map(|c| format!(" {c}")).unwrap_or_default();
-            return Err(Error::NoMatchingKey(format!("a {kty}{crv} key cannot encrypt")).into());
+            return Err(Error::NoMatchingKey(format!("a {kty}{crv} key cannot encrypt")));
         }
     };
     Ok(alg)

@@ -1,11 +1,8 @@
 //! `jwe-mint inspect`: show a token's headers without any key.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use jwe_mint::jwe::{self, DecryptPolicy, Serialization};
-use jwe_mint::Error;
 
 use crate::common::{pretty, read_stdin_token, write_line, CliError};
 
@@ -38,18 +35,9 @@ pub fn run(_args: Args) -> Result<(), CliError> {
     write_line(&pretty(&value)?)
 }
 
-/// The protected header of a compact JWS (nothing verified).
+/// The protected header of a compact JWS (nothing verified), parsed by the library's strict
+/// parser, the one verification uses: duplicate members are an error (RFC 7515 §5.2).
 fn inspect_jws(token: &str) -> Result<Value, CliError> {
-    if token.len() > jwe_mint::jws::MAX_JWS_SIZE {
-        return Err(
-            Error::Limit(jwe_mint::LimitExceeded::JwsTooLarge { max: jwe_mint::jws::MAX_JWS_SIZE }).into()
-        );
-    }
-    let header_b64 = token.split('.').next().unwrap_or_default();
-    let raw = URL_SAFE_NO_PAD
-        .decode(header_b64)
-        .map_err(|_| Error::Malformed("JWS header is not base64url".into()))?;
-    let header: Map<String, Value> = serde_json::from_slice(&raw)
-        .map_err(|_| Error::Malformed("JWS header is not a JSON object".into()))?;
+    let header = jwe_mint::jws::inspect(token)?;
     Ok(json!({ "serialization": "jws-compact", "protected": header }))
 }

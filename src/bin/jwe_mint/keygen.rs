@@ -27,9 +27,13 @@ pub struct Args {
     /// Public key use [default: enc for key management algs, sig for signing algs]
     #[arg(long = "use", value_name = "USE", value_enum)]
     key_use: Option<KeyUse>,
-    /// Write the key to FILE (mode 0600 on Unix) instead of stdout
+    /// Write the key to FILE (created with mode 0600 on Unix) instead of stdout; an existing FILE
+    /// (or symlink) is an error and left untouched
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+    /// With --out: replace an existing FILE (a symlink there is replaced, never followed)
+    #[arg(long, requires = "out")]
+    force: bool,
 }
 
 /// A `use` value.
@@ -86,7 +90,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
     let mut text = pretty(&key.to_private_value())?;
     text.push('\n');
     match &args.out {
-        Some(path) => write_private_file(path, text.as_bytes()),
+        Some(path) => write_private_file(path, text.as_bytes(), args.force),
         None => write_stdout(text.as_bytes()),
     }
 }
@@ -176,22 +180,89 @@ fn aes_key_len(alg: Km) -> Option<usize> {
     }
 }
 
-/// Writes a secret to `path`, readable by the owner only (Unix mode 0600, also when the file
-/// already existed with wider permissions).
-fn write_private_file(path: &Path, data: &[u8]) -> Result<(), CliError> {
-    let fail = |e: std::io::Error| CliError::Failed(format!("cannot write {}: {e}", path.display()));
+/// Writes a secret to a new file at `path`, readable by the owner only (Unix mode 0600).
+///
+/// An existing `path` is refused and left untouched: losing an RS's private key loses every
+/// token still outstanding for it. The file is created with `O_CREAT | O_EXCL`
+/// (`create_new`), which also refuses a symlink, dangling or not, instead of following it.
+/// With `force`, the key goes to a new temporary file in the same directory, which is then
+/// renamed over `path`: `rename` replaces a symlink itself, never its target, and readers never
+/// see a half-written key.
+fn write_private_file(path: &Path, data: &[u8], force: bool) -> Result<(), CliError> {
+    let shown = path.display();
+    let fail = |e: std::io::Error| CliError::Failed(format!("cannot write {shown}: {e}"));
+    if !force {
+        return create_private(path, data).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                CliError::Failed(format!("{shown} already exists; left untouched (--force replaces it)"))
+            } else {
+                fail(e)
+            }
+        });
+    }
+    let Some(name) = path.file_name() else {
+        return Err(CliError::Failed(format!("cannot write {shown}: not a file name")));
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let tmp = new_temp_file(dir, name, data).map_err(fail)?;
+    if let Err(e) = std::fs::rename(&tmp, path) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(fail(e));
+    }
+    // Make the rename durable too (best effort: not every platform can sync a directory).
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Creates `dir/.NAME.PID-N.tmp` (a fresh name, `create_new`) holding `data`; returns its path.
+fn new_temp_file(dir: &Path, name: &std::ffi::OsStr, data: &[u8]) -> std::io::Result<PathBuf> {
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+    let mut last = std::io::Error::from(std::io::ErrorKind::AlreadyExists);
+    for attempt in 0..16u32 {
+        let mut tmp_name = std::ffi::OsString::from(".");
+        tmp_name.push(name);
+        tmp_name.push(format!(".{}-{nanos}-{attempt}.tmp", std::process::id()));
+        let tmp = dir.join(tmp_name);
+        match create_private(&tmp, data) {
+            Ok(()) => return Ok(tmp),
+            // Someone else's file (or symlink) by that name: never touch it, pick another name.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = e,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last)
+}
+
+/// Creates `path` (which must not exist, not even as a symlink) with mode 0600 and writes `data`;
+/// a file left half-written is removed.
+fn create_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let mut file = options.open(path).map_err(fail)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        file.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(fail)?;
+    let mut file = options.open(path)?;
+    let written = (|| {
+        #[cfg(unix)]
+        {
+            // Exactly 0600 whatever the umask.
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+        file.write_all(data)?;
+        file.sync_all()
+    })();
+    if written.is_err() {
+        drop(file);
+        let _ = std::fs::remove_file(path);
     }
-    file.write_all(data).and_then(|()| file.sync_all()).map_err(fail)
+    written
 }

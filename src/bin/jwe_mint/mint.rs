@@ -8,7 +8,7 @@ use jwe_mint::jwk::{Jwk, JwkSet};
 use jwe_mint::registry::Registry;
 use jwe_mint::Error;
 
-use crate::common::{pretty, read_file, read_key_file, write_line, CliError};
+use crate::common::{about_file, pretty, read_file, read_key_file, write_line, CliError};
 
 /// Largest registry file.
 const MAX_REGISTRY_FILE: u64 = 16 * 1024 * 1024;
@@ -94,20 +94,22 @@ fn refused(e: Error) -> CliError {
 
 /// The first private key of the file that is not an encryption-only key.
 fn signing_key(path: &Path) -> Result<Jwk, CliError> {
-    let set: JwkSet = read_key_file(path)?;
+    let set: JwkSet = read_key_file(path, "--signing-key")?;
     set.keys()
         .iter()
         .find(|k| k.is_private() && !k.is_symmetric() && k.key_use() != Some("enc"))
         .cloned()
-        .ok_or_else(|| Error::InvalidKey(format!("{} holds no private signing key", path.display())).into())
+        .ok_or_else(|| {
+            about_file("--signing-key", path)(Error::InvalidKey("holds no private signing key".into()))
+        })
 }
 
 fn read_registry(path: &Path) -> Result<Registry, CliError> {
-    let bytes = read_file(path, MAX_REGISTRY_FILE, "registry")?;
+    let bytes = read_file(path, MAX_REGISTRY_FILE, "--registry")?;
+    let fail = |msg: &str| CliError::Failed(format!("--registry {}: {msg}", path.display()));
     if bytes.len() as u64 > MAX_REGISTRY_FILE {
-        return Err(CliError::Failed(format!("registry is larger than {MAX_REGISTRY_FILE} bytes")));
+        return Err(fail(&format!("larger than {MAX_REGISTRY_FILE} bytes")));
     }
-    let text =
-        std::str::from_utf8(&bytes).map_err(|_| Error::Malformed("registry is not UTF-8 text".into()))?;
-    Registry::from_json(text).map_err(|e| CliError::Failed(format!("registry {}: {e}", path.display())))
+    let text = std::str::from_utf8(&bytes).map_err(|_| fail("not UTF-8 text"))?;
+    Registry::from_json(text).map_err(about_file("--registry", path))
 }

@@ -26,11 +26,35 @@ pub struct Args {
     issuer_jwks: PathBuf,
 }
 
-/// Runs `open`: decrypts, verifies the AS signature, validates the claims (DESIGN.md §4) and
+/// Runs `open`: decrypts, verifies the AS signature, validates the claims (RFC 9068 §4) and
 /// prints them as JSON. A rejected token exits 1 with one stderr line.
 pub fn run(args: Args) -> Result<(), CliError> {
-    let keys = read_key_file(&args.key)?;
-    let issuer_keys = read_key_file(&args.issuer_jwks)?;
+    let keys = read_key_file(&args.key, "--key")?;
+    let issuer_keys = read_key_file(&args.issuer_jwks, "--issuer-jwks")?;
+    // The library checks these too; checked here first so the message names the file.
+    let file_error = |flag: &str, path: &std::path::Path, msg: &str| {
+        CliError::Failed(format!("{flag} {}: {msg}", path.display()))
+    };
+    if keys.keys().is_empty() {
+        return Err(file_error("--key", &args.key, "holds no key"));
+    }
+    if keys.keys().iter().any(|k| !k.is_private() || k.is_symmetric()) {
+        return Err(file_error(
+            "--key",
+            &args.key,
+            "holds a public or symmetric key; a resource server decrypts with its private keys",
+        ));
+    }
+    if issuer_keys.keys().is_empty() {
+        return Err(file_error("--issuer-jwks", &args.issuer_jwks, "holds no key"));
+    }
+    if issuer_keys.keys().iter().any(|k| k.is_private()) {
+        return Err(file_error(
+            "--issuer-jwks",
+            &args.issuer_jwks,
+            "holds a private key; give the authorization server's public keys (jwe-mint public --jwks)",
+        ));
+    }
     let rs = ResourceServer::new(&args.resource, keys, &args.issuer, issuer_keys)?;
     let token = read_stdin_token(DEFAULT_MAX_TOKEN_SIZE)?;
     let at = rs.open(&token)?;
