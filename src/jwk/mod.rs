@@ -7,7 +7,7 @@
 mod set;
 mod thumbprint;
 
-pub use set::JwkSet;
+pub use set::{JwkSet, SkipReason, SkippedKey};
 
 use std::fmt;
 use std::sync::Arc;
