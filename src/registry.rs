@@ -194,7 +194,14 @@ impl ResourceEntry {
                 .collect::<Result<Vec<_>>>()?,
             Some(_) => return Err(Error::malformed("`scopes_supported` must be an array")),
         };
-        let jwks = JwkSet::from_value(o.get("jwks").ok_or_else(|| Error::malformed("missing `jwks`"))?)?;
+        // Key errors name the resource: a registry holds many key sets.
+        let named = ResourceIndicator::parse(resource)?;
+        let jwks = JwkSet::from_value(o.get("jwks").ok_or_else(|| Error::malformed("missing `jwks`"))?)
+            .map_err(|e| match e {
+                Error::InvalidKey(m) => Error::InvalidKey(format!("{named}: {m}")),
+                Error::Malformed(m) => Error::Malformed(format!("{named}: {m}")),
+                other => other,
+            })?;
         let mut entry = ResourceEntry::new(resource, scopes, jwks)?;
         match o.get("covers_subresources") {
             None => {}
@@ -217,9 +224,10 @@ impl ResourceEntry {
     }
 }
 
-/// Every key must be public and unique (kid and thumbprint). Keys published with `use: "sig"`
-/// (RFC 9728 §2 lets one JWK Set hold both kinds, each key then carrying `use`) are skipped; every
-/// other key must be usable for token encryption, and at least one must remain.
+/// Every key must be public, unique (kid and thumbprint) and, for X25519, not of low order. Keys
+/// published with `use: "sig"` (RFC 9728 §2 lets one JWK Set hold both kinds, each key then
+/// carrying `use`) are skipped; every other key must be usable for token encryption, and at least
+/// one must remain.
 fn validate_keys(resource: &ResourceIndicator, jwks: &JwkSet) -> Result<Vec<(Jwk, KeyManagementAlg)>> {
     let ctx = |msg: &str| Error::invalid_key(format!("{resource}: {msg}"));
     let mixed = jwks.iter().any(|k| k.key_use() == Some("sig"));
@@ -259,6 +267,11 @@ fn validate_keys(resource: &ResourceIndicator, jwks: &JwkSet) -> Result<Vec<(Jwk
         }
         crate::jwa::key_management::check_key(alg, ContentEncryptionAlg::A256Gcm, key, false)
             .map_err(|_| ctx("key does not fit its algorithm"))?;
+        if key.is_low_order_x25519() {
+            return Err(ctx(
+                "X25519 key of low order (RFC 7748 §6.1): every shared secret with it is all-zero",
+            ));
+        }
         if let Some(kid) = key.kid() {
             if !kids.insert(kid.to_owned()) {
                 return Err(ctx("duplicate `kid`"));

@@ -724,6 +724,59 @@ fn registry_rejects_private_unusable_or_duplicate_keys() {
     assert!(Registry::from_json("{\"resources\":[],\"resources\":[]}").is_err());
 }
 
+/// The X25519 points of low order (RFC 7748 §6.1; libsodium's blocklist): 0, 1, the two points of
+/// order 8, and the non-canonical encodings p-1, p, p+1.
+const X25519_LOW_ORDER: [&str; 7] = [
+    "0000000000000000000000000000000000000000000000000000000000000000",
+    "0100000000000000000000000000000000000000000000000000000000000000",
+    "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+    "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+    "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+];
+
+#[test]
+fn registry_refuses_low_order_x25519_keys_naming_the_resource() {
+    use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b);
+    let good = Jwk::generate(Curve::P256).unwrap().to_public().unwrap().to_value().unwrap();
+    for hex_point in X25519_LOW_ORDER {
+        let mut point: Vec<u8> =
+            (0..32).map(|i| u8::from_str_radix(&hex_point[2 * i..2 * i + 2], 16).unwrap()).collect();
+        // X25519 ignores the top bit (RFC 7748 §5): both spellings are the same point.
+        for top_bit in [false, true] {
+            point[31] = if top_bit { point[31] | 0x80 } else { point[31] & 0x7f };
+            let key = json!({"kty": "OKP", "crv": "X25519", "kid": "bad", "x": b64(&point)});
+            // Next to a good key too: the bad one must not ride along as a rotation key.
+            for keys in [vec![key.clone()], vec![good.clone(), key.clone()]] {
+                let doc = json!({"resources": [{"resource": FRIENDS, "jwks": {"keys": keys}}]}).to_string();
+                let err =
+                    Registry::from_json(&doc).expect_err("a low-order X25519 key must be refused at load");
+                let msg = err.to_string();
+                assert!(matches!(err, Error::InvalidKey(_)), "{hex_point}: got {err:?}");
+                assert!(msg.contains(FRIENDS) && msg.contains("low order"), "{hex_point}: {msg}");
+            }
+            // The programmatic path refuses it the same way.
+            let set = JwkSet::from_json(&json!({"keys": [key]}).to_string()).unwrap();
+            let err = ResourceEntry::new(FRIENDS, ["friends.read"], set).expect_err("low order via new()");
+            assert!(err.to_string().contains(FRIENDS) && err.to_string().contains("low order"), "{err}");
+        }
+    }
+    // A real X25519 key still registers.
+    let fine = Jwk::generate(Curve::X25519).unwrap().to_public().unwrap();
+    assert!(ResourceEntry::new(FRIENDS, ["friends.read"], JwkSet::new(vec![fine])).is_ok());
+}
+
+#[test]
+fn registry_key_set_errors_name_the_resource() {
+    let mut off_curve = Jwk::generate(Curve::P256).unwrap().to_public().unwrap().to_value().unwrap();
+    off_curve["y"] = off_curve["x"].clone();
+    let doc = json!({"resources": [{"resource": PHOTOS, "jwks": {"keys": [off_curve]}}]}).to_string();
+    let err = Registry::from_json(&doc).expect_err("off-curve key");
+    assert!(err.to_string().contains(PHOTOS), "{err}");
+}
+
 #[test]
 fn cache_is_not_shared_with_clones_whose_settings_differ() {
     let w = world();

@@ -489,6 +489,18 @@ impl Jwk {
         self.key_use.as_deref().is_none_or(|u| u == use_)
             && self.key_ops.as_deref().is_none_or(|k| k.iter().any(|op| ops.contains(&op.as_str())))
     }
+
+    /// Whether this is an X25519 key whose public point has low order (RFC 7748 §6.1; the
+    /// libsodium blocklist, canonical or not, top bit set or not). X25519 clamps every scalar to a
+    /// multiple of the cofactor 8, so such a point gives the all-zero shared secret, which the
+    /// provider refuses: a probe agreement with a fixed scalar tells. The scalar is public (only
+    /// whether the result is all-zero matters), and no primitive is written here.
+    pub(crate) fn is_low_order_x25519(&self) -> bool {
+        const PROBE_SCALAR: [u8; 32] = [0x5a; 32];
+        let KeyMaterial::X25519 { public, .. } = &*self.material else { return false };
+        // A probe that cannot be made cannot clear the key.
+        P::x25519_private_from_bytes(&PROBE_SCALAR).map_or(true, |probe| P::x25519(&probe, public).is_err())
+    }
 }
 
 impl serde::Serialize for Jwk {
