@@ -267,15 +267,21 @@ impl Tally {
                 ("acceptable", _) if rejected => self.acceptable_rejected.push(tc),
                 _ => unexpected(format!("the {PROVIDER} provider must refuse RSA decryption")),
             },
-            Class::RsaOaepKeyTransport { .. } if rsa_decryption_refused() => match (result, &outcome) {
-                ("valid", Outcome::Refused) => self.refused_valid.push(tc),
-                ("invalid", Outcome::Refused) => {
-                    self.refused_invalid.push(tc);
-                    self.invalid_rejected += 1;
+            // The structural check (an encrypted key is present) comes before the provider's refusal.
+            Class::RsaOaepKeyTransport { empty, .. } if rsa_decryption_refused() => {
+                match (result, &outcome) {
+                    ("invalid", Outcome::Rejected(Error::Malformed(_))) if empty => {
+                        self.invalid_rejected += 1
+                    }
+                    ("valid", Outcome::Refused) => self.refused_valid.push(tc),
+                    ("invalid", Outcome::Refused) => {
+                        self.refused_invalid.push(tc);
+                        self.invalid_rejected += 1;
+                    }
+                    ("acceptable", Outcome::Refused) => self.acceptable_rejected.push(tc),
+                    _ => unexpected(format!("the {PROVIDER} provider must refuse RSA decryption")),
                 }
-                ("acceptable", Outcome::Refused) => self.acceptable_rejected.push(tc),
-                _ => unexpected(format!("the {PROVIDER} provider must refuse RSA decryption")),
-            },
+            }
             Class::RsaOaepKeyTransport { cek, empty } => match (result, &outcome, cek) {
                 ("valid", Outcome::Accepted, true) => self.valid_accepted += 1,
                 ("valid", Outcome::Rejected(Error::DecryptionFailed), false) => self.valid_not_a_cek.push(tc),
