@@ -828,3 +828,53 @@ fn replicated_claims_and_cty_count_only_when_protected() {
         .unwrap();
     assert!(photos.open(&ok).is_ok());
 }
+
+// ---- weaknesses found by review (issue G) --------------------------------------------------
+
+/// Encrypts an already-serialized inner JWS to `rs_public` as an access token (`cty: JWT`).
+fn wrap_jws(jws: &str, rs_public: &Jwk) -> String {
+    Encryptor::new(ContentEncryptionAlg::A256Gcm)
+        .protected_param("cty", "JWT")
+        .recipient(rs_public, KeyManagementAlg::EcdhEsA256Kw)
+        .encrypt_compact(jws.as_bytes())
+        .unwrap()
+}
+
+/// The Ed25519 identity point as an AS key, and a "signature" R = identity, S = 0: a cofactorless
+/// verifier computes [0]B − [h]·identity = identity = R and accepts any claims (RFC 8032 §5.1.7
+/// leaves small-order keys to the application). The key must be refused when the JWK Set is read;
+/// if a set ever kept it, the forged token must still not open.
+#[test]
+fn small_order_ed25519_as_key_cannot_sign_for_anyone() {
+    let w = world();
+    let mut identity = [0u8; 32];
+    identity[0] = 1;
+    let jwks = json!({"keys": [
+        {"kty": "OKP", "crv": "Ed25519", "x": enc64(&identity), "kid": "evil", "use": "sig"},
+        w.as_key.to_public().unwrap().to_value().unwrap(),
+    ]});
+    let header = json!({"alg": "EdDSA", "typ": "at+jwt", "kid": "evil"});
+    let mut claims = good_claims(PHOTOS);
+    claims["sub"] = "admin".into();
+    let forged = format!(
+        "{}.{}.{}",
+        enc64(header.to_string().as_bytes()),
+        enc64(claims.to_string().as_bytes()),
+        enc64(&[identity.as_slice(), &[0u8; 32]].concat())
+    );
+    let token = wrap_jws(&forged, &w.photos_key.to_public().unwrap());
+
+    let single = JwkSet::from_value(&json!({"keys": [jwks["keys"][0].clone()]}));
+    assert!(matches!(single, Err(Error::InvalidKey(_))), "{single:?}");
+    match JwkSet::from_value(&jwks) {
+        // The whole set refused: nothing to verify with.
+        Err(e) => assert!(matches!(e, Error::InvalidKey(_)), "{e:?}"),
+        // A set that skips the bad key (with a warning) keeps only the real AS key.
+        Ok(set) => {
+            assert!(set.find("evil").is_none());
+            let rs = ResourceServer::new(PHOTOS, JwkSet::new(vec![w.photos_key.clone()]), AS, set).unwrap();
+            let err = rs.open(&token).unwrap_err();
+            assert!(matches!(err, Error::NoMatchingKey(_) | Error::InvalidSignature), "{err:?}");
+        }
+    }
+}

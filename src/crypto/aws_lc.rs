@@ -638,6 +638,10 @@ impl CryptoProvider for AwsLc {
 
     fn ed25519_public_from_bytes(x: &[u8]) -> CryptoResult<Ed25519PublicKey> {
         let bytes = array32(x)?;
+        // aws-lc accepts small-order keys, for which R = identity, S = 0 verifies everything.
+        if super::ed25519_encoding_is_weak(&bytes) {
+            return Err(CryptoError);
+        }
         let parsed = signature::ParsedPublicKey::new(&signature::ED25519, bytes).map_err(opaque)?;
         Ok(Ed25519PublicKey { bytes, parsed })
     }
@@ -651,7 +655,12 @@ impl CryptoProvider for AwsLc {
     }
 
     fn ed25519_verify(key: &Ed25519PublicKey, message: &[u8], signature: &[u8]) -> bool {
-        signature.len() == 64 && key.parsed.verify_sig(message, signature).is_ok()
+        // aws-lc checks S < L and compares encodings (cofactorless) but accepts a small-order R;
+        // refusing it here gives `verify_strict`'s verdict (the key was checked when built).
+        let Some(r) = signature.first_chunk::<32>() else { return false };
+        signature.len() == 64
+            && !super::ed25519_encoding_is_weak(r)
+            && key.parsed.verify_sig(message, signature).is_ok()
     }
 
     // ---- RSA ------------------------------------------------------------------------------------

@@ -276,6 +276,72 @@ fn rfc8032_ed25519_test1() {
     assert_eq!(P::ed25519_sign(&again, b"hi").unwrap(), s);
 }
 
+/// Every encoding of a small-order point (the eight points, with either sign bit) and every
+/// non-canonical y ≥ p is refused as a public key; a signature with R = identity and S = 0 (valid
+/// for every message under a small-order key and a cofactorless verifier) never verifies.
+#[test]
+fn ed25519_small_order_and_non_canonical_keys_are_refused() {
+    let small_order_y = [
+        "0000000000000000000000000000000000000000000000000000000000000000",
+        "0100000000000000000000000000000000000000000000000000000000000000",
+        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+    ];
+    let mut refused = Vec::new();
+    for y in small_order_y {
+        let y = hex(y);
+        refused.push(y.clone());
+        let mut negative = y;
+        negative[31] |= 0x80;
+        refused.push(negative);
+    }
+    // y = p + k for k in 0..=18 (p = 2^255 - 19), both sign bits; some reduce to valid points.
+    for k in 0u8..=18 {
+        let mut y = vec![0xffu8; 32];
+        y[0] = 0xed + k;
+        y[31] = 0x7f;
+        refused.push(y.clone());
+        y[31] = 0xff;
+        refused.push(y);
+    }
+    for encoded in &refused {
+        assert!(P::ed25519_public_from_bytes(encoded).is_err(), "accepted {encoded:02x?}");
+    }
+
+    // A real key: R = identity, S = 0 does not verify, nor does any small-order R with S = 0.
+    let public = hex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+    let key = P::ed25519_public_from_bytes(&public).unwrap();
+    for r in &refused[..10] {
+        let sig = [r.as_slice(), &[0u8; 32]].concat();
+        assert!(!P::ed25519_verify(&key, b"any claims", &sig));
+    }
+}
+
+/// The twelve edge cases of "Taming the many EdDSAs" (Chalkias, Garillot, Nikolaenko, SSR 2020),
+/// `test-vectors/ed25519-speccheck/cases.json`: strict verification accepts only case 3 (mixed-order
+/// A and R, 0 < S < L). Cases 0–2 have a small-order A or R, 4–5 pass only cofactored, 6–7 have
+/// S ≥ L, 8–9 a non-canonical small-order R, 10–11 a non-canonical small-order A. Without the
+/// provider's own checks, aws-lc (cofactorless) accepts cases 0, 1 and 2.
+#[test]
+fn ed25519_speccheck_cases_strict_verdicts() {
+    let cases: serde_json::Value =
+        serde_json::from_str(include_str!("../../test-vectors/ed25519-speccheck/cases.json")).unwrap();
+    let cases = cases.as_array().unwrap();
+    assert_eq!(cases.len(), 12);
+    let accepted: Vec<usize> = cases
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| {
+            let field = |name: &str| hex(c[name].as_str().unwrap());
+            P::ed25519_public_from_bytes(&field("pub_key"))
+                .is_ok_and(|key| P::ed25519_verify(&key, &field("message"), &field("signature")))
+        })
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(accepted, [3], "cases accepted by {}", P::NAME);
+}
+
 // ---- AES key wrap -------------------------------------------------------------------------------
 
 /// RFC 3394 §4.1 (A128KW), §4.4 (A192KW), §4.6 (A256KW). (Under `aws-lc`, which has no AES-192

@@ -113,6 +113,40 @@ pub(crate) struct EphemeralAgreement {
     pub y: Vec<u8>,
 }
 
+/// The y-coordinates (little-endian, sign bit clear; RFC 8032 §5.1.2) of the eight points of small
+/// order on edwards25519: 1 (the identity), −1 (order 2), 0 (order 4, x = ±√−1) and the two y of
+/// the four points of order 8. Both sign bits of each y name a small-order point.
+const ED25519_SMALL_ORDER_Y: [[u8; 32]; 5] = [
+    [0; 32],
+    [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    [
+        0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+    ],
+    [
+        0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98, 0xf0, 0xd5,
+        0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05,
+    ],
+    [
+        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67, 0x0f, 0x2a,
+        0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a,
+    ],
+];
+
+/// Whether an Ed25519 point encoding must be refused as a public key `A` or as a signature's `R`
+/// under strict verification (RFC 8032 §5.1.7 without the cofactor, as ed25519-dalek's
+/// `verify_strict`): a point of small order, with either sign bit (which also covers the
+/// non-canonical "x = −0" encodings), or a y that is not reduced, y ≥ p = 2²⁵⁵ − 19 (RFC 8032
+/// §5.1.3 step 1). With a small-order `A`, `R` = identity and `S` = 0 verify for every message.
+/// Comparisons with constants only; encodings are public, so nothing here needs constant time.
+pub(crate) fn ed25519_encoding_is_weak(encoded: &[u8; 32]) -> bool {
+    let mut y = *encoded;
+    y[31] &= 0x7f;
+    // p in little-endian is ed ff … ff 7f.
+    let not_reduced = y[31] == 0x7f && y[1..31].iter().all(|b| *b == 0xff) && y[0] >= 0xed;
+    not_reduced || ED25519_SMALL_ORDER_Y.contains(&y)
+}
+
 /// Everything jwe-mint needs from a cryptographic library.
 ///
 /// Contract for implementations:
@@ -259,13 +293,16 @@ pub(crate) trait CryptoProvider {
     fn ed25519_private_to_seed(key: &Self::Ed25519PrivateKey) -> Zeroizing<Vec<u8>>;
     /// The verifying key of a signing key.
     fn ed25519_public_from_private(key: &Self::Ed25519PrivateKey) -> Self::Ed25519PublicKey;
-    /// Parses a 32-byte Ed25519 public key.
+    /// Parses a 32-byte Ed25519 public key, refusing small-order and non-canonical encodings
+    /// ([`ed25519_encoding_is_weak`]).
     fn ed25519_public_from_bytes(x: &[u8]) -> CryptoResult<Self::Ed25519PublicKey>;
     /// The 32-byte public key.
     fn ed25519_public_to_bytes(key: &Self::Ed25519PublicKey) -> [u8; 32];
     /// Signs (pure Ed25519, RFC 8032); 64-byte signature.
     fn ed25519_sign(key: &Self::Ed25519PrivateKey, message: &[u8]) -> CryptoResult<Vec<u8>>;
-    /// Verifies a 64-byte Ed25519 signature.
+    /// Verifies a 64-byte Ed25519 signature strictly (RFC 8032 §5.1.7, cofactorless, as
+    /// ed25519-dalek's `verify_strict`): `S` < L, `R` neither of small order nor non-canonical, and
+    /// `[S]B = R + [k]A` compared on encodings.
     fn ed25519_verify(key: &Self::Ed25519PublicKey, message: &[u8], signature: &[u8]) -> bool;
 
     // ---- RSA ------------------------------------------------------------------------------------

@@ -658,6 +658,10 @@ impl CryptoProvider for RustCrypto {
 
     fn ed25519_public_from_bytes(x: &[u8]) -> CryptoResult<Self::Ed25519PublicKey> {
         let bytes: [u8; 32] = x.try_into().map_err(err)?;
+        // `verify_strict` would refuse every signature of such a key; refuse the key itself.
+        if super::ed25519_encoding_is_weak(&bytes) {
+            return Err(CryptoError);
+        }
         Ok(RcEd25519PublicKey(ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(err)?))
     }
 

@@ -597,8 +597,11 @@ fn parse_okp(o: &Map<String, Value>) -> Result<KeyMaterial> {
             Ok(KeyMaterial::X25519 { public, private })
         }
         Curve::Ed25519 => {
-            if x.len() != 32 {
-                return Err(bad_len());
+            let Ok(encoded) = <&[u8; 32]>::try_from(x.as_slice()) else { return Err(bad_len()) };
+            if crate::crypto::ed25519_encoding_is_weak(encoded) {
+                return Err(Error::invalid_key(
+                    "Ed25519 public key of small order or not canonically encoded (RFC 8032 §5.1.3)",
+                ));
             }
             let public =
                 P::ed25519_public_from_bytes(&x).map_err(|_| Error::invalid_key("invalid Ed25519 key"))?;
