@@ -878,3 +878,55 @@ fn small_order_ed25519_as_key_cannot_sign_for_anyone() {
         }
     }
 }
+
+/// A client allowed only tenant 42 under a registry entry that covers sub-resources cannot reach
+/// tenant 7 through `..` (plain or percent-encoded): refused at the issuer as `invalid_target`, and
+/// an RS with sub-resources on never matches such an `aud` even when the AS signed it.
+#[test]
+fn dot_segments_never_reach_another_tenant() {
+    let api = "https://api.example.com";
+    let t42 = "https://api.example.com/tenants/42";
+    let as_key = Jwk::generate(Curve::P256).unwrap();
+    let api_key = Jwk::generate(Curve::P256).unwrap();
+    let mut reg = Registry::default();
+    reg.insert(ResourceEntry::new(api, ["data.read"], public(&api_key)).unwrap().covering_subresources())
+        .unwrap();
+    let issuer = Issuer::builder(AS, &as_key)
+        .registry(reg)
+        .allow_client("tenant-42", &[t42])
+        .unwrap()
+        .build()
+        .unwrap();
+    assert!(issuer.mint(&Grant::new("alice", "tenant-42", "data.read", &[t42]).unwrap(), t42).is_ok());
+    let grant_42 = Grant::new("alice", "tenant-42", "data.read", &[t42]).unwrap();
+    let rs =
+        ResourceServer::new(api, JwkSet::new(vec![api_key.clone()]), AS, issuer.verification_keys().clone())
+            .unwrap()
+            .with_validation(Validation::default().allow_subresources());
+    for sneaky in [
+        "https://api.example.com/tenants/42/../7",
+        "https://api.example.com/tenants/42/%2e%2e/7",
+        "https://api.example.com/tenants/42/%2E./7",
+        "https://api.example.com/tenants/42/./../7",
+    ] {
+        // The client cannot even ask for it, nor mint it under a grant for tenant 42.
+        let e = Grant::new("alice", "tenant-42", "data.read", &[sneaky]).unwrap_err();
+        assert_eq!(oauth_code(&e), OAuthErrorCode::InvalidTarget, "{sneaky}");
+        let e = issuer.mint(&grant_42, sneaky).unwrap_err();
+        assert_eq!(oauth_code(&e), OAuthErrorCode::InvalidTarget, "{sneaky}");
+
+        // A token the AS signed with that `aud` anyway: the RS does not take it as its own.
+        let mut claims = good_claims(sneaky);
+        claims["client_id"] = "tenant-42".into();
+        let tok = craft(&at_signer(&as_key), &claims, &api_key.to_public().unwrap(), &[]);
+        assert_eq!(rejection(rs.open(&tok).unwrap_err()), TokenRejection::WrongAudience, "{sneaky}");
+        assert_eq!(
+            rejection(rs.open_for_audience(&tok, sneaky).unwrap_err()),
+            TokenRejection::WrongAudience,
+            "{sneaky}"
+        );
+    }
+    // The same RS still opens the honest tenant token.
+    let tok = issuer.mint(&grant_42, t42).unwrap().access_token;
+    assert_eq!(rs.open_for_audience(&tok, t42).unwrap().subject(), "alice");
+}

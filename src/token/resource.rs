@@ -38,6 +38,13 @@ impl ResourceIndicator {
         if value.contains('#') {
             return Err(bad("must not contain a fragment"));
         }
+        // WHATWG URL parsers read `\` as `/` in http(s) URLs: `…/42\..\7` would be tenant 7.
+        if value.contains('\\') {
+            return Err(bad("must not contain a backslash"));
+        }
+        if has_dot_segment(value) {
+            return Err(bad("must not contain `.` or `..` path segments (RFC 3986 §3.3)"));
+        }
         let url = url::Url::parse(value).map_err(|_| bad("is not an absolute URI"))?;
         if url.cannot_be_a_base() && !value.contains(':') {
             return Err(bad("is not an absolute URI"));
@@ -57,12 +64,36 @@ impl ResourceIndicator {
     }
 }
 
-/// Path-segment prefix match on raw strings.
+/// Whether the path of `value` (everything before `?`) has a segment that is `.` or `..`, plain or
+/// with either dot percent-encoded (`%2e`, `%2E`). RFC 8707 compares resources as strings, but
+/// anything that resolves the URI (RFC 3986 §5.2.4, or a WHATWG parser) removes them, so
+/// `…/tenants/42/../7` would be string-covered by `…/tenants/42` yet name tenant 7.
+pub(crate) fn has_dot_segment(value: &str) -> bool {
+    let path = value.split('?').next().unwrap_or(value);
+    path.split(['/', '\\']).any(|segment| {
+        let mut rest = segment;
+        let mut dots = 0;
+        while !rest.is_empty() {
+            if let Some(r) = rest.strip_prefix('.') {
+                rest = r;
+            } else if rest.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("%2e")) {
+                rest = &rest[3..];
+            } else {
+                return false;
+            }
+            dots += 1;
+        }
+        dots == 1 || dots == 2
+    })
+}
+
+/// Path-segment prefix match on raw strings. A candidate with dot segments is never covered (nor
+/// one with a backslash): see [`has_dot_segment`].
 pub(crate) fn covers(base: &str, candidate: &str) -> bool {
     if base == candidate {
         return true;
     }
-    if base.contains('?') {
+    if base.contains('?') || candidate.contains('\\') || has_dot_segment(candidate) {
         return false;
     }
     match candidate.strip_prefix(base) {
@@ -107,6 +138,42 @@ mod tests {
         {
             let e = ResourceIndicator::parse(bad).unwrap_err();
             assert!(matches!(e, Error::OAuth { code: OAuthErrorCode::InvalidTarget, .. }), "{bad}");
+        }
+    }
+
+    #[test]
+    fn dot_segments_are_refused_and_never_covered() {
+        let base = "https://api.example.com/tenants/42";
+        for bad in [
+            "https://api.example.com/tenants/42/../7",
+            "https://api.example.com/tenants/42/%2e%2e/7",
+            "https://api.example.com/tenants/42/%2E%2e/7",
+            "https://api.example.com/tenants/42/.%2E/7",
+            "https://api.example.com/tenants/42/%2e./7",
+            "https://api.example.com/tenants/42/./x",
+            "https://api.example.com/tenants/42/%2E/x",
+            "https://api.example.com/tenants/42/..",
+            "https://api.example.com/tenants/42/%2e%2e",
+            "https://api.example.com/tenants/42/..?q=1",
+            "https://api.example.com/tenants/42\\..\\7",
+            "https://api.example.com/tenants/42/x\\..\\..\\7",
+        ] {
+            let e = ResourceIndicator::parse(bad).unwrap_err();
+            assert!(matches!(e, Error::OAuth { code: OAuthErrorCode::InvalidTarget, .. }), "{bad}");
+            assert!(!covers(base, bad), "{bad}");
+            assert!(!covers("https://api.example.com", bad), "{bad}");
+        }
+        // Dots inside a segment, three dots, a double-encoded dot, dots in the query: not dot segments.
+        for ok in [
+            "https://api.example.com/tenants/42/v1.2",
+            "https://api.example.com/tenants/42/.well-known",
+            "https://api.example.com/tenants/42/...",
+            "https://api.example.com/tenants/42/%252e%252e",
+            "https://api.example.com/tenants/42/x..",
+            "https://api.example.com/tenants/42/x?path=../7",
+        ] {
+            assert!(ResourceIndicator::parse(ok).is_ok(), "{ok}");
+            assert!(covers(base, ok), "{ok}");
         }
     }
 
