@@ -174,6 +174,9 @@ pub enum TokenRejection {
     NotEncrypted,
     /// The token names several audiences and this resource server did not opt in to that.
     MultipleAudiences,
+    /// The token uses a JSON serialization; access tokens are compact unless the resource server
+    /// opted in to multi-audience tokens.
+    NotCompact,
 }
 
 impl fmt::Display for TokenRejection {
@@ -188,6 +191,9 @@ impl fmt::Display for TokenRejection {
             TokenRejection::HeaderClaimMismatch(c) => write!(f, "header `{c}` differs from the signed claim"),
             TokenRejection::NotEncrypted => f.write_str("token is not encrypted"),
             TokenRejection::MultipleAudiences => f.write_str("token has several audiences"),
+            TokenRejection::NotCompact => f.write_str(
+                "access token is not in the compact serialization (JSON needs the multi-audience opt-in)",
+            ),
         }
     }
 }

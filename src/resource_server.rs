@@ -358,6 +358,12 @@ impl ResourceServer {
             }
             None
         } else {
+            // RFC 9068 access tokens travel as compact JWTs (RFC 7519 §7.2). A JSON serialization
+            // gives one token many spellings (unprotected headers, member order), which defeats
+            // deny-lists and caches keyed on the text; only multi-audience tokens need it.
+            if token.starts_with('{') && !self.validation.dangerous_accept_multi_audience {
+                return Err(Error::InvalidToken(TokenRejection::NotCompact));
+            }
             let d = jwe::decrypt(token, &self.keys, &self.policy)?;
             // Type and routing claims count only when integrity protected.
             let cty = d.protected.get("cty").and_then(Value::as_str).unwrap_or("");

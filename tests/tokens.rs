@@ -409,9 +409,9 @@ fn attack_multi_recipient_insider_forges_content_for_other_recipient() {
     let photos = rs(&w, PHOTOS, &w.photos_key).with_validation(lenient);
     assert!(photos.open(&multi.access_token).is_ok());
     assert!(friends.open(&multi.access_token).is_ok());
-    // Default RSs refuse multi-recipient tokens before any decryption work.
+    // Default RSs refuse multi-recipient (JSON) tokens before any decryption work.
     let refused = rs(&w, FRIENDS, &w.friends_key).open(&multi.access_token).unwrap_err();
-    assert_eq!(refused, Error::Limit(LimitExceeded::TooManyRecipients { found: 2, max: 1 }), "{refused}");
+    assert_eq!(refused, Error::InvalidToken(TokenRejection::NotCompact));
 
     // Photos (recipient 0) recovers the shared CEK from its own recipient entry.
     let mut doc: Value = serde_json::from_str(&multi.access_token).unwrap();
@@ -800,7 +800,9 @@ fn replicated_claims_and_cty_count_only_when_protected() {
     let w = world();
     let jws = at_signer(&w.as_key).sign(good_claims(PHOTOS).to_string().as_bytes()).unwrap();
     let rs_pub = w.photos_key.to_public().unwrap();
-    let photos = rs(&w, PHOTOS, &w.photos_key);
+    // JSON serializations open only at an RS that opted in to multi-audience tokens.
+    let photos = rs(&w, PHOTOS, &w.photos_key)
+        .with_validation(Validation::default().dangerous_accept_multi_audience());
     // `aud` only in the unprotected header of a flattened JWE: refused.
     let unprotected_aud = Encryptor::new(ContentEncryptionAlg::A256Gcm)
         .protected_param("cty", "JWT")
@@ -819,7 +821,7 @@ fn replicated_claims_and_cty_count_only_when_protected() {
         .encrypt_flattened(jws.as_bytes())
         .unwrap();
     assert_eq!(rejection(photos.open(&unprotected_cty).unwrap_err()), TokenRejection::WrongType);
-    // The same token with everything protected opens (flattened JSON is fine for one recipient).
+    // The same token with everything protected opens (flattened JSON, under the opt-in).
     let ok = Encryptor::new(ContentEncryptionAlg::A256Gcm)
         .protected_param("cty", "JWT")
         .protected_param("aud", PHOTOS)
@@ -929,4 +931,45 @@ fn dot_segments_never_reach_another_tenant() {
     // The same RS still opens the honest tenant token.
     let tok = issuer.mint(&grant_42, t42).unwrap().access_token;
     assert_eq!(rs.open_for_audience(&tok, t42).unwrap().subject(), "alice");
+}
+
+/// The compact token, re-wrapped as flattened and as one-recipient general JSON with junk
+/// unprotected headers, opens only in its compact form unless the RS opted in to multi-audience
+/// (JSON) tokens.
+#[test]
+fn json_serialized_access_tokens_are_refused() {
+    let w = world();
+    let grant = Grant::new("alice", "photo-app", "photos.read", &[PHOTOS]).unwrap();
+    let compact = w.issuer.mint(&grant, PHOTOS).unwrap().access_token;
+    let p: Vec<&str> = compact.split('.').collect();
+    let flattened = json!({
+        "protected": p[0], "unprotected": {"x-junk": "a"}, "header": {"x-more": 1},
+        "encrypted_key": p[1], "iv": p[2], "ciphertext": p[3], "tag": p[4],
+    })
+    .to_string();
+    let general = json!({
+        "protected": p[0], "unprotected": {"x-junk": "b"},
+        "recipients": [{"header": {"x-more": 2}, "encrypted_key": p[1]}],
+        "iv": p[2], "ciphertext": p[3], "tag": p[4],
+    })
+    .to_string();
+    let photos = rs(&w, PHOTOS, &w.photos_key);
+    assert_eq!(photos.open(&compact).unwrap().subject(), "alice");
+    for json_token in [&flattened, &general] {
+        // The JOSE layer itself still reads it: the refusal is the RS's.
+        assert!(jwe::decrypt(
+            json_token,
+            &JwkSet::new(vec![w.photos_key.clone()]),
+            &DecryptPolicy::default()
+        )
+        .is_ok());
+        let err = photos.open(json_token).unwrap_err();
+        assert_eq!(err, Error::InvalidToken(TokenRejection::NotCompact), "{json_token}");
+        assert!(err.to_string().contains("compact"), "{err}");
+    }
+    // An RS that opted in to multi-audience tokens reads the JSON serializations.
+    let multi = rs(&w, PHOTOS, &w.photos_key)
+        .with_validation(Validation::default().dangerous_accept_multi_audience());
+    assert_eq!(multi.open(&flattened).unwrap().subject(), "alice");
+    assert_eq!(multi.open(&general).unwrap().subject(), "alice");
 }
