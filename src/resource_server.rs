@@ -341,7 +341,7 @@ impl ResourceServer {
             if hit.key_management.is_none() && !self.validation.dangerous_accept_unencrypted {
                 return Err(Error::InvalidToken(TokenRejection::NotEncrypted));
             }
-            return self.validate(&hit.raw, audience, now).map(|()| (*hit).clone());
+            return self.validate(&hit.claims, audience, now).map(|()| (*hit).clone());
         }
         let opened = self.open_inner(token, audience, now);
         if let Ok(t) = &opened {
@@ -391,7 +391,14 @@ impl ResourceServer {
             _ => return Err(Error::InvalidToken(TokenRejection::WrongType)),
         }
         let raw = json::parse_object(&verified.payload, "claims")?;
-        self.validate(&raw, audience, now)?;
+        // One typed parse, from a borrowed value (no copy of the claims map); when it fails, name
+        // the claim that is missing or of the wrong type.
+        let raw = Value::Object(raw);
+        let typed = AccessTokenClaims::deserialize(&raw);
+        let Value::Object(raw) = raw else { return Err(Error::malformed("claims")) };
+        let claims =
+            typed.map_err(|_| Error::InvalidToken(TokenRejection::MissingClaim(first_bad_claim(&raw))))?;
+        self.validate(&claims, audience, now)?;
         if let Some(outer) = outer {
             for name in ["iss", "aud", "sub"] {
                 if let Some(v) = outer.get(name) {
@@ -401,56 +408,25 @@ impl ResourceServer {
                 }
             }
         }
-        // Deserialize from a borrowed value: no copy of the claims map.
-        let raw = Value::Object(raw);
-        let claims = AccessTokenClaims::deserialize(&raw)
-            .map_err(|_| Error::InvalidToken(TokenRejection::MissingClaim("scope/auth_time/acr/amr")))?;
-        let Value::Object(raw) = raw else { return Err(Error::malformed("claims")) };
         Ok(AccessToken { claims: Arc::new(claims), raw: Arc::new(raw), key_management })
     }
 
-    fn validate(&self, c: &Map<String, Value>, audience: Option<&str>, now: i64) -> Result<()> {
+    fn validate(&self, c: &AccessTokenClaims, audience: Option<&str>, now: i64) -> Result<()> {
         let reject = |r| Err(Error::InvalidToken(r));
         let leeway = i64::try_from(self.validation.leeway).unwrap_or(i64::MAX);
-        match c.get("iss") {
-            Some(Value::String(iss)) if *iss == self.issuer => {}
-            Some(Value::String(_)) => return reject(TokenRejection::WrongIssuer),
-            _ => return reject(TokenRejection::MissingClaim("iss")),
+        if c.iss != self.issuer {
+            return reject(TokenRejection::WrongIssuer);
         }
-        let Some(exp) = c.get("exp").and_then(Value::as_i64) else {
-            return reject(TokenRejection::MissingClaim("exp"));
-        };
-        if now > exp.saturating_add(leeway) {
+        if now > c.exp.saturating_add(leeway) {
             return reject(TokenRejection::Expired);
         }
-        for name in ["nbf", "iat"] {
-            match c.get(name) {
-                None => {}
-                Some(v) => {
-                    let Some(t) = v.as_i64() else {
-                        return reject(TokenRejection::MissingClaim(name));
-                    };
-                    if t > now.saturating_add(leeway) {
-                        return reject(TokenRejection::NotYetValid);
-                    }
-                }
-            }
+        if c.nbf.into_iter().chain([c.iat]).any(|t| t > now.saturating_add(leeway)) {
+            return reject(TokenRejection::NotYetValid);
         }
-        let auds: Vec<&str> = match c.get("aud") {
-            Some(Value::String(a)) => vec![a.as_str()],
-            Some(Value::Array(list)) if !list.is_empty() => {
-                let mut out = Vec::with_capacity(list.len());
-                for a in list {
-                    let Some(a) = a.as_str() else {
-                        return reject(TokenRejection::MissingClaim("aud"));
-                    };
-                    out.push(a);
-                }
-                out
-            }
-            _ => return reject(TokenRejection::MissingClaim("aud")),
-        };
-        if auds.len() > 1 && !self.validation.dangerous_accept_multi_audience {
+        if c.aud.is_empty() {
+            return reject(TokenRejection::MissingClaim("aud"));
+        }
+        if c.aud.len() > 1 && !self.validation.dangerous_accept_multi_audience {
             return reject(TokenRejection::MultipleAudiences);
         }
         let mine = |a: &str| {
@@ -458,20 +434,49 @@ impl ResourceServer {
                 || (self.validation.accept_subresources && token::covers(self.resource.as_str(), a))
         };
         let ok = match audience {
-            Some(demanded) => mine(demanded) && auds.contains(&demanded),
-            None => auds.iter().any(|a| mine(a)),
+            Some(demanded) => mine(demanded) && c.aud.contains(demanded),
+            None => c.aud.iter().any(mine),
         };
         if !ok {
             return reject(TokenRejection::WrongAudience);
         }
-        for name in ["sub", "client_id", "jti"] {
-            if !matches!(c.get(name), Some(Value::String(_))) {
-                return reject(TokenRejection::MissingClaim(name));
-            }
-        }
-        if c.get("iat").is_none() {
-            return reject(TokenRejection::MissingClaim("iat"));
-        }
         Ok(())
     }
+}
+
+/// The first registered claim (RFC 9068 §2.2, RFC 7519 §4.1) that is missing or of the wrong JSON
+/// type, for a claims object that did not deserialize into [`AccessTokenClaims`].
+fn first_bad_claim(c: &Map<String, Value>) -> &'static str {
+    fn string(v: &Value) -> bool {
+        v.is_string()
+    }
+    fn time(v: &Value) -> bool {
+        v.as_i64().is_some()
+    }
+    fn strings(v: &Value) -> bool {
+        v.as_array().is_some_and(|a| a.iter().all(Value::is_string))
+    }
+    fn audience(v: &Value) -> bool {
+        string(v) || strings(v)
+    }
+    /// (claim, required, well typed).
+    type Check = (&'static str, bool, fn(&Value) -> bool);
+    const CLAIMS: [Check; 12] = [
+        ("iss", true, string),
+        ("exp", true, time),
+        ("aud", true, audience),
+        ("sub", true, string),
+        ("client_id", true, string),
+        ("iat", true, time),
+        ("jti", true, string),
+        ("scope", false, string),
+        ("nbf", false, time),
+        ("auth_time", false, time),
+        ("acr", false, string),
+        ("amr", false, strings),
+    ];
+    CLAIMS
+        .iter()
+        .find(|(name, required, well_typed)| c.get(*name).map_or(*required, |v| !well_typed(v)))
+        .map_or("claims", |(name, _, _)| name)
 }

@@ -973,3 +973,48 @@ fn json_serialized_access_tokens_are_refused() {
     assert_eq!(multi.open(&flattened).unwrap().subject(), "alice");
     assert_eq!(multi.open(&general).unwrap().subject(), "alice");
 }
+
+/// A claim of the wrong type is reported by name (the typed parse used to report every such
+/// failure as `scope/auth_time/acr/amr`).
+#[test]
+fn malformed_claims_are_named() {
+    let w = world();
+    let photos = rs(&w, PHOTOS, &w.photos_key);
+    let cases: [(&str, Value); 11] = [
+        ("scope", json!(5)),
+        ("scope", json!(["photos.read"])),
+        ("acr", json!(1)),
+        ("amr", json!("pwd")),
+        ("amr", json!([1])),
+        ("auth_time", json!("yesterday")),
+        ("nbf", json!("soon")),
+        ("jti", json!(7)),
+        ("client_id", json!(null)),
+        ("iat", json!(1.5)),
+        ("aud", json!([PHOTOS, 3])),
+    ];
+    for (claim, value) in cases {
+        let mut claims = good_claims(PHOTOS);
+        claims[claim] = value.clone();
+        let tok = craft(&at_signer(&w.as_key), &claims, &w.photos_key.to_public().unwrap(), &[]);
+        assert_eq!(
+            rejection(photos.open(&tok).unwrap_err()),
+            TokenRejection::MissingClaim(claim),
+            "{claim} = {value}"
+        );
+    }
+    for claim in ["sub", "jti", "iat", "exp", "iss", "client_id"] {
+        let mut claims = good_claims(PHOTOS);
+        claims.as_object_mut().unwrap().remove(claim);
+        let tok = craft(&at_signer(&w.as_key), &claims, &w.photos_key.to_public().unwrap(), &[]);
+        assert_eq!(rejection(photos.open(&tok).unwrap_err()), TokenRejection::MissingClaim(claim), "{claim}");
+    }
+    // Well-typed optional claims open and read back.
+    let mut claims = good_claims(PHOTOS);
+    claims["acr"] = "urn:mace:incommon:iap:silver".into();
+    claims["amr"] = json!(["pwd", "otp"]);
+    claims["auth_time"] = json!(now() - 10);
+    let tok = craft(&at_signer(&w.as_key), &claims, &w.photos_key.to_public().unwrap(), &[]);
+    let at = photos.open(&tok).unwrap();
+    assert_eq!(at.standard_claims().amr.as_deref(), Some(&["pwd".to_owned(), "otp".to_owned()][..]));
+}
