@@ -1018,3 +1018,42 @@ fn malformed_claims_are_named() {
     let at = photos.open(&tok).unwrap();
     assert_eq!(at.standard_claims().amr.as_deref(), Some(&["pwd".to_owned(), "otp".to_owned()][..]));
 }
+
+/// A token without `kid` at an RS holding more keys than `max_decrypt_attempts`: the error says
+/// that no `kid` picked the key and how many keys were tried, not "decryption failed". Whether
+/// the token was tampered with does not change the message (decided from the counts).
+#[test]
+fn kid_less_token_beyond_attempt_bound_says_why() {
+    let w = world();
+    let keys: Vec<Jwk> = (0..5).map(|_| Jwk::generate(Curve::P256).unwrap()).collect();
+    let rs_with = |keys: &[Jwk]| {
+        ResourceServer::new(PHOTOS, JwkSet::new(keys.to_vec()), AS, w.issuer.verification_keys().clone())
+            .unwrap()
+    };
+    let kid_less = |k: &Jwk| {
+        let mut v = k.to_public().unwrap().to_value().unwrap();
+        v.as_object_mut().unwrap().remove("kid");
+        Jwk::from_value(&v).unwrap()
+    };
+    let craft_to = |k: &Jwk| craft(&at_signer(&w.as_key), &good_claims(PHOTOS), &kid_less(k), &[]);
+    let tamper = |t: &str| {
+        let mut p: Vec<String> = t.split('.').map(str::to_owned).collect();
+        let mut ct = b64(&p[3]);
+        ct[0] ^= 1;
+        p[3] = enc64(&ct);
+        p.join(".")
+    };
+    let five = rs_with(&keys);
+    // Addressed to the first key: within the bound, opens.
+    assert_eq!(five.open(&craft_to(&keys[0])).unwrap().subject(), "alice");
+    // Addressed to the fifth key, or tampered: the same explicit error.
+    for tok in [craft_to(&keys[4]), tamper(&craft_to(&keys[0]))] {
+        let err = five.open(&tok).unwrap_err();
+        let Error::NoMatchingKey(msg) = &err else { panic!("{err:?}") };
+        assert!(msg.contains("kid") && msg.contains("4 of 5"), "{msg}");
+    }
+    // Within the bound, a failure stays the opaque `DecryptionFailed`.
+    let four = rs_with(&keys[..4]);
+    assert_eq!(four.open(&tamper(&craft_to(&keys[0]))).unwrap_err(), Error::DecryptionFailed);
+    assert!(matches!(four.open(&craft_to(&keys[4])).unwrap_err(), Error::DecryptionFailed));
+}

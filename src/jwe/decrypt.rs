@@ -187,6 +187,9 @@ pub fn decrypt(token: &str, keys: &JwkSet, policy: &DecryptPolicy) -> Result<Dec
         attempts.retain(|a| a.5);
     }
     let max_attempts = policy.max_decrypt_attempts.max(1);
+    // Decided from the counts alone, before any attempt: if every attempt fails, say why some
+    // candidates were never tried instead of reporting what looks like tampering.
+    let untried = if attempts.iter().any(|a| a.5) { 0 } else { attempts.len().saturating_sub(max_attempts) };
     let limits = km::UnwrapLimits {
         allow_rsa1_5: policy.dangerous_rsa1_5,
         pbes2_max_iterations: policy.pbes2_max_iterations,
@@ -221,6 +224,13 @@ pub fn decrypt(token: &str, keys: &JwkSet, policy: &DecryptPolicy) -> Result<Dec
             Err(e @ (Error::Limit(_) | Error::AlgorithmNotAllowed(_) | Error::Malformed(_))) => failure = e,
             Err(_) => {}
         }
+    }
+    if untried > 0 && failure == Error::DecryptionFailed {
+        return Err(Error::NoMatchingKey(format!(
+            "no recipient `kid` names one of the keys: {max_attempts} of {} candidate keys tried \
+             (max_decrypt_attempts), none opened the token",
+            max_attempts + untried
+        )));
     }
     Err(failure)
 }
