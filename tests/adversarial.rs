@@ -941,3 +941,31 @@ fn garbage_never_panics() {
         }
     }
 }
+
+// ---- keys ------------------------------------------------------------------------------------
+
+/// ROCA (CVE-2017-15361): a 2048-bit modulus made by the Infineon RSALib
+/// (`test-vectors/roca/mod03.txt`, a positive sample of the ROCA authors' detector) is refused
+/// when the JWK is parsed, public or as a key set member; freshly generated moduli are not.
+#[test]
+fn roca_fingerprinted_rsa_modulus_is_refused() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-vectors/roca/mod03.txt");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let hex = text.trim().trim_start_matches("0x");
+    let n: Vec<u8> =
+        (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect();
+    assert_eq!(n.len(), 256);
+    let jwk = json!({"kty": "RSA", "n": enc(&n), "e": "AQAB"});
+    for err in [Jwk::from_value(&jwk).unwrap_err(), JwkSet::from_value(&json!({"keys": [jwk]})).unwrap_err()]
+    {
+        let Error::InvalidKey(msg) = &err else { panic!("{err:?}") };
+        assert!(msg.contains("ROCA"), "{msg}");
+    }
+    // The same modulus with its lowest byte changed (an odd modulus still) loses the fingerprint.
+    let mut other = n.clone();
+    other[255] ^= 0x02;
+    assert!(Jwk::from_value(&json!({"kty": "RSA", "n": enc(&other), "e": "AQAB"})).is_ok());
+    let generated = Jwk::generate_rsa(2048).unwrap();
+    assert!(Jwk::from_value(&generated.to_public().unwrap().to_value().unwrap()).is_ok());
+    assert!(Jwk::from_value(&generated.to_private_value()).is_ok());
+}
