@@ -222,7 +222,8 @@ fn open_rejects_garbage_and_a_token_signed_by_another_as() {
     // its signature does not verify.
     let as_jwks: Value = serde_json::from_slice(&std::fs::read(&w.as_jwks).unwrap()).unwrap();
     let real_kid = as_jwks["keys"][0]["kid"].as_str().unwrap().to_owned();
-    let (other_as, _) = keygen(&w.dir, "other-as.jwk", &["--alg", "ES256", "--kid", &real_kid]);
+    // `--kid=…`: a thumbprint may start with `-`, which clap would read as an option.
+    let (other_as, _) = keygen(&w.dir, "other-as.jwk", &["--alg", "ES256", &format!("--kid={real_kid}")]);
     let args = [
         "mint",
         "--issuer",
