@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use crate::b64;
 use crate::crypto::{CryptoProvider, Provider as P};
 use crate::error::{Error, OAuthErrorCode, Result};
-use crate::jwa::{ContentEncryptionAlg, SigningAlg};
+use crate::jwa::SigningAlg;
 use crate::jwe::Encryptor;
 use crate::jwk::{Curve, Jwk, JwkSet};
 use crate::jws::{Header, Signer};
@@ -406,10 +406,23 @@ impl Issuer {
 
     /// Opt-in: one general-JSON JWE that every granted resource server can decrypt.
     ///
-    /// **Trade-off:** every recipient learns the CEK, so any one of them can read the whole token
-    /// and replay it to the others (its `aud` lists them all), or forge new ciphertext for them.
-    /// Only the inner signature and the audience check protect the others; resource servers must
-    /// opt in to multi-audience tokens. Prefer [`Issuer::mint_all`].
+    /// **Trade-off** (prefer [`Issuer::mint_all`], one token per audience, RFC 8707 §2):
+    /// - Every recipient learns the CEK, so any one of them can read the whole token and replay it
+    ///   to the others, or forge new ciphertext for them. Only the inner signature and the audience
+    ///   check protect the others; resource servers must opt in to multi-audience tokens.
+    /// - There is one set of claims for all recipients, so **every recipient reads every scope and
+    ///   the whole `aud` list**: the token's `scope` is the union of the granted scopes that apply
+    ///   to each resource, and its `aud` names every resource. Each RS thus learns which other RSs
+    ///   the client uses and what it may do there. It gains no extra right at home: the scopes
+    ///   that RS supports are exactly those a single-audience token for it would carry (the same
+    ///   grant applies), provided scope names are not shared between resources.
+    /// - The lifetime is the shortest of the resources' lifetimes.
+    /// - There is one content encryption for the token, so every resource's `encryption_enc` must
+    ///   be the same; otherwise minting fails with [`Error::Misuse`] naming the resources and their
+    ///   algorithms.
+    ///
+    /// Every resource's current key must use a key-wrapping algorithm (direct `ECDH-ES` and `dir`
+    /// serve a single recipient, RFC 7516 §7.2.1 / RFC 7518 §4.6).
     pub fn mint_multi_recipient(&self, grant: &Grant) -> Result<MintedToken> {
         let now = crate::token::now();
         let outcome = self.mint_multi_inner(grant, now);
@@ -510,7 +523,8 @@ impl Issuer {
     }
 
     fn mint_multi_inner(&self, grant: &Grant, now: i64) -> Result<MintedToken> {
-        let mut encryptor = Encryptor::new(ContentEncryptionAlg::A256Gcm);
+        let mut recipients: Vec<(ResourceIndicator, &ResourceEntry)> =
+            Vec::with_capacity(grant.resources.len());
         let mut auds = Vec::with_capacity(grant.resources.len());
         let mut scopes: Vec<String> = Vec::new();
         let mut ttl = self.default_ttl;
@@ -522,14 +536,32 @@ impl Issuer {
                     entry.current_alg()
                 )));
             }
-            encryptor = encryptor.recipient(entry.current_key(), entry.current_alg());
+            // One token, one content encryption: the resources must agree on it.
+            if let Some((first, first_entry)) = recipients.first() {
+                if first_entry.enc() != entry.enc() {
+                    return Err(Error::misuse(format!(
+                        "a multi-recipient token has one `enc`, but {first} uses {} and {resource} uses {}",
+                        first_entry.enc(),
+                        entry.enc()
+                    )));
+                }
+            }
             ttl = ttl.min(entry.token_lifetime().unwrap_or(self.default_ttl));
             auds.push(resource.as_str().to_owned());
+            // The documented trade-off: one `scope` (the union) for every recipient.
             for scope in s {
                 if !scopes.contains(&scope) {
                     scopes.push(scope);
                 }
             }
+            recipients.push((resource, entry));
+        }
+        let Some((_, first_entry)) = recipients.first() else {
+            return Err(Error::misuse("a grant without resources"));
+        };
+        let mut encryptor = Encryptor::new(first_entry.enc());
+        for (_, entry) in &recipients {
+            encryptor = encryptor.recipient(entry.current_key(), entry.current_alg());
         }
         let scope = scopes.join(" ");
         let claims = self.claims(grant, Audience::Many(auds.clone()), scope.clone(), now, ttl)?;

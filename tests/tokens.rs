@@ -399,6 +399,79 @@ fn attack_rs_reencrypts_stolen_inner_jws_to_other_rs() {
 }
 
 #[test]
+fn multi_recipient_every_recipient_reads_every_scope_and_the_aud_list() {
+    // The documented trade-off of `mint_multi_recipient`: one set of claims for all recipients.
+    let w = world();
+    let grant = Grant::new("alice", "photo-app", "photos.read photos.write friends.read", &[PHOTOS, FRIENDS])
+        .unwrap();
+    let multi = w.issuer.mint_multi_recipient(&grant).unwrap();
+    assert_eq!(multi.scope, "photos.read photos.write friends.read", "the union of the scopes");
+    let lenient = Validation::default().dangerous_accept_multi_audience();
+    let friends = rs(&w, FRIENDS, &w.friends_key).with_validation(lenient.clone());
+    let seen_by_friends = friends.open(&multi.access_token).unwrap();
+    // Friends reads what the client may do at Photos, and that it uses Photos at all.
+    assert!(seen_by_friends.has_scope("photos.write"), "friends sees photos' scopes");
+    assert!(seen_by_friends.has_scope("friends.read"));
+    let claims: Value = seen_by_friends.claims().unwrap();
+    assert_eq!(claims["aud"], json!([PHOTOS, FRIENDS]), "friends sees the whole aud list");
+    // And the other way round.
+    let seen_by_photos =
+        rs(&w, PHOTOS, &w.photos_key).with_validation(lenient).open(&multi.access_token).unwrap();
+    assert!(seen_by_photos.has_scope("friends.read"), "photos sees friends' scopes");
+    // With one token per audience neither learns about the other.
+    let single = w.issuer.mint(&grant, FRIENDS).unwrap();
+    let alone = rs(&w, FRIENDS, &w.friends_key).open(&single.access_token).unwrap();
+    assert_eq!(alone.scopes().collect::<Vec<_>>(), ["friends.read"]);
+    assert_eq!(alone.claims::<Value>().unwrap()["aud"], json!(FRIENDS));
+}
+
+/// An issuer for two resources whose registry entries use `enc_a` and `enc_b`.
+fn two_resource_issuer(enc_a: ContentEncryptionAlg, enc_b: ContentEncryptionAlg) -> (Issuer, Jwk, Jwk, Jwk) {
+    let as_key = Jwk::generate(Curve::P256).unwrap();
+    let (a, b) = (Jwk::generate(Curve::P256).unwrap(), Jwk::generate(Curve::X25519).unwrap());
+    let mut reg = Registry::default();
+    reg.insert(ResourceEntry::new(PHOTOS, ["photos.read"], public(&a)).unwrap().with_enc(enc_a)).unwrap();
+    reg.insert(ResourceEntry::new(FRIENDS, ["friends.read"], public(&b)).unwrap().with_enc(enc_b)).unwrap();
+    let issuer = Issuer::builder(AS, &as_key)
+        .registry(reg)
+        .allow_client("photo-app", &[PHOTOS, FRIENDS])
+        .unwrap()
+        .build()
+        .unwrap();
+    (issuer, as_key, a, b)
+}
+
+#[test]
+fn multi_recipient_honours_the_resources_encryption_enc() {
+    let (issuer, _, a, b) =
+        two_resource_issuer(ContentEncryptionAlg::A128CbcHs256, ContentEncryptionAlg::A128CbcHs256);
+    let grant = Grant::new("alice", "photo-app", "photos.read friends.read", &[PHOTOS, FRIENDS]).unwrap();
+    let multi = issuer.mint_multi_recipient(&grant).unwrap();
+    let headers = jwe::inspect(&multi.access_token, &DecryptPolicy::default()).unwrap();
+    assert_eq!(headers.protected["enc"], "A128CBC-HS256", "the registry's encryption_enc, not A256GCM");
+    for (resource, key) in [(PHOTOS, &a), (FRIENDS, &b)] {
+        let opened =
+            jwe::decrypt(&multi.access_token, &JwkSet::new(vec![key.clone()]), &DecryptPolicy::default())
+                .unwrap_or_else(|e| panic!("{resource}: {e}"));
+        assert_eq!(opened.enc, ContentEncryptionAlg::A128CbcHs256, "{resource}");
+    }
+}
+
+#[test]
+fn multi_recipient_refuses_resources_that_disagree_on_enc() {
+    let (issuer, _, _, _) = two_resource_issuer(ContentEncryptionAlg::A128Gcm, ContentEncryptionAlg::A256Gcm);
+    let grant = Grant::new("alice", "photo-app", "photos.read friends.read", &[PHOTOS, FRIENDS]).unwrap();
+    let err = issuer.mint_multi_recipient(&grant).expect_err("two encs cannot share one token");
+    let msg = err.to_string();
+    assert!(matches!(err, Error::Misuse(_)), "got {err:?}");
+    for part in [PHOTOS, FRIENDS, "A128GCM", "A256GCM"] {
+        assert!(msg.contains(part), "the error names {part}: {msg}");
+    }
+    // One token per audience still works, each with its own enc.
+    assert!(issuer.mint_all(&grant).is_ok());
+}
+
+#[test]
 fn attack_multi_recipient_insider_forges_content_for_other_recipient() {
     let w = world();
     let grant = Grant::new("alice", "photo-app", "photos.read friends.read", &[PHOTOS, FRIENDS]).unwrap();
