@@ -174,6 +174,18 @@ impl AccessToken {
     }
 }
 
+/// What a resource server's token cache holds and has served ([`ResourceServer::cache_stats`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheStats {
+    /// Tokens held now (only tokens that opened; never past their `exp` when served).
+    pub entries: usize,
+    /// Opens answered from the cache (the claims are still re-validated on each).
+    pub hits: u64,
+    /// Opens within the size limit that took the full path: not cached, or cached but past `exp`.
+    pub misses: u64,
+}
+
 /// A resource server: its resource identifier, its private keys (several during rotation), and
 /// the authorization server it trusts.
 ///
@@ -281,6 +293,15 @@ impl ResourceServer {
     pub fn with_cache(mut self, capacity: usize) -> ResourceServer {
         self.cache = Some(Arc::new(TokenCache::new(capacity)));
         self
+    }
+
+    /// The counters of the token cache, or `None` without [`ResourceServer::with_cache`]. Clones
+    /// that share the cache report the same counters; a change of settings starts from zero.
+    pub fn cache_stats(&self) -> Option<CacheStats> {
+        self.cache.as_ref().map(|c| {
+            let c = c.counters();
+            CacheStats { entries: c.entries, hits: c.hits, misses: c.misses }
+        })
     }
 
     /// The resource identifier.

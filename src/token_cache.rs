@@ -19,6 +19,16 @@ pub(crate) struct TokenCache<V> {
 struct Inner<V> {
     map: HashMap<Key, (i64, Arc<V>)>,
     order: VecDeque<Key>,
+    hits: u64,
+    misses: u64,
+}
+
+/// Counters of a token cache, as reported by `ResourceServer::cache_stats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Counters {
+    pub entries: usize,
+    pub hits: u64,
+    pub misses: u64,
 }
 
 impl<V> std::fmt::Debug for TokenCache<V> {
@@ -34,6 +44,8 @@ impl<V> TokenCache<V> {
             inner: Mutex::new(Inner {
                 map: HashMap::with_capacity(capacity.min(1 << 16)),
                 order: VecDeque::new(),
+                hits: 0,
+                misses: 0,
             }),
         }
     }
@@ -42,13 +54,19 @@ impl<V> TokenCache<V> {
         P::digest(Sha::Sha256, token.as_bytes())
     }
 
-    /// The cached value for `key` if present and `now <= exp`.
+    /// The cached value for `key` if present and `now <= exp` (a hit), else `None` (a miss).
     pub(crate) fn get(&self, key: &Key, now: i64) -> Option<Arc<V>> {
-        let inner = self.inner.lock().ok()?;
-        match inner.map.get(key) {
+        let mut inner = self.inner.lock().ok()?;
+        let found = match inner.map.get(key) {
             Some((exp, v)) if now <= *exp => Some(v.clone()),
             _ => None,
+        };
+        if found.is_some() {
+            inner.hits += 1;
+        } else {
+            inner.misses += 1;
         }
+        found
     }
 
     /// Inserts `value`, evicting the oldest entries (FIFO) when full. Expired entries are never
@@ -73,6 +91,15 @@ impl<V> TokenCache<V> {
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.inner.lock().map(|i| i.map.len()).unwrap_or(0)
+    }
+
+    /// Entries held and lookups served / not served so far.
+    pub(crate) fn counters(&self) -> Counters {
+        self.inner.lock().map_or(Counters { entries: 0, hits: 0, misses: 0 }, |i| Counters {
+            entries: i.map.len(),
+            hits: i.hits,
+            misses: i.misses,
+        })
     }
 }
 

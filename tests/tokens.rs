@@ -664,6 +664,12 @@ fn issuer_and_resource_server_are_send_sync() {
 
 // ---- opt-in RS cache -----------------------------------------------------------------------
 
+/// `(entries, hits, misses)` of an RS's token cache.
+fn cache(rs: &ResourceServer) -> (usize, u64, u64) {
+    let s = rs.cache_stats().expect("the RS has a cache");
+    (s.entries, s.hits, s.misses)
+}
+
 #[test]
 fn cache_serves_repeat_tokens_but_never_past_exp_and_rechecks_audience() {
     let w = world();
@@ -671,25 +677,57 @@ fn cache_serves_repeat_tokens_but_never_past_exp_and_rechecks_audience() {
     let t0 = now();
     let tok = w.issuer.mint_at(&grant, PAY, t0).unwrap().access_token;
     let pay = rs(&w, PAY, &w.pay_key).with_cache(8);
+    assert!(rs(&w, PAY, &w.pay_key).cache_stats().is_none(), "no cache unless opted in");
+    assert_eq!(cache(&pay), (0, 0, 0));
     let first = pay.open_at(&tok, None, t0).unwrap();
+    assert_eq!(cache(&pay), (1, 0, 1), "first open: full path, then stored");
     let second = pay.open_at(&tok, None, t0 + 10).unwrap();
+    assert_eq!(cache(&pay), (1, 1, 1), "repeat open: served from the cache");
     assert_eq!(first.standard_claims().jti, second.standard_claims().jti);
     // Past exp (300 s) + leeway (60 s): the cache must not serve it, and a full open rejects it.
     assert_eq!(rejection(pay.open_at(&tok, None, t0 + 361).unwrap_err()), TokenRejection::Expired);
+    assert_eq!(cache(&pay), (1, 1, 2), "past exp: not a hit");
     // Within the leeway the cache refuses (past exp) but the full path still accepts.
     assert!(pay.open_at(&tok, None, t0 + 330).is_ok());
+    assert_eq!(cache(&pay), (1, 1, 3), "past exp within the leeway: full path, not a hit");
     // A demanded audience is checked on every hit.
     assert!(pay.open_at(&tok, Some(PAY), t0).is_ok());
+    assert_eq!(cache(&pay), (1, 2, 3));
     assert_eq!(rejection(pay.open_at(&tok, Some(PHOTOS), t0).unwrap_err()), TokenRejection::WrongAudience);
+    assert_eq!(cache(&pay), (1, 3, 3), "the wrong audience was refused on a cache hit");
     // A tampered token is not a cache hit.
     let mut tampered = tok.clone();
     tampered.push('A');
-    assert!(pay.open_at(&tampered, None, t0).is_err());
-    // Rejected tokens are never cached.
+    assert!(matches!(pay.open_at(&tampered, None, t0), Err(Error::Malformed(_) | Error::DecryptionFailed)));
+    assert_eq!(cache(&pay), (1, 3, 4), "tampered: a miss, and not stored");
+}
+
+#[test]
+fn cache_never_stores_a_rejection() {
+    let w = world();
+    let pay = rs(&w, PAY, &w.pay_key).with_cache(8);
+    // Signed by a stranger: refused (no AS key has its kid), twice on the full path, never stored.
     let stranger = Jwk::generate(Curve::P256).unwrap();
     let bad = craft(&at_signer(&stranger), &good_claims(PAY), &w.pay_key.to_public().unwrap(), &[]);
-    assert!(pay.open_at(&bad, None, t0).is_err());
-    assert!(pay.open_at(&bad, None, t0).is_err());
+    assert!(matches!(pay.open(&bad), Err(Error::NoMatchingKey(_))));
+    assert!(matches!(pay.open(&bad), Err(Error::NoMatchingKey(_))));
+    assert_eq!(cache(&pay), (0, 0, 2));
+    // A rejection that time cures: a token opened before its `iat` is refused, and the same
+    // token opens once it is valid. Had the rejection been remembered, the second open would
+    // repeat it.
+    let grant = Grant::new("alice", "photo-app", "pay", &[PAY]).unwrap();
+    let t0 = now();
+    let tok = w.issuer.mint_at(&grant, PAY, t0).unwrap().access_token;
+    assert_eq!(rejection(pay.open_at(&tok, None, t0 - 1000).unwrap_err()), TokenRejection::NotYetValid);
+    assert_eq!(cache(&pay), (0, 0, 3), "refused: not stored");
+    assert!(pay.open_at(&tok, None, t0).is_ok());
+    assert_eq!(cache(&pay), (1, 0, 4), "accepted on the full path, then stored");
+    // A rejection for the demanded audience, then the same token without that demand.
+    let tok2 = w.issuer.mint_at(&grant, PAY, t0 + 1).unwrap().access_token;
+    assert_eq!(rejection(pay.open_at(&tok2, Some(PHOTOS), t0).unwrap_err()), TokenRejection::WrongAudience);
+    assert_eq!(cache(&pay), (1, 0, 5));
+    assert!(pay.open_at(&tok2, Some(PAY), t0 + 1).is_ok());
+    assert_eq!(cache(&pay), (2, 0, 6));
 }
 
 #[test]
@@ -854,18 +892,32 @@ fn registry_key_set_errors_name_the_resource() {
 fn cache_is_not_shared_with_clones_whose_settings_differ() {
     let w = world();
     let strict = rs(&w, PHOTOS, &w.photos_key).with_cache(16);
+    // The control: a clone with the same settings shares the cache, and the counters show it.
+    let twin = strict.clone();
+    let grant = Grant::new("alice", "photo-app", "photos.read", &[PHOTOS]).unwrap();
+    let tok = w.issuer.mint(&grant, PHOTOS).unwrap().access_token;
+    assert!(strict.open(&tok).is_ok());
+    assert!(twin.open(&tok).is_ok());
+    assert_eq!(cache(&twin), (1, 1, 1), "the twin was served what the strict RS cached");
+    assert_eq!(cache(&strict), cache(&twin));
+    // A clone with other settings starts with its own, empty cache.
     let lenient = strict.clone().with_validation(Validation::default().dangerous_accept_unencrypted());
+    assert_eq!(cache(&lenient), (0, 0, 0));
     let plain = at_signer(&w.as_key).sign(good_claims(PHOTOS).to_string().as_bytes()).unwrap();
     assert!(lenient.open(&plain).is_ok(), "opt-in accepts a plain JWS");
     assert_eq!(lenient.open(&plain).unwrap().key_management(), None);
-    // The strict RS must not be served the token the lenient clone cached.
+    assert_eq!(cache(&lenient), (1, 1, 1), "the lenient clone cached the plain JWS");
+    // The strict RS must not be served the token the lenient clone cached: its refusal comes
+    // from its own full path (a miss), not from a hit.
     assert_eq!(rejection(strict.open(&plain).unwrap_err()), TokenRejection::NotEncrypted);
+    assert_eq!(cache(&strict), (1, 1, 2), "strict: a miss; nothing of the lenient clone's");
     // Oversized input is refused before hashing or parsing, cache or not.
     let huge = "A".repeat(jwe::DEFAULT_MAX_TOKEN_SIZE + 1);
     assert_eq!(
         strict.open(&huge).map(|_| ()),
         Err(Error::Limit(LimitExceeded::TokenTooLarge { max: jwe::DEFAULT_MAX_TOKEN_SIZE }))
     );
+    assert_eq!(cache(&strict), (1, 1, 2), "oversized: not even looked up");
 }
 
 #[test]
