@@ -9,8 +9,11 @@ use std::time::{Duration, Instant};
 #[path = "../fuzz/fuzz_targets/common.rs"]
 mod common;
 
+/// A fuzz target's body: runs one input, returns whether it opened / parsed.
+type Body = fn(&[u8]) -> bool;
+
 /// Every fuzz target and the function that is its body.
-const TARGETS: &[(&str, fn(&[u8]) -> bool)] = &[
+const TARGETS: &[(&str, Body)] = &[
     ("decrypt_compact", common::run_decrypt_compact),
     ("decrypt_json", common::run_decrypt_json),
     ("jwk_parse", common::run_jwk_parse),
