@@ -20,7 +20,7 @@ use serde_json::{json, Map, Value};
 use crate::error::{Error, Result};
 use crate::json;
 use crate::jwa::{ContentEncryptionAlg, KeyManagementAlg};
-use crate::jwk::{Curve, Jwk, JwkSet};
+use crate::jwk::{Curve, Jwk, JwkSet, PublicKeyUse};
 use crate::token::ResourceIndicator;
 
 /// One resource server as the issuer knows it.
@@ -230,7 +230,8 @@ impl ResourceEntry {
 /// one must remain.
 fn validate_keys(resource: &ResourceIndicator, jwks: &JwkSet) -> Result<Vec<(Jwk, KeyManagementAlg)>> {
     let ctx = |msg: &str| Error::invalid_key(format!("{resource}: {msg}"));
-    let mixed = jwks.iter().any(|k| k.key_use() == Some("sig"));
+    let is_sig = |k: &Jwk| k.key_use() == Some(&PublicKeyUse::Signature);
+    let mixed = jwks.iter().any(is_sig);
     if mixed && jwks.iter().any(|k| k.key_use().is_none()) {
         return Err(ctx("a JWK Set with signing and encryption keys needs `use` on every key (RFC 9728 §2)"));
     }
@@ -241,11 +242,12 @@ fn validate_keys(resource: &ResourceIndicator, jwks: &JwkSet) -> Result<Vec<(Jwk
         if key.is_private() {
             return Err(ctx("registry keys must be public (private or symmetric key found)"));
         }
-        if key.key_use() == Some("sig") {
+        if is_sig(key) {
             continue;
         }
-        if !key.usable_for("enc") {
-            return Err(ctx("key `use`/`key_ops` do not allow encryption"));
+        if let Err(e) = key.check_usable_for(&PublicKeyUse::Encryption) {
+            let Error::NoMatchingKey(why) = e else { return Err(e) };
+            return Err(ctx(&why));
         }
         let alg = match key.alg() {
             Some(a) => a

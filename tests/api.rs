@@ -4,7 +4,7 @@
 use jwe_mint::issuer::{Grant, Issuer};
 use jwe_mint::jwa::{ContentEncryptionAlg as Enc, KeyManagementAlg as Alg, SigningAlg};
 use jwe_mint::jwe::{self, DecryptPolicy, Encryptor};
-use jwe_mint::jwk::{Curve, Jwk, JwkSet};
+use jwe_mint::jwk::{Curve, Jwk, JwkSet, KeyOperation, PublicKeyUse};
 use jwe_mint::jws::{Header, Signer};
 use jwe_mint::registry::{Registry, ResourceEntry};
 use jwe_mint::resource_server::Validation;
@@ -130,4 +130,98 @@ fn validation_is_configured_by_methods() {
     assert_eq!(v.leeway(), 5);
     assert_eq!(v.signing_algs(), [SigningAlg::EdDsa]);
     assert!(v.allows_subresources() && v.accepts_unencrypted() && v.accepts_multi_audience());
+}
+
+#[test]
+fn jwk_use_and_key_ops_are_typed_and_round_trip() {
+    let json =
+        r#"{"kty":"oct","k":"GawgguFyGrWKav7AX4VKUg","use":"ENC","key_ops":["unwrapKey","frobnicate"]}"#;
+    let k = Jwk::from_json(json).unwrap();
+    assert_eq!(k.key_use(), Some(&PublicKeyUse::Other("ENC".into())));
+    assert_eq!(k.key_ops().unwrap(), [KeyOperation::UnwrapKey, KeyOperation::Other("frobnicate".into())]);
+    let again = k.to_private_value();
+    assert_eq!(again["use"], "ENC");
+    assert_eq!(again["key_ops"], serde_json::json!(["unwrapKey", "frobnicate"]));
+    // RFC 7517 §4.3: duplicate operations are an invalid key.
+    let dup = r#"{"kty":"oct","k":"GawgguFyGrWKav7AX4VKUg","key_ops":["decrypt","decrypt"]}"#;
+    assert!(matches!(Jwk::from_json(dup), Err(Error::InvalidKey(m)) if m.contains("twice")));
+    let built = Jwk::symmetric(&[1; 16]).unwrap().with_use(PublicKeyUse::Encryption).with_key_ops([
+        KeyOperation::WrapKey,
+        KeyOperation::UnwrapKey,
+        KeyOperation::WrapKey,
+    ]);
+    assert_eq!(built.key_ops().unwrap(), [KeyOperation::WrapKey, KeyOperation::UnwrapKey]);
+    assert_eq!(built.to_private_value()["use"], "enc");
+}
+
+/// A key refused for a JWE names the parameter that forbids it.
+fn refusal(key: &Jwk) -> String {
+    let token = Encryptor::new(Enc::A128Gcm)
+        .recipient(&Jwk::symmetric(&[7; 16]).unwrap(), Alg::A128Kw)
+        .encrypt_compact(b"x")
+        .unwrap();
+    match jwe::decrypt(&token, &JwkSet::new(vec![key.clone()]), &DecryptPolicy::default()) {
+        Err(Error::NoMatchingKey(m)) => {
+            // The encryptor refuses the same key for the same reason.
+            let enc = Encryptor::new(Enc::A128Gcm).recipient(key, Alg::A128Kw).encrypt_compact(b"x");
+            assert_eq!(enc.unwrap_err(), Error::NoMatchingKey(m.clone()));
+            m
+        }
+        other => panic!("expected NoMatchingKey, got {:?}", other.map(|_| ())),
+    }
+}
+
+#[test]
+fn a_key_refused_for_encryption_names_the_real_reason() {
+    let raw = Jwk::symmetric(&[7; 16]).unwrap();
+    // `key_ops: ["sign"]` and no `use`: the reason is key_ops, not `use`.
+    let m = refusal(&raw.clone().with_key_ops([KeyOperation::Sign]));
+    assert!(m.contains("`key_ops` [sign] allow no encryption operation"), "{m}");
+    assert!(!m.contains("`use`"), "{m}");
+    // `use: sig`.
+    let m = refusal(&raw.clone().with_use(PublicKeyUse::Signature));
+    assert_eq!(m, "key `use` is `sig`, not `enc`");
+    // Any other `use` value is never read as `enc` (nor as `sig`).
+    for other in ["ENC", "enc ", "encryption", ""] {
+        let m = refusal(&raw.clone().with_use(other));
+        assert!(m.starts_with("key `use` is `") && m.ends_with("`, not `enc`"), "{other:?}: {m}");
+    }
+    // An unregistered operation permits nothing.
+    let m = refusal(&raw.clone().with_key_ops([KeyOperation::Other("wrap".into())]));
+    assert!(m.contains("[wrap]"), "{m}");
+    // The same key with a fitting operation opens the token.
+    let ok = raw.with_use(PublicKeyUse::Encryption).with_key_ops([KeyOperation::UnwrapKey]);
+    let token = Encryptor::new(Enc::A128Gcm).recipient(&ok, Alg::A128Kw).encrypt_compact(b"x").unwrap();
+    assert!(jwe::decrypt(&token, &JwkSet::new(vec![ok]), &DecryptPolicy::default()).is_ok());
+}
+
+#[test]
+fn a_signing_key_refused_for_signatures_names_the_real_reason() {
+    let key = Jwk::generate(Curve::P256).unwrap().with_key_ops([KeyOperation::Decrypt]);
+    match Signer::new(&key, SigningAlg::Es256, Header::new()) {
+        Err(Error::NoMatchingKey(m)) => assert_eq!(m, "key `key_ops` [decrypt] allow no signature operation"),
+        other => panic!("{other:?}"),
+    }
+    let key = Jwk::generate(Curve::P256).unwrap().with_use("sig ");
+    match Signer::new(&key, SigningAlg::Es256, Header::new()) {
+        Err(Error::NoMatchingKey(m)) => assert_eq!(m, "key `use` is `sig `, not `sig`"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn registry_refuses_a_key_whose_use_is_neither_sig_nor_enc() {
+    let public = Jwk::generate(Curve::P256).unwrap().to_public().unwrap();
+    for (key, needle) in [
+        (public.clone().with_use("Enc"), "key `use` is `Enc`, not `enc`"),
+        (
+            public.clone().with_key_ops([KeyOperation::Verify]),
+            "key `key_ops` [verify] allow no encryption operation",
+        ),
+    ] {
+        match ResourceEntry::new("https://rs.example", ["s"], JwkSet::new(vec![key])) {
+            Err(Error::InvalidKey(m)) => assert!(m.ends_with(needle), "{m}"),
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+    }
 }

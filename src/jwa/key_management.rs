@@ -9,7 +9,7 @@ use super::{sha_for_bits, ContentEncryptionAlg, KeyManagementAlg};
 use crate::b64;
 use crate::crypto::{CryptoProvider, Provider as P, Sha};
 use crate::error::{Error, LimitExceeded, Result};
-use crate::jwk::{Jwk, KeyMaterial};
+use crate::jwk::{Jwk, KeyMaterial, PublicKeyUse};
 
 /// Iteration count used when jwe-mint itself encrypts with PBES2 and the caller set none.
 pub const PBES2_DEFAULT_ITERATIONS: u32 = 10_000;
@@ -37,9 +37,7 @@ pub(crate) fn check_key(
             )));
         }
     }
-    if !key.usable_for("enc") {
-        return Err(Error::NoMatchingKey("key `use` is not `enc`".into()));
-    }
+    key.check_usable_for(&PublicKeyUse::Encryption)?;
     if need_private && matches!(alg, Rsa1_5 | RsaOaep | RsaOaep256) && !P::RSA_DECRYPTION {
         return Err(Error::RefusedByProvider {
             provider: P::NAME,

@@ -4,9 +4,11 @@
 //! never re-parses JSON or re-validates a point. Private parts zeroize on drop and never appear in
 //! `Debug` output.
 
+mod params;
 mod set;
 mod thumbprint;
 
+pub use params::{KeyOperation, PublicKeyUse};
 pub use set::{JwkSet, SkipReason, SkippedKey};
 
 use std::fmt;
@@ -142,9 +144,9 @@ pub(crate) enum KeyMaterial {
 #[derive(Clone)]
 pub struct Jwk {
     kid: Option<String>,
-    key_use: Option<String>,
+    key_use: Option<PublicKeyUse>,
     alg: Option<String>,
-    key_ops: Option<Vec<String>>,
+    key_ops: Option<Vec<KeyOperation>>,
     pub(crate) material: Arc<KeyMaterial>,
 }
 
@@ -200,20 +202,25 @@ impl Jwk {
         };
         let key_ops = match o.get("key_ops") {
             None => None,
-            Some(Value::Array(a)) => Some(
-                a.iter()
-                    .map(|v| {
-                        v.as_str()
-                            .map(str::to_owned)
-                            .ok_or_else(|| Error::invalid_key("`key_ops` must be strings"))
-                    })
-                    .collect::<Result<Vec<_>>>()?,
-            ),
+            Some(Value::Array(a)) => {
+                let mut ops: Vec<KeyOperation> = Vec::with_capacity(a.len());
+                for v in a {
+                    let op = KeyOperation::from(
+                        v.as_str().ok_or_else(|| Error::invalid_key("`key_ops` must be strings"))?,
+                    );
+                    // RFC 7517 §4.3: duplicate values MUST NOT be present.
+                    if ops.contains(&op) {
+                        return Err(Error::invalid_key("`key_ops` lists an operation twice"));
+                    }
+                    ops.push(op);
+                }
+                Some(ops)
+            }
             Some(_) => return Err(Error::invalid_key("`key_ops` must be an array")),
         };
         Ok(Jwk {
             kid: json::opt_str(o, "kid").map_err(key_err)?.map(str::to_owned),
-            key_use: json::opt_str(o, "use").map_err(key_err)?.map(str::to_owned),
+            key_use: json::opt_str(o, "use").map_err(key_err)?.map(PublicKeyUse::from),
             alg: json::opt_str(o, "alg").map_err(key_err)?.map(str::to_owned),
             key_ops,
             material: Arc::new(material),
@@ -287,9 +294,22 @@ impl Jwk {
         self
     }
 
-    /// Sets the `use` (`"enc"` or `"sig"`).
-    pub fn with_use(mut self, key_use: impl Into<String>) -> Jwk {
+    /// Sets the `use`: [`PublicKeyUse::Encryption`] or [`PublicKeyUse::Signature`] (a string
+    /// converts: `"enc"`, `"sig"`, anything else is [`PublicKeyUse::Other`]).
+    pub fn with_use(mut self, key_use: impl Into<PublicKeyUse>) -> Jwk {
         self.key_use = Some(key_use.into());
+        self
+    }
+
+    /// Sets the `key_ops` (RFC 7517 §4.3); a repeated operation is kept once.
+    pub fn with_key_ops(mut self, ops: impl IntoIterator<Item = KeyOperation>) -> Jwk {
+        let mut list: Vec<KeyOperation> = Vec::new();
+        for op in ops {
+            if !list.contains(&op) {
+                list.push(op);
+            }
+        }
+        self.key_ops = Some(list);
         self
     }
 
@@ -305,8 +325,8 @@ impl Jwk {
     }
 
     /// The `use`, if any.
-    pub fn key_use(&self) -> Option<&str> {
-        self.key_use.as_deref()
+    pub fn key_use(&self) -> Option<&PublicKeyUse> {
+        self.key_use.as_ref()
     }
 
     /// The `alg` this key is pinned to, if any.
@@ -315,7 +335,7 @@ impl Jwk {
     }
 
     /// The `key_ops`, if any.
-    pub fn key_ops(&self) -> Option<&[String]> {
+    pub fn key_ops(&self) -> Option<&[KeyOperation]> {
         self.key_ops.as_deref()
     }
 
@@ -468,26 +488,46 @@ impl Jwk {
             m.insert("kid".into(), kid.clone().into());
         }
         if let Some(u) = &self.key_use {
-            m.insert("use".into(), u.clone().into());
+            m.insert("use".into(), u.as_str().into());
         }
         if let Some(a) = &self.alg {
             m.insert("alg".into(), a.clone().into());
         }
         if let Some(ops) = &self.key_ops {
-            m.insert("key_ops".into(), ops.clone().into());
+            m.insert("key_ops".into(), ops.iter().map(|op| Value::from(op.as_str())).collect());
         }
         m
     }
 
-    /// Whether this key may be used for `use_` (`enc` or `sig`) according to its `use` member and,
-    /// when present, its `key_ops` member (RFC 7517 §4.3), which must name an operation of that kind.
-    pub(crate) fn usable_for(&self, use_: &str) -> bool {
-        let ops: &[&str] = match use_ {
-            "sig" => &["sign", "verify"],
-            _ => &["encrypt", "decrypt", "wrapKey", "unwrapKey", "deriveKey", "deriveBits"],
-        };
-        self.key_use.as_deref().is_none_or(|u| u == use_)
-            && self.key_ops.as_deref().is_none_or(|k| k.iter().any(|op| ops.contains(&op.as_str())))
+    /// Whether this key may be used for `purpose` ([`PublicKeyUse::Signature`] or
+    /// [`PublicKeyUse::Encryption`]): its `use` (RFC 7517 §4.2), when present, must be that
+    /// purpose, and its `key_ops` (§4.3), when present, must name an operation of that kind. The
+    /// error ([`Error::NoMatchingKey`]) names the parameter that forbids it.
+    pub(crate) fn check_usable_for(&self, purpose: &PublicKeyUse) -> Result<()> {
+        if let Some(u) = &self.key_use {
+            if u != purpose {
+                return Err(Error::NoMatchingKey(format!(
+                    "key `use` is `{}`, not `{purpose}`",
+                    crate::jwa::printable(u.as_str())
+                )));
+            }
+        }
+        if let Some(ops) = &self.key_ops {
+            let fits = |op: &KeyOperation| match purpose {
+                PublicKeyUse::Signature => op.is_signature(),
+                PublicKeyUse::Encryption => op.is_encryption(),
+                PublicKeyUse::Other(_) => false,
+            };
+            if !ops.iter().any(fits) {
+                let kind = if *purpose == PublicKeyUse::Signature { "signature" } else { "encryption" };
+                let listed: Vec<String> = ops.iter().map(|op| crate::jwa::printable(op.as_str())).collect();
+                return Err(Error::NoMatchingKey(format!(
+                    "key `key_ops` [{}] allow no {kind} operation",
+                    listed.join(", ")
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Whether this is an X25519 key whose public point has low order (RFC 7748 §6.1; the

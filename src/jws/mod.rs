@@ -19,7 +19,7 @@ use crate::b64;
 use crate::crypto::{CryptoProvider, Provider as P, RsaSignature};
 use crate::error::{Error, LimitExceeded, Result};
 use crate::jwa::SigningAlg;
-use crate::jwk::{Curve, Jwk, JwkSet, KeyMaterial};
+use crate::jwk::{Curve, Jwk, JwkSet, KeyMaterial, PublicKeyUse};
 
 /// A JOSE header object.
 pub type Header = Map<String, Value>;
@@ -124,9 +124,7 @@ pub(crate) fn check_key(alg: SigningAlg, key: &Jwk, need_private: bool) -> Resul
             )));
         }
     }
-    if !key.usable_for("sig") {
-        return Err(Error::NoMatchingKey("key `use` is not `sig`".into()));
-    }
+    key.check_usable_for(&PublicKeyUse::Signature)?;
     let fits = match (&*key.material, alg) {
         (KeyMaterial::Ec { private, .. }, _) => {
             alg.ec_curve().map(Curve::from_ec) == key.curve() && (!need_private || private.is_some())

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use jwe_mint::jwa::{ContentEncryptionAlg as Enc, KeyManagementAlg as Km};
 use jwe_mint::jwe::Encryptor;
-use jwe_mint::jwk::Jwk;
+use jwe_mint::jwk::{Jwk, PublicKeyUse};
 use jwe_mint::Error;
 
 use crate::common::{
@@ -76,9 +76,10 @@ pub fn run(args: Args) -> Result<(), CliError> {
 /// The first key of the file meant for encryption, as a public key when it is asymmetric.
 fn recipient_key(path: &Path) -> Result<Jwk, CliError> {
     let set = read_key_file(path, "--key")?;
-    let key = set.iter().find(|k| k.key_use().is_none_or(|u| u == "enc")).ok_or_else(|| {
-        about_file("--key", path)(Error::NoMatchingKey("holds no key with use enc (or no use)".into()))
-    })?;
+    let key =
+        set.iter().find(|k| k.key_use().is_none_or(|u| *u == PublicKeyUse::Encryption)).ok_or_else(|| {
+            about_file("--key", path)(Error::NoMatchingKey("holds no key with use enc (or no use)".into()))
+        })?;
     if key.is_symmetric() {
         Ok(key.clone())
     } else {

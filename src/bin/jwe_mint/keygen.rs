@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use jwe_mint::jwa::{KeyManagementAlg as Km, SigningAlg};
-use jwe_mint::jwk::{Curve, Jwk};
+use jwe_mint::jwk::{Curve, Jwk, PublicKeyUse};
 
 use crate::common::{pretty, usage, write_stdout, CliError};
 
@@ -24,9 +24,9 @@ pub struct Args {
     /// Key ID [default: the RFC 7638 thumbprint]
     #[arg(long, value_name = "KID")]
     kid: Option<String>,
-    /// Public key use [default: enc for key management algs, sig for signing algs]
-    #[arg(long = "use", value_name = "USE", value_enum)]
-    key_use: Option<KeyUse>,
+    /// Public key use: enc or sig [default: enc for key management algs, sig for signing algs]
+    #[arg(long = "use", value_name = "USE", value_parser = parse_use)]
+    key_use: Option<PublicKeyUse>,
     /// Write the key to FILE (created with mode 0600 on Unix) instead of stdout; an existing FILE
     /// (or symlink) is an error and left untouched
     #[arg(long, value_name = "FILE")]
@@ -34,13 +34,6 @@ pub struct Args {
     /// With --out: replace an existing FILE (a symlink there is replaced, never followed)
     #[arg(long, requires = "out")]
     force: bool,
-}
-
-/// A `use` value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum KeyUse {
-    Enc,
-    Sig,
 }
 
 /// Any algorithm a key can be generated for.
@@ -69,6 +62,13 @@ fn parse_any_alg(s: &str) -> Result<AnyAlg, String> {
     Err("not a key management or signing algorithm jwe-mint implements".into())
 }
 
+fn parse_use(s: &str) -> Result<PublicKeyUse, String> {
+    match PublicKeyUse::from(s) {
+        PublicKeyUse::Other(_) => Err("expected enc or sig".into()),
+        u => Ok(u),
+    }
+}
+
 fn parse_curve(s: &str) -> Result<Curve, String> {
     s.parse().map_err(|_| "expected one of P-256, P-384, P-521, X25519, Ed25519".to_string())
 }
@@ -76,9 +76,10 @@ fn parse_curve(s: &str) -> Result<Curve, String> {
 /// Runs `keygen`.
 pub fn run(args: Args) -> Result<(), CliError> {
     let key = generate(&args)?;
-    let key_use = match (args.key_use, args.alg) {
-        (Some(KeyUse::Enc), _) | (None, AnyAlg::KeyManagement(_)) => "enc",
-        (Some(KeyUse::Sig), _) | (None, AnyAlg::Signing(_)) => "sig",
+    let key_use = match (&args.key_use, args.alg) {
+        (Some(u), _) => u.clone(),
+        (None, AnyAlg::KeyManagement(_)) => PublicKeyUse::Encryption,
+        (None, AnyAlg::Signing(_)) => PublicKeyUse::Signature,
     };
     let mut key = key.with_alg(args.alg.name()).with_use(key_use);
     if let Some(kid) = &args.kid {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use jwe_mint::issuer::{Grant, Issuer, TokenResponse};
-use jwe_mint::jwk::{Jwk, JwkSet};
+use jwe_mint::jwk::{Jwk, JwkSet, PublicKeyUse};
 use jwe_mint::registry::Registry;
 use jwe_mint::Error;
 
@@ -97,7 +97,7 @@ fn signing_key(path: &Path) -> Result<Jwk, CliError> {
     let set: JwkSet = read_key_file(path, "--signing-key")?;
     set.keys()
         .iter()
-        .find(|k| k.is_private() && !k.is_symmetric() && k.key_use() != Some("enc"))
+        .find(|k| k.is_private() && !k.is_symmetric() && k.key_use() != Some(&PublicKeyUse::Encryption))
         .cloned()
         .ok_or_else(|| {
             about_file("--signing-key", path)(Error::InvalidKey("holds no private signing key".into()))
