@@ -1,4 +1,5 @@
-//! Hot-path benchmarks (DESIGN §8, issue D).
+//! Hot-path benchmarks (mint and open one token, fan-out, raw JWE, batches; ARCHITECTURE.md explains
+//! the fan-out scheme). `scripts/bench-report.sh` turns the results into a table.
 //!
 //! Every token has the same shape: an ES256 `at+jwt` JWS (~350-byte claims) inside
 //! `ECDH-ES+A256KW` / `A256GCM` on P-256. Groups (named so `scripts/bench-report.sh` can build a
@@ -10,6 +11,9 @@
 //!   verify; josekit decrypting, verifying and validating.
 //! - `fanout_compact/{1,4,16}` (`Issuer::mint_all`) vs `fanout_json/{1,4,16}`
 //!   (`Issuer::mint_multi_recipient`).
+//! - `fanout16/{mint_x16,pool1,pool2,outside}`: 16 × `Issuer::mint` vs `mint_all` of 16 on a
+//!   one- and two-thread rayon pool and from outside the global pool (`--features parallel`).
+//! - `batch64/{threads1,threads2,sequential}`: `Issuer::mint_batch` of 64 requests.
 //! - `jwe_raw/{encrypt,decrypt}`: `Encryptor::encrypt_compact` / `jwe::decrypt` of ~600 bytes.
 //!
 //! Run: `cargo bench --bench hot_path` (aws-lc) or
@@ -192,6 +196,37 @@ fn bench_fanout(c: &mut Criterion, w: &World) {
         });
     }
     general.finish();
+}
+
+// ---- fan-out of 16 on a rayon pool vs 16 × mint -------------------------------------------------
+
+/// `fanout16/mint_x16`: 16 `mint` calls on the calling thread (the baseline). With `parallel`:
+/// `fanout16/pool1` and `pool2`: `mint_all` over the same 16 resources, called from inside a
+/// one- and a two-thread pool (`pool.install` around the whole measurement, so no per-call hand-off
+/// to the pool is timed); `fanout16/outside`: `mint_all` from the main thread, which is not a pool
+/// thread, on rayon's global pool (`RAYON_NUM_THREADS`, else one thread per core). Without
+/// `parallel`: `fanout16/mint_all`, sequential.
+fn bench_fanout16(c: &mut Criterion, w: &World) {
+    let grant = w.grant(MAX_FANOUT);
+    let resources: Vec<String> = (0..MAX_FANOUT).map(resource).collect();
+    let x16 = || resources.iter().map(|r| w.issuer.mint(black_box(&grant), r).unwrap()).collect::<Vec<_>>();
+    assert_eq!(x16().len(), MAX_FANOUT);
+    let mut g = c.benchmark_group("fanout16");
+    g.bench_function("mint_x16", |b| b.iter(x16));
+    #[cfg(feature = "parallel")]
+    {
+        for threads in [1usize, 2] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            g.bench_function(format!("pool{threads}"), |b| {
+                pool.install(|| b.iter(|| w.issuer.mint_all(black_box(&grant)).unwrap()))
+            });
+        }
+        eprintln!("fanout16/outside: rayon global pool of {} threads", rayon::current_num_threads());
+        g.bench_function("outside", |b| b.iter(|| w.issuer.mint_all(black_box(&grant)).unwrap()));
+    }
+    #[cfg(not(feature = "parallel"))]
+    g.bench_function("mint_all", |b| b.iter(|| w.issuer.mint_all(black_box(&grant)).unwrap()));
+    g.finish();
 }
 
 // ---- raw JWE ----------------------------------------------------------------------------------
@@ -420,6 +455,7 @@ fn hot_path(c: &mut Criterion) {
     bench_floor(c, &w);
     bench_josekit(c, &w);
     bench_fanout(c, &w);
+    bench_fanout16(c, &w);
     bench_jwe_raw(c, &w);
     bench_batch(c, &w);
 }

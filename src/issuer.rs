@@ -364,7 +364,7 @@ impl Issuer {
     }
 
     /// Mints one compact token per granted resource (RFC 8707 §2: one audience per token). With the
-    /// `parallel` feature the tokens are minted on the rayon thread pool.
+    /// `parallel` feature the tokens are minted as [`Issuer::mint_batch`] mints them.
     pub fn mint_all(&self, grant: &Grant) -> Result<TokenResponse> {
         let now = crate::token::now();
         let requests: Vec<(&Grant, &str)> = grant.resources.iter().map(|r| (grant, r.as_str())).collect();
@@ -373,7 +373,10 @@ impl Issuer {
     }
 
     /// Mints many tokens (e.g. a queue of token requests), one result per `(grant, resource)`
-    /// in order. With the `parallel` feature the work is spread over the rayon thread pool.
+    /// in order. With the `parallel` feature the calling thread and the current rayon pool (the
+    /// pool this is called from, else the global one) share the work: with a pool of `n` threads
+    /// the caller and `n - 1` pool tasks take requests one at a time; on a one-thread pool the
+    /// caller mints everything itself.
     ///
     /// ```
     /// # use jwe_mint::issuer::{Grant, Issuer};
@@ -396,12 +399,47 @@ impl Issuer {
     fn mint_batch_at(&self, requests: &[(&Grant, &str)], now: i64) -> Vec<Result<MintedToken>> {
         #[cfg(feature = "parallel")]
         {
-            use rayon::prelude::*;
-            if requests.len() > 1 {
-                return requests.par_iter().map(|(g, r)| self.mint_at(g, r, now)).collect();
+            let lanes = rayon::current_num_threads().min(requests.len());
+            if lanes > 1 {
+                return self.mint_in_lanes(requests, now, lanes);
             }
         }
         requests.iter().map(|(g, r)| self.mint_at(g, r, now)).collect()
+    }
+
+    /// `lanes` workers (the caller plus `lanes - 1` pool tasks) each take the next request from a
+    /// shared counter until none is left. Not `par_iter`: called from outside the pool, it hands
+    /// the whole batch over and blocks the caller until a pool thread has woken, minted and woken
+    /// it again, and the tokens are built on one core and freed on another. That costs latency
+    /// and cache traffic, not instructions (callgrind: within 0.2% per token), and made a
+    /// 16-token fan-out on a one-thread pool ~10% slower than 16 `mint` calls. Here the caller
+    /// starts at once and pool tasks join as they wake; a one-thread pool is not used at all.
+    #[cfg(feature = "parallel")]
+    fn mint_in_lanes(&self, requests: &[(&Grant, &str)], now: i64, lanes: usize) -> Vec<Result<MintedToken>> {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::{Mutex, PoisonError};
+
+        let next = AtomicUsize::new(0);
+        let minted = Mutex::new(Vec::with_capacity(requests.len()));
+        let lane = || {
+            let mut mine = Vec::new();
+            loop {
+                // Each index is claimed exactly once, so each request is minted exactly once.
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((g, r)) = requests.get(i) else { break };
+                mine.push((i, self.mint_at(g, r, now)));
+            }
+            minted.lock().unwrap_or_else(PoisonError::into_inner).extend(mine);
+        };
+        rayon::in_place_scope(|scope| {
+            for _ in 1..lanes {
+                scope.spawn(|_| lane());
+            }
+            lane();
+        });
+        let mut minted = minted.into_inner().unwrap_or_else(PoisonError::into_inner);
+        minted.sort_unstable_by_key(|(i, _)| *i);
+        minted.into_iter().map(|(_, token)| token).collect()
     }
 
     /// Opt-in: one general-JSON JWE that every granted resource server can decrypt.
