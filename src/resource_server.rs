@@ -372,7 +372,9 @@ impl ResourceServer {
     }
 
     fn open_inner(&self, token: &str, audience: Option<&str>, now: i64) -> Result<AccessToken> {
-        let unencrypted = !token.starts_with('{') && token.bytes().filter(|b| *b == b'.').count() == 2;
+        // Serialization detected exactly as the JOSE layer does (JSON may start with whitespace).
+        let json_serialized = jwe::is_json_serialization(token);
+        let unencrypted = !json_serialized && token.bytes().filter(|b| *b == b'.').count() == 2;
         let decrypted = if unencrypted {
             if !self.validation.dangerous_accept_unencrypted {
                 return Err(Error::InvalidToken(TokenRejection::NotEncrypted));
@@ -382,7 +384,7 @@ impl ResourceServer {
             // RFC 9068 access tokens travel as compact JWTs (RFC 7519 §7.2). A JSON serialization
             // gives one token many spellings (unprotected headers, member order), which defeats
             // deny-lists and caches keyed on the text; only multi-audience tokens need it.
-            if token.starts_with('{') && !self.validation.dangerous_accept_multi_audience {
+            if json_serialized && !self.validation.dangerous_accept_multi_audience {
                 return Err(Error::InvalidToken(TokenRejection::NotCompact));
             }
             let d = jwe::decrypt(token, &self.keys, &self.policy)?;

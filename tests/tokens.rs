@@ -1099,6 +1099,33 @@ fn json_serialized_access_tokens_are_refused() {
     assert_eq!(multi.open(&general).unwrap().subject(), "alice");
 }
 
+/// JSON may start with whitespace (RFC 8259 §2) and the JOSE layer reads it as JSON: the RS's
+/// compact-only rule must see through the whitespace too.
+#[test]
+fn json_serialized_access_tokens_with_leading_whitespace_are_refused() {
+    let w = world();
+    let grant = Grant::new("alice", "photo-app", "photos.read", &[PHOTOS]).unwrap();
+    let compact = w.issuer.mint(&grant, PHOTOS).unwrap().access_token;
+    let p: Vec<&str> = compact.split('.').collect();
+    let flattened = json!({
+        "protected": p[0], "encrypted_key": p[1], "iv": p[2], "ciphertext": p[3], "tag": p[4],
+    })
+    .to_string();
+    let photos = rs(&w, PHOTOS, &w.photos_key);
+    for prefix in [" ", "\n", "\t\r\n "] {
+        let token = format!("{prefix}{flattened}");
+        assert!(
+            jwe::decrypt(&token, &JwkSet::new(vec![w.photos_key.clone()]), &DecryptPolicy::default()).is_ok(),
+            "the JOSE layer reads {prefix:?}-prefixed JSON"
+        );
+        let err = photos.open(&token).unwrap_err();
+        assert_eq!(err, Error::InvalidToken(TokenRejection::NotCompact), "{prefix:?}");
+    }
+    let multi = rs(&w, PHOTOS, &w.photos_key)
+        .with_validation(Validation::default().dangerous_accept_multi_audience());
+    assert_eq!(multi.open(&format!("\n{flattened}")).unwrap().subject(), "alice");
+}
+
 /// A claim of the wrong type is reported by name (the typed parse used to report every such
 /// failure as `scope/auth_time/acr/amr`).
 #[test]
