@@ -827,3 +827,54 @@ fn errors_about_a_key_file_name_the_file() {
     let line = run(&["keygen", "--alg", "A128KW", "--out", &bad_out], b"").rejected();
     assert!(line.contains(&bad_out), "{line}");
 }
+
+/// Over 16 recipients `decrypt` refuses the token with a message that is true for it: a fixed
+/// bound on the work one token causes, with no option to lift it.
+#[test]
+fn decrypt_names_its_recipient_limit_truthfully() {
+    let dir = TempDir::new("recipients");
+    let keys: Vec<String> =
+        (0..17).map(|i| keypair(&dir, &format!("k{i}"), &["--alg", "A128KW"]).0).collect();
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let sixteen = encrypt(&refs[..16], &["--json"], PLAINTEXT);
+    assert_eq!(decrypt(&[&keys[15]], &[], &sixteen).ok().stdout, PLAINTEXT);
+    let seventeen = encrypt(&refs, &["--json"], PLAINTEXT);
+    let line = decrypt(&[&keys[0]], &[], &seventeen).rejected();
+    assert_eq!(line, "jwe-mint: limit exceeded: 17 recipients, decrypt tries at most 16");
+}
+
+/// A token over the default 64 KiB: `encrypt` warns (exit 0), `decrypt` refuses it unless
+/// `--max-token-size` allows it.
+#[test]
+fn large_tokens_warn_and_need_max_token_size() {
+    let dir = TempDir::new("large");
+    let (private, public) = keypair(&dir, "rs", &["--alg", "ECDH-ES+A256KW"]);
+    let plaintext: Vec<u8> = (0..70 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let out = run(&["encrypt", "--key", &public], &plaintext).ok();
+    let token = out.text();
+    assert!(token.len() > 65536, "{}", token.len());
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(out.stderr.starts_with("jwe-mint: warning: "), "{}", out.stderr);
+    assert!(out.stderr.contains(&format!("{} bytes", token.trim_end().len())), "{}", out.stderr);
+    assert!(out.stderr.contains("65536") && out.stderr.contains("--max-token-size"), "{}", out.stderr);
+
+    let line = decrypt(&[&private], &[], &token).rejected();
+    assert!(line.contains("token larger than 65536 bytes"), "{line}");
+    let opened = decrypt(&[&private], &["--max-token-size", "200000"], &token).ok();
+    assert_eq!(opened.stdout, plaintext);
+    assert!(opened.stderr.is_empty());
+    // Exactly at the limit passes, one byte under it does not.
+    let len = token.trim_end().len().to_string();
+    decrypt(&[&private], &["--max-token-size", &len], &token).ok();
+    let under = (token.trim_end().len() - 1).to_string();
+    let line = decrypt(&[&private], &["--max-token-size", &under], &token).rejected();
+    assert!(line.contains(&format!("token larger than {under} bytes")), "{line}");
+
+    // A small token: no warning, and a lower limit applies to it too.
+    let small = run(&["encrypt", "--key", &public], PLAINTEXT).ok();
+    assert!(small.stderr.is_empty(), "{}", small.stderr);
+    decrypt(&[&private], &["--max-token-size", "100"], &small.text()).rejected();
+    for bad in ["0", "-1", "lots", ""] {
+        run(&["decrypt", "--key", &private, "--max-token-size", bad], small.text().as_bytes()).usage_error();
+    }
+}

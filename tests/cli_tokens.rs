@@ -454,3 +454,103 @@ fn errors_about_a_file_name_the_file() {
     let line = open_with(&w.photos_key, &w.as_key).failed();
     assert!(line.contains(&format!("--issuer-jwks {}", w.as_key)), "{line}");
 }
+
+/// `mint --multi-recipient` tokens open only with `open --accept-multi-audience`, and the refusal
+/// names that option.
+#[test]
+fn open_accepts_a_multi_audience_token_only_when_asked() {
+    let w = world("multi-audience");
+    let response = w.mint(ALL_SCOPES, &[PHOTOS, FRIENDS], &["--multi-recipient"]).ok().json();
+    let token = response["access_token"].as_str().unwrap();
+    for (resource, key) in [(PHOTOS, &w.photos_key), (FRIENDS, &w.friends_key)] {
+        let line = w.open(resource, key, token).failed();
+        assert!(line.contains("--accept-multi-audience"), "{line}");
+        let args = [
+            "open",
+            "--resource",
+            resource,
+            "--key",
+            key,
+            "--issuer",
+            AS,
+            "--issuer-jwks",
+            &w.as_jwks,
+            "--accept-multi-audience",
+        ];
+        let claims = run(&args, token.as_bytes()).ok().json();
+        assert_eq!(claims["aud"], json!([PHOTOS, FRIENDS]));
+        assert_eq!(claims["sub"], "alice");
+        // The opt-in does not widen the audience check: a third resource is still refused.
+        let mut other = args;
+        other[2] = "https://other.example.com";
+        let line = run(&other, token.as_bytes()).failed();
+        assert!(!line.contains("--accept-multi-audience"), "{line}");
+    }
+    // A single-audience token opens with the option too.
+    let single =
+        w.mint("photos.read", &[PHOTOS], &[]).ok().json()["access_token"].as_str().unwrap().to_owned();
+    let args = [
+        "open",
+        "--resource",
+        PHOTOS,
+        "--key",
+        &w.photos_key,
+        "--issuer",
+        AS,
+        "--issuer-jwks",
+        &w.as_jwks,
+        "--accept-multi-audience",
+    ];
+    assert_eq!(run(&args, single.as_bytes()).ok().json()["aud"], PHOTOS);
+}
+
+/// `open --max-token-size`: the default 64 KiB refuses a larger token, the option admits it, and
+/// a lower limit refuses an ordinary one.
+#[test]
+fn open_max_token_size() {
+    let w = world("open-size");
+    let long_subject = "s".repeat(40 * 1024);
+    let args = [
+        "mint",
+        "--issuer",
+        AS,
+        "--signing-key",
+        &w.as_key,
+        "--registry",
+        &w.registry,
+        "--sub",
+        &long_subject,
+        "--client-id",
+        "photo-app",
+        "--scope",
+        "photos.read",
+        "--resource",
+        PHOTOS,
+    ];
+    let big = run(&args, b"").ok().json()["access_token"].as_str().unwrap().to_owned();
+    assert!(big.len() > 65536, "{}", big.len());
+    let line = w.open(PHOTOS, &w.photos_key, &big).failed();
+    assert!(line.contains("token larger than 65536 bytes"), "{line}");
+    let open = |max: &str, token: &str| {
+        let args = [
+            "open",
+            "--resource",
+            PHOTOS,
+            "--key",
+            &w.photos_key,
+            "--issuer",
+            AS,
+            "--issuer-jwks",
+            &w.as_jwks,
+            "--max-token-size",
+            max,
+        ];
+        run(&args, format!("{token}\n").as_bytes())
+    };
+    assert_eq!(open("200000", &big).ok().json()["sub"], long_subject.as_str());
+    let small =
+        w.mint("photos.read", &[PHOTOS], &[]).ok().json()["access_token"].as_str().unwrap().to_owned();
+    let line = open("100", &small).failed();
+    assert!(line.contains("token larger than 100 bytes"), "{line}");
+    assert_eq!(open("0", &small).code, 2);
+}

@@ -160,6 +160,20 @@ pub fn pretty(value: &serde_json::Value) -> Result<String, CliError> {
     serde_json::to_string_pretty(value).map_err(|e| CliError::Failed(format!("cannot serialize JSON: {e}")))
 }
 
+/// Clap value parser for `--max-token-size` (bytes, at least 1).
+pub fn parse_max_token_size(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err("expected a number of bytes, at least 1".into()),
+    }
+}
+
+/// Prints one warning line on stderr (`jwe-mint: warning: …`); the exit code is unaffected.
+pub fn warn(msg: &str) {
+    let line = msg.replace(['\n', '\r'], " ");
+    let _ = writeln!(std::io::stderr().lock(), "jwe-mint: warning: {line}");
+}
+
 /// Clap value parser for key management algorithm names.
 pub fn parse_km_alg(s: &str) -> Result<KeyManagementAlg, String> {
     s.parse().map_err(|_| {

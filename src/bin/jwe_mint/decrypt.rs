@@ -5,9 +5,11 @@ use std::path::PathBuf;
 use jwe_mint::jwa::{ContentEncryptionAlg as Enc, KeyManagementAlg as Km};
 use jwe_mint::jwe::{self, DecryptPolicy, DEFAULT_MAX_DECOMPRESSED_SIZE, DEFAULT_PBES2_MAX_ITERATIONS};
 use jwe_mint::jwk::JwkSet;
+use jwe_mint::{Error, LimitExceeded};
 
 use crate::common::{
-    parse_enc, parse_km_alg, read_key_file, read_stdin_token, usage, write_stdout, CliError,
+    parse_enc, parse_km_alg, parse_max_token_size, read_key_file, read_stdin_token, usage, write_stdout,
+    CliError,
 };
 
 /// Options of `decrypt`.
@@ -32,6 +34,9 @@ pub struct Args {
     /// Accept zip=DEF compressed content (decompressed size up to 256 KiB)
     #[arg(long)]
     allow_zip: bool,
+    /// Refuse tokens longer than N bytes [default: 65536]
+    #[arg(long, value_name = "N", value_parser = parse_max_token_size)]
+    max_token_size: Option<usize>,
 }
 
 /// Runs `decrypt`: the JWE (compact or JSON) is stdin; the plaintext bytes go to stdout as they are.
@@ -44,7 +49,14 @@ pub fn run(args: Args) -> Result<(), CliError> {
         }
     }
     let token = read_stdin_token(policy.max_token_size())?;
-    let opened = jwe::decrypt(&token, &keys, &policy)?;
+    let opened = jwe::decrypt(&token, &keys, &policy).map_err(|e| match e {
+        // The library's text suggests an opt-in; for this command the bound is a fixed limit on
+        // the work one token can cause.
+        Error::Limit(LimitExceeded::TooManyRecipients { found, max }) => {
+            CliError::Failed(format!("limit exceeded: {found} recipients, decrypt tries at most {max}"))
+        }
+        other => other.into(),
+    })?;
     write_stdout(&opened.plaintext)
 }
 
@@ -52,6 +64,9 @@ pub fn run(args: Args) -> Result<(), CliError> {
 /// still restricts them.
 fn policy(args: &Args) -> Result<DecryptPolicy, CliError> {
     let mut policy = DecryptPolicy::default();
+    if let Some(max) = args.max_token_size {
+        policy = policy.with_max_token_size(max);
+    }
     if args.allow_legacy_rsa1_5 {
         policy = policy.dangerous_allow_rsa1_5();
     }

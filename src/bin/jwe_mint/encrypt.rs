@@ -3,12 +3,12 @@
 use std::path::{Path, PathBuf};
 
 use jwe_mint::jwa::{ContentEncryptionAlg as Enc, KeyManagementAlg as Km};
-use jwe_mint::jwe::Encryptor;
+use jwe_mint::jwe::{Encryptor, DEFAULT_MAX_TOKEN_SIZE};
 use jwe_mint::jwk::{Jwk, PublicKeyUse};
 use jwe_mint::Error;
 
 use crate::common::{
-    about_file, parse_enc, parse_km_alg, read_key_file, read_stdin, usage, write_line, CliError,
+    about_file, parse_enc, parse_km_alg, read_key_file, read_stdin, usage, warn, write_line, CliError,
 };
 
 /// Options of `encrypt`.
@@ -70,7 +70,17 @@ pub fn run(args: Args) -> Result<(), CliError> {
     } else {
         encryptor.encrypt_compact(&plaintext)?
     };
-    write_line(&token)
+    write_line(&token)?;
+    if token.len() > DEFAULT_MAX_TOKEN_SIZE {
+        // Written anyway (other receivers may allow more), but say so before someone wonders
+        // why it does not open.
+        warn(&format!(
+            "the JWE is {} bytes, more than the {DEFAULT_MAX_TOKEN_SIZE} bytes `decrypt` and `open` \
+             accept by default (see their --max-token-size)",
+            token.len()
+        ));
+    }
+    Ok(())
 }
 
 /// The first key of the file meant for encryption, as a public key when it is asymmetric.
