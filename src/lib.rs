@@ -22,6 +22,8 @@ pub mod registry;
 pub mod resource_server;
 pub mod token;
 mod token_cache;
+#[cfg(feature = "http")]
+pub mod wire;
 
 pub use error::{Error, LimitExceeded, Result};
 

@@ -1,0 +1,587 @@
+//! The [`Fetcher`] trait and its `reqwest` + rustls implementation, [`HttpFetcher`].
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use url::{Host, Url};
+
+use super::WireError;
+
+/// Default limit for establishing the TCP connection.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Default limit for the whole request: connect, TLS, headers and body.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default limit for a response body (1 MiB); reading stops past it.
+pub const DEFAULT_MAX_BODY: usize = 1 << 20;
+
+/// The future a [`Fetcher`] returns.
+pub type FetchFuture<'a> = Pin<Box<dyn Future<Output = Result<HttpResponse, WireError>> + Send + 'a>>;
+
+/// Gets a URL: the one network operation the key sources need, so that you can bring your own
+/// client, proxy or trust store.
+///
+/// An implementation must not follow redirects (a 3xx is either returned as is or refused with
+/// [`WireError::Redirect`]), must bound the time and the body size it accepts, and must name the URL in
+/// every error. [`HttpFetcher`] does all of that.
+pub trait Fetcher: Send + Sync {
+    /// GET `url`; the response's status, headers and (bounded) body.
+    fn get<'a>(&'a self, url: &'a Url) -> FetchFuture<'a>;
+}
+
+/// A response as a [`Fetcher`] returns it.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct HttpResponse {
+    /// The HTTP status.
+    pub status: http::StatusCode,
+    /// The response headers.
+    pub headers: http::HeaderMap,
+    /// The whole body.
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// A response with these parts.
+    pub fn new(status: http::StatusCode, headers: http::HeaderMap, body: Vec<u8>) -> HttpResponse {
+        HttpResponse { status, headers, body }
+    }
+
+    /// `Ok` for 200; [`WireError::Redirect`] for a 3xx; [`WireError::Status`] otherwise.
+    pub fn require_ok(&self, url: &Url) -> Result<(), WireError> {
+        let status = self.status.as_u16();
+        if self.status.is_redirection() {
+            Err(WireError::Redirect { url: url.to_string(), status })
+        } else if self.status != http::StatusCode::OK {
+            Err(WireError::Status { url: url.to_string(), status })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl fmt::Debug for HttpResponse {
+    // The body is a (public) document, but it can be large: print its length only.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpResponse")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body_len", &self.body.len())
+            .finish()
+    }
+}
+
+/// Why an [`HttpFetcher`] could not be configured.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A CA file could not be read or holds no parsable certificate.
+    #[error("CA file {path}: {reason}")]
+    CaFile {
+        /// The file.
+        path: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// PEM data given directly holds no parsable certificate.
+    #[error("CA certificates: {0}")]
+    CaPem(String),
+    /// The HTTP client could not be built (e.g. the platform trust store could not be loaded).
+    #[error("HTTP client: {0}")]
+    Client(String),
+}
+
+/// Configures an [`HttpFetcher`]. The defaults are the safe ones: connect 2 s, whole request 5 s,
+/// body 1 MiB, `https` only, the platform's trust store, no proxy, no redirects.
+#[derive(Clone)]
+pub struct HttpFetcherBuilder {
+    connect_timeout: Duration,
+    timeout: Duration,
+    max_body: usize,
+    extra_roots: Vec<reqwest::Certificate>,
+    platform_roots: bool,
+    allow_http_loopback: bool,
+    refuse_private_addresses: bool,
+}
+
+impl Default for HttpFetcherBuilder {
+    fn default() -> Self {
+        HttpFetcherBuilder {
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            timeout: DEFAULT_TIMEOUT,
+            max_body: DEFAULT_MAX_BODY,
+            extra_roots: Vec::new(),
+            platform_roots: true,
+            allow_http_loopback: false,
+            refuse_private_addresses: false,
+        }
+    }
+}
+
+impl fmt::Debug for HttpFetcherBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpFetcherBuilder")
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("max_body", &self.max_body)
+            .field("extra_roots", &self.extra_roots.len())
+            .field("platform_roots", &self.platform_roots)
+            .field("allow_http_loopback", &self.allow_http_loopback)
+            .field("refuse_private_addresses", &self.refuse_private_addresses)
+            .finish()
+    }
+}
+
+impl HttpFetcherBuilder {
+    /// The default configuration.
+    pub fn new() -> HttpFetcherBuilder {
+        HttpFetcherBuilder::default()
+    }
+
+    /// Limit for establishing the TCP connection (default 2 s).
+    pub fn connect_timeout(mut self, limit: Duration) -> Self {
+        self.connect_timeout = limit;
+        self
+    }
+
+    /// Limit for the whole request, body included (default 5 s).
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.timeout = limit;
+        self
+    }
+
+    /// Largest accepted body in bytes (default 1 MiB). Reading stops as soon as it is exceeded,
+    /// whatever `Content-Length` said.
+    pub fn max_body_bytes(mut self, limit: usize) -> Self {
+        self.max_body = limit;
+        self
+    }
+
+    /// Also trusts the CA certificates in this PEM data (one or more `CERTIFICATE` blocks).
+    pub fn add_ca_pem(mut self, pem: &[u8]) -> Result<Self, ConfigError> {
+        let certs = parse_pem(pem).map_err(ConfigError::CaPem)?;
+        self.extra_roots.extend(certs);
+        Ok(self)
+    }
+
+    /// Also trusts the CA certificates in this PEM file.
+    pub fn add_ca_file(mut self, path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let path = path.as_ref();
+        let err = |reason: String| ConfigError::CaFile { path: path.display().to_string(), reason };
+        let pem = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+        self.extra_roots.extend(parse_pem(&pem).map_err(err)?);
+        Ok(self)
+    }
+
+    /// Whether the platform's trust store is used besides the added CA certificates (default
+    /// `true`). With `false` only the added certificates are trusted (none added: nothing is).
+    pub fn platform_roots(mut self, on: bool) -> Self {
+        self.platform_roots = on;
+        self
+    }
+
+    /// Allows plain `http` URLs whose host is a loopback address (`127.0.0.0/8`, `::1`,
+    /// `localhost`), e.g. for a key server on the same machine or tests. Other `http` URLs stay
+    /// refused. Default off.
+    pub fn allow_http_loopback(mut self, on: bool) -> Self {
+        self.allow_http_loopback = on;
+        self
+    }
+
+    /// Refuses to connect to loopback, private, link-local, unique-local, unspecified, broadcast and
+    /// other non-public addresses (see [`is_non_public`]), judged on the addresses a name resolves
+    /// to: only the permitted ones are connected to, so DNS rebinding cannot slip past. IP-literal
+    /// hosts are checked before any connection. Turn it on for URLs learned from responses
+    /// (server-side request forgery, RFC 9728 §7.7). Default off.
+    pub fn refuse_private_addresses(mut self, on: bool) -> Self {
+        self.refuse_private_addresses = on;
+        self
+    }
+
+    /// Builds the fetcher. TLS is rustls (its aws-lc-rs provider), without OpenSSL.
+    pub fn build(self) -> Result<HttpFetcher, ConfigError> {
+        let mut b = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            // A proxy would be the address connected to, defeating the address check; bring your
+            // own Fetcher to use one.
+            .no_proxy()
+            .referer(false)
+            .connect_timeout(self.connect_timeout)
+            .timeout(self.timeout)
+            .user_agent(concat!("jwe-mint/", env!("CARGO_PKG_VERSION")));
+        b = if self.platform_roots {
+            if self.extra_roots.is_empty() {
+                b
+            } else {
+                b.tls_certs_merge(self.extra_roots)
+            }
+        } else {
+            b.tls_certs_only(self.extra_roots)
+        };
+        if self.refuse_private_addresses {
+            b = b.dns_resolver(Arc::new(PublicOnlyResolver));
+        }
+        let client = b.build().map_err(|e| ConfigError::Client(deepest_reason(&e)))?;
+        Ok(HttpFetcher {
+            client,
+            connect_timeout: self.connect_timeout,
+            timeout: self.timeout,
+            max_body: self.max_body,
+            allow_http_loopback: self.allow_http_loopback,
+            refuse_private_addresses: self.refuse_private_addresses,
+        })
+    }
+}
+
+fn parse_pem(pem: &[u8]) -> Result<Vec<reqwest::Certificate>, String> {
+    let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| deepest_reason(&e))?;
+    if certs.is_empty() {
+        return Err("no CERTIFICATE block found".into());
+    }
+    Ok(certs)
+}
+
+/// The default [`Fetcher`]: `reqwest` 0.13 with rustls, configured by [`HttpFetcherBuilder`].
+/// Cloning is cheap (the connection pool is shared).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use jwe_mint::wire::{Fetcher, HttpFetcher};
+/// let fetcher = HttpFetcher::builder().add_ca_file("ca.pem")?.build()?;
+/// let url = url::Url::parse("https://as.example.com/jwks.json")?;
+/// let response = fetcher.get(&url).await?;
+/// assert_eq!(response.status, 200);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct HttpFetcher {
+    client: reqwest::Client,
+    connect_timeout: Duration,
+    timeout: Duration,
+    max_body: usize,
+    allow_http_loopback: bool,
+    refuse_private_addresses: bool,
+}
+
+impl fmt::Debug for HttpFetcher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpFetcher")
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("max_body", &self.max_body)
+            .field("allow_http_loopback", &self.allow_http_loopback)
+            .field("refuse_private_addresses", &self.refuse_private_addresses)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HttpFetcher {
+    /// A builder with the safe defaults.
+    pub fn builder() -> HttpFetcherBuilder {
+        HttpFetcherBuilder::new()
+    }
+
+    /// A fetcher with the defaults (platform trust store, https only).
+    pub fn new() -> Result<HttpFetcher, ConfigError> {
+        HttpFetcherBuilder::new().build()
+    }
+
+    /// The checks made before any connection: no credentials in the URL, `https` (or `http` to a
+    /// loopback host when allowed), and, when non-public addresses are refused, an IP-literal host
+    /// that is public.
+    pub fn check_url(&self, url: &Url) -> Result<(), WireError> {
+        if !url.username().is_empty() || url.password().is_some() {
+            let mut shown = url.clone();
+            let _ = shown.set_username("");
+            let _ = shown.set_password(None);
+            return Err(WireError::CredentialsInUrl { url: shown.to_string() });
+        }
+        let host = url
+            .host()
+            .ok_or_else(|| WireError::InvalidUrl { url: url.to_string(), reason: "no host".into() })?;
+        match url.scheme() {
+            "https" => {}
+            "http" if !self.allow_http_loopback => {
+                return Err(WireError::HttpNotAllowed { url: url.to_string() })
+            }
+            "http" if !is_loopback_host(&host) => {
+                return Err(WireError::HttpNotLoopback { url: url.to_string() })
+            }
+            "http" => {}
+            _ => return Err(WireError::UnsupportedScheme { url: url.to_string() }),
+        }
+        if self.refuse_private_addresses {
+            // The resolver is not consulted for IP literals, so they are judged here.
+            let literal = match host {
+                Host::Ipv4(a) => Some(IpAddr::V4(a)),
+                Host::Ipv6(a) => Some(IpAddr::V6(a)),
+                Host::Domain(_) => None,
+            };
+            if let Some(addr) = literal.filter(|a| is_non_public(*a)) {
+                return Err(WireError::AddressRefused { url: url.to_string(), addr });
+            }
+        }
+        Ok(())
+    }
+
+    async fn get_checked(&self, url: &Url) -> Result<HttpResponse, WireError> {
+        let mut response = self
+            .client
+            .get(url.clone())
+            .header(http::header::ACCEPT, "application/jwk-set+json, application/json")
+            .send()
+            .await
+            .map_err(|e| self.map_error(url, &e))?;
+        let status = response.status();
+        if status.is_redirection() {
+            return Err(WireError::Redirect { url: url.to_string(), status: status.as_u16() });
+        }
+        let too_large = || WireError::BodyTooLarge { url: url.to_string(), limit: self.max_body };
+        // A declared length over the limit is refused without reading; a smaller one is not trusted.
+        if response.content_length().is_some_and(|n| n > self.max_body as u64) {
+            return Err(too_large());
+        }
+        let headers = std::mem::take(response.headers_mut());
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.map_error(url, &e))? {
+            if chunk.len() > self.max_body - body.len() {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(HttpResponse { status, headers, body })
+    }
+
+    fn map_error(&self, url: &Url, e: &reqwest::Error) -> WireError {
+        let url = url.to_string();
+        let mut node: Option<&(dyn StdError + 'static)> = Some(e);
+        while let Some(err) = node {
+            if let Some(refused) = find_in(err, |x| x.downcast_ref::<Refused>().map(|r| r.0)) {
+                return WireError::AddressRefused { url, addr: refused };
+            }
+            if let Some(reason) = find_in(err, |x| x.downcast_ref::<rustls::Error>().map(|t| t.to_string())) {
+                return WireError::Tls { url, reason };
+            }
+            node = err.source();
+        }
+        if e.is_timeout() {
+            let after = if e.is_connect() { self.connect_timeout } else { self.timeout };
+            return WireError::Timeout { url, after };
+        }
+        let reason = deepest_reason(e);
+        if e.is_connect() {
+            WireError::Connect { url, reason }
+        } else {
+            WireError::Transport { url, reason }
+        }
+    }
+}
+
+impl Fetcher for HttpFetcher {
+    fn get<'a>(&'a self, url: &'a Url) -> FetchFuture<'a> {
+        Box::pin(async move {
+            self.check_url(url)?;
+            // reqwest's own timeout covers the same span; this one makes the bound independent of it.
+            match tokio::time::timeout(self.timeout, self.get_checked(url)).await {
+                Ok(result) => result,
+                Err(_) => Err(WireError::Timeout { url: url.to_string(), after: self.timeout }),
+            }
+        })
+    }
+}
+
+/// Looks at `err` and, through `io::Error`s wrapping other errors, at those (an `io::Error`'s
+/// `source()` skips the error it wraps).
+fn find_in<T>(
+    err: &(dyn StdError + 'static),
+    f: impl Fn(&(dyn StdError + 'static)) -> Option<T>,
+) -> Option<T> {
+    let mut err = err;
+    loop {
+        if let Some(found) = f(err) {
+            return Some(found);
+        }
+        err = err.downcast_ref::<std::io::Error>()?.get_ref()?;
+    }
+}
+
+/// The innermost error's message (reqwest's outer messages only repeat the URL).
+fn deepest_reason(e: &(dyn StdError + 'static)) -> String {
+    let mut last = e;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    last.to_string()
+}
+
+fn is_loopback_host(host: &Host<&str>) -> bool {
+    match host {
+        Host::Ipv4(a) => a.is_loopback(),
+        Host::Ipv6(a) => a.is_loopback() || a.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+        Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+    }
+}
+
+/// Whether an address is one that [`HttpFetcherBuilder::refuse_private_addresses`] refuses:
+/// unspecified, loopback, private (RFC 1918), shared (RFC 6598), link-local, broadcast, multicast,
+/// documentation, benchmarking and reserved IPv4; unspecified, loopback, unique-local (RFC 4193),
+/// link-local, site-local, multicast and documentation IPv6; and IPv6 forms that embed an IPv4
+/// address (IPv4-mapped, IPv4-compatible, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`) judged by that
+/// IPv4 address.
+pub fn is_non_public(addr: IpAddr) -> bool {
+    match addr {
+        IpAddr::V4(a) => v4_non_public(a),
+        IpAddr::V6(a) => v6_non_public(a),
+    }
+}
+
+fn v4_non_public(a: Ipv4Addr) -> bool {
+    let [o0, o1, o2, _] = a.octets();
+    o0 == 0 // "this network", incl. 0.0.0.0 (RFC 1122 §3.2.1.3)
+        || a.is_loopback()
+        || a.is_private()
+        || a.is_link_local()
+        || a.is_broadcast()
+        || a.is_multicast()
+        || a.is_documentation()
+        || (o0 == 100 && (o1 & 0xc0) == 64) // shared address space (RFC 6598)
+        || (o0 == 192 && o1 == 0 && o2 == 0) // IETF protocol assignments (RFC 6890)
+        || (o0 == 198 && (o1 & 0xfe) == 18) // benchmarking (RFC 2544)
+        || o0 >= 240 // reserved (RFC 1112 §4)
+}
+
+fn v6_non_public(a: Ipv6Addr) -> bool {
+    let s = a.segments();
+    let embedded = |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
+    if a.is_unspecified() || a.is_loopback() {
+        return true;
+    }
+    if let Some(v4) = a.to_ipv4_mapped() {
+        return v4_non_public(v4);
+    }
+    if s[..6] == [0; 6] {
+        // IPv4-compatible (RFC 4291 §2.5.5.1, deprecated)
+        return v4_non_public(embedded(s[6], s[7]));
+    }
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return v4_non_public(embedded(s[6], s[7])); // NAT64 (RFC 6052 §2.1)
+    }
+    if s[0] == 0x2002 {
+        return v4_non_public(embedded(s[1], s[2])); // 6to4 (RFC 3056 §2)
+    }
+    (s[0] & 0xfe00) == 0xfc00 // unique local (RFC 4193)
+        || (s[0] & 0xffc0) == 0xfe80 // link-local
+        || (s[0] & 0xffc0) == 0xfec0 // site-local (RFC 3879, deprecated)
+        || (s[0] & 0xff00) == 0xff00 // multicast
+        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation (RFC 3849)
+}
+
+/// The resolver's refusal, found again in reqwest's error chain.
+#[derive(Debug)]
+struct Refused(IpAddr);
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "address {} is not public", self.0)
+    }
+}
+
+impl StdError for Refused {}
+
+/// Resolves with the system resolver and keeps only public addresses: the connector never sees
+/// the others, so the address judged is the address connected to.
+struct PublicOnlyResolver;
+
+impl reqwest::dns::Resolve for PublicOnlyResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let first = all.first().map(SocketAddr::ip);
+            let public: Vec<SocketAddr> = all.into_iter().filter(|a| !is_non_public(a.ip())).collect();
+            match (public.is_empty(), first) {
+                (false, _) => Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs),
+                (true, Some(addr)) => Err(Box::new(Refused(addr)) as Box<dyn StdError + Send + Sync>),
+                (true, None) => Err(format!("{host}: no address").into()),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_public_addresses() {
+        let refused = [
+            "0.0.0.0",
+            "127.0.0.1",
+            "127.1.2.3",
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "169.254.169.254",
+            "255.255.255.255",
+            "100.64.0.1",
+            "224.0.0.1",
+            "240.0.0.1",
+            "::",
+            "::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "fe80::1",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "::ffff:169.254.169.254",
+            "::127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "2002:7f00:1::",
+            "2001:db8::1",
+        ];
+        for a in refused {
+            assert!(is_non_public(a.parse().unwrap()), "{a} must be refused");
+        }
+        let allowed =
+            ["1.1.1.1", "8.8.8.8", "172.32.0.1", "100.128.0.1", "2606:4700::1111", "::ffff:1.1.1.1"];
+        for a in allowed {
+            assert!(!is_non_public(a.parse().unwrap()), "{a} must be allowed");
+        }
+    }
+
+    #[test]
+    fn url_checks_before_any_connection() {
+        let strict = HttpFetcher::builder().refuse_private_addresses(true).build().unwrap();
+        let u = |s: &str| Url::parse(s).unwrap();
+        assert!(matches!(
+            strict.check_url(&u("https://user:pw@as.example/jwks")),
+            Err(WireError::CredentialsInUrl { url }) if !url.contains("pw")
+        ));
+        assert!(matches!(
+            strict.check_url(&u("ftp://as.example/")),
+            Err(WireError::UnsupportedScheme { .. })
+        ));
+        assert!(matches!(strict.check_url(&u("http://127.0.0.1/")), Err(WireError::HttpNotAllowed { .. })));
+        assert!(matches!(
+            strict.check_url(&u("https://[::ffff:10.0.0.1]/")),
+            Err(WireError::AddressRefused { addr, .. }) if addr == "::ffff:a00:1".parse::<IpAddr>().unwrap()
+        ));
+        assert!(strict.check_url(&u("https://as.example/")).is_ok());
+        let loopback = HttpFetcher::builder().allow_http_loopback(true).build().unwrap();
+        assert!(loopback.check_url(&u("http://127.0.0.1:8080/")).is_ok());
+        assert!(loopback.check_url(&u("http://[::1]/")).is_ok());
+        assert!(loopback.check_url(&u("http://localhost/")).is_ok());
+        assert!(matches!(
+            loopback.check_url(&u("http://as.example/")),
+            Err(WireError::HttpNotLoopback { .. })
+        ));
+        assert!(matches!(loopback.check_url(&u("http://10.0.0.1/")), Err(WireError::HttpNotLoopback { .. })));
+    }
+}

@@ -1,0 +1,182 @@
+//! Keys on the wire (feature `http`): fetch JWK Sets over HTTPS and keep them fresh.
+//!
+//! - [`Fetcher`]: a small trait (URL → status, headers, body) so you can bring your own client,
+//!   proxy or CA; [`HttpFetcher`] is the default on `reqwest` + rustls, with the limits of
+//!   [`HttpFetcherBuilder`] (connect 2 s, whole request 5 s, body 1 MiB, no redirects, `https` only,
+//!   optional refusal of non-public addresses judged on the address actually connected to).
+//! - [`RemoteJwkSet`]: one cache per JWK Set URL. Lifetime from `Cache-Control` (RFC 9111 §5.2.2.1)
+//!   clamped to [1 min, 24 h], background refresh ahead of expiry, an immediate refetch on an unknown
+//!   `kid` at most once per 30 s (OpenID Connect Core §10.1.1), one shared fetch for concurrent
+//!   callers, the last good set served through failures up to a staleness cap, then fail closed.
+//!   Readers get an `Arc<JwkSet>` snapshot without locks.
+//!
+//! Every failure is a [`WireError`] that names the URL. Events (refreshes, failures, kid misses) go
+//! to `tracing` with the target `jwe_mint::keys`.
+
+mod fetch;
+mod key_set;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+pub use fetch::{
+    is_non_public, ConfigError, FetchFuture, Fetcher, HttpFetcher, HttpFetcherBuilder, HttpResponse,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT,
+};
+pub use key_set::{KeySetConfig, KeySetStatus, RemoteJwkSet};
+
+/// The `tracing` target of every key-source event.
+pub const TRACING_TARGET: &str = "jwe_mint::keys";
+
+/// A failure to fetch or use a remote document. Every variant names the URL (without any
+/// credentials: URLs with a user or password are refused), never a response body or a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WireError {
+    /// The URL does not parse or has no host.
+    #[error("{url}: invalid URL: {reason}")]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The URL carries a user name or password; they would end up in logs and errors.
+    #[error("{url}: credentials in the URL are refused")]
+    CredentialsInUrl {
+        /// The URL with the credentials removed.
+        url: String,
+    },
+    /// Neither `https` nor `http`.
+    #[error("{url}: only https URLs are fetched")]
+    UnsupportedScheme {
+        /// The URL.
+        url: String,
+    },
+    /// An `http` URL while plain HTTP is not allowed (`allow_http_loopback` is off).
+    #[error("{url}: plain http is refused (https only)")]
+    HttpNotAllowed {
+        /// The URL.
+        url: String,
+    },
+    /// An `http` URL whose host is not a loopback address: plain HTTP is allowed only for loopback.
+    #[error("{url}: plain http is allowed only for loopback hosts")]
+    HttpNotLoopback {
+        /// The URL.
+        url: String,
+    },
+    /// The host is (or resolved only to) a loopback, private, link-local, unique-local or other
+    /// non-public address, and the fetcher refuses those.
+    #[error("{url}: address {addr} is not public and is refused")]
+    AddressRefused {
+        /// The URL.
+        url: String,
+        /// The refused address (the first one, when a name resolved to several).
+        addr: IpAddr,
+    },
+    /// The connection or the whole request took too long.
+    #[error("{url}: timed out after {after:?}")]
+    Timeout {
+        /// The URL.
+        url: String,
+        /// The limit that was hit.
+        after: Duration,
+    },
+    /// TLS failed (untrusted certificate, wrong name, handshake failure).
+    #[error("{url}: TLS failure: {reason}")]
+    Tls {
+        /// The URL.
+        url: String,
+        /// The TLS library's reason.
+        reason: String,
+    },
+    /// The TCP connection (or name resolution) failed.
+    #[error("{url}: connection failed: {reason}")]
+    Connect {
+        /// The URL.
+        url: String,
+        /// The underlying reason.
+        reason: String,
+    },
+    /// The server answered with a redirect; redirects are never followed.
+    #[error("{url}: redirect (HTTP {status}) refused")]
+    Redirect {
+        /// The URL.
+        url: String,
+        /// The 3xx status.
+        status: u16,
+    },
+    /// The server answered with a status other than 200.
+    #[error("{url}: HTTP status {status}")]
+    Status {
+        /// The URL.
+        url: String,
+        /// The status code.
+        status: u16,
+    },
+    /// The body is larger than the limit; reading stopped there.
+    #[error("{url}: response body larger than {limit} bytes")]
+    BodyTooLarge {
+        /// The URL.
+        url: String,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// Any other transport failure (protocol error, connection reset mid-body, …).
+    #[error("{url}: transport failure: {reason}")]
+    Transport {
+        /// The URL.
+        url: String,
+        /// The underlying reason.
+        reason: String,
+    },
+    /// The body is not an acceptable JWK Set (not JSON, malformed key, private or symmetric key
+    /// material in a published set, …).
+    #[error("{url}: invalid JWK Set: {reason}")]
+    InvalidJwkSet {
+        /// The URL.
+        url: String,
+        /// What is wrong (from the strict parser; never the body itself).
+        reason: String,
+    },
+    /// The last good key set is older than its lifetime plus the staleness cap and no fetch has
+    /// succeeded since: the source fails closed.
+    #[error("{url}: keys are stale (expired {expired_for:?} ago, no successful refresh since)")]
+    Stale {
+        /// The URL.
+        url: String,
+        /// How long ago the last good set expired.
+        expired_for: Duration,
+    },
+    /// A shared refresh ended without a result (its task was cancelled, e.g. the runtime is
+    /// shutting down).
+    #[error("{url}: the refresh was abandoned")]
+    RefreshAbandoned {
+        /// The URL.
+        url: String,
+    },
+}
+
+impl WireError {
+    /// The URL this error is about.
+    pub fn url(&self) -> &str {
+        match self {
+            WireError::InvalidUrl { url, .. }
+            | WireError::CredentialsInUrl { url }
+            | WireError::UnsupportedScheme { url }
+            | WireError::HttpNotAllowed { url }
+            | WireError::HttpNotLoopback { url }
+            | WireError::AddressRefused { url, .. }
+            | WireError::Timeout { url, .. }
+            | WireError::Tls { url, .. }
+            | WireError::Connect { url, .. }
+            | WireError::Redirect { url, .. }
+            | WireError::Status { url, .. }
+            | WireError::BodyTooLarge { url, .. }
+            | WireError::Transport { url, .. }
+            | WireError::InvalidJwkSet { url, .. }
+            | WireError::Stale { url, .. }
+            | WireError::RefreshAbandoned { url } => url,
+        }
+    }
+}
