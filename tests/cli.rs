@@ -878,3 +878,116 @@ fn large_tokens_warn_and_need_max_token_size() {
         run(&["decrypt", "--key", &private, "--max-token-size", bad], small.text().as_bytes()).usage_error();
     }
 }
+
+/// A key set with members jwe-mint cannot use (secp256k1, RSA < 2048 bits, an unknown `kty`):
+/// one stderr line per skipped key, naming the file and the key, and the rest is used. A set with
+/// nothing left is exit 1.
+#[test]
+fn unsupported_keys_in_a_set_are_skipped_with_one_line_each() {
+    let dir = TempDir::new("skipped-keys");
+    let (private, public) = keypair(&dir, "rs", &["--alg", "ECDH-ES+A256KW", "--kid", "good"]);
+    let good_private: Value = serde_json::from_slice(&std::fs::read(&private).unwrap()).unwrap();
+    let good_public: Value = serde_json::from_slice(&std::fs::read(&public).unwrap()).unwrap();
+    let unusable = [
+        serde_json::json!({"kty": "EC", "crv": "secp256k1", "kid": "k1",
+            "x": "wFkWhh0hsXuvYAqYKAfAF8tRFnKA1IKkalPmjIGgcnE",
+            "y": "rzHBQyeROjqVwxBH8nHdX4I6_Z2nMNrdqLnY6RTyyJw"}),
+        serde_json::json!({"kty": "RSA", "kid": "rsa-1024", "e": "AQAB",
+            "n": b64url(&[[0xc3].as_slice(), &[0x5a; 126], &[0x01]].concat())}),
+        serde_json::json!({"kty": "PQC", "kid": "future"}),
+    ];
+    let with = |good: &Value| {
+        let mut keys = unusable.to_vec();
+        keys.insert(1, good.clone());
+        serde_json::json!({ "keys": keys }).to_string()
+    };
+    let private_set = dir.write("private.jwks", with(&good_private).as_bytes());
+    let public_set = dir.write("public.jwks", with(&good_public).as_bytes());
+    // The good key sits at index 1, so the skipped ones are #0, #2, #3 (#0, #1, #2 without it).
+    let expect_skips = |stderr: &str, source: &str, indices: [usize; 3]| {
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(lines.len(), 3, "{stderr}");
+        for (line, (index, kid)) in lines.iter().zip(indices.into_iter().zip(["k1", "rsa-1024", "future"])) {
+            let start = format!("jwe-mint: warning: {source}: key #{index} (kid `{kid}`) skipped: ");
+            assert!(line.starts_with(&start), "{line}");
+        }
+        assert!(lines[0].contains("secp256k1") && lines[1].contains("1024 bits") && lines[2].contains("PQC"));
+    };
+
+    let out = run(&["encrypt", "--key", &public_set], PLAINTEXT).ok();
+    expect_skips(&out.stderr, &format!("--key {public_set}"), [0, 2, 3]);
+    let token = out.text();
+    assert_eq!(inspect(&token)["protected"]["kid"], "good");
+    let out = decrypt(&[&private_set], &[], &token).ok();
+    assert_eq!(out.stdout, PLAINTEXT);
+    expect_skips(&out.stderr, &format!("--key {private_set}"), [0, 2, 3]);
+    let out = run(&["public"], with(&good_private).as_bytes()).ok();
+    expect_skips(&out.stderr, "stdin", [0, 2, 3]);
+    let keys = out.json()["keys"].as_array().unwrap().clone();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0]["kid"], "good");
+    assert!(keys[0].get("d").is_none());
+
+    // Nothing usable left: the skipped keys are listed, then one error line, exit 1.
+    let only_unusable = serde_json::json!({ "keys": unusable }).to_string();
+    let none_left = dir.write("none-left.jwks", only_unusable.as_bytes());
+    for (args, stdin, source) in [
+        (vec!["public"], only_unusable.as_bytes(), "stdin".to_owned()),
+        (vec!["public", "--jwks"], only_unusable.as_bytes(), "stdin".to_owned()),
+        (vec!["encrypt", "--key", &none_left], PLAINTEXT, format!("--key {none_left}")),
+        (vec!["decrypt", "--key", &none_left], token.as_bytes(), format!("--key {none_left}")),
+    ] {
+        let out = run(&args, stdin);
+        assert_eq!(out.code, 1, "{args:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty());
+        let (skips, last) = out.stderr.trim_end().rsplit_once('\n').unwrap();
+        expect_skips(skips, &source, [0, 1, 2]);
+        assert_eq!(last, format!("jwe-mint: {source}: every key was skipped; none is usable"));
+    }
+    // An empty set is not "everything skipped".
+    assert_eq!(run(&["public"], b"{\"keys\":[]}").ok().json(), serde_json::json!({"keys": []}));
+}
+
+/// The acceptance check of RFC 7516 A.4 (general JSON, two recipients) and A.5 (flattened) with
+/// the keys exactly as the RFC prints them: no `kid`, while the JWEs name one.
+#[test]
+fn rfc7516_a4_and_a5_decrypt_with_the_keys_as_printed() {
+    let dir = TempDir::new("rfc7516");
+    let vector = |name: &str| -> Value {
+        let path = format!("{}/test-vectors/rfc7516/{name}", env!("CARGO_MANIFEST_DIR"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let key_file = |name: &str, jwk: &Value| {
+        assert!(jwk.get("kid").is_none(), "{name}: the RFC prints the key without kid");
+        dir.write(name, jwk.to_string().as_bytes())
+    };
+    let a4 = vector("A.4.json");
+    let a4_token = a4["json_general"].to_string();
+    let a4_plaintext = a4["plaintext"].as_str().unwrap().as_bytes();
+    let recipients = a4["recipients"].as_array().unwrap();
+    assert_eq!(
+        (recipients[0]["alg"].as_str(), recipients[1]["alg"].as_str()),
+        (Some("RSA1_5"), Some("A128KW"))
+    );
+    let rsa = key_file("a4-rsa1_5.jwk", &recipients[0]["jwk"]);
+    let kw = key_file("a4-a128kw.jwk", &recipients[1]["jwk"]);
+
+    // The A128KW recipient's key: default options, and with the RSA1_5 opt-in.
+    assert_eq!(decrypt(&[&kw], &[], &a4_token).ok().stdout, a4_plaintext);
+    assert_eq!(decrypt(&[&kw], &["--allow-legacy-rsa1_5"], &a4_token).ok().stdout, a4_plaintext);
+    // The RSA1_5 recipient's key: needs the opt-in; then the plaintext, or under rust-crypto (no
+    // RSA private-key operations) the provider's refusal.
+    decrypt(&[&rsa], &[], &a4_token).rejected();
+    let out = decrypt(&[&rsa], &["--allow-legacy-rsa1_5"], &a4_token);
+    if RSA_DECRYPTS {
+        assert_eq!(out.ok().stdout, a4_plaintext);
+    } else {
+        let line = out.rejected();
+        assert!(line.starts_with("jwe-mint: refused by the rust-crypto crypto provider: "), "{line}");
+    }
+
+    let a5 = vector("A.5.json");
+    let a5_key = key_file("a5.jwk", &a5["recipient_jwk"]);
+    let a5_token = a5["json_flattened"].to_string();
+    assert_eq!(decrypt(&[&a5_key], &[], &a5_token).ok().stdout, a5["plaintext"].as_str().unwrap().as_bytes());
+}

@@ -554,3 +554,57 @@ fn open_max_token_size() {
     assert!(line.contains("token larger than 100 bytes"), "{line}");
     assert_eq!(open("0", &small).code, 2);
 }
+
+/// `--issuer-jwks` and `--signing-key` sets holding a key jwe-mint cannot use: one stderr line
+/// names the file and the key, and the rest is used.
+#[test]
+fn open_and_mint_skip_unsupported_keys_with_one_line() {
+    let w = world("skipped");
+    let secp256k1 = json!({"kty": "EC", "crv": "secp256k1", "kid": "k1",
+        "x": "wFkWhh0hsXuvYAqYKAfAF8tRFnKA1IKkalPmjIGgcnE",
+        "y": "rzHBQyeROjqVwxBH8nHdX4I6_Z2nMNrdqLnY6RTyyJw"});
+    let as_private: Value = serde_json::from_slice(&std::fs::read(&w.as_key).unwrap()).unwrap();
+    let signing_set =
+        w.dir.write("as-set.jwks", json!({ "keys": [secp256k1.clone(), as_private] }).to_string().as_bytes());
+    let mut as_jwks: Value = serde_json::from_slice(&std::fs::read(&w.as_jwks).unwrap()).unwrap();
+    as_jwks["keys"].as_array_mut().unwrap().insert(0, secp256k1);
+    let as_jwks = w.dir.write("as-with-k1.jwks", as_jwks.to_string().as_bytes());
+
+    let args = [
+        "mint",
+        "--issuer",
+        AS,
+        "--signing-key",
+        &signing_set,
+        "--registry",
+        &w.registry,
+        "--sub",
+        "alice",
+        "--client-id",
+        "photo-app",
+        "--scope",
+        "photos.read",
+        "--resource",
+        PHOTOS,
+    ];
+    let out = run(&args, b"").ok();
+    assert_eq!(
+        out.stderr,
+        format!(
+            "jwe-mint: warning: --signing-key {signing_set}: key #0 (kid `k1`) skipped: unsupported \
+             curve `secp256k1`\n"
+        )
+    );
+    let token = out.json()["access_token"].as_str().unwrap().to_owned();
+    let args =
+        ["open", "--resource", PHOTOS, "--key", &w.photos_key, "--issuer", AS, "--issuer-jwks", &as_jwks];
+    let out = run(&args, token.as_bytes()).ok();
+    assert_eq!(out.json()["sub"], "alice");
+    assert_eq!(
+        out.stderr,
+        format!(
+            "jwe-mint: warning: --issuer-jwks {as_jwks}: key #0 (kid `k1`) skipped: unsupported curve \
+             `secp256k1`\n"
+        )
+    );
+}

@@ -8,6 +8,8 @@
 //! - Exit codes: 0 success; 1 rejected input or failed crypto (one line on stderr, no panic);
 //!   2 usage error.
 //! - An error about a file names the option and the file (`--key FILE: …`).
+//! - A key-set member jwe-mint cannot use (RFC 7517 §5) is skipped with one `jwe-mint: warning:`
+//!   line on stderr naming the file and the key; a set with nothing left is exit 1.
 //! - Output that cannot be written (closed or full stdout) is exit 1: a key or token not delivered
 //!   is lost.
 //! - `keygen --out FILE` never overwrites: an existing FILE (or symlink) is exit 1 and left

@@ -96,6 +96,14 @@ fn parse_keys(bytes: &[u8], source: &str) -> Result<(JwkSet, bool), CliError> {
     }
     let text = std::str::from_utf8(bytes).map_err(|_| fail("not UTF-8 text".into()))?;
     let set = JwkSet::from_json_key_or_set(text).map_err(|e| fail(e.to_string()))?;
+    // Keys jwe-mint cannot use (RFC 7517 §5: ignore them) are left out of the set; say which,
+    // one line each, and go on with the rest, unless nothing is left.
+    for skipped in set.skipped() {
+        warn(&format!("{source}: {skipped}"));
+    }
+    if set.keys().is_empty() && !set.skipped().is_empty() {
+        return Err(fail("every key was skipped; none is usable".into()));
+    }
     // `from_json_key_or_set` accepted it, so it is a JSON object; a set is one with `keys`.
     let is_set = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text)
         .map(|o| o.contains_key("keys"))
