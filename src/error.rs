@@ -230,6 +230,11 @@ impl fmt::Display for OAuthErrorCode {
     }
 }
 
+/// Truncates and sanitises an attacker-supplied name before it goes into an error message.
+pub(crate) fn printable(s: &str) -> String {
+    s.chars().take(40).map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect()
+}
+
 /// Crate-wide result alias.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 
 use crate::b64;
-use crate::crypto::{CryptoProvider, Provider as P};
 use crate::error::{Error, OAuthErrorCode, Result};
 use crate::jwa::SigningAlg;
 use crate::jwe::Encryptor;
@@ -514,7 +513,7 @@ impl Issuer {
         ttl: u64,
     ) -> Result<AccessTokenClaims> {
         let mut jti = [0u8; 16];
-        P::fill_random(&mut jti).map_err(|_| Error::Crypto("random source"))?;
+        crate::crypto::random(&mut jti)?;
         Ok(AccessTokenClaims {
             iss: self.issuer.clone(),
             exp: now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX)),

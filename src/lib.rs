@@ -4,8 +4,9 @@
 //! `at+jwt` and encrypts it to exactly one resource server's key; that resource server decrypts,
 //! verifies and validates it locally.
 //!
-//! Layers (each only uses the ones before it): `crypto` (provider) → [`jwk`] / [`jwa`] →
-//! [`jwe`] / [`jws`].
+//! Layers (each only uses the ones before it, see `ARCHITECTURE.md`): `crypto` (provider) →
+//! [`jwk`] → [`jwa`] → [`jwe`] / [`jws`] → [`token`] / [`registry`] → [`issuer`] /
+//! [`resource_server`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -5,8 +5,6 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use crate::crypto::{CryptoProvider, Provider as P, Sha};
-
 type Key = Vec<u8>;
 
 /// Bounded map from token hash to a cached value with its expiry (FIFO eviction, expired
@@ -51,7 +49,7 @@ impl<V> TokenCache<V> {
     }
 
     pub(crate) fn key(token: &str) -> Key {
-        P::digest(Sha::Sha256, token.as_bytes())
+        crate::crypto::sha256(token.as_bytes())
     }
 
     /// The cached value for `key` if present and `now <= exp` (a hit), else `None` (a miss).

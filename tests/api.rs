@@ -225,3 +225,42 @@ fn registry_refuses_a_key_whose_use_is_neither_sig_nor_enc() {
         }
     }
 }
+
+/// The layering of ARCHITECTURE.md, checked on the sources: `jwk` does not import `jwa` (the
+/// algorithm layer works on keys, never the reverse), the encodings import neither, and the OAuth
+/// layer reaches the provider only through `crypto::random` / `crypto::sha256`.
+#[test]
+fn layers_point_down_only() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let read = |rel: &str| std::fs::read_to_string(root.join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    let rs_files = |dir: &str| -> Vec<String> {
+        let mut out: Vec<String> = std::fs::read_dir(root.join(dir))
+            .unwrap_or_else(|e| panic!("{dir}: {e}"))
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".rs"))
+            .map(|n| format!("{dir}/{n}"))
+            .collect();
+        out.sort();
+        assert!(!out.is_empty(), "{dir} has no sources");
+        out
+    };
+    let forbid = |files: &[String], needles: &[&str]| {
+        for f in files {
+            // Code only: doc links may point anywhere.
+            let text: String =
+                read(f).lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
+            for n in needles {
+                assert!(!text.contains(n), "{f} names `{n}`");
+            }
+        }
+    };
+    forbid(&rs_files("jwk"), &["crate::jwa", "super::jwa"]);
+    let encodings: Vec<String> = ["error.rs", "json.rs", "b64.rs"].map(String::from).to_vec();
+    forbid(&encodings, &["crate::jwa", "crate::jwk", "crate::jwe", "crate::crypto"]);
+    let mut oauth: Vec<String> =
+        ["issuer.rs", "resource_server.rs", "registry.rs", "token_cache.rs"].map(String::from).to_vec();
+    oauth.extend(rs_files("token"));
+    forbid(&oauth, &["CryptoProvider", "Provider as", "P::"]);
+    // The provider, not the algorithm layer, says why it refuses RSA decryption.
+    forbid(&rs_files("jwa"), &["RUSTSEC"]);
+}

@@ -334,7 +334,7 @@ fn aws_kek(kek: &[u8]) -> CryptoResult<Option<key_wrap::AesKek>> {
 
 impl CryptoProvider for AwsLc {
     const NAME: &'static str = "aws-lc";
-    const RSA_DECRYPTION: bool = true;
+    const RSA_DECRYPTION_REFUSED: Option<&'static str> = None;
 
     type EcPrivateKey = EcPrivateKey;
     type EcPublicKey = EcPublicKey;

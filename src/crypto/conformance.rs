@@ -4,7 +4,7 @@
 //!
 //! Tests of one provider's own internals stay in that provider's file.
 //!
-//! Under `rust-crypto`, [`CryptoProvider::RSA_DECRYPTION`] is `false`: the library refuses RSA
+//! Under `rust-crypto`, [`CryptoProvider::RSA_DECRYPTION_REFUSED`] is set: the library refuses RSA
 //! decryption above this layer, but the primitives themselves still work and are tested here.
 
 use super::{CryptoProvider, EcCurve, Provider, RsaPrivateComponents, RsaSignature, Sha};
@@ -535,7 +535,7 @@ fn rfc7914_pbkdf2_sha256() {
 // ---- RSA ----------------------------------------------------------------------------------------
 
 /// Every RSA operation on one generated 2048-bit key. Under `rust-crypto` the library refuses RSA
-/// decryption (`RSA_DECRYPTION == false`) above this layer; the primitives are still tested here.
+/// decryption (`RSA_DECRYPTION_REFUSED` is set) above this layer; the primitives are still tested here.
 #[test]
 fn rsa_2048_all_operations() {
     let key = P::rsa_generate(2048).unwrap();

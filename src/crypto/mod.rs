@@ -38,6 +38,18 @@ pub(crate) type Provider = rust_crypto::RustCrypto;
 /// Human-readable name of the provider selected at build time (`"aws-lc"` or `"rust-crypto"`).
 pub const PROVIDER_NAME: &str = Provider::NAME;
 
+/// Fills `out` with cryptographically secure random bytes from the provider (for the OAuth
+/// layer, which does not name the [`CryptoProvider`] trait).
+pub(crate) fn random(out: &mut [u8]) -> crate::Result<()> {
+    Provider::fill_random(out).map_err(|_| crate::Error::Crypto("random source"))
+}
+
+/// SHA-256 of `data` from the provider (for the OAuth layer, which does not name the
+/// [`CryptoProvider`] trait).
+pub(crate) fn sha256(data: &[u8]) -> Vec<u8> {
+    Provider::digest(Sha::Sha256, data)
+}
+
 /// Opaque failure of a primitive. Deliberately carries no detail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct CryptoError;
@@ -158,10 +170,10 @@ pub(crate) fn ed25519_encoding_is_weak(encoded: &[u8; 32]) -> bool {
 pub(crate) trait CryptoProvider {
     /// Provider name for diagnostics.
     const NAME: &'static str;
-    /// Whether this provider performs RSA private-key decryption (RSA-OAEP, RSA1_5). A provider
-    /// whose RSA implementation has an open timing advisory refuses it; callers report
-    /// [`crate::Error::RefusedByProvider`] before touching the key.
-    const RSA_DECRYPTION: bool;
+    /// `None` when this provider performs RSA private-key decryption (RSA-OAEP, RSA1_5); else why
+    /// it refuses (e.g. an open timing advisory of its RSA implementation). Callers report
+    /// [`crate::Error::RefusedByProvider`] with this reason before touching the key.
+    const RSA_DECRYPTION_REFUSED: Option<&'static str>;
 
     /// A parsed EC private key (P-256/384/521), usable for static-key ECDH and ECDSA signing.
     type EcPrivateKey: Send + Sync + 'static;

@@ -323,7 +323,9 @@ impl CryptoProvider for RustCrypto {
     const NAME: &'static str = "rust-crypto";
     // RUSTSEC-2023-0071 (Marvin) is not marked patched for the `rsa` crate and RustCrypto/RSA#626
     // (non-constant-time padding checks) is open: refuse private-key decryption.
-    const RSA_DECRYPTION: bool = false;
+    const RSA_DECRYPTION_REFUSED: Option<&'static str> = Some(
+        "RSA decryption (RUSTSEC-2023-0071, Marvin timing attack, is not marked fixed for the `rsa` crate)",
+    );
 
     type EcPrivateKey = RcEcPrivateKey;
     type EcPublicKey = RcEcPublicKey;

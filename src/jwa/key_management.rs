@@ -32,17 +32,16 @@ pub(crate) fn check_key(
         if pinned != alg.name() && !dir_for_enc {
             return Err(Error::NoMatchingKey(format!(
                 "key is for `{}`, not `{}`",
-                crate::jwa::printable(pinned),
+                crate::error::printable(pinned),
                 alg
             )));
         }
     }
     key.check_usable_for(&PublicKeyUse::Encryption)?;
-    if need_private && matches!(alg, Rsa1_5 | RsaOaep | RsaOaep256) && !P::RSA_DECRYPTION {
-        return Err(Error::RefusedByProvider {
-            provider: P::NAME,
-            reason: "RSA decryption (RUSTSEC-2023-0071, Marvin timing attack, is not marked fixed for the `rsa` crate)",
-        });
+    if let (true, Some(reason)) =
+        (need_private && matches!(alg, Rsa1_5 | RsaOaep | RsaOaep256), P::RSA_DECRYPTION_REFUSED)
+    {
+        return Err(Error::RefusedByProvider { provider: P::NAME, reason });
     }
     let ok = match (&*key.material, alg) {
         (KeyMaterial::Rsa { private, .. }, Rsa1_5 | RsaOaep | RsaOaep256) => {

@@ -95,7 +95,7 @@ impl ParsedJwe {
                 if merged.contains_key(k) {
                     return Err(Error::malformed(format!(
                         "header parameter `{}` appears in more than one header",
-                        crate::jwa::printable(k)
+                        crate::error::printable(k)
                     )));
                 }
                 merged.insert(k.clone(), v.clone());

@@ -89,7 +89,7 @@ impl std::str::FromStr for Curve {
             other => {
                 return Err(Error::invalid_key(format!(
                     "unsupported curve `{}`",
-                    crate::jwa::printable(other)
+                    crate::error::printable(other)
                 )))
             }
         })
@@ -197,7 +197,10 @@ impl Jwk {
                 KeyMaterial::Oct(k)
             }
             other => {
-                return Err(Error::invalid_key(format!("unsupported kty `{}`", crate::jwa::printable(other))))
+                return Err(Error::invalid_key(format!(
+                    "unsupported kty `{}`",
+                    crate::error::printable(other)
+                )))
             }
         };
         let key_ops = match o.get("key_ops") {
@@ -508,7 +511,7 @@ impl Jwk {
             if u != purpose {
                 return Err(Error::NoMatchingKey(format!(
                     "key `use` is `{}`, not `{purpose}`",
-                    crate::jwa::printable(u.as_str())
+                    crate::error::printable(u.as_str())
                 )));
             }
         }
@@ -520,7 +523,7 @@ impl Jwk {
             };
             if !ops.iter().any(fits) {
                 let kind = if *purpose == PublicKeyUse::Signature { "signature" } else { "encryption" };
-                let listed: Vec<String> = ops.iter().map(|op| crate::jwa::printable(op.as_str())).collect();
+                let listed: Vec<String> = ops.iter().map(|op| crate::error::printable(op.as_str())).collect();
                 return Err(Error::NoMatchingKey(format!(
                     "key `key_ops` [{}] allow no {kind} operation",
                     listed.join(", ")

@@ -44,7 +44,7 @@ impl fmt::Display for SkippedKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "key #{}", self.index)?;
         if let Some(kid) = &self.kid {
-            write!(f, " (kid `{}`)", crate::jwa::printable(kid))?;
+            write!(f, " (kid `{}`)", crate::error::printable(kid))?;
         }
         write!(f, " skipped: {}", self.reason)
     }
@@ -72,8 +72,12 @@ impl fmt::Display for SkipReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SkipReason::MissingKeyType => f.write_str("no `kty`"),
-            SkipReason::UnsupportedKeyType(k) => write!(f, "unsupported kty `{}`", crate::jwa::printable(k)),
-            SkipReason::UnsupportedCurve(c) => write!(f, "unsupported curve `{}`", crate::jwa::printable(c)),
+            SkipReason::UnsupportedKeyType(k) => {
+                write!(f, "unsupported kty `{}`", crate::error::printable(k))
+            }
+            SkipReason::UnsupportedCurve(c) => {
+                write!(f, "unsupported curve `{}`", crate::error::printable(c))
+            }
             SkipReason::RsaTooShort { bits } => {
                 write!(f, "RSA modulus of {bits} bits, at least {MIN_RSA_BITS} required")
             }
