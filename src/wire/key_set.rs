@@ -12,7 +12,7 @@ use url::Url;
 
 use super::fetch::DEFAULT_MAX_BODY;
 use super::{Fetcher, HttpResponse, WireError, TRACING_TARGET};
-use crate::jwk::{Jwk, JwkSet};
+use crate::jwk::{Jwk, JwkSet, PublicKeyUse};
 
 /// The timing rules of a [`RemoteJwkSet`]. The defaults are the production values; tests shrink
 /// them.
@@ -34,6 +34,35 @@ pub struct KeySetConfig {
     pub max_staleness: Duration,
     /// Delay before the background refresh tries again after a failure (default 30 s).
     pub retry_interval: Duration,
+    /// Which keys of the fetched set are kept (default all).
+    pub key_use: KeyUseFilter,
+}
+
+/// Which keys of a fetched set a [`RemoteJwkSet`] keeps; applied once per fetch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyUseFilter {
+    /// Every key.
+    #[default]
+    Any,
+    /// Signature verification keys: keys with `use: enc` are skipped (RFC 7517 §4.2), e.g. an
+    /// AS's set that also publishes encryption keys.
+    Verify,
+}
+
+impl KeyUseFilter {
+    fn apply(self, set: JwkSet) -> JwkSet {
+        match self {
+            KeyUseFilter::Any => set,
+            KeyUseFilter::Verify => JwkSet::new(
+                set.keys()
+                    .iter()
+                    .filter(|k| k.key_use() != Some(&PublicKeyUse::Encryption))
+                    .cloned()
+                    .collect(),
+            ),
+        }
+    }
 }
 
 impl Default for KeySetConfig {
@@ -45,6 +74,7 @@ impl Default for KeySetConfig {
             kid_miss_cooldown: Duration::from_secs(30),
             max_staleness: Duration::from_secs(24 * 3600),
             retry_interval: Duration::from_secs(30),
+            key_use: KeyUseFilter::Any,
         }
     }
 }
@@ -431,7 +461,7 @@ async fn fetch_set(
     if set.keys().iter().any(Jwk::is_private) {
         return Err(invalid("a published JWK Set must not hold private or symmetric keys".into()));
     }
-    Ok((set, lifetime(url, &response, config)))
+    Ok((config.key_use.apply(set), lifetime(url, &response, config)))
 }
 
 /// The set's lifetime from the response's caching headers, clamped.

@@ -10,20 +10,26 @@
 //!   callers, the last good set served through failures up to a staleness cap, then fail closed.
 //!   Readers get an `Arc<JwkSet>` snapshot without locks.
 //!
+//! - [`Discovery`]: RFC 8414 authorization server metadata from the issuer (three well-known URLs in
+//!   order, `issuer` identical, `jwks_uri` on the metadata's origin unless allowed) and the issuer's
+//!   verification keys as a [`RemoteJwkSet`].
+//!
 //! Every failure is a [`WireError`] that names the URL. Events (refreshes, failures, kid misses) go
 //! to `tracing` with the target `jwe_mint::keys`.
 
+mod discovery;
 mod fetch;
 mod key_set;
 
 use std::net::IpAddr;
 use std::time::Duration;
 
+pub use discovery::{authorization_server_metadata_urls, AuthorizationServerMetadata, Discovery};
 pub use fetch::{
     is_non_public, ConfigError, FetchFuture, Fetcher, HttpFetcher, HttpFetcherBuilder, HttpResponse,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT,
 };
-pub use key_set::{KeySetConfig, KeySetStatus, RemoteJwkSet};
+pub use key_set::{KeySetConfig, KeySetStatus, KeyUseFilter, RemoteJwkSet};
 
 /// The `tracing` target of every key-source event.
 pub const TRACING_TARGET: &str = "jwe_mint::keys";
@@ -148,6 +154,35 @@ pub enum WireError {
         /// How long ago the last good set expired.
         expired_for: Duration,
     },
+    /// A metadata document is not a JSON object or lacks a required member.
+    #[error("{url}: invalid metadata: {reason}")]
+    InvalidMetadata {
+        /// The metadata URL.
+        url: String,
+        /// What is wrong (never the body itself).
+        reason: String,
+    },
+    /// The metadata's `issuer` is not identical to the issuer looked up (RFC 8414 §3.3).
+    #[error("{url}: metadata issuer {found:?} is not the expected {expected:?}")]
+    IssuerMismatch {
+        /// The metadata URL.
+        url: String,
+        /// The configured issuer.
+        expected: String,
+        /// The document's `issuer` (shortened).
+        found: String,
+    },
+    /// The metadata's `jwks_uri` is refused: not `https`, or not on the metadata's origin nor an
+    /// allowed one.
+    #[error("{url}: jwks_uri {jwks_uri} refused: {reason}")]
+    JwksUriRefused {
+        /// The metadata URL.
+        url: String,
+        /// The refused `jwks_uri` (shortened).
+        jwks_uri: String,
+        /// Why.
+        reason: &'static str,
+    },
     /// A shared refresh ended without a result (its task was cancelled, e.g. the runtime is
     /// shutting down).
     #[error("{url}: the refresh was abandoned")]
@@ -176,6 +211,9 @@ impl WireError {
             | WireError::Transport { url, .. }
             | WireError::InvalidJwkSet { url, .. }
             | WireError::Stale { url, .. }
+            | WireError::InvalidMetadata { url, .. }
+            | WireError::IssuerMismatch { url, .. }
+            | WireError::JwksUriRefused { url, .. }
             | WireError::RefreshAbandoned { url } => url,
         }
     }

@@ -1,0 +1,215 @@
+//! RFC 8414 authorization server metadata: from an issuer identifier to its verified `jwks_uri`
+//! and a live, filtered key set.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use url::Url;
+
+use super::{Fetcher, KeySetConfig, KeyUseFilter, RemoteJwkSet, WireError};
+
+const OAUTH_AS: &str = "/.well-known/oauth-authorization-server";
+const OPENID: &str = "/.well-known/openid-configuration";
+
+/// An authorization server's metadata document, checked: its `issuer` is identical to the one
+/// looked up (RFC 8414 §3.3) and its `jwks_uri` passed the origin rule of [`Discovery`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct AuthorizationServerMetadata {
+    /// Where the document was found.
+    pub metadata_url: Url,
+    /// The issuer identifier (identical to the configured one).
+    pub issuer: String,
+    /// The AS's JWK Set URL.
+    pub jwks_uri: Url,
+    /// The whole document.
+    pub document: Map<String, Value>,
+}
+
+/// Discovers what an authorization server publishes (RFC 8414), with the checks the RS side needs.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use jwe_mint::wire::{Discovery, HttpFetcher};
+/// let discovery = Discovery::new(Arc::new(HttpFetcher::new()?));
+/// let as_keys = discovery.issuer_keys("https://as.example.com").await?; // RemoteJwkSet
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Discovery {
+    fetcher: Arc<dyn Fetcher>,
+    allowed_jwks_origins: Vec<url::Origin>,
+    key_set_config: KeySetConfig,
+}
+
+impl std::fmt::Debug for Discovery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Discovery")
+            .field("allowed_jwks_origins", &self.allowed_jwks_origins)
+            .field("key_set_config", &self.key_set_config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Discovery {
+    /// Discovery through `fetcher`, with the default [`KeySetConfig`] and no extra `jwks_uri`
+    /// origins.
+    pub fn new(fetcher: Arc<dyn Fetcher>) -> Discovery {
+        Discovery { fetcher, allowed_jwks_origins: Vec::new(), key_set_config: KeySetConfig::default() }
+    }
+
+    /// Also accepts a `jwks_uri` on this `https` origin (e.g. a CDN), besides the metadata's own.
+    pub fn allow_jwks_origin(mut self, origin: &str) -> Result<Discovery, WireError> {
+        let url = Url::parse(origin)
+            .map_err(|e| WireError::InvalidUrl { url: origin.to_string(), reason: e.to_string() })?;
+        if url.scheme() != "https" {
+            return Err(WireError::InvalidUrl { url: origin.to_string(), reason: "not https".into() });
+        }
+        self.allowed_jwks_origins.push(url.origin());
+        Ok(self)
+    }
+
+    /// The timing rules for the key sets it creates.
+    pub fn key_set_config(mut self, config: KeySetConfig) -> Discovery {
+        self.key_set_config = config;
+        self
+    }
+
+    /// Fetches the issuer's metadata: the RFC 8414 URL, then the OpenID Connect Discovery URL
+    /// inserted the same way, then the OpenID URL appended (see [`authorization_server_metadata_urls`]).
+    /// The first document that passes the checks is used. When none does, the error is the first
+    /// that is not a 404 (a document with another `issuer`, a refused `jwks_uri`, a TLS failure, …),
+    /// else the first 404.
+    pub async fn authorization_server(&self, issuer: &str) -> Result<AuthorizationServerMetadata, WireError> {
+        let mut first_error: Option<WireError> = None;
+        for url in authorization_server_metadata_urls(issuer)? {
+            match self.try_metadata(&url, issuer).await {
+                Ok(metadata) => return Ok(metadata),
+                Err(e) => {
+                    tracing::info!(target: super::TRACING_TARGET, url = %url, error = %e,
+                        "authorization server metadata not used");
+                    let not_found = matches!(e, WireError::Status { status: 404 | 410, .. });
+                    match &first_error {
+                        None => first_error = Some(e),
+                        Some(WireError::Status { status: 404 | 410, .. }) if !not_found => {
+                            first_error = Some(e)
+                        }
+                        Some(_) => {}
+                    }
+                }
+            }
+        }
+        Err(first_error
+            .unwrap_or_else(|| WireError::InvalidUrl { url: issuer.into(), reason: "no URL".into() }))
+    }
+
+    /// The issuer's signing keys: [`authorization_server`](Self::authorization_server), then a
+    /// [`RemoteJwkSet`] on its `jwks_uri` that skips keys with `use: enc`.
+    pub async fn issuer_keys(&self, issuer: &str) -> Result<RemoteJwkSet, WireError> {
+        let metadata = self.authorization_server(issuer).await?;
+        let mut config = self.key_set_config.clone();
+        config.key_use = KeyUseFilter::Verify;
+        RemoteJwkSet::new(metadata.jwks_uri.as_str(), Arc::clone(&self.fetcher), config).await
+    }
+
+    async fn try_metadata(&self, url: &Url, issuer: &str) -> Result<AuthorizationServerMetadata, WireError> {
+        let response = self.fetcher.get(url).await?;
+        response.require_ok(url)?;
+        let invalid =
+            |reason: &str| WireError::InvalidMetadata { url: url.to_string(), reason: reason.into() };
+        let document = crate::json::parse_object(&response.body, "metadata")
+            .map_err(|e| WireError::InvalidMetadata { url: url.to_string(), reason: e.to_string() })?;
+        let found =
+            document.get("issuer").and_then(Value::as_str).ok_or_else(|| invalid("no `issuer` string"))?;
+        // RFC 8414 §3.3: identical, compared as configured (no normalisation).
+        if found != issuer {
+            return Err(WireError::IssuerMismatch {
+                url: url.to_string(),
+                expected: issuer.to_string(),
+                found: shorten(found),
+            });
+        }
+        let jwks = document
+            .get("jwks_uri")
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid("no `jwks_uri` string"))?;
+        let jwks_uri = Url::parse(jwks).map_err(|_| invalid("`jwks_uri` is not a URL"))?;
+        self.check_jwks_uri(url, &jwks_uri)?;
+        Ok(AuthorizationServerMetadata {
+            metadata_url: url.clone(),
+            issuer: found.to_string(),
+            jwks_uri,
+            document,
+        })
+    }
+
+    /// `jwks_uri` must be `https` and on the metadata's origin, or on an allowed origin: whoever
+    /// controls the metadata otherwise points the fetcher anywhere (RFC 9728 §7.7 makes the same
+    /// point for resource metadata).
+    fn check_jwks_uri(&self, metadata_url: &Url, jwks_uri: &Url) -> Result<(), WireError> {
+        let refused = |reason: &'static str| WireError::JwksUriRefused {
+            url: metadata_url.to_string(),
+            jwks_uri: shorten(jwks_uri.as_str()),
+            reason,
+        };
+        if jwks_uri.scheme() != "https" && jwks_uri.origin() != metadata_url.origin() {
+            return Err(refused("not https"));
+        }
+        if jwks_uri.origin() == metadata_url.origin()
+            || self.allowed_jwks_origins.contains(&jwks_uri.origin())
+        {
+            Ok(())
+        } else {
+            Err(refused("not on the metadata's origin nor an allowed one"))
+        }
+    }
+}
+
+/// The URLs where an issuer's metadata may be, in the order tried: the RFC 8414 §3.1 URL (the
+/// well-known segment inserted between host and path, after stripping one trailing `/`), the
+/// OpenID Connect Discovery URL inserted the same way, and the OpenID URL appended to the issuer
+/// (OpenID Connect Discovery 1.0 §4). Duplicates (an issuer without a path) appear once.
+///
+/// ```
+/// use jwe_mint::wire::authorization_server_metadata_urls;
+/// let urls = authorization_server_metadata_urls("https://as.example.com/tenant1/").unwrap();
+/// let urls: Vec<&str> = urls.iter().map(|u| u.as_str()).collect();
+/// assert_eq!(urls, [
+///     "https://as.example.com/.well-known/oauth-authorization-server/tenant1",
+///     "https://as.example.com/.well-known/openid-configuration/tenant1",
+///     "https://as.example.com/tenant1/.well-known/openid-configuration",
+/// ]);
+/// ```
+pub fn authorization_server_metadata_urls(issuer: &str) -> Result<Vec<Url>, WireError> {
+    let invalid = |reason: &str| WireError::InvalidUrl { url: issuer.to_string(), reason: reason.into() };
+    let parsed = Url::parse(issuer).map_err(|e| invalid(&e.to_string()))?;
+    // RFC 8414 §2: an https URL with no query or fragment.
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(invalid("an issuer has no query or fragment"));
+    }
+    if parsed.cannot_be_a_base() || parsed.host().is_none() {
+        return Err(invalid("an issuer needs a host"));
+    }
+    let path = parsed.path();
+    let path = path.strip_suffix('/').unwrap_or(path);
+    let with_path = |p: String| {
+        let mut u = parsed.clone();
+        u.set_path(&p);
+        u
+    };
+    let mut urls = vec![with_path(format!("{OAUTH_AS}{path}")), with_path(format!("{OPENID}{path}"))];
+    let appended = with_path(format!("{path}{OPENID}"));
+    if !urls.contains(&appended) {
+        urls.push(appended);
+    }
+    Ok(urls)
+}
+
+/// Values taken from a remote document go into errors shortened.
+fn shorten(s: &str) -> String {
+    match s.char_indices().nth(200) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
