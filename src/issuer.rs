@@ -12,7 +12,7 @@ use crate::b64;
 use crate::error::{Error, OAuthErrorCode, Result};
 use crate::jwa::SigningAlg;
 use crate::jwe::Encryptor;
-use crate::jwk::{Curve, Jwk, JwkSet};
+use crate::jwk::{Jwk, JwkSet};
 use crate::jws::{Header, Signer};
 use crate::registry::{Registry, ResourceEntry};
 use crate::token::{AccessTokenClaims, Audience, ResourceIndicator, ACCESS_TOKEN_TYP, RESERVED_CLAIMS};
@@ -214,8 +214,8 @@ pub struct IssuerBuilder {
 }
 
 impl IssuerBuilder {
-    /// The signature algorithm (default: the key's `alg`, else ES256/ES384/ES512/EdDSA by
-    /// curve, PS256 for RSA).
+    /// The signature algorithm (default: [`SigningAlg::default_for`] the key: its `alg`, else
+    /// ES256/ES384/ES512/EdDSA by curve, PS256 for RSA).
     pub fn signing_alg(mut self, alg: SigningAlg) -> Self {
         self.signing_alg = Some(alg);
         self
@@ -256,7 +256,7 @@ impl IssuerBuilder {
         }
         let alg = match self.signing_alg {
             Some(a) => a,
-            None => default_signing_alg(&self.signing_key)?,
+            None => SigningAlg::default_for(&self.signing_key)?,
         };
         let mut header = Header::new();
         header.insert("typ".into(), ACCESS_TOKEN_TYP.into());
@@ -272,20 +272,6 @@ impl IssuerBuilder {
             clients: self.clients,
         })
     }
-}
-
-fn default_signing_alg(key: &Jwk) -> Result<SigningAlg> {
-    if let Some(a) = key.alg() {
-        return a.parse();
-    }
-    Ok(match (key.kty(), key.curve()) {
-        (_, Some(Curve::P256)) => SigningAlg::Es256,
-        (_, Some(Curve::P384)) => SigningAlg::Es384,
-        (_, Some(Curve::P521)) => SigningAlg::Es512,
-        (_, Some(Curve::Ed25519)) => SigningAlg::EdDsa,
-        ("RSA", _) => SigningAlg::Ps256,
-        _ => return Err(Error::invalid_key("this key cannot sign access tokens")),
-    })
 }
 
 /// Mints encrypted access tokens. Immutable once built: share it across threads (`Send + Sync`,

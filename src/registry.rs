@@ -20,7 +20,7 @@ use serde_json::{json, Map, Value};
 use crate::error::{Error, Result};
 use crate::json;
 use crate::jwa::{ContentEncryptionAlg, KeyManagementAlg};
-use crate::jwk::{Curve, Jwk, JwkSet, PublicKeyUse};
+use crate::jwk::{Jwk, JwkSet, PublicKeyUse};
 use crate::token::ResourceIndicator;
 
 /// One resource server as the issuer knows it.
@@ -249,18 +249,10 @@ fn validate_keys(resource: &ResourceIndicator, jwks: &JwkSet) -> Result<Vec<(Jwk
             let Error::NoMatchingKey(why) = e else { return Err(e) };
             return Err(ctx(&why));
         }
-        let alg = match key.alg() {
-            Some(a) => a
-                .parse::<KeyManagementAlg>()
-                .map_err(|_| ctx("key `alg` is not a key-management algorithm"))?,
-            None => match key.curve() {
-                Some(Curve::P256 | Curve::P384 | Curve::P521 | Curve::X25519) => {
-                    KeyManagementAlg::EcdhEsA256Kw
-                }
-                Some(_) => return Err(ctx("key cannot be used for encryption")),
-                None => KeyManagementAlg::RsaOaep256,
-            },
-        };
+        let alg = KeyManagementAlg::default_for(key).map_err(|e| match e {
+            Error::NoMatchingKey(why) => ctx(&why),
+            other => other,
+        })?;
         if matches!(alg, KeyManagementAlg::Rsa1_5 | KeyManagementAlg::Dir)
             || alg.is_pbes2()
             || !alg.wraps_cek() && !alg.is_ecdh_es()

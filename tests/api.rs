@@ -264,3 +264,111 @@ fn layers_point_down_only() {
     // The provider, not the algorithm layer, says why it refuses RSA decryption.
     forbid(&rs_files("jwa"), &["RUSTSEC"]);
 }
+
+#[test]
+fn default_algorithms_and_key_lengths_live_in_the_library() {
+    let km = |k: &Jwk| Alg::default_for(k);
+    for (curve, want) in [
+        (Curve::P256, Ok(Alg::EcdhEsA256Kw)),
+        (Curve::P384, Ok(Alg::EcdhEsA256Kw)),
+        (Curve::P521, Ok(Alg::EcdhEsA256Kw)),
+        (Curve::X25519, Ok(Alg::EcdhEsA256Kw)),
+        (Curve::Ed25519, Err(Error::NoMatchingKey("a OKP Ed25519 key cannot encrypt".into()))),
+    ] {
+        assert_eq!(km(&Jwk::generate(curve).unwrap()), want, "{curve}");
+        assert_eq!(km(&Jwk::generate(curve).unwrap().to_public().unwrap()), want, "{curve} public");
+    }
+    assert_eq!(km(&Jwk::generate_rsa(2048).unwrap()), Ok(Alg::RsaOaep256));
+    for (len, want) in [(16, Alg::A128Kw), (24, Alg::A192Kw), (32, Alg::A256Kw)] {
+        assert_eq!(km(&Jwk::generate_symmetric(len).unwrap()), Ok(want));
+    }
+    assert_eq!(
+        km(&Jwk::generate_symmetric(20).unwrap()),
+        Err(Error::NoMatchingKey("no default algorithm for a 160-bit oct key".into()))
+    );
+    // The key's own `alg` wins; an oct key pinned to an `enc` is a `dir` key (RFC 7520 §5.6.1).
+    let p256 = Jwk::generate(Curve::P256).unwrap();
+    assert_eq!(km(&p256.clone().with_alg("ECDH-ES")), Ok(Alg::EcdhEs));
+    assert_eq!(km(&Jwk::generate_symmetric(16).unwrap().with_alg("A128GCM")), Ok(Alg::Dir));
+    assert!(
+        matches!(km(&p256.clone().with_alg("ES256")), Err(Error::NoMatchingKey(m)) if m.contains("`ES256`"))
+    );
+
+    // AES key length per algorithm: exactly the algorithms whose JWK `k` is an AES key.
+    for alg in Alg::ALL {
+        let want = match alg.name() {
+            "A128KW" | "A128GCMKW" => Some(16),
+            "A192KW" | "A192GCMKW" => Some(24),
+            "A256KW" | "A256GCMKW" => Some(32),
+            _ => None,
+        };
+        assert_eq!(alg.aes_key_len(), want, "{alg}");
+        // Each such key is accepted by the encryptor; one byte less is not.
+        if let Some(len) = want {
+            let ok = Jwk::generate_symmetric(len).unwrap();
+            assert!(Encryptor::new(Enc::A128Gcm).recipient(&ok, *alg).encrypt_compact(b"x").is_ok(), "{alg}");
+            let short = Jwk::generate_symmetric(len - 1).unwrap();
+            assert!(
+                Encryptor::new(Enc::A128Gcm).recipient(&short, *alg).encrypt_compact(b"x").is_err(),
+                "{alg}"
+            );
+        }
+    }
+
+    // `dir`: the pinned `enc`, else the length's algorithm, AES-GCM first.
+    for (len, want) in [
+        (16, Some(Enc::A128Gcm)),
+        (24, Some(Enc::A192Gcm)),
+        (32, Some(Enc::A256Gcm)),
+        (48, Some(Enc::A192CbcHs384)),
+        (64, Some(Enc::A256CbcHs512)),
+        (20, None),
+    ] {
+        assert_eq!(Enc::for_dir_key(&Jwk::generate_symmetric(len).unwrap()), want, "{len}");
+    }
+    let pinned = Jwk::generate_symmetric(32).unwrap().with_alg("A128CBC-HS256");
+    assert_eq!(Enc::for_dir_key(&pinned), Some(Enc::A128CbcHs256));
+    assert_eq!(Enc::for_dir_key(&p256), None);
+
+    // Signing: the curve's algorithm, PS256 for RSA, the pinned `alg` first.
+    for (curve, want) in [
+        (Curve::P256, SigningAlg::Es256),
+        (Curve::P384, SigningAlg::Es384),
+        (Curve::P521, SigningAlg::Es512),
+        (Curve::Ed25519, SigningAlg::EdDsa),
+    ] {
+        assert_eq!(SigningAlg::default_for(&Jwk::generate(curve).unwrap()), Ok(want));
+        assert_eq!(want.curve(), Some(curve));
+    }
+    assert_eq!(SigningAlg::default_for(&Jwk::generate_rsa(2048).unwrap()), Ok(SigningAlg::Ps256));
+    let rs256 = Jwk::generate_rsa(2048).unwrap().with_alg("RS256");
+    assert_eq!(SigningAlg::default_for(&rs256), Ok(SigningAlg::Rs256));
+    assert!(matches!(
+        SigningAlg::default_for(&Jwk::generate(Curve::X25519).unwrap()),
+        Err(Error::InvalidKey(_))
+    ));
+    assert!(SigningAlg::default_for(&Jwk::generate_symmetric(32).unwrap()).is_err());
+}
+
+/// The CLI asks the library for defaults and key lengths instead of keeping its own tables.
+#[test]
+fn the_cli_has_no_algorithm_tables_of_its_own() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bin/jwe_mint");
+    for file in ["encrypt.rs", "keygen.rs", "mint.rs"] {
+        let text = std::fs::read_to_string(dir.join(file)).unwrap();
+        let tables = [
+            "=> Km::A",
+            "=> Km::Ecdh",
+            "=> Km::Rsa",
+            "=> Curve::",
+            "=> SigningAlg::E",
+            "Some(16)",
+            "Some(32)",
+            "16 =>",
+            "32 =>",
+        ];
+        for table in tables {
+            assert!(!text.contains(table), "{file} keeps a table (`{table}`)");
+        }
+    }
+}

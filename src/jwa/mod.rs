@@ -14,6 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::crypto::{EcCurve, Sha};
 use crate::error::Error;
+use crate::jwk::{Curve, Jwk};
 
 macro_rules! alg_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal,)+ }) => {
@@ -203,6 +204,70 @@ impl KeyManagementAlg {
         )
     }
 
+    /// Length in bytes of the AES key (the JWK `k`) that `A128KW`…`A256KW` and
+    /// `A128GCMKW`…`A256GCMKW` use directly; `None` for every other algorithm (`dir` takes the
+    /// content encryption key length, PBES2 a password of any length).
+    ///
+    /// ```
+    /// use jwe_mint::jwa::KeyManagementAlg;
+    /// assert_eq!(KeyManagementAlg::A192GcmKw.aes_key_len(), Some(24));
+    /// assert_eq!(KeyManagementAlg::EcdhEsA256Kw.aes_key_len(), None);
+    /// ```
+    pub const fn aes_key_len(self) -> Option<usize> {
+        use KeyManagementAlg::*;
+        match self {
+            A128Kw | A128GcmKw => Some(16),
+            A192Kw | A192GcmKw => Some(24),
+            A256Kw | A256GcmKw => Some(32),
+            _ => None,
+        }
+    }
+
+    /// The algorithm jwe-mint encrypts to `key` with when none is given: the key's own `alg`
+    /// (for an `oct` key pinned to a content encryption algorithm, `dir`: RFC 7520 §5.6.1), else
+    /// by key type: `ECDH-ES+A256KW` for EC and X25519 keys, `RSA-OAEP-256` for RSA keys,
+    /// `A128KW`/`A192KW`/`A256KW` for 16/24/32-byte `oct` keys. A key that cannot encrypt, or
+    /// whose `alg` is not a key management algorithm, is [`Error::NoMatchingKey`].
+    ///
+    /// ```
+    /// use jwe_mint::jwa::KeyManagementAlg;
+    /// use jwe_mint::jwk::{Curve, Jwk};
+    /// let x = Jwk::generate(Curve::X25519).unwrap();
+    /// assert_eq!(KeyManagementAlg::default_for(&x).unwrap(), KeyManagementAlg::EcdhEsA256Kw);
+    /// let k = Jwk::generate_symmetric(24).unwrap();
+    /// assert_eq!(KeyManagementAlg::default_for(&k).unwrap(), KeyManagementAlg::A192Kw);
+    /// assert!(KeyManagementAlg::default_for(&Jwk::generate(Curve::Ed25519).unwrap()).is_err());
+    /// ```
+    pub fn default_for(key: &Jwk) -> Result<KeyManagementAlg, Error> {
+        if let Some(pinned) = key.alg() {
+            if key.is_symmetric() && pinned.parse::<ContentEncryptionAlg>().is_ok() {
+                return Ok(KeyManagementAlg::Dir);
+            }
+            return pinned.parse().map_err(|_| {
+                Error::NoMatchingKey(format!(
+                    "the key's alg `{}` is not a key management algorithm",
+                    crate::error::printable(pinned)
+                ))
+            });
+        }
+        match (key.kty(), key.curve(), key.symmetric_len()) {
+            ("EC", _, _) | ("OKP", Some(Curve::X25519), _) => Ok(KeyManagementAlg::EcdhEsA256Kw),
+            ("RSA", _, _) => Ok(KeyManagementAlg::RsaOaep256),
+            (_, _, Some(len)) => {
+                [KeyManagementAlg::A128Kw, KeyManagementAlg::A192Kw, KeyManagementAlg::A256Kw]
+                    .into_iter()
+                    .find(|a| a.aes_key_len() == Some(len))
+                    .ok_or_else(|| {
+                        Error::NoMatchingKey(format!("no default algorithm for a {}-bit oct key", len * 8))
+                    })
+            }
+            (kty, curve, _) => {
+                let crv = curve.map(|c| format!(" {c}")).unwrap_or_default();
+                Err(Error::NoMatchingKey(format!("a {kty}{crv} key cannot encrypt")))
+            }
+        }
+    }
+
     /// Key length in bytes of the AES key-wrap / GCM-wrap key this algorithm uses, if any.
     pub(crate) const fn wrap_key_len(self) -> Option<usize> {
         use KeyManagementAlg::*;
@@ -216,6 +281,28 @@ impl KeyManagementAlg {
 }
 
 impl ContentEncryptionAlg {
+    /// The content encryption algorithm for a `dir` key: the one it is pinned to by `alg` (RFC
+    /// 7520 §5.6.1), else the one whose key length is the key's, AES-GCM preferred (`A256GCM` for
+    /// 32 bytes, `A192CBC-HS384` for 48, `A256CBC-HS512` for 64). `None` for any other key.
+    ///
+    /// ```
+    /// use jwe_mint::jwa::ContentEncryptionAlg;
+    /// use jwe_mint::jwk::Jwk;
+    /// let k = Jwk::generate_symmetric(32).unwrap();
+    /// assert_eq!(ContentEncryptionAlg::for_dir_key(&k), Some(ContentEncryptionAlg::A256Gcm));
+    /// let pinned = k.with_alg("A128CBC-HS256");
+    /// assert_eq!(ContentEncryptionAlg::for_dir_key(&pinned), Some(ContentEncryptionAlg::A128CbcHs256));
+    /// ```
+    pub fn for_dir_key(key: &Jwk) -> Option<ContentEncryptionAlg> {
+        if let Some(enc) = key.alg().and_then(|a| a.parse::<ContentEncryptionAlg>().ok()) {
+            return Some(enc);
+        }
+        let len = key.symmetric_len()?;
+        let fits = |e: &&ContentEncryptionAlg| e.key_len() == len;
+        let gcm = ContentEncryptionAlg::ALL.iter().filter(|e| e.is_gcm()).find(fits);
+        gcm.or_else(|| ContentEncryptionAlg::ALL.iter().find(fits)).copied()
+    }
+
     /// Length in bytes of the content encryption key.
     pub const fn key_len(self) -> usize {
         match self {
@@ -257,6 +344,47 @@ impl ContentEncryptionAlg {
 }
 
 impl SigningAlg {
+    /// The curve this algorithm signs with (`ES256` P-256, `ES384` P-384, `ES512` P-521, `EdDSA`
+    /// Ed25519); `None` for the RSA algorithms.
+    ///
+    /// ```
+    /// use jwe_mint::jwa::SigningAlg;
+    /// use jwe_mint::jwk::Curve;
+    /// assert_eq!(SigningAlg::Es512.curve(), Some(Curve::P521));
+    /// assert_eq!(SigningAlg::Ps256.curve(), None);
+    /// ```
+    pub const fn curve(self) -> Option<Curve> {
+        match self {
+            SigningAlg::Es256 => Some(Curve::P256),
+            SigningAlg::Es384 => Some(Curve::P384),
+            SigningAlg::Es512 => Some(Curve::P521),
+            SigningAlg::EdDsa => Some(Curve::Ed25519),
+            SigningAlg::Rs256 | SigningAlg::Ps256 => None,
+        }
+    }
+
+    /// The algorithm jwe-mint signs with `key` when none is given: the key's own `alg`, else
+    /// `ES256`/`ES384`/`ES512`/`EdDSA` by curve and `PS256` for RSA (RFC 8725 §3.2 prefers PSS).
+    /// A key that cannot sign (X25519, `oct`) is [`Error::InvalidKey`].
+    ///
+    /// ```
+    /// use jwe_mint::jwa::SigningAlg;
+    /// use jwe_mint::jwk::{Curve, Jwk};
+    /// assert_eq!(SigningAlg::default_for(&Jwk::generate(Curve::P384).unwrap()).unwrap(), SigningAlg::Es384);
+    /// assert!(SigningAlg::default_for(&Jwk::generate(Curve::X25519).unwrap()).is_err());
+    /// ```
+    pub fn default_for(key: &Jwk) -> Result<SigningAlg, Error> {
+        if let Some(a) = key.alg() {
+            return a.parse();
+        }
+        if key.kty() == "RSA" {
+            return Ok(SigningAlg::Ps256);
+        }
+        let by_curve =
+            key.curve().and_then(|c| SigningAlg::ALL.iter().copied().find(|a| a.curve() == Some(c)));
+        by_curve.ok_or_else(|| Error::invalid_key("this key cannot sign"))
+    }
+
     pub(crate) const fn ec_curve(self) -> Option<EcCurve> {
         match self {
             SigningAlg::Es256 => Some(EcCurve::P256),

@@ -46,13 +46,13 @@ pub fn run(args: Args) -> Result<(), CliError> {
         let key = recipient_key(path)?;
         let alg = match args.alg {
             Some(a) => a,
-            None => default_alg(&key).map_err(about_file("--key", path))?,
+            None => Km::default_for(&key).map_err(about_file("--key", path))?,
         };
         recipients.push((key, alg));
     }
     let enc = match (args.enc, recipients.as_slice()) {
         (Some(e), _) => e,
-        (None, [(key, Km::Dir)]) => dir_enc(key).unwrap_or(Enc::A256Gcm),
+        (None, [(key, Km::Dir)]) => Enc::for_dir_key(key).unwrap_or(Enc::A256Gcm),
         _ => Enc::A256Gcm,
     };
     let mut encryptor = Encryptor::new(enc);
@@ -95,59 +95,4 @@ fn recipient_key(path: &Path) -> Result<Jwk, CliError> {
     } else {
         key.to_public().map_err(about_file("--key", path))
     }
-}
-
-/// The key's own `alg`, else the default for its type.
-fn default_alg(key: &Jwk) -> Result<Km, Error> {
-    if let Some(pinned) = key.alg() {
-        // A `dir` key may be pinned to its content encryption algorithm (RFC 7520 §5.6.1).
-        if key.is_symmetric() && pinned.parse::<Enc>().is_ok() {
-            return Ok(Km::Dir);
-        }
-        return pinned.parse::<Km>().map_err(|_| {
-            let shown: String = pinned.chars().take(40).filter(char::is_ascii_graphic).collect();
-            Error::NoMatchingKey(format!("the key's alg `{shown}` is not a key management algorithm"))
-        });
-    }
-    let alg = match (key.kty(), key.curve()) {
-        ("EC", _) | ("OKP", Some(jwe_mint::jwk::Curve::X25519)) => Km::EcdhEsA256Kw,
-        ("RSA", _) => Km::RsaOaep256,
-        ("oct", _) => match oct_len(key) {
-            16 => Km::A128Kw,
-            24 => Km::A192Kw,
-            32 => Km::A256Kw,
-            n => {
-                return Err(Error::NoMatchingKey(format!(
-                    "no default algorithm for a {}-bit oct key; pass --alg",
-                    n * 8
-                )))
-            }
-        },
-        (kty, curve) => {
-            let crv = curve.map(|c| format!(" {c}")).unwrap_or_default();
-            return Err(Error::NoMatchingKey(format!("a {kty}{crv} key cannot encrypt")));
-        }
-    };
-    Ok(alg)
-}
-
-/// For `dir`, the content encryption algorithm the key is pinned to, else the one whose key length
-/// equals the key's (A256GCM for 32 bytes).
-fn dir_enc(key: &Jwk) -> Option<Enc> {
-    if let Some(enc) = key.alg().and_then(|a| a.parse::<Enc>().ok()) {
-        return Some(enc);
-    }
-    match oct_len(key) {
-        16 => Some(Enc::A128Gcm),
-        24 => Some(Enc::A192Gcm),
-        32 => Some(Enc::A256Gcm),
-        48 => Some(Enc::A192CbcHs384),
-        64 => Some(Enc::A256CbcHs512),
-        _ => None,
-    }
-}
-
-/// Length in bytes of a symmetric key (0 for other keys).
-fn oct_len(key: &Jwk) -> usize {
-    key.symmetric_len().unwrap_or(0)
 }

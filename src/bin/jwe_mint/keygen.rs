@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use jwe_mint::jwa::{KeyManagementAlg as Km, SigningAlg};
+use jwe_mint::jwa::{ContentEncryptionAlg as Enc, KeyManagementAlg as Km, SigningAlg};
 use jwe_mint::jwk::{Curve, Jwk, PublicKeyUse};
 
 use crate::common::{pretty, usage, write_stdout, CliError};
@@ -139,14 +139,19 @@ fn generate(args: &Args) -> Result<Jwk, CliError> {
         AnyAlg::KeyManagement(Km::Dir) => {
             no_crv()?;
             let bits = args.bits.unwrap_or(256);
-            if !matches!(bits, 128 | 192 | 256 | 384 | 512) {
-                return Err(usage(format!("--bits {bits}: dir keys are 128, 192, 256, 384 or 512 bits")));
+            // A `dir` key is a content encryption key: one of their lengths.
+            let mut sizes: Vec<usize> = Enc::ALL.iter().map(|e| e.key_len() * 8).collect();
+            sizes.sort_unstable();
+            sizes.dedup();
+            if !sizes.contains(&bits) {
+                let shown: Vec<String> = sizes.iter().map(usize::to_string).collect();
+                return Err(usage(format!("--bits {bits}: dir keys are {} bits", shown.join(", "))));
             }
             Jwk::generate_symmetric(bits / 8)?
         }
         AnyAlg::KeyManagement(a) => {
             no_crv()?;
-            let Some(len) = aes_key_len(a) else {
+            let Some(len) = a.aes_key_len() else {
                 return Err(usage(format!("keygen does not support {alg}")));
             };
             if let Some(bits) = args.bits {
@@ -158,27 +163,13 @@ fn generate(args: &Args) -> Result<Jwk, CliError> {
         }
         AnyAlg::Signing(s) => {
             no_bits()?;
-            let curve = match s {
-                SigningAlg::Es256 => Curve::P256,
-                SigningAlg::Es384 => Curve::P384,
-                SigningAlg::Es512 => Curve::P521,
-                SigningAlg::EdDsa => Curve::Ed25519,
-                _ => return Err(usage(format!("keygen does not support {alg}"))),
+            let Some(curve) = s.curve() else {
+                return Err(usage(format!("keygen does not support {alg}")));
             };
             Jwk::generate(implied_curve(curve)?)?
         }
     };
     Ok(key)
-}
-
-/// Key length in bytes of the AES key-wrap algorithms.
-fn aes_key_len(alg: Km) -> Option<usize> {
-    match alg {
-        Km::A128Kw | Km::A128GcmKw => Some(16),
-        Km::A192Kw | Km::A192GcmKw => Some(24),
-        Km::A256Kw | Km::A256GcmKw => Some(32),
-        _ => None,
-    }
 }
 
 /// Writes a secret to a new file at `path`, readable by the owner only (Unix mode 0600).
