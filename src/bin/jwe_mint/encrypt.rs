@@ -46,7 +46,15 @@ pub fn run(args: Args) -> Result<(), CliError> {
         let key = recipient_key(path)?;
         let alg = match args.alg {
             Some(a) => a,
-            None => Km::default_for(&key).map_err(about_file("--key", path))?,
+            None => Km::default_for(&key)
+                .map_err(|e| match e {
+                    // Any oct key can serve some algorithm: say how to pick one.
+                    Error::NoMatchingKey(m) if key.is_symmetric() => {
+                        Error::NoMatchingKey(format!("{m}; pass --alg"))
+                    }
+                    other => other,
+                })
+                .map_err(about_file("--key", path))?,
         };
         recipients.push((key, alg));
     }
