@@ -210,6 +210,7 @@ pub struct IssuerBuilder {
     extra_verification_keys: Vec<Jwk>,
     registry: Registry,
     default_ttl: u64,
+    lifetime_override: Option<u64>,
     clients: HashMap<String, Vec<ResourceIndicator>>,
 }
 
@@ -233,6 +234,29 @@ impl IssuerBuilder {
         self
     }
 
+    /// Every token lives exactly `seconds`, whatever the registry entries' lifetimes and
+    /// [`default_ttl`](Self::default_ttl) say (e.g. an operator's one-off `--ttl`). The registry
+    /// itself is left as it is.
+    ///
+    /// ```
+    /// # use jwe_mint::issuer::{Grant, Issuer};
+    /// # use jwe_mint::jwk::{Curve, Jwk, JwkSet};
+    /// # use jwe_mint::registry::{Registry, ResourceEntry};
+    /// # let rs = Jwk::generate(Curve::P256).unwrap();
+    /// let mut reg = Registry::default();
+    /// reg.insert(ResourceEntry::new("https://rs.example", ["s"], JwkSet::new(vec![rs.to_public().unwrap()]))
+    ///     .unwrap().with_token_lifetime(3600)).unwrap();
+    /// let issuer = Issuer::builder("https://as.example", &Jwk::generate(Curve::P256).unwrap())
+    ///     .registry(reg).token_lifetime_override(60)
+    ///     .allow_client("c", &["https://rs.example"]).unwrap().build().unwrap();
+    /// let grant = Grant::new("alice", "c", "s", &["https://rs.example"]).unwrap();
+    /// assert_eq!(issuer.mint(&grant, "https://rs.example").unwrap().expires_in, 60);
+    /// ```
+    pub fn token_lifetime_override(mut self, seconds: u64) -> Self {
+        self.lifetime_override = Some(seconds);
+        self
+    }
+
     /// Lets `client_id` obtain tokens for these resources (each also covers its sub-resources
     /// by path segment). Clients not registered here get `unauthorized_client`.
     pub fn allow_client(mut self, client_id: &str, resources: &[&str]) -> Result<Self> {
@@ -251,7 +275,7 @@ impl IssuerBuilder {
     pub fn build(self) -> Result<Issuer> {
         ResourceIndicator::parse(&self.issuer)
             .map_err(|_| Error::misuse("issuer must be an absolute URI"))?;
-        if self.default_ttl == 0 {
+        if self.default_ttl == 0 || self.lifetime_override == Some(0) {
             return Err(Error::misuse("token lifetime must be positive"));
         }
         let alg = match self.signing_alg {
@@ -269,6 +293,7 @@ impl IssuerBuilder {
             verification_keys: JwkSet::new(published),
             registry: self.registry,
             default_ttl: self.default_ttl,
+            lifetime_override: self.lifetime_override,
             clients: self.clients,
         })
     }
@@ -303,6 +328,7 @@ pub struct Issuer {
     verification_keys: JwkSet,
     registry: Registry,
     default_ttl: u64,
+    lifetime_override: Option<u64>,
     clients: HashMap<String, Vec<ResourceIndicator>>,
 }
 
@@ -316,6 +342,7 @@ impl Issuer {
             extra_verification_keys: Vec::new(),
             registry: Registry::default(),
             default_ttl: DEFAULT_TOKEN_LIFETIME,
+            lifetime_override: None,
             clients: HashMap::new(),
         }
     }
@@ -517,6 +544,11 @@ impl Issuer {
         })
     }
 
+    /// The lifetime of a token for `entry`: the override, else the entry's, else the default.
+    fn lifetime(&self, entry: &ResourceEntry) -> u64 {
+        self.lifetime_override.or(entry.token_lifetime()).unwrap_or(self.default_ttl)
+    }
+
     fn sign(&self, claims: &AccessTokenClaims) -> Result<String> {
         let payload = serde_json::to_vec(claims).map_err(|_| Error::malformed("claims"))?;
         self.signer.sign(&payload)
@@ -524,7 +556,7 @@ impl Issuer {
 
     fn mint_inner(&self, grant: &Grant, resource: &str, now: i64) -> Result<MintedToken> {
         let (resource, entry, scopes) = self.authorize(grant, resource)?;
-        let ttl = entry.token_lifetime().unwrap_or(self.default_ttl);
+        let ttl = self.lifetime(entry);
         let scope = scopes.join(" ");
         let claims =
             self.claims(grant, Audience::One(resource.as_str().to_owned()), scope.clone(), now, ttl)?;
@@ -550,7 +582,7 @@ impl Issuer {
             Vec::with_capacity(grant.resources.len());
         let mut auds = Vec::with_capacity(grant.resources.len());
         let mut scopes: Vec<String> = Vec::new();
-        let mut ttl = self.default_ttl;
+        let mut ttl = self.lifetime_override.unwrap_or(self.default_ttl);
         for r in &grant.resources {
             let (resource, entry, s) = self.authorize(grant, r.as_str())?;
             if !entry.current_alg().wraps_cek() {
@@ -569,7 +601,7 @@ impl Issuer {
                     )));
                 }
             }
-            ttl = ttl.min(entry.token_lifetime().unwrap_or(self.default_ttl));
+            ttl = ttl.min(self.lifetime(entry));
             auds.push(resource.as_str().to_owned());
             // The documented trade-off: one `scope` (the union) for every recipient.
             for scope in s {

@@ -225,6 +225,48 @@ fn per_resource_lifetime_shows_in_exp() {
     assert_eq!(at.standard_claims().iat, t);
 }
 
+#[test]
+fn token_lifetime_override_wins_over_registry_and_default() {
+    let w = world();
+    let build = |b: jwe_mint::issuer::IssuerBuilder| {
+        b.registry(w.issuer.registry().clone())
+            .allow_client("photo-app", &[PHOTOS, FRIENDS, PAY])
+            .unwrap()
+            .build()
+    };
+    // PAY's registry entry says 300 s, the default says 3600 s: the override says 42 s for both.
+    let issuer = build(Issuer::builder(AS, &w.as_key).default_ttl(3600).token_lifetime_override(42)).unwrap();
+    let grant =
+        Grant::new("alice", "photo-app", "pay photos.read friends.read", &[PAY, PHOTOS, FRIENDS]).unwrap();
+    let t = now();
+    for (resource, key) in [(PAY, &w.pay_key), (PHOTOS, &w.photos_key)] {
+        let tok = issuer.mint_at(&grant, resource, t).unwrap();
+        assert_eq!(tok.expires_in, 42, "{resource}");
+        let at = ResourceServer::new(
+            resource,
+            JwkSet::new(vec![key.clone()]),
+            AS,
+            issuer.verification_keys().clone(),
+        )
+        .unwrap()
+        .open_at(&tok.access_token, None, t)
+        .unwrap();
+        assert_eq!((at.standard_claims().iat, at.standard_claims().exp), (t, t + 42), "{resource}");
+    }
+    assert!(issuer.mint_all(&grant).unwrap().tokens.iter().all(|tok| tok.expires_in == 42));
+    let multi = issuer
+        .mint_multi_recipient(&Grant::new("alice", "photo-app", "pay photos.read", &[PAY, PHOTOS]).unwrap());
+    assert_eq!(multi.unwrap().expires_in, 42);
+    // The registry is left as it is: the same entries without the override keep their lifetimes.
+    assert_eq!(issuer.registry().get(PAY).unwrap().token_lifetime(), Some(300));
+    let plain = build(Issuer::builder(AS, &w.as_key).default_ttl(3600)).unwrap();
+    assert_eq!(plain.mint_at(&grant, PAY, t).unwrap().expires_in, 300);
+    assert_eq!(plain.mint_at(&grant, PHOTOS, t).unwrap().expires_in, 3600);
+    // A zero override is a caller mistake.
+    let zero = build(Issuer::builder(AS, &w.as_key).token_lifetime_override(0)).unwrap_err();
+    assert!(matches!(&zero, Error::Misuse(m) if m.contains("lifetime")), "{zero}");
+}
+
 // ---- rejections ----------------------------------------------------------------------------
 
 #[test]

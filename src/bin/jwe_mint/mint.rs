@@ -51,7 +51,7 @@ pub struct Args {
 /// that starts with the OAuth error code.
 pub fn run(args: Args) -> Result<(), CliError> {
     let signing_key = signing_key(&args.signing_key)?;
-    let mut registry = read_registry(&args.registry)?;
+    let registry = read_registry(&args.registry)?;
 
     let mut resources: Vec<&str> = Vec::with_capacity(args.resource.len());
     for r in &args.resource {
@@ -63,15 +63,8 @@ pub fn run(args: Args) -> Result<(), CliError> {
 
     let mut builder = Issuer::builder(&args.issuer, &signing_key);
     if let Some(ttl) = args.ttl {
-        builder = builder.default_ttl(ttl);
         // An explicit --ttl wins over the registry's per-resource lifetimes.
-        let names: Vec<String> =
-            registry.entries().iter().map(|e| e.resource().as_str().to_owned()).collect();
-        for name in names {
-            if let Some(entry) = registry.get_mut(&name) {
-                *entry = entry.clone().with_token_lifetime(ttl);
-            }
-        }
+        builder = builder.token_lifetime_override(ttl);
     }
     let issuer =
         builder.registry(registry).allow_client(&args.client_id, &resources).map_err(refused)?.build()?;
