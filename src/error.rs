@@ -133,7 +133,9 @@ impl fmt::Display for LimitExceeded {
             LimitExceeded::JwsTooLarge { max } => write!(f, "JWS larger than {max} bytes"),
             LimitExceeded::HeaderTooLarge { max } => write!(f, "JOSE header larger than {max} bytes"),
             LimitExceeded::TooManyRecipients { found, max } => {
-                write!(f, "{found} recipients, at most {max} allowed (multi-recipient tokens need an opt-in)")
+                // No opt-in is named: for `jwe::decrypt` the bound is the policy's, and a resource
+                // server's depends on its own opt-in (the variant's docs say which).
+                write!(f, "{found} recipients, at most {max} allowed")
             }
             LimitExceeded::Pbes2IterationsTooHigh { max } => {
                 write!(f, "PBES2 `p2c` above the cap of {max} iterations")
