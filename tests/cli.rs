@@ -553,6 +553,15 @@ fn inspect_shows_headers_without_key() {
     assert_eq!(flat["recipients"][0]["alg"], "ECDH-ES+A256KW");
     assert_eq!(flat["recipients"][0]["kid"], "rs-1");
 
+    // JSON with leading whitespace is JSON for `inspect` as for `decrypt`, even when its text holds
+    // exactly two dots (here from a `kid`), which must not make it look like a compact JWS.
+    let (_, dotted) = keypair(&dir, "dotted", &["--alg", "ECDH-ES+A256KW", "--kid=rs.1.x"]);
+    let spaced = format!("\n {}", encrypt(&[&dotted], &["--flattened"], b"x"));
+    assert_eq!(spaced.matches('.').count(), 2, "the test needs exactly two dots: {spaced}");
+    let flat = inspect(&spaced);
+    assert_eq!(flat["serialization"], "flattened");
+    assert_eq!(flat["recipients"][0]["kid"], "rs.1.x");
+
     // A compact JWS: its header is shown, nothing verified.
     let signing = Jwk::generate(Curve::P256).unwrap().with_kid("as-1");
     let jws = jwe_mint::jws::Signer::new(&signing, SigningAlg::Es256, Default::default())

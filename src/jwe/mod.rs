@@ -47,8 +47,13 @@ pub enum Serialization {
 /// Whether `token` is a JSON serialization (RFC 7516 §7.2) rather than compact (§7.1): its first
 /// character after JSON whitespace (RFC 8259 §2: space, tab, LF, CR) is `{`. The JSON parser
 /// accepts that whitespace; a compact token stays strict (surrounding whitespace is not base64url,
-/// so one token has one compact spelling).
-pub(crate) fn is_json_serialization(token: &str) -> bool {
+/// so one token has one compact spelling). [`decrypt`] and [`inspect`] decide by this rule.
+///
+/// ```
+/// assert!(jwe_mint::jwe::is_json_serialization("\n {\"ciphertext\":\"…\"}"));
+/// assert!(!jwe_mint::jwe::is_json_serialization("eyJhbGciOiJkaXIifQ..AA.AA.AA"));
+/// ```
+pub fn is_json_serialization(token: &str) -> bool {
     token.trim_start_matches([' ', '\t', '\n', '\r']).starts_with('{')
 }
 

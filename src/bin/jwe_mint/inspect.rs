@@ -14,7 +14,8 @@ pub struct Args {}
 /// Nothing is decrypted or verified.
 pub fn run(_args: Args) -> Result<(), CliError> {
     let token = read_stdin_token(jwe_mint::jws::MAX_JWS_SIZE)?;
-    let value = if !token.starts_with('{') && token.matches('.').count() == 2 {
+    // The JOSE layer's own rule tells JSON from compact, so `inspect` and `decrypt` agree.
+    let value = if !jwe::is_json_serialization(&token) && token.matches('.').count() == 2 {
         inspect_jws(&token)?
     } else {
         let policy = DecryptPolicy::default();
