@@ -74,6 +74,11 @@ pub enum Error {
         /// Human-readable detail (no secrets).
         description: String,
     },
+    /// Keys that come from a [`JwkSource`](crate::jwk::JwkSource) (a `jwks_uri`) are unavailable
+    /// or unusable. A server-side failure: token endpoints answer `server_error` (an extension to
+    /// RFC 6749 §5.2, which has no code for it), never an unencrypted token.
+    #[error("server_error: {0}")]
+    KeySource(crate::jwk::KeySourceError),
 }
 
 /// Which limit an input exceeded ([`Error::Limit`]). Each variant carries the configured bound,
@@ -249,5 +254,11 @@ impl Error {
     }
     pub(crate) fn misuse(msg: impl Into<String>) -> Self {
         Error::Misuse(msg.into())
+    }
+}
+
+impl From<crate::jwk::KeySourceError> for Error {
+    fn from(e: crate::jwk::KeySourceError) -> Self {
+        Error::KeySource(e)
     }
 }

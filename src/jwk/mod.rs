@@ -6,10 +6,12 @@
 
 mod params;
 mod set;
+mod source;
 mod thumbprint;
 
 pub use params::{KeyOperation, PublicKeyUse};
 pub use set::{JwkSet, SkipReason, SkippedKey};
+pub use source::{JwkSource, KeySourceError, KeysFuture, StaticJwkSource};
 
 use std::fmt;
 use std::sync::Arc;

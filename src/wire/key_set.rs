@@ -12,7 +12,7 @@ use url::Url;
 
 use super::fetch::DEFAULT_MAX_BODY;
 use super::{Fetcher, HttpResponse, WireError, TRACING_TARGET};
-use crate::jwk::{Jwk, JwkSet, PublicKeyUse};
+use crate::jwk::{Jwk, JwkSet, JwkSource, KeySourceError, KeysFuture, PublicKeyUse};
 
 /// The timing rules of a [`RemoteJwkSet`]. The defaults are the production values; tests shrink
 /// them.
@@ -308,6 +308,31 @@ impl RemoteJwkSet {
             fetch_attempts: control.fetch_attempts,
         }
     }
+}
+
+/// The cache as a key source for [`ResourceServer`](crate::resource_server::ResourceServer) and the
+/// registry: every [`WireError`] becomes [`KeySourceError::Unavailable`] naming the URL.
+impl JwkSource for RemoteJwkSet {
+    fn keys(&self) -> Result<Arc<JwkSet>, KeySourceError> {
+        self.snapshot().map_err(unavailable)
+    }
+
+    fn unknown_kid(&self, kid: &str) {
+        self.on_unknown_kid(kid);
+    }
+
+    fn keys_with_kid<'a>(&'a self, kid: &'a str) -> KeysFuture<'a> {
+        Box::pin(async move { self.snapshot_with_kid(kid).await.map_err(unavailable) })
+    }
+
+    fn location(&self) -> &str {
+        self.inner.url.as_str()
+    }
+}
+
+/// A wire failure as the key-source error the layers below the wire understand.
+pub(crate) fn unavailable(e: WireError) -> KeySourceError {
+    KeySourceError::Unavailable { location: e.url().to_owned(), reason: e.to_string() }
 }
 
 impl Inner {
