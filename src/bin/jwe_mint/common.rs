@@ -197,3 +197,38 @@ pub fn parse_enc(s: &str) -> Result<ContentEncryptionAlg, String> {
         format!("expected one of {}", names.join(", "))
     })
 }
+
+/// The options every subcommand that fetches over HTTP shares (`--ca-file`, `--allow-http`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct WireArgs {
+    /// Extra trust anchors (PEM certificates) for https fetches, added to the platform's roots
+    #[arg(long, value_name = "PEM")]
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Allow plain http URLs, for loopback hosts only (127.0.0.0/8, ::1, localhost)
+    #[arg(long)]
+    pub allow_http: bool,
+}
+
+impl WireArgs {
+    /// The fetcher these options describe: platform roots plus `--ca-file`, https only unless
+    /// `--allow-http` (loopback only), the library's time and size limits.
+    #[allow(dead_code)] // used by the subcommands that fetch, landing one by one
+    pub fn fetcher(&self) -> Result<std::sync::Arc<jwe_mint::wire::HttpFetcher>, CliError> {
+        let mut builder = jwe_mint::wire::HttpFetcher::builder().allow_http_loopback(self.allow_http);
+        if let Some(path) = &self.ca_file {
+            builder = builder.add_ca_file(path).map_err(|e| CliError::Failed(format!("--ca-file: {e}")))?;
+        }
+        let fetcher = builder.build().map_err(|e| CliError::Failed(e.to_string()))?;
+        Ok(std::sync::Arc::new(fetcher))
+    }
+}
+
+/// A single-threaded tokio runtime for the subcommands that fetch (the background key refresh
+/// runs on it while the command's future is being driven).
+#[allow(dead_code)]
+pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(format!("cannot start the async runtime: {e}")))
+}
