@@ -78,7 +78,7 @@ pub enum Error {
     /// or unusable. A server-side failure: token endpoints answer `server_error` (an extension to
     /// RFC 6749 §5.2, which has no code for it), never an unencrypted token.
     #[error("server_error: {0}")]
-    KeySource(crate::jwk::KeySourceError),
+    KeySource(KeySourceError),
 }
 
 /// Which limit an input exceeded ([`Error::Limit`]). Each variant carries the configured bound,
@@ -205,6 +205,49 @@ impl fmt::Display for TokenRejection {
     }
 }
 
+/// Why a [`JwkSource`](crate::jwk::JwkSource) cannot give keys. Both kinds are the server's problem, never the
+/// caller's: a token endpoint answers them with `server_error` (HTTP 503 for
+/// [`KeySourceError::Unavailable`], 500 for [`KeySourceError::NoUsableKey`]), a resource server
+/// with 503.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeySourceError {
+    /// The keys could not be obtained, or the last good set is older than its staleness cap: the
+    /// source fails closed. Usually transient (retry later).
+    #[error("keys from {location} are unavailable: {reason}")]
+    Unavailable {
+        /// Where the keys come from (a URL, a file), without credentials.
+        location: String,
+        /// What went wrong (never a response body or a secret).
+        reason: String,
+    },
+    /// The keys were obtained, but none is usable for the job (e.g. an RS that publishes only
+    /// `use: sig` keys, or only keys of an algorithm tokens may not use).
+    #[error("no usable key from {location}: {reason}")]
+    NoUsableKey {
+        /// Where the keys come from.
+        location: String,
+        /// Why no key fits.
+        reason: String,
+    },
+}
+
+impl KeySourceError {
+    /// Where the keys come from.
+    pub fn location(&self) -> &str {
+        match self {
+            KeySourceError::Unavailable { location, .. } | KeySourceError::NoUsableKey { location, .. } => {
+                location
+            }
+        }
+    }
+
+    /// `true` when retrying later may help ([`KeySourceError::Unavailable`]).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, KeySourceError::Unavailable { .. })
+    }
+}
+
 /// OAuth error codes a token endpoint returns for a refused request (RFC 6749 §5.2, RFC 8707 §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -257,8 +300,8 @@ impl Error {
     }
 }
 
-impl From<crate::jwk::KeySourceError> for Error {
-    fn from(e: crate::jwk::KeySourceError) -> Self {
+impl From<KeySourceError> for Error {
+    fn from(e: KeySourceError) -> Self {
         Error::KeySource(e)
     }
 }

@@ -11,7 +11,7 @@ use crate::error::{Error, LimitExceeded, Result, TokenRejection};
 use crate::json;
 use crate::jwa::{KeyManagementAlg, SigningAlg};
 use crate::jwe::{self, DecryptPolicy};
-use crate::jwk::JwkSet;
+use crate::jwk::{JwkSet, JwkSource, PublicKeyUse};
 use crate::jws;
 use crate::token::{self, AccessTokenClaims, ResourceIndicator};
 use crate::token_cache::TokenCache;
@@ -216,7 +216,7 @@ pub struct ResourceServer {
     resource: ResourceIndicator,
     keys: JwkSet,
     issuer: String,
-    issuer_keys: JwkSet,
+    issuer_keys: IssuerKeys,
     validation: Validation,
     /// The decrypt policy as configured.
     base_policy: DecryptPolicy,
@@ -226,19 +226,60 @@ pub struct ResourceServer {
     cache: Option<Arc<TokenCache<AccessToken>>>,
 }
 
+/// Where the AS's verification keys come from: fixed at construction, or a live source (a
+/// `jwks_uri` kept fresh by the `wire` module) read as an `Arc` snapshot on each open.
+#[derive(Debug, Clone)]
+enum IssuerKeys {
+    Fixed(JwkSet),
+    Live(Arc<dyn JwkSource>),
+}
+
+/// One attempt at opening a token: the outcome, and the `kid` the token's signature named when
+/// no issuer key had it (a candidate for a refetch of a live source).
+struct Attempt {
+    outcome: Result<AccessToken>,
+    unknown_kid: Option<String>,
+}
+
 impl ResourceServer {
     /// A resource server for `resource` holding its private decryption `keys`, trusting `issuer`
     /// whose public signing keys are `issuer_keys`.
     pub fn new(resource: &str, keys: JwkSet, issuer: &str, issuer_keys: JwkSet) -> Result<ResourceServer> {
-        let resource = ResourceIndicator::parse(resource)?;
-        if keys.keys().iter().any(|k| !k.is_private() || k.is_symmetric()) {
-            return Err(Error::invalid_key("resource server keys must be private asymmetric keys"));
-        }
         if issuer_keys.keys().iter().any(|k| k.is_private()) {
             return Err(Error::invalid_key("the authorization server's keys must be public"));
         }
         if issuer_keys.keys().is_empty() {
             return Err(Error::invalid_key("no authorization server key"));
+        }
+        ResourceServer::build(resource, keys, issuer, IssuerKeys::Fixed(issuer_keys))
+    }
+
+    /// Like [`ResourceServer::new`], with the AS's keys from a live `source` (e.g. the AS's
+    /// `jwks_uri` through `jwe_mint::wire`, feature `http`): every open reads the source's current
+    /// snapshot (no I/O, no lock), and a token whose `kid` the snapshot lacks asks the source to
+    /// refetch ([`JwkSource::unknown_kid`], rate-limited by the source). [`open`](Self::open)
+    /// refuses that token at once; [`open_async`](Self::open_async) waits for the refetch and
+    /// tries again, so the first token signed with a rotated-in AS key opens.
+    ///
+    /// The source must have keys now. A source that later fails closed (stale past its cap)
+    /// makes every open fail with [`Error::KeySource`].
+    pub fn with_issuer_key_source(
+        resource: &str,
+        keys: JwkSet,
+        issuer: &str,
+        source: Arc<dyn JwkSource>,
+    ) -> Result<ResourceServer> {
+        let now = source.keys()?;
+        if now.keys().iter().any(|k| k.is_private()) {
+            return Err(Error::invalid_key("the authorization server's keys must be public"));
+        }
+        ResourceServer::build(resource, keys, issuer, IssuerKeys::Live(source))
+    }
+
+    fn build(resource: &str, keys: JwkSet, issuer: &str, issuer_keys: IssuerKeys) -> Result<ResourceServer> {
+        let resource = ResourceIndicator::parse(resource)?;
+        if keys.keys().iter().any(|k| !k.is_private() || k.is_symmetric()) {
+            return Err(Error::invalid_key("resource server keys must be private asymmetric keys"));
         }
         if keys.keys().is_empty() {
             return Err(Error::invalid_key("no resource server decryption key"));
@@ -309,6 +350,31 @@ impl ResourceServer {
         self.resource.as_str()
     }
 
+    /// The trusted authorization server's issuer identifier.
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The public halves of this RS's decryption keys, as an RS publishes them at its `jwks_uri`
+    /// (RFC 9728 §2): `use: enc` on each, `kid` kept, `alg` kept or set to the default for the key
+    /// type (so the AS encrypts with what this RS expects), never a private member. Keys marked
+    /// `use: sig` are not published.
+    pub fn public_keys(&self) -> Result<JwkSet> {
+        let mut out = Vec::with_capacity(self.keys.keys().len());
+        for key in self.keys.iter() {
+            if key.key_use() == Some(&PublicKeyUse::Signature) {
+                continue;
+            }
+            let mut public = key.to_public()?.with_use(PublicKeyUse::Encryption);
+            if public.alg().is_none() {
+                let alg = KeyManagementAlg::default_for(&public)?;
+                public = public.with_alg(alg.name());
+            }
+            out.push(public);
+        }
+        Ok(JwkSet::new(out))
+    }
+
     /// Opens `token`: size check, decrypt with this RS's key, verify the AS signature, validate
     /// `typ`, `iss`, `aud`, `exp`, `nbf`, `iat`.
     pub fn open(&self, token: &str) -> Result<AccessToken> {
@@ -324,13 +390,55 @@ impl ResourceServer {
     /// [`ResourceServer::open`] at a given time (seconds since the epoch) and optional demanded
     /// audience, for tests and replays.
     pub fn open_at(&self, token: &str, audience: Option<&str>, now: i64) -> Result<AccessToken> {
-        let token = token.strip_suffix('\n').unwrap_or(token);
-        let outcome = if token.len() > self.policy.max_token_size {
-            // Before any parsing or hashing.
-            Err(LimitExceeded::TokenTooLarge { max: self.policy.max_token_size }.into())
-        } else {
-            self.open_sized(token, audience, now)
+        let attempt = self.attempt(token, audience, now);
+        if let (Some(kid), IssuerKeys::Live(source)) = (&attempt.unknown_kid, &self.issuer_keys) {
+            // Never waits: the refetch (if the source's rate limit allows one) runs in the
+            // background and helps the next token with this kid.
+            source.unknown_kid(kid);
+        }
+        self.audit(attempt.outcome)
+    }
+
+    /// Like [`ResourceServer::open`], but when the AS keys come from a live source
+    /// ([`ResourceServer::with_issuer_key_source`]) and the token names a `kid` the current keys
+    /// lack, waits for the source's refetch (one shared fetch, rate-limited: OpenID Connect Core
+    /// §10.1.1) and tries once more. With fixed keys it is [`open`](Self::open).
+    pub async fn open_async(&self, token: &str) -> Result<AccessToken> {
+        self.open_async_for(token, None).await
+    }
+
+    /// [`open_async`](Self::open_async) with a demanded audience, as
+    /// [`open_for_audience`](Self::open_for_audience).
+    pub async fn open_for_audience_async(&self, token: &str, audience: &str) -> Result<AccessToken> {
+        self.open_async_for(token, Some(audience)).await
+    }
+
+    async fn open_async_for(&self, token: &str, audience: Option<&str>) -> Result<AccessToken> {
+        let first = self.attempt(token, audience, token::now());
+        let (Some(kid), IssuerKeys::Live(source)) = (&first.unknown_kid, &self.issuer_keys) else {
+            return self.audit(first.outcome);
         };
+        if let Err(e) = source.keys_with_kid(kid).await {
+            return self.audit(Err(e.into()));
+        }
+        self.audit(self.attempt(token, audience, token::now()).outcome)
+    }
+
+    /// Opens without logging: size check, then the cache or the full path.
+    fn attempt(&self, token: &str, audience: Option<&str>, now: i64) -> Attempt {
+        let token = token.strip_suffix('\n').unwrap_or(token);
+        if token.len() > self.policy.max_token_size {
+            // Before any parsing or hashing.
+            let outcome = Err(LimitExceeded::TokenTooLarge { max: self.policy.max_token_size }.into());
+            return Attempt { outcome, unknown_kid: None };
+        }
+        let mut unknown_kid = None;
+        let outcome = self.open_sized(token, audience, now, &mut unknown_kid);
+        Attempt { outcome, unknown_kid }
+    }
+
+    /// One audit event per open (target `jwe_mint::audit`), whatever the number of attempts.
+    fn audit(&self, outcome: Result<AccessToken>) -> Result<AccessToken> {
         match &outcome {
             Ok(t) => tracing::info!(
                 target: "jwe_mint::audit",
@@ -353,9 +461,15 @@ impl ResourceServer {
     }
 
     /// The cache in front of [`ResourceServer::open_inner`], for a token within the size limit.
-    fn open_sized(&self, token: &str, audience: Option<&str>, now: i64) -> Result<AccessToken> {
+    fn open_sized(
+        &self,
+        token: &str,
+        audience: Option<&str>,
+        now: i64,
+        unknown_kid: &mut Option<String>,
+    ) -> Result<AccessToken> {
         let Some(cache) = &self.cache else {
-            return self.open_inner(token, audience, now);
+            return self.open_inner(token, audience, now, unknown_kid);
         };
         let key = TokenCache::<AccessToken>::key(token);
         if let Some(hit) = cache.get(&key, now) {
@@ -364,14 +478,20 @@ impl ResourceServer {
             }
             return self.validate(&hit.claims, audience, now).map(|()| (*hit).clone());
         }
-        let opened = self.open_inner(token, audience, now);
+        let opened = self.open_inner(token, audience, now, unknown_kid);
         if let Ok(t) = &opened {
             cache.insert(key, t.claims.exp, Arc::new(t.clone()), now);
         }
         opened
     }
 
-    fn open_inner(&self, token: &str, audience: Option<&str>, now: i64) -> Result<AccessToken> {
+    fn open_inner(
+        &self,
+        token: &str,
+        audience: Option<&str>,
+        now: i64,
+        unknown_kid: &mut Option<String>,
+    ) -> Result<AccessToken> {
         // Serialization detected exactly as the JOSE layer does (JSON may start with whitespace).
         let json_serialized = jwe::is_json_serialization(token);
         let unencrypted = !json_serialized && token.bytes().filter(|b| *b == b'.').count() == 2;
@@ -408,7 +528,17 @@ impl ResourceServer {
         };
         let outer = decrypted.as_ref().map(|d| &d.protected);
         let key_management = decrypted.as_ref().map(|d| d.alg);
-        let verified = jws::verify_compact(jws_text, &self.issuer_keys, &self.validation.signing_algs)?;
+        let verified = match &self.issuer_keys {
+            IssuerKeys::Fixed(keys) => jws::verify_compact(jws_text, keys, &self.validation.signing_algs)?,
+            IssuerKeys::Live(source) => {
+                let keys = source.keys()?;
+                let verified = jws::verify_compact(jws_text, &keys, &self.validation.signing_algs);
+                if let Err(Error::NoMatchingKey(_)) = &verified {
+                    *unknown_kid = kid_not_in(jws_text, &keys);
+                }
+                verified?
+            }
+        };
         match verified.header.get("typ") {
             Some(Value::String(t)) if token::is_at_jwt(t) => {}
             _ => return Err(Error::InvalidToken(TokenRejection::WrongType)),
@@ -465,6 +595,14 @@ impl ResourceServer {
         }
         Ok(())
     }
+}
+
+/// The JWS header's `kid` when no key of `keys` has it (a rotated-in AS key the snapshot lacks),
+/// `None` when the token names no `kid` or the set has it (the key then just does not fit).
+fn kid_not_in(jws_text: &str, keys: &JwkSet) -> Option<String> {
+    let header = jws::inspect(jws_text).ok()?;
+    let kid = header.get("kid")?.as_str()?;
+    keys.find(kid).is_none().then(|| kid.to_owned())
 }
 
 /// The first registered claim (RFC 9068 §2.2, RFC 7519 §4.1) that is missing or of the wrong JSON

@@ -213,3 +213,37 @@ fn shorten(s: &str) -> String {
         None => s.to_string(),
     }
 }
+
+impl crate::resource_server::ResourceServer {
+    /// A resource server whose AS keys are discovered from `issuer` (RFC 8414 through
+    /// `discovery`, see [`Discovery::issuer_keys`]) and kept fresh: the async constructor of
+    /// [`ResourceServer::with_issuer_key_source`](crate::resource_server::ResourceServer::with_issuer_key_source).
+    /// A discovery failure is [`Error::KeySource`](crate::Error::KeySource) naming the URL; call
+    /// [`Discovery::issuer_keys`] yourself for the typed [`WireError`].
+    ///
+    /// ```no_run
+    /// # async fn demo(rs_keys: jwe_mint::jwk::JwkSet, token: &str) -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use jwe_mint::resource_server::ResourceServer;
+    /// use jwe_mint::wire::{Discovery, HttpFetcher};
+    /// let discovery = Discovery::new(Arc::new(HttpFetcher::new()?));
+    /// let rs = ResourceServer::discover("https://photos.example.com", rs_keys,
+    ///     "https://as.example.com", &discovery).await?;
+    /// let at = rs.open_async(token).await?; // a new AS kid is fetched once, then opens
+    /// # Ok(()) }
+    /// ```
+    pub async fn discover(
+        resource: &str,
+        keys: crate::jwk::JwkSet,
+        issuer: &str,
+        discovery: &Discovery,
+    ) -> crate::Result<crate::resource_server::ResourceServer> {
+        let source = discovery.issuer_keys(issuer).await.map_err(super::key_set::unavailable)?;
+        crate::resource_server::ResourceServer::with_issuer_key_source(
+            resource,
+            keys,
+            issuer,
+            Arc::new(source),
+        )
+    }
+}
