@@ -332,7 +332,10 @@ impl JwkSource for RemoteJwkSet {
 
 /// A wire failure as the key-source error the layers below the wire understand.
 pub(crate) fn unavailable(e: WireError) -> KeySourceError {
-    KeySourceError::Unavailable { location: e.url().to_owned(), reason: e.to_string() }
+    let text = e.to_string();
+    // Every WireError message starts with its URL, which `location` already carries.
+    let reason = text.strip_prefix(e.url()).and_then(|r| r.strip_prefix(": ")).unwrap_or(&text);
+    KeySourceError::Unavailable { location: e.url().to_owned(), reason: reason.to_owned() }
 }
 
 impl Inner {

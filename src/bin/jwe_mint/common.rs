@@ -212,7 +212,6 @@ pub struct WireArgs {
 impl WireArgs {
     /// The fetcher these options describe: platform roots plus `--ca-file`, https only unless
     /// `--allow-http` (loopback only), the library's time and size limits.
-    #[allow(dead_code)] // used by the subcommands that fetch, landing one by one
     pub fn fetcher(&self) -> Result<std::sync::Arc<jwe_mint::wire::HttpFetcher>, CliError> {
         let mut builder = jwe_mint::wire::HttpFetcher::builder().allow_http_loopback(self.allow_http);
         if let Some(path) = &self.ca_file {
@@ -225,7 +224,6 @@ impl WireArgs {
 
 /// A single-threaded tokio runtime for the subcommands that fetch (the background key refresh
 /// runs on it while the command's future is being driven).
-#[allow(dead_code)]
 pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

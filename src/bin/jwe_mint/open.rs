@@ -1,15 +1,20 @@
 //! `jwe-mint open`: act as a resource server and open one access token read on stdin.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::Value;
 
 use jwe_mint::error::TokenRejection;
 use jwe_mint::jwe::{DecryptPolicy, DEFAULT_MAX_TOKEN_SIZE};
+use jwe_mint::jwk::JwkSet;
 use jwe_mint::resource_server::{ResourceServer, Validation};
+use jwe_mint::wire::{Discovery, KeySetConfig, KeyUseFilter, RemoteJwkSet};
 use jwe_mint::{Error, LimitExceeded};
 
-use crate::common::{parse_max_token_size, pretty, read_key_file, read_stdin_token, write_line, CliError};
+use crate::common::{
+    parse_max_token_size, pretty, read_key_file, read_stdin_token, runtime, write_line, CliError, WireArgs,
+};
 
 /// Options of `open`.
 #[derive(Debug, clap::Args)]
@@ -23,9 +28,13 @@ pub struct Args {
     /// The trusted authorization server; the token's `iss` must equal it
     #[arg(long, value_name = "URL")]
     issuer: String,
-    /// The authorization server's public signing key(s): JWK Set or single JWK
-    #[arg(long, value_name = "FILE")]
-    issuer_jwks: PathBuf,
+    /// The authorization server's public signing key(s): a JWK Set or JWK file, or the https URL
+    /// of its JWK Set. Without it the keys are discovered from --issuer (RFC 8414 metadata, then
+    /// OpenID Connect discovery)
+    #[arg(long, value_name = "FILE|URL")]
+    issuer_jwks: Option<String>,
+    #[command(flatten)]
+    wire: WireArgs,
     /// Also accept tokens whose `aud` names several resource servers (`mint --multi-recipient`).
     /// Dangerous: every other audience can read such a token and replay it here
     #[arg(long)]
@@ -39,11 +48,6 @@ pub struct Args {
 /// prints them as JSON. A rejected token exits 1 with one stderr line.
 pub fn run(args: Args) -> Result<(), CliError> {
     let keys = read_key_file(&args.key, "--key")?;
-    let issuer_keys = read_key_file(&args.issuer_jwks, "--issuer-jwks")?;
-    // The library checks these too; checked here first so the message names the file.
-    let file_error = |flag: &str, path: &std::path::Path, msg: &str| {
-        CliError::Failed(format!("{flag} {}: {msg}", path.display()))
-    };
     if keys.keys().is_empty() {
         return Err(file_error("--key", &args.key, "holds no key"));
     }
@@ -54,17 +58,78 @@ pub fn run(args: Args) -> Result<(), CliError> {
             "holds a public or symmetric key; a resource server decrypts with its private keys",
         ));
     }
+    match args.issuer_jwks.as_deref() {
+        Some(location) if !is_url(location) => {
+            let issuer_keys = issuer_key_file(Path::new(location))?;
+            let rs = ResourceServer::new(&args.resource, keys, &args.issuer, issuer_keys)?;
+            open_with(rs, &args)
+        }
+        remote => {
+            // Keys over the wire: fetched once for this token; a token whose kid the fetched set
+            // lacks is an error like any other (the set was fetched just now).
+            let fetcher = args.wire.fetcher()?;
+            runtime()?.block_on(async {
+                let rs = match remote {
+                    Some(url) => {
+                        let mut config = KeySetConfig::default();
+                        config.key_use = KeyUseFilter::Verify;
+                        let set = RemoteJwkSet::new(url, fetcher, config)
+                            .await
+                            .map_err(|e| CliError::Failed(format!("--issuer-jwks: {e}")))?;
+                        ResourceServer::with_issuer_key_source(
+                            &args.resource,
+                            keys,
+                            &args.issuer,
+                            Arc::new(set),
+                        )?
+                    }
+                    None => {
+                        let discovery = Discovery::new(fetcher);
+                        let set = discovery.issuer_keys(&args.issuer).await.map_err(|e| {
+                            CliError::Failed(format!("discovery of the --issuer keys failed: {e}"))
+                        })?;
+                        ResourceServer::with_issuer_key_source(
+                            &args.resource,
+                            keys,
+                            &args.issuer,
+                            Arc::new(set),
+                        )?
+                    }
+                };
+                open_with(rs, &args)
+            })
+        }
+    }
+}
+
+/// `--issuer-jwks` names a URL rather than a file.
+fn is_url(location: &str) -> bool {
+    ["https://", "http://"].iter().any(|p| location.get(..p.len()).is_some_and(|s| s.eq_ignore_ascii_case(p)))
+}
+
+fn file_error(flag: &str, path: &Path, msg: &str) -> CliError {
+    CliError::Failed(format!("{flag} {}: {msg}", path.display()))
+}
+
+/// The AS public keys from a file. The library checks these too; checked here first so the
+/// message names the file.
+fn issuer_key_file(path: &Path) -> Result<JwkSet, CliError> {
+    let issuer_keys = read_key_file(path, "--issuer-jwks")?;
     if issuer_keys.keys().is_empty() {
-        return Err(file_error("--issuer-jwks", &args.issuer_jwks, "holds no key"));
+        return Err(file_error("--issuer-jwks", path, "holds no key"));
     }
     if issuer_keys.keys().iter().any(|k| k.is_private()) {
         return Err(file_error(
             "--issuer-jwks",
-            &args.issuer_jwks,
+            path,
             "holds a private key; give the authorization server's public keys (jwe-mint public --jwks)",
         ));
     }
-    let mut rs = ResourceServer::new(&args.resource, keys, &args.issuer, issuer_keys)?;
+    Ok(issuer_keys)
+}
+
+/// Applies the options, reads the token and prints its claims.
+fn open_with(mut rs: ResourceServer, args: &Args) -> Result<(), CliError> {
     if args.accept_multi_audience {
         rs = rs.with_validation(Validation::default().dangerous_accept_multi_audience());
     }
