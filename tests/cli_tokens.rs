@@ -363,8 +363,12 @@ fn usage_errors_exit_2() {
     let out = w.mint(ALL_SCOPES, &[], &[]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stderr.contains("--resource"), "{}", out.stderr);
-    // open without --issuer-jwks; demo with an argument.
-    assert_eq!(run(&["open", "--resource", PHOTOS, "--key", &w.photos_key, "--issuer", AS], b"").code, 2);
+    // open without --key (without --issuer-jwks it discovers the AS keys: tests/cli_open_wire.rs);
+    // demo with an argument.
+    assert_eq!(
+        run(&["open", "--resource", PHOTOS, "--issuer", AS, "--issuer-jwks", &w.as_jwks], b"").code,
+        2
+    );
     assert_eq!(run(&["demo", "--fast"], b"").code, 2);
     // The help lists the new subcommands.
     let help = run(&["--help"], b"").ok().text();
