@@ -305,3 +305,47 @@ impl From<KeySourceError> for Error {
         Error::KeySource(e)
     }
 }
+
+/// Why a [`JwkSource`](crate::jwk::JwkSource) cannot give keys (defined here so the error
+/// layer names no key module; re-exported as `jwk::KeySourceError`). Both kinds are the server's problem, never the
+/// caller's: a token endpoint answers them with `server_error` (HTTP 503 for
+/// [`KeySourceError::Unavailable`], 500 for [`KeySourceError::NoUsableKey`]), a resource server
+/// with 503.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeySourceError {
+    /// The keys could not be obtained, or the last good set is older than its staleness cap: the
+    /// source fails closed. Usually transient (retry later).
+    #[error("keys from {location} are unavailable: {reason}")]
+    Unavailable {
+        /// Where the keys come from (a URL, a file), without credentials.
+        location: String,
+        /// What went wrong (never a response body or a secret).
+        reason: String,
+    },
+    /// The keys were obtained, but none is usable for the job (e.g. an RS that publishes only
+    /// `use: sig` keys, or only keys of an algorithm tokens may not use).
+    #[error("no usable key from {location}: {reason}")]
+    NoUsableKey {
+        /// Where the keys come from.
+        location: String,
+        /// Why no key fits.
+        reason: String,
+    },
+}
+
+impl KeySourceError {
+    /// Where the keys come from.
+    pub fn location(&self) -> &str {
+        match self {
+            KeySourceError::Unavailable { location, .. } | KeySourceError::NoUsableKey { location, .. } => {
+                location
+            }
+        }
+    }
+
+    /// `true` when retrying later may help ([`KeySourceError::Unavailable`]).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, KeySourceError::Unavailable { .. })
+    }
+}
