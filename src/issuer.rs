@@ -5,6 +5,7 @@
 //! `iss`/`aud` replicated in the protected header so gateways can route without decrypting.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
@@ -14,7 +15,7 @@ use crate::jwa::SigningAlg;
 use crate::jwe::Encryptor;
 use crate::jwk::{Jwk, JwkSet};
 use crate::jws::{Header, Signer};
-use crate::registry::{Registry, ResourceEntry};
+use crate::registry::{EncryptionKey, Registry, ResourceEntry};
 use crate::token::{AccessTokenClaims, Audience, ResourceIndicator, ACCESS_TOKEN_TYP, RESERVED_CLAIMS};
 
 /// Default access-token lifetime in seconds (5 minutes).
@@ -300,7 +301,14 @@ impl IssuerBuilder {
 }
 
 /// Mints encrypted access tokens. Immutable once built: share it across threads (`Send + Sync`,
-/// no locks on the hot path).
+/// no locks on the hot path with static keys).
+///
+/// A registry entry whose keys the RS publishes (`jwks_uri`, or RFC 9728 discovery) encrypts to
+/// the first usable key of its bound source's current snapshot
+/// ([`ResourceEntry::encryption_key`]): the choice is made once per snapshot and reused under a
+/// read lock. When the keys are not fetched yet, unavailable, or none is usable, every mint path
+/// refuses that resource with [`Error::KeySource`] (displayed `server_error: …`), never an
+/// unencrypted token.
 ///
 /// ```
 /// use jwe_mint::issuer::{Grant, Issuer};
@@ -556,6 +564,8 @@ impl Issuer {
 
     fn mint_inner(&self, grant: &Grant, resource: &str, now: i64) -> Result<MintedToken> {
         let (resource, entry, scopes) = self.authorize(grant, resource)?;
+        // Before signing: a resource without a usable key gets no token at all.
+        let key = entry.encryption_key()?;
         let ttl = self.lifetime(entry);
         let scope = scopes.join(" ");
         let claims =
@@ -565,7 +575,7 @@ impl Issuer {
             .protected_param("cty", "JWT")
             .protected_param("iss", self.issuer.as_str())
             .protected_param("aud", resource.as_str())
-            .recipient(entry.current_key(), entry.current_alg())
+            .recipient(key.key(), key.alg())
             .encrypt_compact(jws.as_bytes())?;
         Ok(MintedToken {
             resources: vec![resource.as_str().to_owned()],
@@ -578,21 +588,22 @@ impl Issuer {
     }
 
     fn mint_multi_inner(&self, grant: &Grant, now: i64) -> Result<MintedToken> {
-        let mut recipients: Vec<(ResourceIndicator, &ResourceEntry)> =
+        let mut recipients: Vec<(ResourceIndicator, &ResourceEntry, Arc<EncryptionKey>)> =
             Vec::with_capacity(grant.resources.len());
         let mut auds = Vec::with_capacity(grant.resources.len());
         let mut scopes: Vec<String> = Vec::new();
         let mut ttl = self.lifetime_override.unwrap_or(self.default_ttl);
         for r in &grant.resources {
             let (resource, entry, s) = self.authorize(grant, r.as_str())?;
-            if !entry.current_alg().wraps_cek() {
+            let key = entry.encryption_key()?;
+            if !key.alg().wraps_cek() {
                 return Err(Error::misuse(format!(
                     "{resource}: `{}` cannot serve several recipients",
-                    entry.current_alg()
+                    key.alg()
                 )));
             }
             // One token, one content encryption: the resources must agree on it.
-            if let Some((first, first_entry)) = recipients.first() {
+            if let Some((first, first_entry, _)) = recipients.first() {
                 if first_entry.enc() != entry.enc() {
                     return Err(Error::misuse(format!(
                         "a multi-recipient token has one `enc`, but {first} uses {} and {resource} uses {}",
@@ -609,14 +620,14 @@ impl Issuer {
                     scopes.push(scope);
                 }
             }
-            recipients.push((resource, entry));
+            recipients.push((resource, entry, key));
         }
-        let Some((_, first_entry)) = recipients.first() else {
+        let Some((_, first_entry, _)) = recipients.first() else {
             return Err(Error::misuse("a grant without resources"));
         };
         let mut encryptor = Encryptor::new(first_entry.enc());
-        for (_, entry) in &recipients {
-            encryptor = encryptor.recipient(entry.current_key(), entry.current_alg());
+        for (_, _, key) in &recipients {
+            encryptor = encryptor.recipient(key.key(), key.alg());
         }
         let scope = scopes.join(" ");
         let claims = self.claims(grant, Audience::Many(auds.clone()), scope.clone(), now, ttl)?;

@@ -9,29 +9,106 @@
 //!                           "use": "enc", "alg": "ECDH-ES+A256KW", "kid": "…" } ] },
 //!     "covers_subresources": false,
 //!     "access_token_lifetime": 300,
-//!     "encryption_enc": "A256GCM" } ] }
+//!     "encryption_enc": "A256GCM",
+//!     "encryption_alg": "ECDH-ES+A256KW" } ] }
 //! ```
-//! The last three members are jwe-mint extensions and optional.
+//! The last four members are jwe-mint extensions and optional.
+//!
+//! Keys may also live on the wire: an entry with `"jwks_uri": "https://…"` instead of `jwks`
+//! encrypts to the RS's published JWK Set, and an entry with neither finds that set through the
+//! RS's RFC 9728 metadata. Such an entry has no keys until it is bound to a [`JwkSource`]
+//! ([`ResourceEntry::set_key_source`]); the `wire` module (feature `http`) makes the sources, this
+//! module never does I/O.
 
 use std::collections::HashSet;
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Result};
 use crate::json;
 use crate::jwa::{ContentEncryptionAlg, KeyManagementAlg};
-use crate::jwk::{Jwk, JwkSet, PublicKeyUse};
+use crate::jwk::{Jwk, JwkSet, JwkSource, KeySourceError, PublicKeyUse};
 use crate::token::ResourceIndicator;
+
+/// A key tokens are encrypted to, with the key-management algorithm used with it.
+#[derive(Debug, Clone)]
+pub struct EncryptionKey {
+    key: Jwk,
+    alg: KeyManagementAlg,
+}
+
+impl EncryptionKey {
+    /// The resource server's public key.
+    pub fn key(&self) -> &Jwk {
+        &self.key
+    }
+
+    /// The key-management algorithm: the key's `alg`, else the entry's `encryption_alg`, else
+    /// the default for the key type.
+    pub fn alg(&self) -> KeyManagementAlg {
+        self.alg
+    }
+}
+
+/// Where a [`ResourceEntry`]'s encryption keys come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyLocation<'a> {
+    /// The registry holds them (`jwks`).
+    Static,
+    /// The RS publishes them at this `https` URL (`jwks_uri`).
+    JwksUri(&'a str),
+    /// Neither: the RS's RFC 9728 metadata names its `jwks_uri`.
+    Discover,
+}
+
+/// The keys of an entry: in the registry, or from a bound source.
+#[derive(Debug, Clone)]
+enum Keys {
+    Static(Vec<Arc<EncryptionKey>>),
+    Remote(Box<RemoteKeys>),
+}
+
+/// Keys that come from a [`JwkSource`], and the key chosen from its latest snapshot.
+struct RemoteKeys {
+    jwks_uri: Option<String>,
+    source: OnceLock<Arc<dyn JwkSource>>,
+    choice: RwLock<Option<Choice>>,
+}
+
+/// The outcome of choosing a key from one snapshot. Holding the snapshot keeps its address from
+/// being reused, so pointer equality identifies it.
+struct Choice {
+    snapshot: Arc<JwkSet>,
+    outcome: std::result::Result<Arc<EncryptionKey>, KeySourceError>,
+}
+
+impl Clone for RemoteKeys {
+    fn clone(&self) -> Self {
+        RemoteKeys { jwks_uri: self.jwks_uri.clone(), source: self.source.clone(), choice: RwLock::new(None) }
+    }
+}
+
+impl std::fmt::Debug for RemoteKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RemoteKeys")
+            .field("jwks_uri", &self.jwks_uri)
+            .field("source", &self.source.get().map(|s| s.location()))
+            .finish_non_exhaustive()
+    }
+}
 
 /// One resource server as the issuer knows it.
 #[derive(Debug, Clone)]
 pub struct ResourceEntry {
     resource: ResourceIndicator,
     scopes_supported: Vec<String>,
-    keys: Vec<(Jwk, KeyManagementAlg)>,
+    keys: Keys,
     covers_subresources: bool,
     token_lifetime: Option<u64>,
     enc: ContentEncryptionAlg,
+    encryption_alg: Option<KeyManagementAlg>,
 }
 
 impl ResourceEntry {
@@ -47,7 +124,7 @@ impl ResourceEntry {
     ///     ["photos.read", "photos.write"],
     ///     JwkSet::new(vec![rs_key.to_public().unwrap()]),
     /// ).unwrap();
-    /// assert_eq!(entry.current_key().kid(), rs_key.kid());
+    /// assert_eq!(entry.current_key().unwrap().kid(), rs_key.kid());
     /// ```
     pub fn new<S: Into<String>>(
         resource: &str,
@@ -55,7 +132,47 @@ impl ResourceEntry {
         jwks: JwkSet,
     ) -> Result<ResourceEntry> {
         let resource = ResourceIndicator::parse(resource)?;
-        let keys = validate_keys(&resource, &jwks)?;
+        let keys = validate_keys(&resource, &jwks, None)?;
+        ResourceEntry::with_keys(resource, scopes, Keys::Static(keys))
+    }
+
+    /// An entry whose keys the RS publishes at `jwks_uri` (an `https` URL without credentials or
+    /// fragment). It has no keys until bound with [`set_key_source`](Self::set_key_source), e.g.
+    /// to a `wire::RemoteJwkSet` on that URL.
+    ///
+    /// ```
+    /// use jwe_mint::registry::{KeyLocation, ResourceEntry};
+    /// let entry = ResourceEntry::from_jwks_uri("https://photos.example.com", ["photos.read"],
+    ///     "https://photos.example.com/jwks.json").unwrap();
+    /// assert_eq!(entry.key_location(), KeyLocation::JwksUri("https://photos.example.com/jwks.json"));
+    /// assert!(ResourceEntry::from_jwks_uri("https://rs.example", ["s"], "http://rs.example/jwks").is_err());
+    /// ```
+    pub fn from_jwks_uri<S: Into<String>>(
+        resource: &str,
+        scopes: impl IntoIterator<Item = S>,
+        jwks_uri: &str,
+    ) -> Result<ResourceEntry> {
+        let resource = ResourceIndicator::parse(resource)?;
+        check_jwks_uri(&resource, jwks_uri)?;
+        ResourceEntry::with_keys(resource, scopes, remote(Some(jwks_uri.to_owned())))
+    }
+
+    /// An entry whose keys are found through the RS's RFC 9728 protected resource metadata
+    /// (`jwks_uri` in the document at `/.well-known/oauth-protected-resource`). It has no keys
+    /// until bound with [`set_key_source`](Self::set_key_source).
+    pub fn discovered<S: Into<String>>(
+        resource: &str,
+        scopes: impl IntoIterator<Item = S>,
+    ) -> Result<ResourceEntry> {
+        let resource = ResourceIndicator::parse(resource)?;
+        ResourceEntry::with_keys(resource, scopes, remote(None))
+    }
+
+    fn with_keys<S: Into<String>>(
+        resource: ResourceIndicator,
+        scopes: impl IntoIterator<Item = S>,
+        keys: Keys,
+    ) -> Result<ResourceEntry> {
         let scopes_supported: Vec<String> = scopes.into_iter().map(Into::into).collect();
         if scopes_supported.iter().any(|s| s.is_empty() || s.contains(' ')) {
             return Err(Error::malformed("scope values must be non-empty and contain no spaces"));
@@ -67,6 +184,7 @@ impl ResourceEntry {
             covers_subresources: false,
             token_lifetime: None,
             enc: ContentEncryptionAlg::A256Gcm,
+            encryption_alg: None,
         })
     }
 
@@ -87,6 +205,34 @@ impl ResourceEntry {
     pub fn with_enc(mut self, enc: ContentEncryptionAlg) -> ResourceEntry {
         self.enc = enc;
         self
+    }
+
+    /// The key-management algorithm for keys that carry no `alg` of their own (default: the
+    /// default for the key type). RFC 9728 registers no such metadata member, so the registry
+    /// says it. `RSA1_5`, `dir` and `PBES2` are refused; static keys are checked against it.
+    ///
+    /// ```
+    /// use jwe_mint::jwa::KeyManagementAlg;
+    /// use jwe_mint::jwk::{Curve, Jwk, JwkSet};
+    /// use jwe_mint::registry::ResourceEntry;
+    /// let rs = Jwk::generate(Curve::P256).unwrap().to_public().unwrap();
+    /// let entry = ResourceEntry::new("https://rs.example", ["s"], JwkSet::new(vec![rs])).unwrap()
+    ///     .with_encryption_alg(KeyManagementAlg::EcdhEsA128Kw).unwrap();
+    /// assert_eq!(entry.current_alg(), Some(KeyManagementAlg::EcdhEsA128Kw));
+    /// ```
+    pub fn with_encryption_alg(mut self, alg: KeyManagementAlg) -> Result<ResourceEntry> {
+        if !token_alg(alg) {
+            return Err(Error::invalid_key(format!(
+                "{}: key-management algorithm `{alg}` not allowed for tokens",
+                self.resource
+            )));
+        }
+        if let Keys::Static(keys) = &self.keys {
+            let set = JwkSet::new(keys.iter().map(|k| k.key.clone()).collect());
+            self.keys = Keys::Static(validate_keys(&self.resource, &set, Some(alg))?);
+        }
+        self.encryption_alg = Some(alg);
+        Ok(self)
     }
 
     /// The resource indicator.
@@ -114,42 +260,153 @@ impl ResourceEntry {
         self.enc
     }
 
-    /// The key new tokens are encrypted to.
-    pub fn current_key(&self) -> &Jwk {
-        &self.keys[0].0
+    /// The entry's `encryption_alg`, if set.
+    pub fn encryption_alg(&self) -> Option<KeyManagementAlg> {
+        self.encryption_alg
     }
 
-    /// The key-management algorithm used with the current key.
-    pub fn current_alg(&self) -> KeyManagementAlg {
-        self.keys[0].1
+    /// Where the keys come from: the registry, a `jwks_uri`, or RFC 9728 discovery.
+    pub fn key_location(&self) -> KeyLocation<'_> {
+        match &self.keys {
+            Keys::Static(_) => KeyLocation::Static,
+            Keys::Remote(r) => match &r.jwks_uri {
+                Some(uri) => KeyLocation::JwksUri(uri),
+                None => KeyLocation::Discover,
+            },
+        }
     }
 
-    /// All encryption keys (current first).
+    /// Binds an entry with remote keys ([`KeyLocation::JwksUri`] or [`KeyLocation::Discover`])
+    /// to the source of its keys, once: the source keeps itself fresh (rotation needs no new
+    /// binding). Takes `&self`, so an issuer already serving can bind an entry whose RS was
+    /// down at startup. An entry with static keys, or one already bound, is
+    /// [`Error::Misuse`].
+    pub fn set_key_source(&self, source: Arc<dyn JwkSource>) -> Result<()> {
+        let Keys::Remote(remote) = &self.keys else {
+            return Err(Error::misuse(format!("{}: the registry holds this entry's keys", self.resource)));
+        };
+        remote
+            .source
+            .set(source)
+            .map_err(|_| Error::misuse(format!("{}: a key source is already bound", self.resource)))
+    }
+
+    /// The bound key source, if any.
+    pub fn key_source(&self) -> Option<&Arc<dyn JwkSource>> {
+        match &self.keys {
+            Keys::Static(_) => None,
+            Keys::Remote(r) => r.source.get(),
+        }
+    }
+
+    /// The key new tokens are encrypted to, with its algorithm. For remote keys: the first
+    /// usable key of the source's current snapshot (see [`ResourceEntry::set_key_source`]); the
+    /// choice is remembered per snapshot, so this costs a lookup, not a key check, per token.
+    ///
+    /// Remote keys are candidates when `use` is `enc`, or absent in a set without `use: sig`
+    /// keys (RFC 9728 §2 requires `use` only in mixed sets); keys unusable for tokens (the rules
+    /// of [`ResourceEntry::new`]) are skipped. Errors are [`Error::KeySource`]:
+    /// [`KeySourceError::Unavailable`] when unbound or the source has no keys,
+    /// [`KeySourceError::NoUsableKey`] when no key fits. Never a reason to mint unencrypted.
+    pub fn encryption_key(&self) -> Result<Arc<EncryptionKey>> {
+        match &self.keys {
+            Keys::Static(keys) => Ok(Arc::clone(&keys[0])),
+            Keys::Remote(remote) => self.remote_key(remote),
+        }
+    }
+
+    fn remote_key(&self, remote: &RemoteKeys) -> Result<Arc<EncryptionKey>> {
+        let Some(source) = remote.source.get() else {
+            let location = match &remote.jwks_uri {
+                Some(uri) => uri.clone(),
+                None => format!("the RFC 9728 metadata of {}", self.resource),
+            };
+            return Err(Error::KeySource(KeySourceError::Unavailable {
+                location,
+                reason: "not fetched yet".into(),
+            }));
+        };
+        let snapshot = source.keys().map_err(Error::KeySource)?;
+        {
+            let choice = remote.choice.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(c) = choice.as_ref().filter(|c| Arc::ptr_eq(&c.snapshot, &snapshot)) {
+                return c.outcome.clone().map_err(Error::KeySource);
+            }
+        }
+        let outcome = choose_key(&snapshot, self.encryption_alg, source.location());
+        match &outcome {
+            Ok(k) => tracing::info!(target: "jwe_mint::keys", resource = self.resource.as_str(),
+                location = source.location(), kid = k.key.kid().unwrap_or(""), alg = %k.alg,
+                "encryption key chosen"),
+            Err(e) => tracing::error!(target: "jwe_mint::keys", resource = self.resource.as_str(),
+                error = %e, "no usable encryption key"),
+        }
+        *remote.choice.write().unwrap_or_else(PoisonError::into_inner) =
+            Some(Choice { snapshot, outcome: outcome.clone() });
+        outcome.map_err(Error::KeySource)
+    }
+
+    /// The key new tokens are encrypted to, for an entry with static keys (`None` for remote
+    /// keys: see [`ResourceEntry::encryption_key`]).
+    pub fn current_key(&self) -> Option<&Jwk> {
+        match &self.keys {
+            Keys::Static(keys) => keys.first().map(|k| &k.key),
+            Keys::Remote(_) => None,
+        }
+    }
+
+    /// The key-management algorithm used with [`current_key`](Self::current_key).
+    pub fn current_alg(&self) -> Option<KeyManagementAlg> {
+        match &self.keys {
+            Keys::Static(keys) => keys.first().map(|k| k.alg),
+            Keys::Remote(_) => None,
+        }
+    }
+
+    /// All static encryption keys (current first); none for remote keys.
     pub fn keys(&self) -> impl Iterator<Item = &Jwk> {
-        self.keys.iter().map(|(k, _)| k)
+        let keys: &[Arc<EncryptionKey>] = match &self.keys {
+            Keys::Static(keys) => keys,
+            Keys::Remote(_) => &[],
+        };
+        keys.iter().map(|k| &k.key)
     }
 
-    /// Rotation: `key` becomes the current key; older keys stay listed until removed.
+    fn static_keys_mut(&mut self) -> Result<&mut Vec<Arc<EncryptionKey>>> {
+        match &mut self.keys {
+            Keys::Static(keys) => Ok(keys),
+            Keys::Remote(_) => Err(Error::misuse(format!(
+                "{}: the RS publishes this entry's keys; it rotates them there",
+                self.resource
+            ))),
+        }
+    }
+
+    /// Rotation: `key` becomes the current key; older keys stay listed until removed. Entries
+    /// with remote keys rotate at the RS ([`Error::Misuse`] here).
     pub fn rotate_to(&mut self, key: Jwk) -> Result<()> {
-        let mut keys = validate_keys(&self.resource, &JwkSet::new(vec![key]))?;
-        let new = keys.remove(0);
-        if self.keys.iter().any(|(k, _)| {
-            k.thumbprint() == new.0.thumbprint() || (k.kid().is_some() && k.kid() == new.0.kid())
+        let mut new = validate_keys(&self.resource, &JwkSet::new(vec![key]), self.encryption_alg)?;
+        let new = new.remove(0);
+        let keys = self.static_keys_mut()?;
+        if keys.iter().any(|k| {
+            k.key.thumbprint() == new.key.thumbprint()
+                || (k.key.kid().is_some() && k.key.kid() == new.key.kid())
         }) {
             return Err(Error::invalid_key("key already registered for this resource"));
         }
-        self.keys.insert(0, new);
+        keys.insert(0, new);
         Ok(())
     }
 
     /// Removes the key with `kid` (the last key cannot be removed).
     pub fn remove_key(&mut self, kid: &str) -> Result<()> {
-        let before = self.keys.len();
-        if before == 1 && self.keys[0].0.kid() == Some(kid) {
+        let keys = self.static_keys_mut()?;
+        let before = keys.len();
+        if before == 1 && keys[0].key.kid() == Some(kid) {
             return Err(Error::invalid_key("cannot remove the only key"));
         }
-        self.keys.retain(|(k, _)| k.kid() != Some(kid));
-        if self.keys.len() == before {
+        keys.retain(|k| k.key.kid() != Some(kid));
+        if keys.len() == before {
             return Err(Error::NoMatchingKey("no key with that kid".into()));
         }
         Ok(())
@@ -165,11 +422,21 @@ impl ResourceEntry {
     }
 
     fn to_value(&self) -> Result<Value> {
-        let keys = self.keys.iter().map(|(k, _)| k.to_value()).collect::<Result<Vec<_>>>()?;
         let mut m = Map::new();
         m.insert("resource".into(), self.resource.as_str().into());
         m.insert("scopes_supported".into(), json!(self.scopes_supported));
-        m.insert("jwks".into(), json!({ "keys": keys }));
+        match &self.keys {
+            Keys::Static(keys) => {
+                let keys = keys.iter().map(|k| k.key.to_value()).collect::<Result<Vec<_>>>()?;
+                m.insert("jwks".into(), json!({ "keys": keys }));
+            }
+            // Fetched keys are never written back: the RS publishes them.
+            Keys::Remote(r) => {
+                if let Some(uri) = &r.jwks_uri {
+                    m.insert("jwks_uri".into(), uri.as_str().into());
+                }
+            }
+        }
         if self.covers_subresources {
             m.insert("covers_subresources".into(), true.into());
         }
@@ -177,6 +444,9 @@ impl ResourceEntry {
             m.insert("access_token_lifetime".into(), t.into());
         }
         m.insert("encryption_enc".into(), self.enc.name().into());
+        if let Some(alg) = self.encryption_alg {
+            m.insert("encryption_alg".into(), alg.name().into());
+        }
         Ok(Value::Object(m))
     }
 
@@ -196,13 +466,21 @@ impl ResourceEntry {
         };
         // Key errors name the resource: a registry holds many key sets.
         let named = ResourceIndicator::parse(resource)?;
-        let jwks = JwkSet::from_value(o.get("jwks").ok_or_else(|| Error::malformed("missing `jwks`"))?)
-            .map_err(|e| match e {
-                Error::InvalidKey(m) => Error::InvalidKey(format!("{named}: {m}")),
-                Error::Malformed(m) => Error::Malformed(format!("{named}: {m}")),
-                other => other,
-            })?;
-        let mut entry = ResourceEntry::new(resource, scopes, jwks)?;
+        let mut entry = match (o.get("jwks"), json::opt_str(o, "jwks_uri")?) {
+            (Some(_), Some(_)) => {
+                return Err(Error::malformed(format!("{named}: `jwks` and `jwks_uri` are exclusive")))
+            }
+            (Some(jwks), None) => {
+                let jwks = JwkSet::from_value(jwks).map_err(|e| match e {
+                    Error::InvalidKey(m) => Error::InvalidKey(format!("{named}: {m}")),
+                    Error::Malformed(m) => Error::Malformed(format!("{named}: {m}")),
+                    other => other,
+                })?;
+                ResourceEntry::new(resource, scopes, jwks)?
+            }
+            (None, Some(uri)) => ResourceEntry::from_jwks_uri(resource, scopes, uri)?,
+            (None, None) => ResourceEntry::discovered(resource, scopes)?,
+        };
         match o.get("covers_subresources") {
             None => {}
             Some(Value::Bool(b)) => entry.covers_subresources = *b,
@@ -220,15 +498,89 @@ impl ResourceEntry {
         if let Some(enc) = json::opt_str(o, "encryption_enc")? {
             entry.enc = enc.parse()?;
         }
+        if let Some(alg) = json::opt_str(o, "encryption_alg")? {
+            let alg = alg.parse().map_err(|e: Error| Error::Malformed(format!("{named}: {e}")))?;
+            entry = entry.with_encryption_alg(alg)?;
+        }
         Ok(entry)
     }
+}
+
+fn remote(jwks_uri: Option<String>) -> Keys {
+    Keys::Remote(Box::new(RemoteKeys { jwks_uri, source: OnceLock::new(), choice: RwLock::new(None) }))
+}
+
+/// A `jwks_uri` in the registry: `https`, a host, no credentials (they would end up in logs),
+/// no fragment.
+fn check_jwks_uri(resource: &ResourceIndicator, uri: &str) -> Result<()> {
+    let bad = |why: &str| Error::malformed(format!("{resource}: `jwks_uri` {why}"));
+    let url = url::Url::parse(uri).map_err(|_| bad("is not a URL"))?;
+    if url.scheme() != "https" {
+        return Err(bad("must be an https URL"));
+    }
+    if url.host().is_none() {
+        return Err(bad("needs a host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("must not carry credentials"));
+    }
+    if url.fragment().is_some() {
+        return Err(bad("must not have a fragment"));
+    }
+    Ok(())
+}
+
+/// Algorithms tokens may be encrypted with: key wrapping or ECDH-ES, never `RSA1_5` (RFC 8725
+/// §3.2), `dir` (a shared secret) or `PBES2` (passwords).
+fn token_alg(alg: KeyManagementAlg) -> bool {
+    (alg.wraps_cek() || alg.is_ecdh_es())
+        && !alg.is_pbes2()
+        && !matches!(alg, KeyManagementAlg::Rsa1_5 | KeyManagementAlg::Dir)
+}
+
+/// The algorithm to encrypt tokens to `key` with, or why the key cannot serve: public
+/// asymmetric, usable for encryption (`use` / `key_ops`), an allowed algorithm (the key's `alg`,
+/// else `entry_alg`, else the default for its type) that fits it, not a low-order X25519 point.
+fn usable_alg(
+    key: &Jwk,
+    entry_alg: Option<KeyManagementAlg>,
+) -> std::result::Result<KeyManagementAlg, String> {
+    if key.is_private() {
+        return Err("registry keys must be public (private or symmetric key found)".into());
+    }
+    if let Err(e) = key.check_usable_for(&PublicKeyUse::Encryption) {
+        return Err(match e {
+            Error::NoMatchingKey(why) => why,
+            other => other.to_string(),
+        });
+    }
+    let alg = match (key.alg(), entry_alg) {
+        (None, Some(alg)) => alg,
+        _ => KeyManagementAlg::default_for(key).map_err(|e| match e {
+            Error::NoMatchingKey(why) => why,
+            other => other.to_string(),
+        })?,
+    };
+    if !token_alg(alg) {
+        return Err("key-management algorithm not allowed for tokens".into());
+    }
+    crate::jwa::key_management::check_key(alg, ContentEncryptionAlg::A256Gcm, key, false)
+        .map_err(|_| "key does not fit its algorithm".to_string())?;
+    if key.is_low_order_x25519() {
+        return Err("X25519 key of low order (RFC 7748 §6.1): every shared secret with it is all-zero".into());
+    }
+    Ok(alg)
 }
 
 /// Every key must be public, unique (kid and thumbprint) and, for X25519, not of low order. Keys
 /// published with `use: "sig"` (RFC 9728 §2 lets one JWK Set hold both kinds, each key then
 /// carrying `use`) are skipped; every other key must be usable for token encryption, and at least
 /// one must remain.
-fn validate_keys(resource: &ResourceIndicator, jwks: &JwkSet) -> Result<Vec<(Jwk, KeyManagementAlg)>> {
+fn validate_keys(
+    resource: &ResourceIndicator,
+    jwks: &JwkSet,
+    entry_alg: Option<KeyManagementAlg>,
+) -> Result<Vec<Arc<EncryptionKey>>> {
     let ctx = |msg: &str| Error::invalid_key(format!("{resource}: {msg}"));
     let is_sig = |k: &Jwk| k.key_use() == Some(&PublicKeyUse::Signature);
     let mixed = jwks.iter().any(is_sig);
@@ -239,33 +591,10 @@ fn validate_keys(resource: &ResourceIndicator, jwks: &JwkSet) -> Result<Vec<(Jwk
     let mut thumbs = HashSet::new();
     let mut out = Vec::with_capacity(jwks.keys().len());
     for key in jwks {
-        if key.is_private() {
-            return Err(ctx("registry keys must be public (private or symmetric key found)"));
-        }
-        if is_sig(key) {
+        if is_sig(key) && !key.is_private() {
             continue;
         }
-        if let Err(e) = key.check_usable_for(&PublicKeyUse::Encryption) {
-            let Error::NoMatchingKey(why) = e else { return Err(e) };
-            return Err(ctx(&why));
-        }
-        let alg = KeyManagementAlg::default_for(key).map_err(|e| match e {
-            Error::NoMatchingKey(why) => ctx(&why),
-            other => other,
-        })?;
-        if matches!(alg, KeyManagementAlg::Rsa1_5 | KeyManagementAlg::Dir)
-            || alg.is_pbes2()
-            || !alg.wraps_cek() && !alg.is_ecdh_es()
-        {
-            return Err(ctx("key-management algorithm not allowed for tokens"));
-        }
-        crate::jwa::key_management::check_key(alg, ContentEncryptionAlg::A256Gcm, key, false)
-            .map_err(|_| ctx("key does not fit its algorithm"))?;
-        if key.is_low_order_x25519() {
-            return Err(ctx(
-                "X25519 key of low order (RFC 7748 §6.1): every shared secret with it is all-zero",
-            ));
-        }
+        let alg = usable_alg(key, entry_alg).map_err(|why| ctx(&why))?;
         if let Some(kid) = key.kid() {
             if !kids.insert(kid.to_owned()) {
                 return Err(ctx("duplicate `kid`"));
@@ -274,12 +603,51 @@ fn validate_keys(resource: &ResourceIndicator, jwks: &JwkSet) -> Result<Vec<(Jwk
         if !thumbs.insert(key.thumbprint()) {
             return Err(ctx("duplicate key"));
         }
-        out.push((key.clone(), alg));
+        out.push(Arc::new(EncryptionKey { key: key.clone(), alg }));
     }
     if out.is_empty() {
         return Err(ctx("no encryption key"));
     }
     Ok(out)
+}
+
+/// The first usable encryption key of a fetched set (see [`ResourceEntry::encryption_key`]).
+fn choose_key(
+    set: &JwkSet,
+    entry_alg: Option<KeyManagementAlg>,
+    location: &str,
+) -> std::result::Result<Arc<EncryptionKey>, KeySourceError> {
+    let has_sig = set.iter().any(|k| k.key_use() == Some(&PublicKeyUse::Signature));
+    let mut candidates = 0usize;
+    let mut first_refusal: Option<String> = None;
+    for key in set {
+        let candidate = match key.key_use() {
+            Some(PublicKeyUse::Encryption) => true,
+            None => !has_sig,
+            Some(_) => false,
+        };
+        if !candidate {
+            continue;
+        }
+        candidates += 1;
+        match usable_alg(key, entry_alg) {
+            Ok(alg) => return Ok(Arc::new(EncryptionKey { key: key.clone(), alg })),
+            Err(why) => {
+                if first_refusal.is_none() {
+                    let kid = key.kid().map(crate::error::printable).unwrap_or_else(|| "(no kid)".into());
+                    first_refusal = Some(format!("key {kid}: {why}"));
+                }
+            }
+        }
+    }
+    let reason = match first_refusal {
+        None => format!(
+            "none of its {} keys is an encryption key (`use: enc`, or no `use` in a set without `use: sig` keys)",
+            set.keys().len()
+        ),
+        Some(first) => format!("none of its {candidates} encryption keys is usable for tokens ({first})"),
+    };
+    Err(KeySourceError::NoUsableKey { location: location.to_owned(), reason })
 }
 
 /// Resource servers known to an issuer.
