@@ -74,6 +74,12 @@ pub enum Error {
         /// Human-readable detail (no secrets).
         description: String,
     },
+    /// A private key held in a PKCS#11 token (feature `pkcs11`) cannot be used: the module or token
+    /// is missing, the PIN is refused, the object is missing or of the wrong type, or the token
+    /// does not support the mechanism. Never caused by a token's bytes; the message names the key's
+    /// URI, never the PIN.
+    #[error("PKCS#11: {0}")]
+    Pkcs11(String),
     /// Keys that come from a [`JwkSource`](crate::jwk::JwkSource) (a `jwks_uri`) are unavailable
     /// or unusable. A server-side failure: token endpoints answer `server_error` (an extension to
     /// RFC 6749 §5.2, which has no code for it), never an unencrypted token.

@@ -25,6 +25,9 @@ compile_error!(
 mod aws_lc;
 #[cfg(test)]
 mod conformance;
+pub(crate) mod keys;
+#[cfg(feature = "pkcs11")]
+pub(crate) mod pkcs11;
 #[cfg(all(feature = "rust-crypto", not(feature = "aws-lc")))]
 mod rust_crypto;
 

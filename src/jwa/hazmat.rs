@@ -6,7 +6,7 @@
 use zeroize::Zeroizing;
 
 use super::ContentEncryptionAlg;
-use crate::crypto::{CryptoProvider, Provider as P};
+use crate::crypto::{keys, CryptoProvider, Provider as P};
 use crate::error::{Error, Result};
 use crate::jwk::{Jwk, KeyMaterial};
 
@@ -64,13 +64,13 @@ pub fn aes_key_unwrap(kek: &[u8], wrapped: &[u8]) -> Result<Zeroizing<Vec<u8>>> 
 
 /// The raw ECDH shared secret Z between a private key and a public key (EC or X25519).
 pub fn ecdh_shared_secret(private: &Jwk, public: &Jwk) -> Result<Zeroizing<Vec<u8>>> {
-    let fail = |_| Error::Crypto("key agreement");
+    let fail = |e: keys::KeyError| e.into_error(Error::Crypto("key agreement"));
     match (&*private.material, &*public.material) {
         (KeyMaterial::Ec { private: Some(d), .. }, KeyMaterial::Ec { public: q, .. }) => {
-            P::ecdh(d, q).map_err(fail)
+            keys::ecdh(d, q).map_err(fail)
         }
         (KeyMaterial::X25519 { private: Some(d), .. }, KeyMaterial::X25519 { public: q, .. }) => {
-            P::x25519(d, q).map_err(fail)
+            keys::x25519(d, q).map_err(fail)
         }
         _ => Err(Error::invalid_key("ECDH needs a private and a public key on the same curve")),
     }

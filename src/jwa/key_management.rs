@@ -7,7 +7,7 @@ use zeroize::Zeroizing;
 
 use super::{sha_for_bits, ContentEncryptionAlg, KeyManagementAlg};
 use crate::b64;
-use crate::crypto::{CryptoProvider, Provider as P, Sha};
+use crate::crypto::{keys, CryptoProvider, Provider as P, Sha};
 use crate::error::{Error, LimitExceeded, Result};
 use crate::jwk::{Jwk, KeyMaterial, PublicKeyUse};
 
@@ -38,8 +38,10 @@ pub(crate) fn check_key(
         }
     }
     key.check_usable_for(&PublicKeyUse::Encryption)?;
+    // The provider's refusal is about its own RSA code: a key in a token decrypts there.
+    let in_token = matches!(&*key.material, KeyMaterial::Rsa { private: Some(d), .. } if d.is_external());
     if let (true, Some(reason)) =
-        (need_private && matches!(alg, Rsa1_5 | RsaOaep | RsaOaep256), P::RSA_DECRYPTION_REFUSED)
+        (need_private && !in_token && matches!(alg, Rsa1_5 | RsaOaep | RsaOaep256), P::RSA_DECRYPTION_REFUSED)
     {
         return Err(Error::RefusedByProvider { provider: P::NAME, reason });
     }
@@ -165,7 +167,8 @@ pub(crate) fn decrypt_cek(
         (EcdhEs, _) => ecdh_es_recipient(key, enc.name(), enc.key_len(), header)?,
         (RsaOaep | RsaOaep256, KeyMaterial::Rsa { private: Some(d), .. }) => {
             let sha = if alg == RsaOaep { Sha::Sha1 } else { Sha::Sha256 };
-            P::rsa_oaep_decrypt(d, sha, encrypted_key).map_err(df)?
+            keys::rsa_oaep_decrypt(d, sha, encrypted_key)
+                .map_err(|e| e.into_error(Error::DecryptionFailed))?
         }
         (Rsa1_5, KeyMaterial::Rsa { private: Some(d), .. }) => {
             if !limits.allow_rsa1_5 {
@@ -175,7 +178,7 @@ pub(crate) fn decrypt_cek(
             // padding errors are indistinguishable from tag errors.
             let mut random = Zeroizing::new(vec![0u8; enc.key_len()]);
             P::fill_random(&mut random).map_err(|_| Error::DecryptionFailed)?;
-            match P::rsa_pkcs1v15_decrypt(d, encrypted_key) {
+            match keys::rsa_pkcs1v15_decrypt(d, encrypted_key) {
                 Ok(k) if k.len() == enc.key_len() => k,
                 _ => random,
             }
@@ -307,20 +310,20 @@ fn ecdh_es_recipient(
         }
     };
     let z = match &*key.material {
-        KeyMaterial::Ec { private: Some(d), .. } => {
-            let curve = P::ec_private_curve(d);
+        KeyMaterial::Ec { public, private: Some(d) } => {
+            let curve = P::ec_public_curve(public);
             if member("kty")? != "EC" || member("crv")? != crate::jwk::Curve::from_ec(curve).name() {
                 return Err(Error::DecryptionFailed);
             }
             let n = curve.field_len();
-            P::ecdh_with_coordinates(d, &coordinate("x", n)?, &coordinate("y", n)?)
-                .map_err(|_| Error::DecryptionFailed)?
+            keys::ecdh_with_coordinates(d, curve, &coordinate("x", n)?, &coordinate("y", n)?)
+                .map_err(|e| e.into_error(Error::DecryptionFailed))?
         }
         KeyMaterial::X25519 { private: Some(d), .. } => {
             if member("kty")? != "OKP" || member("crv")? != "X25519" || epk.contains_key("y") {
                 return Err(Error::DecryptionFailed);
             }
-            P::x25519(d, &coordinate("x", 32)?).map_err(|_| Error::DecryptionFailed)?
+            keys::x25519(d, &coordinate("x", 32)?).map_err(|_| Error::DecryptionFailed)?
         }
         _ => return Err(Error::DecryptionFailed),
     };

@@ -221,7 +221,12 @@ pub fn decrypt(token: &str, keys: &JwkSet, policy: &DecryptPolicy) -> Result<Dec
             }
             // Limits (e.g. p2c too large) and header errors are about the header, not the
             // secret: report them.
-            Err(e @ (Error::Limit(_) | Error::AlgorithmNotAllowed(_) | Error::Malformed(_))) => failure = e,
+            // A key in a token that cannot be used (token absent, mechanism unsupported) is
+            // independent of the token's bytes: report it too.
+            Err(
+                e
+                @ (Error::Limit(_) | Error::AlgorithmNotAllowed(_) | Error::Malformed(_) | Error::Pkcs11(_)),
+            ) => failure = e,
             Err(_) => {}
         }
     }

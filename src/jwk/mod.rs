@@ -20,6 +20,7 @@ use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 use crate::b64;
+use crate::crypto::keys::PrivateKey;
 use crate::crypto::{CryptoProvider, EcCurve, Provider as P, RsaPrivateComponents};
 use crate::error::{Error, Result};
 use crate::json;
@@ -111,19 +112,19 @@ impl fmt::Display for Curve {
 pub(crate) enum KeyMaterial {
     Ec {
         public: <P as CryptoProvider>::EcPublicKey,
-        private: Option<<P as CryptoProvider>::EcPrivateKey>,
+        private: Option<PrivateKey<<P as CryptoProvider>::EcPrivateKey>>,
     },
     X25519 {
         public: [u8; 32],
-        private: Option<<P as CryptoProvider>::X25519PrivateKey>,
+        private: Option<PrivateKey<<P as CryptoProvider>::X25519PrivateKey>>,
     },
     Ed25519 {
         public: <P as CryptoProvider>::Ed25519PublicKey,
-        private: Option<<P as CryptoProvider>::Ed25519PrivateKey>,
+        private: Option<PrivateKey<<P as CryptoProvider>::Ed25519PrivateKey>>,
     },
     Rsa {
         public: <P as CryptoProvider>::RsaPublicKey,
-        private: Option<<P as CryptoProvider>::RsaPrivateKey>,
+        private: Option<PrivateKey<<P as CryptoProvider>::RsaPrivateKey>>,
     },
     Oct(Zeroizing<Vec<u8>>),
 }
@@ -244,16 +245,22 @@ impl Jwk {
         let material = match curve {
             Curve::X25519 => {
                 let k = P::x25519_generate().map_err(gen_err)?;
-                KeyMaterial::X25519 { public: P::x25519_public(&k), private: Some(k) }
+                KeyMaterial::X25519 { public: P::x25519_public(&k), private: Some(PrivateKey::Memory(k)) }
             }
             Curve::Ed25519 => {
                 let k = P::ed25519_generate().map_err(gen_err)?;
-                KeyMaterial::Ed25519 { public: P::ed25519_public_from_private(&k), private: Some(k) }
+                KeyMaterial::Ed25519 {
+                    public: P::ed25519_public_from_private(&k),
+                    private: Some(PrivateKey::Memory(k)),
+                }
             }
             ec => {
                 let c = ec.ec().ok_or(Error::Crypto("key generation"))?;
                 let k = P::ec_generate(c).map_err(gen_err)?;
-                KeyMaterial::Ec { public: P::ec_public_from_private(&k), private: Some(k) }
+                KeyMaterial::Ec {
+                    public: P::ec_public_from_private(&k),
+                    private: Some(PrivateKey::Memory(k)),
+                }
             }
         };
         Ok(Jwk::from_material(material).with_thumbprint_kid())
@@ -266,7 +273,8 @@ impl Jwk {
         }
         let k = P::rsa_generate(bits)
             .map_err(|_| Error::Crypto("RSA key generation (supported: 2048, 3072, 4096)"))?;
-        let material = KeyMaterial::Rsa { public: P::rsa_public_from_private(&k), private: Some(k) };
+        let material =
+            KeyMaterial::Rsa { public: P::rsa_public_from_private(&k), private: Some(PrivateKey::Memory(k)) };
         Ok(Jwk::from_material(material).with_thumbprint_kid())
     }
 
@@ -286,6 +294,104 @@ impl Jwk {
             return Err(Error::invalid_key("empty symmetric key"));
         }
         Ok(Jwk::from_material(KeyMaterial::Oct(Zeroizing::new(key.to_vec()))))
+    }
+
+    /// Opens a private key that stays inside a PKCS#11 token, addressed by an RFC 7512 URI
+    /// (feature `pkcs11`): `pkcs11:token=…;object=…` (or `id=…`), with the query attributes
+    /// `module-path=…` (else `$PKCS11_MODULE`, else the Debian SoftHSM2 path) and
+    /// `pin-source=file:PATH` or `pin-source=env:NAME`. A URI with `pin-value` is refused.
+    ///
+    /// The public half is read from the token (`CKA_EC_POINT` or the RSA attributes) and the `kid`
+    /// is its RFC 7638 thumbprint. The result signs and decrypts like an in-memory key
+    /// ([`Issuer`](crate::issuer::Issuer), [`ResourceServer`](crate::resource_server::ResourceServer),
+    /// [`jwe::decrypt`](crate::jwe::decrypt), [`jws`](crate::jws)), but
+    /// [`to_private_json`](Jwk::to_private_json) has no private members to show. Errors
+    /// ([`Error::Pkcs11`], [`Error::InvalidKey`]) name the URI, never the PIN.
+    #[cfg(feature = "pkcs11")]
+    pub fn from_pkcs11_uri(uri: &str) -> Result<Jwk> {
+        let (key, public) = crate::crypto::pkcs11::TokenKey::open(uri)?;
+        Jwk::from_token(key, public)
+    }
+
+    /// Generates a key pair inside a PKCS#11 token (feature `pkcs11`; the URI as for
+    /// [`Jwk::from_pkcs11_uri`], its `object`/`id` label the new objects): the private key is
+    /// `CKA_SENSITIVE` and not `CKA_EXTRACTABLE`, for signing (`key_use` =
+    /// [`PublicKeyUse::Signature`]) or for ECDH-ES (otherwise). Curves: P-256, P-384, P-521 and
+    /// Ed25519 (signing only). Returns the key as [`Jwk::from_pkcs11_uri`] would, with `use` set.
+    #[cfg(feature = "pkcs11")]
+    pub fn generate_in_pkcs11(uri: &str, curve: Curve, key_use: PublicKeyUse) -> Result<Jwk> {
+        use crate::crypto::pkcs11::TokenKeySpec;
+        let spec = match (curve, curve.ec()) {
+            (_, Some(c)) => TokenKeySpec::Ec(c),
+            (Curve::Ed25519, None) => TokenKeySpec::Ed25519,
+            _ => {
+                return Err(Error::invalid_key(format!(
+                    "{curve} keys cannot be generated in a PKCS#11 token here"
+                )))
+            }
+        };
+        let signing = key_use == PublicKeyUse::Signature;
+        let (key, public) = crate::crypto::pkcs11::generate(uri, spec, signing)?;
+        Ok(Jwk::from_token(key, public)?.with_use(key_use))
+    }
+
+    /// Generates an RSA key pair (`bits` ≥ 2048, exponent 65537) inside a PKCS#11 token (feature
+    /// `pkcs11`), for signing (PS256/RS256) or RSA-OAEP decryption; see
+    /// [`Jwk::generate_in_pkcs11`].
+    #[cfg(feature = "pkcs11")]
+    pub fn generate_rsa_in_pkcs11(uri: &str, bits: usize, key_use: PublicKeyUse) -> Result<Jwk> {
+        let signing = key_use == PublicKeyUse::Signature;
+        let (key, public) =
+            crate::crypto::pkcs11::generate(uri, crate::crypto::pkcs11::TokenKeySpec::Rsa(bits), signing)?;
+        Ok(Jwk::from_token(key, public)?.with_use(key_use))
+    }
+
+    #[cfg(feature = "pkcs11")]
+    fn from_token(
+        key: crate::crypto::pkcs11::TokenKey,
+        public: crate::crypto::pkcs11::TokenPublic,
+    ) -> Result<Jwk> {
+        use crate::crypto::pkcs11::TokenPublic;
+        let bad = |what: &str| Error::Pkcs11(format!("{key:?}: the token's {what} public key is invalid"));
+        let material = match public {
+            TokenPublic::Ec(curve, x, y) => KeyMaterial::Ec {
+                public: P::ec_public_from_coordinates(curve, &x, &y).map_err(|_| bad("EC"))?,
+                private: Some(PrivateKey::Token(key)),
+            },
+            TokenPublic::Ed25519(x) => {
+                let weak =
+                    <&[u8; 32]>::try_from(x.as_slice()).map_or(true, crate::crypto::ed25519_encoding_is_weak);
+                if weak {
+                    return Err(bad("Ed25519"));
+                }
+                KeyMaterial::Ed25519 {
+                    public: P::ed25519_public_from_bytes(&x).map_err(|_| bad("Ed25519"))?,
+                    private: Some(PrivateKey::Token(key)),
+                }
+            }
+            TokenPublic::Rsa(n, e) => {
+                let public = P::rsa_public_from_components(&strip_zeros(n), &strip_zeros(e))
+                    .map_err(|_| bad("RSA"))?;
+                if P::rsa_public_bits(&public) < MIN_RSA_BITS {
+                    return Err(Error::Pkcs11(format!(
+                        "{key:?}: RSA modulus shorter than {MIN_RSA_BITS} bits"
+                    )));
+                }
+                KeyMaterial::Rsa { public, private: Some(PrivateKey::Token(key)) }
+            }
+        };
+        Ok(Jwk::from_material(material).with_thumbprint_kid())
+    }
+
+    /// Whether the private half of this key lives in a PKCS#11 token rather than in memory.
+    pub fn is_external(&self) -> bool {
+        match &*self.material {
+            KeyMaterial::Ec { private, .. } => private.as_ref().is_some_and(PrivateKey::is_external),
+            KeyMaterial::Ed25519 { private, .. } => private.as_ref().is_some_and(PrivateKey::is_external),
+            KeyMaterial::Rsa { private, .. } => private.as_ref().is_some_and(PrivateKey::is_external),
+            KeyMaterial::X25519 { private, .. } => private.as_ref().is_some_and(PrivateKey::is_external),
+            KeyMaterial::Oct(_) => false,
+        }
     }
 
     fn with_thumbprint_kid(mut self) -> Jwk {
@@ -452,21 +558,21 @@ impl Jwk {
                 m.insert("crv".into(), Curve::from_ec(P::ec_public_curve(public)).name().into());
                 m.insert("x".into(), s(&x));
                 m.insert("y".into(), s(&y));
-                if let (true, Some(d)) = (private, d) {
+                if let (true, Some(d)) = (private, d.as_ref().and_then(PrivateKey::in_memory)) {
                     m.insert("d".into(), s(&P::ec_private_to_bytes(d)));
                 }
             }
             KeyMaterial::X25519 { public, private: d } => {
                 m.insert("crv".into(), "X25519".into());
                 m.insert("x".into(), s(public));
-                if let (true, Some(d)) = (private, d) {
+                if let (true, Some(d)) = (private, d.as_ref().and_then(PrivateKey::in_memory)) {
                     m.insert("d".into(), s(&P::x25519_private_to_bytes(d)));
                 }
             }
             KeyMaterial::Ed25519 { public, private: d } => {
                 m.insert("crv".into(), "Ed25519".into());
                 m.insert("x".into(), s(&P::ed25519_public_to_bytes(public)));
-                if let (true, Some(d)) = (private, d) {
+                if let (true, Some(d)) = (private, d.as_ref().and_then(PrivateKey::in_memory)) {
                     m.insert("d".into(), s(&P::ed25519_private_to_seed(d)));
                 }
             }
@@ -474,7 +580,7 @@ impl Jwk {
                 let (n, e) = P::rsa_public_components(public);
                 m.insert("n".into(), s(&n));
                 m.insert("e".into(), s(&e));
-                if let (true, Some(d)) = (private, d) {
+                if let (true, Some(d)) = (private, d.as_ref().and_then(PrivateKey::in_memory)) {
                     let c = P::rsa_private_components(d);
                     for (name, v) in
                         [("d", &c.d), ("p", &c.p), ("q", &c.q), ("dp", &c.dp), ("dq", &c.dq), ("qi", &c.qi)]
@@ -608,7 +714,7 @@ fn parse_ec(o: &Map<String, Value>) -> Result<KeyMaterial> {
             if P::ec_public_coordinates(&P::ec_public_from_private(&k)) != (x, y) {
                 return Err(Error::invalid_key("EC private key does not match its public key"));
             }
-            Some(k)
+            Some(PrivateKey::Memory(k))
         }
     };
     Ok(KeyMaterial::Ec { public, private })
@@ -636,7 +742,7 @@ fn parse_okp(o: &Map<String, Value>) -> Result<KeyMaterial> {
                     if P::x25519_public(&k) != public {
                         return Err(Error::invalid_key("X25519 private key does not match its public key"));
                     }
-                    Some(k)
+                    Some(PrivateKey::Memory(k))
                 }
             };
             Ok(KeyMaterial::X25519 { public, private })
@@ -663,7 +769,7 @@ fn parse_okp(o: &Map<String, Value>) -> Result<KeyMaterial> {
                     {
                         return Err(Error::invalid_key("Ed25519 private key does not match its public key"));
                     }
-                    Some(k)
+                    Some(PrivateKey::Memory(k))
                 }
             };
             Ok(KeyMaterial::Ed25519 { public, private })
@@ -706,7 +812,7 @@ fn parse_rsa(o: &Map<String, Value>) -> Result<KeyMaterial> {
     };
     let private =
         P::rsa_private_from_components(&c).map_err(|_| Error::invalid_key("inconsistent RSA private key"))?;
-    Ok(KeyMaterial::Rsa { public, private: Some(private) })
+    Ok(KeyMaterial::Rsa { public, private: Some(PrivateKey::Memory(private)) })
 }
 
 /// The ROCA test (Nemec et al., CCS 2017; CVE-2017-15361): moduli made by the vulnerable Infineon

@@ -16,7 +16,7 @@
 use serde_json::{Map, Value};
 
 use crate::b64;
-use crate::crypto::{CryptoProvider, Provider as P, RsaSignature};
+use crate::crypto::{keys, CryptoProvider, Provider as P, RsaSignature};
 use crate::error::{Error, LimitExceeded, Result};
 use crate::jwa::SigningAlg;
 use crate::jwk::{Curve, Jwk, JwkSet, KeyMaterial, PublicKeyUse};
@@ -84,17 +84,17 @@ impl Signer {
 }
 
 fn sign_raw(alg: SigningAlg, key: &Jwk, input: &[u8]) -> Result<Vec<u8>> {
-    let fail = |_| Error::Crypto("signing");
+    let fail = |e: keys::KeyError| e.into_error(Error::Crypto("signing"));
     match (&*key.material, alg) {
-        (KeyMaterial::Ec { private: Some(k), .. }, _) => P::ecdsa_sign(k, input).map_err(fail),
+        (KeyMaterial::Ec { private: Some(k), .. }, _) => keys::ecdsa_sign(k, input).map_err(fail),
         (KeyMaterial::Ed25519 { private: Some(k), .. }, SigningAlg::EdDsa) => {
-            P::ed25519_sign(k, input).map_err(fail)
+            keys::ed25519_sign(k, input).map_err(fail)
         }
         (KeyMaterial::Rsa { private: Some(k), .. }, SigningAlg::Rs256) => {
-            P::rsa_sign(k, RsaSignature::Pkcs1Sha256, input).map_err(fail)
+            keys::rsa_sign(k, RsaSignature::Pkcs1Sha256, input).map_err(fail)
         }
         (KeyMaterial::Rsa { private: Some(k), .. }, SigningAlg::Ps256) => {
-            P::rsa_sign(k, RsaSignature::PssSha256, input).map_err(fail)
+            keys::rsa_sign(k, RsaSignature::PssSha256, input).map_err(fail)
         }
         _ => Err(Error::NoMatchingKey(format!("a {} key does not fit `{alg}`", key.kty()))),
     }

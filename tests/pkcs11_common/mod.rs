@@ -1,0 +1,117 @@
+//! A throwaway SoftHSM2 installation for the PKCS#11 tests: a temporary token directory with its
+//! own `softhsm2.conf` (`SOFTHSM2_CONF`), tokens initialised by `softhsm2-util`, the user PIN in a
+//! file (never on jwe-mint's command line). Under CI (`CI=true`) a missing SoftHSM2 is a failure,
+//! elsewhere the tests say they skipped.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The user PIN of every test token; tests assert it never shows up in errors or `Debug`.
+pub const PIN: &str = "pin-7f3a9c21";
+const SO_PIN: &str = "so-pin-0b5d";
+/// Tokens made before the module is first loaded (SoftHSM reads its slots at C_Initialize).
+pub const TOKENS: &[&str] = &["sign", "decrypt", "threads", "wrongpin", "errors", "removable", "cli"];
+
+pub struct Hsm {
+    pub dir: PathBuf,
+    pub module: PathBuf,
+    pub pin_file: PathBuf,
+}
+
+fn module_path() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("SOFTHSM2_MODULE").map(PathBuf::from),
+        Some(PathBuf::from("/usr/lib/softhsm/libsofthsm2.so")),
+        Some(PathBuf::from("/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so")),
+        Some(PathBuf::from("/usr/lib64/pkcs11/libsofthsm2.so")),
+    ];
+    candidates.into_iter().flatten().find(|p| p.exists())
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// The fixture, or `None` (after a note on stderr) when SoftHSM2 is missing outside CI.
+pub fn hsm() -> Option<&'static Hsm> {
+    static HSM: OnceLock<Option<Hsm>> = OnceLock::new();
+    HSM.get_or_init(|| {
+        let util_ok =
+            Command::new("softhsm2-util").arg("--version").output().is_ok_and(|o| o.status.success());
+        let Some(module) = module_path().filter(|_| util_ok) else {
+            assert!(!in_ci(), "CI=true but SoftHSM2 (softhsm2-util, libsofthsm2.so) is not installed");
+            eprintln!("SoftHSM2 is not installed: PKCS#11 test skipped (it fails under CI=true)");
+            return None;
+        };
+        let dir = std::env::temp_dir().join(format!("jwe-mint-softhsm-{}-{}", std::process::id(), nanos()));
+        let tokens = dir.join("tokens");
+        std::fs::create_dir_all(&tokens).unwrap();
+        let conf = dir.join("softhsm2.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n",
+                tokens.display()
+            ),
+        )
+        .unwrap();
+        // Set before any PKCS#11 module is loaded in this process.
+        std::env::set_var("SOFTHSM2_CONF", &conf);
+        for label in TOKENS {
+            init_token(label);
+        }
+        let pin_file = dir.join("user.pin");
+        std::fs::write(&pin_file, format!("{PIN}\n")).unwrap();
+        Some(Hsm { dir, module, pin_file })
+    })
+    .as_ref()
+}
+
+fn nanos() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+}
+
+fn init_token(label: &str) {
+    let out = Command::new("softhsm2-util")
+        .args(["--init-token", "--free", "--label", label, "--so-pin", SO_PIN, "--pin", PIN])
+        .output()
+        .expect("softhsm2-util runs");
+    assert!(
+        out.status.success(),
+        "softhsm2-util --init-token failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl Hsm {
+    /// `pkcs11:token=…;object=…?module-path=…&pin-source=file:…`
+    pub fn uri(&self, token: &str, object: &str) -> String {
+        format!(
+            "pkcs11:token={token};object={object}?module-path={}&pin-source=file:{}",
+            self.module.display(),
+            self.pin_file.display()
+        )
+    }
+
+    /// The same URI with the PIN read from another file.
+    pub fn uri_with_pin_file(&self, token: &str, object: &str, pin_file: &Path) -> String {
+        format!(
+            "pkcs11:token={token};object={object}?module-path={}&pin-source=file:{}",
+            self.module.display(),
+            pin_file.display()
+        )
+    }
+
+    /// Deletes a token from another process (as pulling the token out of its slot would).
+    pub fn delete_token(&self, label: &str) {
+        let out = Command::new("softhsm2-util").args(["--delete-token", "--token", label]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+/// Asserts an error or `Debug` text never shows the PIN.
+pub fn assert_no_pin(text: &str) {
+    assert!(!text.contains(PIN), "the PIN leaked: {text}");
+}
