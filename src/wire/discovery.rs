@@ -38,9 +38,9 @@ pub struct AuthorizationServerMetadata {
 /// ```
 #[derive(Clone)]
 pub struct Discovery {
-    fetcher: Arc<dyn Fetcher>,
+    pub(super) fetcher: Arc<dyn Fetcher>,
     allowed_jwks_origins: Vec<url::Origin>,
-    key_set_config: KeySetConfig,
+    pub(super) key_set_config: KeySetConfig,
 }
 
 impl std::fmt::Debug for Discovery {
@@ -146,8 +146,8 @@ impl Discovery {
 
     /// `jwks_uri` must be `https` and on the metadata's origin, or on an allowed origin: whoever
     /// controls the metadata otherwise points the fetcher anywhere (RFC 9728 §7.7 makes the same
-    /// point for resource metadata).
-    fn check_jwks_uri(&self, metadata_url: &Url, jwks_uri: &Url) -> Result<(), WireError> {
+    /// point for resource metadata). Shared by [`ProtectedResourceDiscovery`](super::ProtectedResourceDiscovery).
+    pub(super) fn check_jwks_uri(&self, metadata_url: &Url, jwks_uri: &Url) -> Result<(), WireError> {
         let refused = |reason: &'static str| WireError::JwksUriRefused {
             url: metadata_url.to_string(),
             jwks_uri: shorten(jwks_uri.as_str()),
@@ -191,23 +191,29 @@ pub fn authorization_server_metadata_urls(issuer: &str) -> Result<Vec<Url>, Wire
     if parsed.cannot_be_a_base() || parsed.host().is_none() {
         return Err(invalid("an issuer needs a host"));
     }
+    let mut urls = vec![well_known_url(&parsed, OAUTH_AS), well_known_url(&parsed, OPENID)];
     let path = parsed.path();
-    let path = path.strip_suffix('/').unwrap_or(path);
-    let with_path = |p: String| {
-        let mut u = parsed.clone();
-        u.set_path(&p);
-        u
-    };
-    let mut urls = vec![with_path(format!("{OAUTH_AS}{path}")), with_path(format!("{OPENID}{path}"))];
-    let appended = with_path(format!("{path}{OPENID}"));
+    let mut appended = parsed.clone();
+    appended.set_path(&format!("{}{OPENID}", path.strip_suffix('/').unwrap_or(path)));
     if !urls.contains(&appended) {
         urls.push(appended);
     }
     Ok(urls)
 }
 
+/// `well_known` inserted between the host and the path of `id`, after stripping one trailing
+/// `/` from the path (RFC 8414 §3.1, RFC 9728 §3.1); the query, if any, stays after the path.
+pub(super) fn well_known_url(id: &Url, well_known: &str) -> Url {
+    let path = id.path();
+    let path = path.strip_suffix('/').unwrap_or(path);
+    let mut url = id.clone();
+    url.set_path(&format!("{well_known}{path}"));
+    url.set_fragment(None);
+    url
+}
+
 /// Values taken from a remote document go into errors shortened.
-fn shorten(s: &str) -> String {
+pub(super) fn shorten(s: &str) -> String {
     match s.char_indices().nth(200) {
         Some((i, _)) => format!("{}…", &s[..i]),
         None => s.to_string(),

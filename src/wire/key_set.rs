@@ -48,6 +48,10 @@ pub enum KeyUseFilter {
     /// Signature verification keys: keys with `use: enc` are skipped (RFC 7517 §4.2), e.g. an
     /// AS's set that also publishes encryption keys.
     Verify,
+    /// Encryption keys: keys with `use: enc`, and keys without `use` when no key of the set is
+    /// `use: sig` (RFC 9728 §2 requires `use` on every key only in a mixed set), e.g. an RS's set
+    /// that also publishes signing keys.
+    Encrypt,
 }
 
 impl KeyUseFilter {
@@ -61,6 +65,20 @@ impl KeyUseFilter {
                     .cloned()
                     .collect(),
             ),
+            KeyUseFilter::Encrypt => {
+                let has_sig = set.keys().iter().any(|k| k.key_use() == Some(&PublicKeyUse::Signature));
+                JwkSet::new(
+                    set.keys()
+                        .iter()
+                        .filter(|k| match k.key_use() {
+                            Some(PublicKeyUse::Encryption) => true,
+                            None => !has_sig,
+                            Some(_) => false,
+                        })
+                        .cloned()
+                        .collect(),
+                )
+            }
         }
     }
 }

@@ -13,6 +13,10 @@
 //! - [`Discovery`]: RFC 8414 authorization server metadata from the issuer (three well-known URLs in
 //!   order, `issuer` identical, `jwks_uri` on the metadata's origin unless allowed) and the issuer's
 //!   verification keys as a [`RemoteJwkSet`].
+//! - [`ProtectedResourceDiscovery`]: the AS side, RFC 9728 protected resource metadata
+//!   (`resource` identical, this AS listed in `authorization_servers`, `jwks_uri` on the
+//!   metadata's origin unless allowed) and an RS's encryption keys; binds the registry entries
+//!   whose keys live on the wire. It fetches only for resources in the registry.
 //!
 //! Every failure is a [`WireError`] that names the URL. Events (refreshes, failures, kid misses) go
 //! to `tracing` with the target `jwe_mint::keys`.
@@ -20,6 +24,7 @@
 mod discovery;
 mod fetch;
 mod key_set;
+mod protected_resource;
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -30,6 +35,9 @@ pub use fetch::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT,
 };
 pub use key_set::{KeySetConfig, KeySetStatus, KeyUseFilter, RemoteJwkSet};
+pub use protected_resource::{
+    protected_resource_metadata_url, ProtectedResourceDiscovery, ProtectedResourceMetadata,
+};
 
 /// The `tracing` target of every key-source event.
 pub const TRACING_TARGET: &str = "jwe_mint::keys";
@@ -183,6 +191,26 @@ pub enum WireError {
         /// Why.
         reason: &'static str,
     },
+    /// The protected resource metadata's `resource` is not identical to the resource looked up
+    /// (RFC 9728 §3.3): the document must not be used.
+    #[error("{url}: metadata resource {found:?} is not the expected {expected:?}")]
+    ResourceMismatch {
+        /// The metadata URL.
+        url: String,
+        /// The resource looked up (as registered).
+        expected: String,
+        /// The document's `resource` (shortened).
+        found: String,
+    },
+    /// The protected resource metadata lists `authorization_servers` and this AS's issuer is not
+    /// among them: the RS does not expect tokens from this AS.
+    #[error("{url}: authorization_servers does not list the issuer {issuer:?}")]
+    AuthorizationServerNotListed {
+        /// The metadata URL.
+        url: String,
+        /// This AS's issuer identifier.
+        issuer: String,
+    },
     /// A shared refresh ended without a result (its task was cancelled, e.g. the runtime is
     /// shutting down).
     #[error("{url}: the refresh was abandoned")]
@@ -214,6 +242,8 @@ impl WireError {
             | WireError::InvalidMetadata { url, .. }
             | WireError::IssuerMismatch { url, .. }
             | WireError::JwksUriRefused { url, .. }
+            | WireError::ResourceMismatch { url, .. }
+            | WireError::AuthorizationServerNotListed { url, .. }
             | WireError::RefreshAbandoned { url } => url,
         }
     }
