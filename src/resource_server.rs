@@ -214,24 +214,54 @@ pub struct CacheStats {
 #[derive(Debug, Clone)]
 pub struct ResourceServer {
     resource: ResourceIndicator,
-    keys: JwkSet,
+    keys: Keys,
     issuer: String,
-    issuer_keys: IssuerKeys,
+    issuer_keys: Keys,
     validation: Validation,
     /// The decrypt policy as configured.
     base_policy: DecryptPolicy,
     /// The policy in force: `base_policy` with `enc` protection required and, unless
     /// multi-audience tokens are accepted, a single recipient.
     policy: DecryptPolicy,
-    cache: Option<Arc<TokenCache<AccessToken>>>,
+    cache: Option<Arc<TokenCache<Cached>>>,
 }
 
-/// Where the AS's verification keys come from: fixed at construction, or a live source (a
-/// `jwks_uri` kept fresh by the `wire` module) read as an `Arc` snapshot on each open.
+/// Where a key set comes from: fixed at construction, or a live source (the AS's `jwks_uri` kept
+/// fresh by the `wire` module, an RS key file reloaded on change) read as an `Arc` snapshot on
+/// each open.
 #[derive(Debug, Clone)]
-enum IssuerKeys {
-    Fixed(JwkSet),
+enum Keys {
+    Fixed(Arc<JwkSet>),
     Live(Arc<dyn JwkSource>),
+}
+
+impl Keys {
+    fn snapshot(&self) -> Result<Arc<JwkSet>> {
+        match self {
+            Keys::Fixed(set) => Ok(Arc::clone(set)),
+            Keys::Live(source) => Ok(source.keys()?),
+        }
+    }
+}
+
+/// The key sets one open used: a cached token is served only while both are still the ones in
+/// force, so a key removed from either set stops opening the tokens it opened (the `Arc`s held
+/// here keep the comparison exact: an address cannot be reused while it is held).
+struct Snapshots {
+    keys: Arc<JwkSet>,
+    issuer_keys: Arc<JwkSet>,
+}
+
+impl Snapshots {
+    fn same_as(&self, other: &Snapshots) -> bool {
+        Arc::ptr_eq(&self.keys, &other.keys) && Arc::ptr_eq(&self.issuer_keys, &other.issuer_keys)
+    }
+}
+
+/// A cache entry: the opened token and the key sets that opened it.
+struct Cached {
+    token: AccessToken,
+    opened_with: Snapshots,
 }
 
 /// One attempt at opening a token: the outcome, and the `kid` the token's signature named when
@@ -251,7 +281,7 @@ impl ResourceServer {
         if issuer_keys.keys().is_empty() {
             return Err(Error::invalid_key("no authorization server key"));
         }
-        ResourceServer::build(resource, keys, issuer, IssuerKeys::Fixed(issuer_keys))
+        ResourceServer::build(resource, keys, issuer, Keys::Fixed(Arc::new(issuer_keys)))
     }
 
     /// Like [`ResourceServer::new`], with the AS's keys from a live `source` (e.g. the AS's
@@ -273,21 +303,16 @@ impl ResourceServer {
         if now.keys().iter().any(|k| k.is_private()) {
             return Err(Error::invalid_key("the authorization server's keys must be public"));
         }
-        ResourceServer::build(resource, keys, issuer, IssuerKeys::Live(source))
+        ResourceServer::build(resource, keys, issuer, Keys::Live(source))
     }
 
-    fn build(resource: &str, keys: JwkSet, issuer: &str, issuer_keys: IssuerKeys) -> Result<ResourceServer> {
+    fn build(resource: &str, keys: JwkSet, issuer: &str, issuer_keys: Keys) -> Result<ResourceServer> {
         let resource = ResourceIndicator::parse(resource)?;
-        if keys.keys().iter().any(|k| !k.is_private() || k.is_symmetric()) {
-            return Err(Error::invalid_key("resource server keys must be private asymmetric keys"));
-        }
-        if keys.keys().is_empty() {
-            return Err(Error::invalid_key("no resource server decryption key"));
-        }
+        check_decryption_keys(&keys)?;
         ResourceIndicator::parse(issuer).map_err(|_| Error::misuse("issuer must be an absolute URI"))?;
         let mut rs = ResourceServer {
             resource,
-            keys,
+            keys: Keys::Fixed(Arc::new(keys)),
             issuer: issuer.to_owned(),
             issuer_keys,
             validation: Validation::default(),
@@ -297,6 +322,19 @@ impl ResourceServer {
         };
         rs.reconfigure();
         Ok(rs)
+    }
+
+    /// Takes this RS's private decryption keys from a live `source` instead (e.g. a key file
+    /// reloaded when it changes, as `jwe-mint gateway` does): every open reads the source's
+    /// current snapshot, so a key added there opens tokens at once and a key removed stops
+    /// opening them, cached tokens included. The source must hold private asymmetric keys now
+    /// (checked here); it is responsible for the sets it swaps in later (a key that cannot
+    /// decrypt only makes opens fail).
+    pub fn with_decryption_key_source(mut self, source: Arc<dyn JwkSource>) -> Result<ResourceServer> {
+        let now = source.keys()?;
+        check_decryption_keys(&now)?;
+        self.keys = Keys::Live(source);
+        Ok(self)
     }
 
     /// Replaces the claim validation settings. A cache (if any) starts empty: tokens opened under
@@ -360,8 +398,9 @@ impl ResourceServer {
     /// type (so the AS encrypts with what this RS expects), never a private member. Keys marked
     /// `use: sig` are not published.
     pub fn public_keys(&self) -> Result<JwkSet> {
-        let mut out = Vec::with_capacity(self.keys.keys().len());
-        for key in self.keys.iter() {
+        let keys = self.keys.snapshot()?;
+        let mut out = Vec::with_capacity(keys.keys().len());
+        for key in keys.iter() {
             if key.key_use() == Some(&PublicKeyUse::Signature) {
                 continue;
             }
@@ -391,7 +430,7 @@ impl ResourceServer {
     /// audience, for tests and replays.
     pub fn open_at(&self, token: &str, audience: Option<&str>, now: i64) -> Result<AccessToken> {
         let attempt = self.attempt(token, audience, now);
-        if let (Some(kid), IssuerKeys::Live(source)) = (&attempt.unknown_kid, &self.issuer_keys) {
+        if let (Some(kid), Keys::Live(source)) = (&attempt.unknown_kid, &self.issuer_keys) {
             // Never waits: the refetch (if the source's rate limit allows one) runs in the
             // background and helps the next token with this kid.
             source.unknown_kid(kid);
@@ -415,7 +454,7 @@ impl ResourceServer {
 
     async fn open_async_for(&self, token: &str, audience: Option<&str>) -> Result<AccessToken> {
         let first = self.attempt(token, audience, token::now());
-        let (Some(kid), IssuerKeys::Live(source)) = (&first.unknown_kid, &self.issuer_keys) else {
+        let (Some(kid), Keys::Live(source)) = (&first.unknown_kid, &self.issuer_keys) else {
             return self.audit(first.outcome);
         };
         if let Err(e) = source.keys_with_kid(kid).await {
@@ -468,19 +507,25 @@ impl ResourceServer {
         now: i64,
         unknown_kid: &mut Option<String>,
     ) -> Result<AccessToken> {
+        let snapshots = Snapshots { keys: self.keys.snapshot()?, issuer_keys: self.issuer_keys.snapshot()? };
         let Some(cache) = &self.cache else {
-            return self.open_inner(token, audience, now, unknown_kid);
+            return self.open_inner(token, audience, now, unknown_kid, &snapshots);
         };
-        let key = TokenCache::<AccessToken>::key(token);
+        let key = TokenCache::<Cached>::key(token);
         if let Some(hit) = cache.get(&key, now) {
-            if hit.key_management.is_none() && !self.validation.dangerous_accept_unencrypted {
-                return Err(Error::InvalidToken(TokenRejection::NotEncrypted));
+            // Keys rotated out since (either side): open it afresh, as if not cached.
+            if hit.opened_with.same_as(&snapshots) {
+                let hit = &hit.token;
+                if hit.key_management.is_none() && !self.validation.dangerous_accept_unencrypted {
+                    return Err(Error::InvalidToken(TokenRejection::NotEncrypted));
+                }
+                return self.validate(&hit.claims, audience, now).map(|()| hit.clone());
             }
-            return self.validate(&hit.claims, audience, now).map(|()| (*hit).clone());
         }
-        let opened = self.open_inner(token, audience, now, unknown_kid);
+        let opened = self.open_inner(token, audience, now, unknown_kid, &snapshots);
         if let Ok(t) = &opened {
-            cache.insert(key, t.claims.exp, Arc::new(t.clone()), now);
+            let entry = Cached { token: t.clone(), opened_with: snapshots };
+            cache.insert(key, t.claims.exp, Arc::new(entry), now);
         }
         opened
     }
@@ -491,6 +536,7 @@ impl ResourceServer {
         audience: Option<&str>,
         now: i64,
         unknown_kid: &mut Option<String>,
+        snapshots: &Snapshots,
     ) -> Result<AccessToken> {
         // Serialization detected exactly as the JOSE layer does (JSON may start with whitespace).
         let json_serialized = jwe::is_json_serialization(token);
@@ -507,7 +553,7 @@ impl ResourceServer {
             if json_serialized && !self.validation.dangerous_accept_multi_audience {
                 return Err(Error::InvalidToken(TokenRejection::NotCompact));
             }
-            let d = jwe::decrypt(token, &self.keys, &self.policy)?;
+            let d = jwe::decrypt(token, &snapshots.keys, &self.policy)?;
             // Type and routing claims count only when integrity protected.
             let cty = d.protected.get("cty").and_then(Value::as_str).unwrap_or("");
             if !token::is_nested_cty(cty) {
@@ -528,17 +574,12 @@ impl ResourceServer {
         };
         let outer = decrypted.as_ref().map(|d| &d.protected);
         let key_management = decrypted.as_ref().map(|d| d.alg);
-        let verified = match &self.issuer_keys {
-            IssuerKeys::Fixed(keys) => jws::verify_compact(jws_text, keys, &self.validation.signing_algs)?,
-            IssuerKeys::Live(source) => {
-                let keys = source.keys()?;
-                let verified = jws::verify_compact(jws_text, &keys, &self.validation.signing_algs);
-                if let Err(Error::NoMatchingKey(_)) = &verified {
-                    *unknown_kid = kid_not_in(jws_text, &keys);
-                }
-                verified?
-            }
-        };
+        let issuer_keys = &snapshots.issuer_keys;
+        let verified = jws::verify_compact(jws_text, issuer_keys, &self.validation.signing_algs);
+        if let (Err(Error::NoMatchingKey(_)), Keys::Live(_)) = (&verified, &self.issuer_keys) {
+            *unknown_kid = kid_not_in(jws_text, issuer_keys);
+        }
+        let verified = verified?;
         match verified.header.get("typ") {
             Some(Value::String(t)) if token::is_at_jwt(t) => {}
             _ => return Err(Error::InvalidToken(TokenRejection::WrongType)),
@@ -595,6 +636,17 @@ impl ResourceServer {
         }
         Ok(())
     }
+}
+
+/// A resource server decrypts with private asymmetric keys, and needs at least one.
+fn check_decryption_keys(keys: &JwkSet) -> Result<()> {
+    if keys.keys().iter().any(|k| !k.is_private() || k.is_symmetric()) {
+        return Err(Error::invalid_key("resource server keys must be private asymmetric keys"));
+    }
+    if keys.keys().is_empty() {
+        return Err(Error::invalid_key("no resource server decryption key"));
+    }
+    Ok(())
 }
 
 /// The JWS header's `kid` when no key of `keys` has it (a rotated-in AS key the snapshot lacks),
