@@ -115,3 +115,66 @@ impl Hsm {
 pub fn assert_no_pin(text: &str) {
     assert!(!text.contains(PIN), "the PIN leaked: {text}");
 }
+
+/// What the test itself sees in a token through its own cryptoki context (same process, so the
+/// same module instance and login state as the library's).
+pub struct TokenView {
+    /// (label, CKA_SENSITIVE, CKA_EXTRACTABLE, CKA_NEVER_EXTRACTABLE) of every private key.
+    pub private_keys: Vec<(String, bool, bool, bool)>,
+    /// How many secret-key objects (token or session) exist: derived ECDH secrets would be these.
+    pub secret_keys: usize,
+}
+
+impl Hsm {
+    pub fn view(&self, token: &str) -> TokenView {
+        use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+        use cryptoki::error::{Error, RvError};
+        use cryptoki::object::{Attribute, AttributeType, ObjectClass};
+        use cryptoki::session::UserType;
+        use cryptoki::types::AuthPin;
+        let ctx = Pkcs11::new(&self.module).unwrap();
+        match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+            Ok(()) | Err(Error::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+            Err(e) => panic!("{e}"),
+        }
+        let slot = ctx
+            .get_slots_with_token()
+            .unwrap()
+            .into_iter()
+            .find(|s| ctx.get_token_info(*s).is_ok_and(|i| i.label().trim_end() == token))
+            .expect("token present");
+        let session = ctx.open_ro_session(slot).unwrap();
+        match session.login(UserType::User, Some(&AuthPin::from(PIN))) {
+            Ok(()) | Err(Error::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
+            Err(e) => panic!("{e}"),
+        }
+        let mut private_keys = Vec::new();
+        for h in session.find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY)]).unwrap() {
+            let attrs = session
+                .get_attributes(
+                    h,
+                    &[
+                        AttributeType::Label,
+                        AttributeType::Sensitive,
+                        AttributeType::Extractable,
+                        AttributeType::NeverExtractable,
+                    ],
+                )
+                .unwrap();
+            let (mut label, mut sensitive, mut extractable, mut never) = (String::new(), false, true, false);
+            for a in attrs {
+                match a {
+                    Attribute::Label(l) => label = String::from_utf8_lossy(&l).into_owned(),
+                    Attribute::Sensitive(b) => sensitive = b,
+                    Attribute::Extractable(b) => extractable = b,
+                    Attribute::NeverExtractable(b) => never = b,
+                    _ => {}
+                }
+            }
+            private_keys.push((label, sensitive, extractable, never));
+        }
+        let secret_keys = session.find_objects(&[Attribute::Class(ObjectClass::SECRET_KEY)]).unwrap().len();
+        // The test's session closes here; the library's pooled sessions keep the login.
+        TokenView { private_keys, secret_keys }
+    }
+}

@@ -1,0 +1,173 @@
+//! PKCS#11 decryption (issue H): an RS whose private key stays inside a SoftHSM2 token opens
+//! ECDH-ES(+AxxxKW) tokens on P-256/384/521 and RSA-OAEP tokens; RSA-OAEP-256, which SoftHSM 2.6
+//! cannot do, is a clear error; the keys are sensitive and not extractable, and no derived secret
+//! is left in the token.
+#![cfg(feature = "pkcs11")]
+
+mod pkcs11_common;
+
+use jwe_mint::issuer::{Grant, Issuer};
+use jwe_mint::jwa::{ContentEncryptionAlg, KeyManagementAlg};
+use jwe_mint::jwe::{self, DecryptPolicy, Encryptor};
+use jwe_mint::jwk::{Curve, Jwk, JwkSet, PublicKeyUse};
+use jwe_mint::registry::{Registry, ResourceEntry};
+use jwe_mint::resource_server::ResourceServer;
+use jwe_mint::Error;
+use pkcs11_common::{assert_no_pin, hsm};
+
+const AS: &str = "https://as.example.com";
+const RS: &str = "https://api.example.com";
+
+fn issuer_for(rs_public: &Jwk, alg: KeyManagementAlg) -> (Issuer, Jwk) {
+    let as_key = Jwk::generate(Curve::P256).unwrap();
+    let entry = ResourceEntry::new(RS, ["read"], JwkSet::new(vec![rs_public.clone()]))
+        .unwrap()
+        .with_encryption_alg(alg)
+        .unwrap();
+    let mut reg = Registry::default();
+    reg.insert(entry).unwrap();
+    let issuer =
+        Issuer::builder(AS, &as_key).registry(reg).allow_client("app", &[RS]).unwrap().build().unwrap();
+    (issuer, as_key)
+}
+
+fn rs_with(key: &Jwk, as_key: &Jwk) -> ResourceServer {
+    ResourceServer::new(
+        RS,
+        JwkSet::new(vec![key.clone()]),
+        AS,
+        JwkSet::new(vec![as_key.to_public().unwrap()]),
+    )
+    .unwrap()
+}
+
+fn grant() -> Grant {
+    Grant::new("alice", "app", "read", &[RS]).unwrap()
+}
+
+#[test]
+fn ecdh_es_on_p256_p384_p521_keys_in_the_token() {
+    let Some(h) = hsm() else { return };
+    // Kept open until the token is inspected: closing a key's sessions would drop any leftover
+    // session object and hide it.
+    let mut open_keys = Vec::new();
+    for (curve, name) in [(Curve::P256, "ecdh-p256"), (Curve::P384, "ecdh-p384"), (Curve::P521, "ecdh-p521")]
+    {
+        let key = Jwk::generate_in_pkcs11(&h.uri("decrypt", name), curve, PublicKeyUse::Encryption).unwrap();
+        open_keys.push(key.clone());
+        assert!(key.is_external());
+        let public = key.to_public().unwrap();
+        for alg in [
+            KeyManagementAlg::EcdhEs,
+            KeyManagementAlg::EcdhEsA128Kw,
+            KeyManagementAlg::EcdhEsA192Kw,
+            KeyManagementAlg::EcdhEsA256Kw,
+        ] {
+            let (issuer, as_key) = issuer_for(&public, alg);
+            let token = issuer.mint(&grant(), RS).unwrap().access_token;
+            let opened = rs_with(&key, &as_key).open(&token).unwrap();
+            assert_eq!(opened.subject(), "alice", "{curve} {alg}");
+            assert_eq!(opened.key_management(), Some(alg));
+
+            // jwe::decrypt directly, and a tampered token stays the one opaque error.
+            let jwe = Encryptor::new(ContentEncryptionAlg::A256Gcm).recipient(&public, alg);
+            let compact = jwe.encrypt_compact(b"hello").unwrap();
+            let keys = JwkSet::new(vec![key.clone()]);
+            let d = jwe::decrypt(&compact, &keys, &DecryptPolicy::default()).unwrap();
+            assert_eq!(&d.plaintext[..], b"hello");
+            let mut bad = compact.clone().into_bytes();
+            let last = bad.len() - 3;
+            bad[last] = if bad[last] == b'A' { b'B' } else { b'A' };
+            let bad = String::from_utf8(bad).unwrap();
+            assert_eq!(
+                jwe::decrypt(&bad, &keys, &DecryptPolicy::default()).unwrap_err(),
+                Error::DecryptionFailed
+            );
+        }
+    }
+    // No derived secret is left behind, and the private keys never leave the token.
+    let view = h.view("decrypt");
+    assert_eq!(view.secret_keys, 0, "a derived ECDH secret was left in the token");
+    assert!(view.private_keys.len() >= 3);
+    for (label, sensitive, extractable, never_extractable) in &view.private_keys {
+        assert!(*sensitive && !*extractable && *never_extractable, "{label}: {sensitive} {extractable}");
+    }
+    drop(open_keys);
+}
+
+#[test]
+fn an_epk_off_the_curve_is_refused_before_the_token_sees_it() {
+    let Some(h) = hsm() else { return };
+    let key =
+        Jwk::generate_in_pkcs11(&h.uri("decrypt", "invalid-curve"), Curve::P256, PublicKeyUse::Encryption)
+            .unwrap();
+    let public = key.to_public().unwrap();
+    let compact = Encryptor::new(ContentEncryptionAlg::A256Gcm)
+        .recipient(&public, KeyManagementAlg::EcdhEsA256Kw)
+        .encrypt_compact(b"x")
+        .unwrap();
+    // Replace the epk with a point not on P-256 (x = y = 1), in a re-encoded protected header.
+    let parts: Vec<&str> = compact.split('.').collect();
+    let header: serde_json::Value = serde_json::from_slice(&b64d(parts[0])).unwrap();
+    let mut header = header;
+    header["epk"]["x"] = b64e(&[[0u8; 31].as_slice(), &[1]].concat()).into();
+    header["epk"]["y"] = b64e(&[[0u8; 31].as_slice(), &[1]].concat()).into();
+    let forged = format!("{}.{}", b64e(header.to_string().as_bytes()), parts[1..].join("."));
+    let keys = JwkSet::new(vec![key]);
+    assert_eq!(jwe::decrypt(&forged, &keys, &DecryptPolicy::default()).unwrap_err(), Error::DecryptionFailed);
+}
+
+fn b64e(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+fn b64d(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).unwrap()
+}
+
+#[test]
+fn rsa_oaep_key_in_the_token_and_oaep_256_is_a_clear_unsupported_error() {
+    let Some(h) = hsm() else { return };
+    let key =
+        Jwk::generate_rsa_in_pkcs11(&h.uri("decrypt", "rsa-oaep"), 2048, PublicKeyUse::Encryption).unwrap();
+    let public = key.to_public().unwrap();
+    // RSA-OAEP (SHA-1): decrypted inside the token, under either provider.
+    let (issuer, as_key) = issuer_for(&public, KeyManagementAlg::RsaOaep);
+    let token = issuer.mint(&grant(), RS).unwrap().access_token;
+    assert_eq!(rs_with(&key, &as_key).open(&token).unwrap().subject(), "alice");
+    // A damaged encrypted key fails inside the token: the one opaque error, not a token error.
+    let compact = Encryptor::new(ContentEncryptionAlg::A256Gcm)
+        .recipient(&public, KeyManagementAlg::RsaOaep)
+        .encrypt_compact(b"x")
+        .unwrap();
+    let parts: Vec<&str> = compact.split('.').collect();
+    let mut ek = b64d(parts[1]);
+    ek[10] ^= 1;
+    let damaged = format!("{}.{}.{}", parts[0], b64e(&ek), parts[2..].join("."));
+    let keys = JwkSet::new(vec![key.clone()]);
+    assert_eq!(jwe::decrypt(&compact, &keys, &DecryptPolicy::default()).unwrap().plaintext.as_slice(), b"x");
+    assert_eq!(
+        jwe::decrypt(&damaged, &keys, &DecryptPolicy::default()).unwrap_err(),
+        Error::DecryptionFailed
+    );
+
+    // RSA-OAEP-256: SoftHSM 2.6 has only SHA-1 for OAEP.
+    let (issuer, as_key) = issuer_for(&public, KeyManagementAlg::RsaOaep256);
+    let token = issuer.mint(&grant(), RS).unwrap().access_token;
+    let err = rs_with(&key, &as_key).open(&token).unwrap_err();
+    match &err {
+        Error::Pkcs11(m) => {
+            assert!(m.contains("RSA-OAEP-256") && m.contains("not supported by this token"), "{m}");
+            assert!(m.contains("object=rsa-oaep"), "{m}");
+        }
+        other => panic!("expected Error::Pkcs11, got {other:?}"),
+    }
+    assert_no_pin(&err.to_string());
+    assert_no_pin(&format!("{err:?}"));
+
+    let view = h.view("decrypt");
+    let rsa = view.private_keys.iter().find(|k| k.0 == "rsa-oaep").unwrap();
+    assert!(rsa.1 && !rsa.2, "RSA key sensitive {} extractable {}", rsa.1, rsa.2);
+}
