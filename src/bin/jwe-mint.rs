@@ -15,6 +15,9 @@
 //! - `keygen --out FILE` never overwrites: an existing FILE (or symlink) is exit 1 and left
 //!   untouched unless `--force`; the file is created 0600 without following symlinks.
 //! - `inspect` parses as strictly as `decrypt` (duplicate members are an error).
+//! - A refused `mint` prints one stderr line starting with the code a token endpoint would answer:
+//!   the OAuth error code (`invalid_target: …`), or `server_error: …` when an RS's published keys
+//!   cannot be fetched or none is usable.
 #![forbid(unsafe_code)]
 
 #[path = "jwe_mint/common.rs"]
@@ -29,6 +32,8 @@ mod encrypt;
 mod inspect;
 #[path = "jwe_mint/keygen.rs"]
 mod keygen;
+#[path = "jwe_mint/metadata.rs"]
+mod metadata;
 #[path = "jwe_mint/mint.rs"]
 mod mint;
 #[path = "jwe_mint/open.rs"]
@@ -71,6 +76,9 @@ enum Command {
     Mint(mint::Args),
     /// Act as a resource server: open an access token read on stdin and print its validated claims
     Open(open::Args),
+    /// Print a resource server's RFC 9728 protected resource metadata (its keys are served at
+    /// --jwks-uri)
+    Metadata(metadata::Args),
     /// Run the photos/friends scenario in memory with fresh keys (start here)
     Demo(demo::Args),
 }
@@ -84,6 +92,7 @@ fn dispatch(command: Command) -> Result<(), CliError> {
         Command::Inspect(args) => inspect::run(args),
         Command::Mint(args) => mint::run(args),
         Command::Open(args) => open::run(args),
+        Command::Metadata(args) => metadata::run(args),
         Command::Demo(args) => demo::run(args),
     }
 }

@@ -4,11 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use jwe_mint::issuer::{Grant, Issuer, TokenResponse};
-use jwe_mint::jwk::{Jwk, JwkSet, PublicKeyUse};
-use jwe_mint::registry::Registry;
+use jwe_mint::jwk::{Jwk, JwkSet, KeySourceError, PublicKeyUse};
+use jwe_mint::registry::{KeyLocation, Registry, ResourceEntry};
+use jwe_mint::wire::{Discovery, ProtectedResourceDiscovery, WireError};
 use jwe_mint::Error;
 
-use crate::common::{about_file, pretty, read_file, read_key_file, write_line, CliError};
+use crate::common::{about_file, pretty, read_file, read_key_file, runtime, write_line, CliError, WireArgs};
 
 /// Largest registry file.
 const MAX_REGISTRY_FILE: u64 = 16 * 1024 * 1024;
@@ -22,7 +23,8 @@ pub struct Args {
     /// The AS private signing key: JWK or JWK Set (the first private key not marked `use: enc`)
     #[arg(long, value_name = "FILE")]
     signing_key: PathBuf,
-    /// The resource servers: registry JSON (RFC 9728-shaped: resource, scopes_supported, jwks)
+    /// The resource servers: registry JSON (RFC 9728-shaped: resource, scopes_supported, and jwks,
+    /// or jwks_uri, or neither: then the keys are found through the RS's RFC 9728 metadata)
     #[arg(long, value_name = "FILE")]
     registry: PathBuf,
     /// The subject (`sub`): the user the token is for
@@ -45,6 +47,8 @@ pub struct Args {
     /// token per resource (each recipient can read it and replay it to the others)
     #[arg(long)]
     multi_recipient: bool,
+    #[command(flatten)]
+    wire: WireArgs,
 }
 
 /// Runs `mint`: prints the token response JSON. A refused request exits 1 with one stderr line
@@ -60,6 +64,25 @@ pub fn run(args: Args) -> Result<(), CliError> {
         }
     }
     let grant = Grant::new(&args.sub, &args.client_id, &args.scope, &resources).map_err(refused)?;
+
+    // Keys on the wire are fetched for the requested resources only (RFC 9728 §7.7: the
+    // registry's URLs, never one from the request), and only where a granted scope applies (the
+    // others are refused below with `invalid_scope` without fetching anything).
+    let remote: Vec<&ResourceEntry> = {
+        let mut remote: Vec<&ResourceEntry> = Vec::new();
+        for r in grant.resources() {
+            if let Some(entry) = registry.lookup(r) {
+                let applies = grant.scopes().iter().any(|s| entry.scopes_supported().contains(s));
+                let fresh = !remote.iter().any(|e| e.resource() == entry.resource());
+                if entry.key_location() != KeyLocation::Static && applies && fresh {
+                    remote.push(entry);
+                }
+            }
+        }
+        remote
+    };
+    // Kept until the end: the fetched key sets belong to it.
+    let _runtime = if remote.is_empty() { None } else { Some(fetch_keys(&args, &remote)?) };
 
     let mut builder = Issuer::builder(&args.issuer, &signing_key);
     if let Some(ttl) = args.ttl {
@@ -77,10 +100,33 @@ pub fn run(args: Args) -> Result<(), CliError> {
     write_line(&pretty(&response.to_json())?)
 }
 
-/// OAuth refusals keep their code first on the line; everything else is an ordinary failure.
+/// Binds the `remote` entries to their published keys; any failure refuses the request with
+/// `server_error`, as a token endpoint would.
+fn fetch_keys(args: &Args, remote: &[&ResourceEntry]) -> Result<tokio::runtime::Runtime, CliError> {
+    let fetcher = args.wire.fetcher()?;
+    let rt = runtime()?;
+    let resources = ProtectedResourceDiscovery::new(Discovery::new(fetcher), &args.issuer);
+    rt.block_on(async {
+        for entry in remote {
+            resources.bind_entry(entry).await.map_err(unavailable)?;
+        }
+        Ok::<_, CliError>(())
+    })?;
+    Ok(rt)
+}
+
+/// A fetch failure as the `server_error` line (the URL named once).
+fn unavailable(e: WireError) -> CliError {
+    let text = e.to_string();
+    let reason = text.strip_prefix(&format!("{}: ", e.url())).unwrap_or(&text).to_owned();
+    refused(Error::KeySource(KeySourceError::Unavailable { location: e.url().to_owned(), reason }))
+}
+
+/// OAuth refusals keep their code first on the line, and so do key-source failures
+/// (`server_error: …`); everything else is an ordinary failure.
 fn refused(e: Error) -> CliError {
     match e {
-        Error::OAuth { .. } => CliError::Refused(e.to_string()),
+        Error::OAuth { .. } | Error::KeySource(_) => CliError::Refused(e.to_string()),
         other => other.into(),
     }
 }
