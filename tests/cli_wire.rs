@@ -250,3 +250,39 @@ fn metadata_prints_the_rs_document_and_checks_the_key() {
     a[2] = "photos".into();
     run_args(a).usage_error();
 }
+
+/// A loopback RS served over plain http: refused unless `--allow-http` (loopback only).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_http_rs_metadata_needs_allow_http() {
+    bounded(async {
+        let pki = Pki::new();
+        let w = world("mint-http", &pki);
+        let key = Jwk::generate(Curve::P256).unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let origin = format!("http://127.0.0.1:{}", addr.port());
+        let resource = format!("{origin}/api");
+        let doc = json!({ "resource": resource, "jwks_uri": format!("{origin}/jwks"), "authorization_servers": [AS] })
+            .to_string();
+        let jwks = public_set(&[&key]);
+        let server = TestServer::start(
+            addr,
+            None,
+            Arc::new(move |path: &str| match path {
+                "/.well-known/oauth-protected-resource/api" => Reply::json(doc.clone()),
+                "/jwks" => Reply::json(jwks.clone()),
+                _ => Reply::status(404),
+            }),
+        )
+        .await;
+        let registry = w.registry(json!([{ "resource": resource, "scopes_supported": ["read"] }]));
+        let line = cli(w.mint_args(&registry, &[&resource], &[])).await.failed();
+        assert!(line.starts_with("server_error: ") && line.contains("plain http is refused"), "{line}");
+        assert_eq!(server.requests(), 0);
+        let out = cli(w.mint_args(&registry, &[&resource], &["--allow-http"])).await.ok().json();
+        w.opens(out["access_token"].as_str().unwrap(), &resource, &key);
+        assert_eq!(server.requests(), 2);
+    })
+    .await
+}
