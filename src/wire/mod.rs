@@ -18,6 +18,14 @@
 //!   metadata's origin unless allowed) and an RS's encryption keys; binds the registry entries
 //!   whose keys live on the wire. It fetches only for resources in the registry.
 //!
+//! With the feature `axum`, the resource server's side of the wire:
+//!
+//! - [`BearerLayer`]: a tower layer that lets requests through only with a valid access token
+//!   from `Authorization: Bearer` (RFC 6750), answers 400/401/403 as RFC 6750 §3 and RFC 9728 §5.1
+//!   say, and hands the [`AccessToken`](crate::resource_server::AccessToken) to handlers as an
+//!   axum extractor.
+//! - [`MetadataRouter`]: the RS's RFC 9728 metadata and the JWK Set at its `jwks_uri`.
+//!
 //! Every failure is a [`WireError`] that names the URL. Events (refreshes, failures, kid misses) go
 //! to `tracing` with the target `jwe_mint::keys`.
 
@@ -25,6 +33,10 @@ mod discovery;
 mod fetch;
 mod key_set;
 mod protected_resource;
+#[cfg(feature = "axum")]
+mod layer;
+#[cfg(feature = "axum")]
+mod metadata;
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -38,6 +50,10 @@ pub use key_set::{KeySetConfig, KeySetStatus, KeyUseFilter, RemoteJwkSet};
 pub use protected_resource::{
     protected_resource_metadata_url, ProtectedResourceDiscovery, ProtectedResourceMetadata,
 };
+#[cfg(feature = "axum")]
+pub use layer::{BearerLayer, BearerRejection, BearerService, RejectionKind, DEFAULT_MAX_FORM_BODY};
+#[cfg(feature = "axum")]
+pub use metadata::{resource_metadata_url, MetadataRouter, DEFAULT_MAX_AGE};
 
 /// The `tracing` target of every key-source event.
 pub const TRACING_TARGET: &str = "jwe_mint::keys";

@@ -1,0 +1,242 @@
+//! The resource server's own RFC 9728 protected resource metadata and the JWK Set at its
+//! `jwks_uri`, served as an axum [`Router`].
+
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use http::HeaderValue;
+use serde_json::{json, Value};
+
+use crate::error::{Error, Result};
+use crate::jwa::KeyManagementAlg;
+use crate::jwk::{JwkSet, PublicKeyUse};
+use crate::token::ResourceIndicator;
+
+/// The well-known segment of RFC 9728 §3.
+const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
+
+/// Default `Cache-Control: max-age` of both documents: 10 minutes, the lifetime a key-set cache
+/// assumes when none is given (so a key rotation reaches the ASs in the same time).
+pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(600);
+
+/// The RFC 9728 §3.1 metadata URL of `resource`: `/.well-known/oauth-protected-resource` inserted
+/// between the host and the path (one trailing `/` removed first).
+///
+/// ```
+/// use jwe_mint::wire::resource_metadata_url;
+/// assert_eq!(resource_metadata_url("https://rs.example.com/").unwrap(),
+///     "https://rs.example.com/.well-known/oauth-protected-resource");
+/// assert_eq!(resource_metadata_url("https://rs.example.com/api/v1").unwrap(),
+///     "https://rs.example.com/.well-known/oauth-protected-resource/api/v1");
+/// ```
+pub fn resource_metadata_url(resource: &str) -> Result<String> {
+    let (origin, path) = split_resource(resource)?;
+    Ok(format!("{origin}{WELL_KNOWN}{path}"))
+}
+
+/// `scheme://authority` and the rest (path and query) of an absolute resource URI, with one
+/// trailing `/` removed.
+fn split_resource(resource: &str) -> Result<(&str, &str)> {
+    ResourceIndicator::parse(resource)?;
+    let trimmed = resource.strip_suffix('/').unwrap_or(resource);
+    let after_scheme =
+        trimmed.find("://").map(|i| i + 3).ok_or_else(|| Error::misuse("resource has no authority"))?;
+    let end = trimmed[after_scheme..].find(['/', '?']).map_or(trimmed.len(), |i| after_scheme + i);
+    Ok(trimmed.split_at(end))
+}
+
+/// An RS's RFC 9728 metadata document and its `jwks_uri` JWK Set, served by [`MetadataRouter::router`]
+/// at `/.well-known/oauth-protected-resource<resource path>` (RFC 9728 §3.1) and at the path of
+/// `jwks_uri`, both with `Cache-Control: max-age` (RFC 9111 §5.2.2.1).
+///
+/// The JWK Set holds the public halves of the RS's decryption keys, each with `use: enc`, its
+/// `alg` (the key's own, else the default for its type) and a `kid` (the key's own, else its
+/// RFC 7638 thumbprint). The keys are published only there: RFC 9728 §2 defines no inline `jwks`.
+///
+/// ```
+/// use jwe_mint::jwk::{Curve, Jwk, JwkSet};
+/// use jwe_mint::wire::MetadataRouter;
+///
+/// let rs_keys = JwkSet::new(vec![Jwk::generate(Curve::P256).unwrap()]);
+/// let metadata = MetadataRouter::new("https://photos.example.com", "https://photos.example.com/jwks.json", &rs_keys)
+///     .unwrap()
+///     .authorization_server("https://as.example.com")
+///     .unwrap()
+///     .scopes_supported(["photos.read"]);
+/// let doc = metadata.document();
+/// assert_eq!(doc["bearer_methods_supported"], serde_json::json!(["header"]));
+/// assert!(metadata.jwks()["keys"][0].get("d").is_none());
+/// let app: axum::Router = metadata.router();
+/// ```
+#[derive(Debug, Clone)]
+pub struct MetadataRouter {
+    resource: String,
+    metadata_path: String,
+    jwks_uri: String,
+    jwks_path: String,
+    authorization_servers: Vec<String>,
+    scopes_supported: Vec<String>,
+    jwks: Value,
+    max_age: Duration,
+}
+
+impl MetadataRouter {
+    /// The documents for `resource`, whose JWK Set is served at `jwks_uri` (served by this router
+    /// at its path: it must reach this server), from the RS's decryption `keys` (private or
+    /// public; only public members are published).
+    ///
+    /// Refused: a resource with a query (no route can match it), a `jwks_uri` that is not an
+    /// absolute `http(s)` URL or whose path is the metadata path, symmetric keys, keys marked
+    /// for another `use`, keys that cannot encrypt, an empty set.
+    pub fn new(resource: &str, jwks_uri: &str, keys: &JwkSet) -> Result<MetadataRouter> {
+        let (_, path) = split_resource(resource)?;
+        if path.contains('?') {
+            return Err(Error::misuse("a resource with a query has no metadata route"));
+        }
+        let metadata_path = format!("{WELL_KNOWN}{path}");
+        let jwks =
+            url::Url::parse(jwks_uri).map_err(|_| Error::misuse("jwks_uri must be an absolute URL"))?;
+        if !matches!(jwks.scheme(), "https" | "http") || jwks.query().is_some() || jwks.fragment().is_some() {
+            return Err(Error::misuse("jwks_uri must be an http(s) URL without query or fragment"));
+        }
+        let jwks_path = jwks.path().to_owned();
+        for p in [&metadata_path, &jwks_path] {
+            // Route syntax of axum: braces would be parameters.
+            if p.contains(['{', '}']) {
+                return Err(Error::misuse("resource and jwks_uri paths must not contain `{` or `}`"));
+            }
+        }
+        if jwks_path == metadata_path {
+            return Err(Error::misuse("jwks_uri must not be the metadata URL"));
+        }
+        Ok(MetadataRouter {
+            resource: resource.to_owned(),
+            metadata_path,
+            jwks_uri: jwks_uri.to_owned(),
+            jwks_path,
+            authorization_servers: Vec::new(),
+            scopes_supported: Vec::new(),
+            jwks: published_keys(keys)?.to_value()?,
+            max_age: DEFAULT_MAX_AGE,
+        })
+    }
+
+    /// Adds an authorization server (its issuer identifier) to `authorization_servers`. An AS
+    /// that discovers this RS's keys may insist that it is listed.
+    pub fn authorization_server(mut self, issuer: &str) -> Result<MetadataRouter> {
+        ResourceIndicator::parse(issuer).map_err(|_| Error::misuse("issuer must be an absolute URI"))?;
+        if !self.authorization_servers.iter().any(|a| a == issuer) {
+            self.authorization_servers.push(issuer.to_owned());
+        }
+        Ok(self)
+    }
+
+    /// Sets `scopes_supported` (RFC 9728 §2; recommended).
+    pub fn scopes_supported<'a>(mut self, scopes: impl IntoIterator<Item = &'a str>) -> MetadataRouter {
+        self.scopes_supported = scopes.into_iter().map(str::to_owned).collect();
+        self
+    }
+
+    /// Sets the `Cache-Control: max-age` of both documents (default [`DEFAULT_MAX_AGE`]). Keep a
+    /// removed key's private half for at least this long plus the ASs' staleness cap plus the
+    /// longest token lifetime (`ARCHITECTURE.md`, key rotation).
+    pub fn max_age(mut self, max_age: Duration) -> MetadataRouter {
+        self.max_age = max_age;
+        self
+    }
+
+    /// The path of the metadata document (RFC 9728 §3.1).
+    pub fn metadata_path(&self) -> &str {
+        &self.metadata_path
+    }
+
+    /// The path the JWK Set is served at (that of `jwks_uri`).
+    pub fn jwks_path(&self) -> &str {
+        &self.jwks_path
+    }
+
+    /// The metadata document (RFC 9728 §2): `resource`, `authorization_servers` (when any),
+    /// `jwks_uri`, `scopes_supported` (when set), `bearer_methods_supported: ["header"]`.
+    pub fn document(&self) -> Value {
+        let mut doc = serde_json::Map::new();
+        doc.insert("resource".into(), self.resource.clone().into());
+        if !self.authorization_servers.is_empty() {
+            doc.insert("authorization_servers".into(), json!(self.authorization_servers));
+        }
+        doc.insert("jwks_uri".into(), self.jwks_uri.clone().into());
+        if !self.scopes_supported.is_empty() {
+            doc.insert("scopes_supported".into(), json!(self.scopes_supported));
+        }
+        // Only the header method (RFC 6750 §2.1): the layer refuses query and form tokens.
+        doc.insert("bearer_methods_supported".into(), json!(["header"]));
+        Value::Object(doc)
+    }
+
+    /// The JWK Set served at `jwks_uri` (public members only).
+    pub fn jwks(&self) -> &Value {
+        &self.jwks
+    }
+
+    /// A router serving both documents with `GET` (and `HEAD`). Merge it into the app outside any
+    /// [`BearerLayer`](crate::wire::BearerLayer): metadata is public (RFC 9728 §3).
+    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        let cache = HeaderValue::from_str(&format!("max-age={}", self.max_age.as_secs()))
+            .unwrap_or_else(|_| HeaderValue::from_static("no-cache"));
+        let document = json_response(&self.document(), &cache);
+        let jwks = json_response(&self.jwks, &cache);
+        Router::new()
+            .route(&self.metadata_path, get(move || std::future::ready(document.clone().into_response())))
+            .route(&self.jwks_path, get(move || std::future::ready(jwks.clone().into_response())))
+    }
+}
+
+/// A cloneable, prebuilt JSON answer.
+#[derive(Clone)]
+struct JsonDocument {
+    body: Bytes,
+    cache: HeaderValue,
+}
+
+impl JsonDocument {
+    fn into_response(self) -> Response {
+        let mut r = Response::new(Body::from(self.body));
+        r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        r.headers_mut().insert(CACHE_CONTROL, self.cache);
+        r
+    }
+}
+
+fn json_response(value: &Value, cache: &HeaderValue) -> JsonDocument {
+    JsonDocument { body: Bytes::from(value.to_string()), cache: cache.clone() }
+}
+
+/// The public JWK Set an RS publishes for its decryption `keys` (see [`MetadataRouter`]).
+fn published_keys(keys: &JwkSet) -> Result<JwkSet> {
+    if keys.keys().is_empty() {
+        return Err(Error::invalid_key("no resource server key to publish"));
+    }
+    let mut out = Vec::with_capacity(keys.keys().len());
+    for key in keys.keys() {
+        if key.is_symmetric() {
+            return Err(Error::invalid_key("a symmetric key cannot be published"));
+        }
+        match key.key_use() {
+            None | Some(PublicKeyUse::Encryption) => {}
+            Some(_) => return Err(Error::invalid_key("a key published for encryption must have `use: enc`")),
+        }
+        if key.key_ops().is_some_and(|ops| !ops.iter().any(|o| o.is_encryption())) {
+            return Err(Error::invalid_key(
+                "a key published for encryption must allow an encryption operation",
+            ));
+        }
+        let public = key.to_public()?;
+        let alg = KeyManagementAlg::default_for(&public)?;
+        let kid = public.kid().map_or_else(|| public.thumbprint(), str::to_owned);
+        out.push(public.with_use(PublicKeyUse::Encryption).with_alg(alg.name()).with_kid(kid));
+    }
+    Ok(JwkSet::new(out))
+}
