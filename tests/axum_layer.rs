@@ -1,0 +1,638 @@
+//! The `axum` feature over real sockets: an axum app on 127.0.0.1 behind `BearerLayer`, asked by a
+//! real HTTP client (reqwest). Every RFC 6750 §3 answer header by header, tokens in the query or a
+//! form, scopes, `resource_metadata` on every 401/403 whatever `Host` says, and the RFC 9728
+//! metadata and JWK Set documents the `MetadataRouter` serves.
+#![cfg(feature = "axum")]
+
+mod wire_common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::{get, post};
+use axum::Router;
+use jwe_mint::issuer::{Grant, Issuer};
+use jwe_mint::jwk::{Curve, Jwk, JwkSet};
+use jwe_mint::registry::{Registry, ResourceEntry};
+use jwe_mint::resource_server::{AccessToken, ResourceServer};
+use jwe_mint::wire::{resource_metadata_url, BearerLayer, MetadataRouter};
+use reqwest::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use wire_common::bounded;
+
+const ISSUER: &str = "https://as.example.com";
+const CLIENT: &str = "app";
+const INVALID_TOKEN: &str = "the access token is invalid";
+
+/// An RS on a loopback port: its resource is `http://127.0.0.1:PORT/api`, with `/api/me` (any
+/// valid token), `/api/photos` (scope `photos.read`), `/api/admin` (scopes `photos.read` and
+/// `admin`), `/api/echo` (POST, echoes the body), `/api/unguarded` (the extractor without the
+/// layer), and the metadata routes.
+struct Rs {
+    base: String,
+    resource: String,
+    metadata_url: String,
+    issuer: Issuer,
+    as_key: Jwk,
+    rs_key: Jwk,
+    hits: Arc<AtomicUsize>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Rs {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Rs {
+    async fn start() -> Rs {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let resource = format!("{base}/api");
+        let as_key = Jwk::generate(Curve::P256).unwrap();
+        let rs_key = Jwk::generate(Curve::P256).unwrap();
+        let mut registry = Registry::default();
+        let entry = ResourceEntry::new(
+            resource.as_str(),
+            ["photos.read", "photos.write", "admin"],
+            JwkSet::new(vec![rs_key.to_public().unwrap()]),
+        )
+        .unwrap();
+        registry.insert(entry).unwrap();
+        // A second RS with its own key, to mint tokens that are not for this one.
+        let other_key = Jwk::generate(Curve::P256).unwrap();
+        registry
+            .insert(
+                ResourceEntry::new(
+                    "https://other.example.com",
+                    ["photos.read"],
+                    JwkSet::new(vec![other_key.to_public().unwrap()]),
+                )
+                .unwrap(),
+            )
+            .unwrap();
+        let issuer = Issuer::builder(ISSUER, &as_key)
+            .registry(registry)
+            .allow_client(CLIENT, &[resource.as_str(), "https://other.example.com"])
+            .unwrap()
+            .build()
+            .unwrap();
+        let rs = ResourceServer::new(
+            &resource,
+            JwkSet::new(vec![rs_key.clone()]),
+            ISSUER,
+            issuer.verification_keys().clone(),
+        )
+        .unwrap();
+        let auth = BearerLayer::new(rs).unwrap();
+        let metadata_url = auth.resource_metadata().to_owned();
+        let metadata =
+            MetadataRouter::new(&resource, &format!("{base}/jwks.json"), &JwkSet::new(vec![rs_key.clone()]))
+                .unwrap()
+                .authorization_server(ISSUER)
+                .unwrap()
+                .scopes_supported(["photos.read", "photos.write", "admin"])
+                .max_age(Duration::from_secs(300));
+        let hits = Arc::new(AtomicUsize::new(0));
+        let (h1, h2, h3, h4) = (hits.clone(), hits.clone(), hits.clone(), hits.clone());
+        let app = Router::new()
+            .route("/api/me", get(move |t: AccessToken| whoami(h1, t)).layer(auth.clone()))
+            .route(
+                "/api/photos",
+                get(move |t: AccessToken| whoami(h2, t)).layer(auth.require_scope("photos.read").unwrap()),
+            )
+            .route(
+                "/api/admin",
+                get(move |t: AccessToken| whoami(h3, t))
+                    .layer(auth.require_scope("photos.read").unwrap().require_scope("admin").unwrap()),
+            )
+            .route(
+                "/api/echo",
+                post(move |_t: AccessToken, body: String| async move {
+                    h4.fetch_add(1, Ordering::SeqCst);
+                    body
+                })
+                .layer(auth.clone()),
+            )
+            .route("/api/unguarded", get(|t: AccessToken| async move { t.subject().to_owned() }))
+            .merge(metadata.router());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Rs { base, resource, metadata_url, issuer, as_key, rs_key, hits, task }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn mint(&self, scope: &str) -> String {
+        let grant = Grant::new("alice", CLIENT, scope, &[self.resource.as_str()]).unwrap();
+        self.issuer.mint(&grant, &self.resource).unwrap().access_token
+    }
+
+    fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
+    }
+}
+
+async fn whoami(hits: Arc<AtomicUsize>, token: AccessToken) -> String {
+    hits.fetch_add(1, Ordering::SeqCst);
+    let scopes: Vec<&str> = token.scopes().collect();
+    format!("{} {} {}", token.subject(), token.client_id(), scopes.join(","))
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap()
+}
+
+/// The body as JSON.
+async fn json(r: reqwest::Response) -> Value {
+    serde_json::from_str(&r.text().await.unwrap()).unwrap()
+}
+
+/// The one `WWW-Authenticate` value of a response.
+fn challenge(r: &reqwest::Response) -> String {
+    let all: Vec<_> = r.headers().get_all(WWW_AUTHENTICATE).iter().collect();
+    assert_eq!(all.len(), 1, "exactly one WWW-Authenticate: {all:?}");
+    all[0].to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn no_token_is_401_naming_resource_metadata_without_an_error_code() {
+    bounded(async {
+        let rs = Rs::start().await;
+        assert_eq!(rs.metadata_url, format!("{}/.well-known/oauth-protected-resource/api", rs.base));
+        let r = client().get(rs.url("/api/me")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(challenge(&r), format!("Bearer resource_metadata=\"{}\"", rs.metadata_url));
+        assert!(r.headers().get(CONTENT_TYPE).is_none());
+        assert_eq!(r.text().await.unwrap(), "");
+        // A route that requires scopes says which (RFC 6750 §3, MCP authorization).
+        let r = client().get(rs.url("/api/admin")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            challenge(&r),
+            format!("Bearer scope=\"photos.read admin\", resource_metadata=\"{}\"", rs.metadata_url)
+        );
+        assert_eq!(rs.hits(), 0);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn another_scheme_counts_as_no_token_and_bearer_is_case_insensitive() {
+    bounded(async {
+        let rs = Rs::start().await;
+        let token = rs.mint("photos.read");
+        for value in ["Basic YWxpY2U6c2VjcmV0", "Bearerx abc", "Token abc"] {
+            let r = client().get(rs.url("/api/me")).header(AUTHORIZATION, value).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{value}");
+            assert_eq!(challenge(&r), format!("Bearer resource_metadata=\"{}\"", rs.metadata_url), "{value}");
+        }
+        assert_eq!(rs.hits(), 0);
+        for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+            let r = client()
+                .get(rs.url("/api/me"))
+                .header(AUTHORIZATION, format!("{scheme} {token}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{scheme}");
+            assert!(r.headers().get(WWW_AUTHENTICATE).is_none());
+            assert_eq!(r.text().await.unwrap(), "alice app photos.read");
+        }
+        assert_eq!(rs.hits(), 4);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn every_bad_token_gets_the_same_invalid_token_answer() {
+    bounded(async {
+        let rs = Rs::start().await;
+        let good = rs.mint("photos.read");
+        let grant = Grant::new("alice", CLIENT, "photos.read", &[rs.resource.as_str()]).unwrap();
+        let expired = rs.issuer.mint_at(&grant, &rs.resource, 1_000_000_000).unwrap().access_token;
+        let other_grant = Grant::new("alice", CLIENT, "photos.read", &["https://other.example.com"]).unwrap();
+        let for_other_rs = rs.issuer.mint(&other_grant, "https://other.example.com").unwrap().access_token;
+        // A tampered ciphertext: decryption fails.
+        let mut parts: Vec<String> = good.split('.').map(str::to_owned).collect();
+        let ct = &mut parts[3];
+        let flipped = if ct.ends_with('A') { 'B' } else { 'A' };
+        ct.pop();
+        ct.push(flipped);
+        let tampered = parts.join(".");
+        let cases = [
+            ("tampered", tampered),
+            ("other RS", for_other_rs),
+            ("expired", expired),
+            ("garbage", "abc.def.ghi".to_owned()),
+            ("five garbage segments", "a.b.c.d.e".to_owned()),
+        ];
+        let expected_challenge = format!(
+            "Bearer error=\"invalid_token\", error_description=\"{INVALID_TOKEN}\", resource_metadata=\"{}\"",
+            rs.metadata_url
+        );
+        let mut bodies = Vec::new();
+        for (what, token) in &cases {
+            let r = client()
+                .get(rs.url("/api/me"))
+                .header(AUTHORIZATION, format!("Bearer {token}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{what}");
+            let c = challenge(&r);
+            assert_eq!(c, expected_challenge, "{what}");
+            assert_eq!(r.headers()[CONTENT_TYPE], "application/json", "{what}");
+            let body = r.text().await.unwrap();
+            assert!(!body.contains(token.as_str()) && !c.contains(token.as_str()), "{what}: token echoed");
+            let json: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(json["error"], "invalid_token");
+            assert_eq!(json["error_description"], INVALID_TOKEN);
+            bodies.push(body);
+        }
+        assert!(bodies.windows(2).all(|w| w[0] == w[1]), "one answer for every reason: {bodies:?}");
+        assert_eq!(rs.hits(), 0);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_query_token_is_no_credentials_and_is_never_forwarded() {
+    bounded(async {
+        let rs = Rs::start().await;
+        let token = rs.mint("photos.read");
+        for query in [format!("access_token={token}"), format!("x=1&access%5Ftoken={token}")] {
+            let r = client().get(rs.url(&format!("/api/me?{query}"))).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{query}");
+            assert_eq!(challenge(&r), format!("Bearer resource_metadata=\"{}\"", rs.metadata_url));
+        }
+        assert_eq!(rs.hits(), 0, "a query token reached the handler");
+    })
+    .await
+}
+
+#[tokio::test]
+async fn header_plus_query_or_form_token_is_400_invalid_request() {
+    bounded(async {
+        let rs = Rs::start().await;
+        let token = rs.mint("photos.read");
+        let bearer = format!("Bearer {token}");
+        let expected = format!(
+            "Bearer error=\"invalid_request\", error_description=\"the access token is sent more than once\", \
+             resource_metadata=\"{}\"",
+            rs.metadata_url
+        );
+        let r = client()
+            .get(rs.url(&format!("/api/me?access_token={token}")))
+            .header(AUTHORIZATION, &bearer)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(challenge(&r), expected);
+        let json = json(r).await;
+        assert_eq!(json["error"], "invalid_request");
+        // The same in a form body (RFC 6750 §2.2), content type parameters and case aside.
+        for content_type in ["application/x-www-form-urlencoded", "Application/X-WWW-Form-Urlencoded; charset=utf-8"] {
+            let r = client()
+                .post(rs.url("/api/echo"))
+                .header(AUTHORIZATION, &bearer)
+                .header(CONTENT_TYPE, content_type)
+                .body(format!("a=1&access_token={token}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{content_type}");
+            assert_eq!(challenge(&r), expected);
+        }
+        assert_eq!(rs.hits(), 0);
+        // A form token alone is no credentials.
+        let r = client()
+            .post(rs.url("/api/echo"))
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(format!("access_token={token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(challenge(&r), format!("Bearer resource_metadata=\"{}\"", rs.metadata_url));
+        assert_eq!(rs.hits(), 0);
+        // A form without a token passes, its body intact; other bodies are not read.
+        for (content_type, body) in
+            [("application/x-www-form-urlencoded", "a=1&b=two"), ("text/plain", "access_token=not-a-form")]
+        {
+            let r = client()
+                .post(rs.url("/api/echo"))
+                .header(AUTHORIZATION, &bearer)
+                .header(CONTENT_TYPE, content_type)
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{content_type}");
+            assert_eq!(r.text().await.unwrap(), body);
+        }
+        assert_eq!(rs.hits(), 2);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn malformed_or_repeated_authorization_is_400_invalid_request() {
+    bounded(async {
+        let rs = Rs::start().await;
+        let token = rs.mint("photos.read");
+        for value in ["Bearer", "Bearer ", "Bearer a b", "Bearer a,b", "Bearer ===", "Bearer a\"b"] {
+            let r = client().get(rs.url("/api/me")).header(AUTHORIZATION, value).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{value:?}");
+            assert_eq!(
+                challenge(&r),
+                format!(
+                    "Bearer error=\"invalid_request\", error_description=\"malformed Authorization header\", \
+                     resource_metadata=\"{}\"",
+                    rs.metadata_url
+                ),
+                "{value:?}"
+            );
+        }
+        let r = client()
+            .get(rs.url("/api/me"))
+            .header(AUTHORIZATION, format!("Bearer {token}"))
+            .header(AUTHORIZATION, format!("Bearer {token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert!(challenge(&r).contains("error=\"invalid_request\""));
+        assert_eq!(rs.hits(), 0);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_missing_scope_is_403_insufficient_scope_naming_the_scopes() {
+    bounded(async {
+        let rs = Rs::start().await;
+        let expected = |scope: &str| {
+            format!(
+                "Bearer error=\"insufficient_scope\", error_description=\"the access token lacks a scope this \
+                 resource requires\", scope=\"{scope}\", resource_metadata=\"{}\"",
+                rs.metadata_url
+            )
+        };
+        let write_only = rs.mint("photos.write");
+        let r = client().get(rs.url("/api/photos")).bearer_auth(&write_only).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert_eq!(challenge(&r), expected("photos.read"));
+        let json = json(r).await;
+        assert_eq!(json["error"], "insufficient_scope");
+        // Every required scope is needed: one of two is not enough.
+        let read_only = rs.mint("photos.read");
+        let r = client().get(rs.url("/api/admin")).bearer_auth(&read_only).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert_eq!(challenge(&r), expected("photos.read admin"));
+        assert_eq!(rs.hits(), 0);
+        let r = client().get(rs.url("/api/photos")).bearer_auth(&read_only).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let both = rs.mint("photos.read admin");
+        let r = client().get(rs.url("/api/admin")).bearer_auth(&both).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.text().await.unwrap(), "alice app photos.read,admin");
+        assert_eq!(rs.hits(), 2);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn resource_metadata_is_on_every_401_and_403_whatever_host_says() {
+    bounded(async {
+        let rs = Rs::start().await;
+        let good = rs.mint("photos.write");
+        let needle = format!("resource_metadata=\"{}\"", rs.metadata_url);
+        let requests: Vec<(&str, Option<String>)> = vec![
+            ("/api/me", None),
+            ("/api/photos", None),
+            ("/api/me", Some("Bearer not.a.token".into())),
+            ("/api/me", Some("Basic YTpi".into())),
+            ("/api/photos", Some(format!("Bearer {good}"))),
+        ];
+        for spoof in [false, true] {
+            for (path, authorization) in &requests {
+                let mut req = client().get(rs.url(path));
+                if let Some(a) = authorization {
+                    req = req.header(AUTHORIZATION, a);
+                }
+                if spoof {
+                    req = req
+                        .header("host", "evil.example")
+                        .header("x-forwarded-host", "evil.example")
+                        .header("x-forwarded-proto", "https")
+                        .header("forwarded", "host=evil.example;proto=https");
+                }
+                let r = req.send().await.unwrap();
+                assert!(matches!(r.status(), StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN), "{path}");
+                let c = challenge(&r);
+                assert!(c.contains(&needle), "{path} {authorization:?} spoof={spoof}: {c}");
+                assert!(!c.contains("evil"), "{c}");
+            }
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_extractor_without_the_layer_is_500_not_a_pass() {
+    bounded(async {
+        let rs = Rs::start().await;
+        let token = rs.mint("photos.read");
+        let r = client().get(rs.url("/api/unguarded")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn metadata_document_has_the_rfc_9728_members_and_cache_control() {
+    bounded(async {
+        let rs = Rs::start().await;
+        let r = client().get(&rs.metadata_url).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()[CONTENT_TYPE], "application/json");
+        assert_eq!(r.headers()[CACHE_CONTROL], "max-age=300");
+        let doc = json(r).await;
+        assert_eq!(
+            doc,
+            serde_json::json!({
+                "resource": rs.resource,
+                "authorization_servers": [ISSUER],
+                "jwks_uri": rs.url("/jwks.json"),
+                "scopes_supported": ["photos.read", "photos.write", "admin"],
+                "bearer_methods_supported": ["header"],
+            })
+        );
+        // Metadata is public and served at the §3.1 URL only, whatever the Host header.
+        let r = client().get(&rs.metadata_url).header("host", "evil.example").send().await.unwrap();
+        assert_eq!(json(r).await["resource"], rs.resource);
+        let r = client().get(rs.url("/.well-known/oauth-protected-resource")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn jwks_document_has_public_enc_keys_only_and_an_as_can_mint_to_it() {
+    bounded(async {
+        let rs = Rs::start().await;
+        let r = client().get(rs.url("/jwks.json")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()[CACHE_CONTROL], "max-age=300");
+        let text = r.text().await.unwrap();
+        let doc: Value = serde_json::from_str(&text).unwrap();
+        let keys = doc["keys"].as_array().unwrap();
+        assert_eq!(keys.len(), 1);
+        let key = keys[0].as_object().unwrap();
+        for private in ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] {
+            assert!(!key.contains_key(private), "private member {private} published");
+        }
+        assert_eq!(key["use"], "enc");
+        assert_eq!(key["alg"], "ECDH-ES+A256KW");
+        assert_eq!(key["kid"], rs.rs_key.to_public().unwrap().thumbprint());
+        assert_eq!(key["x"], rs.rs_key.to_public().unwrap().to_value().unwrap()["x"]);
+        // A set the strict parser accepts as public, and an AS (same signing key) that knows the RS
+        // only through it mints tokens the RS opens.
+        let published = JwkSet::from_json(&text).unwrap();
+        assert!(published.keys().iter().all(|k| !k.is_private()));
+        let mut registry = Registry::default();
+        registry
+            .insert(ResourceEntry::new(rs.resource.as_str(), ["photos.read"], published).unwrap())
+            .unwrap();
+        let issuer = Issuer::builder(ISSUER, &rs.as_key)
+            .registry(registry)
+            .allow_client(CLIENT, &[&rs.resource])
+            .unwrap()
+            .build()
+            .unwrap();
+        let grant = Grant::new("bob", CLIENT, "photos.read", &[rs.resource.as_str()]).unwrap();
+        let token = issuer.mint(&grant, &rs.resource).unwrap().access_token;
+        let r = client().get(rs.url("/api/me")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.text().await.unwrap(), "bob app photos.read");
+    })
+    .await
+}
+
+#[test]
+fn metadata_urls_follow_rfc_9728_section_3_1() {
+    assert_eq!(
+        resource_metadata_url("https://rs.example.com").unwrap(),
+        "https://rs.example.com/.well-known/oauth-protected-resource"
+    );
+    assert_eq!(
+        resource_metadata_url("https://rs.example.com/").unwrap(),
+        "https://rs.example.com/.well-known/oauth-protected-resource"
+    );
+    assert_eq!(
+        resource_metadata_url("https://rs.example.com:8443/a/b/").unwrap(),
+        "https://rs.example.com:8443/.well-known/oauth-protected-resource/a/b"
+    );
+    assert_eq!(
+        resource_metadata_url("https://rs.example.com?x=1").unwrap(),
+        "https://rs.example.com/.well-known/oauth-protected-resource?x=1"
+    );
+    assert!(resource_metadata_url("not a uri").is_err());
+    let keys = JwkSet::new(vec![Jwk::generate(Curve::P256).unwrap()]);
+    let m = MetadataRouter::new("https://rs.example.com/api/", "https://rs.example.com/jwks", &keys).unwrap();
+    assert_eq!(m.metadata_path(), "/.well-known/oauth-protected-resource/api");
+    assert_eq!(m.jwks_path(), "/jwks");
+    // The document names the resource exactly as configured (RFC 9728 §3.3 compares it unmodified).
+    assert_eq!(m.document()["resource"], "https://rs.example.com/api/");
+}
+
+#[test]
+fn metadata_router_refuses_what_it_cannot_publish() {
+    let ec = Jwk::generate(Curve::P256).unwrap();
+    let ok = JwkSet::new(vec![ec.clone()]);
+    let jwks = "https://rs.example.com/jwks";
+    let refused = [
+        ("query resource", MetadataRouter::new("https://rs.example.com/?a=1", jwks, &ok)),
+        ("relative jwks_uri", MetadataRouter::new("https://rs.example.com", "/jwks", &ok)),
+        (
+            "jwks_uri at the metadata path",
+            MetadataRouter::new(
+                "https://rs.example.com",
+                "https://rs.example.com/.well-known/oauth-protected-resource",
+                &ok,
+            ),
+        ),
+        ("empty set", MetadataRouter::new("https://rs.example.com", jwks, &JwkSet::new(vec![]))),
+        (
+            "symmetric key",
+            MetadataRouter::new(
+                "https://rs.example.com",
+                jwks,
+                &JwkSet::new(vec![Jwk::generate_symmetric(32).unwrap()]),
+            ),
+        ),
+        (
+            "use: sig",
+            MetadataRouter::new(
+                "https://rs.example.com",
+                jwks,
+                &JwkSet::new(vec![ec.clone().with_use("sig")]),
+            ),
+        ),
+        (
+            "signing-only key type",
+            MetadataRouter::new(
+                "https://rs.example.com",
+                jwks,
+                &JwkSet::new(vec![Jwk::generate(Curve::Ed25519).unwrap()]),
+            ),
+        ),
+    ];
+    for (what, r) in refused {
+        assert!(r.is_err(), "{what} accepted");
+    }
+    // X25519 and a key with its own kid and alg keep them.
+    let x = Jwk::generate(Curve::X25519).unwrap().with_kid("rs-2026").with_alg("ECDH-ES+A128KW");
+    let m = MetadataRouter::new("https://rs.example.com", jwks, &JwkSet::new(vec![ec, x])).unwrap();
+    let keys = m.jwks()["keys"].as_array().unwrap();
+    assert_eq!(keys[1]["kid"], "rs-2026");
+    assert_eq!(keys[1]["alg"], "ECDH-ES+A128KW");
+    assert_eq!(keys[1]["use"], "enc");
+    assert!(keys.iter().all(|k| k.get("d").is_none()));
+}
+
+#[test]
+fn layer_configuration_is_checked() {
+    let key = Jwk::generate(Curve::P256).unwrap();
+    let as_key = Jwk::generate(Curve::P256).unwrap();
+    let rs = ResourceServer::new(
+        "https://rs.example.com",
+        JwkSet::new(vec![key]),
+        ISSUER,
+        JwkSet::new(vec![as_key.to_public().unwrap()]),
+    )
+    .unwrap();
+    let layer = BearerLayer::new(rs).unwrap();
+    assert_eq!(layer.resource_metadata(), "https://rs.example.com/.well-known/oauth-protected-resource");
+    for bad in ["relative/path", "ftp://x.example/m", "https://x.example/\"quoted\"", "https://x.example/a b"]
+    {
+        assert!(layer.clone().with_resource_metadata(bad).is_err(), "{bad}");
+    }
+    let moved = layer.clone().with_resource_metadata("https://meta.example.com/rs").unwrap();
+    assert_eq!(moved.resource_metadata(), "https://meta.example.com/rs");
+    for bad in ["", "two words", "quote\"", "back\\slash"] {
+        assert!(layer.clone().require_scope(bad).is_err(), "{bad:?}");
+    }
+    let scoped = layer.require_scope("a").unwrap().require_scope("b").unwrap().require_scope("a").unwrap();
+    assert_eq!(scoped.required_scopes().collect::<Vec<_>>(), ["a", "b"]);
+}
