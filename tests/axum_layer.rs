@@ -636,3 +636,132 @@ fn layer_configuration_is_checked() {
     let scoped = layer.require_scope("a").unwrap().require_scope("b").unwrap().require_scope("a").unwrap();
     assert_eq!(scoped.required_scopes().collect::<Vec<_>>(), ["a", "b"]);
 }
+
+/// AS keys that change: `keys()` gives the current set; `keys_with_kid` plays the refetch, after
+/// which the next set is current; `fail` makes the source fail closed.
+#[derive(Debug)]
+struct TestSource {
+    current: std::sync::Mutex<Arc<JwkSet>>,
+    next: Arc<JwkSet>,
+    refetches: AtomicUsize,
+    fail: std::sync::atomic::AtomicBool,
+}
+
+impl TestSource {
+    fn unavailable() -> jwe_mint::jwk::KeySourceError {
+        jwe_mint::jwk::KeySourceError::Unavailable { location: "test".into(), reason: "down".into() }
+    }
+}
+
+impl jwe_mint::jwk::JwkSource for TestSource {
+    fn keys(&self) -> Result<Arc<JwkSet>, jwe_mint::jwk::KeySourceError> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(TestSource::unavailable());
+        }
+        Ok(Arc::clone(&self.current.lock().unwrap()))
+    }
+
+    fn keys_with_kid<'a>(&'a self, _kid: &'a str) -> jwe_mint::jwk::KeysFuture<'a> {
+        self.refetches.fetch_add(1, Ordering::SeqCst);
+        *self.current.lock().unwrap() = Arc::clone(&self.next);
+        Box::pin(std::future::ready(self.keys()))
+    }
+
+    fn location(&self) -> &str {
+        "test"
+    }
+}
+
+/// An app with `/me` behind `layer`, on a loopback port.
+async fn serve(layer: BearerLayer) -> (String, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app =
+        Router::new().route("/me", get(|t: AccessToken| async move { t.subject().to_owned() }).layer(layer));
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (base, task)
+}
+
+/// An issuer signing with `as_key` for `https://photos.example.com`, encrypting to `rs_key`.
+fn photos_issuer(as_key: &Jwk, rs_key: &Jwk) -> Issuer {
+    let mut registry = Registry::default();
+    registry
+        .insert(
+            ResourceEntry::new(
+                "https://photos.example.com",
+                ["photos.read"],
+                JwkSet::new(vec![rs_key.to_public().unwrap()]),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+    Issuer::builder(ISSUER, as_key)
+        .registry(registry)
+        .allow_client(CLIENT, &["https://photos.example.com"])
+        .unwrap()
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_new_as_kid_opens_on_its_first_token_and_unavailable_keys_are_503() {
+    bounded(async {
+        let old_as = Jwk::generate(Curve::P256).unwrap();
+        let new_as = Jwk::generate(Curve::P256).unwrap();
+        let rs_key = Jwk::generate(Curve::P256).unwrap();
+        let source = Arc::new(TestSource {
+            current: std::sync::Mutex::new(Arc::new(JwkSet::new(vec![old_as.to_public().unwrap()]))),
+            next: Arc::new(JwkSet::new(vec![old_as.to_public().unwrap(), new_as.to_public().unwrap()])),
+            refetches: AtomicUsize::new(0),
+            fail: Default::default(),
+        });
+        let rs = ResourceServer::with_issuer_key_source(
+            "https://photos.example.com",
+            JwkSet::new(vec![rs_key.clone()]),
+            ISSUER,
+            source.clone(),
+        )
+        .unwrap();
+        let (base, task) = serve(BearerLayer::new(rs).unwrap()).await;
+        // The AS rotated to a key the RS has not fetched yet: the first token opens.
+        let grant = Grant::new("carol", CLIENT, "photos.read", &["https://photos.example.com"]).unwrap();
+        let token =
+            photos_issuer(&new_as, &rs_key).mint(&grant, "https://photos.example.com").unwrap().access_token;
+        let r = client().get(format!("{base}/me")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.text().await.unwrap(), "carol");
+        assert_eq!(source.refetches.load(Ordering::SeqCst), 1);
+        // The source fails closed: the server's fault, not the token's.
+        source.fail.store(true, Ordering::SeqCst);
+        let r = client().get(format!("{base}/me")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(r.headers().get(WWW_AUTHENTICATE).is_none());
+        assert!(!r.text().await.unwrap().contains("invalid_token"));
+        task.abort();
+    })
+    .await
+}
+
+#[test]
+fn metadata_for_a_resource_server_names_its_issuer_and_keys() {
+    let rs_key = Jwk::generate(Curve::X25519).unwrap();
+    let as_key = Jwk::generate(Curve::P256).unwrap();
+    let rs = ResourceServer::new(
+        "https://photos.example.com",
+        JwkSet::new(vec![rs_key.clone()]),
+        ISSUER,
+        JwkSet::new(vec![as_key.to_public().unwrap()]),
+    )
+    .unwrap();
+    let m = MetadataRouter::for_resource_server(&rs, "https://photos.example.com/jwks.json").unwrap();
+    let doc = m.document();
+    assert_eq!(doc["resource"], "https://photos.example.com");
+    assert_eq!(doc["authorization_servers"], serde_json::json!([ISSUER]));
+    let key = &m.jwks()["keys"][0];
+    assert_eq!(key["use"], "enc");
+    assert_eq!(key["alg"], "ECDH-ES+A256KW");
+    assert_eq!(key["kid"], rs_key.to_public().unwrap().thumbprint());
+    assert!(key.get("d").is_none());
+}

@@ -174,7 +174,9 @@ impl BearerLayer {
                 self.rejection(RejectionKind::InvalidRequest("the access token is sent more than once"))
             );
         }
-        let token = self.shared.rs.open(token).map_err(|e| self.rejection(classify(&e)))?;
+        // `open_async`: a token signed with an AS key this RS has not seen yet waits for the
+        // source's (rate-limited, shared) refetch, so a rotated-in AS key works on its first token.
+        let token = self.shared.rs.open_async(token).await.map_err(|e| self.rejection(classify(&e)))?;
         let req = self.check_form(req).await?;
         if let Some(scope) = &self.scope {
             if !scope.split(' ').all(|s| token.has_scope(s)) {

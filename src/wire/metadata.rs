@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use crate::error::{Error, Result};
 use crate::jwa::KeyManagementAlg;
 use crate::jwk::{JwkSet, PublicKeyUse};
+use crate::resource_server::ResourceServer;
 use crate::token::ResourceIndicator;
 
 /// The well-known segment of RFC 9728 §3.
@@ -123,6 +124,13 @@ impl MetadataRouter {
             jwks: published_keys(keys)?.to_value()?,
             max_age: DEFAULT_MAX_AGE,
         })
+    }
+
+    /// The documents of `rs`: its resource, its trusted issuer in `authorization_servers`, and
+    /// the public halves of its decryption keys ([`ResourceServer::public_keys`], which leaves
+    /// out keys marked `use: sig`), served at `jwks_uri`.
+    pub fn for_resource_server(rs: &ResourceServer, jwks_uri: &str) -> Result<MetadataRouter> {
+        MetadataRouter::new(rs.resource(), jwks_uri, &rs.public_keys()?)?.authorization_server(rs.issuer())
     }
 
     /// Adds an authorization server (its issuer identifier) to `authorization_servers`. An AS
