@@ -16,7 +16,7 @@ use jwe_mint::issuer::{Grant, Issuer};
 use jwe_mint::jwk::{Curve, Jwk, JwkSet};
 use jwe_mint::registry::{Registry, ResourceEntry};
 use jwe_mint::resource_server::{AccessToken, ResourceServer};
-use jwe_mint::wire::{resource_metadata_url, BearerLayer, MetadataRouter};
+use jwe_mint::wire::{protected_resource_metadata_url, BearerLayer, MetadataRouter};
 use reqwest::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -529,31 +529,29 @@ async fn jwks_document_has_public_enc_keys_only_and_an_as_can_mint_to_it() {
     .await
 }
 
+/// The layer and the router use the URL an AS computes (RFC 9728 §3.1), so the AS finds them.
 #[test]
 fn metadata_urls_follow_rfc_9728_section_3_1() {
-    assert_eq!(
-        resource_metadata_url("https://rs.example.com").unwrap(),
-        "https://rs.example.com/.well-known/oauth-protected-resource"
-    );
-    assert_eq!(
-        resource_metadata_url("https://rs.example.com/").unwrap(),
-        "https://rs.example.com/.well-known/oauth-protected-resource"
-    );
-    assert_eq!(
-        resource_metadata_url("https://rs.example.com:8443/a/b/").unwrap(),
-        "https://rs.example.com:8443/.well-known/oauth-protected-resource/a/b"
-    );
-    assert_eq!(
-        resource_metadata_url("https://rs.example.com?x=1").unwrap(),
-        "https://rs.example.com/.well-known/oauth-protected-resource?x=1"
-    );
-    assert!(resource_metadata_url("not a uri").is_err());
     let keys = JwkSet::new(vec![Jwk::generate(Curve::P256).unwrap()]);
-    let m = MetadataRouter::new("https://rs.example.com/api/", "https://rs.example.com/jwks", &keys).unwrap();
-    assert_eq!(m.metadata_path(), "/.well-known/oauth-protected-resource/api");
-    assert_eq!(m.jwks_path(), "/jwks");
-    // The document names the resource exactly as configured (RFC 9728 §3.3 compares it unmodified).
-    assert_eq!(m.document()["resource"], "https://rs.example.com/api/");
+    let as_keys = JwkSet::new(vec![Jwk::generate(Curve::P256).unwrap().to_public().unwrap()]);
+    for (resource, expected) in [
+        ("https://rs.example.com", "https://rs.example.com/.well-known/oauth-protected-resource"),
+        ("https://rs.example.com/", "https://rs.example.com/.well-known/oauth-protected-resource"),
+        (
+            "https://rs.example.com:8443/a/b/",
+            "https://rs.example.com:8443/.well-known/oauth-protected-resource/a/b",
+        ),
+        ("https://rs.example.com/api", "https://rs.example.com/.well-known/oauth-protected-resource/api"),
+    ] {
+        assert_eq!(protected_resource_metadata_url(resource).unwrap().as_str(), expected);
+        let rs = ResourceServer::new(resource, keys.clone(), ISSUER, as_keys.clone()).unwrap();
+        assert_eq!(BearerLayer::new(rs).unwrap().resource_metadata(), expected, "{resource}");
+        let m = MetadataRouter::new(resource, "https://rs.example.com/jwks", &keys).unwrap();
+        assert_eq!(m.metadata_path(), url::Url::parse(expected).unwrap().path(), "{resource}");
+        // The document names the resource exactly as configured (RFC 9728 §3.3 compares it
+        // unmodified).
+        assert_eq!(m.document()["resource"], resource);
+    }
 }
 
 #[test]

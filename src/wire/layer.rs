@@ -89,10 +89,12 @@ impl fmt::Debug for BearerLayer {
 
 impl BearerLayer {
     /// A layer for `rs`, pointing clients at the RFC 9728 §3.1 metadata URL of `rs.resource()`
-    /// (see [`resource_metadata_url`](crate::wire::resource_metadata_url)); no scope required.
+    /// (see [`protected_resource_metadata_url`](crate::wire::protected_resource_metadata_url)); no
+    /// scope required.
     pub fn new(rs: impl Into<Arc<ResourceServer>>) -> Result<BearerLayer> {
         let rs = rs.into();
-        let resource_metadata = super::metadata::resource_metadata_url(rs.resource())?;
+        let resource_metadata = super::metadata::metadata_url(rs.resource())?.to_string();
+        check_url(&resource_metadata)?;
         Ok(BearerLayer {
             shared: Arc::new(Shared { rs, resource_metadata, max_form_body: DEFAULT_MAX_FORM_BODY }),
             scope: None,

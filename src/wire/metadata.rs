@@ -17,42 +17,22 @@ use crate::jwk::{JwkSet, PublicKeyUse};
 use crate::resource_server::ResourceServer;
 use crate::token::ResourceIndicator;
 
-/// The well-known segment of RFC 9728 §3.
-const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
-
 /// Default `Cache-Control: max-age` of both documents: 10 minutes, the lifetime a key-set cache
 /// assumes when none is given (so a key rotation reaches the ASs in the same time).
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(600);
 
-/// The RFC 9728 §3.1 metadata URL of `resource`: `/.well-known/oauth-protected-resource` inserted
-/// between the host and the path (one trailing `/` removed first).
-///
-/// ```
-/// use jwe_mint::wire::resource_metadata_url;
-/// assert_eq!(resource_metadata_url("https://rs.example.com/").unwrap(),
-///     "https://rs.example.com/.well-known/oauth-protected-resource");
-/// assert_eq!(resource_metadata_url("https://rs.example.com/api/v1").unwrap(),
-///     "https://rs.example.com/.well-known/oauth-protected-resource/api/v1");
-/// ```
-pub fn resource_metadata_url(resource: &str) -> Result<String> {
-    let (origin, path) = split_resource(resource)?;
-    Ok(format!("{origin}{WELL_KNOWN}{path}"))
-}
-
-/// `scheme://authority` and the rest (path and query) of an absolute resource URI, with one
-/// trailing `/` removed.
-fn split_resource(resource: &str) -> Result<(&str, &str)> {
+/// The RFC 9728 §3.1 metadata URL of `resource`, exactly as an AS computes it
+/// ([`protected_resource_metadata_url`](super::protected_resource_metadata_url)), after the
+/// checks of a resource indicator (RFC 8707: absolute, no fragment, no dot segments).
+pub(crate) fn metadata_url(resource: &str) -> Result<url::Url> {
     ResourceIndicator::parse(resource)?;
-    let trimmed = resource.strip_suffix('/').unwrap_or(resource);
-    let after_scheme =
-        trimmed.find("://").map(|i| i + 3).ok_or_else(|| Error::misuse("resource has no authority"))?;
-    let end = trimmed[after_scheme..].find(['/', '?']).map_or(trimmed.len(), |i| after_scheme + i);
-    Ok(trimmed.split_at(end))
+    super::protected_resource_metadata_url(resource).map_err(|e| Error::misuse(e.to_string()))
 }
 
 /// An RS's RFC 9728 metadata document and its `jwks_uri` JWK Set, served by [`MetadataRouter::router`]
-/// at `/.well-known/oauth-protected-resource<resource path>` (RFC 9728 §3.1) and at the path of
-/// `jwks_uri`, both with `Cache-Control: max-age` (RFC 9111 §5.2.2.1).
+/// at `/.well-known/oauth-protected-resource<resource path>` (RFC 9728 §3.1, the URL
+/// [`protected_resource_metadata_url`](super::protected_resource_metadata_url) gives an AS) and at
+/// the path of `jwks_uri`, both with `Cache-Control: max-age` (RFC 9111 §5.2.2.1).
 ///
 /// The JWK Set holds the public halves of the RS's decryption keys, each with `use: enc`, its
 /// `alg` (the key's own, else the default for its type) and a `kid` (the key's own, else its
@@ -94,11 +74,11 @@ impl MetadataRouter {
     /// absolute `http(s)` URL or whose path is the metadata path, symmetric keys, keys marked
     /// for another `use`, keys that cannot encrypt, an empty set.
     pub fn new(resource: &str, jwks_uri: &str, keys: &JwkSet) -> Result<MetadataRouter> {
-        let (_, path) = split_resource(resource)?;
-        if path.contains('?') {
+        let metadata = metadata_url(resource)?;
+        if metadata.query().is_some() {
             return Err(Error::misuse("a resource with a query has no metadata route"));
         }
-        let metadata_path = format!("{WELL_KNOWN}{path}");
+        let metadata_path = metadata.path().to_owned();
         let jwks =
             url::Url::parse(jwks_uri).map_err(|_| Error::misuse("jwks_uri must be an absolute URL"))?;
         if !matches!(jwks.scheme(), "https" | "http") || jwks.query().is_some() || jwks.fragment().is_some() {

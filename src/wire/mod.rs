@@ -32,11 +32,11 @@
 mod discovery;
 mod fetch;
 mod key_set;
-mod protected_resource;
 #[cfg(feature = "axum")]
 mod layer;
 #[cfg(feature = "axum")]
 mod metadata;
+mod protected_resource;
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -47,13 +47,13 @@ pub use fetch::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT,
 };
 pub use key_set::{KeySetConfig, KeySetStatus, KeyUseFilter, RemoteJwkSet};
-pub use protected_resource::{
-    protected_resource_metadata_url, ProtectedResourceDiscovery, ProtectedResourceMetadata,
-};
 #[cfg(feature = "axum")]
 pub use layer::{BearerLayer, BearerRejection, BearerService, RejectionKind, DEFAULT_MAX_FORM_BODY};
 #[cfg(feature = "axum")]
-pub use metadata::{resource_metadata_url, MetadataRouter, DEFAULT_MAX_AGE};
+pub use metadata::{MetadataRouter, DEFAULT_MAX_AGE};
+pub use protected_resource::{
+    protected_resource_metadata_url, ProtectedResourceDiscovery, ProtectedResourceMetadata,
+};
 
 /// The `tracing` target of every key-source event.
 pub const TRACING_TARGET: &str = "jwe_mint::keys";
