@@ -68,9 +68,38 @@ pub fn read_stdin_keys() -> Result<(JwkSet, bool), CliError> {
 
 /// Reads a JWK or JWK Set file given with `flag` (e.g. `--key`); every error names the flag and
 /// the file.
+///
+/// A `pkcs11:` URI (RFC 7512) instead of a file names a private key inside a PKCS#11 token
+/// (feature `pkcs11`); the PIN comes from the URI's `pin-source`, never from the command line.
 pub fn read_key_file(path: &Path, flag: &str) -> Result<JwkSet, CliError> {
+    Ok(read_keys(path, flag)?.0)
+}
+
+/// [`read_key_file`], also saying whether the file held a JWK Set (a URI names one key).
+pub fn read_keys(path: &Path, flag: &str) -> Result<(JwkSet, bool), CliError> {
+    if let Some(uri) = pkcs11_uri(path) {
+        return read_token_key(uri, flag).map(|k| (JwkSet::new(vec![k]), false));
+    }
     let bytes = read_file(path, MAX_KEY_FILE, flag)?;
-    Ok(parse_keys(&bytes, &format!("{flag} {}", path.display()))?.0)
+    parse_keys(&bytes, &format!("{flag} {}", path.display()))
+}
+
+/// The text of `path` when it is a `pkcs11:` URI rather than a file name.
+pub fn pkcs11_uri(path: &Path) -> Option<&str> {
+    path.to_str().filter(|s| s.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("pkcs11:")))
+}
+
+/// Opens the key a `pkcs11:` URI names; errors start with the flag (and name the URI, never the
+/// PIN).
+#[cfg(feature = "pkcs11")]
+pub fn read_token_key(uri: &str, flag: &str) -> Result<jwe_mint::jwk::Jwk, CliError> {
+    jwe_mint::jwk::Jwk::from_pkcs11_uri(uri).map_err(|e| CliError::Failed(format!("{flag}: {e}")))
+}
+
+/// Without the `pkcs11` feature a URI is a usage error that says how to get it.
+#[cfg(not(feature = "pkcs11"))]
+pub fn read_token_key(_uri: &str, flag: &str) -> Result<jwe_mint::jwk::Jwk, CliError> {
+    Err(usage(format!("{flag}: a pkcs11: URI needs jwe-mint built with `--features pkcs11`")))
 }
 
 /// Reads at most `limit + 1` bytes of a file (`what` names it in errors); callers refuse more

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use jwe_mint::jwa::{ContentEncryptionAlg as Enc, KeyManagementAlg as Km, SigningAlg};
 use jwe_mint::jwk::{Curve, Jwk, PublicKeyUse};
 
-use crate::common::{pretty, usage, write_stdout, CliError};
+use crate::common::{pkcs11_uri, pretty, usage, write_stdout, CliError};
 
 /// Options of `keygen`.
 #[derive(Debug, clap::Args)]
@@ -28,8 +28,10 @@ pub struct Args {
     #[arg(long = "use", value_name = "USE", value_parser = parse_use)]
     key_use: Option<PublicKeyUse>,
     /// Write the key to FILE (created with mode 0600 on Unix) instead of stdout; an existing FILE
-    /// (or symlink) is an error and left untouched
-    #[arg(long, value_name = "FILE")]
+    /// (or symlink) is an error and left untouched. A `pkcs11:` URI generates the key pair inside
+    /// that PKCS#11 token instead (sensitive, never extractable; the URI's `object`/`id` label it)
+    /// and prints the public JWK
+    #[arg(long, value_name = "FILE|URI")]
     out: Option<PathBuf>,
     /// With --out: replace an existing FILE (a symlink there is replaced, never followed)
     #[arg(long, requires = "out")]
@@ -75,12 +77,15 @@ fn parse_curve(s: &str) -> Result<Curve, String> {
 
 /// Runs `keygen`.
 pub fn run(args: Args) -> Result<(), CliError> {
-    let key = generate(&args)?;
     let key_use = match (&args.key_use, args.alg) {
         (Some(u), _) => u.clone(),
         (None, AnyAlg::KeyManagement(_)) => PublicKeyUse::Encryption,
         (None, AnyAlg::Signing(_)) => PublicKeyUse::Signature,
     };
+    if let Some(uri) = args.out.as_deref().and_then(pkcs11_uri) {
+        return generate_in_token(&args, uri, key_use);
+    }
+    let key = generate(&args)?;
     let mut key = key.with_alg(args.alg.name()).with_use(key_use);
     if let Some(kid) = &args.kid {
         if kid.is_empty() {
@@ -170,6 +175,67 @@ fn generate(args: &Args) -> Result<Jwk, CliError> {
         }
     };
     Ok(key)
+}
+
+/// What a key pair generated in a token is: `Ok(Some(curve))`, `Ok(None)` for RSA (with its bits),
+/// or a usage error for algorithms whose keys are not made in a token here (symmetric keys,
+/// X25519: SoftHSM2 2.6 and many HSMs cannot derive with it).
+fn token_key_type(args: &Args) -> Result<(Option<Curve>, usize), CliError> {
+    let alg = args.alg.name();
+    if args.kid.is_some() || args.force {
+        return Err(usage("--kid and --force do not apply to a key generated in a PKCS#11 token"));
+    }
+    let rsa_bits = || {
+        if args.crv.is_some() {
+            return Err(usage(format!("--crv does not apply to {alg}")));
+        }
+        let bits = args.bits.unwrap_or(2048);
+        if !matches!(bits, 2048 | 3072 | 4096) {
+            return Err(usage(format!("--bits {bits}: RSA keys are 2048, 3072 or 4096 bits")));
+        }
+        Ok((None, bits))
+    };
+    match args.alg {
+        AnyAlg::KeyManagement(a) if a.is_ecdh_es() => match args.crv.unwrap_or(Curve::P256) {
+            c @ (Curve::P256 | Curve::P384 | Curve::P521) if args.bits.is_none() => Ok((Some(c), 0)),
+            c => Err(usage(format!(
+                "{alg} keys in a PKCS#11 token are P-256, P-384 or P-521 (not {c}), without --bits"
+            ))),
+        },
+        AnyAlg::KeyManagement(Km::RsaOaep | Km::RsaOaep256)
+        | AnyAlg::Signing(SigningAlg::Ps256 | SigningAlg::Rs256) => rsa_bits(),
+        AnyAlg::Signing(s) => match (s.curve(), args.crv, args.bits) {
+            (Some(c), None, None) => Ok((Some(c), 0)),
+            (Some(c), Some(given), None) if given == c => Ok((Some(c), 0)),
+            _ => Err(usage(format!("{alg}: --crv/--bits do not fit"))),
+        },
+        AnyAlg::KeyManagement(_) => {
+            Err(usage(format!("keygen does not generate {alg} keys in a PKCS#11 token")))
+        }
+    }
+}
+
+/// `keygen --out pkcs11:…`: the key pair is generated inside the token and only the public JWK
+/// (with `alg` and `use`; `kid` the RFC 7638 thumbprint) is printed.
+#[cfg(feature = "pkcs11")]
+fn generate_in_token(args: &Args, uri: &str, key_use: PublicKeyUse) -> Result<(), CliError> {
+    let (curve, bits) = token_key_type(args)?;
+    let fail = |e: jwe_mint::Error| CliError::Failed(format!("--out: {e}"));
+    let key = match curve {
+        Some(c) => Jwk::generate_in_pkcs11(uri, c, key_use.clone()).map_err(fail)?,
+        None => Jwk::generate_rsa_in_pkcs11(uri, bits, key_use.clone()).map_err(fail)?,
+    };
+    let key = key.with_alg(args.alg.name()).with_use(key_use);
+    let mut text = pretty(&key.to_value()?)?;
+    text.push('\n');
+    write_stdout(text.as_bytes())
+}
+
+/// Without the `pkcs11` feature, `--out pkcs11:…` is a usage error that says how to get it.
+#[cfg(not(feature = "pkcs11"))]
+fn generate_in_token(args: &Args, _uri: &str, _key_use: PublicKeyUse) -> Result<(), CliError> {
+    token_key_type(args)?;
+    Err(usage("--out pkcs11:…: needs jwe-mint built with `--features pkcs11`"))
 }
 
 /// Writes a secret to a new file at `path`, readable by the owner only (Unix mode 0600).
