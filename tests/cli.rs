@@ -658,7 +658,8 @@ fn usage_errors_exit_2() {
         &["decrypt", "--key", &private, "--allow-enc", "nope"],
         &["decrypt", "--key", &private, "--bogus"],
         &["inspect", "extra"],
-        &["public", "--key", &private],
+        &["public", "--key"],
+        &["public", "--key", &private, "--key", &private],
     ];
     for args in cases {
         run(args, b"").usage_error();

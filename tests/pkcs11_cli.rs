@@ -51,10 +51,24 @@ fn run(args: &[&str], stdin: &[u8]) -> Out {
     o
 }
 
-#[cfg_attr(not(feature = "pkcs11"), allow(dead_code))]
 fn ok(o: Out) -> Value {
     assert_eq!(o.code, 0, "{}", o.stderr);
     serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", o.stdout))
+}
+
+#[test]
+fn public_key_flag_reads_a_file_like_stdin() {
+    let dir = std::env::temp_dir().join(format!("jwe-mint-public-key-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let private = run(&["keygen", "--alg", "ES256"], b"");
+    assert_eq!(private.code, 0, "{}", private.stderr);
+    let file = dir.join("k.jwk");
+    std::fs::write(&file, &private.stdout).unwrap();
+    let from_file = ok(run(&["public", "--key", file.to_str().unwrap()], b""));
+    let from_stdin = ok(run(&["public"], private.stdout.as_bytes()));
+    assert_eq!(from_file, from_stdin);
+    assert!(from_file.get("d").is_none());
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
