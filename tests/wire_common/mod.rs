@@ -333,3 +333,51 @@ pub fn key() -> Jwk {
 pub fn public_set(keys: &[&Jwk]) -> String {
     JwkSet::new(keys.iter().map(|k| k.to_public().unwrap()).collect()).to_json().unwrap()
 }
+
+/// An axum router served over HTTPS (`pki`'s certificate) on `addr`; stops when dropped.
+#[cfg(feature = "axum")]
+pub struct RouterServer {
+    task: JoinHandle<()>,
+}
+
+#[cfg(feature = "axum")]
+impl RouterServer {
+    /// Serves `router` on `addr` (bound now: a test picks the port first so documents can name it).
+    pub async fn start(pki: &Pki, addr: SocketAddr, router: axum::Router) -> RouterServer {
+        use tower::ServiceExt;
+        let listener = TcpListener::bind(addr).await.unwrap();
+        let acceptor = TlsAcceptor::from(Arc::clone(&pki.server));
+        let task = tokio::spawn(async move {
+            let mut connections = JoinSet::new();
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else { continue };
+                while connections.try_join_next().is_some() {}
+                let (acceptor, router) = (acceptor.clone(), router.clone());
+                connections.spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else { return };
+                    let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                        router.clone().oneshot(req.map(axum::body::Body::new))
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+        });
+        RouterServer { task }
+    }
+}
+
+#[cfg(feature = "axum")]
+impl Drop for RouterServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A free loopback port, and its `https` origin.
+pub fn free_origin() -> (SocketAddr, String) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    (addr, format!("https://127.0.0.1:{}", addr.port()))
+}
