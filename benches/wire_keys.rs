@@ -20,28 +20,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use jwe_mint::issuer::{Grant, Issuer};
 use jwe_mint::jwk::{Jwk, JwkSet};
-use jwe_mint::registry::{Registry, ResourceEntry};
 use jwe_mint::resource_server::ResourceServer;
 use jwe_mint::wire::{HttpFetcher, KeySetConfig, RemoteJwkSet};
 use jwe_mint::Error;
-use wire_common::{key, public_set, Reply, TestServer};
+use wire_common::{key, photos_issuer, photos_token, public_set, Reply, TestServer, PHOTOS};
 
-const RS: &str = "https://photos.example.com";
+const RS: &str = PHOTOS;
 const AS: &str = "https://as.example.com";
 
 fn token(as_key: &Jwk, rs_key: &Jwk) -> String {
-    let mut registry = Registry::default();
-    registry
-        .insert(
-            ResourceEntry::new(RS, ["photos.read"], JwkSet::new(vec![rs_key.to_public().unwrap()])).unwrap(),
-        )
-        .unwrap();
-    let issuer =
-        Issuer::builder(AS, as_key).registry(registry).allow_client("app", &[RS]).unwrap().build().unwrap();
-    let grant = Grant::new("alice", "app", "photos.read", &[RS]).unwrap();
-    issuer.mint(&grant, RS).unwrap().access_token
+    photos_token(&photos_issuer(AS, as_key, rs_key))
 }
 
 fn wire_keys(c: &mut Criterion) {

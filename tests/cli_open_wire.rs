@@ -9,29 +9,14 @@ mod wire_common;
 use std::sync::Arc;
 
 use cli_harness::{run, Out, TempDir};
-use jwe_mint::issuer::{Grant, Issuer};
-use jwe_mint::jwk::{Jwk, JwkSet};
-use jwe_mint::registry::{Registry, ResourceEntry};
+use jwe_mint::jwk::Jwk;
 use serde_json::json;
-use wire_common::{bounded, key, public_set, Pki, Reply, TestServer};
+use wire_common::{bounded, key, photos_issuer, photos_token, public_set, Pki, Reply, TestServer, PHOTOS};
 
-const RS: &str = "https://photos.example.com";
+const RS: &str = PHOTOS;
 
 fn token(issuer: &str, as_key: &Jwk, rs_key: &Jwk) -> String {
-    let mut registry = Registry::default();
-    registry
-        .insert(
-            ResourceEntry::new(RS, ["photos.read"], JwkSet::new(vec![rs_key.to_public().unwrap()])).unwrap(),
-        )
-        .unwrap();
-    let issuer = Issuer::builder(issuer, as_key)
-        .registry(registry)
-        .allow_client("app", &[RS])
-        .unwrap()
-        .build()
-        .unwrap();
-    let grant = Grant::new("alice", "app", "photos.read", &[RS]).unwrap();
-    issuer.mint(&grant, RS).unwrap().access_token
+    photos_token(&photos_issuer(issuer, as_key, rs_key))
 }
 
 /// An AS publishing RFC 8414 metadata (issuer = its own origin, or `claimed` when given) and its

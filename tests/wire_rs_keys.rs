@@ -10,16 +10,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use jwe_mint::issuer::{Grant, Issuer};
+use jwe_mint::issuer::Issuer;
 use jwe_mint::jwk::{Jwk, JwkSet, JwkSource, KeySourceError, KeysFuture};
-use jwe_mint::registry::{Registry, ResourceEntry};
 use jwe_mint::resource_server::ResourceServer;
 use jwe_mint::wire::{Discovery, KeySetConfig};
 use jwe_mint::Error;
 use serde_json::json;
-use wire_common::{bounded, key, public_set, Pki, Reply, TestServer};
+use wire_common::{bounded, key, photos_issuer, photos_token, public_set, Pki, Reply, TestServer, PHOTOS};
 
-const RS: &str = "https://photos.example.com";
+const RS: &str = PHOTOS;
 
 /// The AS's published state: its metadata names `jwks_uri` on the same origin; the JWKS body can
 /// be swapped (rotation) and the server counts JWKS requests.
@@ -66,25 +65,12 @@ impl AsServer {
     }
 }
 
-/// An issuer signing with `signing_key`, minting for [`RS`] encrypted to `rs_key`.
 fn issuer(issuer: &str, signing_key: &Jwk, rs_key: &Jwk) -> Issuer {
-    let mut registry = Registry::default();
-    registry
-        .insert(
-            ResourceEntry::new(RS, ["photos.read"], JwkSet::new(vec![rs_key.to_public().unwrap()])).unwrap(),
-        )
-        .unwrap();
-    Issuer::builder(issuer, signing_key)
-        .registry(registry)
-        .allow_client("app", &[RS])
-        .unwrap()
-        .build()
-        .unwrap()
+    photos_issuer(issuer, signing_key, rs_key)
 }
 
 fn token(issuer: &Issuer) -> String {
-    let grant = Grant::new("alice", "app", "photos.read", &[RS]).unwrap();
-    issuer.mint(&grant, RS).unwrap().access_token
+    photos_token(issuer)
 }
 
 /// Short timings so rotation and staleness show within a test.

@@ -381,3 +381,23 @@ pub fn free_origin() -> (SocketAddr, String) {
     let addr = listener.local_addr().unwrap();
     (addr, format!("https://127.0.0.1:{}", addr.port()))
 }
+
+/// The resource the wire tests mint for.
+pub const PHOTOS: &str = "https://photos.example.com";
+
+/// An AS `issuer` signing with `as_key` that mints for [`PHOTOS`] (scope `photos.read`) to
+/// `rs_key`'s public half, for the client `app`.
+pub fn photos_issuer(issuer: &str, as_key: &Jwk, rs_key: &Jwk) -> jwe_mint::issuer::Issuer {
+    use jwe_mint::registry::{Registry, ResourceEntry};
+    let mut registry = Registry::default();
+    let entry = ResourceEntry::new(PHOTOS, ["photos.read"], JwkSet::new(vec![rs_key.to_public().unwrap()]));
+    registry.insert(entry.unwrap()).unwrap();
+    let builder = jwe_mint::issuer::Issuer::builder(issuer, as_key).registry(registry);
+    builder.allow_client("app", &[PHOTOS]).unwrap().build().unwrap()
+}
+
+/// A token for alice from `issuer` (see [`photos_issuer`]).
+pub fn photos_token(issuer: &jwe_mint::issuer::Issuer) -> String {
+    let grant = jwe_mint::issuer::Grant::new("alice", "app", "photos.read", &[PHOTOS]).unwrap();
+    issuer.mint(&grant, PHOTOS).unwrap().access_token
+}
