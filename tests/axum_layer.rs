@@ -763,3 +763,93 @@ fn metadata_for_a_resource_server_names_its_issuer_and_keys() {
     assert_eq!(key["kid"], rs_key.to_public().unwrap().thumbprint());
     assert!(key.get("d").is_none());
 }
+
+/// Serves `app` over HTTPS with `pki`'s certificate on `listener`.
+fn serve_tls(listener: TcpListener, pki: &wire_common::Pki, app: Router) -> JoinHandle<()> {
+    use hyper_util::rt::TokioIo;
+    use tower::Service;
+    let acceptor = tokio_rustls::TlsAcceptor::from(pki.server_config());
+    tokio::spawn(async move {
+        let mut connections = tokio::task::JoinSet::new();
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else { continue };
+            let (acceptor, app) = (acceptor.clone(), app.clone());
+            connections.spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else { return };
+                let service =
+                    hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                        let mut app = app.clone();
+                        async move { app.call(req).await }
+                    });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    })
+}
+
+/// RFC 9728 end to end over HTTPS: an AS that knows nothing of this RS but its resource
+/// identifier discovers the metadata the `MetadataRouter` serves, fetches the keys at its
+/// `jwks_uri`, and mints a token the `BearerLayer` lets through.
+#[tokio::test]
+async fn an_as_discovering_the_rs_by_its_resource_alone_mints_tokens_the_layer_accepts() {
+    use jwe_mint::wire::{Discovery, ProtectedResourceDiscovery};
+    bounded(async {
+        let pki = wire_common::Pki::new();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("https://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let resource = format!("{origin}/api");
+        let as_key = Jwk::generate(Curve::P256).unwrap();
+        let rs_key = Jwk::generate(Curve::P256).unwrap();
+        let rs = ResourceServer::new(
+            &resource,
+            JwkSet::new(vec![rs_key]),
+            ISSUER,
+            JwkSet::new(vec![as_key.to_public().unwrap()]),
+        )
+        .unwrap();
+        let metadata = MetadataRouter::for_resource_server(&rs, &format!("{origin}/jwks.json"))
+            .unwrap()
+            .scopes_supported(["photos.read"]);
+        let auth = BearerLayer::new(rs).unwrap();
+        let app = Router::new()
+            .route("/api/me", get(|t: AccessToken| async move { t.subject().to_owned() }).layer(auth))
+            .merge(metadata.router());
+        let task = serve_tls(listener, &pki, app);
+
+        // The AS: the resource identifier and its scopes, nothing else.
+        let mut registry = Registry::default();
+        registry.insert(ResourceEntry::discovered(&resource, ["photos.read"]).unwrap()).unwrap();
+        let discovery = ProtectedResourceDiscovery::new(Discovery::new(Arc::new(pki.fetcher())), ISSUER);
+        for (r, outcome) in discovery.bind_registry(&registry).await {
+            outcome.unwrap_or_else(|e| panic!("{r}: {e}"));
+        }
+        let issuer = Issuer::builder(ISSUER, &as_key)
+            .registry(registry)
+            .allow_client(CLIENT, &[&resource])
+            .unwrap()
+            .build()
+            .unwrap();
+        let grant = Grant::new("dave", CLIENT, "photos.read", &[&resource]).unwrap();
+        let token = issuer.mint(&grant, &resource).unwrap().access_token;
+
+        let client = reqwest::Client::builder()
+            .tls_certs_only([reqwest::Certificate::from_pem(pki.ca_pem.as_bytes()).unwrap()])
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        let r = client.get(format!("{origin}/api/me")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.text().await.unwrap(), "dave");
+        // Without the token, the 401 names the metadata URL the AS used.
+        let r = client.get(format!("{origin}/api/me")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            challenge(&r),
+            format!("Bearer resource_metadata=\"{}\"", protected_resource_metadata_url(&resource).unwrap())
+        );
+        task.abort();
+    })
+    .await
+}

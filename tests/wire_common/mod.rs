@@ -71,6 +71,12 @@ impl Pki {
         Pki { ca_pem: ca_cert.pem(), server: Arc::new(server) }
     }
 
+    /// The server's TLS configuration (its certificate for `localhost`, `127.0.0.1`, `::1`), for
+    /// tests that serve their own app.
+    pub fn server_config(&self) -> Arc<ServerConfig> {
+        Arc::clone(&self.server)
+    }
+
     /// A fetcher that trusts this CA only (no platform roots).
     pub fn fetcher(&self) -> HttpFetcher {
         self.fetcher_builder().build().unwrap()
