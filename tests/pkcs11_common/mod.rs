@@ -45,6 +45,7 @@ pub fn hsm() -> Option<&'static Hsm> {
             eprintln!("SoftHSM2 is not installed: PKCS#11 test skipped (it fails under CI=true)");
             return None;
         };
+        remove_stale_dirs();
         let dir = std::env::temp_dir().join(format!("jwe-mint-softhsm-{}-{}", std::process::id(), nanos()));
         let tokens = dir.join("tokens");
         std::fs::create_dir_all(&tokens).unwrap();
@@ -67,6 +68,20 @@ pub fn hsm() -> Option<&'static Hsm> {
         Some(Hsm { dir, module, pin_file })
     })
     .as_ref()
+}
+
+/// A static has no destructor, so each run removes the token directories of earlier test
+/// processes that are gone (Linux: no `/proc/PID`).
+fn remove_stale_dirs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix("jwe-mint-softhsm-") else { continue };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if Path::new("/proc/self").exists() && !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 fn nanos() -> u128 {
