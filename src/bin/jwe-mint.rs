@@ -28,6 +28,8 @@ mod decrypt;
 mod demo;
 #[path = "jwe_mint/encrypt.rs"]
 mod encrypt;
+#[path = "jwe_mint/gateway.rs"]
+mod gateway;
 #[path = "jwe_mint/inspect.rs"]
 mod inspect;
 #[path = "jwe_mint/keygen.rs"]
@@ -79,6 +81,9 @@ enum Command {
     /// Print a resource server's RFC 9728 protected resource metadata (its keys are served at
     /// --jwks-uri)
     Metadata(metadata::Args),
+    /// Reverse proxy in front of a resource server written in any language: only requests with a
+    /// valid access token reach it, with the token's identity in X-Auth-* headers
+    Gateway(gateway::Args),
     /// Run the photos/friends scenario in memory with fresh keys (start here)
     Demo(demo::Args),
 }
@@ -93,6 +98,7 @@ fn dispatch(command: Command) -> Result<(), CliError> {
         Command::Mint(args) => mint::run(args),
         Command::Open(args) => open::run(args),
         Command::Metadata(args) => metadata::run(args),
+        Command::Gateway(args) => gateway::run(args),
         Command::Demo(args) => demo::run(args),
     }
 }

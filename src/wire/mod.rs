@@ -26,11 +26,17 @@
 //!   axum extractor.
 //! - [`MetadataRouter`]: the RS's RFC 9728 metadata and the JWK Set at its `jwks_uri`.
 //!
+//! With the feature `gateway` (part of the CLI build): [`Gateway`], the streaming reverse proxy of
+//! `jwe-mint gateway` for resource servers in any language, and [`KeyFile`], the RS's key file
+//! reloaded while it runs.
+//!
 //! Every failure is a [`WireError`] that names the URL. Events (refreshes, failures, kid misses) go
 //! to `tracing` with the target `jwe_mint::keys`.
 
 mod discovery;
 mod fetch;
+#[cfg(feature = "gateway")]
+mod gateway;
 mod key_set;
 #[cfg(feature = "axum")]
 mod layer;
@@ -45,6 +51,10 @@ pub use discovery::{authorization_server_metadata_urls, AuthorizationServerMetad
 pub use fetch::{
     is_non_public, ConfigError, FetchFuture, Fetcher, HttpFetcher, HttpFetcherBuilder, HttpResponse,
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT,
+};
+#[cfg(feature = "gateway")]
+pub use gateway::{
+    Gateway, KeyFile, DEFAULT_SHUTDOWN_GRACE, GATEWAY_TRACING_TARGET, KEY_FILE_TRACING_TARGET,
 };
 pub use key_set::{KeySetConfig, KeySetStatus, KeyUseFilter, RemoteJwkSet};
 #[cfg(feature = "axum")]

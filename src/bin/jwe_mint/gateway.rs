@@ -1,0 +1,166 @@
+//! `jwe-mint gateway`: a reverse proxy that lets only requests with a valid access token reach
+//! an upstream resource server written in any language (`jwe_mint::wire::Gateway`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use jwe_mint::jwk::JwkSource;
+use jwe_mint::resource_server::ResourceServer;
+use jwe_mint::wire::{Discovery, Gateway, KeyFile, KeySetConfig, KeyUseFilter, RemoteJwkSet};
+
+use crate::common::{read_key_file, usage, CliError, WireArgs};
+
+/// Default size of the token cache (`--cache`).
+const DEFAULT_CACHE: usize = 10_000;
+
+/// How often the key file's metadata is polled for changes (ms).
+const KEY_FILE_POLL_MS: u64 = 1000;
+
+/// Options of `gateway`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Address and port to listen on (plain HTTP/1.1; put TLS in front if clients are remote)
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: String,
+    /// The resource server requests are forwarded to (an http URL; its path prefixes every path)
+    #[arg(long, value_name = "URL")]
+    upstream: String,
+    /// This resource server's identifier; the token's `aud` must name it
+    #[arg(long, value_name = "URL")]
+    resource: String,
+    /// This resource server's private decryption key(s): JWK or JWK Set. Reloaded on SIGHUP and
+    /// when the file changes; an unusable file keeps the keys in use
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    /// The trusted authorization server; the token's `iss` must equal it
+    #[arg(long, value_name = "URL")]
+    issuer: String,
+    /// The authorization server's public signing key(s): a JWK Set or JWK file, or the https URL
+    /// of its JWK Set (refreshed while running). Without it the keys are discovered from --issuer
+    #[arg(long, value_name = "FILE|URL")]
+    issuer_jwks: Option<String>,
+    #[command(flatten)]
+    wire: WireArgs,
+    /// A scope every request needs (repeatable: all are needed)
+    #[arg(long, value_name = "S")]
+    require_scope: Vec<String>,
+    /// Forward the Authorization header to the upstream (refused for a non-loopback http upstream)
+    #[arg(long)]
+    forward_token: bool,
+    /// Size of the opened-token cache; 0 turns it off
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_CACHE)]
+    cache: usize,
+    /// How often the --key file is checked for changes, in milliseconds; 0: only on SIGHUP
+    #[arg(long, value_name = "MS", default_value_t = KEY_FILE_POLL_MS, hide = true)]
+    key_poll_ms: u64,
+}
+
+/// Runs the gateway until SIGTERM or SIGINT, then lets requests in flight finish.
+pub fn run(args: Args) -> Result<(), CliError> {
+    let listen = resolve_listen(&args.listen)?;
+    let key_file = Arc::new(
+        KeyFile::open(&args.key)
+            .map_err(|e| CliError::Failed(format!("--key {}: {e}", args.key.display())))?,
+    );
+    let initial = key_file.keys().map_err(|e| CliError::Failed(e.to_string()))?;
+    init_logging();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Failed(format!("cannot start the async runtime: {e}")))?;
+    runtime.block_on(async {
+        let rs = match args.issuer_jwks.as_deref() {
+            Some(location) if !is_url(location) => {
+                let issuer_keys = read_key_file(Path::new(location), "--issuer-jwks")?;
+                if issuer_keys.keys().iter().any(|k| k.is_private()) {
+                    return Err(CliError::Failed(format!(
+                        "--issuer-jwks {location}: holds a private key; give the authorization server's public keys"
+                    )));
+                }
+                ResourceServer::new(&args.resource, (*initial).clone(), &args.issuer, issuer_keys)?
+            }
+            Some(url) => {
+                let mut config = KeySetConfig::default();
+                config.key_use = KeyUseFilter::Verify;
+                let set = RemoteJwkSet::new(url, args.wire.fetcher()?, config)
+                    .await
+                    .map_err(|e| CliError::Failed(format!("--issuer-jwks: {e}")))?;
+                ResourceServer::with_issuer_key_source(&args.resource, (*initial).clone(), &args.issuer, Arc::new(set))?
+            }
+            None => {
+                let set = Discovery::new(args.wire.fetcher()?)
+                    .issuer_keys(&args.issuer)
+                    .await
+                    .map_err(|e| CliError::Failed(format!("discovery of the --issuer keys failed: {e}")))?;
+                ResourceServer::with_issuer_key_source(&args.resource, (*initial).clone(), &args.issuer, Arc::new(set))?
+            }
+        };
+        let mut rs = rs.with_decryption_key_source(Arc::clone(&key_file) as Arc<dyn JwkSource>)?;
+        if args.cache > 0 {
+            rs = rs.with_cache(args.cache);
+        }
+        let mut gateway = Gateway::new(rs, &args.upstream).map_err(|e| usage(format!("--upstream: {e}")))?;
+        for scope in &args.require_scope {
+            gateway = gateway.require_scope(scope).map_err(|e| usage(format!("--require-scope {scope}: {e}")))?;
+        }
+        if args.forward_token {
+            gateway = gateway.forward_token().map_err(|e| usage(format!("--forward-token: {e}")))?;
+        }
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| CliError::Failed(format!("--listen {listen}: {e}")))?;
+        let local = listener.local_addr().map_err(|e| CliError::Failed(format!("--listen {listen}: {e}")))?;
+        let _watch = (args.key_poll_ms > 0).then(|| key_file.watch(Duration::from_millis(args.key_poll_ms)));
+        let mut hangup = signal(tokio::signal::unix::SignalKind::hangup())?;
+        let reload = Arc::clone(&key_file);
+        tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                tracing::info!(target: jwe_mint::wire::GATEWAY_TRACING_TARGET, "SIGHUP: reloading the key file");
+                // Logged by `reload` either way.
+                let _ = reload.reload();
+            }
+        });
+        let mut terminate = signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut interrupt = signal(tokio::signal::unix::SignalKind::interrupt())?;
+        crate::common::write_line(&format!("jwe-mint gateway: listening on http://{local}"))?;
+        let shutdown = async move {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = interrupt.recv() => {}
+            }
+        };
+        gateway.serve(listener, shutdown).await.map_err(|e| CliError::Failed(format!("gateway: {e}")))
+    })
+}
+
+fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::Signal, CliError> {
+    tokio::signal::unix::signal(kind).map_err(|e| CliError::Failed(format!("cannot handle signals: {e}")))
+}
+
+/// `ADDR:PORT` (an IP address, or a name that resolves).
+fn resolve_listen(listen: &str) -> Result<SocketAddr, CliError> {
+    if let Ok(addr) = listen.parse() {
+        return Ok(addr);
+    }
+    std::net::ToSocketAddrs::to_socket_addrs(listen)
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| usage(format!("--listen {listen}: expected ADDR:PORT")))
+}
+
+/// `--issuer-jwks` names a URL rather than a file.
+fn is_url(location: &str) -> bool {
+    ["https://", "http://"].iter().any(|p| location.get(..p.len()).is_some_and(|s| s.eq_ignore_ascii_case(p)))
+}
+
+/// Log lines (key file reloads, upstream failures) on stderr; `RUST_LOG`-style filtering is not
+/// needed: info and above.
+fn init_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(tracing::Level::INFO)
+        .with_target(true)
+        .try_init();
+}

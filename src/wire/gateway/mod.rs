@@ -1,0 +1,544 @@
+//! `jwe-mint gateway`: a streaming HTTP/1.1 reverse proxy that lets a request reach the upstream
+//! resource server only with a valid access token, for resource servers in any language.
+//!
+//! Header rules, in this order (see `ARCHITECTURE.md`, the gateway):
+//!
+//! 1. Framing: a request with both `Content-Length` and `Transfer-Encoding` is 400 and the
+//!    connection closes (RFC 9112 §6.3: such a message is a smuggling attempt). A response sent
+//!    before the request body was read drains or closes the connection (hyper does it).
+//! 2. Hop-by-hop: every field named in `Connection`, and `Connection`, `Keep-Alive`,
+//!    `Proxy-Connection`, `TE`, `Transfer-Encoding`, `Upgrade` (RFC 9110 §7.6.1) are removed from
+//!    requests and responses.
+//! 3. Identity: every incoming header whose name starts with `x-auth-` once `_` is read as `-`
+//!    is removed (backends that fold `_` into `-` were fooled that way: oauth2-proxy
+//!    CVE-2025-64484); `Forwarded` and `X-Forwarded-For` / `-Proto` / `-Host` are replaced by the
+//!    gateway's own (RFC 7239); `Via` is appended (RFC 9110 §7.6.3).
+//! 4. Authentication by [`BearerLayer`] (RFC 6750; unauthenticated requests never reach the
+//!    upstream), then `X-Auth-Subject`, `X-Auth-Client-Id`, `X-Auth-Scope` and `X-Auth-Claims`
+//!    (base64url of the claims JSON) are added, and `Authorization` is removed unless
+//!    [`Gateway::forward_token`].
+//!
+//! `Host` passes through. Bodies stream both ways; nothing is buffered (except a form body of at
+//! most 64 KiB that the layer reads to refuse a second token, RFC 6750 §2.2). An upstream that
+//! cannot be reached is 502. The RFC 9728 metadata and the JWK Set at `jwks_uri` are served by
+//! the gateway itself, from the resource server's current keys.
+
+mod key_file;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::Response;
+use base64::Engine as _;
+use http::header::{
+    HeaderName, AUTHORIZATION, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, FORWARDED, HOST, TE,
+    TRANSFER_ENCODING, UPGRADE, VIA, WWW_AUTHENTICATE,
+};
+use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri, Version};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+
+use crate::error::{Error, Result};
+use crate::resource_server::{AccessToken, ResourceServer};
+use crate::wire::{BearerLayer, BearerService, MetadataRouter, DEFAULT_MAX_AGE};
+
+pub use key_file::{KeyFile, KEY_FILE_TRACING_TARGET};
+
+/// The `tracing` target of the gateway's events (upstream failures, refused requests, shutdown).
+pub const GATEWAY_TRACING_TARGET: &str = "jwe_mint::gateway";
+
+/// How long [`Gateway::serve`] waits, after the shutdown signal, for requests in flight.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// How long a client may take to send a request's header section.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long connecting to the upstream may take.
+const UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The `Via` entry the gateway appends (RFC 9110 §7.6.3: protocol version and a pseudonym).
+const VIA_ENTRY: &str = "1.1 jwe-mint";
+
+/// The identity headers the gateway sets on authenticated requests.
+const X_AUTH_SUBJECT: &str = "x-auth-subject";
+const X_AUTH_CLIENT_ID: &str = "x-auth-client-id";
+const X_AUTH_SCOPE: &str = "x-auth-scope";
+const X_AUTH_CLAIMS: &str = "x-auth-claims";
+
+/// A reverse proxy in front of one upstream resource server; see `ARCHITECTURE.md` (the gateway) for the
+/// rules. Configure it, then run it with [`Gateway::serve`].
+///
+/// ```no_run
+/// # async fn demo(rs: jwe_mint::resource_server::ResourceServer) -> Result<(), Box<dyn std::error::Error>> {
+/// use jwe_mint::wire::Gateway;
+///
+/// let gateway = Gateway::new(rs, "http://127.0.0.1:8080")?.require_scope("photos.read")?;
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8443").await?;
+/// gateway.serve(listener, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    layer: BearerLayer,
+    rs: Arc<ResourceServer>,
+    upstream: Upstream,
+    forward_token: bool,
+    jwks_uri: String,
+    scopes: Vec<String>,
+    grace: Duration,
+}
+
+#[derive(Debug, Clone)]
+struct Upstream {
+    /// `scheme://authority`, as the client connects.
+    origin: String,
+    /// The upstream URL's path without its trailing `/`, prefixed to every request's path.
+    base_path: String,
+    loopback: bool,
+}
+
+impl Gateway {
+    /// A gateway that opens tokens with `rs` and forwards authenticated requests to `upstream`
+    /// (an absolute `http` URL; its path, if any, is prefixed to every request's path). The JWK
+    /// Set is published at `<origin of rs.resource()>/.well-known/jwks.json` (see
+    /// [`Gateway::with_jwks_uri`]).
+    pub fn new(rs: impl Into<Arc<ResourceServer>>, upstream: &str) -> Result<Gateway> {
+        let rs = rs.into();
+        let upstream = parse_upstream(upstream)?;
+        let resource = url::Url::parse(rs.resource()).map_err(|_| Error::misuse("resource must be a URL"))?;
+        let jwks_uri = format!("{}/.well-known/jwks.json", resource.origin().ascii_serialization());
+        let layer = BearerLayer::new(Arc::clone(&rs))?;
+        let gateway = Gateway {
+            layer,
+            rs,
+            upstream,
+            forward_token: false,
+            jwks_uri,
+            scopes: Vec::new(),
+            grace: DEFAULT_SHUTDOWN_GRACE,
+        };
+        gateway.metadata()?;
+        Ok(gateway)
+    }
+
+    /// Requires `scope` on every proxied request (403 `insufficient_scope` without it); may be
+    /// called several times (all are required).
+    pub fn require_scope(mut self, scope: &str) -> Result<Gateway> {
+        self.layer = self.layer.require_scope(scope)?;
+        if !self.scopes.iter().any(|s| s == scope) {
+            self.scopes.push(scope.to_owned());
+        }
+        Ok(self)
+    }
+
+    /// Forwards the `Authorization` header to the upstream (removed by default: the upstream gets
+    /// the identity headers instead). Refused for a plain `http` upstream that is not on a
+    /// loopback address: the token would cross the network in clear.
+    pub fn forward_token(mut self) -> Result<Gateway> {
+        if self.upstream.origin.starts_with("http://") && !self.upstream.loopback {
+            return Err(Error::misuse(
+                "forwarding the token to a plain http upstream is allowed only on a loopback address",
+            ));
+        }
+        self.forward_token = true;
+        Ok(self)
+    }
+
+    /// Publishes the JWK Set at `jwks_uri` instead (its path must reach this gateway).
+    pub fn with_jwks_uri(mut self, jwks_uri: &str) -> Result<Gateway> {
+        let previous = std::mem::replace(&mut self.jwks_uri, jwks_uri.to_owned());
+        if let Err(e) = self.metadata() {
+            self.jwks_uri = previous;
+            return Err(e);
+        }
+        Ok(self)
+    }
+
+    /// How long [`Gateway::serve`] lets requests in flight finish after the shutdown signal
+    /// (default [`DEFAULT_SHUTDOWN_GRACE`]).
+    pub fn with_shutdown_grace(mut self, grace: Duration) -> Gateway {
+        self.grace = grace;
+        self
+    }
+
+    /// The URL the JWK Set is published at.
+    pub fn jwks_uri(&self) -> &str {
+        &self.jwks_uri
+    }
+
+    /// The RFC 9728 documents from the resource server's current keys (so they follow a key file
+    /// reload).
+    fn metadata(&self) -> Result<MetadataRouter> {
+        let keys = self.rs.public_keys()?;
+        Ok(MetadataRouter::new(self.rs.resource(), &self.jwks_uri, &keys)?
+            .authorization_server(self.rs.issuer())?
+            .scopes_supported(self.scopes.iter().map(String::as_str)))
+    }
+
+    /// Accepts connections on `listener` until `shutdown` completes; then stops accepting (new
+    /// connections are refused once the listener is dropped), lets requests in flight finish
+    /// (at most the grace period), and returns.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(UPSTREAM_CONNECT_TIMEOUT));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new()).build(connector);
+        let grace = self.grace;
+        let forward = Forward {
+            client,
+            upstream: Arc::new(self.upstream.clone()),
+            forward_token: self.forward_token,
+            resource_metadata: self.layer.resource_metadata().into(),
+        };
+        let shared = Arc::new(Shared { service: tower::Layer::layer(&self.layer, forward), gateway: self });
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT).keep_alive(true);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let _ = stream.set_nodelay(true);
+                        let shared = Arc::clone(&shared);
+                        let service = hyper::service::service_fn(move |req| {
+                            let shared = Arc::clone(&shared);
+                            async move { Ok::<_, Infallible>(shared.handle(req, peer).await) }
+                        });
+                        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                        tokio::spawn(async move {
+                            if let Err(e) = conn.await {
+                                tracing::debug!(target: GATEWAY_TRACING_TARGET, %peer, error = %e, "connection ended");
+                            }
+                        });
+                    }
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait instead of spinning.
+                        tracing::warn!(target: GATEWAY_TRACING_TARGET, error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                () = &mut shutdown => break,
+            }
+        }
+        drop(listener);
+        tracing::info!(target: GATEWAY_TRACING_TARGET, "shutting down: requests in flight finish");
+        tokio::select! {
+            () = graceful.shutdown() => {}
+            () = tokio::time::sleep(grace) => {
+                tracing::warn!(target: GATEWAY_TRACING_TARGET, ?grace, "grace period over; connections dropped");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What every connection shares.
+struct Shared {
+    gateway: Gateway,
+    service: BearerService<Forward>,
+}
+
+impl Shared {
+    async fn handle(&self, req: Request<hyper::body::Incoming>, peer: SocketAddr) -> Response {
+        let (mut parts, body) = req.into_parts();
+        // (1) Framing (RFC 9112 §6.3): hyper reads such a request by its Transfer-Encoding and
+        // does not keep the connection; answer 400 and close it ourselves.
+        if parts.headers.contains_key(CONTENT_LENGTH) && parts.headers.contains_key(TRANSFER_ENCODING) {
+            let mut r = plain(StatusCode::BAD_REQUEST, "both Content-Length and Transfer-Encoding\n");
+            r.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+            return r;
+        }
+        if matches!(parts.method, Method::GET | Method::HEAD) {
+            if let Some(r) = self.metadata(parts.uri.path()) {
+                return r;
+            }
+        }
+        // (2) hop-by-hop, then (3) identity: before authentication, so a `Connection` header
+        // cannot name the identity headers added after it.
+        remove_hop_by_hop(&mut parts.headers);
+        remove_spoofed_identity(&mut parts.headers);
+        set_forwarded(&mut parts.headers, peer);
+        parts.headers.append(VIA, HeaderValue::from_static(VIA_ENTRY));
+        let req = Request::from_parts(parts, Body::new(body));
+        let mut service = self.service.clone();
+        // `Forward` is always ready; the layer delegates to it.
+        let _ = std::future::poll_fn(|cx| tower::Service::poll_ready(&mut service, cx)).await;
+        match tower::Service::call(&mut service, req).await {
+            Ok(r) => r,
+            Err(never) => match never {},
+        }
+    }
+
+    /// The RFC 9728 metadata or the JWK Set, if `path` is one of theirs.
+    fn metadata(&self, path: &str) -> Option<Response> {
+        let metadata = match self.gateway.metadata() {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(target: GATEWAY_TRACING_TARGET, error = %e, "cannot build the metadata documents");
+                return None;
+            }
+        };
+        let body = if path == metadata.metadata_path() {
+            metadata.document().to_string()
+        } else if path == metadata.jwks_path() {
+            metadata.jwks().to_string()
+        } else {
+            return None;
+        };
+        let mut r = Response::new(Body::from(body));
+        r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Ok(v) = HeaderValue::from_str(&format!("max-age={}", DEFAULT_MAX_AGE.as_secs())) {
+            r.headers_mut().insert(CACHE_CONTROL, v);
+        }
+        Some(r)
+    }
+}
+
+/// The inner service behind the [`BearerLayer`]: adds the identity headers and forwards.
+#[derive(Clone)]
+struct Forward {
+    client: Client<HttpConnector, Body>,
+    upstream: Arc<Upstream>,
+    forward_token: bool,
+    resource_metadata: Arc<str>,
+}
+
+impl tower::Service<Request<Body>> for Forward {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = std::result::Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<std::result::Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { Ok(this.forward(req).await) })
+    }
+}
+
+impl Forward {
+    async fn forward(self, req: Request<Body>) -> Response {
+        let (mut parts, body) = req.into_parts();
+        let Some(token) = parts.extensions.remove::<AccessToken>() else {
+            // The layer always puts it there; never forward without it.
+            return plain(StatusCode::INTERNAL_SERVER_ERROR, "not authenticated\n");
+        };
+        if !self.forward_token {
+            parts.headers.remove(AUTHORIZATION);
+        }
+        // (4) The identity, from the opened token only.
+        if set_identity(&mut parts.headers, &token).is_err() {
+            return self.unrepresentable();
+        }
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let uri = format!("{}{}{}", self.upstream.origin, self.upstream.base_path, path);
+        parts.uri = match uri.parse::<Uri>() {
+            Ok(u) => u,
+            Err(_) => return plain(StatusCode::BAD_REQUEST, "bad request target\n"),
+        };
+        parts.version = Version::HTTP_11;
+        // `Host` passes through; without one (HTTP/1.0), the client sets the upstream's.
+        match self.client.request(Request::from_parts(parts, body)).await {
+            Ok(response) => {
+                let (mut parts, body) = response.into_parts();
+                remove_hop_by_hop(&mut parts.headers);
+                parts.headers.append(VIA, HeaderValue::from_static(VIA_ENTRY));
+                Response::from_parts(parts, Body::new(body))
+            }
+            Err(e) => {
+                tracing::warn!(target: GATEWAY_TRACING_TARGET, upstream = %self.upstream.origin, error = %e,
+                    "upstream request failed");
+                plain(StatusCode::BAD_GATEWAY, "the upstream server is unavailable\n")
+            }
+        }
+    }
+
+    /// A token whose subject, client or scope cannot be a header value: refused like any token
+    /// that does not open (RFC 6750 §3.1), never forwarded without its identity.
+    fn unrepresentable(&self) -> Response {
+        let mut r = plain(StatusCode::UNAUTHORIZED, "");
+        let challenge = format!(
+            "Bearer error=\"invalid_token\", error_description=\"the access token is invalid\", resource_metadata=\"{}\"",
+            self.resource_metadata
+        );
+        if let Ok(v) = HeaderValue::from_str(&challenge) {
+            r.headers_mut().insert(WWW_AUTHENTICATE, v);
+        }
+        r
+    }
+}
+
+fn plain(status: StatusCode, text: &'static str) -> Response {
+    let mut r = Response::new(Body::from(text));
+    *r.status_mut() = status;
+    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r
+}
+
+/// RFC 9110 §7.6.1: the fields `Connection` names, and the hop-by-hop fields themselves.
+fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(CONNECTION)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim_ascii()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in [CONNECTION, TE, TRANSFER_ENCODING, UPGRADE] {
+        headers.remove(name);
+    }
+    headers.remove("keep-alive");
+    headers.remove("proxy-connection");
+}
+
+/// Whether a header name is one of the identity headers, however spelled: case-insensitive (the
+/// `http` crate lowercases names) and with `_` read as `-` (CVE-2025-64484).
+fn is_identity_header(name: &HeaderName) -> bool {
+    let name = name.as_str().as_bytes();
+    name.len() >= 7
+        && name[..7]
+            .iter()
+            .zip(b"x-auth-")
+            .all(|(&a, &b)| a.to_ascii_lowercase() == b || (a == b'_' && b == b'-'))
+}
+
+fn remove_spoofed_identity(headers: &mut HeaderMap) {
+    let spoofed: Vec<HeaderName> = headers.keys().filter(|n| is_identity_header(n)).cloned().collect();
+    for name in spoofed {
+        headers.remove(name);
+    }
+}
+
+/// Replaces whatever the client said about the connection with what the gateway saw (RFC 7239).
+fn set_forwarded(headers: &mut HeaderMap, peer: SocketAddr) {
+    for name in [FORWARDED.as_str(), "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"] {
+        headers.remove(name);
+    }
+    let ip = peer.ip().to_canonical();
+    let node = match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => format!("\"[{v6}]\""),
+    };
+    let mut forwarded = format!("for={node};proto=http");
+    let host = headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\'));
+    if let Some(host) = host {
+        forwarded.push_str(&format!(";host=\"{host}\""));
+        if let Ok(v) = HeaderValue::from_str(host) {
+            headers.insert("x-forwarded-host", v);
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(&forwarded) {
+        headers.insert(FORWARDED, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&ip.to_string()) {
+        headers.insert("x-forwarded-for", v);
+    }
+    headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+}
+
+/// Step (4): the identity headers from the opened token.
+fn set_identity(headers: &mut HeaderMap, token: &AccessToken) -> std::result::Result<(), ()> {
+    let scope = token.scopes().collect::<Vec<_>>().join(" ");
+    let claims = serde_json::to_vec(token.raw_claims()).map_err(|_| ())?;
+    let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims);
+    for (name, value) in [
+        (X_AUTH_SUBJECT, token.subject()),
+        (X_AUTH_CLIENT_ID, token.client_id()),
+        (X_AUTH_SCOPE, scope.as_str()),
+        (X_AUTH_CLAIMS, claims.as_str()),
+    ] {
+        // Visible ASCII and spaces only: a header value must not smuggle control characters.
+        if !value.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
+            return Err(());
+        }
+        let value = HeaderValue::from_str(value).map_err(|_| ())?;
+        headers.insert(HeaderName::from_static(name), value);
+    }
+    Ok(())
+}
+
+fn parse_upstream(upstream: &str) -> Result<Upstream> {
+    let url = url::Url::parse(upstream).map_err(|_| Error::misuse("upstream must be an absolute URL"))?;
+    if url.scheme() != "http" {
+        return Err(Error::misuse(
+            "upstream must be an http URL (run the gateway next to the resource server; https upstreams are not supported)",
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::misuse("upstream must not carry credentials"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::misuse("upstream must not have a query or fragment"));
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => return Err(Error::misuse("upstream has no host")),
+    };
+    let origin = url.origin().ascii_serialization();
+    let base_path = url.path().trim_end_matches('/').to_owned();
+    Ok(Upstream { origin, base_path, loopback })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_headers_are_recognised_however_spelled() {
+        for name in ["x-auth-subject", "x_auth_subject", "x-auth_subject", "x_auth-claims", "x-auth-anything"]
+        {
+            assert!(is_identity_header(&HeaderName::from_bytes(name.as_bytes()).unwrap()), "{name}");
+        }
+        for name in ["x-authorization", "x-auth", "authorization", "x-forwarded-for"] {
+            assert!(!is_identity_header(&HeaderName::from_bytes(name.as_bytes()).unwrap()), "{name}");
+        }
+    }
+
+    #[test]
+    fn hop_by_hop_fields_and_those_connection_names_are_removed() {
+        let mut h = HeaderMap::new();
+        h.insert(CONNECTION, HeaderValue::from_static("keep-alive, X-Secret ,x-other"));
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("x-other", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert(TE, HeaderValue::from_static("trailers"));
+        h.insert(UPGRADE, HeaderValue::from_static("websocket"));
+        h.insert("proxy-connection", HeaderValue::from_static("keep-alive"));
+        h.insert("x-kept", HeaderValue::from_static("1"));
+        remove_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1, "{h:?}");
+        assert!(h.contains_key("x-kept"));
+    }
+
+    #[test]
+    fn upstreams_are_checked() {
+        assert!(parse_upstream("http://127.0.0.1:8080").unwrap().loopback);
+        assert!(!parse_upstream("http://10.0.0.1:8080").unwrap().loopback);
+        assert_eq!(parse_upstream("http://localhost:1/api/").unwrap().base_path, "/api");
+        for bad in ["https://x.example", "ftp://x", "http://u:p@x", "http://x/?q", "x"] {
+            assert!(parse_upstream(bad).is_err(), "{bad}");
+        }
+    }
+}
