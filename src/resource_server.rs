@@ -575,11 +575,11 @@ impl ResourceServer {
         let outer = decrypted.as_ref().map(|d| &d.protected);
         let key_management = decrypted.as_ref().map(|d| d.alg);
         let issuer_keys = &snapshots.issuer_keys;
-        let verified = jws::verify_compact(jws_text, issuer_keys, &self.validation.signing_algs);
-        if let (Err(Error::NoMatchingKey(_)), Keys::Live(_)) = (&verified, &self.issuer_keys) {
-            *unknown_kid = kid_not_in(jws_text, issuer_keys);
-        }
-        let verified = verified?;
+        let verified = if let Keys::Live(_) = &self.issuer_keys {
+            jws::verify_compact_noting_kid(jws_text, issuer_keys, &self.validation.signing_algs, unknown_kid)?
+        } else {
+            jws::verify_compact(jws_text, issuer_keys, &self.validation.signing_algs)?
+        };
         match verified.header.get("typ") {
             Some(Value::String(t)) if token::is_at_jwt(t) => {}
             _ => return Err(Error::InvalidToken(TokenRejection::WrongType)),
@@ -647,14 +647,6 @@ fn check_decryption_keys(keys: &JwkSet) -> Result<()> {
         return Err(Error::invalid_key("no resource server decryption key"));
     }
     Ok(())
-}
-
-/// The JWS header's `kid` when no key of `keys` has it (a rotated-in AS key the snapshot lacks),
-/// `None` when the token names no `kid` or the set has it (the key then just does not fit).
-fn kid_not_in(jws_text: &str, keys: &JwkSet) -> Option<String> {
-    let header = jws::inspect(jws_text).ok()?;
-    let kid = header.get("kid")?.as_str()?;
-    keys.find(kid).is_none().then(|| kid.to_owned())
 }
 
 /// The first registered claim (RFC 9068 §2.2, RFC 7519 §4.1) that is missing or of the wrong JSON

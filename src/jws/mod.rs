@@ -175,6 +175,18 @@ pub fn inspect(token: &str) -> Result<Header> {
 /// `alg: none` and unknown algorithms are always rejected; `crit` is rejected (no extension is
 /// understood). With a `kid`, only keys with that `kid` are tried.
 pub fn verify_compact(token: &str, keys: &JwkSet, allowed: &[SigningAlg]) -> Result<Verified> {
+    verify_compact_noting_kid(token, keys, allowed, &mut None)
+}
+
+/// [`verify_compact`], and when the header names a `kid` that no key in `keys` has, that `kid` in
+/// `unknown_kid` (a rotated-in key a live key source may not have yet), without parsing the header
+/// a second time.
+pub(crate) fn verify_compact_noting_kid(
+    token: &str,
+    keys: &JwkSet,
+    allowed: &[SigningAlg],
+    unknown_kid: &mut Option<String>,
+) -> Result<Verified> {
     if token.len() > MAX_JWS_SIZE {
         return Err(LimitExceeded::JwsTooLarge { max: MAX_JWS_SIZE }.into());
     }
@@ -201,6 +213,7 @@ pub fn verify_compact(token: &str, keys: &JwkSet, allowed: &[SigningAlg]) -> Res
     let signing_input = &token.as_bytes()[..h.len() + 1 + p.len()];
     let mut candidates = keys.iter().filter(|k| kid.is_none_or(|kid| k.kid() == Some(kid))).peekable();
     if candidates.peek().is_none() {
+        *unknown_kid = kid.map(str::to_owned);
         return Err(Error::NoMatchingKey("no verification key with that `kid`".into()));
     }
     let mut any_fit = false;
