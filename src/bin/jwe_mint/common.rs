@@ -259,3 +259,55 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
         .build()
         .map_err(|e| CliError::Failed(format!("cannot start the async runtime: {e}")))
 }
+
+/// `--issuer-jwks` names a URL rather than a file.
+pub fn is_url(location: &str) -> bool {
+    ["https://", "http://"].iter().any(|p| location.get(..p.len()).is_some_and(|s| s.eq_ignore_ascii_case(p)))
+}
+
+/// A `Failed` error that names the option and its file.
+pub fn file_error(flag: &str, path: &Path, msg: &str) -> CliError {
+    CliError::Failed(format!("{flag} {}: {msg}", path.display()))
+}
+
+/// The AS public keys from an `--issuer-jwks` file. The library checks these too; checked here
+/// first so the message names the file.
+pub fn issuer_key_file(path: &Path) -> Result<JwkSet, CliError> {
+    let issuer_keys = read_key_file(path, "--issuer-jwks")?;
+    if issuer_keys.keys().is_empty() {
+        return Err(file_error("--issuer-jwks", path, "holds no key"));
+    }
+    if issuer_keys.keys().iter().any(|k| k.is_private()) {
+        return Err(file_error(
+            "--issuer-jwks",
+            path,
+            "holds a private key; give the authorization server's public keys (jwe-mint public --jwks)",
+        ));
+    }
+    Ok(issuer_keys)
+}
+
+/// The AS keys over the wire, kept fresh while the runtime runs: the JWK Set at the
+/// `--issuer-jwks` URL, or, without one, the keys discovered from `issuer` (RFC 8414, then OpenID
+/// discovery). Keys marked `use: enc` are skipped.
+pub async fn remote_issuer_keys(
+    url: Option<&str>,
+    issuer: &str,
+    wire: &WireArgs,
+) -> Result<std::sync::Arc<dyn jwe_mint::jwk::JwkSource>, CliError> {
+    let fetcher = wire.fetcher()?;
+    let set = match url {
+        Some(url) => {
+            let mut config = jwe_mint::wire::KeySetConfig::default();
+            config.key_use = jwe_mint::wire::KeyUseFilter::Verify;
+            jwe_mint::wire::RemoteJwkSet::new(url, fetcher, config)
+                .await
+                .map_err(|e| CliError::Failed(format!("--issuer-jwks: {e}")))?
+        }
+        None => jwe_mint::wire::Discovery::new(fetcher)
+            .issuer_keys(issuer)
+            .await
+            .map_err(|e| CliError::Failed(format!("discovery of the --issuer keys failed: {e}")))?,
+    };
+    Ok(std::sync::Arc::new(set))
+}

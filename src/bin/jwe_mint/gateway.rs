@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use jwe_mint::jwk::JwkSource;
 use jwe_mint::resource_server::ResourceServer;
-use jwe_mint::wire::{Discovery, Gateway, KeyFile, KeySetConfig, KeyUseFilter, RemoteJwkSet};
+use jwe_mint::wire::{Gateway, KeyFile};
 
-use crate::common::{read_key_file, usage, CliError, WireArgs};
+use crate::common::{is_url, issuer_key_file, remote_issuer_keys, usage, CliError, WireArgs};
 
 /// Default size of the token cache (`--cache`).
 const DEFAULT_CACHE: usize = 10_000;
@@ -73,28 +73,12 @@ pub fn run(args: Args) -> Result<(), CliError> {
     runtime.block_on(async {
         let rs = match args.issuer_jwks.as_deref() {
             Some(location) if !is_url(location) => {
-                let issuer_keys = read_key_file(Path::new(location), "--issuer-jwks")?;
-                if issuer_keys.keys().iter().any(|k| k.is_private()) {
-                    return Err(CliError::Failed(format!(
-                        "--issuer-jwks {location}: holds a private key; give the authorization server's public keys"
-                    )));
-                }
+                let issuer_keys = issuer_key_file(Path::new(location))?;
                 ResourceServer::new(&args.resource, (*initial).clone(), &args.issuer, issuer_keys)?
             }
-            Some(url) => {
-                let mut config = KeySetConfig::default();
-                config.key_use = KeyUseFilter::Verify;
-                let set = RemoteJwkSet::new(url, args.wire.fetcher()?, config)
-                    .await
-                    .map_err(|e| CliError::Failed(format!("--issuer-jwks: {e}")))?;
-                ResourceServer::with_issuer_key_source(&args.resource, (*initial).clone(), &args.issuer, Arc::new(set))?
-            }
-            None => {
-                let set = Discovery::new(args.wire.fetcher()?)
-                    .issuer_keys(&args.issuer)
-                    .await
-                    .map_err(|e| CliError::Failed(format!("discovery of the --issuer keys failed: {e}")))?;
-                ResourceServer::with_issuer_key_source(&args.resource, (*initial).clone(), &args.issuer, Arc::new(set))?
+            remote => {
+                let source = remote_issuer_keys(remote, &args.issuer, &args.wire).await?;
+                ResourceServer::with_issuer_key_source(&args.resource, (*initial).clone(), &args.issuer, source)?
             }
         };
         let mut rs = rs.with_decryption_key_source(Arc::clone(&key_file) as Arc<dyn JwkSource>)?;
@@ -148,11 +132,6 @@ fn resolve_listen(listen: &str) -> Result<SocketAddr, CliError> {
         .ok()
         .and_then(|mut a| a.next())
         .ok_or_else(|| usage(format!("--listen {listen}: expected ADDR:PORT")))
-}
-
-/// `--issuer-jwks` names a URL rather than a file.
-fn is_url(location: &str) -> bool {
-    ["https://", "http://"].iter().any(|p| location.get(..p.len()).is_some_and(|s| s.eq_ignore_ascii_case(p)))
 }
 
 /// Log lines (key file reloads, upstream failures) on stderr; `RUST_LOG`-style filtering is not

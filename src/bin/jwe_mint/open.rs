@@ -1,19 +1,17 @@
 //! `jwe-mint open`: act as a resource server and open one access token read on stdin.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use serde_json::Value;
 
 use jwe_mint::error::TokenRejection;
 use jwe_mint::jwe::{DecryptPolicy, DEFAULT_MAX_TOKEN_SIZE};
-use jwe_mint::jwk::JwkSet;
 use jwe_mint::resource_server::{ResourceServer, Validation};
-use jwe_mint::wire::{Discovery, KeySetConfig, KeyUseFilter, RemoteJwkSet};
 use jwe_mint::{Error, LimitExceeded};
 
 use crate::common::{
-    parse_max_token_size, pretty, read_key_file, read_stdin_token, runtime, write_line, CliError, WireArgs,
+    file_error, is_url, issuer_key_file, parse_max_token_size, pretty, read_key_file, read_stdin_token,
+    remote_issuer_keys, runtime, write_line, CliError, WireArgs,
 };
 
 /// Options of `open`.
@@ -64,68 +62,14 @@ pub fn run(args: Args) -> Result<(), CliError> {
             let rs = ResourceServer::new(&args.resource, keys, &args.issuer, issuer_keys)?;
             open_with(rs, &args)
         }
-        remote => {
-            // Keys over the wire: fetched once for this token; a token whose kid the fetched set
-            // lacks is an error like any other (the set was fetched just now).
-            let fetcher = args.wire.fetcher()?;
-            runtime()?.block_on(async {
-                let rs = match remote {
-                    Some(url) => {
-                        let mut config = KeySetConfig::default();
-                        config.key_use = KeyUseFilter::Verify;
-                        let set = RemoteJwkSet::new(url, fetcher, config)
-                            .await
-                            .map_err(|e| CliError::Failed(format!("--issuer-jwks: {e}")))?;
-                        ResourceServer::with_issuer_key_source(
-                            &args.resource,
-                            keys,
-                            &args.issuer,
-                            Arc::new(set),
-                        )?
-                    }
-                    None => {
-                        let discovery = Discovery::new(fetcher);
-                        let set = discovery.issuer_keys(&args.issuer).await.map_err(|e| {
-                            CliError::Failed(format!("discovery of the --issuer keys failed: {e}"))
-                        })?;
-                        ResourceServer::with_issuer_key_source(
-                            &args.resource,
-                            keys,
-                            &args.issuer,
-                            Arc::new(set),
-                        )?
-                    }
-                };
-                open_with(rs, &args)
-            })
-        }
+        // Keys over the wire: fetched once for this token; a token whose kid the fetched set
+        // lacks is an error like any other (the set was fetched just now).
+        remote => runtime()?.block_on(async {
+            let source = remote_issuer_keys(remote, &args.issuer, &args.wire).await?;
+            let rs = ResourceServer::with_issuer_key_source(&args.resource, keys, &args.issuer, source)?;
+            open_with(rs, &args)
+        }),
     }
-}
-
-/// `--issuer-jwks` names a URL rather than a file.
-fn is_url(location: &str) -> bool {
-    ["https://", "http://"].iter().any(|p| location.get(..p.len()).is_some_and(|s| s.eq_ignore_ascii_case(p)))
-}
-
-fn file_error(flag: &str, path: &Path, msg: &str) -> CliError {
-    CliError::Failed(format!("{flag} {}: {msg}", path.display()))
-}
-
-/// The AS public keys from a file. The library checks these too; checked here first so the
-/// message names the file.
-fn issuer_key_file(path: &Path) -> Result<JwkSet, CliError> {
-    let issuer_keys = read_key_file(path, "--issuer-jwks")?;
-    if issuer_keys.keys().is_empty() {
-        return Err(file_error("--issuer-jwks", path, "holds no key"));
-    }
-    if issuer_keys.keys().iter().any(|k| k.is_private()) {
-        return Err(file_error(
-            "--issuer-jwks",
-            path,
-            "holds a private key; give the authorization server's public keys (jwe-mint public --jwks)",
-        ));
-    }
-    Ok(issuer_keys)
 }
 
 /// Applies the options, reads the token and prints its claims.
