@@ -11,7 +11,7 @@ use crate::error::{Error, LimitExceeded, Result, TokenRejection};
 use crate::json;
 use crate::jwa::{KeyManagementAlg, SigningAlg};
 use crate::jwe::{self, DecryptPolicy};
-use crate::jwk::{JwkSet, JwkSource, PublicKeyUse};
+use crate::jwk::{Jwk, JwkSet, JwkSource, PublicKeyUse};
 use crate::jws;
 use crate::token::{self, AccessTokenClaims, ResourceIndicator};
 use crate::token_cache::TokenCache;
@@ -394,24 +394,13 @@ impl ResourceServer {
     }
 
     /// The public halves of this RS's decryption keys, as an RS publishes them at its `jwks_uri`
-    /// (RFC 9728 §2): `use: enc` on each, `kid` kept, `alg` kept or set to the default for the key
-    /// type (so the AS encrypts with what this RS expects), never a private member. Keys marked
-    /// `use: sig` are not published.
+    /// (RFC 9728 §2): `use: enc`, `alg` kept or set to the default for the key type, `kid` kept or
+    /// set to the RFC 7638 thumbprint, never a private member. Keys marked `use: sig` are not
+    /// published.
     pub fn public_keys(&self) -> Result<JwkSet> {
         let keys = self.keys.snapshot()?;
-        let mut out = Vec::with_capacity(keys.keys().len());
-        for key in keys.iter() {
-            if key.key_use() == Some(&PublicKeyUse::Signature) {
-                continue;
-            }
-            let mut public = key.to_public()?.with_use(PublicKeyUse::Encryption);
-            if public.alg().is_none() {
-                let alg = KeyManagementAlg::default_for(&public)?;
-                public = public.with_alg(alg.name());
-            }
-            out.push(public);
-        }
-        Ok(JwkSet::new(out))
+        let published = keys.iter().filter(|k| k.key_use() != Some(&PublicKeyUse::Signature));
+        Ok(JwkSet::new(published.map(published_key).collect::<Result<Vec<_>>>()?))
     }
 
     /// Opens `token`: size check, decrypt with this RS's key, verify the AS signature, validate
@@ -636,6 +625,17 @@ impl ResourceServer {
         }
         Ok(())
     }
+}
+
+/// The public JWK an RS publishes for one of its decryption keys (RFC 9728 §2): `use: enc`, `alg`
+/// kept or set to the default for the key type (so the AS encrypts with what this RS expects),
+/// `kid` kept or set to the RFC 7638 thumbprint, never a private member. Symmetric keys have no
+/// public half: `Err`.
+pub(crate) fn published_key(key: &Jwk) -> Result<Jwk> {
+    let public = key.to_public()?;
+    let alg = KeyManagementAlg::default_for(&public)?;
+    let kid = public.kid().map_or_else(|| public.thumbprint(), str::to_owned);
+    Ok(public.with_use(PublicKeyUse::Encryption).with_alg(alg.name()).with_kid(kid))
 }
 
 /// A resource server decrypts with private asymmetric keys, and needs at least one.

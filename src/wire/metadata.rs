@@ -12,9 +12,8 @@ use http::HeaderValue;
 use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
-use crate::jwa::KeyManagementAlg;
 use crate::jwk::{JwkSet, PublicKeyUse};
-use crate::resource_server::ResourceServer;
+use crate::resource_server::{published_key, ResourceServer};
 use crate::token::ResourceIndicator;
 
 /// Default `Cache-Control: max-age` of both documents: 10 minutes, the lifetime a key-set cache
@@ -221,10 +220,7 @@ fn published_keys(keys: &JwkSet) -> Result<JwkSet> {
                 "a key published for encryption must allow an encryption operation",
             ));
         }
-        let public = key.to_public()?;
-        let alg = KeyManagementAlg::default_for(&public)?;
-        let kid = public.kid().map_or_else(|| public.thumbprint(), str::to_owned);
-        out.push(public.with_use(PublicKeyUse::Encryption).with_alg(alg.name()).with_kid(kid));
+        out.push(published_key(key)?);
     }
     Ok(JwkSet::new(out))
 }
