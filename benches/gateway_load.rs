@@ -1,0 +1,280 @@
+//! The gateway under load: a fixed run (not a criterion sampler) that reports throughput and
+//! latency percentiles, on real sockets on 127.0.0.1.
+//!
+//! - An upstream: a minimal hyper HTTP/1.1 server answering `200 ok` (its own runtime, one thread).
+//! - A [`Gateway`] in front of it (its own runtime, two worker threads, as `jwe-mint gateway`
+//!   runs), with the token cache at the command's default size (10,000).
+//! - A load generator: `CONNECTIONS` keep-alive connections (hyper's HTTP/1.1 client, one task
+//!   per connection, one request at a time on each), `REQUESTS` requests in all.
+//!
+//! Three runs, in one process so their ratios are comparable on a noisy machine:
+//! `direct` (the client talks to the upstream: the baseline), `gateway_repeated_token` (every
+//! request carries the same token: the cache answers after the first) and `gateway_unique_tokens`
+//! (every request carries a token never seen before: every request decrypts and verifies). The
+//! latency the gateway adds is the gateway run's percentile minus the direct run's. Every
+//! request must be answered `200`; any error or other status fails the run (exit 1).
+//!
+//! Everything shares the machine's cores, so the figures are a floor for a dedicated host.
+//!
+//! Run: `cargo bench --bench gateway_load --features gateway`
+//! (`JWE_MINT_LOAD_REQUESTS` and `JWE_MINT_LOAD_CONNECTIONS` change the defaults, 20,000 and 32).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+
+use jwe_mint::issuer::{Grant, Issuer};
+use jwe_mint::jwk::{Curve, Jwk, JwkSet};
+use jwe_mint::registry::{Registry, ResourceEntry};
+use jwe_mint::resource_server::ResourceServer;
+use jwe_mint::wire::Gateway;
+
+const AS: &str = "https://as.example.com";
+const RS: &str = "https://photos.example.com";
+const SCOPE: &str = "photos.read";
+/// `jwe-mint gateway`'s default `--cache`.
+const CACHE: usize = 10_000;
+/// No single request may take longer; the whole run is bounded by it times the requests per connection.
+const REQUEST_LIMIT: Duration = Duration::from_secs(10);
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).filter(|&n| n > 0).unwrap_or(default)
+}
+
+/// A thread running `runtime` until `stop` fires; what `start` returns is sent back.
+fn spawn_server<F, Fut>(
+    threads: usize,
+    start: F,
+) -> (SocketAddr, oneshot::Sender<()>, std::thread::JoinHandle<()>)
+where
+    F: FnOnce(TcpListener, oneshot::Receiver<()>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = oneshot::channel();
+    let handle = std::thread::spawn(move || {
+        let runtime = if threads == 1 {
+            tokio::runtime::Builder::new_current_thread().enable_all().build()
+        } else {
+            tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()
+        }
+        .expect("runtime");
+        runtime.block_on(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
+            addr_tx.send(listener.local_addr().expect("local addr")).expect("address");
+            start(listener, stop_rx).await;
+        });
+    });
+    let addr = addr_rx.recv_timeout(Duration::from_secs(10)).expect("server started");
+    (addr, stop_tx, handle)
+}
+
+async fn upstream(listener: TcpListener, mut stop: oneshot::Receiver<()>) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(async move {
+                    let service = service_fn(|_req: hyper::Request<Incoming>| async {
+                        Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from_static(b"ok"))))
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+            _ = &mut stop => return,
+        }
+    }
+}
+
+/// What one run measured.
+struct Run {
+    name: &'static str,
+    wall: Duration,
+    latencies: Vec<Duration>,
+    errors: usize,
+}
+
+impl Run {
+    fn percentile(&self, p: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let rank = ((p / 100.0) * self.latencies.len() as f64).ceil() as usize;
+        self.latencies[rank.clamp(1, self.latencies.len()) - 1]
+    }
+    fn per_second(&self) -> f64 {
+        self.latencies.len() as f64 / self.wall.as_secs_f64()
+    }
+}
+
+/// `requests` requests spread over `connections` keep-alive connections to `addr`; request `i`
+/// carries `bearer(i)`.
+async fn load(
+    name: &'static str,
+    addr: SocketAddr,
+    requests: usize,
+    connections: usize,
+    bearers: Arc<Vec<String>>,
+) -> Run {
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(connections);
+    for c in 0..connections {
+        let bearers = Arc::clone(&bearers);
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0usize;
+            let mine: Vec<usize> = (c..requests).step_by(connections).collect();
+            let Ok(stream) = TcpStream::connect(addr).await else { return (latencies, mine.len()) };
+            let _ = stream.set_nodelay(true);
+            let Ok((mut sender, conn)) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
+            else {
+                return (latencies, mine.len());
+            };
+            tokio::spawn(conn);
+            for (done, i) in mine.iter().enumerate() {
+                let mut request =
+                    hyper::Request::builder().uri("/photos").header("host", "photos.example.com");
+                if !bearers.is_empty() {
+                    request = request.header("authorization", &bearers[i % bearers.len()]);
+                }
+                let request = request.body(Empty::<Bytes>::new()).expect("request");
+                let t = Instant::now();
+                let answered = tokio::time::timeout(REQUEST_LIMIT, async {
+                    let response = sender.send_request(request).await.ok()?;
+                    let ok = response.status() == hyper::StatusCode::OK;
+                    response.into_body().collect().await.ok()?;
+                    Some(ok)
+                })
+                .await;
+                match answered {
+                    Ok(Some(true)) => latencies.push(t.elapsed()),
+                    Ok(Some(false)) => errors += 1,
+                    // The connection is unusable: count the rest of this connection's requests.
+                    Ok(None) | Err(_) => return (latencies, errors + mine.len() - done),
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(requests);
+    let mut errors = 0;
+    for task in tasks {
+        match task.await {
+            Ok((l, e)) => {
+                latencies.extend(l);
+                errors += e;
+            }
+            Err(_) => errors += requests / connections,
+        }
+    }
+    let wall = started.elapsed();
+    latencies.sort_unstable();
+    Run { name, wall, latencies, errors }
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter argument that names none of the runs skips them all.
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
+    if filter.as_deref().is_some_and(|f| !"gateway_load".contains(f)) {
+        return;
+    }
+    let requests = env_or("JWE_MINT_LOAD_REQUESTS", 20_000);
+    let connections = env_or("JWE_MINT_LOAD_CONNECTIONS", 32);
+
+    // Keys, one issuer, one resource server; every token is minted before any run.
+    let as_key = Jwk::generate(Curve::P256).expect("AS key");
+    let rs_key = Jwk::generate(Curve::P256).expect("RS key");
+    let mut registry = Registry::default();
+    registry
+        .insert(
+            ResourceEntry::new(RS, [SCOPE], JwkSet::new(vec![rs_key.to_public().expect("public")]))
+                .expect("entry"),
+        )
+        .expect("registry");
+    let issuer = Issuer::builder(AS, &as_key)
+        .registry(registry)
+        .allow_client("app", &[RS])
+        .expect("client")
+        .build()
+        .expect("issuer");
+    let grant = Grant::new("alice", "app", SCOPE, &[RS]).expect("grant");
+    let mint = || format!("Bearer {}", issuer.mint(&grant, RS).expect("mint").access_token);
+    let repeated = Arc::new(vec![mint()]);
+    let unique = Arc::new((0..requests).map(|_| mint()).collect::<Vec<_>>());
+    let rs = ResourceServer::new(RS, JwkSet::new(vec![rs_key]), AS, issuer.verification_keys().clone())
+        .expect("resource server")
+        .with_cache(CACHE);
+
+    let (upstream_addr, upstream_stop, upstream_thread) = spawn_server(1, upstream);
+    let gateway = Gateway::new(rs, &format!("http://{upstream_addr}"))
+        .expect("gateway")
+        .require_scope(SCOPE)
+        .expect("scope");
+    let (gateway_addr, gateway_stop, gateway_thread) = spawn_server(2, move |listener, stop| async move {
+        let _ = gateway
+            .serve(listener, async {
+                let _ = stop.await;
+            })
+            .await;
+    });
+
+    let client =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let runs = client.block_on(async {
+        // Warm both paths (connections, caches of the allocator) with a short run each.
+        let warm = requests.min(1_000);
+        load("warm", upstream_addr, warm, connections, Arc::new(Vec::new())).await;
+        load("warm", gateway_addr, warm, connections, Arc::clone(&repeated)).await;
+        vec![
+            load("direct", upstream_addr, requests, connections, Arc::new(Vec::new())).await,
+            load("gateway_repeated_token", gateway_addr, requests, connections, repeated).await,
+            load("gateway_unique_tokens", gateway_addr, requests, connections, unique).await,
+        ]
+    });
+    let _ = gateway_stop.send(());
+    let _ = upstream_stop.send(());
+    let _ = gateway_thread.join();
+    let _ = upstream_thread.join();
+
+    println!("gateway_load: {requests} requests over {connections} keep-alive connections, 127.0.0.1");
+    println!(
+        "{:<24} {:>10} {:>10} {:>10} {:>12} {:>12} {:>7}",
+        "run", "req/s", "p50 µs", "p99 µs", "+p50 µs", "+p99 µs", "errors"
+    );
+    let direct = (runs[0].percentile(50.0), runs[0].percentile(99.0));
+    let mut failed = false;
+    for run in &runs {
+        let (p50, p99) = (run.percentile(50.0), run.percentile(99.0));
+        println!(
+            "{:<24} {:>10.0} {:>10.0} {:>10.0} {:>12.0} {:>12.0} {:>7}",
+            run.name,
+            run.per_second(),
+            micros(p50),
+            micros(p99),
+            micros(p50) - micros(direct.0),
+            micros(p99) - micros(direct.1),
+            run.errors
+        );
+        failed |= run.errors > 0 || run.latencies.len() != requests;
+    }
+    if failed {
+        eprintln!("gateway_load: some requests failed");
+        std::process::exit(1);
+    }
+}
