@@ -36,6 +36,10 @@ pub async fn bounded<T>(fut: impl Future<Output = T>) -> T {
 pub struct Pki {
     /// The CA certificate (PEM), the only root the test clients trust.
     pub ca_pem: String,
+    /// The server certificate (PEM), for servers the tests start in another process.
+    pub server_cert_pem: String,
+    /// The server certificate's private key (PKCS#8 PEM), for the same.
+    pub server_key_pem: String,
     server: Arc<ServerConfig>,
 }
 
@@ -68,7 +72,12 @@ impl Pki {
                 PrivateKeyDer::Pkcs8(server_key.serialize_der().into()),
             )
             .unwrap();
-        Pki { ca_pem: ca_cert.pem(), server: Arc::new(server) }
+        Pki {
+            ca_pem: ca_cert.pem(),
+            server_cert_pem: server_cert.pem(),
+            server_key_pem: server_key.serialize_pem(),
+            server: Arc::new(server),
+        }
     }
 
     /// The server's TLS configuration (its certificate for `localhost`, `127.0.0.1`, `::1`), for
