@@ -1,12 +1,10 @@
-//! The examples, run as tests over real HTTPS on 127.0.0.1: `examples/authorization_server.rs`
-//! mints for two `examples/resource_server.rs` instances whose keys it discovered from their
+//! The examples, run as tests over real HTTPS on 127.0.0.1: the authorization server of
+//! `examples/authorization_server.rs` (the library's `wire::AuthorizationServer`) mints for two `examples/resource_server.rs` instances whose keys it discovered from their
 //! resource identifiers alone (RFC 9728), the RSs discovered the AS keys from the issuer alone
 //! (RFC 8414), and a client (reqwest) does the seed flows: one token per resource, the AS-assigned
 //! resource, a refresh for the second resource, and the refusals.
 #![cfg(feature = "axum")]
 
-#[path = "../examples/authorization_server.rs"]
-mod authorization_server;
 #[path = "../examples/resource_server.rs"]
 mod resource_server;
 mod wire_common;
@@ -15,11 +13,9 @@ use std::sync::Arc;
 
 use jwe_mint::jwk::{Curve, Jwk, JwkSet};
 use jwe_mint::registry::{Registry, ResourceEntry};
-use jwe_mint::wire::{Discovery, ProtectedResourceDiscovery};
+use jwe_mint::wire::{AuthorizationServer, Discovery, ProtectedResourceDiscovery, RegisteredClient};
 use serde_json::Value;
 use wire_common::{bounded, free_origin, Pki, RouterServer};
-
-use authorization_server::{AuthorizationServer, Client};
 
 const SECRET: &str = "correct horse battery staple";
 
@@ -40,14 +36,11 @@ async fn world(pki: &Pki) -> World {
     let mut registry = Registry::default();
     registry.insert(ResourceEntry::discovered(&photos, ["photos.read", "photos.write"]).unwrap()).unwrap();
     registry.insert(ResourceEntry::discovered(&friends, ["friends.read"]).unwrap()).unwrap();
-    let client = Client {
-        client_id: "photo-app".into(),
-        secret: SECRET.into(),
-        subject: "alice".into(),
-        scope: "photos.read friends.read".into(),
-        resources: vec![photos.clone(), friends.clone()],
-        home_resource: Some(photos.clone()),
-    };
+    let client = RegisteredClient::new("photo-app", SECRET, "alice")
+        .unwrap()
+        .scope("photos.read friends.read")
+        .resources([photos.as_str(), friends.as_str()])
+        .home_resource(&photos);
     let resources = ProtectedResourceDiscovery::new(discovery(), &issuer);
     let as_key = Jwk::generate(Curve::P256).unwrap();
     // The RSs are not up yet: the AS starts with both entries unbound.
@@ -63,7 +56,7 @@ async fn world(pki: &Pki) -> World {
         let app = resource_server::app(resource, keys, &issuer, scope, &discovery()).await.unwrap();
         servers.push(RouterServer::start(pki, addr, app).await);
     }
-    assert_eq!(server.bind_resources(&resources).await, 0, "both RSs bound once up");
+    assert!(server.bind_resources(&resources).await.is_empty(), "both RSs bound once up");
 
     let client = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(pki.ca_pem.as_bytes()).unwrap())

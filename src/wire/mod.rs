@@ -26,6 +26,11 @@
 //!   axum extractor.
 //! - [`MetadataRouter`]: the RS's RFC 9728 metadata and the JWK Set at its `jwks_uri`.
 //!
+//! Also with `axum`, the authorization server's side: [`AuthorizationServer`], a router serving
+//! RFC 8414 metadata, the AS's `jwks_uri` and a token endpoint (`client_credentials`,
+//! `refresh_token`, RFC 8707 `resource`, `client_secret_basic`, RFC 6749 §5.2 errors) that mints
+//! for the resource servers of its registry, discovered as above.
+//!
 //! With the feature `gateway` (part of the CLI build): [`Gateway`], the streaming reverse proxy of
 //! `jwe-mint gateway` for resource servers in any language, and [`KeyFile`], the RS's key file
 //! reloaded while it runs.
@@ -43,6 +48,8 @@ mod layer;
 #[cfg(feature = "axum")]
 mod metadata;
 mod protected_resource;
+#[cfg(feature = "axum")]
+mod token_endpoint;
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -63,6 +70,11 @@ pub use layer::{BearerLayer, BearerRejection, BearerService, RejectionKind, DEFA
 pub use metadata::{MetadataRouter, DEFAULT_MAX_AGE};
 pub use protected_resource::{
     protected_resource_metadata_url, ProtectedResourceDiscovery, ProtectedResourceMetadata,
+};
+#[cfg(feature = "axum")]
+pub use token_endpoint::{
+    AuthorizationServer, AuthorizationServerBuilder, RegisteredClient, AS_DOCUMENT_MAX_AGE,
+    DEFAULT_MAX_REFRESH_TOKENS, DEFAULT_REFRESH_TOKEN_LIFETIME, MAX_TOKEN_REQUEST,
 };
 
 /// The `tracing` target of every key-source event.
