@@ -5,8 +5,8 @@ mod resource;
 
 pub(crate) use claims::RESERVED_CLAIMS;
 pub use claims::{AccessTokenClaims, Audience};
-pub(crate) use resource::covers;
 pub use resource::ResourceIndicator;
+pub(crate) use resource::{covers, has_dot_segment};
 
 /// The `typ` of an RFC 9068 access token's JWS header.
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";

@@ -330,13 +330,38 @@ impl HttpFetcher {
     }
 
     async fn get_checked(&self, url: &Url) -> Result<HttpResponse, WireError> {
-        let mut response = self
+        let request = self
             .client
             .get(url.clone())
-            .header(http::header::ACCEPT, "application/jwk-set+json, application/json")
-            .send()
-            .await
-            .map_err(|e| self.map_error(url, &e))?;
+            .header(http::header::ACCEPT, "application/jwk-set+json, application/json");
+        self.send_checked(url, request).await
+    }
+
+    /// Sends any request with this fetcher's client and limits: the URL checks of
+    /// [`check_url`](Self::check_url), the whole-request timeout, no redirects (a 3xx is
+    /// [`WireError::Redirect`]), the body limit. Any status other than 3xx is returned. For the
+    /// client side (token endpoint, requests to resource servers).
+    pub(crate) async fn execute(&self, request: reqwest::Request) -> Result<HttpResponse, WireError> {
+        let url = request.url().clone();
+        self.check_url(&url)?;
+        let builder = reqwest::RequestBuilder::from_parts(self.client.clone(), request);
+        match tokio::time::timeout(self.timeout, self.send_checked(&url, builder)).await {
+            Ok(result) => result,
+            Err(_) => Err(WireError::Timeout { url: url.to_string(), after: self.timeout }),
+        }
+    }
+
+    /// The underlying `reqwest` client (to build requests for [`execute`](Self::execute)).
+    pub(crate) fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    async fn send_checked(
+        &self,
+        url: &Url,
+        request: reqwest::RequestBuilder,
+    ) -> Result<HttpResponse, WireError> {
+        let mut response = request.send().await.map_err(|e| self.map_error(url, &e))?;
         let status = response.status();
         if status.is_redirection() {
             return Err(WireError::Redirect { url: url.to_string(), status: status.as_u16() });

@@ -18,6 +18,14 @@
 //!   metadata's origin unless allowed) and an RS's encryption keys; binds the registry entries
 //!   whose keys live on the wire. It fetches only for resources in the registry.
 //!
+//! The client's side:
+//!
+//! - [`TokenBook`]: one access token per resource (RFC 8707), each given only to URLs its
+//!   resource covers, renewed ahead of expiry with the refresh token (RFC 8707 §2.2).
+//! - [`AuthorizedClient`]: sends requests with the right token; on a 401 follows the resource
+//!   server's RFC 9728 metadata to its authorization server (when the client trusts it), obtains
+//!   a token for that resource and retries once.
+//!
 //! With the feature `axum`, the resource server's side of the wire:
 //!
 //! - [`BearerLayer`]: a tower layer that lets requests through only with a valid access token
@@ -38,6 +46,7 @@
 //! Every failure is a [`WireError`] that names the URL. Events (refreshes, failures, kid misses) go
 //! to `tracing` with the target `jwe_mint::keys`.
 
+mod client;
 mod discovery;
 mod fetch;
 #[cfg(feature = "gateway")]
@@ -54,6 +63,9 @@ mod token_endpoint;
 use std::net::IpAddr;
 use std::time::Duration;
 
+pub use client::{
+    AuthorizedClient, BearerToken, ClientError, TokenBook, TokenBookBuilder, DEFAULT_REFRESH_SKEW,
+};
 pub use discovery::{authorization_server_metadata_urls, AuthorizationServerMetadata, Discovery};
 pub use fetch::{
     is_non_public, ConfigError, FetchFuture, Fetcher, HttpFetcher, HttpFetcherBuilder, HttpResponse,

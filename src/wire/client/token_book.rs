@@ -1,0 +1,796 @@
+//! [`TokenBook`]: the client's access tokens, one per resource, each given only to URLs its
+//! resource covers.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+use tokio::sync::{watch, OnceCell};
+use url::Url;
+use zeroize::Zeroizing;
+
+use super::ClientError;
+use crate::wire::{ConfigError, Discovery, HttpFetcher, HttpFetcherBuilder, HttpResponse};
+
+/// Default refresh skew: a token is renewed this long before it expires.
+pub const DEFAULT_REFRESH_SKEW: Duration = Duration::from_secs(30);
+
+/// An access token as the book hands it out: its value (zeroized when the last copy is dropped,
+/// never shown by `Debug`) and the resource it is for.
+#[derive(Clone)]
+pub struct BearerToken {
+    value: Arc<Zeroizing<String>>,
+    resource: Arc<str>,
+}
+
+impl BearerToken {
+    /// The token, for an `Authorization: Bearer` header.
+    pub fn secret(&self) -> &str {
+        &self.value
+    }
+
+    /// The resource it was issued for (as the authorization server named it).
+    pub fn resource(&self) -> &str {
+        &self.resource
+    }
+
+    fn same_token(&self, other: &BearerToken) -> bool {
+        self.value.as_str() == other.value.as_str()
+    }
+}
+
+impl fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BearerToken").field("resource", &self.resource).finish_non_exhaustive()
+    }
+}
+
+/// Configures a [`TokenBook`].
+pub struct TokenBookBuilder {
+    issuer: String,
+    client_id: String,
+    client_secret: Zeroizing<String>,
+    scope: Option<String>,
+    fetcher: HttpFetcherBuilder,
+    refresh_skew: Duration,
+}
+
+impl fmt::Debug for TokenBookBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenBookBuilder")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("scope", &self.scope)
+            .field("fetcher", &self.fetcher)
+            .field("refresh_skew", &self.refresh_skew)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenBookBuilder {
+    /// The `scope` sent with every token request (default: none, the AS's default).
+    pub fn scope(mut self, scope: &str) -> Self {
+        self.scope = Some(scope.to_owned());
+        self
+    }
+
+    /// The HTTP settings (trust anchors, `https` only unless loopback `http` is allowed,
+    /// timeouts, body limit) for the token endpoint, the AS metadata and, through
+    /// [`AuthorizedClient`](super::AuthorizedClient), the resource servers. Default:
+    /// [`HttpFetcherBuilder::new`].
+    pub fn fetcher(mut self, fetcher: HttpFetcherBuilder) -> Self {
+        self.fetcher = fetcher;
+        self
+    }
+
+    /// How long before its expiry a token is renewed (default [`DEFAULT_REFRESH_SKEW`]; at most
+    /// half the token's lifetime is used, so a short-lived token is not renewed on every use).
+    pub fn refresh_skew(mut self, skew: Duration) -> Self {
+        self.refresh_skew = skew;
+        self
+    }
+
+    /// Builds the book. Nothing is fetched yet: the token endpoint is discovered from the
+    /// issuer's RFC 8414 metadata on the first token request.
+    pub fn build(self) -> Result<TokenBook, ConfigError> {
+        let fetcher = self.fetcher.clone().build()?;
+        let strict = self.fetcher.refuse_private_addresses(true).build()?;
+        Ok(TokenBook {
+            inner: Arc::new(Inner {
+                issuer: self.issuer,
+                client_id: self.client_id,
+                client_secret: self.client_secret,
+                scope: self.scope,
+                fetcher,
+                strict,
+                refresh_skew: self.refresh_skew,
+                token_endpoint: OnceCell::new(),
+                state: Mutex::new(State::default()),
+            }),
+        })
+    }
+}
+
+/// The client's access tokens, one per resource (RFC 8707), for one authorization server.
+///
+/// - Filled from token responses: `access_token` with `resource`, or `access_tokens` (one entry
+///   per resource, each with its `resource`), and `refresh_token`.
+/// - [`token_for`](Self::token_for) gives a URL the token whose resource covers it: the same
+///   URL, or a path-segment prefix of it (`https://rs/photos` covers `https://rs/photos/1`, not
+///   `https://rs/photos-evil`), the longest match winning, scheme, host and port compared
+///   exactly. A URL with a `.` or `..` segment (also percent-encoded) or an encoded `/` or `\`
+///   gets none; a URL no resource covers never gets a token.
+/// - Tokens are renewed ahead of their expiry (`expires_in`; the tokens themselves are opaque
+///   to the client) with the `refresh_token` grant naming the resource (RFC 8707 §2.2), else
+///   with `client_credentials`; a token for a new resource is obtained the same way. Concurrent
+///   askers for one resource share one token request; no lock is held while it runs.
+/// - The client authenticates with `client_secret_basic` (RFC 6749 §2.3.1) at the token
+///   endpoint of the issuer's RFC 8414 metadata, and nowhere else.
+///
+/// Cloning is cheap (the book is shared); it is `Send + Sync`.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use jwe_mint::wire::{HttpFetcher, TokenBook};
+/// let book = TokenBook::builder("https://as.example.com", "photo-app", "s3cret".to_string())
+///     .fetcher(HttpFetcher::builder().add_ca_file("ca.pem")?)
+///     .build()?;
+/// book.obtain("https://photos.example.com").await?;
+/// let token = book.token_for("https://photos.example.com/albums/1").expect("covered");
+/// assert!(book.token_for("https://friends.example.com/").is_none());
+/// # let _ = token; Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct TokenBook {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    issuer: String,
+    client_id: String,
+    client_secret: Zeroizing<String>,
+    scope: Option<String>,
+    fetcher: HttpFetcher,
+    strict: HttpFetcher,
+    refresh_skew: Duration,
+    token_endpoint: OnceCell<Url>,
+    state: Mutex<State>,
+}
+
+type Outcome = Option<Result<(), ClientError>>;
+
+#[derive(Default)]
+struct State {
+    entries: Vec<Entry>,
+    refresh_token: Option<Arc<Zeroizing<String>>>,
+    /// Token requests under way, by normalised resource: their outcome is published here.
+    flights: HashMap<String, watch::Receiver<Outcome>>,
+}
+
+struct Entry {
+    /// The resource in its normalised form (see [`normalise`]), for matching.
+    matcher: String,
+    token: BearerToken,
+    expires_at: Option<Instant>,
+    refresh_at: Option<Instant>,
+}
+
+impl Entry {
+    fn expired(&self, now: Instant) -> bool {
+        self.expires_at.is_some_and(|t| now >= t)
+    }
+
+    fn due(&self, now: Instant) -> bool {
+        self.refresh_at.is_some_and(|t| now >= t)
+    }
+}
+
+impl fmt::Debug for TokenBook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let resources: Vec<String> =
+            self.inner.lock().entries.iter().map(|e| e.token.resource().to_owned()).collect();
+        f.debug_struct("TokenBook")
+            .field("issuer", &self.inner.issuer)
+            .field("client_id", &self.inner.client_id)
+            .field("resources", &resources)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a token request must achieve.
+enum Need<'a> {
+    /// A token that is not due for renewal.
+    Fresh,
+    /// A token other than this one (the resource server refused it).
+    Replace(&'a BearerToken),
+}
+
+impl Inner {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Removes a token request from the flights when it ends, also when its future is dropped
+/// mid-way (the waiters then see the sender gone and try again).
+struct FlightGuard<'a> {
+    inner: &'a Inner,
+    key: String,
+}
+
+impl Drop for FlightGuard<'_> {
+    fn drop(&mut self) {
+        self.inner.lock().flights.remove(&self.key);
+    }
+}
+
+impl TokenBook {
+    /// A book for the client `client_id` of the authorization server `issuer` (its RFC 8414
+    /// issuer identifier; the token endpoint comes from its metadata).
+    pub fn builder(
+        issuer: &str,
+        client_id: &str,
+        client_secret: impl Into<Zeroizing<String>>,
+    ) -> TokenBookBuilder {
+        TokenBookBuilder {
+            issuer: issuer.to_owned(),
+            client_id: client_id.to_owned(),
+            client_secret: client_secret.into(),
+            scope: None,
+            fetcher: HttpFetcherBuilder::new(),
+            refresh_skew: DEFAULT_REFRESH_SKEW,
+        }
+    }
+
+    /// The authorization server's issuer identifier.
+    pub fn issuer(&self) -> &str {
+        &self.inner.issuer
+    }
+
+    /// The fetcher built from the configured HTTP settings.
+    pub(crate) fn fetcher(&self) -> &HttpFetcher {
+        &self.inner.fetcher
+    }
+
+    /// The same settings, refusing non-public addresses (for URLs learned from responses).
+    pub(crate) fn strict_fetcher(&self) -> &HttpFetcher {
+        &self.inner.strict
+    }
+
+    /// The resources the book holds a token for (expired ones included), as the AS named them.
+    pub fn resources(&self) -> Vec<String> {
+        self.inner.lock().entries.iter().map(|e| e.token.resource().to_owned()).collect()
+    }
+
+    /// The token for `url`: the one whose resource equals the URL or is a path-segment prefix of
+    /// it, the longest such resource winning; `None` when no resource covers the URL, when the
+    /// URL has dot segments or an encoded `/` or `\` in its path, or when that token has expired.
+    /// It does not renew: see [`fresh_token_for`](Self::fresh_token_for).
+    pub fn token_for(&self, url: &str) -> Option<BearerToken> {
+        let now = Instant::now();
+        let state = self.inner.lock();
+        best_match(&state.entries, url).filter(|e| !e.expired(now)).map(|e| e.token.clone())
+    }
+
+    /// The token for `url` as [`token_for`](Self::token_for) picks it, renewed first when it is
+    /// due (within the refresh skew of its expiry). `Ok(None)` when no resource covers the URL.
+    /// When the renewal fails but the old token has not expired yet, the old token is returned
+    /// (and the failure logged); once it has expired, the failure is the error.
+    pub async fn fresh_token_for(&self, url: &str) -> Result<Option<BearerToken>, ClientError> {
+        let now = Instant::now();
+        let (token, due, expired) = {
+            let state = self.inner.lock();
+            match best_match(&state.entries, url) {
+                None => return Ok(None),
+                Some(e) => (e.token.clone(), e.due(now), e.expired(now)),
+            }
+        };
+        if !due {
+            return Ok(Some(token));
+        }
+        match self.obtain_inner(token.resource(), Need::Fresh).await {
+            Ok(_) => Ok(self.token_for(url)),
+            Err(e) if !expired => {
+                tracing::warn!(target: super::TRACING_TARGET, resource = token.resource(), error = %e,
+                    "token renewal failed; the current token is used until it expires");
+                Ok(Some(token))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A token for `resource` (an RFC 8707 resource identifier, sent as given): the one held,
+    /// unless it is due for renewal or missing; then one from the token endpoint, with the
+    /// refresh token when the book holds one (RFC 8707 §2.2), else `client_credentials`.
+    /// Concurrent calls for one resource share one token request.
+    pub async fn obtain(&self, resource: &str) -> Result<BearerToken, ClientError> {
+        self.obtain_inner(resource, Need::Fresh).await
+    }
+
+    /// A token for `resource` other than `rejected` (a resource server refused it): a new one
+    /// from the token endpoint, unless another caller already replaced it.
+    pub async fn replace(&self, resource: &str, rejected: &BearerToken) -> Result<BearerToken, ClientError> {
+        self.obtain_inner(resource, Need::Replace(rejected)).await
+    }
+
+    /// Asks the token endpoint for tokens with `client_credentials` for `resources` (none: the
+    /// AS picks, and its response's `resource` says which), stores them (and the refresh token)
+    /// and returns the resources stored.
+    pub async fn client_credentials(&self, resources: &[&str]) -> Result<Vec<String>, ClientError> {
+        let response = self.token_request(&[("grant_type", "client_credentials")], resources).await?;
+        let requested = if resources.len() == 1 { Some(resources[0]) } else { None };
+        self.store(&response, requested)
+    }
+
+    /// Stores the tokens of a token response body (JSON): `access_token` for `resource` (or,
+    /// without `resource`, for `requested`, the one resource the request named), or every entry
+    /// of `access_tokens`; and its `refresh_token`. Returns the resources stored. A response
+    /// with a token whose resource cannot be told is refused whole.
+    pub fn insert_token_response(
+        &self,
+        body: &[u8],
+        requested: Option<&str>,
+    ) -> Result<Vec<String>, ClientError> {
+        let response = HttpResponse::new(http::StatusCode::OK, http::HeaderMap::new(), body.to_vec());
+        self.store(&TokenEndpointResponse { url: "token response".into(), response }, requested)
+    }
+
+    async fn obtain_inner(&self, resource: &str, need: Need<'_>) -> Result<BearerToken, ClientError> {
+        let key = normalise(resource)
+            .ok_or_else(|| ClientError::InvalidResource { resource: shorten(resource) })?;
+        loop {
+            let now = Instant::now();
+            let waiting = {
+                let mut state = self.inner.lock();
+                if let Some(e) = state.entries.iter().find(|e| e.matcher == key) {
+                    let satisfied = match need {
+                        Need::Fresh => !e.due(now) && !e.expired(now),
+                        Need::Replace(rejected) => !e.token.same_token(rejected) && !e.expired(now),
+                    };
+                    if satisfied {
+                        return Ok(e.token.clone());
+                    }
+                }
+                match state.flights.get(&key) {
+                    Some(rx) => Ok(rx.clone()),
+                    None => {
+                        let (tx, rx) = watch::channel(None);
+                        state.flights.insert(key.clone(), rx);
+                        Err(tx)
+                    }
+                }
+            };
+            match waiting {
+                Err(tx) => {
+                    // This caller makes the request (no lock held); the others wait for it.
+                    let guard = FlightGuard { inner: &self.inner, key: key.clone() };
+                    let outcome = self.request_for(resource).await;
+                    drop(guard);
+                    tx.send_replace(Some(outcome.clone()));
+                    outcome?;
+                    return self.held(&key, resource);
+                }
+                Ok(mut rx) => {
+                    // Someone else's request: wait for its outcome. A dropped request (sender
+                    // gone) is retried from the top.
+                    let outcome = match rx.wait_for(Option::is_some).await {
+                        Ok(v) => v.clone(),
+                        Err(_) => continue,
+                    };
+                    if let Some(outcome) = outcome {
+                        outcome?;
+                        return self.held(&key, resource);
+                    }
+                }
+            }
+        }
+    }
+
+    fn held(&self, key: &str, resource: &str) -> Result<BearerToken, ClientError> {
+        let state = self.inner.lock();
+        state
+            .entries
+            .iter()
+            .find(|e| e.matcher == key)
+            .map(|e| e.token.clone())
+            .ok_or_else(|| ClientError::NotGranted { resource: shorten(resource) })
+    }
+
+    /// One token request for `resource`: the refresh token if held (falling back to
+    /// `client_credentials` when the AS refuses it for this resource), else `client_credentials`.
+    async fn request_for(&self, resource: &str) -> Result<(), ClientError> {
+        let refresh = self.inner.lock().refresh_token.clone();
+        if let Some(refresh) = refresh {
+            let form = [("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())];
+            match self.token_request(&form, &[resource]).await {
+                Ok(response) => return self.store(&response, Some(resource)).map(drop),
+                Err(ClientError::TokenEndpoint { code, .. })
+                    if code == "invalid_grant" || code == "invalid_target" =>
+                {
+                    if code == "invalid_grant" {
+                        // The refresh token is dead (expired, revoked): forget it.
+                        let mut state = self.inner.lock();
+                        if state.refresh_token.as_ref().is_some_and(|r| Arc::ptr_eq(r, &refresh)) {
+                            state.refresh_token = None;
+                        }
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let response = self.token_request(&[("grant_type", "client_credentials")], &[resource]).await?;
+        self.store(&response, Some(resource)).map(drop)
+    }
+
+    async fn token_endpoint(&self) -> Result<&Url, ClientError> {
+        self.inner
+            .token_endpoint
+            .get_or_try_init(|| async {
+                let discovery = Discovery::new(Arc::new(self.inner.fetcher.clone()));
+                let metadata = discovery.authorization_server(&self.inner.issuer).await?;
+                let url = metadata.metadata_url.to_string();
+                let endpoint =
+                    metadata.document.get("token_endpoint").and_then(Value::as_str).ok_or_else(|| {
+                        ClientError::Wire(crate::wire::WireError::InvalidMetadata {
+                            url: url.clone(),
+                            reason: "no `token_endpoint` string".into(),
+                        })
+                    })?;
+                let endpoint = Url::parse(endpoint).map_err(|_| {
+                    ClientError::Wire(crate::wire::WireError::InvalidMetadata {
+                        url,
+                        reason: "`token_endpoint` is not a URL".into(),
+                    })
+                })?;
+                self.inner.fetcher.check_url(&endpoint)?;
+                Ok(endpoint)
+            })
+            .await
+    }
+
+    /// POSTs a token request (RFC 6749 §3.2: form body, `client_secret_basic`) with the
+    /// `resource` parameters (RFC 8707 §2) and the configured scope.
+    async fn token_request(
+        &self,
+        form: &[(&str, &str)],
+        resources: &[&str],
+    ) -> Result<TokenEndpointResponse, ClientError> {
+        let endpoint = self.token_endpoint().await?.clone();
+        let mut body = {
+            let mut body = url::form_urlencoded::Serializer::new(String::new());
+            body.extend_pairs(form);
+            for r in resources {
+                body.append_pair("resource", r);
+            }
+            if let Some(scope) = &self.inner.scope {
+                body.append_pair("scope", scope);
+            }
+            Zeroizing::new(body.finish())
+        };
+        // RFC 6749 §2.3.1: id and secret are form-urlencoded before the Basic encoding.
+        let encode =
+            |s: &str| Zeroizing::new(url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>());
+        let (id, secret) = (encode(&self.inner.client_id), encode(&self.inner.client_secret));
+        let request = self
+            .inner
+            .fetcher
+            .client()
+            .post(endpoint.clone())
+            .basic_auth(id.as_str(), Some(secret.as_str()))
+            .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(http::header::ACCEPT, "application/json")
+            .body(std::mem::take(&mut *body))
+            .build()
+            .map_err(|e| {
+                ClientError::Wire(crate::wire::WireError::InvalidUrl {
+                    url: endpoint.to_string(),
+                    reason: e.to_string(),
+                })
+            })?;
+        let response = self.inner.fetcher.execute(request).await?;
+        let url = endpoint.to_string();
+        if response.status == http::StatusCode::OK {
+            return Ok(TokenEndpointResponse { url, response });
+        }
+        // RFC 6749 §5.2: 400 (401 for invalid_client) with a JSON `error`.
+        let document = crate::json::parse_object(&response.body, "error response").ok();
+        match document.as_ref().and_then(|d| d.get("error")).and_then(Value::as_str) {
+            Some(code) => Err(ClientError::TokenEndpoint {
+                url,
+                status: response.status.as_u16(),
+                code: printable(code, 64),
+                description: document
+                    .as_ref()
+                    .and_then(|d| d.get("error_description"))
+                    .and_then(Value::as_str)
+                    .map(|d| printable(d, 200)),
+            }),
+            None => Err(ClientError::Wire(crate::wire::WireError::Status {
+                url,
+                status: response.status.as_u16(),
+            })),
+        }
+    }
+
+    /// Parses a token response and stores its tokens and refresh token.
+    fn store(
+        &self,
+        response: &TokenEndpointResponse,
+        requested: Option<&str>,
+    ) -> Result<Vec<String>, ClientError> {
+        let url = &response.url;
+        let invalid =
+            |reason: &str| ClientError::InvalidTokenResponse { url: url.clone(), reason: reason.into() };
+        let document = crate::json::parse_object(&response.response.body, "token response")
+            .map_err(|_| invalid("not a JSON object"))?;
+        let now = Instant::now();
+        let mut parsed = Vec::new();
+        match document.get("access_tokens") {
+            Some(Value::Array(items)) if !items.is_empty() => {
+                for item in items {
+                    let item =
+                        item.as_object().ok_or_else(|| invalid("`access_tokens` entries must be objects"))?;
+                    parsed.push(self.entry(item, None, now).map_err(|r| invalid(&r))?);
+                }
+            }
+            Some(_) => return Err(invalid("`access_tokens` must be a non-empty array")),
+            None => parsed.push(self.entry(&document, requested, now).map_err(|r| invalid(&r))?),
+        }
+        let refresh_token = match document.get("refresh_token") {
+            None => None,
+            Some(Value::String(s)) if !s.is_empty() => Some(Arc::new(Zeroizing::new(s.clone()))),
+            Some(_) => return Err(invalid("`refresh_token` must be a non-empty string")),
+        };
+        let stored: Vec<String> = parsed.iter().map(|e| e.token.resource().to_owned()).collect();
+        let mut state = self.inner.lock();
+        for entry in parsed {
+            state.entries.retain(|e| e.matcher != entry.matcher);
+            state.entries.push(entry);
+        }
+        if refresh_token.is_some() {
+            state.refresh_token = refresh_token;
+        }
+        Ok(stored)
+    }
+
+    fn entry(
+        &self,
+        item: &Map<String, Value>,
+        requested: Option<&str>,
+        now: Instant,
+    ) -> Result<Entry, String> {
+        let token = match item.get("access_token") {
+            Some(Value::String(t)) if is_b64token(t) => t,
+            Some(Value::String(_)) => return Err("`access_token` is not a valid bearer token".into()),
+            _ => return Err("no `access_token` string".into()),
+        };
+        match item.get("token_type").and_then(Value::as_str) {
+            Some(t) if t.eq_ignore_ascii_case("bearer") => {}
+            _ => return Err("`token_type` is not Bearer".into()),
+        }
+        let resource = match (item.get("resource"), requested) {
+            (Some(Value::String(r)), _) => r.as_str(),
+            (Some(_), _) => return Err("`resource` must be a string".into()),
+            // RFC 8707: a token for the one resource requested.
+            (None, Some(r)) => r,
+            (None, None) => return Err("no `resource`: the token's resource server is unknown".into()),
+        };
+        let matcher =
+            normalise(resource).ok_or("`resource` is not an absolute http(s) URI without dot segments")?;
+        let lifetime = match item.get("expires_in") {
+            None => None,
+            Some(v) => {
+                Some(Duration::from_secs(v.as_u64().ok_or("`expires_in` must be a non-negative integer")?))
+            }
+        };
+        let expires_at = lifetime.and_then(|l| now.checked_add(l));
+        let refresh_at =
+            lifetime.and_then(|l| now.checked_add(l.saturating_sub(self.inner.refresh_skew.min(l / 2))));
+        Ok(Entry {
+            matcher,
+            token: BearerToken {
+                value: Arc::new(Zeroizing::new(token.clone())),
+                resource: Arc::from(resource),
+            },
+            expires_at,
+            refresh_at,
+        })
+    }
+}
+
+/// A 200 answer of the token endpoint (or a response given to [`TokenBook::insert_token_response`]).
+struct TokenEndpointResponse {
+    url: String,
+    response: HttpResponse,
+}
+
+/// RFC 6750 §2.1 `b64token`: what fits in an `Authorization: Bearer` header.
+fn is_b64token(t: &str) -> bool {
+    let body = t.trim_end_matches('=');
+    !body.is_empty() && body.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+}
+
+/// A resource identifier in the form requests are compared in: an absolute `http(s)` URL with a
+/// host, no credentials, no fragment, no dot segments (RFC 8707 §2), serialised by the URL
+/// parser (scheme and host lowercased, default port dropped, empty path as `/`).
+pub(crate) fn normalise(resource: &str) -> Option<String> {
+    let resource = crate::token::ResourceIndicator::parse(resource).ok()?;
+    let url = Url::parse(resource.as_str()).ok()?;
+    if !matches!(url.scheme(), "https" | "http") || url.host().is_none() || !url.username().is_empty() {
+        return None;
+    }
+    if url.password().is_some() {
+        return None;
+    }
+    Some(url.to_string())
+}
+
+/// Whether the resource `matcher` (normalised) covers the request URL `url`: the rule of
+/// resource indicators (`crate::token::covers`: the same URL, or a path-segment prefix), applied
+/// to the URL as it will be sent and to it without its query. Dot segments in the URL as given,
+/// and `%2F` / `%5C` in its path (servers that decode them would see other segments), never
+/// match.
+pub(crate) fn covers_url(matcher: &str, url: &RequestUrl) -> Option<usize> {
+    (crate::token::covers(matcher, &url.full) || crate::token::covers(matcher, &url.without_query))
+        .then_some(matcher.len())
+}
+
+/// A request URL in the forms [`covers_url`] compares.
+pub(crate) struct RequestUrl {
+    full: String,
+    without_query: String,
+}
+
+impl RequestUrl {
+    pub(crate) fn parse(raw: &str) -> Option<RequestUrl> {
+        let raw = raw.split('#').next().unwrap_or(raw);
+        if crate::token::has_dot_segment(raw) || raw.contains('\\') {
+            return None;
+        }
+        let mut url = Url::parse(raw).ok()?;
+        if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
+            return None;
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return None;
+        }
+        let path = url.path().to_ascii_lowercase();
+        if path.contains("%2f") || path.contains("%5c") || crate::token::has_dot_segment(url.path()) {
+            return None;
+        }
+        url.set_fragment(None);
+        let full = url.to_string();
+        url.set_query(None);
+        Some(RequestUrl { full, without_query: url.to_string() })
+    }
+}
+
+fn best_match<'a>(entries: &'a [Entry], url: &str) -> Option<&'a Entry> {
+    let url = RequestUrl::parse(url)?;
+    entries
+        .iter()
+        .filter_map(|e| covers_url(&e.matcher, &url).map(|len| (len, e)))
+        .max_by_key(|(len, _)| *len)
+        .map(|(_, e)| e)
+}
+
+/// A value from a remote document, for an error message: printable ASCII, bounded.
+fn printable(s: &str, max: usize) -> String {
+    s.chars().take(max).map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect()
+}
+
+pub(crate) fn shorten(s: &str) -> String {
+    printable(s, 200)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn book() -> TokenBook {
+        TokenBook::builder("https://as.example", "app", "secret".to_string()).build().unwrap()
+    }
+
+    fn response(pairs: &[(&str, &str, u64)]) -> Vec<u8> {
+        let items: Vec<Value> = pairs
+            .iter()
+            .map(|(r, t, e)| serde_json::json!({"resource": r, "access_token": t, "token_type": "Bearer", "expires_in": e}))
+            .collect();
+        let mut v = items[0].clone();
+        if items.len() > 1 {
+            v["access_tokens"] = items.into();
+        }
+        v.to_string().into_bytes()
+    }
+
+    #[test]
+    fn longest_covering_resource_wins_and_nothing_else() {
+        let b = book();
+        let stored = b
+            .insert_token_response(
+                &response(&[
+                    ("https://rs.example", "root", 3600),
+                    ("https://rs.example/photos", "photos", 3600),
+                    ("https://RS.example:443/photos/private/", "private", 3600),
+                    ("https://friends.example:8443/api", "friends", 3600),
+                ]),
+                None,
+            )
+            .unwrap();
+        assert_eq!(stored.len(), 4);
+        let t = |u: &str| b.token_for(u).map(|t| t.secret().to_owned());
+        assert_eq!(t("https://rs.example/photos").as_deref(), Some("photos"));
+        assert_eq!(t("https://rs.example/photos?page=2#x").as_deref(), Some("photos"));
+        assert_eq!(t("https://rs.example/photos/1").as_deref(), Some("photos"));
+        assert_eq!(t("https://rs.example/photos/private/1").as_deref(), Some("private"));
+        assert_eq!(t("https://rs.example/photos/private").as_deref(), Some("photos"));
+        assert_eq!(t("https://rs.example/photos-evil").as_deref(), Some("root"));
+        assert_eq!(t("https://rs.example/photos/a/b").as_deref(), Some("photos"));
+        assert_eq!(t("https://rs.example:443/").as_deref(), Some("root"));
+        assert_eq!(t("https://friends.example:8443/api/x").as_deref(), Some("friends"));
+        for none in [
+            "https://friends.example:8443/apix",
+            "https://friends.example/api",
+            "http://friends.example:8443/api",
+            "https://friends.example:8443/",
+            "https://friends.example:8443/api/../admin",
+            "https://friends.example:8443/api/%2e%2e/admin",
+            "https://friends.example:8443/api/%2E/x",
+            "https://friends.example:8443/api%2f..%2fadmin",
+            "https://friends.example:8443/api/x%5C..",
+            "https://user:pw@friends.example:8443/api/x",
+            "https://rs.example.evil/photos",
+            "https://rs.example/photos/../../etc",
+            "https://rs.example/photos/a/b/..",
+            "https://rs.example/photos/a/./b",
+            "not a url",
+            "ftp://rs.example/photos",
+        ] {
+            assert_eq!(t(none), None, "{none}");
+        }
+    }
+
+    #[test]
+    fn token_responses_are_checked() {
+        let b = book();
+        let bad: [&[u8]; 8] = [
+            br#"{"access_token":"a","token_type":"Bearer"}"#,
+            br#"{"access_token":"a","token_type":"DPoP","resource":"https://r"}"#,
+            br#"{"access_token":"a b","token_type":"Bearer","resource":"https://r"}"#,
+            br#"{"access_token":"a","token_type":"Bearer","resource":"https://r/x/../y"}"#,
+            br#"{"access_token":"a","token_type":"Bearer","resource":"https://r","expires_in":-1}"#,
+            br#"{"access_token":"a","token_type":"Bearer","resource":"https://r","access_tokens":[]}"#,
+            br#"{"access_token":"a","token_type":"Bearer","resource":"/relative"}"#,
+            b"[]",
+        ];
+        for body in bad {
+            assert!(
+                matches!(b.insert_token_response(body, None), Err(ClientError::InvalidTokenResponse { .. })),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        assert!(b.resources().is_empty());
+        // Without `resource`: the one requested.
+        let ok = br#"{"access_token":"tok","token_type":"bearer","refresh_token":"rt"}"#;
+        assert_eq!(b.insert_token_response(ok, Some("https://r")).unwrap(), ["https://r"]);
+        assert_eq!(b.token_for("https://r/x").unwrap().secret(), "tok");
+        assert!(!format!("{b:?} {:?}", b.token_for("https://r").unwrap()).contains("tok"));
+        // A huge lifetime does not overflow.
+        let long = format!(
+            r#"{{"access_token":"t","token_type":"Bearer","resource":"https://l","expires_in":{}}}"#,
+            u64::MAX
+        );
+        b.insert_token_response(long.as_bytes(), None).unwrap();
+        assert!(b.token_for("https://l").is_some());
+    }
+
+    #[test]
+    fn expired_tokens_are_not_handed_out() {
+        let b = book();
+        b.insert_token_response(&response(&[("https://r", "t", 0)]), None).unwrap();
+        assert!(b.token_for("https://r").is_none());
+    }
+}
