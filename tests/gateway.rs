@@ -308,29 +308,182 @@ async fn spoofed_identity_headers_are_stripped_and_the_gateways_own_are_set() {
     .await;
 }
 
-/// RFC 9112 §6.1: a request with both `Content-Length` and `Transfer-Encoding` is read by its
-/// `Transfer-Encoding` alone (hyper drops the `Content-Length`) and the connection closes after
-/// the answer, so bytes smuggled behind the chunked body are never read as a request.
+/// A request head with `token`, the given framing fields, and `rest` (body and whatever follows).
+fn post(token: &str, framing: &str, rest: &str) -> String {
+    format!("POST /upload HTTP/1.1\r\nHost: api.example.com\r\nAuthorization: Bearer {token}\r\n{framing}\r\n{rest}")
+}
+
+/// Bytes a smuggler puts behind the body the gateway would read.
+const SMUGGLED: &str = "0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+
+/// The connection ends: nothing more arrives before end of stream (a reset counts as closed).
+async fn assert_closes(stream: &mut TcpStream) {
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest))
+        .await
+        .expect("the connection stayed open");
+    if read.is_ok() {
+        assert!(rest.is_empty(), "more after the answer: {:?}", String::from_utf8_lossy(&rest));
+    }
+}
+
+/// RFC 9112 §6.3: a request with both `Content-Length` and `Transfer-Encoding` (either order)
+/// is 400 and the connection closes; it never reaches the upstream, nor does what follows it.
 #[tokio::test]
-async fn content_length_with_transfer_encoding_closes_the_connection_and_smuggles_nothing() {
+async fn content_length_with_transfer_encoding_is_400_and_closes() {
     bounded(async {
         let world = World::new();
         let (up, up_addr) = Upstream::start().await;
         let (gw, _stop) = run(Gateway::new(world.rs(), &format!("http://{up_addr}")).unwrap()).await;
         let token = world.mint();
+        for framing in [
+            "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n",
+            "Transfer-Encoding: chunked\r\nContent-Length: 4\r\n",
+            "transfer-encoding: chunked\r\ncontent-length: 0\r\n",
+        ] {
+            let mut stream = TcpStream::connect(gw).await.unwrap();
+            let answer = exchange(&mut stream, &post(&token, framing, SMUGGLED)).await;
+            assert_eq!(answer.status, 400, "{framing:?}: {answer:?}");
+            assert_eq!(answer.header("connection"), Some("close"), "{answer:?}");
+            assert_closes(&mut stream).await;
+        }
+        assert_eq!(up.started.load(Ordering::SeqCst), 0, "{:?}", up.seen());
+    })
+    .await;
+}
+
+/// The same as the second request of a kept-alive connection, sent after the first answer or
+/// pipelined behind it: the first is served, the second refused, the connection closed.
+#[tokio::test]
+async fn content_length_with_transfer_encoding_later_on_a_kept_alive_connection_is_400_and_closes() {
+    bounded(async {
+        let world = World::new();
+        let (up, up_addr) = Upstream::start().await;
+        let (gw, _stop) = run(Gateway::new(world.rs(), &format!("http://{up_addr}")).unwrap()).await;
+        let token = world.mint();
+        let bad = post(&token, "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n", SMUGGLED);
+
         let mut stream = TcpStream::connect(gw).await.unwrap();
-        let request = format!(
-            "POST /upload HTTP/1.1\r\nHost: api.example.com\r\nAuthorization: Bearer {token}\r\n\
-             Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
+        assert_eq!(exchange(&mut stream, &get("/first", Some(&token), "")).await.status, 200);
+        let answer = exchange(&mut stream, &bad).await;
+        assert_eq!((answer.status, answer.header("connection")), (400, Some("close")), "{answer:?}");
+        assert_closes(&mut stream).await;
+
+        let mut stream = TcpStream::connect(gw).await.unwrap();
+        let pipelined = format!("{}{bad}", get("/second", Some(&token), ""));
+        assert_eq!(exchange(&mut stream, &pipelined).await.status, 200);
+        let answer = read_answer(&mut stream).await;
+        assert_eq!((answer.status, answer.header("connection")), (400, Some("close")), "{answer:?}");
+        assert_closes(&mut stream).await;
+
+        let paths: Vec<String> = up.seen().iter().map(|s| s.path.clone()).collect();
+        assert_eq!(paths, ["/first", "/second"]);
+    })
+    .await;
+}
+
+/// Every other ambiguous framing: refused (by hyper or by the gateway), the connection closed,
+/// the upstream untouched. hyper alone accepts the repeated identical `Content-Length` and the
+/// repeated or non-`chunked` codings before a final `chunked`.
+#[tokio::test]
+async fn ambiguous_framing_is_refused_and_smuggles_nothing() {
+    bounded(async {
+        let world = World::new();
+        let (up, up_addr) = Upstream::start().await;
+        let (gw, _stop) = run(Gateway::new(world.rs(), &format!("http://{up_addr}")).unwrap()).await;
+        let token = world.mint();
+        for (framing, status) in [
+            ("Content-Length: 0\r\nContent-Length: 0\r\n", 400),
+            ("Content-Length: 5\r\nContent-Length: 5\r\n", 400),
+            ("Content-Length: 5\r\nContent-Length: 40\r\n", 400),
+            ("Content-Length: 5, 5\r\n", 400),
+            ("Transfer-Encoding: chunked, chunked\r\n", 400),
+            ("Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n", 400),
+            ("Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n", 400),
+            ("Transfer-Encoding: xchunked\r\n", 400),
+            ("Transfer-Encoding: gzip, chunked\r\n", 501),
+        ] {
+            let mut stream = TcpStream::connect(gw).await.unwrap();
+            let answer = exchange(&mut stream, &post(&token, framing, &format!("hello{SMUGGLED}"))).await;
+            assert_eq!(answer.status, status, "{framing:?}: {answer:?}");
+            assert_closes(&mut stream).await;
+        }
+        assert_eq!(up.started.load(Ordering::SeqCst), 0, "{:?}", up.seen());
+    })
+    .await;
+}
+
+/// Well-framed bodies that contain a request are bodies: the upstream gets them as such, and
+/// chunked (with extensions and trailers) and `Content-Length` requests keep one connection alive.
+#[tokio::test]
+async fn chunked_and_sized_bodies_share_a_kept_alive_connection_and_hide_nothing() {
+    bounded(async {
+        let world = World::new();
+        let (up, up_addr) = Upstream::start().await;
+        let (gw, _stop) = run(Gateway::new(world.rs(), &format!("http://{up_addr}")).unwrap()).await;
+        let token = world.mint();
+        let inner = "GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n";
+        let chunked = post(
+            &token,
+            "Transfer-Encoding: chunked\r\n",
+            &format!("{:x};ext=1\r\n{inner}\r\n0\r\nX-Trailer: 1\r\n\r\n", inner.len()),
         );
-        let answer = exchange(&mut stream, &request).await;
-        assert_eq!(answer.header("connection"), Some("close"), "{answer:?}");
-        let mut rest = Vec::new();
-        let n = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut rest)).await.unwrap().unwrap_or(0);
-        assert_eq!(n, 0, "the connection must close, got {:?}", String::from_utf8_lossy(&rest));
-        let seen = up.seen();
-        assert!(seen.iter().all(|s| s.path != "/smuggled"), "{seen:?}");
-        assert!(seen.iter().all(|s| s.one("content-length").is_none()), "{seen:?}");
+        let sized = post(&token, &format!("Content-Length: {}\r\n", inner.len()), inner);
+        let mut stream = TcpStream::connect(gw).await.unwrap();
+        assert_eq!(exchange(&mut stream, &chunked).await.status, 200);
+        assert_eq!(exchange(&mut stream, &sized).await.status, 200);
+        // Pipelined, split at odd places.
+        let all = format!("{chunked}{sized}{}", get("/last", Some(&token), ""));
+        for piece in all.as_bytes().chunks(97) {
+            stream.write_all(piece).await.unwrap();
+            stream.flush().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        for _ in 0..3 {
+            assert_eq!(read_answer(&mut stream).await.status, 200);
+        }
+        let seen: Vec<(String, usize)> = up.seen().iter().map(|s| (s.path.clone(), s.body_len)).collect();
+        let n = inner.len();
+        assert_eq!(
+            seen,
+            [
+                ("/upload".into(), n),
+                ("/upload".into(), n),
+                ("/upload".into(), n),
+                ("/upload".into(), n),
+                ("/last".into(), 0)
+            ]
+        );
+    })
+    .await;
+}
+
+/// A request head over the gateway's limit (64 KiB) is 431 and never buffered further.
+#[tokio::test]
+async fn a_huge_request_head_is_refused() {
+    bounded(async {
+        let world = World::new();
+        let (up, up_addr) = Upstream::start().await;
+        let (gw, _stop) = run(Gateway::new(world.rs(), &format!("http://{up_addr}")).unwrap()).await;
+        let token = world.mint();
+        let big = format!("X-Big: {}\r\n", "a".repeat(100 * 1024));
+        let stream = TcpStream::connect(gw).await.unwrap();
+        // Written concurrently: the gateway may stop reading (and close) before it is all sent.
+        let request = get("/", Some(&token), &big);
+        let (mut reader, mut writer) = stream.into_split();
+        let writing = tokio::spawn(async move {
+            let _ = writer.write_all(request.as_bytes()).await;
+            writer
+        });
+        let mut head = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(5), reader.read_to_end(&mut head)).await.unwrap();
+        let text = String::from_utf8_lossy(&head);
+        assert!(text.starts_with("HTTP/1.1 431"), "{text:?}");
+        drop(writing.await);
+        assert_eq!(up.started.load(Ordering::SeqCst), 0);
+        // A head just under the limit is served.
+        let fits = format!("X-Big: {}\r\n", "a".repeat(60 * 1024));
+        assert_eq!(send(gw, &get("/", Some(&token), &fits)).await.status, 200);
     })
     .await;
 }

@@ -3,9 +3,13 @@
 //!
 //! Header rules, in this order (see `ARCHITECTURE.md`, the gateway):
 //!
-//! 1. Framing: a request with both `Content-Length` and `Transfer-Encoding` is 400 and the
-//!    connection closes (RFC 9112 §6.3: such a message is a smuggling attempt). A response sent
-//!    before the request body was read drains or closes the connection (hyper does it).
+//! 1. Framing (RFC 9112 §6.3), checked on every request head of a connection as it comes off the
+//!    socket (`framing.rs`): both `Content-Length` and `Transfer-Encoding`, a repeated or
+//!    non-numeric `Content-Length`, or a `Transfer-Encoding` other than one final `chunked` is 400
+//!    (501 for an unknown coding) and the connection closes, no byte after that head read as a
+//!    request (such messages are how requests are smuggled). A head over 64 KiB is 431. A
+//!    response sent before the request body was read drains or closes the connection (hyper
+//!    does it).
 //! 2. Hop-by-hop: every field named in `Connection`, and `Connection`, `Keep-Alive`,
 //!    `Proxy-Connection`, `TE`, `Transfer-Encoding`, `Upgrade` (RFC 9110 §7.6.1) are removed from
 //!    requests and responses.
@@ -23,6 +27,7 @@
 //! cannot be reached is 502. The RFC 9728 metadata and the JWK Set at `jwks_uri` are served by
 //! the gateway itself, from the resource server's current keys.
 
+mod framing;
 mod key_file;
 
 use std::convert::Infallible;
@@ -37,7 +42,7 @@ use axum::body::Body;
 use axum::response::Response;
 use base64::Engine as _;
 use http::header::{
-    HeaderName, AUTHORIZATION, CACHE_CONTROL, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, FORWARDED, HOST, TE,
+    HeaderName, AUTHORIZATION, CACHE_CONTROL, CONNECTION, CONTENT_TYPE, FORWARDED, HOST, TE,
     TRANSFER_ENCODING, UPGRADE, VIA, WWW_AUTHENTICATE,
 };
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri, Version};
@@ -205,7 +210,10 @@ impl Gateway {
         let shared = Arc::new(Shared { service: tower::Layer::layer(&self.layer, forward), gateway: self });
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let mut http = hyper::server::conn::http1::Builder::new();
-        http.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT).keep_alive(true);
+        http.timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .keep_alive(true)
+            .max_buf_size(framing::MAX_HEAD);
         tokio::pin!(shutdown);
         loop {
             tokio::select! {
@@ -213,11 +221,16 @@ impl Gateway {
                     Ok((stream, peer)) => {
                         let _ = stream.set_nodelay(true);
                         let shared = Arc::clone(&shared);
+                        let verdicts = framing::Verdicts::default();
+                        let io = framing::Framed::new(stream, verdicts.clone());
                         let service = hyper::service::service_fn(move |req| {
+                            // Taken in call order: hyper calls the service once per request, in
+                            // the order of the heads.
+                            let verdict = verdicts.next();
                             let shared = Arc::clone(&shared);
-                            async move { Ok::<_, Infallible>(shared.handle(req, peer).await) }
+                            async move { Ok::<_, Infallible>(shared.handle(req, peer, verdict).await) }
                         });
-                        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                        let conn = graceful.watch(http.serve_connection(TokioIo::new(io), service));
                         tokio::spawn(async move {
                             if let Err(e) = conn.await {
                                 tracing::debug!(target: GATEWAY_TRACING_TARGET, %peer, error = %e, "connection ended");
@@ -252,15 +265,23 @@ struct Shared {
 }
 
 impl Shared {
-    async fn handle(&self, req: Request<hyper::body::Incoming>, peer: SocketAddr) -> Response {
-        let (mut parts, body) = req.into_parts();
-        // (1) Framing (RFC 9112 §6.3): hyper reads such a request by its Transfer-Encoding and
-        // does not keep the connection; answer 400 and close it ourselves.
-        if parts.headers.contains_key(CONTENT_LENGTH) && parts.headers.contains_key(TRANSFER_ENCODING) {
-            let mut r = plain(StatusCode::BAD_REQUEST, "both Content-Length and Transfer-Encoding\n");
+    async fn handle(
+        &self,
+        req: Request<hyper::body::Incoming>,
+        peer: SocketAddr,
+        verdict: framing::Verdict,
+    ) -> Response {
+        // (1) Framing (RFC 9112 §6.3), judged on the raw head by `framing::Framed` (hyper has
+        // already dropped a `Content-Length` next to a `Transfer-Encoding`): answer and close;
+        // the wrapper passes no byte after this head.
+        if let framing::Verdict::Refuse(status, text) = verdict {
+            tracing::debug!(target: GATEWAY_TRACING_TARGET, %peer, %status, reason = text.trim_end(),
+                "request framing refused");
+            let mut r = plain(status, text);
             r.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
             return r;
         }
+        let (mut parts, body) = req.into_parts();
         if matches!(parts.method, Method::GET | Method::HEAD) {
             if let Some(r) = self.metadata(parts.uri.path()) {
                 return r;
