@@ -1,11 +1,9 @@
-//! The client side over real HTTPS on 127.0.0.1: the example authorization server, two resource
+//! The client side over real HTTPS on 127.0.0.1: the library's authorization server, two resource
 //! servers behind the `BearerLayer`, and a `TokenBook` / `AuthorizedClient` that sends each RS
 //! only its own token, follows a 401 to the RS's metadata and its AS, and renews tokens ahead of
 //! expiry with one token request per resource however many ask.
 #![cfg(feature = "axum")]
 
-#[path = "../examples/authorization_server.rs"]
-mod authorization_server;
 mod wire_common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,13 +21,11 @@ use jwe_mint::jwk::{Curve, Jwk, JwkSet};
 use jwe_mint::registry::{Registry, ResourceEntry};
 use jwe_mint::resource_server::{AccessToken, ResourceServer};
 use jwe_mint::wire::{
-    AuthorizedClient, BearerLayer, ClientError, Discovery, MetadataRouter, ProtectedResourceDiscovery,
-    TokenBook,
+    AuthorizationServer, AuthorizedClient, BearerLayer, ClientError, Discovery, MetadataRouter,
+    ProtectedResourceDiscovery, RegisteredClient, TokenBook,
 };
 use serde_json::{json, Value};
 use wire_common::{bounded, free_origin, Pki, Reply, RouterServer, TestServer};
-
-use authorization_server::{AuthorizationServer, Client};
 
 const SECRET: &str = "correct horse battery staple";
 
@@ -166,14 +162,11 @@ async fn world(friends_lifetime: u64) -> World {
                 .unwrap(),
         )
         .unwrap();
-    let client = Client {
-        client_id: "photo-app".into(),
-        secret: SECRET.into(),
-        subject: "alice".into(),
-        scope: "photos.read friends.read".into(),
-        resources: vec![photos.clone(), friends.clone(), deaf.clone()],
-        home_resource: Some(photos.clone()),
-    };
+    let client = RegisteredClient::new("photo-app", SECRET, "alice")
+        .unwrap()
+        .scope("photos.read friends.read")
+        .resources([photos.as_str(), friends.as_str(), deaf.as_str()])
+        .home_resource(&photos);
     let resources = ProtectedResourceDiscovery::new(discovery(), &issuer);
     let as_key = Jwk::generate(Curve::P256).unwrap();
     let server =
@@ -187,7 +180,7 @@ async fn world(friends_lifetime: u64) -> World {
     servers.push(RouterServer::start(&pki, photos_addr, photos_app).await);
     let friends_app = rs_app(&friends, &issuer, &discovery(), Curve::X25519, &["/", "/{*rest}"]).await;
     servers.push(RouterServer::start(&pki, friends_addr, friends_app).await);
-    assert_eq!(server.bind_resources(&resources).await, 0, "both RSs bound once up");
+    assert!(server.bind_resources(&resources).await.is_empty(), "both RSs bound once up");
     let deaf_server = TestServer::start(
         deaf_addr,
         Some(&pki),

@@ -107,6 +107,7 @@ impl TokenBookBuilder {
                 strict,
                 refresh_skew: self.refresh_skew,
                 token_endpoint: OnceCell::new(),
+                refresh_gate: tokio::sync::Mutex::new(()),
                 state: Mutex::new(State::default()),
             }),
         })
@@ -156,6 +157,10 @@ struct Inner {
     strict: HttpFetcher,
     refresh_skew: Duration,
     token_endpoint: OnceCell<Url>,
+    /// Held (asynchronously) while the refresh token is in use: an AS that rotates refresh
+    /// tokens (RFC 9700 §4.14.2) revokes the family when one is presented twice, so requests
+    /// for different resources take turns with it. Token readers never wait on it.
+    refresh_gate: tokio::sync::Mutex<()>,
     state: Mutex<State>,
 }
 
@@ -401,6 +406,7 @@ impl TokenBook {
     /// One token request for `resource`: the refresh token if held (falling back to
     /// `client_credentials` when the AS refuses it for this resource), else `client_credentials`.
     async fn request_for(&self, resource: &str) -> Result<(), ClientError> {
+        let gate = self.inner.refresh_gate.lock().await;
         let refresh = self.inner.lock().refresh_token.clone();
         if let Some(refresh) = refresh {
             let form = [("grant_type", "refresh_token"), ("refresh_token", refresh.as_str())];
@@ -420,6 +426,7 @@ impl TokenBook {
                 Err(e) => return Err(e),
             }
         }
+        drop(gate);
         let response = self.token_request(&[("grant_type", "client_credentials")], &[resource]).await?;
         self.store(&response, Some(resource)).map(drop)
     }
