@@ -26,6 +26,8 @@ mod common;
 mod decrypt;
 #[path = "jwe_mint/demo.rs"]
 mod demo;
+#[path = "jwe_mint/demo_http.rs"]
+mod demo_http;
 #[path = "jwe_mint/encrypt.rs"]
 mod encrypt;
 #[path = "jwe_mint/gateway.rs"]
@@ -84,7 +86,8 @@ enum Command {
     /// Reverse proxy in front of a resource server written in any language: only requests with a
     /// valid access token reach it, with the token's identity in X-Auth-* headers
     Gateway(gateway::Args),
-    /// Run the photos/friends scenario in memory with fresh keys (start here)
+    /// Run the photos/friends scenario in memory with fresh keys (start here); --http runs it
+    /// over real HTTP on loopback
     Demo(demo::Args),
 }
 

@@ -1,4 +1,5 @@
-//! `jwe-mint demo`: the photos/friends scenario of the README (one AS, two RSs), in memory with fresh keys.
+//! `jwe-mint demo`: the photos/friends scenario of the README (one AS, two RSs), in memory with fresh keys;
+//! `demo --http` runs it over real HTTP on loopback (`demo_http.rs`).
 
 use serde_json::Value;
 
@@ -18,15 +19,24 @@ const CLIENT: &str = "photo-app";
 const SCOPE: &str = "photos.read photos.write friends.read";
 
 /// Characters of a token shown in the demo output.
-const SHOWN: usize = 40;
+pub(crate) const SHOWN: usize = 40;
 
-/// Options of `demo` (none).
+/// Options of `demo`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Run the scenario over real HTTP instead: one authorization server and two resource servers
+    /// on ephemeral 127.0.0.1 ports (plain http, loopback only), discovering each other's keys,
+    /// and a client doing the flows; everything is stopped at the end
+    #[arg(long)]
+    http: bool,
+}
 
 /// Runs `demo`. Every step that should succeed must; every rejection shown must happen. Anything
 /// else is a failure (exit 1).
-pub fn run(_args: Args) -> Result<(), CliError> {
+pub fn run(args: Args) -> Result<(), CliError> {
+    if args.http {
+        return crate::demo_http::run();
+    }
     let mut out = Output::default();
 
     out.section("1. Keys");
@@ -152,36 +162,36 @@ pub fn run(_args: Args) -> Result<(), CliError> {
 
 /// Output collected and written at the end (one write, so a failure prints no half scenario).
 #[derive(Default)]
-struct Output(String);
+pub(crate) struct Output(String);
 
 impl Output {
-    fn section(&mut self, title: &str) {
+    pub(crate) fn section(&mut self, title: &str) {
         if !self.0.is_empty() {
             self.0.push('\n');
         }
         self.line(format!("== {title} =="));
     }
 
-    fn line(&mut self, text: impl AsRef<str>) {
+    pub(crate) fn line(&mut self, text: impl AsRef<str>) {
         self.0.push_str(text.as_ref());
         self.0.push('\n');
     }
 
-    fn block(&mut self, text: String) {
+    pub(crate) fn block(&mut self, text: String) {
         self.line(text);
     }
 
-    fn flush(self) -> Result<(), CliError> {
+    pub(crate) fn flush(self) -> Result<(), CliError> {
         write_stdout(self.0.as_bytes())
     }
 }
 
 /// Context for an unexpected library failure.
-fn step<T>(what: &str, r: Result<T, Error>) -> Result<T, CliError> {
+pub(crate) fn step<T>(what: &str, r: Result<T, Error>) -> Result<T, CliError> {
     r.map_err(|e| CliError::Failed(format!("demo: {what}: {e}")))
 }
 
-fn rs_key(curve: Curve) -> Result<Jwk, CliError> {
+pub(crate) fn rs_key(curve: Curve) -> Result<Jwk, CliError> {
     Ok(step("generate an RS key", Jwk::generate(curve))?.with_alg("ECDH-ES+A256KW").with_use("enc"))
 }
 
@@ -189,7 +199,7 @@ fn public(key: &Jwk) -> Result<JwkSet, CliError> {
     Ok(JwkSet::new(vec![step("public key", key.to_public())?]))
 }
 
-fn kid(key: &Jwk) -> &str {
+pub(crate) fn kid(key: &Jwk) -> &str {
     key.kid().unwrap_or("(none)")
 }
 
@@ -209,7 +219,7 @@ fn assign_shard(user: &str) -> &'static str {
 }
 
 /// The token response with each `access_token` cut to its first characters plus its length.
-fn shorten(mut v: Value) -> Value {
+pub(crate) fn shorten(mut v: Value) -> Value {
     fn cut(slot: Option<&mut Value>) {
         if let Some(Value::String(s)) = slot {
             let len = s.len();
