@@ -76,8 +76,8 @@ pub enum Error {
     },
     /// A private key held in a PKCS#11 token (feature `pkcs11`) cannot be used: the module or token
     /// is missing, the PIN is refused, the object is missing or of the wrong type, or the token
-    /// does not support the mechanism. Never caused by a token's bytes; the message names the key's
-    /// URI, never the PIN.
+    /// does not support the mechanism, or jwe-mint refuses the algorithm with a token key
+    /// (`RSA1_5`). Never caused by a token's bytes; the message names the key's URI, never the PIN.
     #[error("PKCS#11: {0}")]
     Pkcs11(String),
     /// Keys that come from a [`JwkSource`](crate::jwk::JwkSource) (a `jwks_uri`) are unavailable

@@ -174,3 +174,29 @@ fn keygen_public_mint_and_open_with_token_keys() {
     assert!(bad.stderr.contains("--key") && bad.stderr.contains("PIN incorrect"), "{}", bad.stderr);
     assert!(!bad.stderr.contains("wrong-pin-999"), "{}", bad.stderr);
 }
+
+/// `decrypt --key URI` of an `RSA1_5` JWE: refused without `--allow-legacy-rsa1_5` as for a key
+/// file, and with it refused for the token key (CKM_RSA_PKCS would report bad padding).
+#[test]
+#[cfg(feature = "pkcs11")]
+#[allow(deprecated)] // josekit marks RSA1_5 deprecated
+fn decrypt_rsa1_5_with_a_token_key_is_refused() {
+    let Some(h) = hsm() else { return };
+    // Its own token: SoftHSM processes writing one token at once can miss it.
+    let uri = h.uri("cli-legacy", "rsa15");
+    let mut public = ok(run(&["keygen", "--alg", "RSA-OAEP", "--out", &uri], b""));
+    public.as_object_mut().unwrap().remove("alg");
+    let jwk = josekit::jwk::Jwk::from_bytes(public.to_string().as_bytes()).unwrap();
+    let mut header = josekit::jwe::JweHeader::new();
+    header.set_content_encryption("A128GCM");
+    let encrypter = josekit::jwe::RSA1_5.encrypter_from_jwk(&jwk).unwrap();
+    let jwe = josekit::jwe::serialize_compact(b"legacy", &header, &encrypter).unwrap();
+
+    let refused = run(&["decrypt", "--key", &uri], jwe.as_bytes());
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(refused.stderr.contains("RSA1_5"), "{}", refused.stderr);
+    let legacy = run(&["decrypt", "--key", &uri, "--allow-legacy-rsa1_5"], jwe.as_bytes());
+    assert_eq!(legacy.code, 1, "{}", legacy.stderr);
+    assert!(legacy.stderr.contains("RSA1_5 is not supported with a PKCS#11 key"), "{}", legacy.stderr);
+    assert!(legacy.stdout.is_empty());
+}

@@ -1,7 +1,7 @@
 //! PKCS#11 decryption (issue H): an RS whose private key stays inside a SoftHSM2 token opens
 //! ECDH-ES(+AxxxKW) tokens on P-256/384/521 and RSA-OAEP tokens; RSA-OAEP-256, which SoftHSM 2.6
 //! cannot do, is a clear error; the keys are sensitive and not extractable, and no derived secret
-//! is left in the token.
+//! is left in the token; `RSA1_5` with a token key is refused, opt-in or not.
 #![cfg(feature = "pkcs11")]
 
 mod pkcs11_common;
@@ -170,4 +170,59 @@ fn rsa_oaep_key_in_the_token_and_oaep_256_is_a_clear_unsupported_error() {
     let view = h.view("decrypt");
     let rsa = view.private_keys.iter().find(|k| k.0 == "rsa-oaep").unwrap();
     assert!(rsa.1 && !rsa.2, "RSA key sensitive {} extractable {}", rsa.1, rsa.2);
+}
+
+/// An `RSA1_5` JWE made by josekit for `public` (jwe-mint never makes one).
+#[allow(deprecated)]
+fn rsa1_5_jwe(public: &Jwk) -> String {
+    use josekit::jwe::{JweHeader, RSA1_5};
+    let mut json: serde_json::Value = serde_json::from_str(&public.to_json().unwrap()).unwrap();
+    json.as_object_mut().unwrap().remove("alg");
+    let jwk = josekit::jwk::Jwk::from_bytes(json.to_string().as_bytes()).unwrap();
+    let mut header = JweHeader::new();
+    header.set_content_encryption("A128GCM");
+    let encrypter = RSA1_5.encrypter_from_jwk(&jwk).unwrap();
+    josekit::jwe::serialize_compact(b"legacy", &header, &encrypter).unwrap()
+}
+
+#[test]
+fn rsa1_5_with_a_token_key_is_refused_with_or_without_the_opt_in() {
+    let Some(h) = hsm() else { return };
+    let key =
+        Jwk::generate_rsa_in_pkcs11(&h.uri("decrypt", "rsa15"), 2048, PublicKeyUse::Encryption).unwrap();
+    let keys = JwkSet::new(vec![key.clone()]);
+    let jwe = rsa1_5_jwe(&key.to_public().unwrap());
+    // A damaged encrypted key: the answer must not change (no padding oracle).
+    let parts: Vec<&str> = jwe.split('.').collect();
+    let mut ek = b64d(parts[1]);
+    ek[0] ^= 0x80;
+    let damaged = format!("{}.{}.{}", parts[0], b64e(&ek), parts[2..].join("."));
+
+    // Without the opt-in: the refusal every RSA1_5 token gets, as with an in-memory key.
+    let e = jwe::decrypt(&jwe, &keys, &DecryptPolicy::default()).unwrap_err();
+    assert!(matches!(&e, Error::AlgorithmNotAllowed(a) if a == "RSA1_5"), "{e:?}");
+    let memory = JwkSet::new(vec![Jwk::generate_rsa(2048).unwrap()]);
+    assert_eq!(jwe::decrypt(&jwe, &memory, &DecryptPolicy::default()).unwrap_err(), e);
+
+    // With the opt-in: refused for the token key before the token is asked (CKM_RSA_PKCS would
+    // report bad padding), whatever the encrypted key holds.
+    let legacy = DecryptPolicy::default().dangerous_allow_rsa1_5();
+    for token in [&jwe, &damaged] {
+        let e = jwe::decrypt(token, &keys, &legacy).unwrap_err();
+        match &e {
+            Error::Pkcs11(m) => {
+                assert!(m.contains("RSA1_5 is not supported with a PKCS#11 key"), "{m}");
+                assert!(m.contains("object=rsa15"), "{m}");
+            }
+            other => panic!("expected Error::Pkcs11, got {other:?}"),
+        }
+        assert_no_pin(&e.to_string());
+        assert_no_pin(&format!("{e:?}"));
+    }
+    // RSA-OAEP with the same key still works.
+    let oaep = Encryptor::new(ContentEncryptionAlg::A128Gcm)
+        .recipient(&key.to_public().unwrap(), KeyManagementAlg::RsaOaep)
+        .encrypt_compact(b"modern")
+        .unwrap();
+    assert_eq!(jwe::decrypt(&oaep, &keys, &legacy).unwrap().plaintext.as_slice(), b"modern");
 }

@@ -530,6 +530,15 @@ impl CryptoProvider for AwsLc {
         ec_public_from_point(curve, uncompressed_point(curve, x, y)?)
     }
 
+    fn ec_point_check(curve: EcCurve, x: &[u8], y: &[u8]) -> CryptoResult<()> {
+        // One decoding (on the curve, coordinates < p) instead of the agreement and the
+        // verification key `ec_public_from_coordinates` builds.
+        let point = uncompressed_point(curve, x, y)?;
+        agreement::ParsedPublicKey::try_from(agreement::UnparsedPublicKey::new(ecdh_alg(curve), &point))
+            .map(drop)
+            .map_err(opaque)
+    }
+
     fn ec_public_coordinates(key: &EcPublicKey) -> (Vec<u8>, Vec<u8>) {
         let n = key.curve.field_len();
         let x = key.point.get(1..1 + n).unwrap_or_default().to_vec();

@@ -152,6 +152,12 @@ fn ec_generate_sign_verify_export_import() {
         assert!(P::ec_public_from_coordinates(curve, &ff, &y).is_err());
         let zero = vec![0u8; n];
         assert!(P::ec_public_from_coordinates(curve, &zero, &zero).is_err());
+        // The key-less check (before a token's ECDH) gives the same verdicts.
+        assert!(P::ec_point_check(curve, &x, &y).is_ok());
+        for (bx, by) in [(&x, &y_bad), (&ff, &y), (&zero, &zero)] {
+            assert!(P::ec_point_check(curve, bx, by).is_err());
+        }
+        assert!(P::ec_point_check(curve, &x[1..], &y).is_err());
         assert!(P::ec_private_from_bytes(curve, &zero).is_err());
         assert!(P::ec_private_from_bytes(curve, &ff).is_err());
         assert!(P::ec_private_from_bytes(curve, &d[1..]).is_err());

@@ -95,7 +95,7 @@ pub(crate) fn ecdh_with_coordinates(
         PrivateKey::Token(t) => {
             // The peer point is validated on the host first (on the curve, not the identity), so
             // no token's own point checks are relied on (invalid-curve attacks).
-            P::ec_public_from_coordinates(curve, x, y)?;
+            P::ec_point_check(curve, x, y)?;
             t.ecdh(curve, x, y)
         }
     }
@@ -156,7 +156,26 @@ pub(crate) fn rsa_oaep_decrypt(
     }
 }
 
-/// RSAES-PKCS1-v1_5 decryption (legacy `RSA1_5`; in-memory keys only).
+/// Why legacy `RSA1_5` is refused with this key, if it is: the message of an
+/// [`Error::Pkcs11`](crate::Error::Pkcs11), naming the key's URI. A key in a token would decrypt
+/// with CKM_RSA_PKCS, whose C_Decrypt answers bad padding with its own return value (and in its
+/// own time) before the host sees anything: a Bleichenbacher oracle that the implicit rejection
+/// of RFC 7516 §11.5 (a random CEK on any failure, done on the host) cannot hide. Decided from
+/// the key alone, before any private-key operation.
+#[cfg_attr(not(feature = "pkcs11"), allow(unused_variables))]
+pub(crate) fn rsa1_5_refusal(key: &RsaPrivate) -> Option<String> {
+    match key {
+        PrivateKey::Memory(_) => None,
+        #[cfg(feature = "pkcs11")]
+        PrivateKey::Token(t) => Some(format!(
+            "{}: RSA1_5 is not supported with a PKCS#11 key: the token's RSAES-PKCS1-v1_5 \
+             decryption (CKM_RSA_PKCS) reports bad padding, a Bleichenbacher oracle; use RSA-OAEP",
+            t.uri()
+        )),
+    }
+}
+
+/// RSAES-PKCS1-v1_5 decryption (legacy `RSA1_5`; in-memory keys only, see [`rsa1_5_refusal`]).
 pub(crate) fn rsa_pkcs1v15_decrypt(key: &RsaPrivate, ciphertext: &[u8]) -> KeyResult<Zeroizing<Vec<u8>>> {
     match key {
         PrivateKey::Memory(k) => Ok(P::rsa_pkcs1v15_decrypt(k, ciphertext)?),

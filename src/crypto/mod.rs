@@ -251,6 +251,15 @@ pub(crate) trait CryptoProvider {
     /// Builds a public key from affine coordinates (each exactly `curve.field_len()` bytes),
     /// rejecting points not on the curve.
     fn ec_public_from_coordinates(curve: EcCurve, x: &[u8], y: &[u8]) -> CryptoResult<Self::EcPublicKey>;
+    /// Checks that (x, y) is a point on `curve` as [`ec_public_from_coordinates`] does, without
+    /// keeping a key: the host-side check of a peer point before a token's ECDH
+    /// (`crypto::keys`), once per decryption.
+    ///
+    /// [`ec_public_from_coordinates`]: CryptoProvider::ec_public_from_coordinates
+    #[cfg_attr(not(feature = "pkcs11"), allow(dead_code))]
+    fn ec_point_check(curve: EcCurve, x: &[u8], y: &[u8]) -> CryptoResult<()> {
+        Self::ec_public_from_coordinates(curve, x, y).map(drop)
+    }
     /// The affine coordinates (x, y), each `curve.field_len()` bytes.
     fn ec_public_coordinates(key: &Self::EcPublicKey) -> (Vec<u8>, Vec<u8>);
     /// The curve of a public key.

@@ -45,6 +45,12 @@ pub(crate) fn check_key(
     {
         return Err(Error::RefusedByProvider { provider: P::NAME, reason });
     }
+    // RSA1_5 with a key in a token: refused before the token is asked (see `keys::rsa1_5_refusal`).
+    if let (true, Rsa1_5, KeyMaterial::Rsa { private: Some(d), .. }) = (need_private, alg, &*key.material) {
+        if let Some(reason) = keys::rsa1_5_refusal(d) {
+            return Err(Error::Pkcs11(reason));
+        }
+    }
     let ok = match (&*key.material, alg) {
         (KeyMaterial::Rsa { private, .. }, Rsa1_5 | RsaOaep | RsaOaep256) => {
             !need_private || private.is_some()

@@ -24,7 +24,7 @@ use cryptoki::mechanism::elliptic_curve::{EcKdf, Ecdh1DeriveParams};
 use cryptoki::mechanism::rsa::{PkcsMgfType, PkcsOaepParams, PkcsOaepSource, PkcsPssParams};
 use cryptoki::mechanism::{Mechanism, MechanismType};
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
-use cryptoki::session::{Session, UserType};
+use cryptoki::session::{Session, SessionState, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 use zeroize::Zeroizing;
@@ -138,9 +138,10 @@ fn is_session_lost(e: &CkError) -> bool {
     )
 }
 
-/// Errors about the token or the key's configuration, never about the input. Everything else,
-/// CKR_GENERAL_ERROR and CKR_DEVICE_ERROR included, stays opaque: SoftHSM 2.6 answers a bad
-/// RSA-OAEP padding with CKR_GENERAL_ERROR, so reporting those would be a padding oracle.
+/// Errors about the token or the key's configuration, never about the input. For RSA decryption
+/// everything else, CKR_GENERAL_ERROR and CKR_DEVICE_ERROR included, stays opaque: SoftHSM 2.6
+/// answers a bad RSA-OAEP padding with CKR_GENERAL_ERROR, so reporting those would be a padding
+/// oracle (see `TokenKey::run`).
 fn is_unavailable(e: &CkError) -> bool {
     matches!(
         rv(e),
@@ -233,6 +234,14 @@ struct Inner {
     idle: Mutex<Vec<Session>>,
 }
 
+impl Drop for Inner {
+    fn drop(&mut self) {
+        for s in self.idle.get_mut().unwrap_or_else(|p| p.into_inner()).drain(..) {
+            let _ = s.close();
+        }
+    }
+}
+
 /// A private key inside a PKCS#11 token. Cheap to clone; usable from many threads at once.
 #[derive(Clone)]
 pub(crate) struct TokenKey(Arc<Inner>);
@@ -315,20 +324,34 @@ impl TokenKey {
             pin,
             kind,
             handle: Mutex::new(handle),
-            idle: Mutex::new(vec![session]),
+            // The lookup session closes when dropped; the pool opens its own (see `open_session`).
+            idle: Mutex::new(Vec::new()),
         }));
+        drop(session);
         Ok((key, public))
+    }
+
+    /// The key's URI as errors show it (path attributes only: never a PIN).
+    pub(crate) fn uri(&self) -> String {
+        self.0.uri.to_string()
     }
 
     fn unavailable(&self, op: &str, e: &CkError) -> KeyError {
         KeyError::Unavailable(format!("{}: {op} failed: {}", self.0.uri, rv_name(e)))
     }
 
+    /// A new pool session, logged in. Pool sessions are not closed on drop: one the token no
+    /// longer knows (closed under us, token re-inserted) is dropped without C_CloseSession, whose
+    /// handle a module may have given to another session since; live ones are closed
+    /// explicitly ([`TokenKey::give_back`], `Drop for Inner`).
     fn open_session(&self) -> KeyResult<Session> {
-        let s = self.0.ctx.open_ro_session(self.0.slot).map_err(|e| {
+        let s = self.0.ctx.open_ro_session_no_drop(self.0.slot).map_err(|e| {
             KeyError::Unavailable(format!("{}: cannot open a session: {}", self.0.uri, rv_name(&e)))
         })?;
-        login(&s, self.0.pin.as_ref()).map_err(|e| KeyError::Unavailable(login_error(&self.0.uri, &e)))?;
+        if let Err(e) = login(&s, self.0.pin.as_ref()) {
+            let _ = s.close();
+            return Err(KeyError::Unavailable(login_error(&self.0.uri, &e)));
+        }
         Ok(s)
     }
 
@@ -336,54 +359,126 @@ impl TokenKey {
         let mut idle = self.0.idle.lock().unwrap_or_else(|p| p.into_inner());
         if idle.len() < MAX_IDLE_SESSIONS {
             idle.push(s);
+        } else {
+            drop(idle);
+            let _ = s.close();
         }
     }
 
-    /// Runs `f` with a pooled session and the key's handle. A lost session is replaced (and the
-    /// handle looked up again) once; `opaque` says which errors stay opaque (input-dependent).
+    /// Takes a session out of use after its state caused a failure: closed if the token still
+    /// knows it (an operation may be left active in it), else dropped without C_CloseSession.
+    fn discard(&self, s: Session) {
+        if s.get_session_info().is_ok() {
+            let _ = s.close();
+        }
+    }
+
+    /// Whether the user is still logged in to the token through `s` (a key opened without a PIN
+    /// is never logged in by us, so its login state says nothing).
+    fn logged_in(&self, s: &Session) -> bool {
+        self.0.pin.is_none()
+            || s.get_session_info()
+                .is_ok_and(|i| matches!(i.session_state(), SessionState::RoUser | SessionState::RwUser))
+    }
+
+    /// Puts things right after an operation failed because of the session's state rather than
+    /// the input: a fresh session, logged in (login state is per token, so one login serves
+    /// every session of the key), takes the place of the old one, which is discarded; if the
+    /// token no longer knows it, the idle sessions it no longer knows go too (they were lost
+    /// together: all sessions closed, token re-inserted). The key's object handle is looked up
+    /// again (it may change when the token is re-inserted). The fresh session is opened before
+    /// the old one is closed, so closing it never ends the login.
+    fn recover(&self, old: Session) -> KeyResult<Session> {
+        let fresh = self.open_session();
+        if old.get_session_info().is_ok() {
+            let _ = old.close();
+        } else {
+            drop(old);
+            let idle = std::mem::take(&mut *self.0.idle.lock().unwrap_or_else(|p| p.into_inner()));
+            for s in idle {
+                if s.get_session_info().is_ok() {
+                    self.give_back(s);
+                }
+            }
+        }
+        let fresh = fresh?;
+        match find_one(&fresh, &self.0.uri, &private_template(&self.0.uri), "private key") {
+            Ok(found) => {
+                *self.0.handle.lock().unwrap_or_else(|p| p.into_inner()) = found;
+                Ok(fresh)
+            }
+            Err(e) => {
+                let _ = fresh.close();
+                Err(KeyError::Unavailable(e.to_string()))
+            }
+        }
+    }
+
+    /// Runs `f` with a pooled session and the key's object handle, cached for all sessions
+    /// (PKCS#11 v2.40 §2.5: a token object's handle is the same in every session of the
+    /// application). An error caused by the session's state (lost session, lost login, stale
+    /// handle, an operation left active) is put right once ([`TokenKey::recover`]) and `f`
+    /// retried; if it happens again it is reported.
+    ///
+    /// `input_free`: the token's answer cannot depend on an attacker's input (signing, and ECDH
+    /// with a peer point validated on the host), so any failure is retried once and then
+    /// reported with the return value's name. Otherwise (RSA decryption) a failure while the
+    /// session is fine stays opaque and is never retried: a retry, or a message, would tell bad
+    /// padding apart. `classify` picks out errors that get a message of their own.
     fn run<T>(
         &self,
         op: &str,
+        input_free: bool,
         f: impl Fn(&Session, ObjectHandle) -> std::result::Result<T, CkError>,
         classify: impl Fn(&CkError) -> Option<KeyError>,
     ) -> KeyResult<T> {
-        for attempt in 0..2 {
-            let pooled = self.0.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-            let session = match pooled {
-                Some(s) => s,
-                None => self.open_session()?,
-            };
+        let pooled = self.0.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let mut session = match pooled {
+            Some(s) => s,
+            None => self.open_session()?,
+        };
+        let mut recovered = false;
+        loop {
             let handle = *self.0.handle.lock().unwrap_or_else(|p| p.into_inner());
-            match f(&session, handle) {
+            let e = match f(&session, handle) {
                 Ok(v) => {
                     self.give_back(session);
                     return Ok(v);
                 }
-                Err(e) if is_session_lost(&e) && attempt == 0 => {
-                    drop(session);
-                    let fresh = self.open_session()?;
-                    let found = find_one(&fresh, &self.0.uri, &private_template(&self.0.uri), "private key")
-                        .map_err(|e| KeyError::Unavailable(e.to_string()))?;
-                    *self.0.handle.lock().unwrap_or_else(|p| p.into_inner()) = found;
-                    self.give_back(fresh);
-                }
-                Err(e) => {
-                    if let Some(k) = classify(&e) {
-                        return Err(k);
-                    }
-                    if is_session_lost(&e) || is_unavailable(&e) {
-                        return Err(self.unavailable(op, &e));
-                    }
-                    self.give_back(session);
-                    return Err(KeyError::Opaque);
-                }
+                Err(e) => e,
+            };
+            // SoftHSM answers CKR_GENERAL_ERROR when the login goes while it uses the key, and
+            // may leave an operation active after a failed call: the session's state, not the
+            // input's. The login check runs on every failure alike. An opaque failure (a
+            // decryption that fails on its input) ends its operation (PKCS#11 v2.40 §5.2) and
+            // leaves the session as good as before: it goes back to the pool, so that bad
+            // tokens never cost a new session or a login.
+            let configured = is_unavailable(&e) || classify(&e).is_some();
+            let stale = rv(&e) == Some(RvError::OperationActive)
+                || is_session_lost(&e)
+                || (input_free && !configured)
+                || !self.logged_in(&session);
+            if stale && !recovered {
+                recovered = true;
+                session = self.recover(session)?;
+                continue;
             }
+            if stale {
+                self.discard(session);
+                return Err(self.unavailable(op, &e));
+            }
+            // The token refused the request itself (C_*Init): no operation is left active.
+            if let Some(k) = classify(&e) {
+                self.give_back(session);
+                return Err(k);
+            }
+            if configured {
+                self.give_back(session);
+                return Err(self.unavailable(op, &e));
+            }
+            self.give_back(session);
+            return Err(KeyError::Opaque);
         }
-        Err(KeyError::Unavailable(format!("{}: {op} failed: the session was lost twice", self.0.uri)))
-    }
-
-    fn no_special(_: &CkError) -> Option<KeyError> {
-        None
     }
 
     /// ECDSA over the host-computed digest with the curve's JOSE hash (RFC 7518 §3.4): CKM_ECDSA
@@ -396,8 +491,7 @@ impl TokenKey {
             EcCurve::P521 => Sha::Sha512,
         };
         let digest = P::digest(sha, message);
-        let sig =
-            self.run("ECDSA signing", |s, h| s.sign(&Mechanism::Ecdsa, h, &digest), Self::no_special)?;
+        let sig = self.run("ECDSA signing", true, |s, h| s.sign(&Mechanism::Ecdsa, h, &digest), |_| None)?;
         if sig.len() != 2 * curve.field_len() {
             return Err(KeyError::Opaque);
         }
@@ -410,7 +504,7 @@ impl TokenKey {
             return Err(KeyError::Opaque);
         }
         let mech = Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure));
-        let sig = self.run("EdDSA signing", |s, h| s.sign(&mech, h, message), Self::no_special)?;
+        let sig = self.run("EdDSA signing", true, |s, h| s.sign(&mech, h, message), |_| None)?;
         if sig.len() != 64 {
             return Err(KeyError::Opaque);
         }
@@ -431,13 +525,11 @@ impl TokenKey {
                     mgf: PkcsMgfType::MGF1_SHA256,
                     s_len: 32u64.into(),
                 });
-                self.run("RSA-PSS signing", |s, h| s.sign(&mech, h, &digest), Self::no_special)
+                self.run("RSA-PSS signing", true, |s, h| s.sign(&mech, h, &digest), |_| None)
             }
-            RsaSignature::Pkcs1Sha256 => self.run(
-                "RSA signing",
-                |s, h| s.sign(&Mechanism::Sha256RsaPkcs, h, message),
-                Self::no_special,
-            ),
+            RsaSignature::Pkcs1Sha256 => {
+                self.run("RSA signing", true, |s, h| s.sign(&Mechanism::Sha256RsaPkcs, h, message), |_| None)
+            }
         }
     }
 
@@ -463,6 +555,7 @@ impl TokenKey {
         ];
         let z = self.run(
             "ECDH key derivation",
+            true,
             |s, h| {
                 let mech = Mechanism::Ecdh1Derive(Ecdh1DeriveParams::new(EcKdf::null(), &point));
                 let secret = s.derive_key(&mech, h, &template)?;
@@ -510,6 +603,7 @@ impl TokenKey {
         let mech = Mechanism::RsaPkcsOaep(PkcsOaepParams::new(h, mgf, PkcsOaepSource::empty()));
         self.run(
             "RSA-OAEP decryption",
+            false,
             |s, k| s.decrypt(&mech, k, ciphertext).map(Zeroizing::new),
             |e| {
                 // Refusing the OAEP parameters does not depend on the ciphertext (SoftHSM 2.6
