@@ -105,6 +105,12 @@ fn keygen_public_mint_and_open_with_token_keys() {
     let rs_public = ok(run(&["keygen", "--alg", "ECDH-ES+A256KW", "--crv", "P-384", "--out", &rs_uri], b""));
     assert_eq!(rs_public["crv"], "P-384");
     assert_eq!(rs_public["use"], "enc");
+    // Both private halves stay in the token: sensitive, never extractable.
+    let view = h.view("cli");
+    assert_eq!(view.private_keys.len(), 2, "{:?}", view.private_keys);
+    for (label, sensitive, extractable, never_extractable) in &view.private_keys {
+        assert!(*sensitive && !*extractable && *never_extractable, "{label}: {sensitive} {extractable}");
+    }
 
     // A second keygen to the same object is refused, the existing key is kept.
     let dup = run(&["keygen", "--alg", "ES256", "--out", &as_uri], b"");

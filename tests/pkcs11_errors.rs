@@ -163,3 +163,20 @@ fn keys_of_the_wrong_type_are_clear_errors() {
     assert!(matches!(e, Error::Pkcs11(_)) && text.contains("object=ec-sig"), "{text}");
     drop(ec_enc);
 }
+
+#[test]
+fn the_pin_from_an_environment_variable_logs_in() {
+    let Some(h) = hsm() else { return };
+    // Its own token, not logged in by any other test of this process: the token checks this PIN.
+    std::env::set_var("JWE_MINT_TEST_ENV_PIN", PIN);
+    let uri = format!(
+        "pkcs11:token=envpin;object=as?module-path={}&pin-source=env:JWE_MINT_TEST_ENV_PIN",
+        h.module.display()
+    );
+    let generated = Jwk::generate_in_pkcs11(&uri, Curve::P256, PublicKeyUse::Signature).unwrap();
+    let key = Jwk::from_pkcs11_uri(&uri).unwrap();
+    assert_eq!(key.kid(), generated.kid());
+    assert_no_pin(&format!("{key:?}"));
+    let rs_public = Jwk::generate(Curve::P256).unwrap().to_public().unwrap();
+    issuer(&key, &rs_public).unwrap().mint(&grant(), RS).unwrap();
+}

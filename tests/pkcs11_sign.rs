@@ -113,4 +113,10 @@ fn token_keys_have_no_private_members_and_no_pin_in_debug() {
     assert!(!private_json.contains("\"d\""), "{private_json}");
     assert_no_pin(&format!("{key:?}"));
     assert_no_pin(&private_json);
+    // Every signing key this binary made is sensitive and was never extractable.
+    let view = h.view("sign");
+    assert!(view.private_keys.iter().any(|k| k.0 == "debug-check"));
+    for (label, sensitive, extractable, never_extractable) in &view.private_keys {
+        assert!(*sensitive && !*extractable && *never_extractable, "{label}: {sensitive} {extractable}");
+    }
 }

@@ -12,8 +12,18 @@ use std::sync::OnceLock;
 pub const PIN: &str = "pin-7f3a9c21";
 const SO_PIN: &str = "so-pin-0b5d";
 /// Tokens made before the module is first loaded (SoftHSM reads its slots at C_Initialize).
-pub const TOKENS: &[&str] =
-    &["sign", "decrypt", "threads", "wrongpin", "errors", "removable", "cli", "cli-legacy", "sessions"];
+pub const TOKENS: &[&str] = &[
+    "sign",
+    "decrypt",
+    "threads",
+    "wrongpin",
+    "errors",
+    "removable",
+    "cli",
+    "cli-legacy",
+    "sessions",
+    "envpin",
+];
 
 pub struct Hsm {
     pub dir: PathBuf,
