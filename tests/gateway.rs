@@ -5,6 +5,8 @@
 //! `Transfer-Encoding`).
 #![cfg(feature = "gateway")]
 
+mod wire_common;
+
 use std::io::BufRead as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -27,6 +29,7 @@ use jwe_mint::wire::{Gateway, KeyFile};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use wire_common::{public_set, Pki, Reply, TestServer};
 
 const ISSUER: &str = "https://as.example.com";
 const RESOURCE: &str = "https://api.example.com";
@@ -747,8 +750,30 @@ impl Binary {
     /// a key file, forwarding to `upstream`.
     fn start(world: &World, rs_keys: &[&Jwk], upstream: SocketAddr, extra: &[&str]) -> Binary {
         let dir = temp_dir("bin");
+        let as_file = dir.join("as.json");
+        std::fs::write(&as_file, world.issuer.verification_keys().to_json().unwrap()).unwrap();
+        let as_file = as_file.display().to_string();
+        Binary::start_in(dir, rs_keys, upstream, &["--issuer-jwks", &as_file], extra)
+    }
+
+    /// The same, with the AS keys fetched from `jwks_url` over HTTPS, trusting `pki`'s CA only
+    /// through `--ca-file`.
+    fn start_remote(rs_keys: &[&Jwk], upstream: SocketAddr, jwks_url: &str, pki: &Pki) -> Binary {
+        let dir = temp_dir("bin");
+        let ca = dir.join("ca.pem");
+        std::fs::write(&ca, &pki.ca_pem).unwrap();
+        let ca = ca.display().to_string();
+        Binary::start_in(dir, rs_keys, upstream, &["--issuer-jwks", jwks_url, "--ca-file", &ca], &[])
+    }
+
+    fn start_in(
+        dir: PathBuf,
+        rs_keys: &[&Jwk],
+        upstream: SocketAddr,
+        issuer_keys: &[&str],
+        extra: &[&str],
+    ) -> Binary {
         write_keys(&dir.join("rs.json"), rs_keys);
-        std::fs::write(dir.join("as.json"), world.issuer.verification_keys().to_json().unwrap()).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_jwe-mint"))
             .arg("gateway")
             .args([
@@ -761,8 +786,8 @@ impl Binary {
             ])
             .arg("--key")
             .arg(dir.join("rs.json"))
-            .args(["--issuer", ISSUER, "--issuer-jwks"])
-            .arg(dir.join("as.json"))
+            .args(["--issuer", ISSUER])
+            .args(issuer_keys)
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -952,6 +977,118 @@ async fn sighup_and_file_changes_reload_the_rs_keys_and_a_broken_file_keeps_them
         write_text(&gw.key_file(), "");
         eventually("the refusal is logged", async || gw.stderr().contains("key file refused")).await;
         assert_eq!(exchange(&mut conn, &get("/", Some(&new_token), "")).await.status, 200);
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The AS keys from a URL while the gateway runs (the real binary, `--issuer-jwks https://…` and
+// `--ca-file`): rotation, and the JWK Set server going down.
+
+/// An issuer with RESOURCE registered to `rs_key`, signing with `as_key` (its `kid` = thumbprint).
+fn issuer_signing_with(as_key: &Jwk, rs_key: &Jwk) -> Issuer {
+    let mut registry = Registry::default();
+    let public = JwkSet::new(vec![rs_key.to_public().unwrap()]);
+    registry.insert(ResourceEntry::new(RESOURCE, ["photos.read"], public).unwrap()).unwrap();
+    Issuer::builder(ISSUER, as_key)
+        .registry(registry)
+        .allow_client(CLIENT, &[RESOURCE])
+        .unwrap()
+        .build()
+        .unwrap()
+}
+
+fn mint_with(issuer: &Issuer) -> String {
+    let grant = Grant::new("alice", CLIENT, "photos.read", &[RESOURCE]).unwrap();
+    issuer.mint(&grant, RESOURCE).unwrap().access_token
+}
+
+/// The AS's JWK Set over HTTPS at `/jwks.json`: whatever `set` holds when asked.
+async fn jwks_server(pki: &Pki, set: &Arc<Mutex<String>>) -> TestServer {
+    let set = Arc::clone(set);
+    TestServer::https(pki, move |path| match path {
+        "/jwks.json" => Reply::json(set.lock().unwrap().clone()),
+        _ => Reply::status(404),
+    })
+    .await
+}
+
+// Multi-threaded: the JWK Set server answers while `Binary::start_remote` blocks on the
+// binary's first line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_as_keys_rotate_while_the_gateway_runs() {
+    bounded(async {
+        let rs_key = Jwk::generate(Curve::P256).unwrap();
+        let (key1, key2) = (Jwk::generate(Curve::P256).unwrap(), Jwk::generate(Curve::P256).unwrap());
+        let (as1, as2) = (issuer_signing_with(&key1, &rs_key), issuer_signing_with(&key2, &rs_key));
+        let pki = Pki::new();
+        let set = Arc::new(Mutex::new(public_set(&[&key1])));
+        let jwks = jwks_server(&pki, &set).await;
+        let (up, up_addr) = Upstream::start().await;
+        let gw = Binary::start_remote(&[&rs_key], up_addr, &jwks.url("/jwks.json"), &pki);
+        assert_eq!(jwks.requests(), 1, "fetched once at start");
+
+        let old_token = mint_with(&as1);
+        assert_eq!(send(gw.addr, &get("/", Some(&old_token), "")).await.status, 200);
+        assert_eq!(jwks.requests(), 1);
+
+        // The AS rotates: it publishes key 2 only (a new kid) and signs with it.
+        *set.lock().unwrap() = public_set(&[&key2]);
+        let a = send(gw.addr, &get("/", Some(&mint_with(&as2)), "")).await;
+        assert_eq!(a.status, 200, "the new kid is fetched on its first token: {a:?} {}", gw.stderr());
+        assert_eq!(jwks.requests(), 2, "one refetch for the new kid");
+        for _ in 0..5 {
+            assert_eq!(send(gw.addr, &get("/", Some(&mint_with(&as2)), "")).await.status, 200);
+        }
+        // Key 1 is gone from the set: its token (cached before) no longer opens.
+        let a = send(gw.addr, &get("/", Some(&old_token), "")).await;
+        assert_eq!(a.status, 401, "{a:?}");
+        assert!(a.header("www-authenticate").unwrap().contains("error=\"invalid_token\""));
+        // Unknown kids (attacker-chosen) within the cooldown fetch nothing more.
+        for _ in 0..5 {
+            let stranger = issuer_signing_with(&Jwk::generate(Curve::P256).unwrap(), &rs_key);
+            assert_eq!(send(gw.addr, &get("/", Some(&mint_with(&stranger)), "")).await.status, 401);
+        }
+        assert_eq!(jwks.requests(), 2, "kid refetches are rate limited");
+        assert_eq!(up.started.load(Ordering::SeqCst), 7);
+    })
+    .await;
+}
+
+// Multi-threaded: the JWK Set server answers while `Binary::start_remote` blocks on the
+// binary's first line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_as_keys_keep_serving_while_the_jwks_server_is_down() {
+    bounded(async {
+        let rs_key = Jwk::generate(Curve::P256).unwrap();
+        let key1 = Jwk::generate(Curve::P256).unwrap();
+        let as1 = issuer_signing_with(&key1, &rs_key);
+        let pki = Pki::new();
+        let set = Arc::new(Mutex::new(public_set(&[&key1])));
+        let jwks = jwks_server(&pki, &set).await;
+        let (up, up_addr) = Upstream::start().await;
+        let gw = Binary::start_remote(&[&rs_key], up_addr, &jwks.url("/jwks.json"), &pki);
+        assert_eq!(send(gw.addr, &get("/", Some(&mint_with(&as1)), "")).await.status, 200);
+        assert_eq!(jwks.requests(), 1);
+        jwks.stop().await;
+
+        // New tokens (not in the token cache) signed with the cached key keep passing.
+        for _ in 0..3 {
+            assert_eq!(send(gw.addr, &get("/", Some(&mint_with(&as1)), "")).await.status, 200);
+        }
+        // A token with an unknown kid: the refetch fails at once, the token is refused as
+        // invalid (the keys in hand are current), neither 5xx nor a hang.
+        for _ in 0..2 {
+            let stranger = issuer_signing_with(&Jwk::generate(Curve::P256).unwrap(), &rs_key);
+            let started = Instant::now();
+            let a = send(gw.addr, &get("/", Some(&mint_with(&stranger)), "")).await;
+            assert_eq!(a.status, 401, "{a:?} {}", gw.stderr());
+            assert!(a.header("www-authenticate").unwrap().contains("error=\"invalid_token\""), "{a:?}");
+            assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+        }
+        // And the cached key still serves after the failed refetch.
+        assert_eq!(send(gw.addr, &get("/", Some(&mint_with(&as1)), "")).await.status, 200);
+        assert_eq!(up.started.load(Ordering::SeqCst), 5);
     })
     .await;
 }
