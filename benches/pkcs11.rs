@@ -21,7 +21,10 @@
 //! alone is already a bound (the JWS framing is two base64 encodings). These two groups measure
 //! the CPU time of the benchmark thread (`CLOCK_THREAD_CPUTIME_ID`), not wall time:
 //! SoftHSM runs on the calling thread, and on a shared machine wall time mostly measures the
-//! neighbours. Their unit is "µs cpu".
+//! neighbours. Their unit is "µs cpu". After them the same eight operations run interleaved (one
+//! of each per round, in alternating order, 3000 rounds) and their median CPU times and the two
+//! overheads are printed:
+//! on a busy machine these are comparable where separate criterion rows drift apart.
 //!
 //! Run: `cargo bench --bench pkcs11 --features pkcs11` (needs `softhsm2`; makes a throwaway token
 //! directory under the system temp dir).
@@ -291,6 +294,80 @@ fn overhead(c: &mut Criterion<ThreadCpu>) {
     let (memory_jwe, memory_keys) = (jwe_to(rs_mem), JwkSet::new(vec![rs_mem.clone()]));
     g.bench_function("ours_memory", |b| b.iter(|| jwe::decrypt(&memory_jwe, &memory_keys, &policy).unwrap()));
     g.finish();
+
+    // The same eight operations interleaved, one of each per round, timed one by one: on a busy
+    // machine the medians of one run are comparable where separate criterion rows are not.
+    let ours_sign = Signer::new(as_tok, SigningAlg::Es256, Header::new()).unwrap();
+    let memory_sign = Signer::new(as_mem, SigningAlg::Es256, Header::new()).unwrap();
+    type Op<'a> = (&'static str, Box<dyn Fn() + 'a>);
+    let ops: [Op; 8] = [
+        (
+            "es256_sign/raw_cryptoki",
+            Box::new(|| {
+                let d = digest::digest(&digest::SHA256, input.as_bytes());
+                session.sign(&Mechanism::Ecdsa, as_handle, d.as_ref()).unwrap();
+            }),
+        ),
+        ("es256_sign/ours_token", Box::new(|| drop(ours_sign.sign(&payload).unwrap()))),
+        (
+            "es256_sign/raw_memory",
+            Box::new(|| {
+                aws_signer.sign(&rng, input.as_bytes()).unwrap();
+            }),
+        ),
+        ("es256_sign/ours_memory", Box::new(|| drop(memory_sign.sign(&payload).unwrap()))),
+        (
+            "ecdh_p256/raw_cryptoki",
+            Box::new(|| {
+                let mech = Mechanism::Ecdh1Derive(Ecdh1DeriveParams::new(EcKdf::null(), &point));
+                let secret = session.derive_key(&mech, rs_handle, &template).unwrap();
+                session.get_attributes(secret, &[AttributeType::Value]).unwrap();
+                session.destroy_object(secret).unwrap();
+            }),
+        ),
+        ("ecdh_p256/ours_token", Box::new(|| drop(jwe::decrypt(&token_jwe, &token_keys, &policy).unwrap()))),
+        (
+            "ecdh_p256/raw_memory",
+            Box::new(|| {
+                let peer = agreement::UnparsedPublicKey::new(&agreement::ECDH_P256, &point);
+                agreement::agree(&aws_private, peer, (), |z| Ok(z.to_vec())).unwrap();
+            }),
+        ),
+        (
+            "ecdh_p256/ours_memory",
+            Box::new(|| drop(jwe::decrypt(&memory_jwe, &memory_keys, &policy).unwrap())),
+        ),
+    ];
+    let mut samples = vec![Vec::new(); ops.len()];
+    for round in 0..3000 {
+        // Forwards, then backwards: no operation always runs first in a round (cold caches).
+        let mut order: Vec<usize> = (0..ops.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for i in order {
+            let start = thread_cpu_ns();
+            ops[i].1();
+            samples[i].push(thread_cpu_ns().saturating_sub(start));
+        }
+    }
+    let median = |times: &mut Vec<u64>| {
+        times.sort_unstable();
+        times[times.len() / 2] as f64 / 1000.0
+    };
+    let m: Vec<f64> = samples.iter_mut().map(median).collect();
+    println!("\ninterleaved, 3000 rounds, median µs cpu:");
+    for ((name, _), v) in ops.iter().zip(&m) {
+        println!("  {name:<24} {v:8.1}");
+    }
+    for (i, what) in [(0, "es256_sign"), (4, "ecdh_p256")] {
+        println!(
+            "  {what}: ours_token − raw_cryptoki {:.1}; our PKCS#11 overhead (ours_token − ours_memory) − \
+             (raw_cryptoki − raw_memory) {:.1}",
+            m[i + 1] - m[i],
+            (m[i + 1] - m[i + 3]) - (m[i] - m[i + 2])
+        );
+    }
 }
 
 #[cfg(not(feature = "aws-lc"))]
