@@ -30,6 +30,8 @@ mod demo;
 mod demo_http;
 #[path = "jwe_mint/encrypt.rs"]
 mod encrypt;
+#[path = "jwe_mint/fetch.rs"]
+mod fetch;
 #[path = "jwe_mint/gateway.rs"]
 mod gateway;
 #[path = "jwe_mint/inspect.rs"]
@@ -86,6 +88,9 @@ enum Command {
     /// Reverse proxy in front of a resource server written in any language: only requests with a
     /// valid access token reach it, with the token's identity in X-Auth-* headers
     Gateway(gateway::Args),
+    /// Act as a client: GET a protected URL, finding its authorization server from the resource
+    /// server's RFC 9728 metadata on a 401 and getting a token for it; print the body
+    Fetch(fetch::Args),
     /// Run the photos/friends scenario in memory with fresh keys (start here); --http runs it
     /// over real HTTP on loopback
     Demo(demo::Args),
@@ -102,6 +107,7 @@ fn dispatch(command: Command) -> Result<(), CliError> {
         Command::Open(args) => open::run(args),
         Command::Metadata(args) => metadata::run(args),
         Command::Gateway(args) => gateway::run(args),
+        Command::Fetch(args) => fetch::run(args),
         Command::Demo(args) => demo::run(args),
     }
 }
