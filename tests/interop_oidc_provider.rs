@@ -43,6 +43,19 @@ impl NodeAs {
     /// Starts the AS for two resources: `photos` (ECDH-ES+A256KW, A256GCM) and `friends`
     /// (ECDH-ES direct, A128CBC-HS256), each encrypting to the given key's public half.
     fn start(pki: &Pki, secret: &str, photos: &Jwk, friends: &Jwk) -> NodeAs {
+        let public = |k: &Jwk| serde_json::to_value(k.to_public().unwrap()).unwrap();
+        NodeAs::start_for(
+            pki,
+            secret,
+            json!({
+                PHOTOS: { "scope": "photos.read photos.write", "alg": "ECDH-ES+A256KW", "enc": "A256GCM", "jwk": public(photos) },
+                FRIENDS: { "scope": "friends.read", "alg": "ECDH-ES", "enc": "A128CBC-HS256", "jwk": public(friends) },
+            }),
+        )
+    }
+
+    /// Starts the AS for `resources` (resource URI → `scope`, `alg`, `enc`, public `jwk`).
+    fn start_for(pki: &Pki, secret: &str, resources: Value) -> NodeAs {
         let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oidc_provider");
         assert!(here.join("node_modules/oidc-provider").is_dir(), "{NEEDS_NODE}");
         let dir = std::env::temp_dir().join(format!(
@@ -51,16 +64,12 @@ impl NodeAs {
             rand_suffix()
         ));
         std::fs::create_dir_all(&dir).unwrap();
-        let public = |k: &Jwk| serde_json::to_value(k.to_public().unwrap()).unwrap();
         let config = json!({
             "tls_key": pki.server_key_pem,
             "tls_cert": pki.server_cert_pem,
             "client_id": CLIENT,
             "client_secret": secret,
-            "resources": {
-                PHOTOS: { "scope": "photos.read photos.write", "alg": "ECDH-ES+A256KW", "enc": "A256GCM", "jwk": public(photos) },
-                FRIENDS: { "scope": "friends.read", "alg": "ECDH-ES", "enc": "A128CBC-HS256", "jwk": public(friends) },
-            },
+            "resources": resources,
         });
         let config_path = dir.join("config.json");
         std::fs::write(&config_path, config.to_string()).unwrap();
@@ -250,6 +259,67 @@ async fn the_cli_opens_a_node_oidc_provider_token() {
         assert_eq!(claims["client_id"], CLIENT);
         assert_eq!(claims["scope"], "photos.read photos.write");
         assert_eq!(claims["aud"], PHOTOS);
+    })
+    .await;
+}
+
+/// `jwe-mint fetch` against our RS (the `BearerLayer` on loopback) trusting node-oidc-provider: the
+/// 401 names the RS's metadata, which names node's issuer; the CLI finds node's token endpoint by
+/// OpenID discovery, gets a token for the RS with `client_credentials` (node's response has no
+/// `resource`: the one requested) and retries.
+#[cfg(all(feature = "cli", feature = "axum"))]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs Node.js and `npm ci --prefix tests/oidc_provider` (.ci/run runs it)"]
+async fn the_cli_fetches_from_our_rs_with_a_node_oidc_provider_token() {
+    use axum::routing::get;
+    use jwe_mint::resource_server::AccessToken;
+    use jwe_mint::wire::{BearerLayer, MetadataRouter};
+    bounded(async {
+        let pki = Pki::new();
+        let secret = secret();
+        let key = Jwk::generate(Curve::P256).unwrap().with_kid("albums-1");
+        let (addr, resource) = wire_common::free_origin();
+        let public = serde_json::to_value(key.to_public().unwrap()).unwrap();
+        let node = NodeAs::start_for(
+            &pki,
+            &secret,
+            Value::Object(serde_json::Map::from_iter([(
+                resource.clone(),
+                json!({ "scope": "albums.read", "alg": "ECDH-ES+A256KW", "enc": "A256GCM", "jwk": public }),
+            )])),
+        );
+        let rs = rs(&pki, &resource, &key, &node.issuer).await;
+        let metadata = MetadataRouter::for_resource_server(&rs, &format!("{resource}/jwks.json")).unwrap();
+        let auth = BearerLayer::new(Arc::new(rs)).unwrap();
+        let whoami = |token: AccessToken| async move {
+            axum::Json(json!({ "sub": token.subject(), "aud": token.raw_claims().get("aud") }))
+        };
+        let app = axum::Router::new().route("/albums", get(whoami).layer(auth)).merge(metadata.router());
+        let _server = wire_common::RouterServer::start(&pki, addr, app).await;
+
+        let dir = node.dir.clone();
+        let secret_path = dir.join("client.secret");
+        std::fs::write(&secret_path, format!("{secret}\n")).unwrap();
+        let ca_path = dir.join("ca.pem");
+        std::fs::write(&ca_path, &pki.ca_pem).unwrap();
+        let (issuer, url) = (node.issuer.clone(), format!("{resource}/albums"));
+        let output = tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_jwe-mint"))
+                .args(["fetch", &url, "--issuer", &issuer, "--client-id", CLIENT, "--scope", "albums.read"])
+                .arg("--client-secret-file")
+                .arg(&secret_path)
+                .arg("--ca-file")
+                .arg(&ca_path)
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "fetch failed: {stderr}");
+        let body: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(body["sub"], CLIENT);
+        assert_eq!(body["aud"], resource.as_str());
     })
     .await;
 }
