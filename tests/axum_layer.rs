@@ -31,7 +31,9 @@ const INVALID_TOKEN: &str = "the access token is invalid";
 /// An RS on a loopback port: its resource is `http://127.0.0.1:PORT/api`, with `/api/me` (any
 /// valid token), `/api/photos` (scope `photos.read`), `/api/admin` (scopes `photos.read` and
 /// `admin`), `/api/echo` (POST, echoes the body), `/api/unguarded` (the extractor without the
-/// layer), and the metadata routes.
+/// layer), `/api/feed` (GET and POST, optional token), `/api/feed-admin` (optional, scope `admin`
+/// when a token is sent), `/api/feed-unguarded` (`Option<AccessToken>` without the layer), and
+/// the metadata routes.
 struct Rs {
     base: String,
     resource: String,
@@ -120,6 +122,9 @@ impl Rs {
                 .layer(auth.clone()),
             )
             .route("/api/unguarded", get(|t: AccessToken| async move { t.subject().to_owned() }))
+            .route("/api/feed", get(feed).post(feed).layer(auth.optional()))
+            .route("/api/feed-admin", get(feed).layer(auth.optional().require_scope("admin").unwrap()))
+            .route("/api/feed-unguarded", get(feed))
             .merge(metadata.router());
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
@@ -145,6 +150,14 @@ async fn whoami(hits: Arc<AtomicUsize>, token: AccessToken) -> String {
     hits.fetch_add(1, Ordering::SeqCst);
     let scopes: Vec<&str> = token.scopes().collect();
     format!("{} {} {}", token.subject(), token.client_id(), scopes.join(","))
+}
+
+/// Behind an optional layer: who, or `anonymous`.
+async fn feed(token: Option<AccessToken>) -> String {
+    match token {
+        Some(t) => format!("user {}", t.subject()),
+        None => "anonymous".to_owned(),
+    }
 }
 
 fn client() -> reqwest::Client {
@@ -455,6 +468,73 @@ async fn the_extractor_without_the_layer_is_500_not_a_pass() {
         let token = rs.mint("photos.read");
         let r = client().get(rs.url("/api/unguarded")).bearer_auth(&token).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn an_optional_route_serves_anonymous_requests_and_still_refuses_bad_tokens() {
+    bounded(async {
+        let rs = Rs::start().await;
+        let c = client();
+        let token = rs.mint("photos.read");
+        // No credentials (or another scheme): anonymous.
+        let r = c.get(rs.url("/api/feed")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(r.headers().get(WWW_AUTHENTICATE).is_none());
+        assert_eq!(r.text().await.unwrap(), "anonymous");
+        let r = c.get(rs.url("/api/feed")).basic_auth("alice", Some("pw")).send().await.unwrap();
+        assert_eq!(r.text().await.unwrap(), "anonymous");
+        // A valid token: the handler gets it.
+        let r = c.get(rs.url("/api/feed")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!((r.status(), r.text().await.unwrap()), (StatusCode::OK, "user alice".to_owned()));
+        // A token that does not open is not anonymous: 401 invalid_token.
+        let other = {
+            let grant = Grant::new("alice", CLIENT, "photos.read", &["https://other.example.com"]).unwrap();
+            rs.issuer.mint(&grant, "https://other.example.com").unwrap().access_token
+        };
+        for bad in [other.as_str(), "not.a.token.at.all"] {
+            let r = c.get(rs.url("/api/feed")).bearer_auth(bad).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{bad}");
+            let ch = challenge(&r);
+            assert!(ch.contains("error=\"invalid_token\"") && ch.contains("resource_metadata="), "{ch}");
+        }
+        // A token in the query or a form body is refused, never handed to the handler.
+        let r = c.get(rs.url(&format!("/api/feed?access_token={token}"))).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        assert!(challenge(&r).contains("error=\"invalid_request\""));
+        let r = c
+            .post(rs.url("/api/feed"))
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(format!("access_token={token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+        let r = c
+            .post(rs.url("/api/feed"))
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body("q=1")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.text().await.unwrap(), "anonymous");
+        // Scopes bind a token when one is sent; anonymous still passes.
+        let r = c.get(rs.url("/api/feed-admin")).send().await.unwrap();
+        assert_eq!(r.text().await.unwrap(), "anonymous");
+        let r = c.get(rs.url("/api/feed-admin")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let ch = challenge(&r);
+        assert!(ch.contains("error=\"insufficient_scope\"") && ch.contains("scope=\"admin\""), "{ch}");
+        let admin = rs.mint("photos.read admin");
+        let r = c.get(rs.url("/api/feed-admin")).bearer_auth(&admin).send().await.unwrap();
+        assert_eq!(r.text().await.unwrap(), "user alice");
+        // Without the layer, `Option<AccessToken>` is a 500, never "anonymous".
+        for req in
+            [c.get(rs.url("/api/feed-unguarded")), c.get(rs.url("/api/feed-unguarded")).bearer_auth(&token)]
+        {
+            assert_eq!(req.send().await.unwrap().status(), StatusCode::INTERNAL_SERVER_ERROR);
+        }
     })
     .await
 }

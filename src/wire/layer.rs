@@ -15,6 +15,8 @@
 //!   A token without the route's scopes: 403 `error="insufficient_scope", scope="…"`.
 //! - Keys unavailable ([`Error::KeySource`]): 503, the server's fault, not the token's.
 //! - `resource_metadata` is configuration, never derived from `Host` or `X-Forwarded-Host`.
+//! - An optional route ([`BearerLayer::optional`]) lets a request without credentials through;
+//!   its handler takes `Option<AccessToken>`. Everything else is answered as above.
 
 use std::fmt;
 use std::future::Future;
@@ -23,7 +25,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
 use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderValue, Request, StatusCode};
@@ -68,7 +70,14 @@ pub struct BearerLayer {
     shared: Arc<Shared>,
     /// Scopes the route requires (all of them), space-separated for the `scope` parameter.
     scope: Option<Arc<str>>,
+    /// A request without credentials passes, without a token ([`BearerLayer::optional`]).
+    optional: bool,
 }
+
+/// Put in the extensions of a request an optional layer let through without credentials, so that
+/// `Option<AccessToken>` can tell "anonymous" from "no layer on this route".
+#[derive(Debug, Clone, Copy)]
+struct Anonymous;
 
 struct Shared {
     rs: Arc<ResourceServer>,
@@ -82,6 +91,7 @@ impl fmt::Debug for BearerLayer {
             .field("resource", &self.shared.rs.resource())
             .field("resource_metadata", &self.shared.resource_metadata)
             .field("scope", &self.scope)
+            .field("optional", &self.optional)
             .field("max_form_body", &self.shared.max_form_body)
             .finish()
     }
@@ -98,6 +108,7 @@ impl BearerLayer {
         Ok(BearerLayer {
             shared: Arc::new(Shared { rs, resource_metadata, max_form_body: DEFAULT_MAX_FORM_BODY }),
             scope: None,
+            optional: false,
         })
     }
 
@@ -124,7 +135,34 @@ impl BearerLayer {
             Some(s) => format!("{s} {scope}").into(),
             None => scope.into(),
         };
-        Ok(BearerLayer { shared: Arc::clone(&self.shared), scope: Some(scope) })
+        Ok(BearerLayer { shared: Arc::clone(&self.shared), scope: Some(scope), optional: self.optional })
+    }
+
+    /// A copy of this layer for a route that also serves anonymous requests: a request without
+    /// credentials passes without a token, and its handler takes `Option<AccessToken>` (`None`
+    /// then). Everything else is as on a required route: a token that does not open is 401
+    /// `invalid_token`, a token without the required scopes 403, and a token in the query or a
+    /// form body is refused (400 `invalid_request`), so the handler never sees one.
+    ///
+    /// ```
+    /// # fn demo(rs: jwe_mint::resource_server::ResourceServer) -> jwe_mint::Result<()> {
+    /// use axum::{routing::get, Router};
+    /// use jwe_mint::resource_server::AccessToken;
+    /// use jwe_mint::wire::BearerLayer;
+    ///
+    /// async fn feed(token: Option<AccessToken>) -> String {
+    ///     match token {
+    ///         Some(t) => format!("the feed of {}", t.subject()),
+    ///         None => "the public feed".to_owned(),
+    ///     }
+    /// }
+    ///
+    /// let auth = BearerLayer::new(rs)?;
+    /// let app: Router = Router::new().route("/feed", get(feed).layer(auth.optional()));
+    /// # Ok(()) }
+    /// ```
+    pub fn optional(&self) -> BearerLayer {
+        BearerLayer { shared: Arc::clone(&self.shared), scope: self.scope.clone(), optional: true }
     }
 
     /// The metadata URL every 401 and 403 names.
@@ -161,14 +199,24 @@ impl BearerLayer {
         }
     }
 
-    /// Authenticates `req`: the [`AccessToken`] and the request (its body re-assembled when the
-    /// form was read), or the answer to send instead.
+    /// Authenticates `req`: the [`AccessToken`] (none for an anonymous request an optional layer
+    /// lets through) and the request (its body re-assembled when the form was read), or the
+    /// answer to send instead.
     async fn authenticate(
         &self,
         req: Request<Body>,
-    ) -> Result<(AccessToken, Request<Body>), BearerRejection> {
+    ) -> Result<(Option<AccessToken>, Request<Body>), BearerRejection> {
         let token = match bearer_token(&req).map_err(|k| self.rejection(k))? {
             Some(t) => t,
+            None if self.optional => {
+                // Anonymous, but a query or form token is refused, never handed on (RFC 6750
+                // §2.3 tokens leak through logs and `Referer`).
+                const ONLY_HEADER: &str = "the access token is accepted only in the Authorization header";
+                if req.uri().query().is_some_and(has_access_token) {
+                    return Err(self.rejection(RejectionKind::InvalidRequest(ONLY_HEADER)));
+                }
+                return Ok((None, self.check_form(req, ONLY_HEADER).await?));
+            }
             None => return Err(self.rejection(RejectionKind::MissingToken)),
         };
         if req.uri().query().is_some_and(has_access_token) {
@@ -179,17 +227,21 @@ impl BearerLayer {
         // `open_async`: a token signed with an AS key this RS has not seen yet waits for the
         // source's (rate-limited, shared) refetch, so a rotated-in AS key works on its first token.
         let token = self.shared.rs.open_async(token).await.map_err(|e| self.rejection(classify(&e)))?;
-        let req = self.check_form(req).await?;
+        let req = self.check_form(req, "the access token is sent more than once").await?;
         if let Some(scope) = &self.scope {
             if !scope.split(' ').all(|s| token.has_scope(s)) {
                 return Err(self.rejection(RejectionKind::InsufficientScope));
             }
         }
-        Ok((token, req))
+        Ok((Some(token), req))
     }
 
-    /// A form body (RFC 6750 §2.2) with an `access_token` field next to the header token is 400.
-    async fn check_form(&self, req: Request<Body>) -> Result<Request<Body>, BearerRejection> {
+    /// A form body (RFC 6750 §2.2) with an `access_token` field is 400 (`refusal` says why).
+    async fn check_form(
+        &self,
+        req: Request<Body>,
+        refusal: &'static str,
+    ) -> Result<Request<Body>, BearerRejection> {
         let is_form = req
             .headers()
             .get(CONTENT_TYPE)
@@ -210,9 +262,7 @@ impl BearerLayer {
             }
         })?;
         if has_access_token(std::str::from_utf8(&bytes).unwrap_or("")) {
-            return Err(
-                self.rejection(RejectionKind::InvalidRequest("the access token is sent more than once"))
-            );
+            return Err(self.rejection(RejectionKind::InvalidRequest(refusal)));
         }
         Ok(Request::from_parts(parts, Body::from(bytes)))
     }
@@ -300,7 +350,8 @@ pub enum RejectionKind {
     KeysUnavailable,
     /// A form body larger than the layer reads: 413.
     FormTooLarge,
-    /// A handler asked for an [`AccessToken`] on a route without a [`BearerLayer`]: 500.
+    /// A handler asked for an [`AccessToken`] (or `Option<AccessToken>`) on a route without a
+    /// [`BearerLayer`]: 500.
     NotBehindLayer,
 }
 
@@ -442,7 +493,11 @@ where
         Box::pin(async move {
             match layer.authenticate(req).await {
                 Ok((token, mut req)) => {
-                    req.extensions_mut().insert(token);
+                    if let Some(token) = token {
+                        req.extensions_mut().insert(token);
+                    } else {
+                        req.extensions_mut().insert(Anonymous);
+                    }
                     inner.call(req).await
                 }
                 Err(rejection) => Ok(rejection.into_response()),
@@ -463,6 +518,26 @@ impl<S: Send + Sync> FromRequestParts<S> for AccessToken {
             .get::<AccessToken>()
             .cloned()
             .ok_or_else(|| BearerRejection::bare(RejectionKind::NotBehindLayer))
+    }
+}
+
+/// `Option<AccessToken>`: `None` for a request an optional layer ([`BearerLayer::optional`]) let
+/// through without credentials. On a route without a [`BearerLayer`] it is a 500, as for
+/// [`AccessToken`]: a missing layer never reads as "anonymous".
+impl<S: Send + Sync> OptionalFromRequestParts<S> for AccessToken {
+    type Rejection = BearerRejection;
+
+    async fn from_request_parts(
+        parts: &mut http::request::Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        if let Some(token) = parts.extensions.get::<AccessToken>() {
+            return Ok(Some(token.clone()));
+        }
+        if parts.extensions.get::<Anonymous>().is_some() {
+            return Ok(None);
+        }
+        Err(BearerRejection::bare(RejectionKind::NotBehindLayer))
     }
 }
 
