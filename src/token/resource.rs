@@ -67,11 +67,13 @@ impl ResourceIndicator {
 /// Whether the path of `value` (everything before `?`) has a segment that is `.` or `..`, plain or
 /// with either dot percent-encoded (`%2e`, `%2E`). RFC 8707 compares resources as strings, but
 /// anything that resolves the URI (RFC 3986 §5.2.4, or a WHATWG parser) removes them, so
-/// `…/tenants/42/../7` would be string-covered by `…/tenants/42` yet name tenant 7.
+/// `…/tenants/42/../7` would be string-covered by `…/tenants/42` yet name tenant 7. A segment's
+/// `;` parameters do not count (`..;x` is `..`): servlet containers strip them before resolving
+/// dot segments (RFC 3986 §3.3 allows parameters in any segment).
 pub(crate) fn has_dot_segment(value: &str) -> bool {
     let path = value.split('?').next().unwrap_or(value);
     path.split(['/', '\\']).any(|segment| {
-        let mut rest = segment;
+        let mut rest = segment.split(';').next().unwrap_or(segment);
         let mut dots = 0;
         while !rest.is_empty() {
             if let Some(r) = rest.strip_prefix('.') {
@@ -157,6 +159,10 @@ mod tests {
             "https://api.example.com/tenants/42/..?q=1",
             "https://api.example.com/tenants/42\\..\\7",
             "https://api.example.com/tenants/42/x\\..\\..\\7",
+            "https://api.example.com/tenants/42/..;/7",
+            "https://api.example.com/tenants/42/..;x=1/7",
+            "https://api.example.com/tenants/42/.;/x",
+            "https://api.example.com/tenants/42/%2e%2e;/7",
         ] {
             let e = ResourceIndicator::parse(bad).unwrap_err();
             assert!(matches!(e, Error::OAuth { code: OAuthErrorCode::InvalidTarget, .. }), "{bad}");
@@ -171,6 +177,7 @@ mod tests {
             "https://api.example.com/tenants/42/%252e%252e",
             "https://api.example.com/tenants/42/x..",
             "https://api.example.com/tenants/42/x?path=../7",
+            "https://api.example.com/tenants/42/v1;..",
         ] {
             assert!(ResourceIndicator::parse(ok).is_ok(), "{ok}");
             assert!(covers(base, ok), "{ok}");

@@ -484,7 +484,13 @@ impl AuthorizationServer {
         let (id, secret) = decoded.split_once(':')?;
         let id = form_decode(id);
         let secret = Zeroizing::new(form_decode(secret));
-        let client = self.clients.get(&id)?;
+        let Some(client) = self.clients.get(&id) else {
+            // The same digest and comparison as for a known client, so the answer's timing does
+            // not tell which client ids exist.
+            let digest = Zeroizing::new(crate::crypto::sha256(secret.as_bytes()));
+            let _ = subtle::ConstantTimeEq::ct_eq(UNKNOWN_CLIENT_DIGEST.as_slice(), digest.as_slice());
+            return None;
+        };
         client.secret_matches(&secret).then_some(client)
     }
 
@@ -589,6 +595,14 @@ fn requested_scope(requested: Option<&str>, allowed: &[String], refusal: &str) -
     Ok(tokens.join(" "))
 }
 
+/// Compared against when the client id is unknown (no secret has this SHA-256 digest that
+/// anyone knows).
+const UNKNOWN_CLIENT_DIGEST: [u8; 32] = [0; 32];
+
+/// At most this many distinct `resource` parameters in one token request: each is one token to
+/// sign and encrypt.
+pub const MAX_RESOURCES_PER_REQUEST: usize = 16;
+
 /// The form parameters of a token request: every name at most once, except `resource` (RFC 8707
 /// §2: repeatable). Parameters without a value are treated as omitted (RFC 6749 §3.2).
 struct Form {
@@ -605,7 +619,13 @@ impl Form {
                 continue;
             }
             if name == "resource" {
-                resources.push(value.into_owned());
+                // Repeats name one resource (one token); the count is bounded.
+                if !resources.iter().any(|r| *r == value) {
+                    if resources.len() == MAX_RESOURCES_PER_REQUEST {
+                        return Err(Refusal::bad("invalid_target", "too many resources in one request"));
+                    }
+                    resources.push(value.into_owned());
+                }
             } else if params.insert(name.clone().into_owned(), value.into_owned()).is_some() {
                 return Err(Refusal::bad(
                     "invalid_request",
@@ -820,13 +840,18 @@ impl RefreshStore {
             self.remove_live(id);
             return None;
         }
+        self.revoke_if_rotated(id);
+        None
+    }
+
+    /// When `id` was rotated, revokes its family's live token.
+    fn revoke_if_rotated(&mut self, id: &TokenId) {
         if let Some(&(family, _)) = self.rotated.get(id) {
             if let Some(current) = self.family_live.get(&family).copied() {
                 tracing::warn!(target: TRACING_TARGET, "a rotated refresh token was presented again; its family is revoked");
                 self.remove_live(&current);
             }
         }
-        None
     }
 
     /// Spends the live token `id` (if it is still the one found as `seq`) and issues its
@@ -834,6 +859,9 @@ impl RefreshStore {
     /// meantime.
     fn rotate(&mut self, id: &TokenId, seq: u64) -> Result<Option<Zeroizing<String>>> {
         if self.live.get(id).map(|l| l.seq) != Some(seq) {
+            // Spent by a concurrent request that got here first: a reuse too, so the successor
+            // it was given is revoked, as `find` does for a later reuse (RFC 9700 §4.14.2).
+            self.revoke_if_rotated(id);
             return Ok(None);
         }
         let Some(old) = self.remove_live(id) else { return Ok(None) };
@@ -892,8 +920,10 @@ mod tests {
         let later = Instant::now() + Duration::from_secs(60);
         let first = store.issue(grant(), None, later).unwrap();
         let (_, seq) = store.find(&token_id(&first), Instant::now()).unwrap();
-        assert!(store.rotate(&token_id(&first), seq).unwrap().is_some());
+        let second = store.rotate(&token_id(&first), seq).unwrap().unwrap();
         assert!(store.rotate(&token_id(&first), seq).unwrap().is_none(), "a second rotation of one token");
+        // Two requests presented `first` at once: the loser's reuse revokes the winner's successor.
+        assert!(store.find(&token_id(&second), Instant::now()).is_none(), "the successor survived a reuse");
     }
 
     #[test]
@@ -903,6 +933,20 @@ mod tests {
         assert!(!client.secret_matches("correct hors"));
         assert!(!client.secret_matches(""));
         assert!(!format!("{client:?}").contains("horse"));
+    }
+
+    #[test]
+    fn repeated_resources_count_once_and_their_number_is_bounded() {
+        let form = Form::parse(b"grant_type=client_credentials&resource=https%3A%2F%2Fa&resource=https%3A%2F%2Fa&resource=https%3A%2F%2Fb").unwrap();
+        assert_eq!(form.resources, ["https://a", "https://b"]);
+        let many =
+            |n: usize| (0..n).map(|i| format!("resource=https%3A%2F%2Frs{i}")).collect::<Vec<_>>().join("&");
+        assert_eq!(Form::parse(many(MAX_RESOURCES_PER_REQUEST).as_bytes()).unwrap().resources.len(), 16);
+        let refused = Form::parse(many(MAX_RESOURCES_PER_REQUEST + 1).as_bytes()).err().unwrap();
+        assert_eq!(refused.code, "invalid_target");
+        // 450 copies of one resource are one resource.
+        let same = vec!["resource=https%3A%2F%2Fa"; 450].join("&");
+        assert_eq!(Form::parse(same.as_bytes()).unwrap().resources.len(), 1);
     }
 
     #[test]

@@ -440,6 +440,12 @@ fn is_identity_header(name: &HeaderName) -> bool {
             .all(|(&a, &b)| a.to_ascii_lowercase() == b || (a == b'_' && b == b'-'))
 }
 
+/// `Forwarded` or `X-Forwarded-For` / `-Proto` / `-Host`, compared with `_` read as `-`.
+fn is_forwarding_header(name: &HeaderName) -> bool {
+    let folded = name.as_str().replace('_', "-");
+    matches!(folded.as_str(), "forwarded" | "x-forwarded-for" | "x-forwarded-proto" | "x-forwarded-host")
+}
+
 fn remove_spoofed_identity(headers: &mut HeaderMap) {
     let spoofed: Vec<HeaderName> = headers.keys().filter(|n| is_identity_header(n)).cloned().collect();
     for name in spoofed {
@@ -449,7 +455,10 @@ fn remove_spoofed_identity(headers: &mut HeaderMap) {
 
 /// Replaces whatever the client said about the connection with what the gateway saw (RFC 7239).
 fn set_forwarded(headers: &mut HeaderMap, peer: SocketAddr) {
-    for name in [FORWARDED.as_str(), "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"] {
+    // Every spelling with `_` for `-` too: CGI-style backends read `X_Forwarded_For` as
+    // `HTTP_X_FORWARDED_FOR`, next to the gateway's own (as for the `x-auth-` headers).
+    let spoofed: Vec<HeaderName> = headers.keys().filter(|n| is_forwarding_header(n)).cloned().collect();
+    for name in spoofed {
         headers.remove(name);
     }
     let ip = peer.ip().to_canonical();
@@ -525,6 +534,29 @@ fn parse_upstream(upstream: &str) -> Result<Upstream> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forwarding_headers_are_replaced_however_spelled() {
+        let mut headers = HeaderMap::new();
+        for name in
+            ["x_forwarded_for", "X_Forwarded-Proto", "x-forwarded_host", "forwarded", "x-forwarded-for"]
+        {
+            headers.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_static("10.0.0.1"),
+            );
+        }
+        headers.insert(HOST, HeaderValue::from_static("api.example.com"));
+        headers.insert("x-forwarded-port", HeaderValue::from_static("443"));
+        set_forwarded(&mut headers, "127.0.0.9:4000".parse().unwrap());
+        let names: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+        assert!(!names.iter().any(|n| n.contains('_')), "{names:?}");
+        assert_eq!(headers.get_all("x-forwarded-for").iter().collect::<Vec<_>>(), ["127.0.0.9"]);
+        assert_eq!(headers.get_all(FORWARDED).iter().count(), 1);
+        assert_eq!(headers.get_all("x-forwarded-proto").iter().collect::<Vec<_>>(), ["http"]);
+        // Not one of the four: left alone.
+        assert_eq!(headers.get("x-forwarded-port").unwrap(), "443");
+    }
 
     #[test]
     fn identity_headers_are_recognised_however_spelled() {
