@@ -6,7 +6,10 @@ mod resource;
 pub(crate) use claims::RESERVED_CLAIMS;
 pub use claims::{AccessTokenClaims, Audience};
 pub use resource::ResourceIndicator;
-pub(crate) use resource::{covers, has_dot_segment};
+pub(crate) use resource::covers;
+// The client's token book refuses the same dot segments as resource indicators.
+#[cfg(feature = "http")]
+pub(crate) use resource::has_dot_segment;
 
 /// The `typ` of an RFC 9068 access token's JWS header.
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
