@@ -5,8 +5,8 @@ mod resource;
 
 pub(crate) use claims::RESERVED_CLAIMS;
 pub use claims::{AccessTokenClaims, Audience};
-pub use resource::ResourceIndicator;
 pub(crate) use resource::covers;
+pub use resource::ResourceIndicator;
 // The client's token book refuses the same dot segments as resource indicators.
 #[cfg(feature = "http")]
 pub(crate) use resource::has_dot_segment;
