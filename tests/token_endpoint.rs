@@ -36,6 +36,11 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
+    setup_with(jwe_mint::wire::DEFAULT_MAX_REFRESH_TOKENS).await
+}
+
+/// The server with at most `max_refresh_tokens` live refresh tokens per client.
+async fn setup_with(max_refresh_tokens: usize) -> Setup {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let issuer = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     let photos_key = Jwk::generate(Curve::P256).unwrap();
@@ -51,6 +56,7 @@ async fn setup() -> Setup {
     let as_key = Jwk::generate(Curve::P256).unwrap();
     let server = AuthorizationServer::builder(Issuer::builder(&issuer, &as_key).registry(registry))
         .allow_refresh_tokens_for_client_credentials()
+        .max_refresh_tokens(max_refresh_tokens)
         .client(
             RegisteredClient::new("photo-app", SECRET, "alice")
                 .unwrap()
@@ -348,6 +354,33 @@ async fn metadata_and_jwks_are_served() {
         let keys = discovery.issuer_keys(&s.issuer).await.unwrap();
         assert!(discovery.authorization_server(&s.issuer).await.is_ok());
         drop(keys);
+    })
+    .await
+}
+
+/// Each client has its own refresh token store: one that fills its store drops its own oldest
+/// token, never another client's.
+#[tokio::test]
+async fn a_client_filling_its_refresh_tokens_evicts_only_its_own() {
+    fn refresh(rt: &str) -> [(&'static str, &str); 2] {
+        [("grant_type", "refresh_token"), ("refresh_token", rt)]
+    }
+    bounded(async {
+        let s = setup_with(2).await;
+        let cc = ("grant_type", "client_credentials");
+        let alice = json(s.request(&[cc]).await).await["refresh_token"].as_str().unwrap().to_owned();
+        let mut bobs = Vec::new();
+        for _ in 0..3 {
+            let body = json(s.post(&[cc, ("resource", PHOTOS)], "other-app", "other secret").await).await;
+            bobs.push(body["refresh_token"].as_str().unwrap().to_owned());
+        }
+        // Bob's store holds 2: his oldest is gone, his newest works.
+        let (_, code, _) = refusal(s.post(&refresh(&bobs[0]), "other-app", "other secret").await).await;
+        assert_eq!(code, "invalid_grant");
+        let body = json(s.post(&refresh(&bobs[2]), "other-app", "other secret").await).await;
+        assert!(body["access_token"].is_string());
+        // Alice's, issued before all of Bob's, still works.
+        assert!(json(s.request(&refresh(&alice)).await).await["access_token"].is_string());
     })
     .await
 }

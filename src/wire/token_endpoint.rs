@@ -44,7 +44,9 @@ use crate::registry::Registry;
 
 /// Largest token request body (bytes); a larger one is `invalid_request`.
 pub const MAX_TOKEN_REQUEST: usize = 16 * 1024;
-/// Default number of live refresh tokens; when full, the oldest is dropped.
+/// Default number of live refresh tokens per client; when a client's are full, its oldest is
+/// dropped (each client has its own store, so one client cannot evict another's tokens or its
+/// reuse history).
 pub const DEFAULT_MAX_REFRESH_TOKENS: usize = 10_000;
 /// Default lifetime of a refresh token family (the first token's issue time plus this; rotation
 /// does not extend it).
@@ -167,8 +169,10 @@ impl AuthorizationServerBuilder {
         Ok(self)
     }
 
-    /// How many refresh tokens may be live at once (default [`DEFAULT_MAX_REFRESH_TOKENS`]); when
-    /// full, issuing one drops the oldest. Must be positive.
+    /// How many refresh tokens one client may have live at once (default
+    /// [`DEFAULT_MAX_REFRESH_TOKENS`]); when its are full, issuing one drops its oldest. Each
+    /// client has its own store (and reuse history), so no client can evict another's. Must be
+    /// positive.
     pub fn max_refresh_tokens(mut self, max: usize) -> AuthorizationServerBuilder {
         self.max_refresh_tokens = max;
         self
@@ -201,8 +205,12 @@ impl AuthorizationServerBuilder {
         let paths = Paths::new(issuer.issuer())?;
         let jwks = Bytes::from(issuer.verification_keys().to_json()?);
         let server = AuthorizationServer {
+            refresh: self
+                .clients
+                .iter()
+                .map(|c| (c.client_id.clone(), Mutex::new(RefreshStore::new(self.max_refresh_tokens))))
+                .collect(),
             clients: self.clients.into_iter().map(|c| (c.client_id.clone(), c)).collect(),
-            refresh: Mutex::new(RefreshStore::new(self.max_refresh_tokens)),
             refresh_lifetime: self.refresh_lifetime,
             refresh_for_client_credentials: self.refresh_for_client_credentials,
             paths,
@@ -288,7 +296,8 @@ impl Paths {
 pub struct AuthorizationServer {
     issuer: Issuer,
     clients: HashMap<String, RegisteredClient>,
-    refresh: Mutex<RefreshStore>,
+    /// One refresh token store per client id.
+    refresh: HashMap<String, Mutex<RefreshStore>>,
     refresh_lifetime: Duration,
     refresh_for_client_credentials: bool,
     paths: Paths,
@@ -513,7 +522,10 @@ impl AuthorizationServer {
                 resources,
             };
             let expires = Instant::now() + self.refresh_lifetime;
-            let token = self.lock_refresh().issue(Arc::new(grant), None, expires).map_err(Refusal::server)?;
+            let token = self
+                .lock_refresh(&client.client_id)?
+                .issue(Arc::new(grant), None, expires)
+                .map_err(Refusal::server)?;
             body["refresh_token"] = Value::String(token.to_string());
         }
         Ok(body)
@@ -527,7 +539,8 @@ impl AuthorizationServer {
             return Err(Refusal::bad("invalid_request", "missing refresh_token"));
         };
         let id = token_id(presented);
-        let Some((grant, seq)) = self.lock_refresh().find(&id, Instant::now()) else {
+        // Only this client's store: another client's token is unknown here (RFC 6749 §6).
+        let Some((grant, seq)) = self.lock_refresh(&client.client_id)?.find(&id, Instant::now()) else {
             return Err(Refusal::invalid_grant());
         };
         if grant.client_id != client.client_id {
@@ -547,7 +560,7 @@ impl AuthorizationServer {
         let mut body = self.mint(&grant.subject, &client.client_id, &scope, &resources)?;
         // Rotation (RFC 9700 §4.14.2): the presented token is spent only now, atomically; a
         // concurrent use of the same token that got here first wins, and this one is a reuse.
-        let rotated = self.lock_refresh().rotate(&id, seq).map_err(Refusal::server)?;
+        let rotated = self.lock_refresh(&client.client_id)?.rotate(&id, seq).map_err(Refusal::server)?;
         match rotated {
             Some(new) => {
                 body["refresh_token"] = Value::String(new.to_string());
@@ -570,8 +583,10 @@ impl AuthorizationServer {
         Ok(response.to_json())
     }
 
-    fn lock_refresh(&self) -> std::sync::MutexGuard<'_, RefreshStore> {
-        self.refresh.lock().unwrap_or_else(|e| e.into_inner())
+    /// The refresh token store of `client_id` (every registered client has one).
+    fn lock_refresh(&self, client_id: &str) -> Result<std::sync::MutexGuard<'_, RefreshStore>, Refusal> {
+        let store = self.refresh.get(client_id).ok_or_else(Refusal::invalid_grant)?;
+        Ok(store.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 
