@@ -207,7 +207,15 @@ impl Gateway {
             forward_token: self.forward_token,
             resource_metadata: self.layer.resource_metadata().into(),
         };
-        let shared = Arc::new(Shared { service: tower::Layer::layer(&self.layer, forward), gateway: self });
+        let metadata_paths = match self.metadata() {
+            Ok(m) => vec![m.metadata_path().to_owned(), m.jwks_path().to_owned()],
+            Err(_) => Vec::new(),
+        };
+        let shared = Arc::new(Shared {
+            service: tower::Layer::layer(&self.layer, forward),
+            gateway: self,
+            metadata_paths,
+        });
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(TokioTimer::new())
@@ -262,6 +270,9 @@ impl Gateway {
 struct Shared {
     gateway: Gateway,
     service: BearerService<Forward>,
+    /// The paths of the two documents (they depend on configuration only, not on the keys), so
+    /// that other requests skip building them.
+    metadata_paths: Vec<String>,
 }
 
 impl Shared {
@@ -305,6 +316,9 @@ impl Shared {
 
     /// The RFC 9728 metadata or the JWK Set, if `path` is one of theirs.
     fn metadata(&self, path: &str) -> Option<Response> {
+        if !self.metadata_paths.is_empty() && !self.metadata_paths.iter().any(|p| p == path) {
+            return None;
+        }
         let metadata = match self.gateway.metadata() {
             Ok(m) => m,
             Err(e) => {
