@@ -443,21 +443,25 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
     headers.remove("proxy-connection");
 }
 
-/// Whether a header name is one of the identity headers, however spelled: case-insensitive (the
-/// `http` crate lowercases names) and with `_` read as `-` (CVE-2025-64484).
-fn is_identity_header(name: &HeaderName) -> bool {
+/// Whether `name` starts with `prefix` (lowercase, `-` separated), however spelled:
+/// case-insensitive (the `http` crate lowercases names anyway) and with `_` read as `-`, as
+/// CGI-style backends fold them (CVE-2025-64484).
+fn starts_with_folded(name: &HeaderName, prefix: &[u8]) -> bool {
     let name = name.as_str().as_bytes();
-    name.len() >= 7
-        && name[..7]
-            .iter()
-            .zip(b"x-auth-")
-            .all(|(&a, &b)| a.to_ascii_lowercase() == b || (a == b'_' && b == b'-'))
+    name.len() >= prefix.len()
+        && name.iter().zip(prefix).all(|(&a, &b)| a.to_ascii_lowercase() == b || (a == b'_' && b == b'-'))
 }
 
-/// `Forwarded` or `X-Forwarded-For` / `-Proto` / `-Host`, compared with `_` read as `-`.
+/// Whether a header name is one of the identity headers, however spelled.
+fn is_identity_header(name: &HeaderName) -> bool {
+    starts_with_folded(name, b"x-auth-")
+}
+
+/// `Forwarded` or `X-Forwarded-For` / `-Proto` / `-Host`, however spelled.
 fn is_forwarding_header(name: &HeaderName) -> bool {
-    let folded = name.as_str().replace('_', "-");
-    matches!(folded.as_str(), "forwarded" | "x-forwarded-for" | "x-forwarded-proto" | "x-forwarded-host")
+    [&b"forwarded"[..], b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"]
+        .iter()
+        .any(|full| name.as_str().len() == full.len() && starts_with_folded(name, full))
 }
 
 fn remove_spoofed_identity(headers: &mut HeaderMap) {
