@@ -9,8 +9,11 @@
 //! One loaded module per library path for the whole process (PKCS#11 v2.40 §5.4: C_Initialize
 //! once), a pool of sessions per key shared by all threads (a `Session` is used by one thread at a
 //! time), and a lost session (token re-inserted, session closed, login state lost) is reopened
-//! once before an error is reported. See ARCHITECTURE.md, "Keys in an HSM".
+//! once before an error is reported. Sessions are opened and closed through the module's book of
+//! held handles ([`session`]), because a module may give a lost session's number to a new one.
+//! See ARCHITECTURE.md, "Keys in an HSM".
 
+mod session;
 pub(crate) mod uri;
 
 use std::collections::HashMap;
@@ -32,6 +35,7 @@ use zeroize::Zeroizing;
 use super::keys::{KeyError, KeyResult};
 use super::{CryptoProvider, EcCurve, Provider as P, RsaSignature, Sha};
 use crate::error::{Error, Result};
+use session::{HeldSession, Module};
 pub(crate) use uri::Pkcs11Uri;
 
 /// Sessions kept idle per key; more are opened under load and closed when returned.
@@ -79,9 +83,9 @@ pub(crate) enum TokenPublic {
     Rsa(Vec<u8>, Vec<u8>),
 }
 
-/// One `Pkcs11` context per module path for the whole process.
-fn module(path: &Path) -> Result<Pkcs11> {
-    static MODULES: OnceLock<Mutex<HashMap<PathBuf, Pkcs11>>> = OnceLock::new();
+/// One loaded module per library path for the whole process.
+fn module(path: &Path) -> Result<Arc<Module>> {
+    static MODULES: OnceLock<Mutex<HashMap<PathBuf, Arc<Module>>>> = OnceLock::new();
     let mut map = MODULES.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
     if let Some(ctx) = map.get(path) {
         return Ok(ctx.clone());
@@ -97,8 +101,9 @@ fn module(path: &Path) -> Result<Pkcs11> {
             )))
         }
     }
-    map.insert(path.to_owned(), ctx.clone());
-    Ok(ctx)
+    let module = Arc::new(Module::new(ctx));
+    map.insert(path.to_owned(), module.clone());
+    Ok(module)
 }
 
 fn module_path(uri: &Pkcs11Uri) -> PathBuf {
@@ -136,6 +141,11 @@ fn is_session_lost(e: &CkError) -> bool {
                 | RvError::KeyHandleInvalid
         )
     )
+}
+
+/// The module says the session does not exist: every session of its epoch is lost.
+fn is_lost(e: &CkError) -> bool {
+    matches!(rv(e), Some(RvError::SessionHandleInvalid | RvError::SessionClosed))
 }
 
 /// Errors about the token or the key's configuration, never about the input. For RSA decryption
@@ -214,9 +224,15 @@ fn private_template(uri: &Pkcs11Uri) -> Vec<Attribute> {
 }
 
 fn find_one(session: &Session, uri: &Pkcs11Uri, template: &[Attribute], what: &str) -> Result<ObjectHandle> {
-    let found = session
-        .find_objects(template)
-        .map_err(|e| Error::Pkcs11(format!("{uri}: cannot search the token: {}", rv_name(&e))))?;
+    let found = session.find_objects(template).map_err(|e| search_error(uri, &e))?;
+    only_one(uri, found, what)
+}
+
+fn search_error(uri: &Pkcs11Uri, e: &CkError) -> Error {
+    Error::Pkcs11(format!("{uri}: cannot search the token: {}", rv_name(e)))
+}
+
+fn only_one(uri: &Pkcs11Uri, found: Vec<ObjectHandle>, what: &str) -> Result<ObjectHandle> {
     match found.as_slice() {
         [one] => Ok(*one),
         [] => Err(Error::Pkcs11(format!("{uri}: no {what} object matches"))),
@@ -226,18 +242,18 @@ fn find_one(session: &Session, uri: &Pkcs11Uri, template: &[Attribute], what: &s
 
 struct Inner {
     uri: Pkcs11Uri,
-    ctx: Pkcs11,
+    module: Arc<Module>,
     slot: Slot,
     pin: Option<AuthPin>,
     kind: TokenKeyKind,
     handle: Mutex<ObjectHandle>,
-    idle: Mutex<Vec<Session>>,
+    idle: Mutex<Vec<HeldSession>>,
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
         for s in self.idle.get_mut().unwrap_or_else(|p| p.into_inner()).drain(..) {
-            let _ = s.close();
+            self.module.close(s);
         }
     }
 }
@@ -253,81 +269,94 @@ impl std::fmt::Debug for TokenKey {
     }
 }
 
+/// Finds the private key the URI names through a logged-in session and reads its type and
+/// public half.
+fn look_up(session: &Session, uri: &Pkcs11Uri) -> Result<(ObjectHandle, TokenKeyKind, TokenPublic)> {
+    let handle = find_one(session, uri, &private_template(uri), "private key")?;
+    let attr_err =
+        |e: CkError| Error::Pkcs11(format!("{uri}: cannot read the key's attributes: {}", rv_name(&e)));
+    let attrs = session.get_attributes(handle, &[AttributeType::KeyType]).map_err(attr_err)?;
+    let key_type = attrs.iter().find_map(|a| match a {
+        Attribute::KeyType(t) => Some(*t),
+        _ => None,
+    });
+    let (kind, public) = match key_type {
+        Some(t) if t == KeyType::RSA => {
+            let a = session
+                .get_attributes(handle, &[AttributeType::Modulus, AttributeType::PublicExponent])
+                .map_err(attr_err)?;
+            let (mut n, mut e) = (None, None);
+            for x in a {
+                match x {
+                    Attribute::Modulus(v) => n = Some(v),
+                    Attribute::PublicExponent(v) => e = Some(v),
+                    _ => {}
+                }
+            }
+            match (n, e) {
+                (Some(n), Some(e)) => (TokenKeyKind::Rsa, TokenPublic::Rsa(n, e)),
+                _ => return Err(Error::Pkcs11(format!("{uri}: the RSA key has no readable modulus"))),
+            }
+        }
+        Some(t) if t == KeyType::EC || t == KeyType::EC_EDWARDS => {
+            // CKA_EC_POINT sits on the public key object (same id/label).
+            let mut template = private_template(uri);
+            template[0] = Attribute::Class(ObjectClass::PUBLIC_KEY);
+            let public = find_one(session, uri, &template, "public key")?;
+            let a = session
+                .get_attributes(public, &[AttributeType::EcParams, AttributeType::EcPoint])
+                .map_err(attr_err)?;
+            let (mut params, mut point) = (None, None);
+            for x in a {
+                match x {
+                    Attribute::EcParams(v) => params = Some(v),
+                    Attribute::EcPoint(v) => point = Some(v),
+                    _ => {}
+                }
+            }
+            let (Some(params), Some(point)) = (params, point) else {
+                return Err(Error::Pkcs11(format!("{uri}: the EC public key has no readable point")));
+            };
+            parse_ec_public(uri, &params, &point)?
+        }
+        _ => {
+            return Err(Error::Pkcs11(format!("{uri}: the object is not an EC, Ed25519 or RSA private key")))
+        }
+    };
+    Ok((handle, kind, public))
+}
+
 impl TokenKey {
     /// Opens the private key the URI names and reads its public half.
     pub(crate) fn open(uri_text: &str) -> Result<(TokenKey, TokenPublic)> {
         let uri = Pkcs11Uri::parse(uri_text)?;
-        let ctx = module(&module_path(&uri))?;
-        let slot = find_slot(&ctx, &uri)?;
+        let module = module(&module_path(&uri))?;
+        let slot = find_slot(&module.ctx, &uri)?;
         let pin = uri.read_pin()?.map(|p| AuthPin::from(p.as_str()));
-        let session = ctx
-            .open_ro_session(slot)
+        let session = module
+            .open(slot, false)
             .map_err(|e| Error::Pkcs11(format!("{uri}: cannot open a session: {}", rv_name(&e))))?;
-        login(&session, pin.as_ref()).map_err(|e| Error::Pkcs11(login_error(&uri, &e)))?;
-        let handle = find_one(&session, &uri, &private_template(&uri), "private key")?;
-        let attr_err =
-            |e: CkError| Error::Pkcs11(format!("{uri}: cannot read the key's attributes: {}", rv_name(&e)));
-        let attrs = session.get_attributes(handle, &[AttributeType::KeyType]).map_err(attr_err)?;
-        let key_type = attrs.iter().find_map(|a| match a {
-            Attribute::KeyType(t) => Some(*t),
-            _ => None,
-        });
-        let (kind, public) = match key_type {
-            Some(t) if t == KeyType::RSA => {
-                let a = session
-                    .get_attributes(handle, &[AttributeType::Modulus, AttributeType::PublicExponent])
-                    .map_err(attr_err)?;
-                let (mut n, mut e) = (None, None);
-                for x in a {
-                    match x {
-                        Attribute::Modulus(v) => n = Some(v),
-                        Attribute::PublicExponent(v) => e = Some(v),
-                        _ => {}
-                    }
-                }
-                match (n, e) {
-                    (Some(n), Some(e)) => (TokenKeyKind::Rsa, TokenPublic::Rsa(n, e)),
-                    _ => return Err(Error::Pkcs11(format!("{uri}: the RSA key has no readable modulus"))),
-                }
-            }
-            Some(t) if t == KeyType::EC || t == KeyType::EC_EDWARDS => {
-                // CKA_EC_POINT sits on the public key object (same id/label).
-                let mut template = private_template(&uri);
-                template[0] = Attribute::Class(ObjectClass::PUBLIC_KEY);
-                let public = find_one(&session, &uri, &template, "public key")?;
-                let a = session
-                    .get_attributes(public, &[AttributeType::EcParams, AttributeType::EcPoint])
-                    .map_err(attr_err)?;
-                let (mut params, mut point) = (None, None);
-                for x in a {
-                    match x {
-                        Attribute::EcParams(v) => params = Some(v),
-                        Attribute::EcPoint(v) => point = Some(v),
-                        _ => {}
-                    }
-                }
-                let (Some(params), Some(point)) = (params, point) else {
-                    return Err(Error::Pkcs11(format!("{uri}: the EC public key has no readable point")));
-                };
-                parse_ec_public(&uri, &params, &point)?
-            }
-            _ => {
-                return Err(Error::Pkcs11(format!(
-                    "{uri}: the object is not an EC, Ed25519 or RSA private key"
-                )))
+        let found = login(&session, pin.as_ref())
+            .map_err(|e| Error::Pkcs11(login_error(&uri, &e)))
+            .and_then(|()| look_up(&session, &uri));
+        let (handle, kind, public) = match found {
+            Ok(found) => found,
+            Err(e) => {
+                module.close(session);
+                return Err(e);
             }
         };
+        // The lookup session is the pool's first: closing it could end the login (a token logs
+        // out with its last session).
         let key = TokenKey(Arc::new(Inner {
             uri,
-            ctx,
+            module,
             slot,
             pin,
             kind,
             handle: Mutex::new(handle),
-            // The lookup session closes when dropped; the pool opens its own (see `open_session`).
-            idle: Mutex::new(Vec::new()),
+            idle: Mutex::new(vec![session]),
         }));
-        drop(session);
         Ok((key, public))
     }
 
@@ -340,36 +369,51 @@ impl TokenKey {
         KeyError::Unavailable(format!("{}: {op} failed: {}", self.0.uri, rv_name(e)))
     }
 
-    /// A new pool session, logged in. Pool sessions are not closed on drop: one the token no
-    /// longer knows (closed under us, token re-inserted) is dropped without C_CloseSession, whose
-    /// handle a module may have given to another session since; live ones are closed
-    /// explicitly ([`TokenKey::give_back`], `Drop for Inner`).
-    fn open_session(&self) -> KeyResult<Session> {
-        let s = self.0.ctx.open_ro_session_no_drop(self.0.slot).map_err(|e| {
+    /// A new pool session, logged in.
+    fn open_session(&self) -> KeyResult<HeldSession> {
+        let s = self.0.module.open(self.0.slot, false).map_err(|e| {
             KeyError::Unavailable(format!("{}: cannot open a session: {}", self.0.uri, rv_name(&e)))
         })?;
         if let Err(e) = login(&s, self.0.pin.as_ref()) {
-            let _ = s.close();
+            self.0.module.close(s);
             return Err(KeyError::Unavailable(login_error(&self.0.uri, &e)));
         }
         Ok(s)
     }
 
-    fn give_back(&self, s: Session) {
+    /// An idle session of the current epoch (stale ones are forgotten on the way), else a new one.
+    fn take_session(&self) -> KeyResult<HeldSession> {
+        loop {
+            let pooled = self.0.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            match pooled {
+                Some(s) if self.0.module.is_current(&s) => return Ok(s),
+                Some(_stale) => {}
+                None => return self.open_session(),
+            }
+        }
+    }
+
+    fn give_back(&self, s: HeldSession) {
+        if !self.0.module.is_current(&s) {
+            return;
+        }
         let mut idle = self.0.idle.lock().unwrap_or_else(|p| p.into_inner());
         if idle.len() < MAX_IDLE_SESSIONS {
             idle.push(s);
         } else {
             drop(idle);
-            let _ = s.close();
+            self.0.module.close(s);
         }
     }
 
-    /// Takes a session out of use after its state caused a failure: closed if the token still
-    /// knows it (an operation may be left active in it), else dropped without C_CloseSession.
-    fn discard(&self, s: Session) {
-        if s.get_session_info().is_ok() {
-            let _ = s.close();
+    /// Takes a session out of use after its state caused a failure: if the module said it does
+    /// not exist, its epoch is over ([`Module::lost`]); else it is closed if still ours (an
+    /// operation may be left active in it).
+    fn retire(&self, s: HeldSession, lost: bool) {
+        if lost {
+            self.0.module.lost(s);
+        } else {
+            self.0.module.close(s);
         }
     }
 
@@ -383,32 +427,43 @@ impl TokenKey {
 
     /// Puts things right after an operation failed because of the session's state rather than
     /// the input: a fresh session, logged in (login state is per token, so one login serves
-    /// every session of the key), takes the place of the old one, which is discarded; if the
-    /// token no longer knows it, the idle sessions it no longer knows go too (they were lost
-    /// together: all sessions closed, token re-inserted). The key's object handle is looked up
-    /// again (it may change when the token is re-inserted). The fresh session is opened before
-    /// the old one is closed, so closing it never ends the login.
-    fn recover(&self, old: Session) -> KeyResult<Session> {
-        let fresh = self.open_session();
-        if old.get_session_info().is_ok() {
-            let _ = old.close();
-        } else {
-            drop(old);
-            let idle = std::mem::take(&mut *self.0.idle.lock().unwrap_or_else(|p| p.into_inner()));
-            for s in idle {
-                if s.get_session_info().is_ok() {
-                    self.give_back(s);
-                }
-            }
+    /// every session of the key), takes the place of the old one, and the key's object handle is
+    /// looked up again (it changes when the token is re-inserted). A live old session is closed
+    /// after the fresh one is open, so that closing it never ends the login; a lost one is
+    /// forgotten. A fresh session that fails its lookup because of its state (lost again, or
+    /// used under an old number by a thread that has not yet seen the loss) is replaced.
+    fn recover(&self, old: HeldSession, lost: bool) -> KeyResult<HeldSession> {
+        if lost || !self.0.module.is_current(&old) {
+            self.0.module.lost(old);
+            return self.fresh_session(3);
         }
-        let fresh = fresh?;
-        match find_one(&fresh, &self.0.uri, &private_template(&self.0.uri), "private key") {
-            Ok(found) => {
-                *self.0.handle.lock().unwrap_or_else(|p| p.into_inner()) = found;
+        let fresh = self.fresh_session(3);
+        self.0.module.close(old);
+        fresh
+    }
+
+    fn fresh_session(&self, tries: u32) -> KeyResult<HeldSession> {
+        let fresh = self.open_session()?;
+        let uri = &self.0.uri;
+        let found = match fresh.find_objects(&private_template(uri)) {
+            // Lost again, or used by a thread still holding the number from before a loss.
+            Err(e) if is_lost(&e) && tries > 1 => {
+                self.0.module.lost(fresh);
+                return self.fresh_session(tries - 1);
+            }
+            Err(e) if rv(&e) == Some(RvError::OperationActive) && tries > 1 => {
+                self.0.module.close(fresh);
+                return self.fresh_session(tries - 1);
+            }
+            found => found.map_err(|e| search_error(uri, &e)).and_then(|f| only_one(uri, f, "private key")),
+        };
+        match found {
+            Ok(handle) => {
+                *self.0.handle.lock().unwrap_or_else(|p| p.into_inner()) = handle;
                 Ok(fresh)
             }
             Err(e) => {
-                let _ = fresh.close();
+                self.0.module.close(fresh);
                 Err(KeyError::Unavailable(e.to_string()))
             }
         }
@@ -432,13 +487,14 @@ impl TokenKey {
         f: impl Fn(&Session, ObjectHandle) -> std::result::Result<T, CkError>,
         classify: impl Fn(&CkError) -> Option<KeyError>,
     ) -> KeyResult<T> {
-        let pooled = self.0.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let mut session = match pooled {
-            Some(s) => s,
-            None => self.open_session()?,
-        };
+        let mut session = self.take_session()?;
         let mut recovered = false;
         loop {
+            // A session whose epoch ended while it waited is forgotten unused: its number may
+            // be another thread's fresh session by now.
+            if !self.0.module.is_current(&session) {
+                session = self.take_session()?;
+            }
             let handle = *self.0.handle.lock().unwrap_or_else(|p| p.into_inner());
             let e = match f(&session, handle) {
                 Ok(v) => {
@@ -454,17 +510,20 @@ impl TokenKey {
             // leaves the session as good as before: it goes back to the pool, so that bad
             // tokens never cost a new session or a login.
             let configured = is_unavailable(&e) || classify(&e).is_some();
-            let stale = rv(&e) == Some(RvError::OperationActive)
+            let lost = is_lost(&e);
+            let stale = lost
+                || rv(&e) == Some(RvError::OperationActive)
                 || is_session_lost(&e)
                 || (input_free && !configured)
+                || !self.0.module.is_current(&session)
                 || !self.logged_in(&session);
             if stale && !recovered {
                 recovered = true;
-                session = self.recover(session)?;
+                session = self.recover(session, lost)?;
                 continue;
             }
             if stale {
-                self.discard(session);
+                self.retire(session, lost);
                 return Err(self.unavailable(op, &e));
             }
             // The token refused the request itself (C_*Init): no operation is left active.
@@ -679,14 +738,23 @@ pub(crate) enum TokenKeySpec {
 /// CKA_DECRYPT (RSA). Then opens it like [`TokenKey::open`].
 pub(crate) fn generate(uri_text: &str, spec: TokenKeySpec, signing: bool) -> Result<(TokenKey, TokenPublic)> {
     let uri = Pkcs11Uri::parse(uri_text)?;
-    let ctx = module(&module_path(&uri))?;
-    let slot = find_slot(&ctx, &uri)?;
+    let module = module(&module_path(&uri))?;
+    let slot = find_slot(&module.ctx, &uri)?;
     let pin = uri.read_pin()?.map(|p| AuthPin::from(p.as_str()));
-    let session = ctx
-        .open_rw_session(slot)
+    let session = module
+        .open(slot, true)
         .map_err(|e| Error::Pkcs11(format!("{uri}: cannot open a read-write session: {}", rv_name(&e))))?;
-    login(&session, pin.as_ref()).map_err(|e| Error::Pkcs11(login_error(&uri, &e)))?;
-    if !session.find_objects(&private_template(&uri)).unwrap_or_default().is_empty() {
+    let generated = login(&session, pin.as_ref())
+        .map_err(|e| Error::Pkcs11(login_error(&uri, &e)))
+        .and_then(|()| generate_in(&session, &uri, spec, signing));
+    module.close(session);
+    generated?;
+    TokenKey::open(uri_text)
+}
+
+/// Generates the key pair through a logged-in read-write session.
+fn generate_in(session: &Session, uri: &Pkcs11Uri, spec: TokenKeySpec, signing: bool) -> Result<()> {
+    if !session.find_objects(&private_template(uri)).unwrap_or_default().is_empty() {
         return Err(Error::Pkcs11(format!("{uri}: a private key with this label/id already exists")));
     }
     let mut common = vec![Attribute::Token(true)];
@@ -737,8 +805,7 @@ pub(crate) fn generate(uri_text: &str, spec: TokenKeySpec, signing: bool) -> Res
     session
         .generate_key_pair(&mech, &public, &private)
         .map_err(|e| Error::Pkcs11(format!("{uri}: key generation failed: {}", rv_name(&e))))?;
-    drop(session);
-    TokenKey::open(uri_text)
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,0 +1,101 @@
+//! The sessions this process holds through a module, and whether their handles are still ours.
+//!
+//! A module numbers sessions itself and may give the number of a closed session to the next one
+//! it opens (SoftHSM 2 takes the lowest free number). Sessions can be lost without our knowing:
+//! another part of the process calls C_Finalize, the token is removed and re-inserted. A handle
+//! we still hold may then come back as another session, ours or someone else's, and closing it,
+//! or only asking C_GetSessionInfo about it, would hit that other session (closing the last
+//! session of a token also logs it out). So every session is opened and closed through one
+//! [`Module`] per library path, which keeps the set of handles this process holds and an epoch:
+//!
+//! - a session is stamped with the epoch it was opened in;
+//! - the epoch moves on when the module says a session we hold does not exist
+//!   (CKR_SESSION_HANDLE_INVALID, CKR_SESSION_CLOSED), or hands out a handle we hold: its sessions
+//!   are lost together (PKCS#11 v2.40 §5.6: C_CloseAllSessions, C_Finalize, token removal);
+//! - a session from an earlier epoch is never used again, never closed and never asked about:
+//!   it is forgotten. At worst (a token lost on one slot, sessions kept on another) a few live
+//!   sessions stay open until the process ends, rather than closing a stranger's.
+//!
+//! Opening and closing happen under one lock, so that no session is closed by its old number
+//! while the module gives that number to a new one.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use cryptoki::context::Pkcs11;
+use cryptoki::error::Error as CkError;
+use cryptoki::session::Session;
+use cryptoki::slot::Slot;
+use cryptoki_sys::CK_SESSION_HANDLE;
+
+/// A loaded module and the sessions this process holds through it.
+pub(super) struct Module {
+    pub(super) ctx: Pkcs11,
+    held: Mutex<HashSet<CK_SESSION_HANDLE>>,
+    /// Changed only with `held` locked; read without it to tell a stale session early.
+    epoch: AtomicU64,
+}
+
+/// A session opened through a [`Module`], stamped with the epoch it was opened in. Dropping it
+/// never closes it: [`Module::close`] does, if it is still ours.
+pub(super) struct HeldSession {
+    session: Session,
+    epoch: u64,
+}
+
+impl std::ops::Deref for HeldSession {
+    type Target = Session;
+    fn deref(&self) -> &Session {
+        &self.session
+    }
+}
+
+impl Module {
+    pub(super) fn new(ctx: Pkcs11) -> Module {
+        Module { ctx, held: Mutex::new(HashSet::new()), epoch: AtomicU64::new(0) }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<CK_SESSION_HANDLE>> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Opens a session (read-only unless `rw`). A handle the module gives out while we hold it
+    /// means every session we hold is gone: the epoch moves on.
+    pub(super) fn open(&self, slot: Slot, rw: bool) -> Result<HeldSession, CkError> {
+        let mut held = self.lock();
+        let session =
+            if rw { self.ctx.open_rw_session_no_drop(slot) } else { self.ctx.open_ro_session_no_drop(slot) }?;
+        if !held.insert(session.handle()) {
+            held.clear();
+            held.insert(session.handle());
+            self.epoch.fetch_add(1, Ordering::AcqRel);
+        }
+        Ok(HeldSession { session, epoch: self.epoch.load(Ordering::Acquire) })
+    }
+
+    /// Whether the session was opened since the last loss the process knows of. A stale one is
+    /// to be dropped (never closed: its number may be another session's now).
+    pub(super) fn is_current(&self, s: &HeldSession) -> bool {
+        s.epoch == self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Closes a session that is still ours; forgets one from an earlier epoch.
+    pub(super) fn close(&self, s: HeldSession) {
+        let mut held = self.lock();
+        if s.epoch == self.epoch.load(Ordering::Acquire) {
+            held.remove(&s.session.handle());
+            let _ = s.session.close();
+        }
+    }
+
+    /// The module answered that this session does not exist: every session of its epoch is
+    /// taken as lost (they are lost together), and the session is forgotten.
+    pub(super) fn lost(&self, s: HeldSession) {
+        let mut held = self.lock();
+        if s.epoch == self.epoch.load(Ordering::Acquire) {
+            held.clear();
+            self.epoch.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+}
