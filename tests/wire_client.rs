@@ -95,7 +95,7 @@ async fn rs_app(resource: &str, issuer: &str, discovery: &Discovery, curve: Curv
     let auth = BearerLayer::new(Arc::new(rs)).unwrap();
     let mut router = Router::new();
     for path in paths {
-        router = router.route(path, get(whoami).layer(auth.clone()));
+        router = router.route(path, get(whoami).post(whoami).layer(auth.clone()));
     }
     router.fallback(unguarded).merge(metadata.router())
 }
@@ -355,6 +355,34 @@ async fn refusals_of_the_401_flow() {
         assert_eq!(w.deaf_server.requests() - before, 4);
         // The held token was refused, so a new one was asked for (not the refused one resent).
         assert_eq!(w.counts.cc() + w.counts.refresh(), 2);
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_streamed_body_is_not_sent_twice_and_its_token_is_held_for_the_next_send() {
+    bounded(async {
+        let w = world(600).await;
+        let book = w.book();
+        let client = AuthorizedClient::new(book.clone());
+        let url = format!("{}/", w.friends);
+        // A body reqwest cannot clone (a stream, here wrapping a String).
+        let streamed = || {
+            let mut request = client.request(axum::http::Method::POST, &url).build().unwrap();
+            *request.body_mut() = Some(reqwest::Body::wrap(String::from("an upload")));
+            assert!(request.try_clone().is_none(), "the body is a stream");
+            request
+        };
+        // 401 → metadata → token; the request is not retried, the error says why.
+        let e = client.send(streamed()).await.unwrap_err();
+        assert!(matches!(&e, ClientError::BodyNotReplayable { url: u } if *u == url), "{e}");
+        assert_eq!(book.resources(), [w.friends.as_str()]);
+        assert_eq!(w.counts.cc(), 1);
+        // Sent anew, it carries the token at once: answered, no second token request.
+        let r = client.send(streamed()).await.unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(body(&r)["aud"], w.friends.as_str());
+        assert_eq!(w.counts.cc() + w.counts.refresh(), 1);
     })
     .await
 }

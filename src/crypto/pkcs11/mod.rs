@@ -489,19 +489,28 @@ impl TokenKey {
     ) -> KeyResult<T> {
         let mut session = self.take_session()?;
         let mut recovered = false;
+        // Sessions found stale at the call: each was forgotten unused (its number may be another
+        // thread's session by now). Bounded, for a module that keeps losing sessions.
+        let mut skipped = 0;
         loop {
-            // A session whose epoch ended while it waited is forgotten unused: its number may
-            // be another thread's fresh session by now.
-            if !self.0.module.is_current(&session) {
-                session = self.take_session()?;
-            }
             let handle = *self.0.handle.lock().unwrap_or_else(|p| p.into_inner());
-            let e = match f(&session, handle) {
-                Ok(v) => {
+            let e = match self.0.module.call(&session, |s| f(s, handle)) {
+                Some(Ok(v)) => {
                     self.give_back(session);
                     return Ok(v);
                 }
-                Err(e) => e,
+                Some(Err(e)) => e,
+                None if skipped < 3 => {
+                    skipped += 1;
+                    session = self.take_session()?;
+                    continue;
+                }
+                None => {
+                    return Err(KeyError::Unavailable(format!(
+                        "{}: {op} failed: the token keeps losing its sessions",
+                        self.0.uri
+                    )))
+                }
             };
             // SoftHSM answers CKR_GENERAL_ERROR when the login goes while it uses the key, and
             // may leave an operation active after a failed call: the session's state, not the
@@ -515,8 +524,7 @@ impl TokenKey {
                 || rv(&e) == Some(RvError::OperationActive)
                 || is_session_lost(&e)
                 || (input_free && !configured)
-                || !self.0.module.is_current(&session)
-                || !self.logged_in(&session);
+                || !self.0.module.call(&session, |s| self.logged_in(s)).unwrap_or(false);
             if stale && !recovered {
                 recovered = true;
                 session = self.recover(session, lost)?;

@@ -16,12 +16,15 @@
 //!   it is forgotten. At worst (a token lost on one slot, sessions kept on another) a few live
 //!   sessions stay open until the process ends, rather than closing a stranger's.
 //!
-//! Opening and closing happen under one lock, so that no session is closed by its old number
-//! while the module gives that number to a new one.
+//! Opening, closing and ending an epoch take the book's write lock; every call into a session
+//! ([`Module::call`]) holds its read lock and checks the session's epoch first. So no session is
+//! closed by its old number while the module gives that number to a new one, and no thread calls
+//! into a session by a number the module has given to another thread's session since (two threads
+//! in one session at once can crash a module: SoftHSM 2 does).
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{RwLock, RwLockWriteGuard};
 
 use cryptoki::context::Pkcs11;
 use cryptoki::error::Error as CkError;
@@ -32,8 +35,8 @@ use cryptoki_sys::CK_SESSION_HANDLE;
 /// A loaded module and the sessions this process holds through it.
 pub(super) struct Module {
     pub(super) ctx: Pkcs11,
-    held: Mutex<HashSet<CK_SESSION_HANDLE>>,
-    /// Changed only with `held` locked; read without it to tell a stale session early.
+    held: RwLock<HashSet<CK_SESSION_HANDLE>>,
+    /// Changed only with `held` write-locked; read without the lock to tell a stale session early.
     epoch: AtomicU64,
 }
 
@@ -53,17 +56,23 @@ impl std::ops::Deref for HeldSession {
 
 impl Module {
     pub(super) fn new(ctx: Pkcs11) -> Module {
-        Module { ctx, held: Mutex::new(HashSet::new()), epoch: AtomicU64::new(0) }
+        Module { ctx, held: RwLock::new(HashSet::new()), epoch: AtomicU64::new(0) }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<CK_SESSION_HANDLE>> {
-        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    fn write(&self) -> RwLockWriteGuard<'_, HashSet<CK_SESSION_HANDLE>> {
+        self.held.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Calls `f` with the session if it is still ours, else `None` (the caller forgets it).
+    pub(super) fn call<R>(&self, s: &HeldSession, f: impl FnOnce(&Session) -> R) -> Option<R> {
+        let _held = self.held.read().unwrap_or_else(|p| p.into_inner());
+        self.is_current(s).then(|| f(&s.session))
     }
 
     /// Opens a session (read-only unless `rw`). A handle the module gives out while we hold it
     /// means every session we hold is gone: the epoch moves on.
     pub(super) fn open(&self, slot: Slot, rw: bool) -> Result<HeldSession, CkError> {
-        let mut held = self.lock();
+        let mut held = self.write();
         let session =
             if rw { self.ctx.open_rw_session_no_drop(slot) } else { self.ctx.open_ro_session_no_drop(slot) }?;
         if !held.insert(session.handle()) {
@@ -82,7 +91,7 @@ impl Module {
 
     /// Closes a session that is still ours; forgets one from an earlier epoch.
     pub(super) fn close(&self, s: HeldSession) {
-        let mut held = self.lock();
+        let mut held = self.write();
         if s.epoch == self.epoch.load(Ordering::Acquire) {
             held.remove(&s.session.handle());
             let _ = s.session.close();
@@ -92,7 +101,7 @@ impl Module {
     /// The module answered that this session does not exist: every session of its epoch is
     /// taken as lost (they are lost together), and the session is forgotten.
     pub(super) fn lost(&self, s: HeldSession) {
-        let mut held = self.lock();
+        let mut held = self.write();
         if s.epoch == self.epoch.load(Ordering::Acquire) {
             held.clear();
             self.epoch.fetch_add(1, Ordering::AcqRel);
