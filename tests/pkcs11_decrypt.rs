@@ -6,43 +6,16 @@
 
 mod pkcs11_common;
 
-use jwe_mint::issuer::{Grant, Issuer};
+use jwe_mint::issuer::Issuer;
 use jwe_mint::jwa::{ContentEncryptionAlg, KeyManagementAlg};
 use jwe_mint::jwe::{self, DecryptPolicy, Encryptor};
 use jwe_mint::jwk::{Curve, Jwk, JwkSet, PublicKeyUse};
-use jwe_mint::registry::{Registry, ResourceEntry};
-use jwe_mint::resource_server::ResourceServer;
 use jwe_mint::Error;
-use pkcs11_common::{assert_no_pin, hsm};
-
-const AS: &str = "https://as.example.com";
-const RS: &str = "https://api.example.com";
+use pkcs11_common::{assert_no_pin, grant, hsm, issuer_with, rs_with, RS};
 
 fn issuer_for(rs_public: &Jwk, alg: KeyManagementAlg) -> (Issuer, Jwk) {
     let as_key = Jwk::generate(Curve::P256).unwrap();
-    let entry = ResourceEntry::new(RS, ["read"], JwkSet::new(vec![rs_public.clone()]))
-        .unwrap()
-        .with_encryption_alg(alg)
-        .unwrap();
-    let mut reg = Registry::default();
-    reg.insert(entry).unwrap();
-    let issuer =
-        Issuer::builder(AS, &as_key).registry(reg).allow_client("app", &[RS]).unwrap().build().unwrap();
-    (issuer, as_key)
-}
-
-fn rs_with(key: &Jwk, as_key: &Jwk) -> ResourceServer {
-    ResourceServer::new(
-        RS,
-        JwkSet::new(vec![key.clone()]),
-        AS,
-        JwkSet::new(vec![as_key.to_public().unwrap()]),
-    )
-    .unwrap()
-}
-
-fn grant() -> Grant {
-    Grant::new("alice", "app", "read", &[RS]).unwrap()
+    (issuer_with(&as_key, rs_public, Some(alg)).unwrap(), as_key)
 }
 
 #[test]

@@ -10,31 +10,9 @@ use std::sync::Arc;
 use jwe_mint::issuer::{Grant, Issuer};
 use jwe_mint::jwa::SigningAlg;
 use jwe_mint::jwk::{Curve, Jwk, JwkSet, PublicKeyUse};
-use jwe_mint::registry::{Registry, ResourceEntry};
 use jwe_mint::resource_server::ResourceServer;
 use jwe_mint::Error;
-use pkcs11_common::{assert_no_pin, hsm, PIN};
-
-const AS: &str = "https://as.example.com";
-const RS: &str = "https://api.example.com";
-
-fn issuer(as_key: &Jwk, rs_public: &Jwk) -> jwe_mint::Result<Issuer> {
-    let mut reg = Registry::default();
-    reg.insert(ResourceEntry::new(RS, ["read"], JwkSet::new(vec![rs_public.clone()]))?)?;
-    Issuer::builder(AS, as_key).registry(reg).allow_client("app", &[RS])?.build()
-}
-
-fn grant() -> Grant {
-    Grant::new("alice", "app", "read", &[RS]).unwrap()
-}
-
-/// Every way of showing an error: none may carry the PIN.
-fn check_error(e: &Error) -> String {
-    let text = e.to_string();
-    assert_no_pin(&text);
-    assert_no_pin(&format!("{e:?}"));
-    text
-}
+use pkcs11_common::{assert_no_pin, check_error, grant, hsm, issuer_with, AS, PIN, RS};
 
 #[test]
 fn eight_threads_mint_and_open_through_one_module() {
@@ -43,7 +21,7 @@ fn eight_threads_mint_and_open_through_one_module() {
         Jwk::generate_in_pkcs11(&h.uri("threads", "as"), Curve::P256, PublicKeyUse::Signature).unwrap();
     let rs_key =
         Jwk::generate_in_pkcs11(&h.uri("threads", "rs"), Curve::P384, PublicKeyUse::Encryption).unwrap();
-    let issuer = Arc::new(issuer(&as_key, &rs_key.to_public().unwrap()).unwrap());
+    let issuer = Arc::new(issuer_with(&as_key, &rs_key.to_public().unwrap(), None).unwrap());
     let rs = Arc::new(
         ResourceServer::new(
             RS,
@@ -134,7 +112,7 @@ fn keys_of_the_wrong_type_are_clear_errors() {
     // A key the token only lets derive (CKA_SIGN false), used to sign: the token refuses.
     let enc_as_signer =
         Jwk::from_pkcs11_uri(&h.uri("errors", "ec-enc")).unwrap().with_use(PublicKeyUse::Signature);
-    let e = issuer(&enc_as_signer, &rs_public).unwrap().mint(&grant(), RS).unwrap_err();
+    let e = issuer_with(&enc_as_signer, &rs_public, None).unwrap().mint(&grant(), RS).unwrap_err();
     let text = check_error(&e);
     assert!(
         matches!(e, Error::Pkcs11(_))
@@ -146,7 +124,7 @@ fn keys_of_the_wrong_type_are_clear_errors() {
     // A signing-only key (CKA_DERIVE false) as an RS key: a clear error, not "decryption failed".
     let as_key = Jwk::generate(Curve::P256).unwrap();
     let sig_as_decrypter = Jwk::from_pkcs11_uri(&h.uri("errors", "ec-sig")).unwrap();
-    let token = issuer(&as_key, &sig_as_decrypter.to_public().unwrap())
+    let token = issuer_with(&as_key, &sig_as_decrypter.to_public().unwrap(), None)
         .unwrap()
         .mint(&grant(), RS)
         .unwrap()
@@ -178,5 +156,5 @@ fn the_pin_from_an_environment_variable_logs_in() {
     assert_eq!(key.kid(), generated.kid());
     assert_no_pin(&format!("{key:?}"));
     let rs_public = Jwk::generate(Curve::P256).unwrap().to_public().unwrap();
-    issuer(&key, &rs_public).unwrap().mint(&grant(), RS).unwrap();
+    issuer_with(&key, &rs_public, None).unwrap().mint(&grant(), RS).unwrap();
 }

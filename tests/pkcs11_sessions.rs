@@ -15,14 +15,11 @@ use cryptoki::session::{Session, SessionState};
 use cryptoki::slot::Slot;
 use jwe_mint::issuer::{Grant, Issuer};
 use jwe_mint::jwa::KeyManagementAlg;
-use jwe_mint::jwk::{Curve, Jwk, JwkSet, PublicKeyUse};
-use jwe_mint::registry::{Registry, ResourceEntry};
+use jwe_mint::jwk::{Curve, Jwk, PublicKeyUse};
 use jwe_mint::resource_server::ResourceServer;
 use jwe_mint::Error;
-use pkcs11_common::{assert_no_pin, hsm, Hsm};
+use pkcs11_common::{assert_no_pin, hsm, issuer_with, rs_with, Hsm, RS};
 
-const AS: &str = "https://as.example.com";
-const RS: &str = "https://api.example.com";
 const TOKEN: &str = "sessions";
 
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -48,21 +45,8 @@ fn pair(h: &Hsm, name: &str, alg: KeyManagementAlg) -> Pair {
         ),
     }
     .unwrap();
-    let entry = ResourceEntry::new(RS, ["read"], JwkSet::new(vec![rs_key.to_public().unwrap()]))
-        .unwrap()
-        .with_encryption_alg(alg)
-        .unwrap();
-    let mut reg = Registry::default();
-    reg.insert(entry).unwrap();
-    let issuer =
-        Issuer::builder(AS, &as_key).registry(reg).allow_client("app", &[RS]).unwrap().build().unwrap();
-    let rs = ResourceServer::new(
-        RS,
-        JwkSet::new(vec![rs_key]),
-        AS,
-        JwkSet::new(vec![as_key.to_public().unwrap()]),
-    )
-    .unwrap();
+    let issuer = issuer_with(&as_key, &rs_key.to_public().unwrap(), Some(alg)).unwrap();
+    let rs = rs_with(&rs_key, &as_key);
     Pair { issuer, rs }
 }
 

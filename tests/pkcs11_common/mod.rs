@@ -204,3 +204,50 @@ impl Hsm {
         TokenView { private_keys, secret_keys }
     }
 }
+
+pub const AS: &str = "https://as.example.com";
+pub const RS: &str = "https://api.example.com";
+
+/// An issuer at `AS` signing with `as_key` for one resource `RS` (scope `read`, client `app`),
+/// encrypting to `rs_public` with `alg` (the registry's default when `None`).
+pub fn issuer_with(
+    as_key: &jwe_mint::jwk::Jwk,
+    rs_public: &jwe_mint::jwk::Jwk,
+    alg: Option<jwe_mint::jwa::KeyManagementAlg>,
+) -> jwe_mint::Result<jwe_mint::issuer::Issuer> {
+    use jwe_mint::registry::{Registry, ResourceEntry};
+    let mut entry = ResourceEntry::new(RS, ["read"], jwe_mint::jwk::JwkSet::new(vec![rs_public.clone()]))?;
+    if let Some(alg) = alg {
+        entry = entry.with_encryption_alg(alg)?;
+    }
+    let mut reg = Registry::default();
+    reg.insert(entry)?;
+    jwe_mint::issuer::Issuer::builder(AS, as_key).registry(reg).allow_client("app", &[RS])?.build()
+}
+
+/// The resource server `RS` holding `key` and trusting `as_key` at `AS`.
+pub fn rs_with(
+    key: &jwe_mint::jwk::Jwk,
+    as_key: &jwe_mint::jwk::Jwk,
+) -> jwe_mint::resource_server::ResourceServer {
+    jwe_mint::resource_server::ResourceServer::new(
+        RS,
+        jwe_mint::jwk::JwkSet::new(vec![key.clone()]),
+        AS,
+        jwe_mint::jwk::JwkSet::new(vec![as_key.to_public().unwrap()]),
+    )
+    .unwrap()
+}
+
+/// Alice's `read` grant for `RS` through client `app`.
+pub fn grant() -> jwe_mint::issuer::Grant {
+    jwe_mint::issuer::Grant::new("alice", "app", "read", &[RS]).unwrap()
+}
+
+/// An error's message, after checking that neither it nor its `Debug` carries the PIN.
+pub fn check_error(e: &jwe_mint::Error) -> String {
+    let text = e.to_string();
+    assert_no_pin(&text);
+    assert_no_pin(&format!("{e:?}"));
+    text
+}
