@@ -11,6 +11,8 @@
 //! `--ignored` under both providers.
 #![cfg(feature = "http")]
 
+#[cfg(feature = "cli")]
+mod cli_harness;
 mod wire_common;
 
 use std::io::{BufRead, BufReader};
@@ -235,27 +237,24 @@ async fn the_cli_opens_a_node_oidc_provider_token() {
         let ca_path = dir.join("ca.pem");
         std::fs::write(&ca_path, &pki.ca_pem).unwrap();
         let issuer = node.issuer.clone();
-        let output = tokio::task::spawn_blocking(move || {
-            use std::io::Write;
-            let mut child = Command::new(env!("CARGO_BIN_EXE_jwe-mint"))
-                .args(["open", "--resource", PHOTOS, "--issuer", &issuer])
-                .arg("--key")
-                .arg(&key_path)
-                .arg("--ca-file")
-                .arg(&ca_path)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            child.stdin.take().unwrap().write_all(token.as_bytes()).unwrap();
-            child.wait_with_output().unwrap()
+        let args = [
+            "open",
+            "--resource",
+            PHOTOS,
+            "--issuer",
+            &issuer,
+            "--key",
+            key_path.to_str().unwrap(),
+            "--ca-file",
+            ca_path.to_str().unwrap(),
+        ]
+        .map(str::to_owned);
+        let out = tokio::task::spawn_blocking(move || {
+            cli_harness::run(&args.each_ref().map(String::as_str), token.as_bytes())
         })
         .await
         .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(output.status.success(), "jwe-mint open failed: {stderr}");
-        let claims: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let claims = out.ok().json();
         assert_eq!(claims["client_id"], CLIENT);
         assert_eq!(claims["scope"], "photos.read photos.write");
         assert_eq!(claims["aud"], PHOTOS);
@@ -303,21 +302,26 @@ async fn the_cli_fetches_from_our_rs_with_a_node_oidc_provider_token() {
         let ca_path = dir.join("ca.pem");
         std::fs::write(&ca_path, &pki.ca_pem).unwrap();
         let (issuer, url) = (node.issuer.clone(), format!("{resource}/albums"));
-        let output = tokio::task::spawn_blocking(move || {
-            Command::new(env!("CARGO_BIN_EXE_jwe-mint"))
-                .args(["fetch", &url, "--issuer", &issuer, "--client-id", CLIENT, "--scope", "albums.read"])
-                .arg("--client-secret-file")
-                .arg(&secret_path)
-                .arg("--ca-file")
-                .arg(&ca_path)
-                .output()
-                .unwrap()
-        })
-        .await
-        .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(output.status.success(), "fetch failed: {stderr}");
-        let body: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let args = [
+            "fetch",
+            &url,
+            "--issuer",
+            &issuer,
+            "--client-id",
+            CLIENT,
+            "--scope",
+            "albums.read",
+            "--client-secret-file",
+            secret_path.to_str().unwrap(),
+            "--ca-file",
+            ca_path.to_str().unwrap(),
+        ]
+        .map(str::to_owned);
+        let out =
+            tokio::task::spawn_blocking(move || cli_harness::run(&args.each_ref().map(String::as_str), b""))
+                .await
+                .unwrap();
+        let body = out.ok().json();
         assert_eq!(body["sub"], CLIENT);
         assert_eq!(body["aud"], resource.as_str());
     })
