@@ -78,6 +78,24 @@ fn wrong_pin_is_a_clear_error_without_the_pin() {
     assert!(check_error(&e).contains("pin-value"), "{e}");
 }
 
+/// SoftHSM tokens require a login and have no PIN pad: a URI without `pin-source` is refused
+/// at once with what to add, for opening and for generating a key alike.
+#[test]
+fn a_token_that_requires_a_login_without_a_pin_source_is_a_clear_error() {
+    let Some(h) = hsm() else { return };
+    let no_pin = format!("pkcs11:token=errors;object=no-pin?module-path={}", h.module.display());
+    for e in [
+        Jwk::from_pkcs11_uri(&no_pin).unwrap_err(),
+        Jwk::generate_in_pkcs11(&no_pin, Curve::P256, PublicKeyUse::Signature).unwrap_err(),
+    ] {
+        let text = check_error(&e);
+        assert!(
+            text.contains("requires a login and no PIN is configured") && text.contains("pin-source="),
+            "{text}"
+        );
+    }
+}
+
 #[test]
 fn missing_object_token_and_module_are_clear_errors() {
     let Some(h) = hsm() else { return };

@@ -195,8 +195,49 @@ fn find_slot(ctx: &Pkcs11, uri: &Pkcs11Uri) -> Result<Slot> {
     }
 }
 
+/// How a key's sessions log in to its token.
+enum Login {
+    /// C_Login with the PIN the URI's `pin-source` gave.
+    Pin(AuthPin),
+    /// C_Login without a PIN: the token has a protected authentication path (a PIN pad) and
+    /// no PIN is configured.
+    PinPad,
+    /// No login: the token does not require one (no `CKF_LOGIN_REQUIRED`) and no PIN is
+    /// configured.
+    None,
+}
+
+impl Login {
+    /// The login a key on `slot` uses, from the URI's `pin-source` and the token's flags. A
+    /// token that requires a login, without a PIN pad, needs a PIN: said at once, rather than
+    /// failing later on CKR_USER_NOT_LOGGED_IN.
+    fn for_token(ctx: &Pkcs11, slot: Slot, uri: &Pkcs11Uri) -> Result<Login> {
+        if let Some(pin) = uri.read_pin()? {
+            return Ok(Login::Pin(AuthPin::from(pin.as_str())));
+        }
+        let info = ctx
+            .get_token_info(slot)
+            .map_err(|e| Error::Pkcs11(format!("{uri}: cannot read the token's flags: {}", rv_name(&e))))?;
+        if !info.login_required() {
+            Ok(Login::None)
+        } else if info.protected_authentication_path() {
+            Ok(Login::PinPad)
+        } else {
+            Err(Error::Pkcs11(format!(
+                "{uri}: the token requires a login and no PIN is configured: add \
+                 `pin-source=file:PATH` or `pin-source=env:NAME` to the URI's query"
+            )))
+        }
+    }
+}
+
 /// Logs the user in (once per token per process: PKCS#11 login state is shared by all sessions).
-fn login(session: &Session, pin: Option<&AuthPin>) -> std::result::Result<(), CkError> {
+fn login(session: &Session, how: &Login) -> std::result::Result<(), CkError> {
+    let pin = match how {
+        Login::Pin(pin) => Some(pin),
+        Login::PinPad => None,
+        Login::None => return Ok(()),
+    };
     match session.login(UserType::User, pin) {
         Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(()),
         Err(e) => Err(e),
@@ -244,7 +285,7 @@ struct Inner {
     uri: Pkcs11Uri,
     module: Arc<Module>,
     slot: Slot,
-    pin: Option<AuthPin>,
+    login: Login,
     kind: TokenKeyKind,
     handle: Mutex<ObjectHandle>,
     idle: Mutex<Vec<HeldSession>>,
@@ -332,11 +373,11 @@ impl TokenKey {
         let uri = Pkcs11Uri::parse(uri_text)?;
         let module = module(&module_path(&uri))?;
         let slot = find_slot(&module.ctx, &uri)?;
-        let pin = uri.read_pin()?.map(|p| AuthPin::from(p.as_str()));
+        let how = Login::for_token(&module.ctx, slot, &uri)?;
         let session = module
             .open(slot, false)
             .map_err(|e| Error::Pkcs11(format!("{uri}: cannot open a session: {}", rv_name(&e))))?;
-        let found = login(&session, pin.as_ref())
+        let found = login(&session, &how)
             .map_err(|e| Error::Pkcs11(login_error(&uri, &e)))
             .and_then(|()| look_up(&session, &uri));
         let (handle, kind, public) = match found {
@@ -352,7 +393,7 @@ impl TokenKey {
             uri,
             module,
             slot,
-            pin,
+            login: how,
             kind,
             handle: Mutex::new(handle),
             idle: Mutex::new(vec![session]),
@@ -374,7 +415,7 @@ impl TokenKey {
         let s = self.0.module.open(self.0.slot, false).map_err(|e| {
             KeyError::Unavailable(format!("{}: cannot open a session: {}", self.0.uri, rv_name(&e)))
         })?;
-        if let Err(e) = login(&s, self.0.pin.as_ref()) {
+        if let Err(e) = login(&s, &self.0.login) {
             self.0.module.close(s);
             return Err(KeyError::Unavailable(login_error(&self.0.uri, &e)));
         }
@@ -417,10 +458,10 @@ impl TokenKey {
         }
     }
 
-    /// Whether the user is still logged in to the token through `s` (a key opened without a PIN
-    /// is never logged in by us, so its login state says nothing).
+    /// Whether the user is still logged in to the token through `s` (a key on a token that
+    /// needs no login is never logged in by us, so its login state says nothing).
     fn logged_in(&self, s: &Session) -> bool {
-        self.0.pin.is_none()
+        matches!(self.0.login, Login::None)
             || s.get_session_info()
                 .is_ok_and(|i| matches!(i.session_state(), SessionState::RoUser | SessionState::RwUser))
     }
@@ -748,11 +789,11 @@ pub(crate) fn generate(uri_text: &str, spec: TokenKeySpec, signing: bool) -> Res
     let uri = Pkcs11Uri::parse(uri_text)?;
     let module = module(&module_path(&uri))?;
     let slot = find_slot(&module.ctx, &uri)?;
-    let pin = uri.read_pin()?.map(|p| AuthPin::from(p.as_str()));
+    let how = Login::for_token(&module.ctx, slot, &uri)?;
     let session = module
         .open(slot, true)
         .map_err(|e| Error::Pkcs11(format!("{uri}: cannot open a read-write session: {}", rv_name(&e))))?;
-    let generated = login(&session, pin.as_ref())
+    let generated = login(&session, &how)
         .map_err(|e| Error::Pkcs11(login_error(&uri, &e)))
         .and_then(|()| generate_in(&session, &uri, spec, signing));
     module.close(session);
