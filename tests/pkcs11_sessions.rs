@@ -159,9 +159,9 @@ fn closed_sessions_are_reopened_by_concurrent_users() {
     // every session, the login state and every object handle.
     context(h).finalize().unwrap();
     context(h);
-    // SoftHSM numbers sessions from 1 again after C_Initialize and gives each new session the
-    // lowest free number: the fresh sessions the threads open take the numbers the stale pooled
-    // sessions still hold, so a thread that has not yet seen the loss may try its stale number
+    // SoftHSM numbers sessions and objects with one counter that starts from 1 again after
+    // C_Initialize: the fresh sessions the threads open take numbers the stale pooled sessions
+    // (and the key's cached object handle) may still hold, so a thread that has not yet seen the loss may try its stale number
     // while it is another thread's session. The key must never close a session by its stale
     // number, nor count the other thread's failure against it: every stale pooled session
     // fails or is seen to be stale, is forgotten, and each thread retries on a fresh one.

@@ -20,7 +20,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Function, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
 use cryptoki::mechanism::elliptic_curve::{EcKdf, Ecdh1DeriveParams};
@@ -252,6 +252,11 @@ fn login_error(uri: &Pkcs11Uri, e: &CkError) -> String {
     }
 }
 
+/// The module lost its sessions while a key was being opened or generated.
+fn lost_meanwhile(uri: &Pkcs11Uri) -> Error {
+    Error::Pkcs11(format!("{uri}: the token lost its sessions meanwhile; try again"))
+}
+
 /// The template that finds the private key object.
 fn private_template(uri: &Pkcs11Uri) -> Vec<Attribute> {
     let mut t = vec![Attribute::Class(ObjectClass::PRIVATE_KEY)];
@@ -287,8 +292,19 @@ struct Inner {
     slot: Slot,
     login: Login,
     kind: TokenKeyKind,
-    handle: Mutex<ObjectHandle>,
+    /// The key's object handle and the epoch it was looked up in: after a loss a module may
+    /// give the same number to another object (SoftHSM 2 numbers sessions and objects from 1
+    /// again after C_Initialize), so a handle serves only sessions of its own epoch.
+    handle: Mutex<Option<(u64, ObjectHandle)>>,
     idle: Mutex<Vec<HeldSession>>,
+}
+
+/// Why an operation through a session failed.
+enum Failure {
+    /// The token answered with an error.
+    Token(CkError),
+    /// The key could not be found again (removed, or made ambiguous).
+    Key(KeyError),
 }
 
 impl Drop for Inner {
@@ -377,9 +393,13 @@ impl TokenKey {
         let session = module
             .open(slot, false)
             .map_err(|e| Error::Pkcs11(format!("{uri}: cannot open a session: {}", rv_name(&e))))?;
-        let found = login(&session, &how)
-            .map_err(|e| Error::Pkcs11(login_error(&uri, &e)))
-            .and_then(|()| look_up(&session, &uri));
+        let found = module
+            .call(&session, |s| {
+                login(s, &how)
+                    .map_err(|e| Error::Pkcs11(login_error(&uri, &e)))
+                    .and_then(|()| look_up(s, &uri))
+            })
+            .unwrap_or_else(|| Err(lost_meanwhile(&uri)));
         let (handle, kind, public) = match found {
             Ok(found) => found,
             Err(e) => {
@@ -395,7 +415,7 @@ impl TokenKey {
             slot,
             login: how,
             kind,
-            handle: Mutex::new(handle),
+            handle: Mutex::new(Some((session.epoch(), handle))),
             idle: Mutex::new(vec![session]),
         }));
         Ok((key, public))
@@ -410,16 +430,24 @@ impl TokenKey {
         KeyError::Unavailable(format!("{}: {op} failed: {}", self.0.uri, rv_name(e)))
     }
 
-    /// A new pool session, logged in.
+    /// A new pool session, logged in. A session lost at once (the module lost its sessions
+    /// again, or gave its number a new epoch) is replaced, a few times at most.
     fn open_session(&self) -> KeyResult<HeldSession> {
-        let s = self.0.module.open(self.0.slot, false).map_err(|e| {
-            KeyError::Unavailable(format!("{}: cannot open a session: {}", self.0.uri, rv_name(&e)))
-        })?;
-        if let Err(e) = login(&s, &self.0.login) {
-            self.0.module.close(s);
-            return Err(KeyError::Unavailable(login_error(&self.0.uri, &e)));
+        for _ in 0..3 {
+            let s = self.0.module.open(self.0.slot, false).map_err(|e| {
+                KeyError::Unavailable(format!("{}: cannot open a session: {}", self.0.uri, rv_name(&e)))
+            })?;
+            match self.0.module.call(&s, |session| login(session, &self.0.login)) {
+                Some(Ok(())) => return Ok(s),
+                Some(Err(e)) if is_lost(&e) => self.0.module.lost(s),
+                Some(Err(e)) => {
+                    self.0.module.close(s);
+                    return Err(KeyError::Unavailable(login_error(&self.0.uri, &e)));
+                }
+                None => {}
+            }
         }
-        Ok(s)
+        Err(KeyError::Unavailable(format!("{}: the token keeps losing its sessions", self.0.uri)))
     }
 
     /// An idle session of the current epoch (stale ones are forgotten on the way), else a new one.
@@ -466,55 +494,51 @@ impl TokenKey {
                 .is_ok_and(|i| matches!(i.session_state(), SessionState::RoUser | SessionState::RwUser))
     }
 
+    /// The key's object handle for a session of `epoch`, called within [`Module::call`] (so
+    /// the epoch stays current while the handle is stored): the cached one if it was looked up
+    /// in that epoch (PKCS#11 v2.40 §2.5: a token object's handle is the same in every session of
+    /// the application), else looked up again through `s`.
+    fn handle_in(&self, s: &Session, epoch: u64) -> std::result::Result<ObjectHandle, Failure> {
+        let mut cached = self.0.handle.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((e, h)) = *cached {
+            if e == epoch {
+                return Ok(h);
+            }
+        }
+        let uri = &self.0.uri;
+        let found = s.find_objects(&private_template(uri)).map_err(Failure::Token)?;
+        if found.is_empty() && !self.logged_in(s) {
+            // Private objects are invisible without a login (PKCS#11 v2.40 §4.4): the login is
+            // what is missing, to be put right like any other loss of it.
+            return Err(Failure::Token(CkError::Pkcs11(RvError::UserNotLoggedIn, Function::FindObjects)));
+        }
+        let h = only_one(uri, found, "private key")
+            .map_err(|e| Failure::Key(KeyError::Unavailable(e.to_string())))?;
+        *cached = Some((epoch, h));
+        Ok(h)
+    }
+
     /// Puts things right after an operation failed because of the session's state rather than
     /// the input: a fresh session, logged in (login state is per token, so one login serves
     /// every session of the key), takes the place of the old one, and the key's object handle is
-    /// looked up again (it changes when the token is re-inserted). A live old session is closed
-    /// after the fresh one is open, so that closing it never ends the login; a lost one is
-    /// forgotten. A fresh session that fails its lookup because of its state (lost again, or
-    /// used under an old number by a thread that has not yet seen the loss) is replaced.
+    /// looked up again on next use (it changes when the token is re-inserted). A live old
+    /// session is closed after the fresh one is open, so that closing it never ends the login;
+    /// a lost one is forgotten.
     fn recover(&self, old: HeldSession, lost: bool) -> KeyResult<HeldSession> {
-        if lost || !self.0.module.is_current(&old) {
+        *self.0.handle.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        if lost {
             self.0.module.lost(old);
-            return self.fresh_session(3);
+            return self.open_session();
         }
-        let fresh = self.fresh_session(3);
+        let fresh = self.open_session();
         self.0.module.close(old);
         fresh
     }
 
-    fn fresh_session(&self, tries: u32) -> KeyResult<HeldSession> {
-        let fresh = self.open_session()?;
-        let uri = &self.0.uri;
-        let found = match fresh.find_objects(&private_template(uri)) {
-            // Lost again, or used by a thread still holding the number from before a loss.
-            Err(e) if is_lost(&e) && tries > 1 => {
-                self.0.module.lost(fresh);
-                return self.fresh_session(tries - 1);
-            }
-            Err(e) if rv(&e) == Some(RvError::OperationActive) && tries > 1 => {
-                self.0.module.close(fresh);
-                return self.fresh_session(tries - 1);
-            }
-            found => found.map_err(|e| search_error(uri, &e)).and_then(|f| only_one(uri, f, "private key")),
-        };
-        match found {
-            Ok(handle) => {
-                *self.0.handle.lock().unwrap_or_else(|p| p.into_inner()) = handle;
-                Ok(fresh)
-            }
-            Err(e) => {
-                self.0.module.close(fresh);
-                Err(KeyError::Unavailable(e.to_string()))
-            }
-        }
-    }
-
-    /// Runs `f` with a pooled session and the key's object handle, cached for all sessions
-    /// (PKCS#11 v2.40 §2.5: a token object's handle is the same in every session of the
-    /// application). An error caused by the session's state (lost session, lost login, stale
-    /// handle, an operation left active) is put right once ([`TokenKey::recover`]) and `f`
-    /// retried; if it happens again it is reported.
+    /// Runs `f` with a pooled session and the key's object handle ([`TokenKey::handle_in`]),
+    /// within [`Module::call`]. An error caused by the session's state (lost session, lost
+    /// login, stale handle, an operation left active) is put right once
+    /// ([`TokenKey::recover`]) and `f` retried; if it happens again it is reported.
     ///
     /// `input_free`: the token's answer cannot depend on an attacker's input (signing, and ECDH
     /// with a peer point validated on the host), so any failure is retried once and then
@@ -531,16 +555,24 @@ impl TokenKey {
         let mut session = self.take_session()?;
         let mut recovered = false;
         // Sessions found stale at the call: each was forgotten unused (its number may be another
-        // thread's session by now). Bounded, for a module that keeps losing sessions.
+        // session's by now). Bounded, for a module that keeps losing sessions.
         let mut skipped = 0;
         loop {
-            let handle = *self.0.handle.lock().unwrap_or_else(|p| p.into_inner());
-            let e = match self.0.module.call(&session, |s| f(s, handle)) {
+            let epoch = session.epoch();
+            let attempt = self.0.module.call(&session, |s| {
+                let handle = self.handle_in(s, epoch)?;
+                f(s, handle).map_err(Failure::Token)
+            });
+            let e = match attempt {
                 Some(Ok(v)) => {
                     self.give_back(session);
                     return Ok(v);
                 }
-                Some(Err(e)) => e,
+                Some(Err(Failure::Token(e))) => e,
+                Some(Err(Failure::Key(k))) => {
+                    self.give_back(session);
+                    return Err(k);
+                }
                 None if skipped < 3 => {
                     skipped += 1;
                     session = self.take_session()?;
@@ -561,11 +593,14 @@ impl TokenKey {
             // tokens never cost a new session or a login.
             let configured = is_unavailable(&e) || classify(&e).is_some();
             let lost = is_lost(&e);
-            let stale = lost
-                || rv(&e) == Some(RvError::OperationActive)
-                || is_session_lost(&e)
-                || (input_free && !configured)
-                || !self.0.module.call(&session, |s| self.logged_in(s)).unwrap_or(false);
+            let state = lost || rv(&e) == Some(RvError::OperationActive) || is_session_lost(&e);
+            let logged_in = self.0.module.call(&session, |s| self.logged_in(s));
+            if logged_in.is_none() && !input_free && !state && !configured {
+                // The session's epoch ended after the decryption failed: it is forgotten, and
+                // the failure, which may be the input's, is not retried.
+                return Err(KeyError::Opaque);
+            }
+            let stale = state || (input_free && !configured) || logged_in != Some(true);
             if stale && !recovered {
                 recovered = true;
                 session = self.recover(session, lost)?;
@@ -793,9 +828,13 @@ pub(crate) fn generate(uri_text: &str, spec: TokenKeySpec, signing: bool) -> Res
     let session = module
         .open(slot, true)
         .map_err(|e| Error::Pkcs11(format!("{uri}: cannot open a read-write session: {}", rv_name(&e))))?;
-    let generated = login(&session, &how)
-        .map_err(|e| Error::Pkcs11(login_error(&uri, &e)))
-        .and_then(|()| generate_in(&session, &uri, spec, signing));
+    let generated = module
+        .call(&session, |s| {
+            login(s, &how)
+                .map_err(|e| Error::Pkcs11(login_error(&uri, &e)))
+                .and_then(|()| generate_in(s, &uri, spec, signing))
+        })
+        .unwrap_or_else(|| Err(lost_meanwhile(&uri)));
     module.close(session);
     generated?;
     TokenKey::open(uri_text)

@@ -1,7 +1,8 @@
 //! The sessions this process holds through a module, and whether their handles are still ours.
 //!
-//! A module numbers sessions itself and may give the number of a closed session to the next one
-//! it opens (SoftHSM 2 takes the lowest free number). Sessions can be lost without our knowing:
+//! A module numbers sessions itself and may give a number again once the session that had it is
+//! gone (SoftHSM 2 numbers sessions and objects with one counter that starts from 1 again after
+//! C_Initialize). Sessions can be lost without our knowing:
 //! another part of the process calls C_Finalize, the token is removed and re-inserted. A handle
 //! we still hold may then come back as another session, ours or someone else's, and closing it,
 //! or only asking C_GetSessionInfo about it, would hit that other session (closing the last
@@ -13,8 +14,10 @@
 //!   (CKR_SESSION_HANDLE_INVALID, CKR_SESSION_CLOSED), or hands out a handle we hold: its sessions
 //!   are lost together (PKCS#11 v2.40 §5.6: C_CloseAllSessions, C_Finalize, token removal);
 //! - a session from an earlier epoch is never used again, never closed and never asked about:
-//!   it is forgotten. At worst (a token lost on one slot, sessions kept on another) a few live
-//!   sessions stay open until the process ends, rather than closing a stranger's.
+//!   it is forgotten. The epoch is the module's, not a slot's: a loss on one slot also makes the
+//!   keys on the module's other slots forget their live sessions (at most the 16 idle ones of
+//!   each key, plus those in use, per loss), which stay open until the process ends, rather
+//!   than risk closing a stranger's.
 //!
 //! Opening, closing and ending an epoch take the book's write lock; every call into a session
 //! ([`Module::call`]) holds its read lock and checks the session's epoch first. So no session is
@@ -47,10 +50,10 @@ pub(super) struct HeldSession {
     epoch: u64,
 }
 
-impl std::ops::Deref for HeldSession {
-    type Target = Session;
-    fn deref(&self) -> &Session {
-        &self.session
+impl HeldSession {
+    /// The epoch the session was opened in.
+    pub(super) fn epoch(&self) -> u64 {
+        self.epoch
     }
 }
 
