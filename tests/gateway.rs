@@ -29,6 +29,8 @@ use jwe_mint::wire::{Gateway, KeyFile};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::TlsAcceptor;
 use wire_common::{public_set, Pki, Reply, TestServer};
 
 const ISSUER: &str = "https://as.example.com";
@@ -71,6 +73,15 @@ struct Upstream {
 
 impl Upstream {
     async fn start() -> (Upstream, SocketAddr) {
+        Upstream::start_with(None).await
+    }
+
+    /// The same upstream behind TLS, with the certificate of `tls`.
+    async fn start_tls(tls: Arc<ServerConfig>) -> (Upstream, SocketAddr) {
+        Upstream::start_with(Some(TlsAcceptor::from(tls))).await
+    }
+
+    async fn start_with(tls: Option<TlsAcceptor>) -> (Upstream, SocketAddr) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let up = Upstream::default();
@@ -79,14 +90,25 @@ impl Upstream {
             loop {
                 let Ok((stream, _)) = listener.accept().await else { return };
                 let state = state.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |req: hyper::Request<Incoming>| {
                         let state = state.clone();
                         async move { Ok::<_, std::convert::Infallible>(state.answer(req).await) }
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let http = hyper::server::conn::http1::Builder::new();
+                    match tls {
+                        None => {
+                            let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                        Some(tls) => {
+                            // A refused handshake (the gateway does not trust us) just ends here.
+                            let Ok(Ok(stream)) = tokio::time::timeout(LIMIT, tls.accept(stream)).await else {
+                                return;
+                            };
+                            let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                    }
                 });
             }
         });
@@ -749,10 +771,13 @@ impl Binary {
     /// `jwe-mint gateway` for RESOURCE with `rs_keys` in its key file, trusting `world`'s AS from
     /// a key file, forwarding to `upstream`.
     fn start(world: &World, rs_keys: &[&Jwk], upstream: SocketAddr, extra: &[&str]) -> Binary {
+        Binary::start_to(world, rs_keys, &format!("http://{upstream}"), extra)
+    }
+
+    /// The same, forwarding to the `upstream` URL.
+    fn start_to(world: &World, rs_keys: &[&Jwk], upstream: &str, extra: &[&str]) -> Binary {
         let dir = temp_dir("bin");
-        let as_file = dir.join("as.json");
-        std::fs::write(&as_file, world.issuer.verification_keys().to_json().unwrap()).unwrap();
-        let as_file = as_file.display().to_string();
+        let as_file = as_key_file(world, &dir);
         Binary::start_in(dir, rs_keys, upstream, &["--issuer-jwks", &as_file], extra)
     }
 
@@ -763,27 +788,21 @@ impl Binary {
         let ca = dir.join("ca.pem");
         std::fs::write(&ca, &pki.ca_pem).unwrap();
         let ca = ca.display().to_string();
-        Binary::start_in(dir, rs_keys, upstream, &["--issuer-jwks", jwks_url, "--ca-file", &ca], &[])
+        let upstream = format!("http://{upstream}");
+        Binary::start_in(dir, rs_keys, &upstream, &["--issuer-jwks", jwks_url, "--ca-file", &ca], &[])
     }
 
     fn start_in(
         dir: PathBuf,
         rs_keys: &[&Jwk],
-        upstream: SocketAddr,
+        upstream: &str,
         issuer_keys: &[&str],
         extra: &[&str],
     ) -> Binary {
         write_keys(&dir.join("rs.json"), rs_keys);
         let mut child = Command::new(env!("CARGO_BIN_EXE_jwe-mint"))
             .arg("gateway")
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--upstream",
-                &format!("http://{upstream}"),
-                "--resource",
-                RESOURCE,
-            ])
+            .args(["--listen", "127.0.0.1:0", "--upstream", upstream, "--resource", RESOURCE])
             .arg("--key")
             .arg(dir.join("rs.json"))
             .args(["--issuer", ISSUER])
@@ -836,6 +855,13 @@ impl Binary {
     fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
+}
+
+/// `world`'s AS public keys in `dir/as.json`; its path.
+fn as_key_file(world: &World, dir: &Path) -> String {
+    let as_file = dir.join("as.json");
+    std::fs::write(&as_file, world.issuer.verification_keys().to_json().unwrap()).unwrap();
+    as_file.display().to_string()
 }
 
 /// The largest peak RSS the gateway process may reach while 64 MiB stream through it each way.
@@ -1091,4 +1117,211 @@ async fn cached_as_keys_keep_serving_while_the_jwks_server_is_down() {
         assert_eq!(up.started.load(Ordering::SeqCst), 5);
     })
     .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// An https upstream.
+
+/// A POST with a `Content-Length` body.
+fn post_body(path: &str, token: &str, body: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: api.example.com\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+#[tokio::test]
+async fn an_https_upstream_trusted_through_its_ca_gets_the_identity_and_the_body() {
+    bounded(async {
+        let world = World::new();
+        let pki = Pki::new();
+        let (up, up_addr) = Upstream::start_tls(pki.server_config()).await;
+        let gateway = Gateway::new(world.rs(), &format!("https://{up_addr}"))
+            .unwrap()
+            .upstream_ca_pem(pki.ca_pem.as_bytes());
+        let (gw, _stop) = run(gateway.unwrap()).await;
+        let token = world.mint();
+        let mut stream = TcpStream::connect(gw).await.unwrap();
+        let a = exchange(&mut stream, &post_body("/upload", &token, "hello upstream")).await;
+        assert_eq!((a.status, a.body.as_slice()), (200, &b"ok"[..]), "{a:?}");
+        let seen = &up.seen()[0];
+        assert_eq!(seen.path, "/upload");
+        assert_eq!(seen.body_len, "hello upstream".len());
+        assert_eq!(seen.one("x-auth-subject"), Some("alice"));
+        assert_eq!(seen.one("x-auth-client-id"), Some(CLIENT));
+        assert_eq!(seen.one("x-auth-scope"), Some("photos.read"));
+        assert_eq!(seen.one("authorization"), None);
+        // The client's Host passes through; TLS used the upstream URL's host.
+        assert_eq!(seen.one("host"), Some("api.example.com"));
+        // The body streams back from the upstream, on the same kept-alive connection.
+        let a = exchange(&mut stream, &post_body("/echo", &token, "echo me")).await;
+        assert_eq!((a.status, a.body.as_slice()), (200, &b"echo me"[..]), "{a:?}");
+        assert_eq!(up.seen().len(), 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_https_upstream_whose_ca_is_not_trusted_is_502_and_the_gateway_keeps_serving() {
+    bounded(async {
+        let world = World::new();
+        let pki = Pki::new();
+        let (up, up_addr) = Upstream::start_tls(pki.server_config()).await;
+        let url = format!("https://{up_addr}");
+        let token = world.mint();
+        // The platform's trust store (the default) and another CA both refuse the test CA.
+        let platform = Gateway::new(world.rs(), &url).unwrap();
+        let other_ca =
+            Gateway::new(world.rs(), &url).unwrap().upstream_ca_pem(Pki::new().ca_pem.as_bytes()).unwrap();
+        for gateway in [platform, other_ca] {
+            let (gw, _stop) = run(gateway).await;
+            for _ in 0..2 {
+                let a = send(gw, &get("/", Some(&token), "")).await;
+                assert_eq!(a.status, 502, "{a:?}");
+            }
+            // Still serving what does not need the upstream.
+            assert_eq!(send(gw, &get("/.well-known/oauth-protected-resource", None, "")).await.status, 200);
+        }
+        assert_eq!(up.started.load(Ordering::SeqCst), 0, "a request crossed an untrusted connection");
+        // The same upstream through a gateway that trusts its CA: reached.
+        let trusting =
+            Gateway::new(world.rs(), &url).unwrap().upstream_ca_pem(pki.ca_pem.as_bytes()).unwrap();
+        let (gw, _stop) = run(trusting).await;
+        assert_eq!(send(gw, &get("/", Some(&token), "")).await.status, 200);
+        assert_eq!(up.started.load(Ordering::SeqCst), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_https_upstream_with_a_certificate_for_another_name_is_502() {
+    bounded(async {
+        let world = World::new();
+        let pki = Pki::new();
+        let (up, up_addr) = Upstream::start_tls(pki.server_config_for(&["other.example"])).await;
+        let gateway = Gateway::new(world.rs(), &format!("https://{up_addr}"))
+            .unwrap()
+            .upstream_ca_pem(pki.ca_pem.as_bytes());
+        let (gw, _stop) = run(gateway.unwrap()).await;
+        let token = world.mint();
+        // Naming the certificate's host in `Host` changes nothing: TLS checks the upstream URL's.
+        let a = send(
+            gw,
+            &format!("GET / HTTP/1.1\r\nHost: other.example\r\nAuthorization: Bearer {token}\r\n\r\n"),
+        )
+        .await;
+        assert_eq!(a.status, 502, "{a:?}");
+        assert_eq!(send(gw, &get("/", Some(&token), "")).await.status, 502);
+        assert_eq!(up.started.load(Ordering::SeqCst), 0);
+    })
+    .await;
+}
+
+#[test]
+fn https_upstream_options_are_checked() {
+    let world = World::new();
+    // The token may go to any https upstream: it is encrypted on the way.
+    assert!(Gateway::new(world.rs(), "https://192.0.2.1:8443").unwrap().forward_token().is_ok());
+    assert!(Gateway::new(world.rs(), "http://192.0.2.1:8080").unwrap().forward_token().is_err());
+    let pki = Pki::new();
+    // A CA for a plain http upstream would never be used.
+    assert!(Gateway::new(world.rs(), "http://127.0.0.1:8080")
+        .unwrap()
+        .upstream_ca_pem(pki.ca_pem.as_bytes())
+        .is_err());
+    let https = || Gateway::new(world.rs(), "https://rs.internal").unwrap();
+    for bad in [&b""[..], b"not pem", b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"] {
+        assert!(https().upstream_ca_pem(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+    }
+    // A PEM with only a key is no CA.
+    assert!(https().upstream_ca_pem(pki.server_key_pem.as_bytes()).is_err());
+    let e = https().upstream_ca_file("/nonexistent/ca.pem").unwrap_err().to_string();
+    assert!(e.contains("/nonexistent/ca.pem"), "{e}");
+    assert!(https().upstream_ca_pem(pki.ca_pem.as_bytes()).is_ok());
+}
+
+#[tokio::test]
+async fn the_binary_forwards_to_an_https_upstream_with_upstream_ca_file() {
+    bounded(async {
+        let world = World::new();
+        let pki = Pki::new();
+        let (up, up_addr) = Upstream::start_tls(pki.server_config()).await;
+        let ca = temp_dir("ca").join("ca.pem");
+        std::fs::write(&ca, &pki.ca_pem).unwrap();
+        let ca = ca.display().to_string();
+        let url = format!("https://{up_addr}");
+        let gw =
+            Binary::start_to(&world, &[&world.rs_key], &url, &["--upstream-ca-file", &ca, "--forward-token"]);
+        let token = world.mint();
+        let a = send(gw.addr, &post_body("/upload", &token, "from the binary")).await;
+        assert_eq!((a.status, a.body.as_slice()), (200, &b"ok"[..]), "{a:?}: {}", gw.stderr());
+        let seen = &up.seen()[0];
+        assert_eq!(seen.one("x-auth-subject"), Some("alice"));
+        assert_eq!(seen.body_len, "from the binary".len());
+        assert_eq!(seen.one("authorization"), Some(format!("Bearer {token}").as_str()));
+        drop(gw);
+        // Without the CA the same upstream is 502, logged under the gateway's target without the token.
+        let gw = Binary::start_to(&world, &[&world.rs_key], &url, &[]);
+        assert_eq!(send(gw.addr, &get("/", Some(&token), "")).await.status, 502);
+        assert_eq!(send(gw.addr, &get("/", Some(&token), "")).await.status, 502);
+        eventually("the upstream failure is logged", async || {
+            gw.stderr().contains("upstream request failed")
+        })
+        .await;
+        let log = gw.stderr();
+        assert!(log.contains("jwe_mint::gateway") && log.contains("certificate"), "{log}");
+        assert!(!log.contains(&token), "{log}");
+        assert_eq!(up.seen().len(), 1);
+    })
+    .await;
+}
+
+#[test]
+fn a_broken_upstream_ca_file_is_one_clear_error_line() {
+    let world = World::new();
+    let dir = temp_dir("badca");
+    let as_file = as_key_file(&world, &dir);
+    write_keys(&dir.join("rs.json"), &[&world.rs_key]);
+    let bad = dir.join("bad.pem");
+    std::fs::write(&bad, "-----BEGIN CERTIFICATE-----\nnot base64 at all\n-----END CERTIFICATE-----\n")
+        .unwrap();
+    let run = |upstream: &str, ca: &Path| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_jwe-mint"))
+            .args(["gateway", "--listen", "127.0.0.1:0", "--upstream", upstream, "--resource", RESOURCE])
+            .arg("--key")
+            .arg(dir.join("rs.json"))
+            .args(["--issuer", ISSUER, "--issuer-jwks", &as_file])
+            .arg("--upstream-ca-file")
+            .arg(ca)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // It must exit by itself, before listening.
+        let deadline = Instant::now() + LIMIT;
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("the gateway did not exit");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.wait_with_output().unwrap()
+    };
+    let out = run("https://127.0.0.1:9", &bad);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("jwe-mint: --upstream-ca-file: CA file ") && stderr.contains("bad.pem"),
+        "{stderr}"
+    );
+    let out = run("https://127.0.0.1:9", &dir.join("missing.pem"));
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    // A CA file for a plain http upstream is an inconsistent option: usage error.
+    let out = run("http://127.0.0.1:9", &bad);
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -41,6 +41,7 @@ pub struct Pki {
     /// The server certificate's private key (PKCS#8 PEM), for the same.
     pub server_key_pem: String,
     server: Arc<ServerConfig>,
+    ca: rcgen::Issuer<'static, rcgen::KeyPair>,
 }
 
 impl Pki {
@@ -58,26 +59,20 @@ impl Pki {
         ca.distinguished_name.push(DnType::CommonName, name);
         let ca_cert = ca.self_signed(&ca_key).unwrap();
         let issuer = Issuer::new(ca, ca_key);
-        let server_key = KeyPair::generate().unwrap();
-        let server_params =
-            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".into(), "::1".into()]).unwrap();
-        let server_cert = server_params.signed_by(&server_key, &issuer).unwrap();
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let server = ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![server_cert.der().clone()],
-                PrivateKeyDer::Pkcs8(server_key.serialize_der().into()),
-            )
-            .unwrap();
+        let (server, server_cert, server_key) = signed_server(&issuer, &["localhost", "127.0.0.1", "::1"]);
         Pki {
             ca_pem: ca_cert.pem(),
             server_cert_pem: server_cert.pem(),
             server_key_pem: server_key.serialize_pem(),
-            server: Arc::new(server),
+            server,
+            ca: issuer,
         }
+    }
+
+    /// A server TLS configuration with a certificate from this CA for `names` only (e.g. a name
+    /// the client does not connect to).
+    pub fn server_config_for(&self, names: &[&str]) -> Arc<ServerConfig> {
+        signed_server(&self.ca, names).0
     }
 
     /// The server's TLS configuration (its certificate for `localhost`, `127.0.0.1`, `::1`), for
@@ -95,6 +90,25 @@ impl Pki {
     pub fn fetcher_builder(&self) -> jwe_mint::wire::HttpFetcherBuilder {
         HttpFetcher::builder().platform_roots(false).add_ca_pem(self.ca_pem.as_bytes()).unwrap()
     }
+}
+
+/// A server configuration with a fresh certificate for `names`, signed by `ca`.
+fn signed_server(
+    ca: &rcgen::Issuer<'static, rcgen::KeyPair>,
+    names: &[&str],
+) -> (Arc<ServerConfig>, rcgen::Certificate, rcgen::KeyPair) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params =
+        rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).unwrap();
+    let cert = params.signed_by(&key, ca).unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let server = ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone()], PrivateKeyDer::Pkcs8(key.serialize_der().into()))
+        .unwrap();
+    (Arc::new(server), cert, key)
 }
 
 /// What the handler answers.

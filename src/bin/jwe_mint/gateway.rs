@@ -24,9 +24,14 @@ pub struct Args {
     /// Address and port to listen on (plain HTTP/1.1; put TLS in front if clients are remote)
     #[arg(long, value_name = "ADDR:PORT")]
     listen: String,
-    /// The resource server requests are forwarded to (an http URL; its path prefixes every path)
+    /// The resource server requests are forwarded to: an http URL (next to the gateway) or an
+    /// https URL (its certificate verified for the URL's host); its path prefixes every path
     #[arg(long, value_name = "URL")]
     upstream: String,
+    /// Trust only the CA certificates of this PEM file for an https --upstream (default: the
+    /// platform's trust store)
+    #[arg(long, value_name = "PEM")]
+    upstream_ca_file: Option<PathBuf>,
     /// This resource server's identifier; the token's `aud` must name it
     #[arg(long, value_name = "URL")]
     resource: String,
@@ -46,7 +51,8 @@ pub struct Args {
     /// A scope every request needs (repeatable: all are needed)
     #[arg(long, value_name = "S")]
     require_scope: Vec<String>,
-    /// Forward the Authorization header to the upstream (refused for a non-loopback http upstream)
+    /// Forward the Authorization header to the upstream (refused for a non-loopback http upstream;
+    /// allowed for https)
     #[arg(long)]
     forward_token: bool,
     /// Size of the opened-token cache; 0 turns it off
@@ -86,6 +92,15 @@ pub fn run(args: Args) -> Result<(), CliError> {
             rs = rs.with_cache(args.cache);
         }
         let mut gateway = Gateway::new(rs, &args.upstream).map_err(|e| usage(format!("--upstream: {e}")))?;
+        if let Some(path) = &args.upstream_ca_file {
+            if !url::Url::parse(&args.upstream).is_ok_and(|u| u.scheme() == "https") {
+                return Err(usage("--upstream-ca-file needs an https --upstream"));
+            }
+            // An unreadable file or one without a usable CA certificate: exit 1, as for --ca-file.
+            gateway = gateway.upstream_ca_file(path).map_err(|e| {
+                CliError::Failed(format!("--upstream-ca-file: {}", misuse_text(e)))
+            })?;
+        }
         for scope in &args.require_scope {
             gateway = gateway.require_scope(scope).map_err(|e| usage(format!("--require-scope {scope}: {e}")))?;
         }
@@ -117,6 +132,14 @@ pub fn run(args: Args) -> Result<(), CliError> {
         };
         gateway.serve(listener, shutdown).await.map_err(|e| CliError::Failed(format!("gateway: {e}")))
     })
+}
+
+/// The message of a configuration error, without the library's "API misuse" prefix.
+fn misuse_text(e: jwe_mint::error::Error) -> String {
+    match e {
+        jwe_mint::error::Error::Misuse(text) => text,
+        e => e.to_string(),
+    }
 }
 
 fn signal(kind: tokio::signal::unix::SignalKind) -> Result<tokio::signal::unix::Signal, CliError> {

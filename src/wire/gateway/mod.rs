@@ -24,7 +24,15 @@
 //!
 //! `Host` passes through. Bodies stream both ways; nothing is buffered (except a form body of at
 //! most 64 KiB that the layer reads to refuse a second token, RFC 6750 §2.2). An upstream that
-//! cannot be reached is 502. The RFC 9728 metadata and the JWK Set at `jwks_uri` are served by
+//! cannot be reached is 502.
+//!
+//! The upstream is `http` (next to the gateway) or `https` (the resource server on another host
+//! behind TLS). TLS is rustls with the aws-lc-rs provider and its safe default protocol versions,
+//! without a client certificate; the server name checked and sent (SNI, RFC 6066 §3) is the
+//! upstream URL's host, whatever `Host` the client sent. The certificate is verified against the
+//! platform's trust store, or only against the CA certificates of
+//! [`Gateway::upstream_ca_file`]; verification cannot be turned off. A TLS failure (untrusted
+//! certificate, wrong name, failed handshake) is 502 like any unreachable upstream. The RFC 9728 metadata and the JWK Set at `jwks_uri` are served by
 //! the gateway itself, from the resource server's current keys.
 
 mod framing;
@@ -33,6 +41,7 @@ mod key_file;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -46,9 +55,14 @@ use http::header::{
     TRANSFER_ENCODING, UPGRADE, VIA, WWW_AUTHENTICATE,
 };
 use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri, Version};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::CertificateDer;
+use rustls::{ClientConfig, RootCertStore};
+use rustls_platform_verifier::BuilderVerifierExt as _;
 use tokio::net::TcpListener;
 
 use crate::error::{Error, Result};
@@ -86,6 +100,8 @@ const X_AUTH_CLAIMS: &str = "x-auth-claims";
 /// use jwe_mint::wire::Gateway;
 ///
 /// let gateway = Gateway::new(rs, "http://127.0.0.1:8080")?.require_scope("photos.read")?;
+/// // Or a resource server on another host, behind TLS, with a private CA:
+/// // Gateway::new(rs, "https://rs.internal:8443")?.upstream_ca_file("rs-ca.pem")?
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8443").await?;
 /// gateway.serve(listener, async { let _ = tokio::signal::ctrl_c().await; }).await?;
 /// # Ok(()) }
@@ -99,6 +115,9 @@ pub struct Gateway {
     jwks_uri: String,
     scopes: Vec<String>,
     grace: Duration,
+    /// The only trust anchors for an https upstream, once [`Gateway::upstream_ca_pem`] added
+    /// some; `None`: the platform's trust store.
+    upstream_roots: Option<Arc<RootCertStore>>,
 }
 
 #[derive(Debug, Clone)]
@@ -108,11 +127,14 @@ struct Upstream {
     /// The upstream URL's path without its trailing `/`, prefixed to every request's path.
     base_path: String,
     loopback: bool,
+    https: bool,
 }
 
 impl Gateway {
     /// A gateway that opens tokens with `rs` and forwards authenticated requests to `upstream`
-    /// (an absolute `http` URL; its path, if any, is prefixed to every request's path). The JWK
+    /// (an absolute `http` or `https` URL without credentials, query or fragment; its path, if
+    /// any, is prefixed to every request's path). An `https` upstream's certificate is verified
+    /// against the platform's trust store unless [`Gateway::upstream_ca_file`] names the CAs. The JWK
     /// Set is published at `<origin of rs.resource()>/.well-known/jwks.json` (see
     /// [`Gateway::with_jwks_uri`]).
     pub fn new(rs: impl Into<Arc<ResourceServer>>, upstream: &str) -> Result<Gateway> {
@@ -129,6 +151,7 @@ impl Gateway {
             jwks_uri,
             scopes: Vec::new(),
             grace: DEFAULT_SHUTDOWN_GRACE,
+            upstream_roots: None,
         };
         gateway.metadata()?;
         Ok(gateway)
@@ -145,16 +168,78 @@ impl Gateway {
     }
 
     /// Forwards the `Authorization` header to the upstream (removed by default: the upstream gets
-    /// the identity headers instead). Refused for a plain `http` upstream that is not on a
-    /// loopback address: the token would cross the network in clear.
+    /// the identity headers instead). Allowed for an `https` upstream; refused for a plain `http`
+    /// upstream that is not on a loopback address: the token would cross the network in clear.
     pub fn forward_token(mut self) -> Result<Gateway> {
-        if self.upstream.origin.starts_with("http://") && !self.upstream.loopback {
+        if !self.upstream.https && !self.upstream.loopback {
             return Err(Error::misuse(
                 "forwarding the token to a plain http upstream is allowed only on a loopback address",
             ));
         }
         self.forward_token = true;
         Ok(self)
+    }
+
+    /// Trusts only the CA certificates in this PEM data (one or more `CERTIFICATE` blocks) for
+    /// the `https` upstream's certificate, instead of the platform's trust store; may be called
+    /// several times (all are trusted). Refused for an `http` upstream (it would be unused), and
+    /// for data without a certificate usable as a trust anchor.
+    pub fn upstream_ca_pem(self, pem: &[u8]) -> Result<Gateway> {
+        self.add_upstream_roots(pem).map_err(|reason| Error::misuse(format!("CA certificates: {reason}")))
+    }
+
+    /// Trusts only the CA certificates in this PEM file for the `https` upstream's certificate,
+    /// as [`Gateway::upstream_ca_pem`] (the file is read once, here).
+    pub fn upstream_ca_file(self, path: impl AsRef<Path>) -> Result<Gateway> {
+        let path = path.as_ref();
+        let err = |reason: String| Error::misuse(format!("CA file {}: {reason}", path.display()));
+        let pem = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+        self.add_upstream_roots(&pem).map_err(err)
+    }
+
+    fn add_upstream_roots(mut self, pem: &[u8]) -> std::result::Result<Gateway, String> {
+        if !self.upstream.https {
+            return Err("only an https upstream has a certificate to verify".into());
+        }
+        let mut roots = self.upstream_roots.as_deref().cloned().unwrap_or_else(RootCertStore::empty);
+        let mut found = false;
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| format!("not PEM: {e}"))?;
+            roots.add(cert).map_err(|e| format!("not a usable CA certificate: {e}"))?;
+            found = true;
+        }
+        if !found {
+            return Err("no CERTIFICATE block found".into());
+        }
+        self.upstream_roots = Some(Arc::new(roots));
+        Ok(self)
+    }
+
+    /// The connector to the upstream: plain TCP for an `http` upstream; for an `https` one,
+    /// rustls with the aws-lc-rs provider, its safe default protocol versions, no client
+    /// certificate, and the configured CAs or the platform verifier. The server name is the
+    /// URI's host, i.e. the upstream URL's (`Host` is not consulted).
+    fn upstream_connector(&self) -> Result<HttpsConnector<HttpConnector>> {
+        let tls_err = |e: rustls::Error| Error::misuse(format!("TLS to the upstream: {e}"));
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let builder = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(tls_err)?;
+        let tls = match (&self.upstream_roots, self.upstream.https) {
+            (Some(roots), _) => builder.with_root_certificates(Arc::clone(roots)),
+            (None, true) => builder.with_platform_verifier().map_err(|e| {
+                Error::misuse(format!("the platform's trust store for the https upstream: {e}"))
+            })?,
+            // Never used: every request goes to the upstream's `http` origin.
+            (None, false) => builder.with_root_certificates(RootCertStore::empty()),
+        };
+        let mut http = HttpConnector::new();
+        http.set_connect_timeout(Some(UPSTREAM_CONNECT_TIMEOUT));
+        http.set_nodelay(true);
+        http.enforce_http(false);
+        let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls.with_no_client_auth());
+        let builder = if self.upstream.https { builder.https_only() } else { builder.https_or_http() };
+        Ok(builder.enable_http1().wrap_connector(http))
     }
 
     /// Publishes the JWK Set at `jwks_uri` instead (its path must reach this gateway).
@@ -190,15 +275,15 @@ impl Gateway {
 
     /// Accepts connections on `listener` until `shutdown` completes; then stops accepting (new
     /// connections are refused once the listener is dropped), lets requests in flight finish
-    /// (at most the grace period), and returns.
+    /// (at most the grace period), and returns. Fails before accepting anything if the TLS
+    /// configuration for an `https` upstream cannot be built (e.g. the platform's trust store
+    /// holds no certificate and no CA was configured).
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(UPSTREAM_CONNECT_TIMEOUT));
-        connector.set_nodelay(true);
+        let connector = self.upstream_connector().map_err(std::io::Error::other)?;
         let client = Client::builder(TokioExecutor::new()).build(connector);
         let grace = self.grace;
         let forward = Forward {
@@ -345,7 +430,7 @@ impl Shared {
 /// The inner service behind the [`BearerLayer`]: adds the identity headers and forwards.
 #[derive(Clone)]
 struct Forward {
-    client: Client<HttpConnector, Body>,
+    client: Client<HttpsConnector<HttpConnector>, Body>,
     upstream: Arc<Upstream>,
     forward_token: bool,
     resource_metadata: Arc<str>,
@@ -396,8 +481,10 @@ impl Forward {
                 Response::from_parts(parts, Body::new(body))
             }
             Err(e) => {
-                tracing::warn!(target: GATEWAY_TRACING_TARGET, upstream = %self.upstream.origin, error = %e,
-                    "upstream request failed");
+                // The causes (refused connection, TLS alert, untrusted certificate) name no
+                // header, so no token.
+                tracing::warn!(target: GATEWAY_TRACING_TARGET, upstream = %self.upstream.origin,
+                    error = %error_chain(&e), "upstream request failed");
                 plain(StatusCode::BAD_GATEWAY, "the upstream server is unavailable\n")
             }
         }
@@ -416,6 +503,18 @@ impl Forward {
         }
         r
     }
+}
+
+/// `e` and its sources, `: `-separated (the client's own message is only "client error (Connect)").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn plain(status: StatusCode, text: &'static str) -> Response {
@@ -527,11 +626,11 @@ fn set_identity(headers: &mut HeaderMap, token: &AccessToken) -> std::result::Re
 
 fn parse_upstream(upstream: &str) -> Result<Upstream> {
     let url = url::Url::parse(upstream).map_err(|_| Error::misuse("upstream must be an absolute URL"))?;
-    if url.scheme() != "http" {
-        return Err(Error::misuse(
-            "upstream must be an http URL (run the gateway next to the resource server; https upstreams are not supported)",
-        ));
-    }
+    let https = match url.scheme() {
+        "http" => false,
+        "https" => true,
+        _ => return Err(Error::misuse("upstream must be an http or https URL")),
+    };
     if !url.username().is_empty() || url.password().is_some() {
         return Err(Error::misuse("upstream must not carry credentials"));
     }
@@ -546,7 +645,7 @@ fn parse_upstream(upstream: &str) -> Result<Upstream> {
     };
     let origin = url.origin().ascii_serialization();
     let base_path = url.path().trim_end_matches('/').to_owned();
-    Ok(Upstream { origin, base_path, loopback })
+    Ok(Upstream { origin, base_path, loopback, https })
 }
 
 #[cfg(test)]
@@ -608,7 +707,22 @@ mod tests {
         assert!(parse_upstream("http://127.0.0.1:8080").unwrap().loopback);
         assert!(!parse_upstream("http://10.0.0.1:8080").unwrap().loopback);
         assert_eq!(parse_upstream("http://localhost:1/api/").unwrap().base_path, "/api");
-        for bad in ["https://x.example", "ftp://x", "http://u:p@x", "http://x/?q", "x"] {
+        for bad in ["ftp://x", "http://u:p@x", "http://x/?q", "x", "http://x#f"] {
+            assert!(parse_upstream(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn https_upstreams_are_accepted_with_the_same_rules() {
+        let up = parse_upstream("https://rs.internal:8443/api/").unwrap();
+        assert!(up.https && !up.loopback);
+        assert_eq!(up.origin, "https://rs.internal:8443");
+        assert_eq!(up.base_path, "/api");
+        // The default port is left out of the origin, so the URI's authority is the host.
+        assert_eq!(parse_upstream("https://rs.internal:443").unwrap().origin, "https://rs.internal");
+        assert!(parse_upstream("https://[::1]:8443").unwrap().loopback);
+        assert!(!parse_upstream("http://rs.internal").unwrap().https);
+        for bad in ["https://u:p@x", "https://u@x", "https://x/?q", "https://x/#f", "https://"] {
             assert!(parse_upstream(bad).is_err(), "{bad}");
         }
     }
