@@ -205,7 +205,11 @@ impl Gateway {
         let mut found = false;
         for cert in CertificateDer::pem_slice_iter(pem) {
             let cert = cert.map_err(|e| format!("not PEM: {e}"))?;
-            roots.add(cert).map_err(|e| format!("not a usable CA certificate: {e}"))?;
+            roots.add(cert).map_err(|e| match e {
+                // rustls words this one for peers ("invalid peer certificate").
+                rustls::Error::InvalidCertificate(e) => format!("not a usable CA certificate ({e:?})"),
+                e => format!("not a usable CA certificate ({e})"),
+            })?;
             found = true;
         }
         if !found {
