@@ -32,8 +32,10 @@
 //! upstream URL's host, whatever `Host` the client sent. The certificate is verified against the
 //! platform's trust store, or only against the CA certificates of
 //! [`Gateway::upstream_ca_file`]; verification cannot be turned off. A TLS failure (untrusted
-//! certificate, wrong name, failed handshake) is 502 like any unreachable upstream. The RFC 9728 metadata and the JWK Set at `jwks_uri` are served by
-//! the gateway itself, from the resource server's current keys.
+//! certificate, wrong name, failed handshake) is 502 like any unreachable upstream.
+//!
+//! The RFC 9728 metadata and the JWK Set at `jwks_uri` are served by the gateway itself, from the
+//! resource server's current keys.
 
 mod framing;
 mod key_file;
@@ -134,8 +136,8 @@ impl Gateway {
     /// A gateway that opens tokens with `rs` and forwards authenticated requests to `upstream`
     /// (an absolute `http` or `https` URL without credentials, query or fragment; its path, if
     /// any, is prefixed to every request's path). An `https` upstream's certificate is verified
-    /// against the platform's trust store unless [`Gateway::upstream_ca_file`] names the CAs. The JWK
-    /// Set is published at `<origin of rs.resource()>/.well-known/jwks.json` (see
+    /// against the platform's trust store unless [`Gateway::upstream_ca_file`] names the CAs.
+    /// The JWK Set is published at `<origin of rs.resource()>/.well-known/jwks.json` (see
     /// [`Gateway::with_jwks_uri`]).
     pub fn new(rs: impl Into<Arc<ResourceServer>>, upstream: &str) -> Result<Gateway> {
         let rs = rs.into();
