@@ -131,16 +131,11 @@ fn rv(e: &CkError) -> Option<RvError> {
 /// Errors that mean "this session (or its login state, or the cached handle) is gone": worth one
 /// retry with a fresh session.
 fn is_session_lost(e: &CkError) -> bool {
-    matches!(
-        rv(e),
-        Some(
-            RvError::SessionHandleInvalid
-                | RvError::SessionClosed
-                | RvError::UserNotLoggedIn
-                | RvError::ObjectHandleInvalid
-                | RvError::KeyHandleInvalid
+    is_lost(e)
+        || matches!(
+            rv(e),
+            Some(RvError::UserNotLoggedIn | RvError::ObjectHandleInvalid | RvError::KeyHandleInvalid)
         )
-    )
 }
 
 /// The module says the session does not exist: every session of its epoch is lost.
@@ -270,12 +265,10 @@ fn private_template(uri: &Pkcs11Uri) -> Vec<Attribute> {
 }
 
 fn find_one(session: &Session, uri: &Pkcs11Uri, template: &[Attribute], what: &str) -> Result<ObjectHandle> {
-    let found = session.find_objects(template).map_err(|e| search_error(uri, &e))?;
+    let found = session
+        .find_objects(template)
+        .map_err(|e| Error::Pkcs11(format!("{uri}: cannot search the token: {}", rv_name(&e))))?;
     only_one(uri, found, what)
-}
-
-fn search_error(uri: &Pkcs11Uri, e: &CkError) -> Error {
-    Error::Pkcs11(format!("{uri}: cannot search the token: {}", rv_name(e)))
 }
 
 fn only_one(uri: &Pkcs11Uri, found: Vec<ObjectHandle>, what: &str) -> Result<ObjectHandle> {
@@ -593,7 +586,8 @@ impl TokenKey {
             // tokens never cost a new session or a login.
             let configured = is_unavailable(&e) || classify(&e).is_some();
             let lost = is_lost(&e);
-            let state = lost || rv(&e) == Some(RvError::OperationActive) || is_session_lost(&e);
+            // `is_session_lost` includes `is_lost`.
+            let state = rv(&e) == Some(RvError::OperationActive) || is_session_lost(&e);
             let logged_in = self.0.module.call(&session, |s| self.logged_in(s));
             if logged_in.is_none() && !input_free && !state && !configured {
                 // The session's epoch ended after the decryption failed: it is forgotten, and

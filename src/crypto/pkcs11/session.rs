@@ -79,9 +79,8 @@ impl Module {
         let session =
             if rw { self.ctx.open_rw_session_no_drop(slot) } else { self.ctx.open_ro_session_no_drop(slot) }?;
         if !held.insert(session.handle()) {
-            held.clear();
+            self.end_epoch(&mut held);
             held.insert(session.handle());
-            self.epoch.fetch_add(1, Ordering::AcqRel);
         }
         Ok(HeldSession { session, epoch: self.epoch.load(Ordering::Acquire) })
     }
@@ -106,8 +105,13 @@ impl Module {
     pub(super) fn lost(&self, s: HeldSession) {
         let mut held = self.write();
         if s.epoch == self.epoch.load(Ordering::Acquire) {
-            held.clear();
-            self.epoch.fetch_add(1, Ordering::AcqRel);
+            self.end_epoch(&mut held);
         }
+    }
+
+    /// Every session held so far is taken as lost: none of their numbers is ours any more.
+    fn end_epoch(&self, held: &mut HashSet<CK_SESSION_HANDLE>) {
+        held.clear();
+        self.epoch.fetch_add(1, Ordering::AcqRel);
     }
 }
