@@ -12,7 +12,7 @@
 //!
 //! Run: `cargo bench --bench wire_keys` (the loopback JWKS server runs inside the bench).
 
-#[path = "../tests/wire_common/mod.rs"]
+#[path = "../tests/support/servers.rs"]
 mod wire_common;
 
 use std::hint::black_box;

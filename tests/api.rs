@@ -353,7 +353,7 @@ fn default_algorithms_and_key_lengths_live_in_the_library() {
 /// The CLI asks the library for defaults and key lengths instead of keeping its own tables.
 #[test]
 fn the_cli_has_no_algorithm_tables_of_its_own() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/bin/jwe_mint");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("cli/src");
     for file in ["encrypt.rs", "keygen.rs", "mint.rs"] {
         let text = std::fs::read_to_string(dir.join(file)).unwrap();
         let tables = [

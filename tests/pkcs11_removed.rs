@@ -2,11 +2,12 @@
 //! PIN. In its own test binary, so deleting the token cannot disturb the other PKCS#11 tests.
 #![cfg(feature = "pkcs11")]
 
-mod pkcs11_common;
+#[path = "support/softhsm.rs"]
+mod softhsm;
 
 use jwe_mint::jwk::{Curve, Jwk, PublicKeyUse};
 use jwe_mint::Error;
-use pkcs11_common::{check_error, grant, hsm, issuer_with, RS};
+use softhsm::{check_error, grant, hsm, issuer_with, RS};
 
 #[test]
 fn a_removed_token_is_a_clear_error() {

@@ -4,7 +4,8 @@
 //! the whole process shares; they take turns (`SERIAL`).
 #![cfg(feature = "pkcs11")]
 
-mod pkcs11_common;
+#[path = "support/softhsm.rs"]
+mod softhsm;
 
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
@@ -18,7 +19,7 @@ use jwe_mint::jwa::KeyManagementAlg;
 use jwe_mint::jwk::{Curve, Jwk, PublicKeyUse};
 use jwe_mint::resource_server::ResourceServer;
 use jwe_mint::Error;
-use pkcs11_common::{assert_no_pin, hsm, issuer_with, rs_with, Hsm, RS};
+use softhsm::{assert_no_pin, hsm, issuer_with, rs_with, Hsm, RS};
 
 const TOKEN: &str = "sessions";
 

@@ -1,0 +1,23 @@
+//! The `jwe-mint` binary, driven as a user or a script would: its exit codes, files and output,
+//! the token commands, keys over the wire, the client, the gateway process and PKCS#11 keys.
+
+mod harness;
+
+#[cfg(feature = "network")]
+#[path = "../../../tests/support/servers.rs"]
+mod servers;
+#[cfg(feature = "network")]
+#[path = "../../../tests/support/gateway.rs"]
+mod gateway_world;
+#[cfg(feature = "pkcs11")]
+#[path = "../../../tests/support/softhsm.rs"]
+mod softhsm;
+
+mod commands;
+mod demo_http;
+mod fetch;
+mod gateway;
+mod open_wire;
+mod pkcs11;
+mod tokens;
+mod wire;

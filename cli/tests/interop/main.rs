@@ -1,0 +1,10 @@
+//! Interoperability with node-oidc-provider, a real authorization server that is not ours
+//! (ignored in a plain `cargo test`: it needs the npm packages of `tests/oidc_provider`).
+
+#[path = "../cli/harness.rs"]
+mod harness;
+#[cfg(feature = "network")]
+#[path = "../../../tests/support/servers.rs"]
+mod servers;
+
+mod oidc_provider;

@@ -1,0 +1,3 @@
+//! Interoperability with another JOSE implementation (josekit), both ways.
+
+mod josekit;

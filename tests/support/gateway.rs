@@ -1,0 +1,335 @@
+//! The gateway tests' world: a recording upstream, an issuer and resource server around one
+//! `Gateway`, and a raw HTTP/1.1 client so that every header byte is the test's choice. Shared by
+//! the library's gateway tests and the ones that run the `jwe-mint` binary.
+#![allow(dead_code, unused_imports)]
+
+
+
+use std::io::BufRead as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use jwe_mint::issuer::{Grant, Issuer};
+use jwe_mint::jwk::{Curve, Jwk, JwkSet, JwkSource};
+use jwe_mint::registry::{Registry, ResourceEntry};
+use jwe_mint::resource_server::ResourceServer;
+use jwe_mint::wire::{Gateway, KeyFile};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::rustls::ServerConfig;
+use tokio_rustls::TlsAcceptor;
+use crate::servers::{public_set, Pki, Reply, TestServer};
+
+
+pub const ISSUER: &str = "https://as.example.com";
+pub const RESOURCE: &str = "https://api.example.com";
+pub const OTHER: &str = "https://other.example.com";
+pub const CLIENT: &str = "app";
+pub const LIMIT: Duration = Duration::from_secs(60);
+
+pub async fn bounded<T>(fut: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(LIMIT, fut).await.expect("test exceeded its time bound")
+}
+
+// ---------------------------------------------------------------------------------------------
+// The upstream: records every request (headers, body length) and answers 200 `ok`, or echoes the
+// body streaming (`/echo`), or answers after a delay (`/slow`).
+
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body_len: usize,
+}
+
+impl Seen {
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect()
+    }
+    pub fn one(&self, name: &str) -> Option<&str> {
+        let all = self.all(name);
+        assert!(all.len() <= 1, "{name} more than once: {all:?}");
+        all.first().copied()
+    }
+}
+
+#[derive(Clone, Default)]
+pub struct Upstream {
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+    pub started: Arc<AtomicUsize>,
+}
+
+impl Upstream {
+    pub async fn start() -> (Upstream, SocketAddr) {
+        Upstream::start_with(None).await
+    }
+
+    /// The same upstream behind TLS, with the certificate of `tls`.
+    pub async fn start_tls(tls: Arc<ServerConfig>) -> (Upstream, SocketAddr) {
+        Upstream::start_with(Some(TlsAcceptor::from(tls))).await
+    }
+
+    pub async fn start_with(tls: Option<TlsAcceptor>) -> (Upstream, SocketAddr) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let up = Upstream::default();
+        let state = up.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else { return };
+                let state = state.clone();
+                let tls = tls.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req: hyper::Request<Incoming>| {
+                        let state = state.clone();
+                        async move { Ok::<_, std::convert::Infallible>(state.answer(req).await) }
+                    });
+                    let http = hyper::server::conn::http1::Builder::new();
+                    match tls {
+                        None => {
+                            let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                        Some(tls) => {
+                            // A refused handshake (the gateway does not trust us) just ends here.
+                            let Ok(Ok(stream)) = tokio::time::timeout(LIMIT, tls.accept(stream)).await else {
+                                return;
+                            };
+                            let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                    }
+                });
+            }
+        });
+        (up, addr)
+    }
+
+    pub async fn answer(
+        &self,
+        req: hyper::Request<Incoming>,
+    ) -> hyper::Response<http_body_util::combinators::BoxBody<Bytes, hyper::Error>> {
+        self.started.fetch_add(1, Ordering::SeqCst);
+        let path = req.uri().path().to_owned();
+        let headers = req
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        if path == "/echo" {
+            // Streams the body straight back, with the same length.
+            let len = req.headers().get("content-length").cloned();
+            self.seen.lock().unwrap().push(Seen { path, headers, body_len: 0 });
+            let mut r = hyper::Response::new(req.into_body().boxed());
+            if let Some(len) = len {
+                r.headers_mut().insert("content-length", len);
+            }
+            return r;
+        }
+        let body = req.into_body().collect().await.map(|b| b.to_bytes().len()).unwrap_or(0);
+        self.seen.lock().unwrap().push(Seen { path: path.clone(), headers, body_len: body });
+        if path == "/slow" {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+        }
+        let mut r =
+            hyper::Response::new(Full::new(Bytes::from_static(b"ok")).map_err(|e| match e {}).boxed());
+        r.headers_mut().insert("connection", "x-upstream-secret".parse().unwrap());
+        r.headers_mut().insert("x-upstream-secret", "1".parse().unwrap());
+        r.headers_mut().insert("keep-alive", "timeout=5".parse().unwrap());
+        r
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys, tokens, the gateway.
+
+pub struct World {
+    pub issuer: Issuer,
+    pub as_key: Jwk,
+    pub rs_key: Jwk,
+}
+
+impl World {
+    pub fn new() -> World {
+        World::with_rs_keys(&[&Jwk::generate(Curve::P256).unwrap()])
+    }
+
+    /// The AS mints for RESOURCE to the first of `rs_keys` (registered public keys), and for OTHER.
+    pub fn with_rs_keys(rs_keys: &[&Jwk]) -> World {
+        let as_key = Jwk::generate(Curve::P256).unwrap();
+        let mut registry = Registry::default();
+        let public = JwkSet::new(vec![rs_keys[0].to_public().unwrap()]);
+        registry.insert(ResourceEntry::new(RESOURCE, ["photos.read", "admin"], public).unwrap()).unwrap();
+        let other = JwkSet::new(vec![Jwk::generate(Curve::P256).unwrap().to_public().unwrap()]);
+        registry.insert(ResourceEntry::new(OTHER, ["photos.read"], other).unwrap()).unwrap();
+        let issuer = Issuer::builder(ISSUER, &as_key)
+            .registry(registry)
+            .allow_client(CLIENT, &[RESOURCE, OTHER])
+            .unwrap()
+            .build()
+            .unwrap();
+        World { issuer, as_key, rs_key: rs_keys[0].clone() }
+    }
+
+    pub fn mint_for(&self, resource: &str, scope: &str) -> String {
+        let grant = Grant::new("alice", CLIENT, scope, &[resource]).unwrap();
+        self.issuer.mint(&grant, resource).unwrap().access_token
+    }
+
+    pub fn mint(&self) -> String {
+        self.mint_for(RESOURCE, "photos.read")
+    }
+
+    pub fn rs(&self) -> ResourceServer {
+        ResourceServer::new(
+            RESOURCE,
+            JwkSet::new(vec![self.rs_key.clone()]),
+            ISSUER,
+            self.issuer.verification_keys().clone(),
+        )
+        .unwrap()
+        .with_cache(100)
+    }
+}
+
+/// Runs `gateway` on a loopback port; dropping the sender shuts it down.
+pub async fn run(gateway: Gateway) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(gateway.serve(listener, async move {
+        let _ = rx.await;
+    }));
+    (addr, tx)
+}
+
+// ---------------------------------------------------------------------------------------------
+// A raw HTTP/1.1 client.
+
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads one response (head, then a `Content-Length` body) from `stream`.
+pub async fn read_answer(stream: &mut TcpStream) -> Answer {
+    let mut answer = read_head(stream).await;
+    let len: usize = answer.header("content-length").map_or(0, |v| v.parse().unwrap());
+    answer.body = vec![0u8; len];
+    stream.read_exact(&mut answer.body).await.unwrap();
+    answer
+}
+
+/// Reads a response head; the body is left in the stream.
+pub async fn read_head(stream: &mut TcpStream) -> Answer {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = stream.read(&mut byte).await.unwrap();
+        assert!(n == 1, "connection closed in the response head: {:?}", String::from_utf8_lossy(&head));
+        head.push(byte[0]);
+    }
+    let text = String::from_utf8(head).unwrap();
+    let mut lines = text.split("\r\n");
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let (n, v) = l.split_once(':').unwrap();
+            (n.trim().to_ascii_lowercase(), v.trim().to_owned())
+        })
+        .collect();
+    Answer { status, headers, body: Vec::new() }
+}
+
+pub async fn exchange(stream: &mut TcpStream, request: &str) -> Answer {
+    stream.write_all(request.as_bytes()).await.unwrap();
+    read_answer(stream).await
+}
+
+pub async fn send(addr: SocketAddr, request: &str) -> Answer {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    exchange(&mut stream, request).await
+}
+
+pub fn get(path: &str, token: Option<&str>, extra: &str) -> String {
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    format!("GET {path} HTTP/1.1\r\nHost: api.example.com\r\n{auth}{extra}\r\n")
+}
+
+// ---------------------------------------------------------------------------------------------
+// Library-level tests.
+
+pub fn write_keys(path: &Path, keys: &[&Jwk]) {
+    let set = JwkSet::new(keys.iter().map(|k| (*k).clone()).collect());
+    write_text(path, &set.to_private_json());
+}
+
+pub fn write_text(path: &Path, text: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+pub fn temp_dir(name: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "jwe-mint-gateway-{name}-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check().await {
+        assert!(Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+
+pub fn reissue(world: &World, rs_key: &Jwk) -> Issuer {
+    let mut registry = Registry::default();
+    let public = JwkSet::new(vec![rs_key.to_public().unwrap()]);
+    registry.insert(ResourceEntry::new(RESOURCE, ["photos.read", "admin"], public).unwrap()).unwrap();
+    Issuer::builder(ISSUER, &world.as_key)
+        .registry(registry)
+        .allow_client(CLIENT, &[RESOURCE])
+        .unwrap()
+        .build()
+        .unwrap()
+}
+
+
+/// A POST with a `Content-Length` body.
+pub fn post_body(path: &str, token: &str, body: &str) -> String {
+    format!(
+        "POST {path} HTTP/1.1\r\nHost: api.example.com\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}

@@ -1,0 +1,7 @@
+//! Access tokens without the network: the issuer, the registry, the resource server, key sources
+//! that change while in use, and the parallel fan-out.
+
+mod fanout;
+mod key_sources;
+mod registry_sources;
+mod tokens;

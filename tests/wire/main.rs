@@ -1,0 +1,22 @@
+//! The wire over real sockets on 127.0.0.1: the fetcher, remote key sets, RFC 8414 and RFC 9728
+//! discovery both ways, the client, the RS's axum layer and metadata router, the AS's token
+//! endpoint, the examples and the gateway.
+#![cfg(feature = "http")]
+
+#[path = "../support/servers.rs"]
+mod servers;
+#[cfg(feature = "gateway")]
+#[path = "../support/gateway.rs"]
+mod gateway_world;
+
+mod as_discovers_rs_keys;
+mod client;
+mod discovery;
+mod e2e;
+mod examples;
+mod fetch;
+mod gateway;
+mod key_set;
+mod layer;
+mod rs_discovers_as_keys;
+mod token_endpoint;
