@@ -6,16 +6,16 @@ use std::path::{Path, PathBuf};
 use jwe_mint::issuer::{Grant, Issuer, TokenResponse};
 use jwe_mint::jwk::{Jwk, JwkSet, PublicKeyUse};
 use jwe_mint::registry::{KeyLocation, Registry, ResourceEntry};
+use jwe_mint::Error;
 #[cfg(feature = "network")]
 use jwe_mint::{
     jwk::KeySourceError,
     wire::{Discovery, ProtectedResourceDiscovery, WireError},
 };
-use jwe_mint::Error;
 
-use crate::common::{about_file, pretty, read_file, read_key_file, write_line, CliError, WireArgs};
 #[cfg(feature = "network")]
 use crate::common::runtime;
+use crate::common::{about_file, pretty, read_file, read_key_file, write_line, CliError, WireArgs};
 
 /// Largest registry file.
 const MAX_REGISTRY_FILE: u64 = 16 * 1024 * 1024;
@@ -117,7 +117,9 @@ type KeysRuntime = std::convert::Infallible;
 #[cfg(not(feature = "network"))]
 fn fetch_keys(_args: &Args, remote: &[&ResourceEntry]) -> Result<KeysRuntime, CliError> {
     let resource = remote.first().map_or("", |e| e.resource().as_str());
-    Err(crate::common::needs_network(&format!("the registry entry {resource} (its keys are fetched over HTTP)")))
+    Err(crate::common::needs_network(&format!(
+        "the registry entry {resource} (its keys are fetched over HTTP)"
+    )))
 }
 
 /// Binds the `remote` entries to their published keys; any failure refuses the request with

@@ -2,11 +2,11 @@
 
 use crate::vectors;
 
-use vectors::{assert_members, b64, get, json, jwk, rsa_outcome, s, segments, set, vector};
 use jwe_mint::jwa::{hazmat, ContentEncryptionAlg as Enc, KeyManagementAlg as Alg};
 use jwe_mint::jwe::{self, DecryptPolicy, Encryptor};
 use jwe_mint::jwk::JwkSet;
 use jwe_mint::Error;
+use vectors::{assert_members, b64, get, json, jwk, rsa_outcome, s, segments, set, vector};
 
 fn legacy() -> DecryptPolicy {
     DecryptPolicy::default().dangerous_allow_rsa1_5()

@@ -3,9 +3,9 @@
 
 use crate::vectors;
 
-use vectors::{b64, b64e, hex, jwk, s, vector};
 use jwe_mint::jwa::{hazmat, ContentEncryptionAlg as Enc};
 use jwe_mint::Error;
+use vectors::{b64, b64e, hex, jwk, s, vector};
 
 /// Appendix B test case `index` (0 = B.1, 1 = B.2, 2 = B.3): E and T must be exact, decryption must
 /// give P back, and a tampered T must be refused.

@@ -11,9 +11,6 @@
 
 use crate::vectors;
 
-use vectors::{
-    assert_members, b64, b64e, get, json, jwk, provider_decrypts_rsa, rsa_outcome, s, segments, set, vector,
-};
 use jwe_mint::jwa::SigningAlg;
 use jwe_mint::jwa::{hazmat, ContentEncryptionAlg as Enc, KeyManagementAlg as Alg};
 use jwe_mint::jwe::{self, DecryptPolicy, Encryptor};
@@ -21,6 +18,9 @@ use jwe_mint::jwk::{Jwk, JwkSet};
 use jwe_mint::jws;
 use jwe_mint::{Error, LimitExceeded};
 use serde_json::Value;
+use vectors::{
+    assert_members, b64, b64e, get, json, jwk, provider_decrypts_rsa, rsa_outcome, s, segments, set, vector,
+};
 
 const S5_1: &str = "rfc7520-cookbook/jwe/5_1.key_encryption_using_rsa_v15_and_aes-hmac-sha2.json";
 const S5_2: &str = "rfc7520-cookbook/jwe/5_2.key_encryption_using_rsa-oaep_with_aes-gcm.json";

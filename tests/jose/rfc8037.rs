@@ -2,8 +2,8 @@
 
 use crate::vectors;
 
-use vectors::{b64, hex, jwk, s, vector};
 use jwe_mint::jwa::hazmat;
+use vectors::{b64, hex, jwk, s, vector};
 
 #[test]
 fn rfc8037_a6_x25519_z_ephemeral_with_recipient() {

@@ -25,12 +25,12 @@ use crate::vectors;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use vectors::{b64e, hex};
 use jwe_mint::jwa::{hazmat, ContentEncryptionAlg as Enc, SigningAlg};
 use jwe_mint::jwe::{self, DecryptPolicy};
 use jwe_mint::jwk::{Jwk, JwkSet};
 use jwe_mint::{jws, Error};
 use serde_json::Value;
+use vectors::{b64e, hex};
 
 const PROVIDER: &str = jwe_mint::crypto::PROVIDER_NAME;
 

@@ -3,8 +3,6 @@
 //! the library's gateway tests and the ones that run the `jwe-mint` binary.
 #![allow(dead_code, unused_imports)]
 
-
-
 use std::io::BufRead as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -13,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::servers::{public_set, Pki, Reply, TestServer};
 use base64::Engine as _;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -29,8 +28,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::TlsAcceptor;
-use crate::servers::{public_set, Pki, Reply, TestServer};
-
 
 pub const ISSUER: &str = "https://as.example.com";
 pub const RESOURCE: &str = "https://api.example.com";
@@ -312,7 +309,6 @@ pub async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
     }
 }
 
-
 pub fn reissue(world: &World, rs_key: &Jwk) -> Issuer {
     let mut registry = Registry::default();
     let public = JwkSet::new(vec![rs_key.to_public().unwrap()]);
@@ -324,7 +320,6 @@ pub fn reissue(world: &World, rs_key: &Jwk) -> Issuer {
         .build()
         .unwrap()
 }
-
 
 /// A POST with a `Content-Length` body.
 pub fn post_body(path: &str, token: &str, body: &str) -> String {

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jwe_mint::wire::{Fetcher, HttpFetcher, KeySetConfig, RemoteJwkSet, WireError};
-use url::Url;
 use servers::{bounded, key, public_set, Pki, Reply, ReplyBody, SilentServer, TestServer};
+use url::Url;
 
 const MIB: usize = 1 << 20;
 

@@ -15,12 +15,11 @@ use base64::Engine as _;
 use jwe_mint::jwk::{Curve, Jwk, JwkSet, JwkSource};
 use jwe_mint::wire::{Gateway, KeyFile};
 use serde_json::Value;
+use servers::Pki;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use servers::Pki;
 
 use crate::gateway_world::*;
-
 
 #[tokio::test]
 async fn spoofed_identity_headers_are_stripped_and_the_gateways_own_are_set() {
@@ -451,7 +450,6 @@ async fn the_rs_key_file_is_reloaded_when_it_changes_and_a_broken_one_keeps_the_
 // ---------------------------------------------------------------------------------------------
 // An https upstream.
 
-
 #[tokio::test]
 async fn an_https_upstream_trusted_through_its_ca_gets_the_identity_and_the_body() {
     bounded(async {
@@ -561,4 +559,3 @@ fn https_upstream_options_are_checked() {
     assert!(e.contains("/nonexistent/ca.pem"), "{e}");
     assert!(https().upstream_ca_pem(pki.ca_pem.as_bytes()).is_ok());
 }
-

@@ -20,9 +20,9 @@ use jwe_mint::wire::{protected_resource_metadata_url, BearerLayer, MetadataRoute
 use reqwest::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
 use reqwest::StatusCode;
 use serde_json::Value;
+use servers::bounded;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use servers::bounded;
 
 const ISSUER: &str = "https://as.example.com";
 const CLIENT: &str = "app";

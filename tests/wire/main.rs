@@ -3,11 +3,11 @@
 //! endpoint, the examples and the gateway.
 #![cfg(feature = "http")]
 
-#[path = "../support/servers.rs"]
-mod servers;
 #[cfg(feature = "gateway")]
 #[path = "../support/gateway.rs"]
 mod gateway_world;
+#[path = "../support/servers.rs"]
+mod servers;
 
 mod as_discovers_rs_keys;
 mod client;

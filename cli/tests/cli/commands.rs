@@ -1,4 +1,4 @@
-//! The `jwe-mint` binary, driven as a user or script would (the contract in src/bin/jwe-mint.rs):
+//! The `jwe-mint` binary, driven as a user or script would (the contract in `cli/src/main.rs`):
 //! exit codes, stdin/stdout handling, key files, and round trips between the subcommands.
 
 use crate::harness;
@@ -999,4 +999,90 @@ fn rfc7516_a4_and_a5_decrypt_with_the_keys_as_printed() {
     let a5_key = key_file("a5.jwk", &a5["recipient_jwk"]);
     let a5_token = a5["json_flattened"].to_string();
     assert_eq!(decrypt(&[&a5_key], &[], &a5_token).ok().stdout, a5["plaintext"].as_str().unwrap().as_bytes());
+}
+
+/// A build without the network still lists the network commands and options, and refuses each
+/// with a usage error (exit 2) that names the feature to turn on; nothing is fetched.
+#[cfg(not(feature = "network"))]
+#[test]
+fn without_the_network_feature_network_commands_name_the_feature() {
+    let dir = TempDir::new("no-network");
+    let (rs_private, _) = keypair(&dir, "rs", &["--alg", "ECDH-ES+A128KW"]);
+    let (as_private, as_public) = keypair(&dir, "as", &["--alg", "ES256"]);
+    let registry = dir.write(
+        "registry.json",
+        br#"{"resources":[{"resource":"https://api.example.com","jwks_uri":"https://api.example.com/jwks","scopes_supported":["read"]}]}"#,
+    );
+    let secret = dir.write("secret", b"s3cret\n");
+    let cases: Vec<Vec<&str>> = vec![
+        vec![
+            "gateway",
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            "http://127.0.0.1:1",
+            "--resource",
+            "https://api.example.com",
+            "--key",
+            &rs_private,
+            "--issuer",
+            "https://as.example.com",
+            "--issuer-jwks",
+            &as_public,
+        ],
+        vec![
+            "fetch",
+            "https://api.example.com/",
+            "--issuer",
+            "https://as.example.com",
+            "--client-id",
+            "app",
+            "--client-secret-file",
+            &secret,
+        ],
+        vec!["demo", "--http"],
+        vec![
+            "open",
+            "--resource",
+            "https://api.example.com",
+            "--key",
+            &rs_private,
+            "--issuer",
+            "https://as.example.com",
+            "--issuer-jwks",
+            "https://as.example.com/jwks",
+        ],
+        vec![
+            "open",
+            "--resource",
+            "https://api.example.com",
+            "--key",
+            &rs_private,
+            "--issuer",
+            "https://as.example.com",
+        ],
+        vec![
+            "mint",
+            "--issuer",
+            "https://as.example.com",
+            "--signing-key",
+            &as_private,
+            "--registry",
+            &registry,
+            "--sub",
+            "alice",
+            "--client-id",
+            "app",
+            "--scope",
+            "read",
+            "--resource",
+            "https://api.example.com",
+        ],
+    ];
+    for args in cases {
+        let out = run(&args, b"");
+        assert_eq!(out.code, 2, "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains("the `network` feature"), "{args:?}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
 }

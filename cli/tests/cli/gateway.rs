@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 use jwe_mint::issuer::{Grant, Issuer};
 use jwe_mint::jwk::{Curve, Jwk, JwkSet};
 use jwe_mint::registry::{Registry, ResourceEntry};
+use servers::{public_set, Pki, Reply, TestServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use servers::{public_set, Pki, Reply, TestServer};
 
 use crate::gateway_world::*;
 
@@ -391,7 +391,6 @@ async fn cached_as_keys_keep_serving_while_the_jwks_server_is_down() {
     .await;
 }
 
-
 #[tokio::test]
 async fn the_binary_forwards_to_an_https_upstream_with_upstream_ca_file() {
     bounded(async {
@@ -477,4 +476,3 @@ fn a_broken_upstream_ca_file_is_one_clear_error_line() {
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     let _ = std::fs::remove_dir_all(&dir);
 }
-

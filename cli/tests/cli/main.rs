@@ -4,11 +4,11 @@
 mod harness;
 
 #[cfg(feature = "network")]
-#[path = "../../../tests/support/servers.rs"]
-mod servers;
-#[cfg(feature = "network")]
 #[path = "../../../tests/support/gateway.rs"]
 mod gateway_world;
+#[cfg(feature = "network")]
+#[path = "../../../tests/support/servers.rs"]
+mod servers;
 #[cfg(feature = "pkcs11")]
 #[path = "../../../tests/support/softhsm.rs"]
 mod softhsm;

@@ -10,10 +10,10 @@ use crate::softhsm;
 use std::process::{Command, Stdio};
 
 #[cfg(feature = "pkcs11")]
-use softhsm::{assert_no_pin, hsm};
-#[cfg(feature = "pkcs11")]
 use serde_json::json;
 use serde_json::Value;
+#[cfg(feature = "pkcs11")]
+use softhsm::{assert_no_pin, hsm};
 
 #[cfg(not(feature = "pkcs11"))]
 fn assert_no_pin(_: &str) {}

@@ -1,5 +1,5 @@
 //! The token subcommands of the `jwe-mint` binary (`mint`, `open`, `demo`), driven as a script
-//! would (the contract in src/bin/jwe-mint.rs): keys from `keygen`/`public`, a registry file,
+//! would (the contract in `cli/src/main.rs`): keys from `keygen`/`public`, a registry file,
 //! RFC 6749 §5.1 token responses, claims, rejections and exit codes.
 
 use crate::harness;
