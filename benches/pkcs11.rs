@@ -1,5 +1,5 @@
-//! Mint and open with keys inside a SoftHSM2 token against the same work with in-memory keys
-//! (issue H). SoftHSM is software (OpenSSL inside), so the difference is mostly our PKCS#11 path
+//! Mint and open with keys inside a SoftHSM2 token against the same work with in-memory keys.
+//! SoftHSM is software (OpenSSL inside), so the difference is mostly our PKCS#11 path
 //! (session pool, attribute and mechanism conversions, the derive-read-destroy of the ECDH
 //! secret) plus SoftHSM's own per-call bookkeeping.
 //!

@@ -5,7 +5,7 @@
 # Usage:
 #   scripts/bench-report.sh --chart --features parallel      # what the README shows (see below)
 #   scripts/bench-report.sh --features parallel              # aws-lc provider (default features)
-#   scripts/bench-report.sh --no-default-features --features rust-crypto,cli   # rust-crypto provider
+#   scripts/bench-report.sh -p jwe-mint --no-default-features --features rust-crypto   # rust-crypto provider
 #   scripts/bench-report.sh --quick ...                      # short criterion run, marked provisional
 #   BENCH_REPORT_NO_RUN=1 scripts/bench-report.sh            # only print the last results (no --chart)
 #

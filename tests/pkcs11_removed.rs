@@ -1,4 +1,4 @@
-//! A token removed while its key is in use (issue H): a clear error naming the token, no panic, no
+//! A token removed while its key is in use: a clear error naming the token, no panic, no
 //! PIN. In its own test binary, so deleting the token cannot disturb the other PKCS#11 tests.
 #![cfg(feature = "pkcs11")]
 

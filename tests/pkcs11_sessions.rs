@@ -1,4 +1,4 @@
-//! PKCS#11 sessions lost under a running key (issue H): the login state dropped by a logout, every
+//! PKCS#11 sessions lost under a running key: the login state dropped by a logout, every
 //! session closed (C_Finalize + C_Initialize), and 8 threads minting and opening while the login
 //! is pulled from under them. In its own test binary: these tests log out and finalize the module
 //! the whole process shares; they take turns (`SERIAL`).

@@ -1,4 +1,4 @@
-//! Issue C: hostile input never gets in, never crashes, never leaks.
+//! Hostile input never gets in, never crashes, never leaks.
 //!
 //! Every case asserts the error kind. Everything that goes wrong after header checks must be the
 //! one opaque `Error::DecryptionFailed`, whatever was tampered with.

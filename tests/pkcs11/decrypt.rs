@@ -1,4 +1,4 @@
-//! PKCS#11 decryption (issue H): an RS whose private key stays inside a SoftHSM2 token opens
+//! PKCS#11 decryption: an RS whose private key stays inside a SoftHSM2 token opens
 //! ECDH-ES(+AxxxKW) tokens on P-256/384/521 and RSA-OAEP tokens; RSA-OAEP-256, which SoftHSM 2.6
 //! cannot do, is a clear error; the keys are sensitive and not extractable, and no derived secret
 //! is left in the token; `RSA1_5` with a token key is refused, opt-in or not.

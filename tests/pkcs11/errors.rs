@@ -1,4 +1,4 @@
-//! PKCS#11 under load and when things go wrong (issue H): 8 threads minting and opening through
+//! PKCS#11 under load and when things go wrong: 8 threads minting and opening through
 //! one module; a wrong PIN, a missing object and a key of the wrong type are each a clear error
 //! (a removed token: `tests/pkcs11_removed.rs`), never a panic, and no PIN shows up in any message or `Debug`.
 #![cfg(feature = "pkcs11")]

@@ -1,4 +1,4 @@
-//! PKCS#11 signing (issue H): an AS whose signing key stays inside a SoftHSM2 token mints tokens
+//! PKCS#11 signing: an AS whose signing key stays inside a SoftHSM2 token mints tokens
 //! that open with the exported public key, in jwe-mint and in josekit.
 #![cfg(feature = "pkcs11")]
 

@@ -1,4 +1,4 @@
-//! Issue B: the token layer end to end — Issuer (AS), Registry, ResourceServer (RS).
+//! The token layer end to end — Issuer (AS), Registry, ResourceServer (RS).
 
 use std::sync::Arc;
 
@@ -998,7 +998,7 @@ fn replicated_claims_and_cty_count_only_when_protected() {
     assert!(photos.open(&ok).is_ok());
 }
 
-// ---- weaknesses found by review (issue G) --------------------------------------------------
+// ---- weaknesses found by review -------------------------------------------------------------
 
 /// Encrypts an already-serialized inner JWS to `rs_public` as an access token (`cty: JWT`).
 fn wrap_jws(jws: &str, rs_public: &Jwk) -> String {

@@ -1,4 +1,4 @@
-//! The CLI with keys in a PKCS#11 token (issue H): `keygen --out pkcs11:…` generates inside the
+//! The CLI with keys in a PKCS#11 token: `keygen --out pkcs11:…` generates inside the
 //! token and prints the public JWK, `public --key URI` prints it again, `mint --signing-key URI`
 //! and `open --key URI` use the token's keys. The PIN is only ever in a file.
 //! Without the `pkcs11` feature a URI is a usage error saying which feature to enable.
