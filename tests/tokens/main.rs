@@ -4,4 +4,5 @@
 mod fanout;
 mod key_sources;
 mod registry_sources;
+mod resource_server_builder;
 mod tokens;

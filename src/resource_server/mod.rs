@@ -9,115 +9,18 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, LimitExceeded, Result, TokenRejection};
 use crate::json;
-use crate::jwa::{KeyManagementAlg, SigningAlg};
+use crate::jwa::KeyManagementAlg;
 use crate::jwe::{self, DecryptPolicy};
 use crate::jwk::{Jwk, JwkSet, JwkSource, PublicKeyUse};
 use crate::jws;
 use crate::token::{self, AccessTokenClaims, ResourceIndicator};
 use crate::token_cache::TokenCache;
 
-/// Default clock skew tolerated for `exp`, `nbf` and `iat`, in seconds.
-pub const DEFAULT_LEEWAY: u64 = 60;
+mod builder;
+mod validation;
 
-/// Claim validation settings. `Default` is the safe configuration: 60 s leeway, every signature
-/// algorithm jwe-mint implements (never `none`), encryption required, exactly one audience.
-///
-/// Configured only through its methods: `with_*` sets a value, `only_*` narrows a list,
-/// `allow_*` accepts something unusual but safe, `dangerous_*` weakens security.
-///
-/// ```
-/// use jwe_mint::resource_server::Validation;
-/// let v = Validation::default().with_leeway(30).allow_subresources();
-/// assert_eq!(v.leeway(), 30);
-/// assert!(v.allows_subresources());
-/// assert!(!v.accepts_unencrypted());
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Validation {
-    /// Clock skew tolerated, seconds.
-    leeway: u64,
-    /// Accepted inner signature algorithms.
-    signing_algs: Vec<SigningAlg>,
-    /// Accept audiences under this RS's URI (path-segment prefix), e.g. per-tenant URIs.
-    accept_subresources: bool,
-    /// Accept plain (unencrypted) JWS tokens.
-    dangerous_accept_unencrypted: bool,
-    /// Accept tokens whose `aud` names several resource servers (multi-recipient tokens).
-    dangerous_accept_multi_audience: bool,
-}
-
-impl Default for Validation {
-    fn default() -> Self {
-        Validation {
-            leeway: DEFAULT_LEEWAY,
-            signing_algs: SigningAlg::ALL.to_vec(),
-            accept_subresources: false,
-            dangerous_accept_unencrypted: false,
-            dangerous_accept_multi_audience: false,
-        }
-    }
-}
-
-impl Validation {
-    /// Tolerates `seconds` of clock skew for `exp`, `nbf` and `iat` (default [`DEFAULT_LEEWAY`]).
-    pub fn with_leeway(mut self, seconds: u64) -> Self {
-        self.leeway = seconds;
-        self
-    }
-
-    /// Accepts only these inner signature algorithms (RFC 8725 §3.1).
-    pub fn only_signing_algs(mut self, algs: &[SigningAlg]) -> Self {
-        self.signing_algs = algs.to_vec();
-        self
-    }
-
-    /// Opt-in: accept audiences under this RS's URI by path segment (e.g. per-tenant URIs
-    /// `https://api.example.com/tenants/42` at the RS `https://api.example.com`).
-    pub fn allow_subresources(mut self) -> Self {
-        self.accept_subresources = true;
-        self
-    }
-
-    /// Dangerous opt-in: accept plain (unencrypted) JWS tokens. Anyone who sees such a token can
-    /// read it, and an RS that registered an encryption key should never receive one.
-    pub fn dangerous_accept_unencrypted(mut self) -> Self {
-        self.dangerous_accept_unencrypted = true;
-        self
-    }
-
-    /// Dangerous opt-in: accept tokens whose `aud` names several resource servers
-    /// (multi-recipient tokens). Any other audience can read and replay such a token here.
-    pub fn dangerous_accept_multi_audience(mut self) -> Self {
-        self.dangerous_accept_multi_audience = true;
-        self
-    }
-
-    /// The tolerated clock skew, seconds.
-    pub fn leeway(&self) -> u64 {
-        self.leeway
-    }
-
-    /// The accepted inner signature algorithms.
-    pub fn signing_algs(&self) -> &[SigningAlg] {
-        &self.signing_algs
-    }
-
-    /// Whether audiences under this RS's URI are accepted.
-    pub fn allows_subresources(&self) -> bool {
-        self.accept_subresources
-    }
-
-    /// Whether unencrypted tokens are accepted.
-    pub fn accepts_unencrypted(&self) -> bool {
-        self.dangerous_accept_unencrypted
-    }
-
-    /// Whether tokens with several audiences are accepted.
-    pub fn accepts_multi_audience(&self) -> bool {
-        self.dangerous_accept_multi_audience
-    }
-}
+pub use builder::{OpenRequest, ResourceServerBuilder};
+pub use validation::{Validation, DEFAULT_LEEWAY};
 
 /// A validated access token.
 ///
@@ -272,56 +175,27 @@ struct Attempt {
 }
 
 impl ResourceServer {
+    /// Starts a resource server for `resource` (its RFC 8707 resource indicator) that trusts the
+    /// authorization server `issuer`; name its keys and the AS's keys on the builder.
+    pub fn builder(resource: &str, issuer: &str) -> ResourceServerBuilder {
+        ResourceServerBuilder::new(resource, issuer)
+    }
+
     /// A resource server for `resource` holding its private decryption `keys`, trusting `issuer`
     /// whose public signing keys are `issuer_keys`.
     pub fn new(resource: &str, keys: JwkSet, issuer: &str, issuer_keys: JwkSet) -> Result<ResourceServer> {
-        if issuer_keys.keys().iter().any(|k| k.is_private()) {
-            return Err(Error::invalid_key("the authorization server's keys must be public"));
-        }
-        if issuer_keys.keys().is_empty() {
-            return Err(Error::invalid_key("no authorization server key"));
-        }
-        ResourceServer::build(resource, keys, issuer, Keys::Fixed(Arc::new(issuer_keys)))
+        ResourceServer::builder(resource, issuer).decryption_keys(keys).issuer_keys(issuer_keys).build()
     }
 
-    /// Like [`ResourceServer::new`], with the AS's keys from a live `source` (e.g. the AS's
-    /// `jwks_uri` through `jwe_mint::wire`, feature `http`): every open reads the source's current
-    /// snapshot (no I/O, no lock), and a token whose `kid` the snapshot lacks asks the source to
-    /// refetch ([`JwkSource::unknown_kid`], rate-limited by the source). [`open`](Self::open)
-    /// refuses that token at once; [`open_async`](Self::open_async) waits for the refetch and
-    /// tries again, so the first token signed with a rotated-in AS key opens.
-    ///
-    /// The source must have keys now. A source that later fails closed (stale past its cap)
-    /// makes every open fail with [`Error::KeySource`].
+    /// Like [`ResourceServer::new`], with the AS's keys from a live `source`
+    /// ([`ResourceServerBuilder::issuer_key_source`]).
     pub fn with_issuer_key_source(
         resource: &str,
         keys: JwkSet,
         issuer: &str,
         source: Arc<dyn JwkSource>,
     ) -> Result<ResourceServer> {
-        let now = source.keys()?;
-        if now.keys().iter().any(|k| k.is_private()) {
-            return Err(Error::invalid_key("the authorization server's keys must be public"));
-        }
-        ResourceServer::build(resource, keys, issuer, Keys::Live(source))
-    }
-
-    fn build(resource: &str, keys: JwkSet, issuer: &str, issuer_keys: Keys) -> Result<ResourceServer> {
-        let resource = ResourceIndicator::parse(resource)?;
-        check_decryption_keys(&keys)?;
-        ResourceIndicator::parse(issuer).map_err(|_| Error::misuse("issuer must be an absolute URI"))?;
-        let mut rs = ResourceServer {
-            resource,
-            keys: Keys::Fixed(Arc::new(keys)),
-            issuer: issuer.to_owned(),
-            issuer_keys,
-            validation: Validation::default(),
-            base_policy: DecryptPolicy::default(),
-            policy: DecryptPolicy::default(),
-            cache: None,
-        };
-        rs.reconfigure();
-        Ok(rs)
+        ResourceServer::builder(resource, issuer).decryption_keys(keys).issuer_key_source(source).build()
     }
 
     /// Takes this RS's private decryption keys from a live `source` instead (e.g. a key file
@@ -427,29 +301,45 @@ impl ResourceServer {
         self.audit(attempt.outcome)
     }
 
+    /// Opens with the options of `request` (a demanded audience, a fixed time).
+    pub fn open_with(&self, request: &OpenRequest<'_>) -> Result<AccessToken> {
+        self.open_at(request.token, request.audience, request.now.unwrap_or_else(token::now))
+    }
+
+    /// [`open_with`](Self::open_with) that waits for a live AS key source's refetch as
+    /// [`open_async`](Self::open_async) does.
+    pub async fn open_with_async(&self, request: &OpenRequest<'_>) -> Result<AccessToken> {
+        self.open_async_for(request.token, request.audience, request.now).await
+    }
+
     /// Like [`ResourceServer::open`], but when the AS keys come from a live source
     /// ([`ResourceServer::with_issuer_key_source`]) and the token names a `kid` the current keys
     /// lack, waits for the source's refetch (one shared fetch, rate-limited: OpenID Connect Core
     /// §10.1.1) and tries once more. With fixed keys it is [`open`](Self::open).
     pub async fn open_async(&self, token: &str) -> Result<AccessToken> {
-        self.open_async_for(token, None).await
+        self.open_async_for(token, None, None).await
     }
 
     /// [`open_async`](Self::open_async) with a demanded audience, as
     /// [`open_for_audience`](Self::open_for_audience).
     pub async fn open_for_audience_async(&self, token: &str, audience: &str) -> Result<AccessToken> {
-        self.open_async_for(token, Some(audience)).await
+        self.open_async_for(token, Some(audience), None).await
     }
 
-    async fn open_async_for(&self, token: &str, audience: Option<&str>) -> Result<AccessToken> {
-        let first = self.attempt(token, audience, token::now());
+    async fn open_async_for(
+        &self,
+        token: &str,
+        audience: Option<&str>,
+        now: Option<i64>,
+    ) -> Result<AccessToken> {
+        let first = self.attempt(token, audience, now.unwrap_or_else(token::now));
         let (Some(kid), Keys::Live(source)) = (&first.unknown_kid, &self.issuer_keys) else {
             return self.audit(first.outcome);
         };
         if let Err(e) = source.keys_with_kid(kid).await {
             return self.audit(Err(e.into()));
         }
-        self.audit(self.attempt(token, audience, token::now()).outcome)
+        self.audit(self.attempt(token, audience, now.unwrap_or_else(token::now)).outcome)
     }
 
     /// Opens without logging: size check, then the cache or the full path.
