@@ -1,12 +1,15 @@
-//! The access-token layer: RFC 9068 claims and RFC 8707 resource indicators.
+//! The access-token layer: RFC 9068 claims, RFC 8707 resource indicators and RFC 6749 §3.3
+//! scopes.
 
 mod claims;
 mod resource;
+mod scope;
 
 pub(crate) use claims::RESERVED_CLAIMS;
 pub use claims::{AccessTokenClaims, Audience};
 pub(crate) use resource::covers;
 pub use resource::ResourceIndicator;
+pub use scope::{is_scope_token, Scope};
 // The client's token book refuses the same dot segments as resource indicators.
 #[cfg(feature = "http")]
 pub(crate) use resource::has_dot_segment;
