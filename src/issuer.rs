@@ -651,7 +651,7 @@ impl Issuer {
 fn audit_mint(grant: &Grant, resource: &str, outcome: &Result<MintedToken>) {
     match outcome {
         Ok(t) => tracing::info!(
-            target: "jwe_mint::audit",
+            target: crate::tracing_targets::AUDIT,
             event = "mint",
             outcome = "issued",
             resource,
@@ -661,7 +661,7 @@ fn audit_mint(grant: &Grant, resource: &str, outcome: &Result<MintedToken>) {
             scope = t.scope.as_str(),
         ),
         Err(e) => tracing::warn!(
-            target: "jwe_mint::audit",
+            target: crate::tracing_targets::AUDIT,
             event = "mint",
             outcome = "refused",
             resource,

@@ -25,6 +25,7 @@ pub mod registry;
 pub mod resource_server;
 pub mod token;
 mod token_cache;
+pub mod tracing_targets;
 #[cfg(feature = "http")]
 pub mod wire;
 

@@ -145,7 +145,7 @@ impl JwkSet {
                 Some(reason) => {
                     let kid = k.get("kid").and_then(Value::as_str).map(str::to_owned);
                     let s = SkippedKey { index, kid, reason };
-                    tracing::warn!(target: "jwe_mint::keys", index, "JWK Set member {s}");
+                    tracing::warn!(target: crate::tracing_targets::KEYS, index, "JWK Set member {s}");
                     skipped.push(s);
                 }
             }

@@ -359,7 +359,7 @@ impl ResourceServer {
     fn audit(&self, outcome: Result<AccessToken>) -> Result<AccessToken> {
         match &outcome {
             Ok(t) => tracing::info!(
-                target: "jwe_mint::audit",
+                target: crate::tracing_targets::AUDIT,
                 event = "open",
                 outcome = "accepted",
                 resource = self.resource.as_str(),
@@ -368,7 +368,7 @@ impl ResourceServer {
                 jti = t.claims.jti.as_str(),
             ),
             Err(e) => tracing::warn!(
-                target: "jwe_mint::audit",
+                target: crate::tracing_targets::AUDIT,
                 event = "open",
                 outcome = "rejected",
                 resource = self.resource.as_str(),
