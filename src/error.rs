@@ -286,9 +286,9 @@ impl fmt::Display for OAuthErrorCode {
     }
 }
 
-/// Truncates and sanitises an attacker-supplied name before it goes into an error message.
+/// An attacker-supplied name as an error message shows it ([`crate::untrusted::shown`]).
 pub(crate) fn printable(s: &str) -> String {
-    s.chars().take(40).map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect()
+    crate::untrusted::shown(s, crate::untrusted::NAME)
 }
 
 /// Crate-wide result alias.

@@ -26,6 +26,7 @@ pub mod resource_server;
 pub mod token;
 mod token_cache;
 pub mod tracing_targets;
+mod untrusted;
 #[cfg(feature = "http")]
 pub mod wire;
 

@@ -1,0 +1,69 @@
+//! Text that came from outside (a token header, a key, a remote document, a request) on its way
+//! into an error message or a log line: one helper, so every such value is shown the same way.
+//! An attacker chooses these bytes; shown raw they could forge log lines (newlines, terminal
+//! escapes), flood a log, or copy a credential from a URL into it.
+
+/// The length a name is cut to (an algorithm, a `kid`, a parameter name, a scope token).
+pub(crate) const NAME: usize = 40;
+
+/// The length a longer value is cut to (a URL, an error description from a remote server).
+pub(crate) const VALUE: usize = 200;
+
+/// `text` made safe to show: each character that is not printable ASCII (controls, DEL,
+/// anything non-ASCII) becomes `?`; the user name and password of a URL are replaced by
+/// `redacted`; at most `max` characters are kept, then `…`.
+pub(crate) fn shown(text: &str, max: usize) -> String {
+    let text = redact_userinfo(text);
+    let mut out = String::with_capacity(text.len().min(max) + 3);
+    for (i, c) in text.chars().enumerate() {
+        if i == max {
+            out.push('…');
+            break;
+        }
+        out.push(if c.is_ascii_graphic() || c == ' ' { c } else { '?' });
+    }
+    out
+}
+
+/// `scheme://user:password@host/…` → `scheme://redacted@host/…` (RFC 3986 §3.2.1: the userinfo
+/// ends at the last `@` of the authority).
+fn redact_userinfo(text: &str) -> std::borrow::Cow<'_, str> {
+    let Some(start) = text.find("://").map(|i| i + 3) else { return text.into() };
+    let rest = &text[start..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}redacted{}", &text[..start], &rest[at..]).into(),
+        None => text.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controls_and_non_ascii_become_question_marks() {
+        assert_eq!(shown("a\nb\r\u{1b}[31mc\u{7f}é", NAME), "a?b??[31mc??");
+        assert_eq!(shown("plain text", NAME), "plain text");
+    }
+
+    #[test]
+    fn long_text_is_cut_with_an_ellipsis() {
+        let long = "x".repeat(300);
+        assert_eq!(shown(&long, NAME), format!("{}…", "x".repeat(NAME)));
+        assert_eq!(shown(&long, VALUE).chars().count(), VALUE + 1);
+        assert_eq!(shown(&"y".repeat(NAME), NAME), "y".repeat(NAME));
+    }
+
+    #[test]
+    fn credentials_in_urls_are_redacted() {
+        assert_eq!(
+            shown("https://alice:s3cret@as.example.com/jwks", VALUE),
+            "https://redacted@as.example.com/jwks"
+        );
+        assert_eq!(shown("https://tok@en@host/p@th", VALUE), "https://redacted@host/p@th");
+        assert_eq!(shown("https://host/path?u=a@b", VALUE), "https://host/path?u=a@b");
+        assert_eq!(shown("not a url: a@b", VALUE), "not a url: a@b");
+        assert!(!shown("xhttps://u:p@h", VALUE).contains("u:p"));
+    }
+}
