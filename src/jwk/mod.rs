@@ -9,6 +9,7 @@ mod set;
 mod source;
 mod thumbprint;
 
+pub use crate::crypto::keys::MIN_RSA_BITS;
 pub use params::{KeyOperation, PublicKeyUse};
 pub use set::{JwkSet, SkipReason, SkippedKey};
 pub use source::{JwkSource, KeySourceError, KeysFuture, StaticJwkSource};
@@ -24,9 +25,6 @@ use crate::crypto::keys::PrivateKey;
 use crate::crypto::{CryptoProvider, EcCurve, Provider as P, RsaPrivateComponents};
 use crate::error::{Error, Result};
 use crate::json;
-
-/// Smallest RSA modulus jwe-mint accepts, in bits (RFC 7518 §3.3, §4.2).
-pub const MIN_RSA_BITS: usize = 2048;
 
 /// The curve of an EC or OKP key.
 ///

@@ -32,7 +32,7 @@ use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 use zeroize::Zeroizing;
 
-use super::keys::{KeyError, KeyResult};
+use super::keys::{KeyError, KeyResult, MIN_RSA_BITS};
 use super::{CryptoProvider, EcCurve, Provider as P, RsaSignature, Sha};
 use crate::error::{Error, Result};
 use session::{HeldSession, Module};
@@ -869,11 +869,8 @@ fn generate_in(session: &Session, uri: &Pkcs11Uri, spec: TokenKeySpec, signing: 
             Mechanism::EccEdwardsKeyPairGen
         }
         TokenKeySpec::Rsa(bits) => {
-            if bits < crate::jwk::MIN_RSA_BITS {
-                return Err(Error::invalid_key(format!(
-                    "RSA keys must have at least {} bits",
-                    crate::jwk::MIN_RSA_BITS
-                )));
+            if bits < MIN_RSA_BITS {
+                return Err(Error::invalid_key(format!("RSA keys must have at least {MIN_RSA_BITS} bits")));
             }
             public.extend([
                 Attribute::ModulusBits((bits as u64).into()),
