@@ -226,9 +226,10 @@ fn registry_refuses_a_key_whose_use_is_neither_sig_nor_enc() {
     }
 }
 
-/// The layering of ARCHITECTURE.md, checked on the sources: `jwk` does not import `jwa` (the
-/// algorithm layer works on keys, never the reverse), the encodings import neither, and the OAuth
-/// layer reaches the provider only through `crypto::random` / `crypto::sha256`.
+/// The layering of ARCHITECTURE.md, checked on the sources: the provider (`src/crypto/`, its
+/// PKCS#11 keys included) names no module above it, `jwk` does not import `jwa` (the algorithm
+/// layer works on keys, never the reverse), the encodings import neither, and the OAuth layer
+/// reaches the provider only through `crypto::random` / `crypto::sha256`.
 #[test]
 fn layers_point_down_only() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
@@ -246,24 +247,100 @@ fn layers_point_down_only() {
     };
     let forbid = |files: &[String], needles: &[&str]| {
         for f in files {
-            // Code only: doc links may point anywhere.
-            let text: String =
-                read(f).lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
+            let text = code_only(&read(f));
             for n in needles {
                 assert!(!text.contains(n), "{f} names `{n}`");
             }
         }
     };
+    // The provider is the bottom layer: no file under `src/crypto/` (however deep) names a module
+    // above it, by any path (`crate::jwk`, `crate::{jwk, …}`, `super::super::jwk`, `jwk::Jwk`).
+    // Its one import from above is the crate's error type (`crate::error`, `crate::Error`), which
+    // names no layer (the encodings' check below).
+    let mut crypto: Vec<String> = Vec::new();
+    let mut dirs = vec![String::from("crypto")];
+    while let Some(dir) = dirs.pop() {
+        for e in std::fs::read_dir(root.join(&dir)).unwrap_or_else(|e| panic!("{dir}: {e}")) {
+            let e = e.unwrap();
+            let rel = format!("{dir}/{}", e.file_name().into_string().unwrap());
+            if e.file_type().unwrap().is_dir() {
+                dirs.push(rel);
+            } else if rel.ends_with(".rs") {
+                crypto.push(rel);
+            }
+        }
+    }
+    assert!(crypto.iter().any(|f| f.starts_with("crypto/pkcs11/")), "{crypto:?}");
+    let above = [
+        "b64",
+        "json",
+        "jwk",
+        "jwa",
+        "jwe",
+        "jws",
+        "token",
+        "registry",
+        "token_cache",
+        "issuer",
+        "resource_server",
+        "wire",
+    ];
+    for f in &crypto {
+        let code = code_only(&read(f));
+        for n in above {
+            assert!(!names_module(&code, n), "{f} names `{n}`, a layer above the provider");
+        }
+    }
     forbid(&rs_files("jwk"), &["crate::jwa", "super::jwa"]);
     let encodings: Vec<String> =
         ["error.rs", "json.rs", "b64.rs", "untrusted.rs", "tracing_targets.rs"].map(String::from).to_vec();
     forbid(&encodings, &["crate::jwa", "crate::jwk", "crate::jwe", "crate::crypto"]);
-    let mut oauth: Vec<String> = ["issuer.rs", "registry.rs", "token_cache.rs"].map(String::from).to_vec();
+    let mut oauth: Vec<String> = ["issuer.rs", "token_cache.rs"].map(String::from).to_vec();
+    oauth.extend(rs_files("registry"));
     oauth.extend(rs_files("token"));
     oauth.extend(rs_files("resource_server"));
     forbid(&oauth, &["CryptoProvider", "Provider as", "P::"]);
     // The provider, not the algorithm layer, says why it refuses RSA decryption.
     forbid(&rs_files("jwa"), &["RUSTSEC"]);
+}
+
+/// The source without its comment lines (doc links may point anywhere).
+fn code_only(text: &str) -> String {
+    text.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n")
+}
+
+/// Whether `code` names the crate's module `name` by any path: `crate::name`, `super::name`
+/// (from any depth), `jwe_mint::name`, `name::…` as a path's first segment (after a `use` of
+/// it), or `name` inside a `crate::{…}` / `super::{…}` group, nested or over several lines.
+fn names_module(code: &str, name: &str) -> bool {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let ends_word = |rest: &str| !rest.starts_with(ident);
+    let path = ["crate::", "super::", "jwe_mint::"].iter().any(|p| {
+        let needle = format!("{p}{name}");
+        code.match_indices(&needle).any(|(i, _)| ends_word(&code[i + needle.len()..]))
+    });
+    let first_segment = code
+        .match_indices(&format!("{name}::"))
+        .any(|(i, _)| !code[..i].ends_with(|c: char| ident(c) || c == ':'));
+    let grouped = ["crate::{", "super::{"].iter().any(|p| {
+        code.match_indices(p).any(|(i, _)| {
+            let group = &code[i + p.len()..];
+            let mut depth = 1;
+            let end = group
+                .char_indices()
+                .find(|&(_, c)| {
+                    depth += match c {
+                        '{' => 1,
+                        '}' => -1,
+                        _ => 0,
+                    };
+                    depth == 0
+                })
+                .map_or(group.len(), |(j, _)| j);
+            group[..end].split(|c: char| !ident(c)).any(|w| w == name)
+        })
+    });
+    path || first_segment || grouped
 }
 
 #[test]

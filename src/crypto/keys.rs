@@ -1,11 +1,15 @@
 //! Private keys wherever they live: in memory (the provider's own key types) or, with the
 //! `pkcs11` feature, as a handle to an object inside a PKCS#11 token. Everything above `crypto/`
 //! holds a [`PrivateKey`] and calls the functions here; none of it knows where the key is
-//! (ARCHITECTURE.md, "Keys in an HSM").
+//! (ARCHITECTURE.md, "Keys in an HSM"). The smallest RSA modulus accepted, [`MIN_RSA_BITS`],
+//! lives here too: the JWK parser and the generators (in memory and in a token) all enforce it.
 
 use zeroize::Zeroizing;
 
 use super::{CryptoProvider, EcCurve, Provider as P, RsaSignature, Sha};
+
+/// Smallest RSA modulus jwe-mint accepts, in bits (RFC 7518 §3.3, §4.2).
+pub const MIN_RSA_BITS: usize = 2048;
 
 /// A private key: the provider's in-memory key, or a key that never leaves a token.
 pub(crate) enum PrivateKey<T> {

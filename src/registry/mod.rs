@@ -20,16 +20,19 @@
 //! ([`ResourceEntry::set_key_source`]); the `wire` module (feature `http`) makes the sources, this
 //! module never does I/O.
 
+mod remote_keys;
+
 use std::collections::HashSet;
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
 use crate::error::{Error, Result};
 use crate::json;
 use crate::jwa::{ContentEncryptionAlg, KeyManagementAlg};
-use crate::jwk::{Jwk, JwkSet, JwkSource, KeySourceError, PublicKeyUse};
+use crate::jwk::{Jwk, JwkSet, JwkSource, PublicKeyUse};
 use crate::token::ResourceIndicator;
+use remote_keys::{check_jwks_uri, RemoteKeys};
 
 /// A key tokens are encrypted to, with the key-management algorithm used with it.
 #[derive(Debug, Clone)]
@@ -68,35 +71,6 @@ pub enum KeyLocation<'a> {
 enum Keys {
     Static(Vec<Arc<EncryptionKey>>),
     Remote(Box<RemoteKeys>),
-}
-
-/// Keys that come from a [`JwkSource`], and the key chosen from its latest snapshot.
-struct RemoteKeys {
-    jwks_uri: Option<String>,
-    source: OnceLock<Arc<dyn JwkSource>>,
-    choice: RwLock<Option<Choice>>,
-}
-
-/// The outcome of choosing a key from one snapshot. Holding the snapshot keeps its address from
-/// being reused, so pointer equality identifies it.
-struct Choice {
-    snapshot: Arc<JwkSet>,
-    outcome: std::result::Result<Arc<EncryptionKey>, KeySourceError>,
-}
-
-impl Clone for RemoteKeys {
-    fn clone(&self) -> Self {
-        RemoteKeys { jwks_uri: self.jwks_uri.clone(), source: self.source.clone(), choice: RwLock::new(None) }
-    }
-}
-
-impl std::fmt::Debug for RemoteKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RemoteKeys")
-            .field("jwks_uri", &self.jwks_uri)
-            .field("source", &self.source.get().map(|s| s.location()))
-            .finish_non_exhaustive()
-    }
 }
 
 /// One resource server as the issuer knows it.
@@ -306,44 +280,14 @@ impl ResourceEntry {
     /// Remote keys are candidates when `use` is `enc`, or absent in a set without `use: sig`
     /// keys (RFC 9728 §2 requires `use` only in mixed sets); keys unusable for tokens (the rules
     /// of [`ResourceEntry::new`]) are skipped. Errors are [`Error::KeySource`]:
-    /// [`KeySourceError::Unavailable`] when unbound or the source has no keys,
-    /// [`KeySourceError::NoUsableKey`] when no key fits. Never a reason to mint unencrypted.
+    /// [`KeySourceError::Unavailable`](crate::jwk::KeySourceError::Unavailable) when unbound or
+    /// the source has no keys, [`KeySourceError::NoUsableKey`](crate::jwk::KeySourceError::NoUsableKey)
+    /// when no key fits. Never a reason to mint unencrypted.
     pub fn encryption_key(&self) -> Result<Arc<EncryptionKey>> {
         match &self.keys {
             Keys::Static(keys) => Ok(Arc::clone(&keys[0])),
-            Keys::Remote(remote) => self.remote_key(remote),
+            Keys::Remote(remote) => remote.encryption_key(&self.resource, self.encryption_alg),
         }
-    }
-
-    fn remote_key(&self, remote: &RemoteKeys) -> Result<Arc<EncryptionKey>> {
-        let Some(source) = remote.source.get() else {
-            let location = match &remote.jwks_uri {
-                Some(uri) => uri.clone(),
-                None => format!("the RFC 9728 metadata of {}", self.resource),
-            };
-            return Err(Error::KeySource(KeySourceError::Unavailable {
-                location,
-                reason: "not fetched yet".into(),
-            }));
-        };
-        let snapshot = source.keys().map_err(Error::KeySource)?;
-        {
-            let choice = remote.choice.read().unwrap_or_else(PoisonError::into_inner);
-            if let Some(c) = choice.as_ref().filter(|c| Arc::ptr_eq(&c.snapshot, &snapshot)) {
-                return c.outcome.clone().map_err(Error::KeySource);
-            }
-        }
-        let outcome = choose_key(&snapshot, self.encryption_alg, source.location());
-        match &outcome {
-            Ok(k) => tracing::info!(target: "jwe_mint::keys", resource = self.resource.as_str(),
-                location = source.location(), kid = k.key.kid().unwrap_or(""), alg = %k.alg,
-                "encryption key chosen"),
-            Err(e) => tracing::error!(target: "jwe_mint::keys", resource = self.resource.as_str(),
-                error = %e, "no usable encryption key"),
-        }
-        *remote.choice.write().unwrap_or_else(PoisonError::into_inner) =
-            Some(Choice { snapshot, outcome: outcome.clone() });
-        outcome.map_err(Error::KeySource)
     }
 
     /// The key new tokens are encrypted to, for an entry with static keys (`None` for remote
@@ -507,27 +451,7 @@ impl ResourceEntry {
 }
 
 fn remote(jwks_uri: Option<String>) -> Keys {
-    Keys::Remote(Box::new(RemoteKeys { jwks_uri, source: OnceLock::new(), choice: RwLock::new(None) }))
-}
-
-/// A `jwks_uri` in the registry: `https`, a host, no credentials (they would end up in logs),
-/// no fragment.
-fn check_jwks_uri(resource: &ResourceIndicator, uri: &str) -> Result<()> {
-    let bad = |why: &str| Error::malformed(format!("{resource}: `jwks_uri` {why}"));
-    let url = url::Url::parse(uri).map_err(|_| bad("is not a URL"))?;
-    if url.scheme() != "https" {
-        return Err(bad("must be an https URL"));
-    }
-    if url.host().is_none() {
-        return Err(bad("needs a host"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(bad("must not carry credentials"));
-    }
-    if url.fragment().is_some() {
-        return Err(bad("must not have a fragment"));
-    }
-    Ok(())
+    Keys::Remote(Box::new(RemoteKeys::new(jwks_uri)))
 }
 
 /// Algorithms tokens may be encrypted with: key wrapping or ECDH-ES, never `RSA1_5` (RFC 8725
@@ -609,45 +533,6 @@ fn validate_keys(
         return Err(ctx("no encryption key"));
     }
     Ok(out)
-}
-
-/// The first usable encryption key of a fetched set (see [`ResourceEntry::encryption_key`]).
-fn choose_key(
-    set: &JwkSet,
-    entry_alg: Option<KeyManagementAlg>,
-    location: &str,
-) -> std::result::Result<Arc<EncryptionKey>, KeySourceError> {
-    let has_sig = set.iter().any(|k| k.key_use() == Some(&PublicKeyUse::Signature));
-    let mut candidates = 0usize;
-    let mut first_refusal: Option<String> = None;
-    for key in set {
-        let candidate = match key.key_use() {
-            Some(PublicKeyUse::Encryption) => true,
-            None => !has_sig,
-            Some(_) => false,
-        };
-        if !candidate {
-            continue;
-        }
-        candidates += 1;
-        match usable_alg(key, entry_alg) {
-            Ok(alg) => return Ok(Arc::new(EncryptionKey { key: key.clone(), alg })),
-            Err(why) => {
-                if first_refusal.is_none() {
-                    let kid = key.kid().map(crate::error::printable).unwrap_or_else(|| "(no kid)".into());
-                    first_refusal = Some(format!("key {kid}: {why}"));
-                }
-            }
-        }
-    }
-    let reason = match first_refusal {
-        None => format!(
-            "none of its {} keys is an encryption key (`use: enc`, or no `use` in a set without `use: sig` keys)",
-            set.keys().len()
-        ),
-        Some(first) => format!("none of its {candidates} encryption keys is usable for tokens ({first})"),
-    };
-    Err(KeySourceError::NoUsableKey { location: location.to_owned(), reason })
 }
 
 /// Resource servers known to an issuer.
