@@ -41,7 +41,8 @@ pub async fn app(
     discovery: &Discovery,
 ) -> jwe_mint::Result<Router> {
     let rs = ResourceServer::discover(resource, keys, issuer, discovery).await?.with_cache(10_000);
-    let origin = url::Url::parse(resource).map_err(|_| jwe_mint::Error::Misuse("resource".into()))?;
+    let origin = url::Url::parse(resource)
+        .map_err(|_| jwe_mint::Error::Misuse(jwe_mint::Misuse::NotAbsoluteUri("resource")))?;
     let jwks_uri = format!("{}{JWKS_PATH}", origin.origin().ascii_serialization());
     let metadata = MetadataRouter::for_resource_server(&rs, &jwks_uri)?.scopes_supported([scope]);
     let auth = BearerLayer::new(Arc::new(rs))?;

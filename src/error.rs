@@ -40,7 +40,7 @@ pub enum Error {
     /// configuration, never caused by a token): e.g. two recipients for the compact serialization,
     /// a header parameter the encryptor sets itself, a claim name the issuer sets itself.
     #[error("API misuse: {0}")]
-    Misuse(String),
+    Misuse(Misuse),
     /// None of the available keys fits the token (`kid`, key type or algorithm).
     #[error("no matching key: {0}")]
     NoMatchingKey(String),
@@ -291,6 +291,79 @@ pub(crate) fn printable(s: &str) -> String {
     crate::untrusted::shown(s, crate::untrusted::NAME)
 }
 
+/// The kind of an [`Error::Misuse`]: a mistake in the calling code or its configuration, told
+/// apart by kind so callers and tests never match on message text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Misuse {
+    /// A JOSE header parameter the library sets itself (`alg` for a signer; `enc`, `epk`, `iv`,
+    /// … for an encryptor).
+    #[error("header parameter `{0}` is set by the library")]
+    ReservedHeader(String),
+    /// A header parameter given twice across the headers of one JWE (RFC 7516 §7.2.1: the
+    /// headers must be disjoint).
+    #[error("header parameter `{0}` set twice")]
+    DuplicateHeader(String),
+    /// A claim the issuer sets itself (RFC 9068 §2.2: `iss`, `aud`, `exp`, `client_id`, …).
+    #[error("claim `{0}` is set by the issuer")]
+    ReservedClaim(String),
+    /// An encryption with no recipient.
+    #[error("no recipient")]
+    NoRecipient,
+    /// Several recipients for a serialization that holds exactly one (`compact`, `flattened`).
+    #[error("the {0} serialization takes exactly one recipient")]
+    OneRecipientOnly(&'static str),
+    /// An unprotected header or AAD for the compact serialization, which has neither.
+    #[error("the compact serialization has no unprotected header or aad")]
+    UnprotectedInCompact,
+    /// A key management algorithm that cannot wrap a shared key (`dir`, `ECDH-ES`) used for
+    /// several recipients.
+    #[error("`{alg}` cannot serve several recipients")]
+    SingleRecipientAlgorithm {
+        /// The algorithm.
+        alg: String,
+    },
+    /// The resources of one multi-recipient token use different content encryption (one token
+    /// has one `enc`).
+    #[error(
+        "a multi-recipient token has one `enc`, but {first} uses {first_enc} and {other} uses {other_enc}"
+    )]
+    MixedContentEncryption {
+        /// The first resource.
+        first: String,
+        /// Its `enc`.
+        first_enc: String,
+        /// The resource that differs.
+        other: String,
+        /// Its `enc`.
+        other_enc: String,
+    },
+    /// A grant that names no resource.
+    #[error("a grant without resources")]
+    NoResource,
+    /// An identifier that must be an absolute URI (`issuer`).
+    #[error("{0} must be an absolute URI")]
+    NotAbsoluteUri(&'static str),
+    /// A token lifetime of zero seconds.
+    #[error("token lifetime must be positive")]
+    ZeroLifetime,
+    /// A resource server built without one of its key sets (`decryption keys`, `issuer keys`).
+    #[error("no {0}: name them on the builder")]
+    MissingKeys(&'static str),
+    /// A registry entry's key source bound twice, or bound or rotated where the entry's keys are
+    /// of the other kind.
+    #[error("{resource}: {reason}")]
+    KeySource {
+        /// The entry's resource.
+        resource: String,
+        /// What was wrong.
+        reason: &'static str,
+    },
+    /// A configuration value a builder refuses, with the reason.
+    #[error("{0}")]
+    Configuration(String),
+}
+
 /// Crate-wide result alias.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -301,8 +374,9 @@ impl Error {
     pub(crate) fn invalid_key(msg: impl Into<String>) -> Self {
         Error::InvalidKey(msg.into())
     }
+    /// A configuration value a builder refuses, with the reason.
     pub(crate) fn misuse(msg: impl Into<String>) -> Self {
-        Error::Misuse(msg.into())
+        Error::Misuse(Misuse::Configuration(msg.into()))
     }
 }
 

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use crate::b64;
-use crate::error::{Error, OAuthErrorCode, Result};
+use crate::error::{Error, Misuse, OAuthErrorCode, Result};
 use crate::jwa::SigningAlg;
 use crate::jwe::Encryptor;
 use crate::jwk::{Jwk, JwkSet};
@@ -85,7 +85,7 @@ impl Grant {
     /// Adds a caller-defined claim. Registered claim names are refused.
     pub fn with_claim(mut self, name: &str, value: impl Into<Value>) -> Result<Grant> {
         if RESERVED_CLAIMS.contains(&name) {
-            return Err(Error::misuse(format!("claim `{name}` is set by the issuer")));
+            return Err(Error::Misuse(Misuse::ReservedClaim(name.to_owned())));
         }
         self.extra.insert(name.to_owned(), value.into());
         Ok(self)
@@ -275,9 +275,9 @@ impl IssuerBuilder {
     /// Builds the issuer.
     pub fn build(self) -> Result<Issuer> {
         ResourceIndicator::parse(&self.issuer)
-            .map_err(|_| Error::misuse("issuer must be an absolute URI"))?;
+            .map_err(|_| Error::Misuse(Misuse::NotAbsoluteUri("issuer")))?;
         if self.default_ttl == 0 || self.lifetime_override == Some(0) {
-            return Err(Error::misuse("token lifetime must be positive"));
+            return Err(Error::Misuse(Misuse::ZeroLifetime));
         }
         let alg = match self.signing_alg {
             Some(a) => a,
@@ -597,19 +597,17 @@ impl Issuer {
             let (resource, entry, s) = self.authorize(grant, r.as_str())?;
             let key = entry.encryption_key()?;
             if !key.alg().wraps_cek() {
-                return Err(Error::misuse(format!(
-                    "{resource}: `{}` cannot serve several recipients",
-                    key.alg()
-                )));
+                return Err(Error::Misuse(Misuse::SingleRecipientAlgorithm { alg: key.alg().to_string() }));
             }
             // One token, one content encryption: the resources must agree on it.
             if let Some((first, first_entry, _)) = recipients.first() {
                 if first_entry.enc() != entry.enc() {
-                    return Err(Error::misuse(format!(
-                        "a multi-recipient token has one `enc`, but {first} uses {} and {resource} uses {}",
-                        first_entry.enc(),
-                        entry.enc()
-                    )));
+                    return Err(Error::Misuse(Misuse::MixedContentEncryption {
+                        first: first.as_str().to_owned(),
+                        first_enc: first_entry.enc().to_string(),
+                        other: resource.as_str().to_owned(),
+                        other_enc: entry.enc().to_string(),
+                    }));
                 }
             }
             ttl = ttl.min(self.lifetime(entry));
@@ -623,7 +621,7 @@ impl Issuer {
             recipients.push((resource, entry, key));
         }
         let Some((_, first_entry, _)) = recipients.first() else {
-            return Err(Error::misuse("a grant without resources"));
+            return Err(Error::Misuse(Misuse::NoResource));
         };
         let mut encryptor = Encryptor::new(first_entry.enc());
         for (_, _, key) in &recipients {

@@ -30,7 +30,7 @@ mod untrusted;
 #[cfg(feature = "http")]
 pub mod wire;
 
-pub use error::{Error, LimitExceeded, Result};
+pub use error::{Error, LimitExceeded, Misuse, Result};
 
 /// The README's Rust examples, compiled and run as doc-tests in the builds that have every piece
 /// they show (the network and the PKCS#11 keys: the workspace's `cargo test`).

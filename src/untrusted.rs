@@ -7,6 +7,7 @@
 pub(crate) const NAME: usize = 40;
 
 /// The length a longer value is cut to (a URL, an error description from a remote server).
+#[allow(dead_code)] // the wire uses it once merged
 pub(crate) const VALUE: usize = 200;
 
 /// `text` made safe to show: each character that is not printable ASCII (controls, DEL,

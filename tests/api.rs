@@ -8,13 +8,13 @@ use jwe_mint::jwk::{Curve, Jwk, JwkSet, KeyOperation, PublicKeyUse};
 use jwe_mint::jws::{Header, Signer};
 use jwe_mint::registry::{Registry, ResourceEntry};
 use jwe_mint::resource_server::Validation;
-use jwe_mint::Error;
+use jwe_mint::{Error, Misuse};
 
-fn misuse(r: Result<impl Sized, Error>, needle: &str) {
+fn misuse(r: Result<impl Sized, Error>, kind: Misuse) {
     match r {
-        Err(Error::Misuse(m)) => assert!(m.contains(needle), "{m:?} should mention {needle:?}"),
-        Err(e) => panic!("expected Error::Misuse mentioning {needle:?}, got {e:?}"),
-        Ok(_) => panic!("expected Error::Misuse mentioning {needle:?}, got Ok"),
+        Err(Error::Misuse(m)) => assert_eq!(m, kind),
+        Err(e) => panic!("expected Error::Misuse({kind:?}), got {e:?}"),
+        Ok(_) => panic!("expected Error::Misuse({kind:?}), got Ok"),
     }
 }
 
@@ -23,23 +23,23 @@ fn caller_mistakes_are_misuse() {
     let a = Jwk::generate_symmetric(16).unwrap();
     let b = Jwk::generate_symmetric(16).unwrap();
     let two = Encryptor::new(Enc::A128Gcm).recipient(&a, Alg::A128Kw).recipient(&b, Alg::A128Kw);
-    misuse(two.encrypt_compact(b"x"), "exactly one recipient");
-    misuse(two.encrypt_flattened(b"x"), "exactly one recipient");
-    misuse(Encryptor::new(Enc::A128Gcm).encrypt_general(b"x"), "no recipient");
+    misuse(two.encrypt_compact(b"x"), Misuse::OneRecipientOnly("compact"));
+    misuse(two.encrypt_flattened(b"x"), Misuse::OneRecipientOnly("flattened"));
+    misuse(Encryptor::new(Enc::A128Gcm).encrypt_general(b"x"), Misuse::NoRecipient);
     let aad = Encryptor::new(Enc::A128Gcm).aad(b"a").recipient(&a, Alg::A128Kw);
-    misuse(aad.encrypt_compact(b"x"), "compact");
+    misuse(aad.encrypt_compact(b"x"), Misuse::UnprotectedInCompact);
     let reserved = Encryptor::new(Enc::A128Gcm).protected_param("epk", 1).recipient(&a, Alg::A128Kw);
-    misuse(reserved.encrypt_compact(b"x"), "epk");
+    misuse(reserved.encrypt_compact(b"x"), Misuse::ReservedHeader("epk".into()));
 
     let mut extra = Header::new();
     extra.insert("alg".into(), "none".into());
     let as_key = Jwk::generate(Curve::P256).unwrap();
-    misuse(Signer::new(&as_key, SigningAlg::Es256, extra), "alg");
+    misuse(Signer::new(&as_key, SigningAlg::Es256, extra), Misuse::ReservedHeader("alg".into()));
 
     let grant = Grant::new("alice", "app", "s", &["https://rs.example"]).unwrap();
-    misuse(grant.with_claim("aud", "https://evil.example"), "aud");
-    misuse(Issuer::builder("not a uri", &as_key).build(), "absolute URI");
-    misuse(Issuer::builder("https://as.example", &as_key).default_ttl(0).build(), "lifetime");
+    misuse(grant.with_claim("aud", "https://evil.example"), Misuse::ReservedClaim("aud".into()));
+    misuse(Issuer::builder("not a uri", &as_key).build(), Misuse::NotAbsoluteUri("issuer"));
+    misuse(Issuer::builder("https://as.example", &as_key).default_ttl(0).build(), Misuse::ZeroLifetime);
 
     // ECDH-ES (direct key agreement) cannot serve several recipients: a registry mistake.
     let entry = |r: &str, key: Jwk| {
@@ -55,7 +55,7 @@ fn caller_mistakes_are_misuse() {
         .build()
         .unwrap();
     let both = Grant::new("alice", "app", "s", &["https://a.example", "https://b.example"]).unwrap();
-    misuse(issuer.mint_multi_recipient(&both), "several recipients");
+    misuse(issuer.mint_multi_recipient(&both), Misuse::SingleRecipientAlgorithm { alg: "ECDH-ES".into() });
 }
 
 #[test]

@@ -150,7 +150,7 @@ pub fn run(args: Args) -> Result<(), CliError> {
 #[cfg(feature = "network")]
 fn misuse_text(e: jwe_mint::error::Error) -> String {
     match e {
-        jwe_mint::error::Error::Misuse(text) => text,
+        jwe_mint::error::Error::Misuse(misuse) => misuse.to_string(),
         e => e.to_string(),
     }
 }

@@ -9,7 +9,7 @@ use super::json::{OutParts, OutRecipient};
 use super::{compact, json, Header};
 use crate::b64;
 use crate::crypto::{CryptoProvider, Provider as P};
-use crate::error::{Error, Result};
+use crate::error::{Error, Misuse, Result};
 use crate::jwa::{content, key_management as km, CekMode, ContentEncryptionAlg, KeyManagementAlg};
 use crate::jwk::Jwk;
 
@@ -137,10 +137,10 @@ impl Encryptor {
     /// Encrypts to the single recipient in the compact serialization (all headers protected).
     pub fn encrypt_compact(&self, plaintext: &[u8]) -> Result<String> {
         if !self.unprotected.is_empty() || self.aad.is_some() {
-            return Err(Error::misuse("compact serialization has no unprotected header or aad"));
+            return Err(Error::Misuse(Misuse::UnprotectedInCompact));
         }
         let [r] = self.recipients.as_slice() else {
-            return Err(Error::misuse("compact serialization takes exactly one recipient"));
+            return Err(Error::Misuse(Misuse::OneRecipientOnly("compact")));
         };
         let mut protected = self.base_protected(Some(r))?;
         let (cek, encrypted_key) = self.key_for(r, &mut protected, None)?;
@@ -153,7 +153,7 @@ impl Encryptor {
     /// key-management parameters go in the per-recipient `header`.
     pub fn encrypt_flattened(&self, plaintext: &[u8]) -> Result<String> {
         if self.recipients.len() != 1 {
-            return Err(Error::misuse("flattened serialization takes exactly one recipient"));
+            return Err(Error::Misuse(Misuse::OneRecipientOnly("flattened")));
         }
         self.encrypt_json(plaintext, true)
     }
@@ -161,11 +161,11 @@ impl Encryptor {
     /// Encrypts to every recipient in the general JSON serialization.
     pub fn encrypt_general(&self, plaintext: &[u8]) -> Result<String> {
         if self.recipients.is_empty() {
-            return Err(Error::misuse("no recipient"));
+            return Err(Error::Misuse(Misuse::NoRecipient));
         }
         if self.recipients.len() > 1 {
             if let Some(r) = self.recipients.iter().find(|r| !r.alg.wraps_cek()) {
-                return Err(Error::misuse(format!("`{}` cannot be used with several recipients", r.alg)));
+                return Err(Error::Misuse(Misuse::SingleRecipientAlgorithm { alg: r.alg.to_string() }));
             }
         }
         self.encrypt_json(plaintext, false)
@@ -176,7 +176,7 @@ impl Encryptor {
         let protected_b64 = b64::encode(Value::Object(protected.clone()).to_string().as_bytes());
         for name in self.unprotected.keys() {
             if protected.contains_key(name) || RESERVED.contains(&name.as_str()) {
-                return Err(Error::misuse(format!("header parameter `{name}` set twice")));
+                return Err(Error::Misuse(Misuse::DuplicateHeader(name.to_string())));
             }
         }
         let shared_cek = match self.recipients.first().map(|r| r.alg.cek_mode()) {
@@ -196,7 +196,7 @@ impl Encryptor {
                     || protected.contains_key(k)
                     || self.unprotected.contains_key(k)
                 {
-                    return Err(Error::misuse(format!("header parameter `{k}` set twice")));
+                    return Err(Error::Misuse(Misuse::DuplicateHeader(k.to_string())));
                 }
                 header.insert(k.clone(), v.clone());
             }
@@ -205,7 +205,7 @@ impl Encryptor {
             cek_used = Some(cek);
             out.push(OutRecipient { header, encrypted_key });
         }
-        let cek = cek_used.ok_or_else(|| Error::misuse("no recipient"))?;
+        let cek = cek_used.ok_or(Error::Misuse(Misuse::NoRecipient))?;
         let aad_b64 = self.aad.as_deref().map(b64::encode);
         let mut aad = protected_b64.clone().into_bytes();
         if let Some(a) = &aad_b64 {
@@ -240,14 +240,14 @@ impl Encryptor {
         }
         for (k, v) in &self.protected {
             if RESERVED.contains(&k.as_str()) {
-                return Err(Error::misuse(format!("header parameter `{k}` is set by the encryptor")));
+                return Err(Error::Misuse(Misuse::ReservedHeader(k.to_string())));
             }
             h.insert(k.clone(), v.clone());
         }
         if let Some(r) = compact_recipient {
             for (k, v) in &r.header {
                 if RESERVED.contains(&k.as_str()) {
-                    return Err(Error::misuse(format!("header parameter `{k}` is set by the encryptor")));
+                    return Err(Error::Misuse(Misuse::ReservedHeader(k.to_string())));
                 }
                 h.insert(k.clone(), v.clone());
             }

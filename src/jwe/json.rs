@@ -4,7 +4,7 @@ use serde_json::{Map, Value};
 
 use super::{parse_header_b64, Header, ParsedJwe, ParsedRecipient, Serialization};
 use crate::b64;
-use crate::error::{Error, LimitExceeded, Result};
+use crate::error::{Error, LimitExceeded, Misuse, Result};
 use crate::json;
 
 /// Parses a general or flattened JSON JWE.
@@ -124,7 +124,7 @@ pub(crate) fn serialize(parts: OutParts<'_>, flattened: bool) -> Result<String> 
     if flattened {
         let mut recipients = parts.recipients;
         let (Some(r), true) = (recipients.pop(), recipients.is_empty()) else {
-            return Err(Error::misuse("flattened JSON has exactly one recipient"));
+            return Err(Error::Misuse(Misuse::OneRecipientOnly("flattened")));
         };
         out.extend(recipient_value(r));
     } else {

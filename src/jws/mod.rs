@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 
 use crate::b64;
 use crate::crypto::{keys, CryptoProvider, Provider as P, RsaSignature};
-use crate::error::{Error, LimitExceeded, Result};
+use crate::error::{Error, LimitExceeded, Misuse, Result};
 use crate::jwa::SigningAlg;
 use crate::jwk::{Curve, Jwk, JwkSet, KeyMaterial, PublicKeyUse};
 
@@ -53,7 +53,7 @@ impl Signer {
         }
         for (k, v) in extra {
             if k == "alg" {
-                return Err(Error::misuse("`alg` is set by the signer"));
+                return Err(Error::Misuse(Misuse::ReservedHeader("alg".into())));
             }
             h.insert(k, v);
         }

@@ -27,7 +27,7 @@ use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Misuse, Result};
 use crate::json;
 use crate::jwa::{ContentEncryptionAlg, KeyManagementAlg};
 use crate::jwk::{Jwk, JwkSet, JwkSource, PublicKeyUse};
@@ -86,6 +86,11 @@ pub struct ResourceEntry {
 }
 
 impl ResourceEntry {
+    /// A key-source mistake about this entry.
+    fn key_source_misuse(&self, reason: &'static str) -> Error {
+        Error::Misuse(Misuse::KeySource { resource: self.resource.as_str().to_owned(), reason })
+    }
+
     /// An entry for `resource` accepting `scopes`, encrypting to the first key of `jwks` (public
     /// keys with `use` `enc` or no `use`; the rest are kept for rotation).
     ///
@@ -257,12 +262,9 @@ impl ResourceEntry {
     /// [`Error::Misuse`].
     pub fn set_key_source(&self, source: Arc<dyn JwkSource>) -> Result<()> {
         let Keys::Remote(remote) = &self.keys else {
-            return Err(Error::misuse(format!("{}: the registry holds this entry's keys", self.resource)));
+            return Err(self.key_source_misuse("the registry holds this entry's keys"));
         };
-        remote
-            .source
-            .set(source)
-            .map_err(|_| Error::misuse(format!("{}: a key source is already bound", self.resource)))
+        remote.source.set(source).map_err(|_| self.key_source_misuse("a key source is already bound"))
     }
 
     /// The bound key source, if any.
@@ -319,10 +321,10 @@ impl ResourceEntry {
     fn static_keys_mut(&mut self) -> Result<&mut Vec<Arc<EncryptionKey>>> {
         match &mut self.keys {
             Keys::Static(keys) => Ok(keys),
-            Keys::Remote(_) => Err(Error::misuse(format!(
-                "{}: the RS publishes this entry's keys; it rotates them there",
-                self.resource
-            ))),
+            Keys::Remote(_) => Err(Error::Misuse(Misuse::KeySource {
+                resource: self.resource.as_str().to_owned(),
+                reason: "the RS publishes this entry's keys; it rotates them there",
+            })),
         }
     }
 

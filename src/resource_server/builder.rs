@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Misuse, Result};
 use crate::jwe::DecryptPolicy;
 use crate::jwk::{JwkSet, JwkSource};
 use crate::token::ResourceIndicator;
@@ -141,7 +141,7 @@ impl ResourceServerBuilder {
     pub fn build(self) -> Result<ResourceServer> {
         // The AS keys first, then the resource and the RS keys, then the issuer URI.
         let issuer_keys = match self.issuer_keys {
-            None => return Err(Error::misuse("no issuer keys: call issuer_keys or issuer_key_source")),
+            None => return Err(Error::Misuse(Misuse::MissingKeys("issuer keys"))),
             Some(IssuerKeys::Fixed(keys)) => {
                 check_issuer_keys(&keys)?;
                 if keys.keys().is_empty() {
@@ -156,11 +156,7 @@ impl ResourceServerBuilder {
         };
         let resource = ResourceIndicator::parse(&self.resource)?;
         let keys = match self.decryption_keys {
-            None => {
-                return Err(Error::misuse(
-                    "no decryption keys: call decryption_keys or decryption_key_source",
-                ))
-            }
+            None => return Err(Error::Misuse(Misuse::MissingKeys("decryption keys"))),
             Some(DecryptionKeys::Fixed(keys)) => {
                 check_decryption_keys(&keys)?;
                 Keys::Fixed(Arc::new(keys))
@@ -171,7 +167,7 @@ impl ResourceServerBuilder {
             }
         };
         ResourceIndicator::parse(&self.issuer)
-            .map_err(|_| Error::misuse("issuer must be an absolute URI"))?;
+            .map_err(|_| Error::Misuse(Misuse::NotAbsoluteUri("issuer")))?;
         let mut rs = ResourceServer {
             resource,
             keys,

@@ -12,7 +12,7 @@ use jwe_mint::jwa::KeyManagementAlg;
 use jwe_mint::jwk::{Curve, Jwk, JwkSet, JwkSource, KeySourceError};
 use jwe_mint::registry::{KeyLocation, Registry, ResourceEntry};
 use jwe_mint::resource_server::ResourceServer;
-use jwe_mint::Error;
+use jwe_mint::{Error, Misuse};
 use serde_json::{json, Value};
 
 const AS: &str = "https://as.example.com";
@@ -333,14 +333,20 @@ fn binding_is_for_remote_entries_and_happens_once() {
     let key = Jwk::generate(Curve::P256).unwrap();
     let mut fixed = ResourceEntry::new(PHOTOS, ["photos.read"], JwkSet::new(vec![public(&key)])).unwrap();
     assert_eq!(fixed.key_location(), KeyLocation::Static);
-    assert!(matches!(fixed.set_key_source(TestSource::new(vec![])), Err(Error::Misuse(_))));
+    assert!(matches!(
+        fixed.set_key_source(TestSource::new(vec![])),
+        Err(Error::Misuse(Misuse::KeySource { .. }))
+    ));
     assert!(Arc::ptr_eq(&fixed.encryption_key().unwrap(), &fixed.encryption_key().unwrap()));
     assert!(fixed.rotate_to(public(&Jwk::generate(Curve::P256).unwrap())).is_ok());
 
     let mut remote = ResourceEntry::discovered(PHOTOS, ["photos.read"]).unwrap();
     remote.set_key_source(TestSource::new(vec![public(&key)])).unwrap();
-    assert!(matches!(remote.set_key_source(TestSource::new(vec![])), Err(Error::Misuse(_))));
+    assert!(matches!(
+        remote.set_key_source(TestSource::new(vec![])),
+        Err(Error::Misuse(Misuse::KeySource { .. }))
+    ));
     assert_eq!(remote.key_source().unwrap().location(), "https://photos.example.com/jwks");
-    assert!(matches!(remote.rotate_to(public(&key)), Err(Error::Misuse(_))));
-    assert!(matches!(remote.remove_key("x"), Err(Error::Misuse(_))));
+    assert!(matches!(remote.rotate_to(public(&key)), Err(Error::Misuse(Misuse::KeySource { .. }))));
+    assert!(matches!(remote.remove_key("x"), Err(Error::Misuse(Misuse::KeySource { .. }))));
 }

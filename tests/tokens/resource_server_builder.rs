@@ -8,7 +8,7 @@ use jwe_mint::issuer::{Grant, Issuer};
 use jwe_mint::jwk::{Curve, Jwk, JwkSet, JwkSource, StaticJwkSource};
 use jwe_mint::registry::{Registry, ResourceEntry};
 use jwe_mint::resource_server::{OpenRequest, ResourceServer, Validation};
-use jwe_mint::Error;
+use jwe_mint::{Error, Misuse};
 
 const AS: &str = "https://as.example.com";
 const API: &str = "https://api.example.com";
@@ -83,9 +83,9 @@ fn each_missing_or_misplaced_key_set_is_refused_at_build() {
     let as_public = w.issuer.verification_keys().clone();
     // No RS keys, no AS keys.
     let e = ResourceServer::builder(API, AS).issuer_keys(as_public.clone()).build().unwrap_err();
-    assert!(matches!(e, Error::Misuse(_)), "{e:?}");
+    assert_eq!(e, Error::Misuse(Misuse::MissingKeys("decryption keys")));
     let e = ResourceServer::builder(API, AS).decryption_keys(own_keys(&w)).build().unwrap_err();
-    assert!(matches!(e, Error::Misuse(_)), "{e:?}");
+    assert_eq!(e, Error::Misuse(Misuse::MissingKeys("issuer keys")));
     // The two sets swapped: the AS's public keys cannot decrypt, the RS's private key is no AS key.
     let e =
         ResourceServer::builder(API, AS).decryption_keys(as_public.clone()).issuer_keys(own_keys(&w)).build();
@@ -113,7 +113,7 @@ fn each_missing_or_misplaced_key_set_is_refused_at_build() {
         .decryption_keys(own_keys(&w))
         .issuer_keys(w.issuer.verification_keys().clone())
         .build();
-    assert!(matches!(e, Err(Error::Misuse(_))), "{e:?}");
+    assert_eq!(e.unwrap_err(), Error::Misuse(Misuse::NotAbsoluteUri("issuer")));
 }
 
 #[test]
