@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 use url::Url;
 
+use super::tracing_targets::TRACING_TARGET;
 use super::{Fetcher, KeySetConfig, KeyUseFilter, RemoteJwkSet, WireError};
 
 const OAUTH_AS: &str = "/.well-known/oauth-authorization-server";
@@ -87,7 +88,7 @@ impl Discovery {
             match self.try_metadata(&url, issuer).await {
                 Ok(metadata) => return Ok(metadata),
                 Err(e) => {
-                    tracing::info!(target: super::TRACING_TARGET, url = %url, error = %e,
+                    tracing::info!(target: TRACING_TARGET, url = %url, error = %e,
                         "authorization server metadata not used");
                     let not_found = matches!(e, WireError::Status { status: 404 | 410, .. });
                     match &first_error {

@@ -11,7 +11,8 @@ use tokio::sync::watch;
 use url::Url;
 
 use super::fetch::DEFAULT_MAX_BODY;
-use super::{Fetcher, HttpResponse, WireError, TRACING_TARGET};
+use super::tracing_targets::TRACING_TARGET;
+use super::{Fetcher, HttpResponse, WireError};
 use crate::jwk::{Jwk, JwkSet, JwkSource, KeySourceError, KeysFuture, PublicKeyUse};
 
 /// The timing rules of a [`RemoteJwkSet`]. The defaults are the production values; tests shrink

@@ -59,6 +59,7 @@ mod metadata;
 mod protected_resource;
 #[cfg(feature = "axum")]
 mod token_endpoint;
+mod tracing_targets;
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -72,9 +73,7 @@ pub use fetch::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT,
 };
 #[cfg(feature = "gateway")]
-pub use gateway::{
-    Gateway, KeyFile, DEFAULT_SHUTDOWN_GRACE, GATEWAY_TRACING_TARGET, KEY_FILE_TRACING_TARGET,
-};
+pub use gateway::{Gateway, KeyFile, DEFAULT_SHUTDOWN_GRACE};
 pub use key_set::{KeySetConfig, KeySetStatus, KeyUseFilter, RemoteJwkSet};
 #[cfg(feature = "axum")]
 pub use layer::{BearerLayer, BearerRejection, BearerService, RejectionKind, DEFAULT_MAX_FORM_BODY};
@@ -88,9 +87,9 @@ pub use token_endpoint::{
     AuthorizationServer, AuthorizationServerBuilder, RegisteredClient, AS_DOCUMENT_MAX_AGE,
     DEFAULT_MAX_REFRESH_TOKENS, DEFAULT_REFRESH_TOKEN_LIFETIME, MAX_TOKEN_REQUEST,
 };
-
-/// The `tracing` target of every key-source event.
-pub const TRACING_TARGET: &str = "jwe_mint::keys";
+pub use tracing_targets::TRACING_TARGET;
+#[cfg(feature = "gateway")]
+pub use tracing_targets::{GATEWAY_TRACING_TARGET, KEY_FILE_TRACING_TARGET};
 
 /// A failure to fetch or use a remote document. Every variant names the URL (without any
 /// credentials: URLs with a user or password are refused), never a response body or a secret.

@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use super::discovery::{shorten, well_known_url};
+use super::tracing_targets::TRACING_TARGET;
 use super::{Discovery, KeyUseFilter, RemoteJwkSet, WireError};
 use crate::jwk::JwkSource;
 use crate::registry::{KeyLocation, Registry, ResourceEntry};
@@ -91,7 +92,7 @@ impl ProtectedResourceDiscovery {
         let url = protected_resource_metadata_url(resource)?;
         let outcome = self.fetch_metadata(&url, resource).await;
         if let Err(e) = &outcome {
-            tracing::warn!(target: super::TRACING_TARGET, url = %url, error = %e,
+            tracing::warn!(target: TRACING_TARGET, url = %url, error = %e,
                 "protected resource metadata not used");
         }
         outcome

@@ -36,7 +36,8 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
-use super::{ProtectedResourceDiscovery, WireError, TRACING_TARGET};
+use super::tracing_targets::TRACING_TARGET;
+use super::{ProtectedResourceDiscovery, WireError};
 use crate::error::{printable, Error, KeySourceError, Result};
 use crate::issuer::{Grant, Issuer, IssuerBuilder, TokenResponse};
 use crate::jwk::Jwk;

@@ -9,12 +9,10 @@ mod token_book;
 use url::Url;
 
 use super::discovery::well_known_url;
+use super::tracing_targets::CLIENT_TRACING_TARGET;
 use super::{Fetcher, HttpFetcher, HttpResponse, WireError};
 use token_book::{covers_url, normalise, shorten, RequestUrl};
 pub use token_book::{BearerToken, TokenBook, TokenBookBuilder, DEFAULT_REFRESH_SKEW};
-
-/// The `tracing` target of the client side's events.
-pub const TRACING_TARGET: &str = "jwe_mint::client";
 
 const PROTECTED_RESOURCE: &str = "/.well-known/oauth-protected-resource";
 
@@ -342,7 +340,7 @@ fn resource_metadata(url: &Url, headers: &http::HeaderMap) -> Result<Option<Stri
     let mut found: Option<String> = None;
     for value in headers.get_all(http::header::WWW_AUTHENTICATE) {
         let Some(challenges) = challenge::parse(value.as_bytes()) else {
-            tracing::info!(target: TRACING_TARGET, url = %url, "unparsable WWW-Authenticate ignored");
+            tracing::info!(target: CLIENT_TRACING_TARGET, url = %url, "unparsable WWW-Authenticate ignored");
             continue;
         };
         for c in challenges.iter().filter(|c| c.scheme.eq_ignore_ascii_case("bearer")) {

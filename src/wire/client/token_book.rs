@@ -12,6 +12,7 @@ use url::Url;
 use zeroize::Zeroizing;
 
 use super::ClientError;
+use crate::wire::tracing_targets::CLIENT_TRACING_TARGET;
 use crate::wire::{ConfigError, Discovery, HttpFetcher, HttpFetcherBuilder, HttpResponse};
 
 /// Default refresh skew: a token is renewed this long before it expires.
@@ -298,7 +299,7 @@ impl TokenBook {
         match self.obtain_inner(token.resource(), Need::Fresh).await {
             Ok(_) => Ok(self.token_for(url)),
             Err(e) if !expired => {
-                tracing::warn!(target: super::TRACING_TARGET, resource = token.resource(), error = %e,
+                tracing::warn!(target: CLIENT_TRACING_TARGET, resource = token.resource(), error = %e,
                     "token renewal failed; the current token is used until it expires");
                 Ok(Some(token))
             }

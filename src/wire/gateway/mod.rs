@@ -69,12 +69,10 @@ use tokio::net::TcpListener;
 
 use crate::error::{Error, Result};
 use crate::resource_server::{AccessToken, ResourceServer};
+use crate::wire::tracing_targets::GATEWAY_TRACING_TARGET;
 use crate::wire::{BearerLayer, BearerService, MetadataRouter, DEFAULT_MAX_AGE};
 
-pub use key_file::{KeyFile, KEY_FILE_TRACING_TARGET};
-
-/// The `tracing` target of the gateway's events (upstream failures, refused requests, shutdown).
-pub const GATEWAY_TRACING_TARGET: &str = "jwe_mint::gateway";
+pub use key_file::KeyFile;
 
 /// How long [`Gateway::serve`] waits, after the shutdown signal, for requests in flight.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
