@@ -37,11 +37,12 @@ use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
 use super::tracing_targets::TRACING_TARGET;
-use super::{ProtectedResourceDiscovery, WireError};
+use super::ProtectedResourceDiscovery;
 use crate::error::{printable, Error, KeySourceError, Result};
 use crate::issuer::{Grant, Issuer, IssuerBuilder, TokenResponse};
 use crate::jwk::Jwk;
 use crate::registry::Registry;
+use crate::wire::transport::{authorization_server_metadata_urls, WireError};
 
 /// Largest token request body (bytes); a larger one is `invalid_request`.
 pub const MAX_TOKEN_REQUEST: usize = 16 * 1024;
@@ -235,7 +236,7 @@ struct Paths {
 
 impl Paths {
     fn new(issuer: &str) -> Result<Paths> {
-        let metadata = super::authorization_server_metadata_urls(issuer)
+        let metadata = authorization_server_metadata_urls(issuer)
             .map_err(|e| Error::misuse(e.to_string()))?
             .into_iter()
             .next()

@@ -8,13 +8,12 @@ mod token_book;
 
 use url::Url;
 
-use super::discovery::well_known_url;
-use super::tracing_targets::CLIENT_TRACING_TARGET;
-use super::{Fetcher, HttpFetcher, HttpResponse, WireError};
+use crate::wire::tracing_targets::CLIENT_TRACING_TARGET;
+use crate::wire::transport::{
+    is_non_public, well_known_url, Fetcher, HttpFetcher, HttpResponse, WireError, PROTECTED_RESOURCE,
+};
 use token_book::{covers_url, normalise, shorten, RequestUrl};
 pub use token_book::{BearerToken, TokenBook, TokenBookBuilder, DEFAULT_REFRESH_SKEW};
-
-const PROTECTED_RESOURCE: &str = "/.well-known/oauth-protected-resource";
 
 /// Why the client side could not get a token or a response. Never carries a token, a refresh
 /// token or the client secret.
@@ -261,13 +260,13 @@ impl AuthorizedClient {
     /// one (its host is such an address, `localhost`, or a name resolving to one).
     async fn metadata_fetcher(&self, url: &Url) -> &HttpFetcher {
         let private = match url.host() {
-            Some(url::Host::Ipv4(a)) => super::is_non_public(a.into()),
-            Some(url::Host::Ipv6(a)) => super::is_non_public(a.into()),
+            Some(url::Host::Ipv4(a)) => is_non_public(a.into()),
+            Some(url::Host::Ipv6(a)) => is_non_public(a.into()),
             Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") => true,
             Some(url::Host::Domain(d)) => {
                 let port = url.port_or_known_default().unwrap_or(443);
                 match tokio::net::lookup_host((d, port)).await {
-                    Ok(mut addrs) => addrs.any(|a| super::is_non_public(a.ip())),
+                    Ok(mut addrs) => addrs.any(|a| is_non_public(a.ip())),
                     Err(_) => false,
                 }
             }

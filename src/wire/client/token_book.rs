@@ -13,7 +13,8 @@ use zeroize::Zeroizing;
 
 use super::ClientError;
 use crate::wire::tracing_targets::CLIENT_TRACING_TARGET;
-use crate::wire::{ConfigError, Discovery, HttpFetcher, HttpFetcherBuilder, HttpResponse};
+use crate::wire::transport::{ConfigError, HttpFetcher, HttpFetcherBuilder, HttpResponse, WireError};
+use crate::wire::Discovery;
 
 /// Default refresh skew: a token is renewed this long before it expires.
 pub const DEFAULT_REFRESH_SKEW: Duration = Duration::from_secs(30);
@@ -441,13 +442,13 @@ impl TokenBook {
                 let url = metadata.metadata_url.to_string();
                 let endpoint =
                     metadata.document.get("token_endpoint").and_then(Value::as_str).ok_or_else(|| {
-                        ClientError::Wire(crate::wire::WireError::InvalidMetadata {
+                        ClientError::Wire(WireError::InvalidMetadata {
                             url: url.clone(),
                             reason: "no `token_endpoint` string".into(),
                         })
                     })?;
                 let endpoint = Url::parse(endpoint).map_err(|_| {
-                    ClientError::Wire(crate::wire::WireError::InvalidMetadata {
+                    ClientError::Wire(WireError::InvalidMetadata {
                         url,
                         reason: "`token_endpoint` is not a URL".into(),
                     })
@@ -492,10 +493,7 @@ impl TokenBook {
             .body(std::mem::take(&mut *body))
             .build()
             .map_err(|e| {
-                ClientError::Wire(crate::wire::WireError::InvalidUrl {
-                    url: endpoint.to_string(),
-                    reason: e.to_string(),
-                })
+                ClientError::Wire(WireError::InvalidUrl { url: endpoint.to_string(), reason: e.to_string() })
             })?;
         let response = self.inner.fetcher.execute(request).await?;
         let url = endpoint.to_string();
@@ -515,10 +513,7 @@ impl TokenBook {
                     .and_then(Value::as_str)
                     .map(|d| printable(d, 200)),
             }),
-            None => Err(ClientError::Wire(crate::wire::WireError::Status {
-                url,
-                status: response.status.as_u16(),
-            })),
+            None => Err(ClientError::Wire(WireError::Status { url, status: response.status.as_u16() })),
         }
     }
 
