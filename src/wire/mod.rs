@@ -47,15 +47,13 @@
 //! to `tracing` with the target `jwe_mint::keys`.
 
 mod client;
-mod discovery;
 #[cfg(feature = "gateway")]
 mod gateway;
-mod key_set;
+mod keys;
 #[cfg(feature = "axum")]
 mod layer;
 #[cfg(feature = "axum")]
 mod metadata;
-mod protected_resource;
 #[cfg(feature = "axum")]
 mod token_endpoint;
 mod tracing_targets;
@@ -64,15 +62,18 @@ mod transport;
 pub use client::{
     AuthorizedClient, BearerToken, ClientError, TokenBook, TokenBookBuilder, DEFAULT_REFRESH_SKEW,
 };
-pub use discovery::{AuthorizationServerMetadata, Discovery};
 #[cfg(feature = "gateway")]
-pub use gateway::{Gateway, KeyFile, DEFAULT_SHUTDOWN_GRACE};
-pub use key_set::{KeySetConfig, KeySetStatus, KeyUseFilter, RemoteJwkSet};
+pub use gateway::{Gateway, DEFAULT_SHUTDOWN_GRACE};
+#[cfg(feature = "gateway")]
+pub use keys::KeyFile;
+pub use keys::{
+    AuthorizationServerMetadata, Discovery, KeySetConfig, KeySetStatus, KeyUseFilter,
+    ProtectedResourceDiscovery, ProtectedResourceMetadata, RemoteJwkSet,
+};
 #[cfg(feature = "axum")]
 pub use layer::{BearerLayer, BearerRejection, BearerService, RejectionKind, DEFAULT_MAX_FORM_BODY};
 #[cfg(feature = "axum")]
 pub use metadata::{MetadataRouter, DEFAULT_MAX_AGE};
-pub use protected_resource::{ProtectedResourceDiscovery, ProtectedResourceMetadata};
 #[cfg(feature = "axum")]
 pub use token_endpoint::{
     AuthorizationServer, AuthorizationServerBuilder, RegisteredClient, AS_DOCUMENT_MAX_AGE,

@@ -37,11 +37,11 @@ use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
 use super::tracing_targets::TRACING_TARGET;
-use super::ProtectedResourceDiscovery;
 use crate::error::{printable, Error, KeySourceError, Result};
 use crate::issuer::{Grant, Issuer, IssuerBuilder, TokenResponse};
 use crate::jwk::Jwk;
 use crate::registry::Registry;
+use crate::wire::keys::ProtectedResourceDiscovery;
 use crate::wire::transport::{authorization_server_metadata_urls, WireError};
 
 /// Largest token request body (bytes); a larger one is `invalid_request`.

@@ -12,9 +12,9 @@ use url::Url;
 use zeroize::Zeroizing;
 
 use super::ClientError;
+use crate::wire::keys::Discovery;
 use crate::wire::tracing_targets::CLIENT_TRACING_TARGET;
 use crate::wire::transport::{ConfigError, HttpFetcher, HttpFetcherBuilder, HttpResponse, WireError};
-use crate::wire::Discovery;
 
 /// Default refresh skew: a token is renewed this long before it expires.
 pub const DEFAULT_REFRESH_SKEW: Duration = Duration::from_secs(30);

@@ -38,7 +38,6 @@
 //! resource server's current keys.
 
 mod framing;
-mod key_file;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -71,8 +70,6 @@ use crate::error::{Error, Result};
 use crate::resource_server::{AccessToken, ResourceServer};
 use crate::wire::tracing_targets::GATEWAY_TRACING_TARGET;
 use crate::wire::{BearerLayer, BearerService, MetadataRouter, DEFAULT_MAX_AGE};
-
-pub use key_file::KeyFile;
 
 /// How long [`Gateway::serve`] waits, after the shutdown signal, for requests in flight.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 use url::Url;
 
-use super::{KeySetConfig, KeyUseFilter, RemoteJwkSet};
+use super::key_set::{KeySetConfig, KeyUseFilter, RemoteJwkSet};
 use crate::wire::tracing_targets::TRACING_TARGET;
 use crate::wire::transport::{authorization_server_metadata_urls, shorten, Fetcher, WireError};
 

@@ -13,7 +13,8 @@ use std::task::Poll;
 use serde_json::{Map, Value};
 use url::Url;
 
-use super::{Discovery, KeyUseFilter, RemoteJwkSet};
+use super::discovery::Discovery;
+use super::key_set::{KeyUseFilter, RemoteJwkSet};
 use crate::jwk::JwkSource;
 use crate::registry::{KeyLocation, Registry, ResourceEntry};
 use crate::token::ResourceIndicator;
