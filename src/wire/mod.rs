@@ -51,9 +51,7 @@ mod client;
 mod gateway;
 mod keys;
 #[cfg(feature = "axum")]
-mod layer;
-#[cfg(feature = "axum")]
-mod metadata;
+mod resource_server;
 #[cfg(feature = "axum")]
 mod token_endpoint;
 mod tracing_targets;
@@ -71,9 +69,10 @@ pub use keys::{
     ProtectedResourceDiscovery, ProtectedResourceMetadata, RemoteJwkSet,
 };
 #[cfg(feature = "axum")]
-pub use layer::{BearerLayer, BearerRejection, BearerService, RejectionKind, DEFAULT_MAX_FORM_BODY};
-#[cfg(feature = "axum")]
-pub use metadata::{MetadataRouter, DEFAULT_MAX_AGE};
+pub use resource_server::{
+    BearerLayer, BearerRejection, BearerService, MetadataRouter, RejectionKind, DEFAULT_MAX_AGE,
+    DEFAULT_MAX_FORM_BODY,
+};
 #[cfg(feature = "axum")]
 pub use token_endpoint::{
     AuthorizationServer, AuthorizationServerBuilder, RegisteredClient, AS_DOCUMENT_MAX_AGE,

@@ -68,8 +68,8 @@ use tokio::net::TcpListener;
 
 use crate::error::{Error, Result};
 use crate::resource_server::{AccessToken, ResourceServer};
+use crate::wire::resource_server::{BearerLayer, BearerService, MetadataRouter, DEFAULT_MAX_AGE};
 use crate::wire::tracing_targets::GATEWAY_TRACING_TARGET;
-use crate::wire::{BearerLayer, BearerService, MetadataRouter, DEFAULT_MAX_AGE};
 
 /// How long [`Gateway::serve`] waits, after the shutdown signal, for requests in flight.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);

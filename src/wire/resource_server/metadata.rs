@@ -24,7 +24,7 @@ pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(600);
 /// The RFC 9728 §3.1 metadata URL of `resource`, exactly as an AS computes it
 /// ([`protected_resource_metadata_url`](protected_resource_metadata_url)), after the
 /// checks of a resource indicator (RFC 8707: absolute, no fragment, no dot segments).
-pub(crate) fn metadata_url(resource: &str) -> Result<url::Url> {
+pub(super) fn metadata_url(resource: &str) -> Result<url::Url> {
     ResourceIndicator::parse(resource)?;
     protected_resource_metadata_url(resource).map_err(|e| Error::misuse(e.to_string()))
 }
