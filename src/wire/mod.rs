@@ -46,17 +46,22 @@
 //! Every failure is a [`WireError`] that names the URL. Events (refreshes, failures, kid misses) go
 //! to `tracing` with the target `jwe_mint::keys`.
 
+#[cfg(feature = "axum")]
+mod authorization_server;
 mod client;
 #[cfg(feature = "gateway")]
 mod gateway;
 mod keys;
 #[cfg(feature = "axum")]
 mod resource_server;
-#[cfg(feature = "axum")]
-mod token_endpoint;
 mod tracing_targets;
 mod transport;
 
+#[cfg(feature = "axum")]
+pub use authorization_server::{
+    AuthorizationServer, AuthorizationServerBuilder, RegisteredClient, AS_DOCUMENT_MAX_AGE,
+    DEFAULT_MAX_REFRESH_TOKENS, DEFAULT_REFRESH_TOKEN_LIFETIME, MAX_TOKEN_REQUEST,
+};
 pub use client::{
     AuthorizedClient, BearerToken, ClientError, TokenBook, TokenBookBuilder, DEFAULT_REFRESH_SKEW,
 };
@@ -72,11 +77,6 @@ pub use keys::{
 pub use resource_server::{
     BearerLayer, BearerRejection, BearerService, MetadataRouter, RejectionKind, DEFAULT_MAX_AGE,
     DEFAULT_MAX_FORM_BODY,
-};
-#[cfg(feature = "axum")]
-pub use token_endpoint::{
-    AuthorizationServer, AuthorizationServerBuilder, RegisteredClient, AS_DOCUMENT_MAX_AGE,
-    DEFAULT_MAX_REFRESH_TOKENS, DEFAULT_REFRESH_TOKEN_LIFETIME, MAX_TOKEN_REQUEST,
 };
 pub use tracing_targets::TRACING_TARGET;
 #[cfg(feature = "gateway")]
