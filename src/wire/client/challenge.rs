@@ -5,14 +5,14 @@
 /// case-insensitively).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Challenge {
-    pub scheme: String,
-    pub params: Vec<(String, String)>,
-    pub token68: Option<String>,
+    pub(crate) scheme: String,
+    pub(crate) params: Vec<(String, String)>,
+    pub(crate) token68: Option<String>,
 }
 
 impl Challenge {
     /// The value of the parameter `name` (lowercase), if present exactly once.
-    pub fn param(&self, name: &str) -> Result<Option<&str>, ()> {
+    pub(crate) fn param(&self, name: &str) -> Result<Option<&str>, ()> {
         let mut found = self.params.iter().filter(|(n, _)| n == name);
         match (found.next(), found.next()) {
             (None, _) => Ok(None),

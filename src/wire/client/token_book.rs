@@ -6,13 +6,15 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use serde_json::{Map, Value};
 use tokio::sync::{watch, OnceCell};
 use url::Url;
 use zeroize::Zeroizing;
 
-use super::ClientError;
-use crate::wire::{ConfigError, Discovery, HttpFetcher, HttpFetcherBuilder, HttpResponse};
+use super::error::{shorten, ClientError};
+use super::token_request::{self, Credentials, IssuedToken, TokenEndpointResponse};
+use super::url_match::{covers_url, normalise, RequestUrl};
+use crate::wire::tracing_targets::CLIENT_TRACING_TARGET;
+use crate::wire::transport::{ConfigError, HttpFetcher, HttpFetcherBuilder, HttpResponse};
 
 /// Default refresh skew: a token is renewed this long before it expires.
 pub const DEFAULT_REFRESH_SKEW: Duration = Duration::from_secs(30);
@@ -100,9 +102,11 @@ impl TokenBookBuilder {
         Ok(TokenBook {
             inner: Arc::new(Inner {
                 issuer: self.issuer,
-                client_id: self.client_id,
-                client_secret: self.client_secret,
-                scope: self.scope,
+                credentials: Credentials {
+                    client_id: self.client_id,
+                    client_secret: self.client_secret,
+                    scope: self.scope,
+                },
                 fetcher,
                 strict,
                 refresh_skew: self.refresh_skew,
@@ -150,9 +154,7 @@ pub struct TokenBook {
 
 struct Inner {
     issuer: String,
-    client_id: String,
-    client_secret: Zeroizing<String>,
-    scope: Option<String>,
+    credentials: Credentials,
     fetcher: HttpFetcher,
     strict: HttpFetcher,
     refresh_skew: Duration,
@@ -198,7 +200,7 @@ impl fmt::Debug for TokenBook {
             self.inner.lock().entries.iter().map(|e| e.token.resource().to_owned()).collect();
         f.debug_struct("TokenBook")
             .field("issuer", &self.inner.issuer)
-            .field("client_id", &self.inner.client_id)
+            .field("client_id", &self.inner.credentials.client_id)
             .field("resources", &resources)
             .finish_non_exhaustive()
     }
@@ -298,7 +300,7 @@ impl TokenBook {
         match self.obtain_inner(token.resource(), Need::Fresh).await {
             Ok(_) => Ok(self.token_for(url)),
             Err(e) if !expired => {
-                tracing::warn!(target: super::TRACING_TARGET, resource = token.resource(), error = %e,
+                tracing::warn!(target: CLIENT_TRACING_TARGET, resource = token.resource(), error = %e,
                     "token renewal failed; the current token is used until it expires");
                 Ok(Some(token))
             }
@@ -434,91 +436,18 @@ impl TokenBook {
     async fn token_endpoint(&self) -> Result<&Url, ClientError> {
         self.inner
             .token_endpoint
-            .get_or_try_init(|| async {
-                let discovery = Discovery::new(Arc::new(self.inner.fetcher.clone()));
-                let metadata = discovery.authorization_server(&self.inner.issuer).await?;
-                let url = metadata.metadata_url.to_string();
-                let endpoint =
-                    metadata.document.get("token_endpoint").and_then(Value::as_str).ok_or_else(|| {
-                        ClientError::Wire(crate::wire::WireError::InvalidMetadata {
-                            url: url.clone(),
-                            reason: "no `token_endpoint` string".into(),
-                        })
-                    })?;
-                let endpoint = Url::parse(endpoint).map_err(|_| {
-                    ClientError::Wire(crate::wire::WireError::InvalidMetadata {
-                        url,
-                        reason: "`token_endpoint` is not a URL".into(),
-                    })
-                })?;
-                self.inner.fetcher.check_url(&endpoint)?;
-                Ok(endpoint)
-            })
+            .get_or_try_init(|| token_request::discover(&self.inner.fetcher, &self.inner.issuer))
             .await
     }
 
-    /// POSTs a token request (RFC 6749 §3.2: form body, `client_secret_basic`) with the
-    /// `resource` parameters (RFC 8707 §2) and the configured scope.
+    /// POSTs a token request to the issuer's token endpoint (see [`Credentials::request`]).
     async fn token_request(
         &self,
         form: &[(&str, &str)],
         resources: &[&str],
     ) -> Result<TokenEndpointResponse, ClientError> {
-        let endpoint = self.token_endpoint().await?.clone();
-        let mut body = {
-            let mut body = url::form_urlencoded::Serializer::new(String::new());
-            body.extend_pairs(form);
-            for r in resources {
-                body.append_pair("resource", r);
-            }
-            if let Some(scope) = &self.inner.scope {
-                body.append_pair("scope", scope);
-            }
-            Zeroizing::new(body.finish())
-        };
-        // RFC 6749 §2.3.1: id and secret are form-urlencoded before the Basic encoding.
-        let encode =
-            |s: &str| Zeroizing::new(url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>());
-        let (id, secret) = (encode(&self.inner.client_id), encode(&self.inner.client_secret));
-        let request = self
-            .inner
-            .fetcher
-            .client()
-            .post(endpoint.clone())
-            .basic_auth(id.as_str(), Some(secret.as_str()))
-            .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(http::header::ACCEPT, "application/json")
-            .body(std::mem::take(&mut *body))
-            .build()
-            .map_err(|e| {
-                ClientError::Wire(crate::wire::WireError::InvalidUrl {
-                    url: endpoint.to_string(),
-                    reason: e.to_string(),
-                })
-            })?;
-        let response = self.inner.fetcher.execute(request).await?;
-        let url = endpoint.to_string();
-        if response.status == http::StatusCode::OK {
-            return Ok(TokenEndpointResponse { url, response });
-        }
-        // RFC 6749 §5.2: 400 (401 for invalid_client) with a JSON `error`.
-        let document = crate::json::parse_object(&response.body, "error response").ok();
-        match document.as_ref().and_then(|d| d.get("error")).and_then(Value::as_str) {
-            Some(code) => Err(ClientError::TokenEndpoint {
-                url,
-                status: response.status.as_u16(),
-                code: printable(code, 64),
-                description: document
-                    .as_ref()
-                    .and_then(|d| d.get("error_description"))
-                    .and_then(Value::as_str)
-                    .map(|d| printable(d, 200)),
-            }),
-            None => Err(ClientError::Wire(crate::wire::WireError::Status {
-                url,
-                status: response.status.as_u16(),
-            })),
-        }
+        let endpoint = self.token_endpoint().await?;
+        self.inner.credentials.request(&self.inner.fetcher, endpoint, form, resources).await
     }
 
     /// Parses a token response and stores its tokens and refresh token.
@@ -527,150 +456,34 @@ impl TokenBook {
         response: &TokenEndpointResponse,
         requested: Option<&str>,
     ) -> Result<Vec<String>, ClientError> {
-        let url = &response.url;
-        let invalid =
-            |reason: &str| ClientError::InvalidTokenResponse { url: url.clone(), reason: reason.into() };
-        let document = crate::json::parse_object(&response.response.body, "token response")
-            .map_err(|_| invalid("not a JSON object"))?;
         let now = Instant::now();
-        let mut parsed = Vec::new();
-        match document.get("access_tokens") {
-            Some(Value::Array(items)) if !items.is_empty() => {
-                for item in items {
-                    let item =
-                        item.as_object().ok_or_else(|| invalid("`access_tokens` entries must be objects"))?;
-                    parsed.push(self.entry(item, None, now).map_err(|r| invalid(&r))?);
-                }
-            }
-            Some(_) => return Err(invalid("`access_tokens` must be a non-empty array")),
-            None => parsed.push(self.entry(&document, requested, now).map_err(|r| invalid(&r))?),
-        }
-        let refresh_token = match document.get("refresh_token") {
-            None => None,
-            Some(Value::String(s)) if !s.is_empty() => Some(Arc::new(Zeroizing::new(s.clone()))),
-            Some(_) => return Err(invalid("`refresh_token` must be a non-empty string")),
-        };
+        let issued = token_request::parse(response, requested)?;
+        let parsed: Vec<Entry> = issued.tokens.into_iter().map(|t| self.entry(t, now)).collect();
         let stored: Vec<String> = parsed.iter().map(|e| e.token.resource().to_owned()).collect();
         let mut state = self.inner.lock();
         for entry in parsed {
             state.entries.retain(|e| e.matcher != entry.matcher);
             state.entries.push(entry);
         }
-        if refresh_token.is_some() {
-            state.refresh_token = refresh_token;
+        if issued.refresh_token.is_some() {
+            state.refresh_token = issued.refresh_token;
         }
         Ok(stored)
     }
 
-    fn entry(
-        &self,
-        item: &Map<String, Value>,
-        requested: Option<&str>,
-        now: Instant,
-    ) -> Result<Entry, String> {
-        let token = match item.get("access_token") {
-            Some(Value::String(t)) if is_b64token(t) => t,
-            Some(Value::String(_)) => return Err("`access_token` is not a valid bearer token".into()),
-            _ => return Err("no `access_token` string".into()),
-        };
-        match item.get("token_type").and_then(Value::as_str) {
-            Some(t) if t.eq_ignore_ascii_case("bearer") => {}
-            _ => return Err("`token_type` is not Bearer".into()),
-        }
-        let resource = match (item.get("resource"), requested) {
-            (Some(Value::String(r)), _) => r.as_str(),
-            (Some(_), _) => return Err("`resource` must be a string".into()),
-            // RFC 8707: a token for the one resource requested.
-            (None, Some(r)) => r,
-            (None, None) => return Err("no `resource`: the token's resource server is unknown".into()),
-        };
-        let matcher =
-            normalise(resource).ok_or("`resource` is not an absolute http(s) URI without dot segments")?;
-        let lifetime = match item.get("expires_in") {
-            None => None,
-            Some(v) => {
-                Some(Duration::from_secs(v.as_u64().ok_or("`expires_in` must be a non-negative integer")?))
-            }
-        };
-        let expires_at = lifetime.and_then(|l| now.checked_add(l));
-        let refresh_at =
-            lifetime.and_then(|l| now.checked_add(l.saturating_sub(self.inner.refresh_skew.min(l / 2))));
-        Ok(Entry {
-            matcher,
-            token: BearerToken {
-                value: Arc::new(Zeroizing::new(token.clone())),
-                resource: Arc::from(resource),
-            },
+    /// The book's entry for a token issued at `now`: due for renewal within the refresh skew of
+    /// its expiry, at most half its lifetime early.
+    fn entry(&self, issued: IssuedToken, now: Instant) -> Entry {
+        let expires_at = issued.lifetime.and_then(|l| now.checked_add(l));
+        let refresh_at = issued
+            .lifetime
+            .and_then(|l| now.checked_add(l.saturating_sub(self.inner.refresh_skew.min(l / 2))));
+        Entry {
+            matcher: issued.matcher,
+            token: BearerToken { value: Arc::new(issued.value), resource: Arc::from(issued.resource) },
             expires_at,
             refresh_at,
-        })
-    }
-}
-
-/// A 200 answer of the token endpoint (or a response given to [`TokenBook::insert_token_response`]).
-struct TokenEndpointResponse {
-    url: String,
-    response: HttpResponse,
-}
-
-/// RFC 6750 §2.1 `b64token`: what fits in an `Authorization: Bearer` header.
-fn is_b64token(t: &str) -> bool {
-    let body = t.trim_end_matches('=');
-    !body.is_empty() && body.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
-}
-
-/// A resource identifier in the form requests are compared in: an absolute `http(s)` URL with a
-/// host, no credentials, no fragment, no dot segments (RFC 8707 §2), serialised by the URL
-/// parser (scheme and host lowercased, default port dropped, empty path as `/`).
-pub(crate) fn normalise(resource: &str) -> Option<String> {
-    let resource = crate::token::ResourceIndicator::parse(resource).ok()?;
-    let url = Url::parse(resource.as_str()).ok()?;
-    if !matches!(url.scheme(), "https" | "http") || url.host().is_none() || !url.username().is_empty() {
-        return None;
-    }
-    if url.password().is_some() {
-        return None;
-    }
-    Some(url.to_string())
-}
-
-/// Whether the resource `matcher` (normalised) covers the request URL `url`: the rule of
-/// resource indicators (`crate::token::covers`: the same URL, or a path-segment prefix), applied
-/// to the URL as it will be sent and to it without its query. Dot segments in the URL as given,
-/// and `%2F` / `%5C` in its path (servers that decode them would see other segments), never
-/// match.
-pub(crate) fn covers_url(matcher: &str, url: &RequestUrl) -> Option<usize> {
-    (crate::token::covers(matcher, &url.full) || crate::token::covers(matcher, &url.without_query))
-        .then_some(matcher.len())
-}
-
-/// A request URL in the forms [`covers_url`] compares.
-pub(crate) struct RequestUrl {
-    full: String,
-    without_query: String,
-}
-
-impl RequestUrl {
-    pub(crate) fn parse(raw: &str) -> Option<RequestUrl> {
-        let raw = raw.split('#').next().unwrap_or(raw);
-        if crate::token::has_dot_segment(raw) || raw.contains('\\') {
-            return None;
         }
-        let mut url = Url::parse(raw).ok()?;
-        if !matches!(url.scheme(), "https" | "http") || url.host().is_none() {
-            return None;
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return None;
-        }
-        let path = url.path().to_ascii_lowercase();
-        if path.contains("%2f") || path.contains("%5c") || crate::token::has_dot_segment(url.path()) {
-            return None;
-        }
-        url.set_fragment(None);
-        let full = url.to_string();
-        url.set_query(None);
-        Some(RequestUrl { full, without_query: url.to_string() })
     }
 }
 
@@ -683,17 +496,10 @@ fn best_match<'a>(entries: &'a [Entry], url: &str) -> Option<&'a Entry> {
         .map(|(_, e)| e)
 }
 
-/// A value from a remote document, for an error message: printable ASCII, bounded.
-fn printable(s: &str, max: usize) -> String {
-    s.chars().take(max).map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect()
-}
-
-pub(crate) fn shorten(s: &str) -> String {
-    printable(s, 200)
-}
-
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
     use super::*;
 
     fn book() -> TokenBook {

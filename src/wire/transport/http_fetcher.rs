@@ -1,17 +1,17 @@
-//! The [`Fetcher`] trait and its `reqwest` + rustls implementation, [`HttpFetcher`].
+//! [`HttpFetcher`], the [`Fetcher`] on `reqwest` + rustls, and its [`HttpFetcherBuilder`].
 
 use std::error::Error as StdError;
 use std::fmt;
-use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::IpAddr;
 use std::path::Path;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use url::{Host, Url};
 
-use super::WireError;
+use super::address::{is_loopback_host, is_non_public, PublicOnlyResolver, Refused};
+use super::error::{ConfigError, WireError};
+use super::fetcher::{FetchFuture, Fetcher, HttpResponse};
 
 /// Default limit for establishing the TCP connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -19,82 +19,6 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default limit for a response body (1 MiB); reading stops past it.
 pub const DEFAULT_MAX_BODY: usize = 1 << 20;
-
-/// The future a [`Fetcher`] returns.
-pub type FetchFuture<'a> = Pin<Box<dyn Future<Output = Result<HttpResponse, WireError>> + Send + 'a>>;
-
-/// Gets a URL: the one network operation the key sources need, so that you can bring your own
-/// client, proxy or trust store.
-///
-/// An implementation must not follow redirects (a 3xx is either returned as is or refused with
-/// [`WireError::Redirect`]), must bound the time and the body size it accepts, and must name the URL in
-/// every error. [`HttpFetcher`] does all of that.
-pub trait Fetcher: Send + Sync {
-    /// GET `url`; the response's status, headers and (bounded) body.
-    fn get<'a>(&'a self, url: &'a Url) -> FetchFuture<'a>;
-}
-
-/// A response as a [`Fetcher`] returns it.
-#[derive(Clone)]
-#[non_exhaustive]
-pub struct HttpResponse {
-    /// The HTTP status.
-    pub status: http::StatusCode,
-    /// The response headers.
-    pub headers: http::HeaderMap,
-    /// The whole body.
-    pub body: Vec<u8>,
-}
-
-impl HttpResponse {
-    /// A response with these parts.
-    pub fn new(status: http::StatusCode, headers: http::HeaderMap, body: Vec<u8>) -> HttpResponse {
-        HttpResponse { status, headers, body }
-    }
-
-    /// `Ok` for 200; [`WireError::Redirect`] for a 3xx; [`WireError::Status`] otherwise.
-    pub fn require_ok(&self, url: &Url) -> Result<(), WireError> {
-        let status = self.status.as_u16();
-        if self.status.is_redirection() {
-            Err(WireError::Redirect { url: url.to_string(), status })
-        } else if self.status != http::StatusCode::OK {
-            Err(WireError::Status { url: url.to_string(), status })
-        } else {
-            Ok(())
-        }
-    }
-}
-
-impl fmt::Debug for HttpResponse {
-    // The body is a (public) document, but it can be large: print its length only.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HttpResponse")
-            .field("status", &self.status)
-            .field("headers", &self.headers)
-            .field("body_len", &self.body.len())
-            .finish()
-    }
-}
-
-/// Why an [`HttpFetcher`] could not be configured.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum ConfigError {
-    /// A CA file could not be read or holds no parsable certificate.
-    #[error("CA file {path}: {reason}")]
-    CaFile {
-        /// The file.
-        path: String,
-        /// Why it was refused.
-        reason: String,
-    },
-    /// PEM data given directly holds no parsable certificate.
-    #[error("CA certificates: {0}")]
-    CaPem(String),
-    /// The HTTP client could not be built (e.g. the platform trust store could not be loaded).
-    #[error("HTTP client: {0}")]
-    Client(String),
-}
 
 /// Configures an [`HttpFetcher`]. The defaults are the safe ones: connect 2 s, whole request 5 s,
 /// body 1 MiB, `https` only, the platform's trust store, no proxy, no redirects.
@@ -444,142 +368,9 @@ fn deepest_reason(e: &(dyn StdError + 'static)) -> String {
     last.to_string()
 }
 
-fn is_loopback_host(host: &Host<&str>) -> bool {
-    match host {
-        Host::Ipv4(a) => a.is_loopback(),
-        Host::Ipv6(a) => a.is_loopback() || a.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
-        Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
-    }
-}
-
-/// Whether an address is one that [`HttpFetcherBuilder::refuse_private_addresses`] refuses:
-/// unspecified, loopback, private (RFC 1918), shared (RFC 6598), link-local, broadcast, multicast,
-/// documentation, benchmarking and reserved IPv4; unspecified, loopback, unique-local (RFC 4193),
-/// link-local, site-local, multicast and documentation IPv6; and IPv6 forms that embed an IPv4
-/// address (IPv4-mapped, IPv4-compatible, NAT64 `64:ff9b::/96`, 6to4 `2002::/16`) judged by that
-/// IPv4 address.
-pub fn is_non_public(addr: IpAddr) -> bool {
-    match addr {
-        IpAddr::V4(a) => v4_non_public(a),
-        IpAddr::V6(a) => v6_non_public(a),
-    }
-}
-
-fn v4_non_public(a: Ipv4Addr) -> bool {
-    let [o0, o1, o2, _] = a.octets();
-    o0 == 0 // "this network", incl. 0.0.0.0 (RFC 1122 §3.2.1.3)
-        || a.is_loopback()
-        || a.is_private()
-        || a.is_link_local()
-        || a.is_broadcast()
-        || a.is_multicast()
-        || a.is_documentation()
-        || (o0 == 100 && (o1 & 0xc0) == 64) // shared address space (RFC 6598)
-        || (o0 == 192 && o1 == 0 && o2 == 0) // IETF protocol assignments (RFC 6890)
-        || (o0 == 198 && (o1 & 0xfe) == 18) // benchmarking (RFC 2544)
-        || o0 >= 240 // reserved (RFC 1112 §4)
-}
-
-fn v6_non_public(a: Ipv6Addr) -> bool {
-    let s = a.segments();
-    let embedded = |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
-    if a.is_unspecified() || a.is_loopback() {
-        return true;
-    }
-    if let Some(v4) = a.to_ipv4_mapped() {
-        return v4_non_public(v4);
-    }
-    if s[..6] == [0; 6] {
-        // IPv4-compatible (RFC 4291 §2.5.5.1, deprecated)
-        return v4_non_public(embedded(s[6], s[7]));
-    }
-    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        return v4_non_public(embedded(s[6], s[7])); // NAT64 (RFC 6052 §2.1)
-    }
-    if s[0] == 0x2002 {
-        return v4_non_public(embedded(s[1], s[2])); // 6to4 (RFC 3056 §2)
-    }
-    (s[0] & 0xfe00) == 0xfc00 // unique local (RFC 4193)
-        || (s[0] & 0xffc0) == 0xfe80 // link-local
-        || (s[0] & 0xffc0) == 0xfec0 // site-local (RFC 3879, deprecated)
-        || (s[0] & 0xff00) == 0xff00 // multicast
-        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation (RFC 3849)
-}
-
-/// The resolver's refusal, found again in reqwest's error chain.
-#[derive(Debug)]
-struct Refused(IpAddr);
-
-impl fmt::Display for Refused {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "address {} is not public", self.0)
-    }
-}
-
-impl StdError for Refused {}
-
-/// Resolves with the system resolver and keeps only public addresses: the connector never sees
-/// the others, so the address judged is the address connected to.
-struct PublicOnlyResolver;
-
-impl reqwest::dns::Resolve for PublicOnlyResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let first = all.first().map(SocketAddr::ip);
-            let public: Vec<SocketAddr> = all.into_iter().filter(|a| !is_non_public(a.ip())).collect();
-            match (public.is_empty(), first) {
-                (false, _) => Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs),
-                (true, Some(addr)) => Err(Box::new(Refused(addr)) as Box<dyn StdError + Send + Sync>),
-                (true, None) => Err(format!("{host}: no address").into()),
-            }
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn non_public_addresses() {
-        let refused = [
-            "0.0.0.0",
-            "127.0.0.1",
-            "127.1.2.3",
-            "10.1.2.3",
-            "172.16.0.1",
-            "172.31.255.255",
-            "192.168.1.1",
-            "169.254.169.254",
-            "255.255.255.255",
-            "100.64.0.1",
-            "224.0.0.1",
-            "240.0.0.1",
-            "::",
-            "::1",
-            "fc00::1",
-            "fd12:3456::1",
-            "fe80::1",
-            "ff02::1",
-            "::ffff:127.0.0.1",
-            "::ffff:10.0.0.1",
-            "::ffff:169.254.169.254",
-            "::127.0.0.1",
-            "64:ff9b::a9fe:a9fe",
-            "2002:7f00:1::",
-            "2001:db8::1",
-        ];
-        for a in refused {
-            assert!(is_non_public(a.parse().unwrap()), "{a} must be refused");
-        }
-        let allowed =
-            ["1.1.1.1", "8.8.8.8", "172.32.0.1", "100.128.0.1", "2606:4700::1111", "::ffff:1.1.1.1"];
-        for a in allowed {
-            assert!(!is_non_public(a.parse().unwrap()), "{a} must be allowed");
-        }
-    }
 
     #[test]
     fn url_checks_before_any_connection() {

@@ -6,10 +6,9 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 use url::Url;
 
-use super::{Fetcher, KeySetConfig, KeyUseFilter, RemoteJwkSet, WireError};
-
-const OAUTH_AS: &str = "/.well-known/oauth-authorization-server";
-const OPENID: &str = "/.well-known/openid-configuration";
+use super::key_set::{KeySetConfig, KeyUseFilter, RemoteJwkSet};
+use crate::wire::tracing_targets::TRACING_TARGET;
+use crate::wire::transport::{authorization_server_metadata_urls, shorten, Fetcher, WireError};
 
 /// An authorization server's metadata document, checked: its `issuer` is identical to the one
 /// looked up (RFC 8414 §3.3) and its `jwks_uri` passed the origin rule of [`Discovery`].
@@ -87,7 +86,7 @@ impl Discovery {
             match self.try_metadata(&url, issuer).await {
                 Ok(metadata) => return Ok(metadata),
                 Err(e) => {
-                    tracing::info!(target: super::TRACING_TARGET, url = %url, error = %e,
+                    tracing::info!(target: TRACING_TARGET, url = %url, error = %e,
                         "authorization server metadata not used");
                     let not_found = matches!(e, WireError::Status { status: 404 | 410, .. });
                     match &first_error {
@@ -163,60 +162,6 @@ impl Discovery {
         } else {
             Err(refused("not on the metadata's origin nor an allowed one"))
         }
-    }
-}
-
-/// The URLs where an issuer's metadata may be, in the order tried: the RFC 8414 §3.1 URL (the
-/// well-known segment inserted between host and path, after stripping one trailing `/`), the
-/// OpenID Connect Discovery URL inserted the same way, and the OpenID URL appended to the issuer
-/// (OpenID Connect Discovery 1.0 §4). Duplicates (an issuer without a path) appear once.
-///
-/// ```
-/// use jwe_mint::wire::authorization_server_metadata_urls;
-/// let urls = authorization_server_metadata_urls("https://as.example.com/tenant1/").unwrap();
-/// let urls: Vec<&str> = urls.iter().map(|u| u.as_str()).collect();
-/// assert_eq!(urls, [
-///     "https://as.example.com/.well-known/oauth-authorization-server/tenant1",
-///     "https://as.example.com/.well-known/openid-configuration/tenant1",
-///     "https://as.example.com/tenant1/.well-known/openid-configuration",
-/// ]);
-/// ```
-pub fn authorization_server_metadata_urls(issuer: &str) -> Result<Vec<Url>, WireError> {
-    let invalid = |reason: &str| WireError::InvalidUrl { url: issuer.to_string(), reason: reason.into() };
-    let parsed = Url::parse(issuer).map_err(|e| invalid(&e.to_string()))?;
-    // RFC 8414 §2: an https URL with no query or fragment.
-    if parsed.query().is_some() || parsed.fragment().is_some() {
-        return Err(invalid("an issuer has no query or fragment"));
-    }
-    if parsed.cannot_be_a_base() || parsed.host().is_none() {
-        return Err(invalid("an issuer needs a host"));
-    }
-    let mut urls = vec![well_known_url(&parsed, OAUTH_AS), well_known_url(&parsed, OPENID)];
-    let path = parsed.path();
-    let mut appended = parsed.clone();
-    appended.set_path(&format!("{}{OPENID}", path.strip_suffix('/').unwrap_or(path)));
-    if !urls.contains(&appended) {
-        urls.push(appended);
-    }
-    Ok(urls)
-}
-
-/// `well_known` inserted between the host and the path of `id`, after stripping one trailing
-/// `/` from the path (RFC 8414 §3.1, RFC 9728 §3.1); the query, if any, stays after the path.
-pub(super) fn well_known_url(id: &Url, well_known: &str) -> Url {
-    let path = id.path();
-    let path = path.strip_suffix('/').unwrap_or(path);
-    let mut url = id.clone();
-    url.set_path(&format!("{well_known}{path}"));
-    url.set_fragment(None);
-    url
-}
-
-/// Values taken from a remote document go into errors shortened.
-pub(super) fn shorten(s: &str) -> String {
-    match s.char_indices().nth(200) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
     }
 }
 

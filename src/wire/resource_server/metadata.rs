@@ -15,22 +15,23 @@ use crate::error::{Error, Result};
 use crate::jwk::{JwkSet, PublicKeyUse};
 use crate::resource_server::{published_key, ResourceServer};
 use crate::token::ResourceIndicator;
+use crate::wire::transport::protected_resource_metadata_url;
 
 /// Default `Cache-Control: max-age` of both documents: 10 minutes, the lifetime a key-set cache
 /// assumes when none is given (so a key rotation reaches the ASs in the same time).
 pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(600);
 
 /// The RFC 9728 §3.1 metadata URL of `resource`, exactly as an AS computes it
-/// ([`protected_resource_metadata_url`](super::protected_resource_metadata_url)), after the
+/// ([`protected_resource_metadata_url`](protected_resource_metadata_url)), after the
 /// checks of a resource indicator (RFC 8707: absolute, no fragment, no dot segments).
-pub(crate) fn metadata_url(resource: &str) -> Result<url::Url> {
+pub(super) fn metadata_url(resource: &str) -> Result<url::Url> {
     ResourceIndicator::parse(resource)?;
-    super::protected_resource_metadata_url(resource).map_err(|e| Error::misuse(e.to_string()))
+    protected_resource_metadata_url(resource).map_err(|e| Error::misuse(e.to_string()))
 }
 
 /// An RS's RFC 9728 metadata document and its `jwks_uri` JWK Set, served by [`MetadataRouter::router`]
 /// at `/.well-known/oauth-protected-resource<resource path>` (RFC 9728 §3.1, the URL
-/// [`protected_resource_metadata_url`](super::protected_resource_metadata_url) gives an AS) and at
+/// [`protected_resource_metadata_url`](protected_resource_metadata_url) gives an AS) and at
 /// the path of `jwks_uri`, both with `Cache-Control: max-age` (RFC 9111 §5.2.2.1).
 ///
 /// The JWK Set holds the public halves of the RS's decryption keys, each with `use: enc`, its

@@ -10,9 +10,9 @@ use http_cache_semantics::{CacheOptions, CachePolicy};
 use tokio::sync::watch;
 use url::Url;
 
-use super::fetch::DEFAULT_MAX_BODY;
-use super::{Fetcher, HttpResponse, WireError, TRACING_TARGET};
 use crate::jwk::{Jwk, JwkSet, JwkSource, KeySourceError, KeysFuture, PublicKeyUse};
+use crate::wire::tracing_targets::TRACING_TARGET;
+use crate::wire::transport::{Fetcher, HttpResponse, WireError, DEFAULT_MAX_BODY};
 
 /// The timing rules of a [`RemoteJwkSet`]. The defaults are the production values; tests shrink
 /// them.

@@ -11,12 +11,10 @@ use arc_swap::ArcSwap;
 
 use crate::error::{Error, KeySourceError, Result};
 use crate::jwk::{JwkSet, JwkSource};
+use crate::wire::tracing_targets::KEY_FILE_TRACING_TARGET;
 
 /// Largest key file read, in bytes.
 const MAX_KEY_FILE: u64 = 1024 * 1024;
-
-/// The `tracing` target of key-file events (reloads and refused files).
-pub const KEY_FILE_TRACING_TARGET: &str = "jwe_mint::gateway";
 
 /// What identifies one version of the file on disk: a rename over it changes the inode, an
 /// in-place write the modification time or the length.

@@ -13,13 +13,13 @@ use std::task::Poll;
 use serde_json::{Map, Value};
 use url::Url;
 
-use super::discovery::{shorten, well_known_url};
-use super::{Discovery, KeyUseFilter, RemoteJwkSet, WireError};
+use super::discovery::Discovery;
+use super::key_set::{KeyUseFilter, RemoteJwkSet};
 use crate::jwk::JwkSource;
 use crate::registry::{KeyLocation, Registry, ResourceEntry};
 use crate::token::ResourceIndicator;
-
-const PROTECTED_RESOURCE: &str = "/.well-known/oauth-protected-resource";
+use crate::wire::tracing_targets::TRACING_TARGET;
+use crate::wire::transport::{protected_resource_metadata_url, shorten, WireError};
 
 /// A protected resource's metadata document, checked: `resource` identical to the one looked up
 /// (RFC 9728 §3.3), this AS listed in `authorization_servers` when the member is present (unless
@@ -91,7 +91,7 @@ impl ProtectedResourceDiscovery {
         let url = protected_resource_metadata_url(resource)?;
         let outcome = self.fetch_metadata(&url, resource).await;
         if let Err(e) = &outcome {
-            tracing::warn!(target: super::TRACING_TARGET, url = %url, error = %e,
+            tracing::warn!(target: TRACING_TARGET, url = %url, error = %e,
                 "protected resource metadata not used");
         }
         outcome
@@ -201,28 +201,6 @@ impl ProtectedResourceDiscovery {
             document,
         })
     }
-}
-
-/// The URL of a resource's metadata (RFC 9728 §3.1): `/.well-known/oauth-protected-resource`
-/// inserted between the host and the path (after stripping one trailing `/`), the query kept.
-///
-/// ```
-/// use jwe_mint::wire::protected_resource_metadata_url;
-/// let url = |r| protected_resource_metadata_url(r).unwrap().to_string();
-/// assert_eq!(url("https://rs.example.com/photos/"), "https://rs.example.com/.well-known/oauth-protected-resource/photos");
-/// assert_eq!(url("https://rs.example.com"), "https://rs.example.com/.well-known/oauth-protected-resource");
-/// assert_eq!(url("https://rs.example.com/a?t=1"), "https://rs.example.com/.well-known/oauth-protected-resource/a?t=1");
-/// ```
-pub fn protected_resource_metadata_url(resource: &str) -> Result<Url, WireError> {
-    let invalid = |reason: &str| WireError::InvalidUrl { url: shorten(resource), reason: reason.into() };
-    let parsed = Url::parse(resource).map_err(|e| invalid(&e.to_string()))?;
-    if parsed.fragment().is_some() {
-        return Err(invalid("a resource identifier has no fragment"));
-    }
-    if parsed.cannot_be_a_base() || parsed.host().is_none() {
-        return Err(invalid("a resource identifier needs a host"));
-    }
-    Ok(well_known_url(&parsed, PROTECTED_RESOURCE))
 }
 
 /// Drives `futures` concurrently on the current task and returns their outputs in order.

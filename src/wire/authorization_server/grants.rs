@@ -1,0 +1,171 @@
+//! The token endpoint's grants (RFC 6749 §4.4 `client_credentials`, §6 `refresh_token`), each
+//! minting one token per RFC 8707 `resource`: the request checked, the client authenticated, the
+//! scope and resources limited to what the client (or the original grant) allows.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::Request;
+use axum::response::Response;
+use http::header::CONTENT_TYPE;
+use http::StatusCode;
+use serde_json::Value;
+
+use super::client_auth::{authenticate, RegisteredClient};
+use super::form::{Form, MAX_TOKEN_REQUEST};
+use super::refresh_store::{token_id, RefreshGrant, RefreshStore};
+use super::refusal::{json_response, no_store, Refusal};
+use super::server::AuthorizationServer;
+use crate::error::printable;
+use crate::issuer::{Grant, TokenResponse};
+
+impl AuthorizationServer {
+    /// Answers one token request (the `POST` handler).
+    pub(super) async fn token_request(&self, request: Request) -> Response {
+        match self.token_outcome(request).await {
+            Ok(body) => {
+                let mut r = json_response(StatusCode::OK, &body);
+                no_store(r.headers_mut());
+                r
+            }
+            Err(refusal) => refusal.into_response(),
+        }
+    }
+
+    async fn token_outcome(&self, request: Request) -> Result<Value, Refusal> {
+        let (parts, body) = request.into_parts();
+        let form = parts.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+        });
+        if !form {
+            return Err(Refusal::bad(
+                "invalid_request",
+                "expected an application/x-www-form-urlencoded body",
+            ));
+        }
+        let Some(client) = authenticate(&self.clients, &parts.headers) else {
+            return Err(Refusal::invalid_client());
+        };
+        let body = axum::body::to_bytes(body, MAX_TOKEN_REQUEST)
+            .await
+            .map_err(|_| Refusal::bad("invalid_request", "request body too large or unreadable"))?;
+        let form = Form::parse(&body)?;
+        if form.get("client_secret").is_some() {
+            // RFC 6749 §2.3: one authentication method per request.
+            return Err(Refusal::bad("invalid_request", "more than one client authentication method"));
+        }
+        if form.get("client_id").is_some_and(|id| id != client.client_id) {
+            return Err(Refusal::bad("invalid_request", "client_id does not match the authenticated client"));
+        }
+        match form.get("grant_type") {
+            Some("client_credentials") => self.client_credentials(client, &form),
+            Some("refresh_token") => self.refresh(client, &form),
+            Some(_) => Err(Refusal::bad("unsupported_grant_type", "unsupported grant_type")),
+            None => Err(Refusal::bad("invalid_request", "missing grant_type")),
+        }
+    }
+
+    fn client_credentials(&self, client: &RegisteredClient, form: &Form) -> Result<Value, Refusal> {
+        let mut resources = form.resources.clone();
+        if resources.is_empty() {
+            // The AS picks the resource server and the response says which (`resource`).
+            match &client.home_resource {
+                Some(home) => resources.push(home.clone()),
+                None => return Err(Refusal::bad("invalid_target", "no resource requested")),
+            }
+        }
+        let scope = requested_scope(form.get("scope"), &client.scope, "scope not allowed for this client")?;
+        let mut body = self.mint(&client.subject, &client.client_id, &scope, &resources)?;
+        if self.refresh_for_client_credentials {
+            let grant = RefreshGrant {
+                client_id: client.client_id.clone(),
+                subject: client.subject.clone(),
+                scope: scope.split(' ').map(str::to_owned).collect(),
+                resources,
+            };
+            let expires = Instant::now() + self.refresh_lifetime;
+            let token = self
+                .lock_refresh(&client.client_id)?
+                .issue(Arc::new(grant), None, expires)
+                .map_err(Refusal::server)?;
+            body["refresh_token"] = Value::String(token.to_string());
+        }
+        Ok(body)
+    }
+
+    fn refresh(&self, client: &RegisteredClient, form: &Form) -> Result<Value, Refusal> {
+        if !self.refresh_for_client_credentials {
+            return Err(Refusal::bad("unsupported_grant_type", "this server issues no refresh tokens"));
+        }
+        let Some(presented) = form.get("refresh_token") else {
+            return Err(Refusal::bad("invalid_request", "missing refresh_token"));
+        };
+        let id = token_id(presented);
+        // Only this client's store: another client's token is unknown here (RFC 6749 §6).
+        let Some((grant, seq)) = self.lock_refresh(&client.client_id)?.find(&id, Instant::now()) else {
+            return Err(Refusal::invalid_grant());
+        };
+        if grant.client_id != client.client_id {
+            // RFC 6749 §6: the token must have been issued to the authenticated client.
+            return Err(Refusal::invalid_grant());
+        }
+        // RFC 8707 §2.2: any resources of the original grant, one token each; none named: all.
+        let resources =
+            if form.resources.is_empty() { grant.resources.clone() } else { form.resources.clone() };
+        if let Some(r) = resources.iter().find(|r| !grant.resources.contains(r)) {
+            return Err(Refusal::bad(
+                "invalid_target",
+                &format!("{} was not part of the original grant", printable(r)),
+            ));
+        }
+        let scope = requested_scope(form.get("scope"), &grant.scope, "scope beyond the original grant")?;
+        let mut body = self.mint(&grant.subject, &client.client_id, &scope, &resources)?;
+        // Rotation (RFC 9700 §4.14.2): the presented token is spent only now, atomically; a
+        // concurrent use of the same token that got here first wins, and this one is a reuse.
+        let rotated = self.lock_refresh(&client.client_id)?.rotate(&id, seq).map_err(Refusal::server)?;
+        match rotated {
+            Some(new) => {
+                body["refresh_token"] = Value::String(new.to_string());
+                Ok(body)
+            }
+            None => Err(Refusal::invalid_grant()),
+        }
+    }
+
+    fn mint(
+        &self,
+        subject: &str,
+        client_id: &str,
+        scope: &str,
+        resources: &[String],
+    ) -> Result<Value, Refusal> {
+        let resources: Vec<&str> = resources.iter().map(String::as_str).collect();
+        let grant = Grant::new(subject, client_id, scope, &resources).map_err(Refusal::mint)?;
+        let response: TokenResponse = self.issuer.mint_all(&grant).map_err(Refusal::mint)?;
+        Ok(response.to_json())
+    }
+
+    /// The refresh token store of `client_id` (every registered client has one).
+    fn lock_refresh(&self, client_id: &str) -> Result<std::sync::MutexGuard<'_, RefreshStore>, Refusal> {
+        let store = self.refresh.get(client_id).ok_or_else(Refusal::invalid_grant)?;
+        Ok(store.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// The scope a request gets: `requested` (RFC 6749 §3.3 syntax) when every token of it is in
+/// `allowed`, `allowed` when absent; `invalid_scope` otherwise.
+fn requested_scope(requested: Option<&str>, allowed: &[String], refusal: &str) -> Result<String, Refusal> {
+    let Some(requested) = requested else {
+        if allowed.is_empty() {
+            return Err(Refusal::bad("invalid_scope", "no scope allowed for this client"));
+        }
+        return Ok(allowed.join(" "));
+    };
+    let tokens: Vec<&str> = requested.split(' ').collect();
+    if tokens.iter().any(|t| t.is_empty() || !allowed.iter().any(|a| a == t)) {
+        return Err(Refusal::bad("invalid_scope", refusal));
+    }
+    Ok(tokens.join(" "))
+}

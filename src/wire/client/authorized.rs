@@ -1,0 +1,273 @@
+//! [`AuthorizedClient`]: requests to resource servers with the token the [`TokenBook`] gives
+//! their URL; on a 401, the resource server's authorization server is found by itself (RFC 9728
+//! §5: `resource_metadata` in `WWW-Authenticate`, as the MCP authorization spec uses it).
+
+use url::Url;
+
+use super::challenge;
+use super::error::{shorten, ClientError};
+use super::token_book::{BearerToken, TokenBook};
+use super::url_match::{covers_url, normalise, RequestUrl};
+use crate::wire::tracing_targets::CLIENT_TRACING_TARGET;
+use crate::wire::transport::{
+    is_non_public, well_known_url, Fetcher, HttpFetcher, HttpResponse, WireError, PROTECTED_RESOURCE,
+};
+
+/// An HTTP client for resource servers on top of a [`TokenBook`]:
+///
+/// 1. a request gets `Authorization: Bearer` with the token the book gives its URL, and none when
+///    no resource covers it (an `Authorization` header on the request is removed);
+/// 2. on a 401 it takes the `resource_metadata` URL of the `Bearer` challenge (RFC 9728 §5.1),
+///    which must be on the request's origin; without one it tries
+///    `/.well-known/oauth-protected-resource/<path>`, then the root one;
+/// 3. it fetches that document with the book's HTTP settings, refusing non-public addresses
+///    unless the request's host is one (RFC 9728 §7.7);
+/// 4. the document's `resource` must equal the request URL or be a same-origin path-segment
+///    prefix of it (RFC 9728 §3.3 asks identity; the prefix is a deliberate relaxation, as the
+///    MCP SDKs make it), and its `authorization_servers` must list the book's issuer;
+/// 5. it obtains a token for that resource and retries once; a second 401 is
+///    [`ClientError::StillUnauthorized`]. A request whose body cannot be cloned is not
+///    retried ([`ClientError::BodyNotReplayable`]).
+///
+/// Responses of every status but 401 (and the retry's) are returned; redirects are never
+/// followed ([`WireError::Redirect`]); bodies are bounded by the fetcher's limit.
+///
+/// ```no_run
+/// # async fn demo(book: jwe_mint::wire::TokenBook) -> Result<(), Box<dyn std::error::Error>> {
+/// use jwe_mint::wire::AuthorizedClient;
+/// let client = AuthorizedClient::new(book);
+/// let response = client.get("https://photos.example.com/albums").await?;
+/// println!("{}", String::from_utf8_lossy(&response.body));
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct AuthorizedClient {
+    book: TokenBook,
+}
+
+impl AuthorizedClient {
+    /// A client sending the tokens of `book` (and using its HTTP settings).
+    pub fn new(book: TokenBook) -> AuthorizedClient {
+        AuthorizedClient { book }
+    }
+
+    /// The token book.
+    pub fn book(&self) -> &TokenBook {
+        &self.book
+    }
+
+    /// A request builder on the underlying `reqwest` client, for [`send`](Self::send).
+    pub fn request(&self, method: http::Method, url: &str) -> reqwest::RequestBuilder {
+        self.book.fetcher().client().request(method, url)
+    }
+
+    /// `GET url` through [`send`](Self::send).
+    pub async fn get(&self, url: &str) -> Result<HttpResponse, ClientError> {
+        let parsed = Url::parse(url)
+            .map_err(|e| WireError::InvalidUrl { url: shorten(url), reason: e.to_string() })?;
+        self.send(reqwest::Request::new(http::Method::GET, parsed)).await
+    }
+
+    /// Sends `request` with the token for its URL; on a 401, discovers the resource, obtains its
+    /// token and retries once (see the type's documentation).
+    pub async fn send(&self, mut request: reqwest::Request) -> Result<HttpResponse, ClientError> {
+        let url = request.url().clone();
+        let fetcher = self.book.fetcher();
+        fetcher.check_url(&url)?;
+        let first = self.book.fresh_token_for(url.as_str()).await?;
+        let retry = request.try_clone();
+        authorize(&mut request, first.as_ref())?;
+        let response = fetcher.execute(request).await?;
+        if response.status != http::StatusCode::UNAUTHORIZED {
+            return Ok(response);
+        }
+        let resource = self.discover_resource(&url, &response.headers).await?;
+        let token = match &first {
+            Some(rejected) => self.book.replace(&resource, rejected).await?,
+            None => self.book.obtain(&resource).await?,
+        };
+        let Some(mut retry) = retry else {
+            return Err(ClientError::BodyNotReplayable { url: url.to_string() });
+        };
+        authorize(&mut retry, Some(&token))?;
+        let response = fetcher.execute(retry).await?;
+        if response.status == http::StatusCode::UNAUTHORIZED {
+            return Err(ClientError::StillUnauthorized { url: url.to_string() });
+        }
+        Ok(response)
+    }
+
+    /// From a 401 to the resource identifier to ask a token for, with every check of the
+    /// type's documentation.
+    async fn discover_resource(&self, url: &Url, headers: &http::HeaderMap) -> Result<String, ClientError> {
+        let candidates = match resource_metadata(url, headers)? {
+            Some(named) => {
+                let metadata_url = Url::parse(&named).map_err(|_| ClientError::MetadataUrlRefused {
+                    url: url.to_string(),
+                    metadata_url: shorten(&named),
+                })?;
+                if metadata_url.origin() != url.origin() {
+                    return Err(ClientError::MetadataUrlRefused {
+                        url: url.to_string(),
+                        metadata_url: shorten(metadata_url.as_str()),
+                    });
+                }
+                vec![metadata_url]
+            }
+            None => {
+                let mut base = url.clone();
+                base.set_query(None);
+                base.set_fragment(None);
+                let with_path = well_known_url(&base, PROTECTED_RESOURCE);
+                base.set_path("/");
+                let root = well_known_url(&base, PROTECTED_RESOURCE);
+                if with_path == root {
+                    vec![root]
+                } else {
+                    vec![with_path, root]
+                }
+            }
+        };
+        let fetcher = self.metadata_fetcher(url).await;
+        let mut last = None;
+        for metadata_url in candidates {
+            let response = match fetcher.get(&metadata_url).await {
+                Ok(r) => r,
+                Err(e) => return Err(e.into()),
+            };
+            if matches!(response.status.as_u16(), 404 | 410) {
+                last = Some(WireError::Status {
+                    url: metadata_url.to_string(),
+                    status: response.status.as_u16(),
+                });
+                continue;
+            }
+            response.require_ok(&metadata_url)?;
+            return self.check_metadata(url, &metadata_url, &response.body);
+        }
+        Err(last
+            .unwrap_or_else(|| WireError::InvalidUrl {
+                url: url.to_string(),
+                reason: "no metadata URL".into(),
+            })
+            .into())
+    }
+
+    /// Non-public addresses are refused for the metadata fetch unless the request itself went to
+    /// one (its host is such an address, `localhost`, or a name resolving to one).
+    async fn metadata_fetcher(&self, url: &Url) -> &HttpFetcher {
+        let private = match url.host() {
+            Some(url::Host::Ipv4(a)) => is_non_public(a.into()),
+            Some(url::Host::Ipv6(a)) => is_non_public(a.into()),
+            Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") => true,
+            Some(url::Host::Domain(d)) => {
+                let port = url.port_or_known_default().unwrap_or(443);
+                match tokio::net::lookup_host((d, port)).await {
+                    Ok(mut addrs) => addrs.any(|a| is_non_public(a.ip())),
+                    Err(_) => false,
+                }
+            }
+            None => false,
+        };
+        if private {
+            self.book.fetcher()
+        } else {
+            self.book.strict_fetcher()
+        }
+    }
+
+    fn check_metadata(&self, url: &Url, metadata_url: &Url, body: &[u8]) -> Result<String, ClientError> {
+        let invalid = |reason: &str| {
+            ClientError::Wire(WireError::InvalidMetadata {
+                url: metadata_url.to_string(),
+                reason: reason.into(),
+            })
+        };
+        let document =
+            crate::json::parse_object(body, "metadata").map_err(|_| invalid("not a JSON object"))?;
+        let resource = document
+            .get("resource")
+            .and_then(serde_json::Value::as_str)
+            .ok_or_else(|| invalid("no `resource` string"))?;
+        let mismatch = || ClientError::ResourceMismatch { url: url.to_string(), resource: shorten(resource) };
+        let matcher = normalise(resource).ok_or_else(mismatch)?;
+        let same_origin = Url::parse(&matcher).is_ok_and(|r| r.origin() == url.origin());
+        let request = RequestUrl::parse(url.as_str()).ok_or_else(mismatch)?;
+        if !same_origin || covers_url(&matcher, &request).is_none() {
+            return Err(mismatch());
+        }
+        let issuer = self.book.issuer();
+        let listed = match document.get("authorization_servers") {
+            Some(serde_json::Value::Array(items)) => items.iter().any(|i| i.as_str() == Some(issuer)),
+            _ => false,
+        };
+        if !listed {
+            return Err(ClientError::UntrustedAuthorizationServer {
+                url: metadata_url.to_string(),
+                issuer: issuer.to_owned(),
+            });
+        }
+        Ok(resource.to_owned())
+    }
+}
+
+/// Sets (or removes) `Authorization` for `token`; the header value is marked sensitive.
+fn authorize(request: &mut reqwest::Request, token: Option<&BearerToken>) -> Result<(), ClientError> {
+    let headers = request.headers_mut();
+    headers.remove(http::header::AUTHORIZATION);
+    if let Some(token) = token {
+        let mut value = http::HeaderValue::from_str(&format!("Bearer {}", token.secret())).map_err(|_| {
+            ClientError::InvalidTokenResponse {
+                url: token.resource().to_owned(),
+                reason: "token not a header value".into(),
+            }
+        })?;
+        value.set_sensitive(true);
+        headers.insert(http::header::AUTHORIZATION, value);
+    }
+    Ok(())
+}
+
+/// The `resource_metadata` of the response's `Bearer` challenges (RFC 9728 §5.1), if any.
+/// Unparsable fields are ignored (the well-known URLs are tried instead); two different URLs
+/// are refused.
+fn resource_metadata(url: &Url, headers: &http::HeaderMap) -> Result<Option<String>, ClientError> {
+    let refused = |reason| ClientError::InvalidChallenge { url: url.to_string(), reason };
+    let mut found: Option<String> = None;
+    for value in headers.get_all(http::header::WWW_AUTHENTICATE) {
+        let Some(challenges) = challenge::parse(value.as_bytes()) else {
+            tracing::info!(target: CLIENT_TRACING_TARGET, url = %url, "unparsable WWW-Authenticate ignored");
+            continue;
+        };
+        for c in challenges.iter().filter(|c| c.scheme.eq_ignore_ascii_case("bearer")) {
+            let named = c.param("resource_metadata").map_err(|_| refused("resource_metadata given twice"))?;
+            if let Some(named) = named {
+                match &found {
+                    Some(f) if f != named => return Err(refused("several resource_metadata URLs")),
+                    _ => found = Some(named.to_owned()),
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send_sync<T: Send + Sync>(_: &T) {}
+    fn assert_send<T: Send>(_: &T) {}
+
+    #[test]
+    fn book_client_and_futures_are_thread_safe() {
+        let book = TokenBook::builder("https://as.example", "app", "s".to_string()).build().unwrap();
+        assert_send_sync(&book);
+        assert_send_sync(&std::sync::Arc::new(book.clone()));
+        assert_send(&book.obtain("https://rs.example"));
+        assert_send(&book.fresh_token_for("https://rs.example"));
+        let client = AuthorizedClient::new(book);
+        assert_send_sync(&client);
+        assert_send(&client.get("https://rs.example"));
+    }
+}

@@ -1,0 +1,195 @@
+//! The client's side of the token endpoint (RFC 6749 §3.2, §5): where it is (the issuer's RFC
+//! 8414 metadata), the request (form body, `client_secret_basic`, RFC 8707 `resource`), and the
+//! answer: the tokens and refresh token of a 200, the RFC 6749 §5.2 error of a refusal.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use url::Url;
+use zeroize::Zeroizing;
+
+use super::error::{printable, ClientError};
+use super::url_match::normalise;
+use crate::wire::keys::Discovery;
+use crate::wire::transport::{HttpFetcher, HttpResponse, WireError};
+
+/// The `token_endpoint` of the issuer's RFC 8414 metadata, fetched with `fetcher`, which must
+/// accept the endpoint's URL too (credentials go there and nowhere else).
+pub(super) async fn discover(fetcher: &HttpFetcher, issuer: &str) -> Result<Url, ClientError> {
+    let discovery = Discovery::new(Arc::new(fetcher.clone()));
+    let metadata = discovery.authorization_server(issuer).await?;
+    let url = metadata.metadata_url.to_string();
+    let endpoint = metadata.document.get("token_endpoint").and_then(Value::as_str).ok_or_else(|| {
+        ClientError::Wire(WireError::InvalidMetadata {
+            url: url.clone(),
+            reason: "no `token_endpoint` string".into(),
+        })
+    })?;
+    let endpoint = Url::parse(endpoint).map_err(|_| {
+        ClientError::Wire(WireError::InvalidMetadata { url, reason: "`token_endpoint` is not a URL".into() })
+    })?;
+    fetcher.check_url(&endpoint)?;
+    Ok(endpoint)
+}
+
+/// What the client sends with every token request besides the grant: its credentials (RFC 6749
+/// §2.3.1, `client_secret_basic`) and the configured scope.
+pub(super) struct Credentials {
+    pub(super) client_id: String,
+    pub(super) client_secret: Zeroizing<String>,
+    pub(super) scope: Option<String>,
+}
+
+impl Credentials {
+    /// POSTs a token request (RFC 6749 §3.2: form body, `client_secret_basic`) to `endpoint` with
+    /// the `resource` parameters (RFC 8707 §2) and the configured scope. A 200 is returned as
+    /// is; any other answer is the RFC 6749 §5.2 error it carries, else its status.
+    pub(super) async fn request(
+        &self,
+        fetcher: &HttpFetcher,
+        endpoint: &Url,
+        form: &[(&str, &str)],
+        resources: &[&str],
+    ) -> Result<TokenEndpointResponse, ClientError> {
+        let mut body = {
+            let mut body = url::form_urlencoded::Serializer::new(String::new());
+            body.extend_pairs(form);
+            for r in resources {
+                body.append_pair("resource", r);
+            }
+            if let Some(scope) = &self.scope {
+                body.append_pair("scope", scope);
+            }
+            Zeroizing::new(body.finish())
+        };
+        // RFC 6749 §2.3.1: id and secret are form-urlencoded before the Basic encoding.
+        let encode =
+            |s: &str| Zeroizing::new(url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>());
+        let (id, secret) = (encode(&self.client_id), encode(&self.client_secret));
+        let request = fetcher
+            .client()
+            .post(endpoint.clone())
+            .basic_auth(id.as_str(), Some(secret.as_str()))
+            .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(http::header::ACCEPT, "application/json")
+            .body(std::mem::take(&mut *body))
+            .build()
+            .map_err(|e| {
+                ClientError::Wire(WireError::InvalidUrl { url: endpoint.to_string(), reason: e.to_string() })
+            })?;
+        let response = fetcher.execute(request).await?;
+        let url = endpoint.to_string();
+        if response.status == http::StatusCode::OK {
+            return Ok(TokenEndpointResponse { url, response });
+        }
+        // RFC 6749 §5.2: 400 (401 for invalid_client) with a JSON `error`.
+        let document = crate::json::parse_object(&response.body, "error response").ok();
+        match document.as_ref().and_then(|d| d.get("error")).and_then(Value::as_str) {
+            Some(code) => Err(ClientError::TokenEndpoint {
+                url,
+                status: response.status.as_u16(),
+                code: printable(code, 64),
+                description: document
+                    .as_ref()
+                    .and_then(|d| d.get("error_description"))
+                    .and_then(Value::as_str)
+                    .map(|d| printable(d, 200)),
+            }),
+            None => Err(ClientError::Wire(WireError::Status { url, status: response.status.as_u16() })),
+        }
+    }
+}
+
+/// A 200 answer of the token endpoint (or a response given to
+/// [`TokenBook::insert_token_response`](super::TokenBook::insert_token_response)).
+pub(super) struct TokenEndpointResponse {
+    /// The token endpoint, for errors.
+    pub(super) url: String,
+    pub(super) response: HttpResponse,
+}
+
+/// One access token of a token response, checked.
+pub(super) struct IssuedToken {
+    /// The token (RFC 6750 §2.1 `b64token`).
+    pub(super) value: Zeroizing<String>,
+    /// Its resource as the AS named it (or as requested, when the AS named none).
+    pub(super) resource: String,
+    /// The resource in its normalised form (see [`normalise`]).
+    pub(super) matcher: String,
+    /// `expires_in`, if given.
+    pub(super) lifetime: Option<Duration>,
+}
+
+/// The tokens and the refresh token of a token response, checked.
+pub(super) struct Issued {
+    pub(super) tokens: Vec<IssuedToken>,
+    pub(super) refresh_token: Option<Arc<Zeroizing<String>>>,
+}
+
+/// Parses a token response body: `access_token` for `resource` (or, without `resource`, for
+/// `requested`, the one resource the request named), or every entry of `access_tokens`; and its
+/// `refresh_token`. A response with a token whose resource cannot be told is refused whole.
+pub(super) fn parse(
+    response: &TokenEndpointResponse,
+    requested: Option<&str>,
+) -> Result<Issued, ClientError> {
+    let url = &response.url;
+    let invalid =
+        |reason: &str| ClientError::InvalidTokenResponse { url: url.clone(), reason: reason.into() };
+    let document = crate::json::parse_object(&response.response.body, "token response")
+        .map_err(|_| invalid("not a JSON object"))?;
+    let mut tokens = Vec::new();
+    match document.get("access_tokens") {
+        Some(Value::Array(items)) if !items.is_empty() => {
+            for item in items {
+                let item =
+                    item.as_object().ok_or_else(|| invalid("`access_tokens` entries must be objects"))?;
+                tokens.push(token(item, None).map_err(|r| invalid(&r))?);
+            }
+        }
+        Some(_) => return Err(invalid("`access_tokens` must be a non-empty array")),
+        None => tokens.push(token(&document, requested).map_err(|r| invalid(&r))?),
+    }
+    let refresh_token = match document.get("refresh_token") {
+        None => None,
+        Some(Value::String(s)) if !s.is_empty() => Some(Arc::new(Zeroizing::new(s.clone()))),
+        Some(_) => return Err(invalid("`refresh_token` must be a non-empty string")),
+    };
+    Ok(Issued { tokens, refresh_token })
+}
+
+/// One token of a response (RFC 6749 §5.1 members, RFC 8707 `resource`).
+fn token(item: &Map<String, Value>, requested: Option<&str>) -> Result<IssuedToken, String> {
+    let token = match item.get("access_token") {
+        Some(Value::String(t)) if is_b64token(t) => t,
+        Some(Value::String(_)) => return Err("`access_token` is not a valid bearer token".into()),
+        _ => return Err("no `access_token` string".into()),
+    };
+    match item.get("token_type").and_then(Value::as_str) {
+        Some(t) if t.eq_ignore_ascii_case("bearer") => {}
+        _ => return Err("`token_type` is not Bearer".into()),
+    }
+    let resource = match (item.get("resource"), requested) {
+        (Some(Value::String(r)), _) => r.as_str(),
+        (Some(_), _) => return Err("`resource` must be a string".into()),
+        // RFC 8707: a token for the one resource requested.
+        (None, Some(r)) => r,
+        (None, None) => return Err("no `resource`: the token's resource server is unknown".into()),
+    };
+    let matcher =
+        normalise(resource).ok_or("`resource` is not an absolute http(s) URI without dot segments")?;
+    let lifetime = match item.get("expires_in") {
+        None => None,
+        Some(v) => {
+            Some(Duration::from_secs(v.as_u64().ok_or("`expires_in` must be a non-negative integer")?))
+        }
+    };
+    Ok(IssuedToken { value: Zeroizing::new(token.clone()), resource: resource.to_owned(), matcher, lifetime })
+}
+
+/// RFC 6750 §2.1 `b64token`: what fits in an `Authorization: Bearer` header.
+fn is_b64token(t: &str) -> bool {
+    let body = t.trim_end_matches('=');
+    !body.is_empty() && body.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+}

@@ -1,0 +1,264 @@
+//! The gateway's configuration: the upstream (`http`, or `https` with its TLS trust anchors), the
+//! scopes it requires, whether the token is forwarded, the RFC 9728 documents it serves, and the
+//! shutdown grace period.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::CertificateDer;
+use rustls::{ClientConfig, RootCertStore};
+use rustls_platform_verifier::BuilderVerifierExt as _;
+
+use crate::error::{Error, Result};
+use crate::resource_server::ResourceServer;
+use crate::wire::resource_server::{BearerLayer, MetadataRouter};
+
+/// How long [`Gateway::serve`] waits, after the shutdown signal, for requests in flight.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// How long connecting to the upstream may take.
+const UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A reverse proxy in front of one upstream resource server; see `ARCHITECTURE.md` (the gateway) for the
+/// rules. Configure it, then run it with [`Gateway::serve`].
+///
+/// ```no_run
+/// # async fn demo(rs: jwe_mint::resource_server::ResourceServer) -> Result<(), Box<dyn std::error::Error>> {
+/// use jwe_mint::wire::Gateway;
+///
+/// let gateway = Gateway::new(rs, "http://127.0.0.1:8080")?.require_scope("photos.read")?;
+/// // Or a resource server on another host, behind TLS, with a private CA:
+/// // Gateway::new(rs, "https://rs.internal:8443")?.upstream_ca_file("rs-ca.pem")?
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8443").await?;
+/// gateway.serve(listener, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    pub(super) layer: BearerLayer,
+    rs: Arc<ResourceServer>,
+    pub(super) upstream: Upstream,
+    pub(super) forward_token: bool,
+    jwks_uri: String,
+    scopes: Vec<String>,
+    pub(super) grace: Duration,
+    /// The only trust anchors for an https upstream, once [`Gateway::upstream_ca_pem`] added
+    /// some; `None`: the platform's trust store.
+    upstream_roots: Option<Arc<RootCertStore>>,
+}
+
+#[derive(Debug, Clone)]
+pub(super) struct Upstream {
+    /// `scheme://authority`, as the client connects.
+    pub(super) origin: String,
+    /// The upstream URL's path without its trailing `/`, prefixed to every request's path.
+    pub(super) base_path: String,
+    loopback: bool,
+    https: bool,
+}
+
+impl Gateway {
+    /// A gateway that opens tokens with `rs` and forwards authenticated requests to `upstream`
+    /// (an absolute `http` or `https` URL without credentials, query or fragment; its path, if
+    /// any, is prefixed to every request's path). An `https` upstream's certificate is verified
+    /// against the platform's trust store unless [`Gateway::upstream_ca_file`] names the CAs.
+    /// The JWK Set is published at `<origin of rs.resource()>/.well-known/jwks.json` (see
+    /// [`Gateway::with_jwks_uri`]).
+    pub fn new(rs: impl Into<Arc<ResourceServer>>, upstream: &str) -> Result<Gateway> {
+        let rs = rs.into();
+        let upstream = parse_upstream(upstream)?;
+        let resource = url::Url::parse(rs.resource()).map_err(|_| Error::misuse("resource must be a URL"))?;
+        let jwks_uri = format!("{}/.well-known/jwks.json", resource.origin().ascii_serialization());
+        let layer = BearerLayer::new(Arc::clone(&rs))?;
+        let gateway = Gateway {
+            layer,
+            rs,
+            upstream,
+            forward_token: false,
+            jwks_uri,
+            scopes: Vec::new(),
+            grace: DEFAULT_SHUTDOWN_GRACE,
+            upstream_roots: None,
+        };
+        gateway.metadata()?;
+        Ok(gateway)
+    }
+
+    /// Requires `scope` on every proxied request (403 `insufficient_scope` without it); may be
+    /// called several times (all are required).
+    pub fn require_scope(mut self, scope: &str) -> Result<Gateway> {
+        self.layer = self.layer.require_scope(scope)?;
+        if !self.scopes.iter().any(|s| s == scope) {
+            self.scopes.push(scope.to_owned());
+        }
+        Ok(self)
+    }
+
+    /// Forwards the `Authorization` header to the upstream (removed by default: the upstream gets
+    /// the identity headers instead). Allowed for an `https` upstream; refused for a plain `http`
+    /// upstream that is not on a loopback address: the token would cross the network in clear.
+    pub fn forward_token(mut self) -> Result<Gateway> {
+        if !self.upstream.https && !self.upstream.loopback {
+            return Err(Error::misuse(
+                "forwarding the token to a plain http upstream is allowed only on a loopback address",
+            ));
+        }
+        self.forward_token = true;
+        Ok(self)
+    }
+
+    /// Trusts only the CA certificates in this PEM data (one or more `CERTIFICATE` blocks) for
+    /// the `https` upstream's certificate, instead of the platform's trust store; may be called
+    /// several times (all are trusted). Refused for an `http` upstream (it would be unused), and
+    /// for data without a certificate usable as a trust anchor.
+    pub fn upstream_ca_pem(self, pem: &[u8]) -> Result<Gateway> {
+        self.add_upstream_roots(pem).map_err(|reason| Error::misuse(format!("CA certificates: {reason}")))
+    }
+
+    /// Trusts only the CA certificates in this PEM file for the `https` upstream's certificate,
+    /// as [`Gateway::upstream_ca_pem`] (the file is read once, here).
+    pub fn upstream_ca_file(self, path: impl AsRef<Path>) -> Result<Gateway> {
+        let path = path.as_ref();
+        let err = |reason: String| Error::misuse(format!("CA file {}: {reason}", path.display()));
+        let pem = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+        self.add_upstream_roots(&pem).map_err(err)
+    }
+
+    fn add_upstream_roots(mut self, pem: &[u8]) -> std::result::Result<Gateway, String> {
+        if !self.upstream.https {
+            return Err("only an https upstream has a certificate to verify".into());
+        }
+        let mut roots = self.upstream_roots.as_deref().cloned().unwrap_or_else(RootCertStore::empty);
+        let mut found = false;
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|e| format!("not PEM: {e}"))?;
+            roots.add(cert).map_err(|e| match e {
+                // rustls words this one for peers ("invalid peer certificate").
+                rustls::Error::InvalidCertificate(e) => format!("not a usable CA certificate ({e:?})"),
+                e => format!("not a usable CA certificate ({e})"),
+            })?;
+            found = true;
+        }
+        if !found {
+            return Err("no CERTIFICATE block found".into());
+        }
+        self.upstream_roots = Some(Arc::new(roots));
+        Ok(self)
+    }
+
+    /// The connector to the upstream: plain TCP for an `http` upstream; for an `https` one,
+    /// rustls with the aws-lc-rs provider, its safe default protocol versions, no client
+    /// certificate, and the configured CAs or the platform verifier. The server name is the
+    /// URI's host, i.e. the upstream URL's (`Host` is not consulted).
+    pub(super) fn upstream_connector(&self) -> Result<HttpsConnector<HttpConnector>> {
+        let tls_err = |e: rustls::Error| Error::misuse(format!("TLS to the upstream: {e}"));
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let builder = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(tls_err)?;
+        let tls = match (&self.upstream_roots, self.upstream.https) {
+            (Some(roots), _) => builder.with_root_certificates(Arc::clone(roots)),
+            (None, true) => builder.with_platform_verifier().map_err(|e| {
+                Error::misuse(format!("the platform's trust store for the https upstream: {e}"))
+            })?,
+            // Never used: every request goes to the upstream's `http` origin.
+            (None, false) => builder.with_root_certificates(RootCertStore::empty()),
+        };
+        let mut http = HttpConnector::new();
+        http.set_connect_timeout(Some(UPSTREAM_CONNECT_TIMEOUT));
+        http.set_nodelay(true);
+        http.enforce_http(false);
+        let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls.with_no_client_auth());
+        let builder = if self.upstream.https { builder.https_only() } else { builder.https_or_http() };
+        Ok(builder.enable_http1().wrap_connector(http))
+    }
+
+    /// Publishes the JWK Set at `jwks_uri` instead (its path must reach this gateway).
+    pub fn with_jwks_uri(mut self, jwks_uri: &str) -> Result<Gateway> {
+        let previous = std::mem::replace(&mut self.jwks_uri, jwks_uri.to_owned());
+        if let Err(e) = self.metadata() {
+            self.jwks_uri = previous;
+            return Err(e);
+        }
+        Ok(self)
+    }
+
+    /// How long [`Gateway::serve`] lets requests in flight finish after the shutdown signal
+    /// (default [`DEFAULT_SHUTDOWN_GRACE`]).
+    pub fn with_shutdown_grace(mut self, grace: Duration) -> Gateway {
+        self.grace = grace;
+        self
+    }
+
+    /// The URL the JWK Set is published at.
+    pub fn jwks_uri(&self) -> &str {
+        &self.jwks_uri
+    }
+
+    /// The RFC 9728 documents from the resource server's current keys (so they follow a key file
+    /// reload).
+    pub(super) fn metadata(&self) -> Result<MetadataRouter> {
+        let keys = self.rs.public_keys()?;
+        Ok(MetadataRouter::new(self.rs.resource(), &self.jwks_uri, &keys)?
+            .authorization_server(self.rs.issuer())?
+            .scopes_supported(self.scopes.iter().map(String::as_str)))
+    }
+}
+
+fn parse_upstream(upstream: &str) -> Result<Upstream> {
+    let url = url::Url::parse(upstream).map_err(|_| Error::misuse("upstream must be an absolute URL"))?;
+    let https = match url.scheme() {
+        "http" => false,
+        "https" => true,
+        _ => return Err(Error::misuse("upstream must be an http or https URL")),
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::misuse("upstream must not carry credentials"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::misuse("upstream must not have a query or fragment"));
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => return Err(Error::misuse("upstream has no host")),
+    };
+    let origin = url.origin().ascii_serialization();
+    let base_path = url.path().trim_end_matches('/').to_owned();
+    Ok(Upstream { origin, base_path, loopback, https })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstreams_are_checked() {
+        assert!(parse_upstream("http://127.0.0.1:8080").unwrap().loopback);
+        assert!(!parse_upstream("http://10.0.0.1:8080").unwrap().loopback);
+        assert_eq!(parse_upstream("http://localhost:1/api/").unwrap().base_path, "/api");
+        for bad in ["ftp://x", "http://u:p@x", "http://x/?q", "x", "http://x#f"] {
+            assert!(parse_upstream(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn https_upstreams_are_accepted_with_the_same_rules() {
+        let up = parse_upstream("https://rs.internal:8443/api/").unwrap();
+        assert!(up.https && !up.loopback);
+        assert_eq!(up.origin, "https://rs.internal:8443");
+        assert_eq!(up.base_path, "/api");
+        // The default port is left out of the origin, so the URI's authority is the host.
+        assert_eq!(parse_upstream("https://rs.internal:443").unwrap().origin, "https://rs.internal");
+        assert!(parse_upstream("https://[::1]:8443").unwrap().loopback);
+        assert!(!parse_upstream("http://rs.internal").unwrap().https);
+        for bad in ["https://u:p@x", "https://u@x", "https://x/?q", "https://x/#f", "https://"] {
+            assert!(parse_upstream(bad).is_err(), "{bad}");
+        }
+    }
+}

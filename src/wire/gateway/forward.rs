@@ -1,0 +1,120 @@
+//! Forwarding to the upstream: the inner service behind the bearer layer, which sets the identity
+//! headers of the opened token (rule 4) and streams the request to the upstream and its response
+//! back; an upstream that cannot be reached is 502.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::response::Response;
+use http::header::{AUTHORIZATION, CONTENT_TYPE, VIA, WWW_AUTHENTICATE};
+use http::{HeaderValue, Request, StatusCode, Uri, Version};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+
+use super::config::Upstream;
+use super::headers::{remove_hop_by_hop, set_identity, VIA_ENTRY};
+use crate::resource_server::AccessToken;
+use crate::wire::tracing_targets::GATEWAY_TRACING_TARGET;
+
+/// The inner service behind the [`BearerLayer`](crate::wire::BearerLayer): adds the identity headers and forwards.
+#[derive(Clone)]
+pub(super) struct Forward {
+    pub(super) client: Client<HttpsConnector<HttpConnector>, Body>,
+    pub(super) upstream: Arc<Upstream>,
+    pub(super) forward_token: bool,
+    pub(super) resource_metadata: Arc<str>,
+}
+
+impl tower::Service<Request<Body>> for Forward {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = std::result::Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<std::result::Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { Ok(this.forward(req).await) })
+    }
+}
+
+impl Forward {
+    async fn forward(self, req: Request<Body>) -> Response {
+        let (mut parts, body) = req.into_parts();
+        let Some(token) = parts.extensions.remove::<AccessToken>() else {
+            // The layer always puts it there; never forward without it.
+            return plain(StatusCode::INTERNAL_SERVER_ERROR, "not authenticated\n");
+        };
+        if !self.forward_token {
+            parts.headers.remove(AUTHORIZATION);
+        }
+        // (4) The identity, from the opened token only.
+        if set_identity(&mut parts.headers, &token).is_err() {
+            return self.unrepresentable();
+        }
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let uri = format!("{}{}{}", self.upstream.origin, self.upstream.base_path, path);
+        parts.uri = match uri.parse::<Uri>() {
+            Ok(u) => u,
+            Err(_) => return plain(StatusCode::BAD_REQUEST, "bad request target\n"),
+        };
+        parts.version = Version::HTTP_11;
+        // `Host` passes through; without one (HTTP/1.0), the client sets the upstream's.
+        match self.client.request(Request::from_parts(parts, body)).await {
+            Ok(response) => {
+                let (mut parts, body) = response.into_parts();
+                remove_hop_by_hop(&mut parts.headers);
+                parts.headers.append(VIA, HeaderValue::from_static(VIA_ENTRY));
+                Response::from_parts(parts, Body::new(body))
+            }
+            Err(e) => {
+                // The causes (refused connection, TLS alert, untrusted certificate) name no
+                // header, so no token.
+                tracing::warn!(target: GATEWAY_TRACING_TARGET, upstream = %self.upstream.origin,
+                    error = %error_chain(&e), "upstream request failed");
+                plain(StatusCode::BAD_GATEWAY, "the upstream server is unavailable\n")
+            }
+        }
+    }
+
+    /// A token whose subject, client or scope cannot be a header value: refused like any token
+    /// that does not open (RFC 6750 §3.1), never forwarded without its identity.
+    fn unrepresentable(&self) -> Response {
+        let mut r = plain(StatusCode::UNAUTHORIZED, "");
+        let challenge = format!(
+            "Bearer error=\"invalid_token\", error_description=\"the access token is invalid\", resource_metadata=\"{}\"",
+            self.resource_metadata
+        );
+        if let Ok(v) = HeaderValue::from_str(&challenge) {
+            r.headers_mut().insert(WWW_AUTHENTICATE, v);
+        }
+        r
+    }
+}
+
+/// `e` and its sources, `: `-separated (the client's own message is only "client error (Connect)").
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// A plain-text answer.
+pub(super) fn plain(status: StatusCode, text: &'static str) -> Response {
+    let mut r = Response::new(Body::from(text));
+    *r.status_mut() = status;
+    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    r
+}

@@ -1,0 +1,182 @@
+//! The serve loop: connections accepted until the shutdown signal, each request's framing verdict
+//! (rule 1, `framing.rs`) applied, the RFC 9728 documents answered by the gateway itself, the
+//! header rules applied before the bearer layer, and a grace period for requests in flight.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::Response;
+use http::header::{CACHE_CONTROL, CONNECTION, CONTENT_TYPE, VIA};
+use http::{HeaderValue, Method, Request};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+
+use super::config::Gateway;
+use super::forward::{plain, Forward};
+use super::framing;
+use super::headers::{remove_hop_by_hop, remove_spoofed_identity, set_forwarded, VIA_ENTRY};
+use crate::wire::resource_server::{BearerService, DEFAULT_MAX_AGE};
+use crate::wire::tracing_targets::GATEWAY_TRACING_TARGET;
+
+/// How long a client may take to send a request's header section.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Gateway {
+    /// Accepts connections on `listener` until `shutdown` completes; then stops accepting (new
+    /// connections are refused once the listener is dropped), lets requests in flight finish
+    /// (at most the grace period), and returns. Fails before accepting anything if the TLS
+    /// configuration for an `https` upstream cannot be built (e.g. the platform's trust store
+    /// holds no certificate and no CA was configured).
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        let connector = self.upstream_connector().map_err(std::io::Error::other)?;
+        let client = Client::builder(TokioExecutor::new()).build(connector);
+        let grace = self.grace;
+        let forward = Forward {
+            client,
+            upstream: Arc::new(self.upstream.clone()),
+            forward_token: self.forward_token,
+            resource_metadata: self.layer.resource_metadata().into(),
+        };
+        let metadata_paths = match self.metadata() {
+            Ok(m) => vec![m.metadata_path().to_owned(), m.jwks_path().to_owned()],
+            Err(_) => Vec::new(),
+        };
+        let shared = Arc::new(Shared {
+            service: tower::Layer::layer(&self.layer, forward),
+            gateway: self,
+            metadata_paths,
+        });
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .keep_alive(true)
+            .max_buf_size(framing::MAX_HEAD);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let _ = stream.set_nodelay(true);
+                        let shared = Arc::clone(&shared);
+                        let verdicts = framing::Verdicts::default();
+                        let io = framing::Framed::new(stream, verdicts.clone());
+                        let service = hyper::service::service_fn(move |req| {
+                            // Taken in call order: hyper calls the service once per request, in
+                            // the order of the heads.
+                            let verdict = verdicts.next();
+                            let shared = Arc::clone(&shared);
+                            async move { Ok::<_, Infallible>(shared.handle(req, peer, verdict).await) }
+                        });
+                        let conn = graceful.watch(http.serve_connection(TokioIo::new(io), service));
+                        tokio::spawn(async move {
+                            if let Err(e) = conn.await {
+                                tracing::debug!(target: GATEWAY_TRACING_TARGET, %peer, error = %e, "connection ended");
+                            }
+                        });
+                    }
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait instead of spinning.
+                        tracing::warn!(target: GATEWAY_TRACING_TARGET, error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                () = &mut shutdown => break,
+            }
+        }
+        drop(listener);
+        tracing::info!(target: GATEWAY_TRACING_TARGET, "shutting down: requests in flight finish");
+        tokio::select! {
+            () = graceful.shutdown() => {}
+            () = tokio::time::sleep(grace) => {
+                tracing::warn!(target: GATEWAY_TRACING_TARGET, ?grace, "grace period over; connections dropped");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What every connection shares.
+struct Shared {
+    gateway: Gateway,
+    service: BearerService<Forward>,
+    /// The paths of the two documents (they depend on configuration only, not on the keys), so
+    /// that other requests skip building them.
+    metadata_paths: Vec<String>,
+}
+
+impl Shared {
+    async fn handle(
+        &self,
+        req: Request<hyper::body::Incoming>,
+        peer: SocketAddr,
+        verdict: framing::Verdict,
+    ) -> Response {
+        // (1) Framing (RFC 9112 §6.3), judged on the raw head by `framing::Framed` (hyper has
+        // already dropped a `Content-Length` next to a `Transfer-Encoding`): answer and close;
+        // the wrapper passes no byte after this head.
+        if let framing::Verdict::Refuse(status, text) = verdict {
+            tracing::debug!(target: GATEWAY_TRACING_TARGET, %peer, %status, reason = text.trim_end(),
+                "request framing refused");
+            let mut r = plain(status, text);
+            r.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+            return r;
+        }
+        let (mut parts, body) = req.into_parts();
+        if matches!(parts.method, Method::GET | Method::HEAD) {
+            if let Some(r) = self.metadata(parts.uri.path()) {
+                return r;
+            }
+        }
+        // (2) hop-by-hop, then (3) identity: before authentication, so a `Connection` header
+        // cannot name the identity headers added after it.
+        remove_hop_by_hop(&mut parts.headers);
+        remove_spoofed_identity(&mut parts.headers);
+        set_forwarded(&mut parts.headers, peer);
+        parts.headers.append(VIA, HeaderValue::from_static(VIA_ENTRY));
+        let req = Request::from_parts(parts, Body::new(body));
+        let mut service = self.service.clone();
+        // `Forward` is always ready; the layer delegates to it.
+        let _ = std::future::poll_fn(|cx| tower::Service::poll_ready(&mut service, cx)).await;
+        match tower::Service::call(&mut service, req).await {
+            Ok(r) => r,
+            Err(never) => match never {},
+        }
+    }
+
+    /// The RFC 9728 metadata or the JWK Set, if `path` is one of theirs.
+    fn metadata(&self, path: &str) -> Option<Response> {
+        if !self.metadata_paths.is_empty() && !self.metadata_paths.iter().any(|p| p == path) {
+            return None;
+        }
+        let metadata = match self.gateway.metadata() {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(target: GATEWAY_TRACING_TARGET, error = %e, "cannot build the metadata documents");
+                return None;
+            }
+        };
+        let body = if path == metadata.metadata_path() {
+            metadata.document().to_string()
+        } else if path == metadata.jwks_path() {
+            metadata.jwks().to_string()
+        } else {
+            return None;
+        };
+        let mut r = Response::new(Body::from(body));
+        r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        if let Ok(v) = HeaderValue::from_str(&format!("max-age={}", DEFAULT_MAX_AGE.as_secs())) {
+            r.headers_mut().insert(CACHE_CONTROL, v);
+        }
+        Some(r)
+    }
+}

@@ -1,0 +1,240 @@
+//! The transport's errors: [`WireError`], every failure to fetch or use a remote document, naming
+//! its URL; and [`ConfigError`], an [`HttpFetcher`](super::HttpFetcher) that cannot be configured.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// A failure to fetch or use a remote document. Every variant names the URL (without any
+/// credentials: URLs with a user or password are refused), never a response body or a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WireError {
+    /// The URL does not parse or has no host.
+    #[error("{url}: invalid URL: {reason}")]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The URL carries a user name or password; they would end up in logs and errors.
+    #[error("{url}: credentials in the URL are refused")]
+    CredentialsInUrl {
+        /// The URL with the credentials removed.
+        url: String,
+    },
+    /// Neither `https` nor `http`.
+    #[error("{url}: only https URLs are fetched")]
+    UnsupportedScheme {
+        /// The URL.
+        url: String,
+    },
+    /// An `http` URL while plain HTTP is not allowed (`allow_http_loopback` is off).
+    #[error("{url}: plain http is refused (https only)")]
+    HttpNotAllowed {
+        /// The URL.
+        url: String,
+    },
+    /// An `http` URL whose host is not a loopback address: plain HTTP is allowed only for loopback.
+    #[error("{url}: plain http is allowed only for loopback hosts")]
+    HttpNotLoopback {
+        /// The URL.
+        url: String,
+    },
+    /// The host is (or resolved only to) a loopback, private, link-local, unique-local or other
+    /// non-public address, and the fetcher refuses those.
+    #[error("{url}: address {addr} is not public and is refused")]
+    AddressRefused {
+        /// The URL.
+        url: String,
+        /// The refused address (the first one, when a name resolved to several).
+        addr: IpAddr,
+    },
+    /// The connection or the whole request took too long.
+    #[error("{url}: timed out after {after:?}")]
+    Timeout {
+        /// The URL.
+        url: String,
+        /// The limit that was hit.
+        after: Duration,
+    },
+    /// TLS failed (untrusted certificate, wrong name, handshake failure).
+    #[error("{url}: TLS failure: {reason}")]
+    Tls {
+        /// The URL.
+        url: String,
+        /// The TLS library's reason.
+        reason: String,
+    },
+    /// The TCP connection (or name resolution) failed.
+    #[error("{url}: connection failed: {reason}")]
+    Connect {
+        /// The URL.
+        url: String,
+        /// The underlying reason.
+        reason: String,
+    },
+    /// The server answered with a redirect; redirects are never followed.
+    #[error("{url}: redirect (HTTP {status}) refused")]
+    Redirect {
+        /// The URL.
+        url: String,
+        /// The 3xx status.
+        status: u16,
+    },
+    /// The server answered with a status other than 200.
+    #[error("{url}: HTTP status {status}")]
+    Status {
+        /// The URL.
+        url: String,
+        /// The status code.
+        status: u16,
+    },
+    /// The body is larger than the limit; reading stopped there.
+    #[error("{url}: response body larger than {limit} bytes")]
+    BodyTooLarge {
+        /// The URL.
+        url: String,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// Any other transport failure (protocol error, connection reset mid-body, …).
+    #[error("{url}: transport failure: {reason}")]
+    Transport {
+        /// The URL.
+        url: String,
+        /// The underlying reason.
+        reason: String,
+    },
+    /// The body is not an acceptable JWK Set (not JSON, malformed key, private or symmetric key
+    /// material in a published set, …).
+    #[error("{url}: invalid JWK Set: {reason}")]
+    InvalidJwkSet {
+        /// The URL.
+        url: String,
+        /// What is wrong (from the strict parser; never the body itself).
+        reason: String,
+    },
+    /// The last good key set is older than its lifetime plus the staleness cap and no fetch has
+    /// succeeded since: the source fails closed.
+    #[error("{url}: keys are stale (expired {expired_for:?} ago, no successful refresh since)")]
+    Stale {
+        /// The URL.
+        url: String,
+        /// How long ago the last good set expired.
+        expired_for: Duration,
+    },
+    /// A metadata document is not a JSON object or lacks a required member.
+    #[error("{url}: invalid metadata: {reason}")]
+    InvalidMetadata {
+        /// The metadata URL.
+        url: String,
+        /// What is wrong (never the body itself).
+        reason: String,
+    },
+    /// The metadata's `issuer` is not identical to the issuer looked up (RFC 8414 §3.3).
+    #[error("{url}: metadata issuer {found:?} is not the expected {expected:?}")]
+    IssuerMismatch {
+        /// The metadata URL.
+        url: String,
+        /// The configured issuer.
+        expected: String,
+        /// The document's `issuer` (shortened).
+        found: String,
+    },
+    /// The metadata's `jwks_uri` is refused: not `https`, or not on the metadata's origin nor an
+    /// allowed one.
+    #[error("{url}: jwks_uri {jwks_uri} refused: {reason}")]
+    JwksUriRefused {
+        /// The metadata URL.
+        url: String,
+        /// The refused `jwks_uri` (shortened).
+        jwks_uri: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The protected resource metadata's `resource` is not identical to the resource looked up
+    /// (RFC 9728 §3.3): the document must not be used.
+    #[error("{url}: metadata resource {found:?} is not the expected {expected:?}")]
+    ResourceMismatch {
+        /// The metadata URL.
+        url: String,
+        /// The resource looked up (as registered).
+        expected: String,
+        /// The document's `resource` (shortened).
+        found: String,
+    },
+    /// The protected resource metadata lists `authorization_servers` and this AS's issuer is not
+    /// among them: the RS does not expect tokens from this AS.
+    #[error("{url}: authorization_servers does not list the issuer {issuer:?}")]
+    AuthorizationServerNotListed {
+        /// The metadata URL.
+        url: String,
+        /// This AS's issuer identifier.
+        issuer: String,
+    },
+    /// A shared refresh ended without a result (its task was cancelled, e.g. the runtime is
+    /// shutting down).
+    #[error("{url}: the refresh was abandoned")]
+    RefreshAbandoned {
+        /// The URL.
+        url: String,
+    },
+}
+
+impl WireError {
+    /// The URL this error is about.
+    pub fn url(&self) -> &str {
+        match self {
+            WireError::InvalidUrl { url, .. }
+            | WireError::CredentialsInUrl { url }
+            | WireError::UnsupportedScheme { url }
+            | WireError::HttpNotAllowed { url }
+            | WireError::HttpNotLoopback { url }
+            | WireError::AddressRefused { url, .. }
+            | WireError::Timeout { url, .. }
+            | WireError::Tls { url, .. }
+            | WireError::Connect { url, .. }
+            | WireError::Redirect { url, .. }
+            | WireError::Status { url, .. }
+            | WireError::BodyTooLarge { url, .. }
+            | WireError::Transport { url, .. }
+            | WireError::InvalidJwkSet { url, .. }
+            | WireError::Stale { url, .. }
+            | WireError::InvalidMetadata { url, .. }
+            | WireError::IssuerMismatch { url, .. }
+            | WireError::JwksUriRefused { url, .. }
+            | WireError::ResourceMismatch { url, .. }
+            | WireError::AuthorizationServerNotListed { url, .. }
+            | WireError::RefreshAbandoned { url } => url,
+        }
+    }
+}
+
+/// Why an [`HttpFetcher`](super::HttpFetcher) could not be configured.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A CA file could not be read or holds no parsable certificate.
+    #[error("CA file {path}: {reason}")]
+    CaFile {
+        /// The file.
+        path: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// PEM data given directly holds no parsable certificate.
+    #[error("CA certificates: {0}")]
+    CaPem(String),
+    /// The HTTP client could not be built (e.g. the platform trust store could not be loaded).
+    #[error("HTTP client: {0}")]
+    Client(String),
+}
+
+/// Values taken from a remote document go into errors shortened.
+pub(crate) fn shorten(s: &str) -> String {
+    match s.char_indices().nth(200) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
