@@ -286,11 +286,6 @@ impl fmt::Display for OAuthErrorCode {
     }
 }
 
-/// An attacker-supplied name as an error message shows it ([`crate::untrusted::shown`]).
-pub(crate) fn printable(s: &str) -> String {
-    crate::untrusted::shown(s, crate::untrusted::NAME)
-}
-
 /// The kind of an [`Error::Misuse`]: a mistake in the calling code or its configuration, told
 /// apart by kind so callers and tests never match on message text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

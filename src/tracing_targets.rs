@@ -11,3 +11,6 @@ pub const KEYS: &str = "jwe_mint::keys";
 /// The gateway (feature `gateway`): upstream failures, connections refused for their framing,
 /// and the resource server's key file reloaded while it runs.
 pub const GATEWAY: &str = "jwe_mint::gateway";
+
+/// The client side (feature `http`): failed renewals, challenges that do not parse.
+pub const CLIENT: &str = "jwe_mint::client";

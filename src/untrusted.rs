@@ -7,8 +7,18 @@
 pub(crate) const NAME: usize = 40;
 
 /// The length a longer value is cut to (a URL, an error description from a remote server).
-#[allow(dead_code)] // the wire uses it once merged
 pub(crate) const VALUE: usize = 200;
+
+/// A name from outside, shown: [`shown`] at [`NAME`] characters.
+pub(crate) fn name(text: &str) -> String {
+    shown(text, NAME)
+}
+
+/// A longer value from outside, shown: [`shown`] at [`VALUE`] characters.
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
+pub(crate) fn value(text: &str) -> String {
+    shown(text, VALUE)
+}
 
 /// `text` made safe to show: each character that is not printable ASCII (controls, DEL,
 /// anything non-ASCII) becomes `?`; the user name and password of a URL are replaced by

@@ -32,7 +32,7 @@ pub(crate) fn check_key(
         if pinned != alg.name() && !dir_for_enc {
             return Err(Error::NoMatchingKey(format!(
                 "key is for `{}`, not `{}`",
-                crate::error::printable(pinned),
+                crate::untrusted::name(pinned),
                 alg
             )));
         }

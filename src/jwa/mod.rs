@@ -40,7 +40,7 @@ macro_rules! alg_enum {
             fn from_str(s: &str) -> Result<Self, Error> {
                 match s {
                     $($text => Ok($name::$variant),)+
-                    other => Err(Error::UnsupportedAlgorithm(crate::error::printable(other))),
+                    other => Err(Error::UnsupportedAlgorithm(crate::untrusted::name(other))),
                 }
             }
         }
@@ -246,7 +246,7 @@ impl KeyManagementAlg {
             return pinned.parse().map_err(|_| {
                 Error::NoMatchingKey(format!(
                     "the key's alg `{}` is not a key management algorithm",
-                    crate::error::printable(pinned)
+                    crate::untrusted::name(pinned)
                 ))
             });
         }

@@ -292,7 +292,7 @@ fn check_shared_headers(parsed: &ParsedJwe, policy: &DecryptPolicy) -> Result<()
             if !policy.understood_crit.iter().any(|u| u == n) {
                 return Err(Error::malformed(format!(
                     "critical header `{}` not understood",
-                    crate::error::printable(n)
+                    crate::untrusted::name(n)
                 )));
             }
             if !parsed.protected.contains_key(n.as_str()) {

@@ -100,7 +100,7 @@ impl ParsedJwe {
                 if merged.contains_key(k) {
                     return Err(Error::malformed(format!(
                         "header parameter `{}` appears in more than one header",
-                        crate::error::printable(k)
+                        crate::untrusted::name(k)
                     )));
                 }
                 merged.insert(k.clone(), v.clone());

@@ -91,7 +91,7 @@ impl std::str::FromStr for Curve {
             other => {
                 return Err(Error::invalid_key(format!(
                     "unsupported curve `{}`",
-                    crate::error::printable(other)
+                    crate::untrusted::name(other)
                 )))
             }
         })
@@ -195,7 +195,7 @@ impl Jwk {
             other => {
                 return Err(Error::invalid_key(format!(
                     "unsupported kty `{}`",
-                    crate::error::printable(other)
+                    crate::untrusted::name(other)
                 )))
             }
         };
@@ -612,7 +612,7 @@ impl Jwk {
             if u != purpose {
                 return Err(Error::NoMatchingKey(format!(
                     "key `use` is `{}`, not `{purpose}`",
-                    crate::error::printable(u.as_str())
+                    crate::untrusted::name(u.as_str())
                 )));
             }
         }
@@ -624,7 +624,7 @@ impl Jwk {
             };
             if !ops.iter().any(fits) {
                 let kind = if *purpose == PublicKeyUse::Signature { "signature" } else { "encryption" };
-                let listed: Vec<String> = ops.iter().map(|op| crate::error::printable(op.as_str())).collect();
+                let listed: Vec<String> = ops.iter().map(|op| crate::untrusted::name(op.as_str())).collect();
                 return Err(Error::NoMatchingKey(format!(
                     "key `key_ops` [{}] allow no {kind} operation",
                     listed.join(", ")

@@ -44,7 +44,7 @@ impl fmt::Display for SkippedKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "key #{}", self.index)?;
         if let Some(kid) = &self.kid {
-            write!(f, " (kid `{}`)", crate::error::printable(kid))?;
+            write!(f, " (kid `{}`)", crate::untrusted::name(kid))?;
         }
         write!(f, " skipped: {}", self.reason)
     }
@@ -73,10 +73,10 @@ impl fmt::Display for SkipReason {
         match self {
             SkipReason::MissingKeyType => f.write_str("no `kty`"),
             SkipReason::UnsupportedKeyType(k) => {
-                write!(f, "unsupported kty `{}`", crate::error::printable(k))
+                write!(f, "unsupported kty `{}`", crate::untrusted::name(k))
             }
             SkipReason::UnsupportedCurve(c) => {
-                write!(f, "unsupported curve `{}`", crate::error::printable(c))
+                write!(f, "unsupported curve `{}`", crate::untrusted::name(c))
             }
             SkipReason::RsaTooShort { bits } => {
                 write!(f, "RSA modulus of {bits} bits, at least {MIN_RSA_BITS} required")

@@ -120,7 +120,7 @@ pub(crate) fn check_key(alg: SigningAlg, key: &Jwk, need_private: bool) -> Resul
         if pinned != alg.name() {
             return Err(Error::NoMatchingKey(format!(
                 "key is for `{}`, not `{alg}`",
-                crate::error::printable(pinned)
+                crate::untrusted::name(pinned)
             )));
         }
     }

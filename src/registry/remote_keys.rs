@@ -132,7 +132,7 @@ fn choose_key(
             Ok(alg) => return Ok(Arc::new(EncryptionKey { key: key.clone(), alg })),
             Err(why) => {
                 if first_refusal.is_none() {
-                    let kid = key.kid().map(crate::error::printable).unwrap_or_else(|| "(no kid)".into());
+                    let kid = key.kid().map(crate::untrusted::name).unwrap_or_else(|| "(no kid)".into());
                     first_refusal = Some(format!("key {kid}: {why}"));
                 }
             }

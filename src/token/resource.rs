@@ -27,7 +27,7 @@ impl ResourceIndicator {
     pub fn parse(value: &str) -> Result<ResourceIndicator> {
         let bad = |why: &str| Error::OAuth {
             code: OAuthErrorCode::InvalidTarget,
-            description: format!("resource `{}` {why}", crate::error::printable(value)),
+            description: format!("resource `{}` {why}", crate::untrusted::name(value)),
         };
         if value.is_empty() || value.len() > MAX_LEN {
             return Err(bad("has an invalid length"));

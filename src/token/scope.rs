@@ -54,7 +54,7 @@ impl Scope {
             if !is_scope_token(token) {
                 return Err(Error::Malformed(format!(
                     "scope token `{}` is not one or more characters of %x21 / %x23-5B / %x5D-7E (RFC 6749 §3.3)",
-                    crate::error::printable(token)
+                    crate::untrusted::name(token)
                 )));
             }
             if !scope.contains(token) {

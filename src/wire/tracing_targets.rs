@@ -1,16 +1,17 @@
-//! The `tracing` targets of the wire layer's events, in one place.
+//! The wire layer's names for the crate's `tracing` targets ([`crate::tracing_targets`]), kept
+//! for callers that filter on them.
 
 /// The `tracing` target of every key-source event (fetches, refreshes, failures, `kid` misses),
 /// of discovery and of the authorization server's token endpoint.
-pub const TRACING_TARGET: &str = "jwe_mint::keys";
+pub const TRACING_TARGET: &str = crate::tracing_targets::KEYS;
 
 /// The `tracing` target of the gateway's events (upstream failures, refused requests, shutdown).
 #[cfg(feature = "gateway")]
-pub const GATEWAY_TRACING_TARGET: &str = "jwe_mint::gateway";
+pub const GATEWAY_TRACING_TARGET: &str = crate::tracing_targets::GATEWAY;
 
-/// The `tracing` target of key-file events (reloads and refused files).
+/// The `tracing` target of key-file events (reloads and refused files): the gateway's.
 #[cfg(feature = "gateway")]
-pub const KEY_FILE_TRACING_TARGET: &str = "jwe_mint::gateway";
+pub const KEY_FILE_TRACING_TARGET: &str = crate::tracing_targets::GATEWAY;
 
-/// The `tracing` target of the client side's events (failed renewals, unparsable challenges).
-pub(crate) const CLIENT_TRACING_TARGET: &str = "jwe_mint::client";
+/// The `tracing` target of the client side's events.
+pub(crate) const CLIENT_TRACING_TARGET: &str = crate::tracing_targets::CLIENT;

@@ -179,7 +179,7 @@ impl Pkcs11Uri {
             Some(PinSource::Env(var)) => Zeroizing::new(std::env::var(var).map_err(|_| {
                 Error::Pkcs11(format!(
                     "{self}: the PIN environment variable `{}` is not set",
-                    crate::error::printable(var)
+                    crate::untrusted::name(var)
                 ))
             })?),
             Some(PinSource::File(path)) => {

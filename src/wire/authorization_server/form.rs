@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 
 use super::refusal::Refusal;
-use crate::error::printable;
 
 /// Largest token request body (bytes); a larger one is `invalid_request`.
 pub const MAX_TOKEN_REQUEST: usize = 16 * 1024;
@@ -39,7 +38,7 @@ impl Form {
             } else if params.insert(name.clone().into_owned(), value.into_owned()).is_some() {
                 return Err(Refusal::bad(
                     "invalid_request",
-                    &format!("parameter {} given more than once", printable(&name)),
+                    &format!("parameter {} given more than once", crate::untrusted::name(&name)),
                 ));
             }
         }

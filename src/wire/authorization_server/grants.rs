@@ -16,7 +16,6 @@ use super::form::{Form, MAX_TOKEN_REQUEST};
 use super::refresh_store::{token_id, RefreshGrant, RefreshStore};
 use super::refusal::{json_response, no_store, Refusal};
 use super::server::AuthorizationServer;
-use crate::error::printable;
 use crate::issuer::{Grant, TokenResponse};
 
 impl AuthorizationServer {
@@ -117,7 +116,7 @@ impl AuthorizationServer {
         if let Some(r) = resources.iter().find(|r| !grant.resources.contains(r)) {
             return Err(Refusal::bad(
                 "invalid_target",
-                &format!("{} was not part of the original grant", printable(r)),
+                &format!("{} was not part of the original grant", crate::untrusted::name(r)),
             ));
         }
         let scope = requested_scope(form.get("scope"), &grant.scope, "scope beyond the original grant")?;

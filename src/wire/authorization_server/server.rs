@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use super::client_auth::RegisteredClient;
 use super::refresh_store::RefreshStore;
-use crate::error::{printable, Error, Result};
+use crate::error::{Error, Result};
 use crate::issuer::{Issuer, IssuerBuilder};
 use crate::jwk::Jwk;
 use crate::registry::Registry;
@@ -49,7 +49,10 @@ impl AuthorizationServerBuilder {
     /// `invalid_client`). Refused: a `client_id` registered twice, an invalid resource.
     pub fn client(mut self, client: RegisteredClient) -> Result<AuthorizationServerBuilder> {
         if self.clients.iter().any(|c| c.client_id == client.client_id) {
-            return Err(Error::misuse(format!("client {} registered twice", printable(&client.client_id))));
+            return Err(Error::misuse(format!(
+                "client {} registered twice",
+                crate::untrusted::name(&client.client_id)
+            )));
         }
         if let Some(home) = &client.home_resource {
             if !client.resources.contains(home) {

@@ -5,7 +5,7 @@
 use url::Url;
 
 use super::challenge;
-use super::error::{shorten, ClientError};
+use super::error::ClientError;
 use super::token_book::{BearerToken, TokenBook};
 use super::url_match::{covers_url, normalise, RequestUrl};
 use crate::wire::tracing_targets::CLIENT_TRACING_TARGET;
@@ -63,8 +63,10 @@ impl AuthorizedClient {
 
     /// `GET url` through [`send`](Self::send).
     pub async fn get(&self, url: &str) -> Result<HttpResponse, ClientError> {
-        let parsed = Url::parse(url)
-            .map_err(|e| WireError::InvalidUrl { url: shorten(url), reason: e.to_string() })?;
+        let parsed = Url::parse(url).map_err(|e| WireError::InvalidUrl {
+            url: crate::untrusted::value(url),
+            reason: e.to_string(),
+        })?;
         self.send(reqwest::Request::new(http::Method::GET, parsed)).await
     }
 
@@ -104,12 +106,12 @@ impl AuthorizedClient {
             Some(named) => {
                 let metadata_url = Url::parse(&named).map_err(|_| ClientError::MetadataUrlRefused {
                     url: url.to_string(),
-                    metadata_url: shorten(&named),
+                    metadata_url: crate::untrusted::value(&named),
                 })?;
                 if metadata_url.origin() != url.origin() {
                     return Err(ClientError::MetadataUrlRefused {
                         url: url.to_string(),
-                        metadata_url: shorten(metadata_url.as_str()),
+                        metadata_url: crate::untrusted::value(metadata_url.as_str()),
                     });
                 }
                 vec![metadata_url]
@@ -189,7 +191,10 @@ impl AuthorizedClient {
             .get("resource")
             .and_then(serde_json::Value::as_str)
             .ok_or_else(|| invalid("no `resource` string"))?;
-        let mismatch = || ClientError::ResourceMismatch { url: url.to_string(), resource: shorten(resource) };
+        let mismatch = || ClientError::ResourceMismatch {
+            url: url.to_string(),
+            resource: crate::untrusted::value(resource),
+        };
         let matcher = normalise(resource).ok_or_else(mismatch)?;
         let same_origin = Url::parse(&matcher).is_ok_and(|r| r.origin() == url.origin());
         let request = RequestUrl::parse(url.as_str()).ok_or_else(mismatch)?;

@@ -102,14 +102,3 @@ impl ClientError {
         }
     }
 }
-
-/// A value from a remote document, for an error message: printable ASCII, bounded.
-pub(super) fn printable(s: &str, max: usize) -> String {
-    s.chars().take(max).map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect()
-}
-
-/// A value from a remote document, for an error message: printable ASCII, at most 200
-/// characters.
-pub(super) fn shorten(s: &str) -> String {
-    printable(s, 200)
-}

@@ -10,7 +10,7 @@ use tokio::sync::{watch, OnceCell};
 use url::Url;
 use zeroize::Zeroizing;
 
-use super::error::{shorten, ClientError};
+use super::error::ClientError;
 use super::token_request::{self, Credentials, IssuedToken, TokenEndpointResponse};
 use super::url_match::{covers_url, normalise, RequestUrl};
 use crate::wire::tracing_targets::CLIENT_TRACING_TARGET;
@@ -346,7 +346,7 @@ impl TokenBook {
 
     async fn obtain_inner(&self, resource: &str, need: Need<'_>) -> Result<BearerToken, ClientError> {
         let key = normalise(resource)
-            .ok_or_else(|| ClientError::InvalidResource { resource: shorten(resource) })?;
+            .ok_or_else(|| ClientError::InvalidResource { resource: crate::untrusted::value(resource) })?;
         loop {
             let now = Instant::now();
             let waiting = {
@@ -402,7 +402,7 @@ impl TokenBook {
             .iter()
             .find(|e| e.matcher == key)
             .map(|e| e.token.clone())
-            .ok_or_else(|| ClientError::NotGranted { resource: shorten(resource) })
+            .ok_or_else(|| ClientError::NotGranted { resource: crate::untrusted::value(resource) })
     }
 
     /// One token request for `resource`: the refresh token if held (falling back to

@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use url::Url;
 use zeroize::Zeroizing;
 
-use super::error::{printable, ClientError};
+use super::error::ClientError;
 use super::url_match::normalise;
 use crate::wire::keys::Discovery;
 use crate::wire::transport::{HttpFetcher, HttpResponse, WireError};
@@ -89,12 +89,12 @@ impl Credentials {
             Some(code) => Err(ClientError::TokenEndpoint {
                 url,
                 status: response.status.as_u16(),
-                code: printable(code, 64),
+                code: crate::untrusted::shown(code, 64),
                 description: document
                     .as_ref()
                     .and_then(|d| d.get("error_description"))
                     .and_then(Value::as_str)
-                    .map(|d| printable(d, 200)),
+                    .map(crate::untrusted::value),
             }),
             None => Err(ClientError::Wire(WireError::Status { url, status: response.status.as_u16() })),
         }

@@ -8,7 +8,7 @@ use url::Url;
 
 use super::key_set::{KeySetConfig, KeyUseFilter, RemoteJwkSet};
 use crate::wire::tracing_targets::TRACING_TARGET;
-use crate::wire::transport::{authorization_server_metadata_urls, shorten, Fetcher, WireError};
+use crate::wire::transport::{authorization_server_metadata_urls, Fetcher, WireError};
 
 /// An authorization server's metadata document, checked: its `issuer` is identical to the one
 /// looked up (RFC 8414 §3.3) and its `jwks_uri` passed the origin rule of [`Discovery`].
@@ -126,7 +126,7 @@ impl Discovery {
             return Err(WireError::IssuerMismatch {
                 url: url.to_string(),
                 expected: issuer.to_string(),
-                found: shorten(found),
+                found: crate::untrusted::value(found),
             });
         }
         let jwks = document
@@ -149,7 +149,7 @@ impl Discovery {
     pub(super) fn check_jwks_uri(&self, metadata_url: &Url, jwks_uri: &Url) -> Result<(), WireError> {
         let refused = |reason: &'static str| WireError::JwksUriRefused {
             url: metadata_url.to_string(),
-            jwks_uri: shorten(jwks_uri.as_str()),
+            jwks_uri: crate::untrusted::value(jwks_uri.as_str()),
             reason,
         };
         if jwks_uri.scheme() != "https" && jwks_uri.origin() != metadata_url.origin() {

@@ -213,14 +213,6 @@ fn later(at: Instant, d: Duration) -> Option<Instant> {
     at.checked_add(d)
 }
 
-/// Attacker-chosen `kid`s go to the log shortened.
-fn short(kid: &str) -> &str {
-    match kid.char_indices().nth(64) {
-        Some((i, _)) => &kid[..i],
-        None => kid,
-    }
-}
-
 impl RemoteJwkSet {
     /// Fetches the set at `url` once (it must succeed) and starts the background refresh on the
     /// current tokio runtime.
@@ -375,10 +367,10 @@ impl Inner {
     fn kid_miss(self: &Arc<Self>, kid: &str) -> Option<watch::Receiver<Option<Outcome>>> {
         let rx = self.start_or_join(Reason::KidMiss);
         if rx.is_none() {
-            tracing::debug!(target: TRACING_TARGET, url = %self.url, kid = ?short(kid),
+            tracing::debug!(target: TRACING_TARGET, url = %self.url, kid = %crate::untrusted::name(kid),
                 "unknown kid: refetch suppressed (cooldown)");
         } else {
-            tracing::info!(target: TRACING_TARGET, url = %self.url, kid = ?short(kid),
+            tracing::info!(target: TRACING_TARGET, url = %self.url, kid = %crate::untrusted::name(kid),
                 "unknown kid: refetching (or joining the fetch in flight)");
         }
         rx

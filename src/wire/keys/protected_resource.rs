@@ -19,7 +19,7 @@ use crate::jwk::JwkSource;
 use crate::registry::{KeyLocation, Registry, ResourceEntry};
 use crate::token::ResourceIndicator;
 use crate::wire::tracing_targets::TRACING_TARGET;
-use crate::wire::transport::{protected_resource_metadata_url, shorten, WireError};
+use crate::wire::transport::{protected_resource_metadata_url, WireError};
 
 /// A protected resource's metadata document, checked: `resource` identical to the one looked up
 /// (RFC 9728 §3.3), this AS listed in `authorization_servers` when the member is present (unless
@@ -165,7 +165,7 @@ impl ProtectedResourceDiscovery {
             return Err(WireError::ResourceMismatch {
                 url: url.to_string(),
                 expected: resource.to_string(),
-                found: shorten(found),
+                found: crate::untrusted::value(found),
             });
         }
         let authorization_servers = match document.get("authorization_servers") {

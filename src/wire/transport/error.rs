@@ -230,11 +230,3 @@ pub enum ConfigError {
     #[error("HTTP client: {0}")]
     Client(String),
 }
-
-/// Values taken from a remote document go into errors shortened.
-pub(crate) fn shorten(s: &str) -> String {
-    match s.char_indices().nth(200) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
-    }
-}

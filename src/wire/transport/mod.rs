@@ -14,7 +14,6 @@ mod http_fetcher;
 mod urls;
 
 pub use address::is_non_public;
-pub(crate) use error::shorten;
 pub use error::{ConfigError, WireError};
 pub use fetcher::{FetchFuture, Fetcher, HttpResponse};
 pub use http_fetcher::{

@@ -4,7 +4,7 @@
 
 use url::Url;
 
-use super::error::{shorten, WireError};
+use super::error::WireError;
 
 /// RFC 8414 §3.1: the well-known suffix of authorization server metadata.
 const OAUTH_AS: &str = "/.well-known/oauth-authorization-server";
@@ -70,7 +70,10 @@ pub(crate) fn well_known_url(id: &Url, well_known: &str) -> Url {
 /// assert_eq!(url("https://rs.example.com/a?t=1"), "https://rs.example.com/.well-known/oauth-protected-resource/a?t=1");
 /// ```
 pub fn protected_resource_metadata_url(resource: &str) -> Result<Url, WireError> {
-    let invalid = |reason: &str| WireError::InvalidUrl { url: shorten(resource), reason: reason.into() };
+    let invalid = |reason: &str| WireError::InvalidUrl {
+        url: crate::untrusted::value(resource),
+        reason: reason.into(),
+    };
     let parsed = Url::parse(resource).map_err(|e| invalid(&e.to_string()))?;
     if parsed.fragment().is_some() {
         return Err(invalid("a resource identifier has no fragment"));
