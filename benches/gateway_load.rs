@@ -18,6 +18,7 @@
 //!
 //! Run: `cargo bench --bench gateway_load --features gateway`
 //! (`JWE_MINT_LOAD_REQUESTS` and `JWE_MINT_LOAD_CONNECTIONS` change the defaults, 20,000 and 32).
+#![allow(clippy::unwrap_used, unreachable_pub)] // bench and example set-up: a failed unwrap stops the run
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

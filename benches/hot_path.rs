@@ -18,6 +18,7 @@
 //!
 //! Run: `cargo bench --bench hot_path` (aws-lc) or
 //! `cargo bench --bench hot_path --no-default-features --features rust-crypto,cli`.
+#![allow(clippy::unwrap_used, unreachable_pub)] // bench and example set-up: a failed unwrap stops the run
 
 use std::hint::black_box;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

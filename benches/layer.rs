@@ -11,6 +11,7 @@
 //!
 //! Run: `cargo bench --bench layer --features axum` (aws-lc) or
 //! `cargo bench --bench layer --no-default-features --features rust-crypto,axum`.
+#![allow(clippy::unwrap_used, unreachable_pub)] // bench and example set-up: a failed unwrap stops the run
 
 use std::hint::black_box;
 use std::sync::Arc;

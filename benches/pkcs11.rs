@@ -28,6 +28,7 @@
 //!
 //! Run: `cargo bench --bench pkcs11 --features pkcs11` (needs `softhsm2`; makes a throwaway token
 //! directory under the system temp dir).
+#![allow(clippy::unwrap_used, unreachable_pub)] // bench and example set-up: a failed unwrap stops the run
 
 use std::path::PathBuf;
 use std::process::Command;

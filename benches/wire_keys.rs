@@ -11,6 +11,7 @@
 //!   check on top of the rejection.
 //!
 //! Run: `cargo bench --bench wire_keys` (the loopback JWKS server runs inside the bench).
+#![allow(clippy::unwrap_used, unreachable_pub)] // bench and example set-up: a failed unwrap stops the run
 
 #[path = "../tests/support/servers.rs"]
 mod wire_common;

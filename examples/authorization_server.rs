@@ -32,6 +32,7 @@
 //! HTTP 503 with `Retry-After` and `{"error": "server_error"}`; when none of its keys is usable,
 //! HTTP 500 with the same body. RFC 6749 §5.2 has no code for these: `server_error` is borrowed
 //! from §4.1.2.1, an extension, never an unencrypted token.
+#![allow(clippy::unwrap_used, unreachable_pub)] // bench and example set-up: a failed unwrap stops the run
 
 use std::sync::Arc;
 

@@ -17,6 +17,7 @@
 //! and the metadata documents. It serves plain HTTP and is meant for loopback: put TLS in front
 //! of it in any real deployment.
 #![allow(dead_code)] // also compiled into the tests, which use the router but not `main`
+#![allow(clippy::unwrap_used, unreachable_pub)] // bench and example set-up: a failed unwrap stops the run
 
 use std::sync::Arc;
 

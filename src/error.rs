@@ -370,6 +370,7 @@ impl Error {
         Error::InvalidKey(msg.into())
     }
     /// A configuration value a builder refuses, with the reason.
+    #[cfg(feature = "axum")]
     pub(crate) fn misuse(msg: impl Into<String>) -> Self {
         Error::Misuse(Misuse::Configuration(msg.into()))
     }

@@ -1,5 +1,6 @@
 //! The shape of the public API: typed errors (caller mistakes vs limits hit by input) and opt-ins
 //! that each take effect on their own.
+#![allow(clippy::unwrap_used, unreachable_pub)] // test code: a failed unwrap is a failed test
 
 use jwe_mint::issuer::{Grant, Issuer};
 use jwe_mint::jwa::{ContentEncryptionAlg as Enc, KeyManagementAlg as Alg, SigningAlg};

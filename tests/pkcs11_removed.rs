@@ -1,6 +1,7 @@
 //! A token removed while its key is in use: a clear error naming the token, no panic, no
 //! PIN. In its own test binary, so deleting the token cannot disturb the other PKCS#11 tests.
 #![cfg(feature = "pkcs11")]
+#![allow(clippy::unwrap_used, unreachable_pub)] // test code: a failed unwrap is a failed test
 
 #[path = "support/softhsm.rs"]
 mod softhsm;

@@ -3,6 +3,7 @@
 //! is pulled from under them. In its own test binary: these tests log out and finalize the module
 //! the whole process shares; they take turns (`SERIAL`).
 #![cfg(feature = "pkcs11")]
+#![allow(clippy::unwrap_used, unreachable_pub)] // test code: a failed unwrap is a failed test
 
 #[path = "support/softhsm.rs"]
 mod softhsm;

@@ -13,7 +13,7 @@ const MAX_KEY_FILE: u64 = 1024 * 1024;
 
 /// Why a subcommand stopped.
 #[derive(Debug)]
-pub enum CliError {
+pub(crate) enum CliError {
     /// Inconsistent or invalid options: exit 2 with a usage message.
     Usage(String),
     /// Rejected input or failed crypto: exit 1 with one line `jwe-mint: …` on stderr.
@@ -30,12 +30,12 @@ impl From<Error> for CliError {
 }
 
 /// Shorthand for a usage error.
-pub fn usage(msg: impl Into<String>) -> CliError {
+pub(crate) fn usage(msg: impl Into<String>) -> CliError {
     CliError::Usage(msg.into())
 }
 
 /// Reads at most `limit` bytes of stdin (more is cut off; callers' size checks then refuse it).
-pub fn read_stdin(limit: Option<u64>) -> Result<Vec<u8>, CliError> {
+pub(crate) fn read_stdin(limit: Option<u64>) -> Result<Vec<u8>, CliError> {
     let mut buf = Vec::new();
     std::io::stdin()
         .lock()
@@ -47,7 +47,7 @@ pub fn read_stdin(limit: Option<u64>) -> Result<Vec<u8>, CliError> {
 
 /// Reads a token (JWE or JWS) from stdin: UTF-8, with exactly one trailing `\n` or `\r\n` removed.
 /// Reads at most `max_len + 3` bytes, so oversized input still fails the library's size check.
-pub fn read_stdin_token(max_len: usize) -> Result<String, CliError> {
+pub(crate) fn read_stdin_token(max_len: usize) -> Result<String, CliError> {
     let limit = u64::try_from(max_len).unwrap_or(u64::MAX).saturating_add(3);
     let bytes = read_stdin(Some(limit))?;
     let mut text =
@@ -61,7 +61,7 @@ pub fn read_stdin_token(max_len: usize) -> Result<String, CliError> {
 }
 
 /// Reads a JWK or JWK Set from stdin.
-pub fn read_stdin_keys() -> Result<(JwkSet, bool), CliError> {
+pub(crate) fn read_stdin_keys() -> Result<(JwkSet, bool), CliError> {
     let bytes = read_stdin(Some(MAX_KEY_FILE + 1))?;
     parse_keys(&bytes, "stdin")
 }
@@ -71,12 +71,12 @@ pub fn read_stdin_keys() -> Result<(JwkSet, bool), CliError> {
 ///
 /// A `pkcs11:` URI (RFC 7512) instead of a file names a private key inside a PKCS#11 token
 /// (feature `pkcs11`); the PIN comes from the URI's `pin-source`, never from the command line.
-pub fn read_key_file(path: &Path, flag: &str) -> Result<JwkSet, CliError> {
+pub(crate) fn read_key_file(path: &Path, flag: &str) -> Result<JwkSet, CliError> {
     Ok(read_keys(path, flag)?.0)
 }
 
 /// [`read_key_file`], also saying whether the file held a JWK Set (a URI names one key).
-pub fn read_keys(path: &Path, flag: &str) -> Result<(JwkSet, bool), CliError> {
+pub(crate) fn read_keys(path: &Path, flag: &str) -> Result<(JwkSet, bool), CliError> {
     if let Some(uri) = pkcs11_uri(path) {
         return read_token_key(uri, flag).map(|k| (JwkSet::new(vec![k]), false));
     }
@@ -85,26 +85,26 @@ pub fn read_keys(path: &Path, flag: &str) -> Result<(JwkSet, bool), CliError> {
 }
 
 /// The text of `path` when it is a `pkcs11:` URI rather than a file name.
-pub fn pkcs11_uri(path: &Path) -> Option<&str> {
+pub(crate) fn pkcs11_uri(path: &Path) -> Option<&str> {
     path.to_str().filter(|s| s.get(..7).is_some_and(|p| p.eq_ignore_ascii_case("pkcs11:")))
 }
 
 /// Opens the key a `pkcs11:` URI names; errors start with the flag (and name the URI, never the
 /// PIN).
 #[cfg(feature = "pkcs11")]
-pub fn read_token_key(uri: &str, flag: &str) -> Result<jwe_mint::jwk::Jwk, CliError> {
+pub(crate) fn read_token_key(uri: &str, flag: &str) -> Result<jwe_mint::jwk::Jwk, CliError> {
     jwe_mint::jwk::Jwk::from_pkcs11_uri(uri).map_err(|e| CliError::Failed(format!("{flag}: {e}")))
 }
 
 /// Without the `pkcs11` feature a URI is a usage error that says how to get it.
 #[cfg(not(feature = "pkcs11"))]
-pub fn read_token_key(_uri: &str, flag: &str) -> Result<jwe_mint::jwk::Jwk, CliError> {
+pub(crate) fn read_token_key(_uri: &str, flag: &str) -> Result<jwe_mint::jwk::Jwk, CliError> {
     Err(usage(format!("{flag}: a pkcs11: URI needs jwe-mint built with `--features pkcs11`")))
 }
 
 /// Reads at most `limit + 1` bytes of a file (`what` names it in errors); callers refuse more
 /// than `limit`.
-pub fn read_file(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, CliError> {
+pub(crate) fn read_file(path: &Path, limit: u64, what: &str) -> Result<Vec<u8>, CliError> {
     let shown = path.display();
     let fail = |e: std::io::Error| CliError::Failed(format!("cannot read {what} {shown}: {e}"));
     let file = std::fs::File::open(path).map_err(fail)?;
@@ -141,13 +141,13 @@ fn parse_keys(bytes: &[u8], source: &str) -> Result<(JwkSet, bool), CliError> {
 }
 
 /// Prefixes an error about the contents of a file with the flag and file it came from.
-pub fn about_file<'a>(flag: &'a str, path: &'a Path) -> impl Fn(Error) -> CliError + 'a {
+pub(crate) fn about_file<'a>(flag: &'a str, path: &'a Path) -> impl Fn(Error) -> CliError + 'a {
     move |e| CliError::Failed(format!("{flag} {}: {e}", path.display()))
 }
 
 /// Writes `bytes` to stdout (errors such as a closed pipe, a full disk or a closed stdout become
 /// exit 1, never a panic: a key or token that was not written is lost).
-pub fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
+pub(crate) fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
     if stdout_was_closed() {
         return Err(CliError::Failed("cannot write stdout: it is closed".into()));
     }
@@ -185,7 +185,7 @@ fn stdout_was_closed() -> bool {
 }
 
 /// Writes a line of text (a trailing newline is added) to stdout.
-pub fn write_line(text: &str) -> Result<(), CliError> {
+pub(crate) fn write_line(text: &str) -> Result<(), CliError> {
     let mut buf = Vec::with_capacity(text.len() + 1);
     buf.extend_from_slice(text.as_bytes());
     buf.push(b'\n');
@@ -193,12 +193,12 @@ pub fn write_line(text: &str) -> Result<(), CliError> {
 }
 
 /// Pretty-printed JSON with a trailing newline.
-pub fn pretty(value: &serde_json::Value) -> Result<String, CliError> {
+pub(crate) fn pretty(value: &serde_json::Value) -> Result<String, CliError> {
     serde_json::to_string_pretty(value).map_err(|e| CliError::Failed(format!("cannot serialize JSON: {e}")))
 }
 
 /// Clap value parser for `--max-token-size` (bytes, at least 1).
-pub fn parse_max_token_size(s: &str) -> Result<usize, String> {
+pub(crate) fn parse_max_token_size(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if n > 0 => Ok(n),
         _ => Err("expected a number of bytes, at least 1".into()),
@@ -206,13 +206,13 @@ pub fn parse_max_token_size(s: &str) -> Result<usize, String> {
 }
 
 /// Prints one warning line on stderr (`jwe-mint: warning: …`); the exit code is unaffected.
-pub fn warn(msg: &str) {
+pub(crate) fn warn(msg: &str) {
     let line = msg.replace(['\n', '\r'], " ");
     let _ = writeln!(std::io::stderr().lock(), "jwe-mint: warning: {line}");
 }
 
 /// Clap value parser for key management algorithm names.
-pub fn parse_km_alg(s: &str) -> Result<KeyManagementAlg, String> {
+pub(crate) fn parse_km_alg(s: &str) -> Result<KeyManagementAlg, String> {
     s.parse().map_err(|_| {
         let names: Vec<&str> = KeyManagementAlg::ALL.iter().map(|a| a.name()).collect();
         format!("expected one of {}", names.join(", "))
@@ -220,7 +220,7 @@ pub fn parse_km_alg(s: &str) -> Result<KeyManagementAlg, String> {
 }
 
 /// Clap value parser for content encryption algorithm names.
-pub fn parse_enc(s: &str) -> Result<ContentEncryptionAlg, String> {
+pub(crate) fn parse_enc(s: &str) -> Result<ContentEncryptionAlg, String> {
     s.parse().map_err(|_| {
         let names: Vec<&str> = ContentEncryptionAlg::ALL.iter().map(|a| a.name()).collect();
         format!("expected one of {}", names.join(", "))
@@ -229,7 +229,7 @@ pub fn parse_enc(s: &str) -> Result<ContentEncryptionAlg, String> {
 
 /// The options every subcommand that fetches over HTTP shares (`--ca-file`, `--allow-http`).
 #[derive(Debug, Clone, clap::Args)]
-pub struct WireArgs {
+pub(crate) struct WireArgs {
     /// Extra trust anchors (PEM certificates) for https fetches, added to the platform's roots
     #[arg(long, value_name = "PEM")]
     pub ca_file: Option<std::path::PathBuf>,
@@ -242,13 +242,13 @@ pub struct WireArgs {
 impl WireArgs {
     /// The fetcher these options describe: platform roots plus `--ca-file`, https only unless
     /// `--allow-http` (loopback only), the library's time and size limits.
-    pub fn fetcher(&self) -> Result<std::sync::Arc<jwe_mint::wire::HttpFetcher>, CliError> {
+    pub(crate) fn fetcher(&self) -> Result<std::sync::Arc<jwe_mint::wire::HttpFetcher>, CliError> {
         let fetcher = self.fetcher_builder()?.build().map_err(|e| CliError::Failed(e.to_string()))?;
         Ok(std::sync::Arc::new(fetcher))
     }
 
     /// The builder behind [`WireArgs::fetcher`].
-    pub fn fetcher_builder(&self) -> Result<jwe_mint::wire::HttpFetcherBuilder, CliError> {
+    pub(crate) fn fetcher_builder(&self) -> Result<jwe_mint::wire::HttpFetcherBuilder, CliError> {
         let mut builder = jwe_mint::wire::HttpFetcher::builder().allow_http_loopback(self.allow_http);
         if let Some(path) = &self.ca_file {
             builder = builder.add_ca_file(path).map_err(|e| CliError::Failed(format!("--ca-file: {e}")))?;
@@ -260,7 +260,7 @@ impl WireArgs {
 /// Why a command (or one of its options) is refused in a build without the network: the
 /// feature to turn on, as a usage error.
 #[cfg(not(feature = "network"))]
-pub fn needs_network(what: &str) -> CliError {
+pub(crate) fn needs_network(what: &str) -> CliError {
     usage(format!(
         "{what} needs jwe-mint built with the `network` feature (cargo install jwe-mint-cli --features network)"
     ))
@@ -269,7 +269,7 @@ pub fn needs_network(what: &str) -> CliError {
 /// A single-threaded tokio runtime for the subcommands that fetch (the background key refresh
 /// runs on it while the command's future is being driven).
 #[cfg(feature = "network")]
-pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -277,18 +277,18 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
 }
 
 /// `--issuer-jwks` names a URL rather than a file.
-pub fn is_url(location: &str) -> bool {
+pub(crate) fn is_url(location: &str) -> bool {
     ["https://", "http://"].iter().any(|p| location.get(..p.len()).is_some_and(|s| s.eq_ignore_ascii_case(p)))
 }
 
 /// A `Failed` error that names the option and its file.
-pub fn file_error(flag: &str, path: &Path, msg: &str) -> CliError {
+pub(crate) fn file_error(flag: &str, path: &Path, msg: &str) -> CliError {
     CliError::Failed(format!("{flag} {}: {msg}", path.display()))
 }
 
 /// The AS public keys from an `--issuer-jwks` file. The library checks these too; checked here
 /// first so the message names the file.
-pub fn issuer_key_file(path: &Path) -> Result<JwkSet, CliError> {
+pub(crate) fn issuer_key_file(path: &Path) -> Result<JwkSet, CliError> {
     let issuer_keys = read_key_file(path, "--issuer-jwks")?;
     if issuer_keys.keys().is_empty() {
         return Err(file_error("--issuer-jwks", path, "holds no key"));
@@ -307,7 +307,7 @@ pub fn issuer_key_file(path: &Path) -> Result<JwkSet, CliError> {
 /// `--issuer-jwks` URL, or, without one, the keys discovered from `issuer` (RFC 8414, then OpenID
 /// discovery). Keys marked `use: enc` are skipped.
 #[cfg(feature = "network")]
-pub async fn remote_issuer_keys(
+pub(crate) async fn remote_issuer_keys(
     url: Option<&str>,
     issuer: &str,
     wire: &WireArgs,

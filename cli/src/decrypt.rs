@@ -14,7 +14,7 @@ use crate::common::{
 
 /// Options of `decrypt`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Private key file (JWK or JWK Set; for PBES2 an oct JWK whose `k` is the password); repeat
     /// to try several
     #[arg(long, value_name = "FILE", required = true)]
@@ -40,7 +40,7 @@ pub struct Args {
 }
 
 /// Runs `decrypt`: the JWE (compact or JSON) is stdin; the plaintext bytes go to stdout as they are.
-pub fn run(args: Args) -> Result<(), CliError> {
+pub(crate) fn run(args: Args) -> Result<(), CliError> {
     let policy = policy(&args)?;
     let mut keys = JwkSet::default();
     for path in &args.key {

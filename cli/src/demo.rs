@@ -23,7 +23,7 @@ pub(crate) const SHOWN: usize = 40;
 
 /// Options of `demo`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Run the scenario over real HTTP instead: one authorization server and two resource servers
     /// on ephemeral 127.0.0.1 ports (plain http, loopback only), discovering each other's keys,
     /// and a client doing the flows; everything is stopped at the end
@@ -33,7 +33,7 @@ pub struct Args {
 
 /// Runs `demo`. Every step that should succeed must; every rejection shown must happen. Anything
 /// else is a failure (exit 1).
-pub fn run(args: Args) -> Result<(), CliError> {
+pub(crate) fn run(args: Args) -> Result<(), CliError> {
     if args.http {
         #[cfg(feature = "network")]
         return crate::demo_http::run();

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderName};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
@@ -44,7 +45,7 @@ const SCOPE: &str = "photos.read photos.write friends.read";
 
 /// Runs `demo --http`: output written at the end in one piece, like `demo`; any step that does
 /// not go as shown is exit 1 with one line.
-pub fn run() -> Result<(), CliError> {
+pub(crate) fn run() -> Result<(), CliError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -171,12 +172,12 @@ async fn listing(token: AccessToken, name: &'static str) -> axum::response::Resp
 /// The client's view of one answer.
 struct Answer {
     status: u16,
-    headers: axum::http::HeaderMap,
+    headers: HeaderMap,
     body: Value,
 }
 
 impl Answer {
-    fn header(&self, name: axum::http::HeaderName) -> &str {
+    fn header(&self, name: HeaderName) -> &str {
         self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
     }
 

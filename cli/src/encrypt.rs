@@ -13,7 +13,7 @@ use crate::common::{
 
 /// Options of `encrypt`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Recipient key file (JWK or JWK Set: its first key with use enc or no use); repeat for
     /// several recipients (needs --json)
     #[arg(long, value_name = "FILE", required = true)]
@@ -37,7 +37,7 @@ pub struct Args {
 }
 
 /// Runs `encrypt`: plaintext is stdin, byte-exact; the JWE goes to stdout with a newline.
-pub fn run(args: Args) -> Result<(), CliError> {
+pub(crate) fn run(args: Args) -> Result<(), CliError> {
     if args.key.len() > 1 && !args.json {
         return Err(usage("several --key need --json (compact and flattened JWEs have one recipient)"));
     }

@@ -20,7 +20,7 @@ const MAX_SECRET_FILE: u64 = 4096;
 /// Options of `fetch`.
 #[cfg_attr(not(feature = "network"), allow(dead_code))]
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The protected URL to GET
     #[arg(value_name = "URL")]
     url: String,
@@ -44,14 +44,14 @@ pub struct Args {
 
 /// Without the network feature the command says how to get it.
 #[cfg(not(feature = "network"))]
-pub fn run(_args: Args) -> Result<(), CliError> {
+pub(crate) fn run(_args: Args) -> Result<(), CliError> {
     Err(crate::common::needs_network("fetch"))
 }
 
 /// Runs `fetch`: prints the body of a 2xx response; anything else (a refusal on the way, an
 /// error status) is exit 1 with one stderr line.
 #[cfg(feature = "network")]
-pub fn run(args: Args) -> Result<(), CliError> {
+pub(crate) fn run(args: Args) -> Result<(), CliError> {
     let secret = read_secret(&args.client_secret_file)?;
     let mut builder =
         TokenBook::builder(&args.issuer, &args.client_id, secret).fetcher(args.wire.fetcher_builder()?);

@@ -25,7 +25,7 @@ const KEY_FILE_POLL_MS: u64 = 1000;
 /// Options of `gateway`.
 #[cfg_attr(not(feature = "network"), allow(dead_code))]
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Address and port to listen on (plain HTTP/1.1; put TLS in front if clients are remote)
     #[arg(long, value_name = "ADDR:PORT")]
     listen: String,
@@ -70,13 +70,13 @@ pub struct Args {
 
 /// Without the network feature the command says how to get it.
 #[cfg(not(feature = "network"))]
-pub fn run(_args: Args) -> Result<(), CliError> {
+pub(crate) fn run(_args: Args) -> Result<(), CliError> {
     Err(crate::common::needs_network("gateway"))
 }
 
 /// Runs the gateway until SIGTERM or SIGINT, then lets requests in flight finish.
 #[cfg(feature = "network")]
-pub fn run(args: Args) -> Result<(), CliError> {
+pub(crate) fn run(args: Args) -> Result<(), CliError> {
     let listen = resolve_listen(&args.listen)?;
     let key_file = Arc::new(
         KeyFile::open(&args.key)

@@ -8,11 +8,11 @@ use crate::common::{pretty, read_stdin_token, write_line, CliError};
 
 /// Options of `inspect` (none: the token is read on stdin).
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub(crate) struct Args {}
 
 /// Runs `inspect`: prints the headers of a JWE (compact or JSON) or of a compact JWS as JSON.
 /// Nothing is decrypted or verified.
-pub fn run(_args: Args) -> Result<(), CliError> {
+pub(crate) fn run(_args: Args) -> Result<(), CliError> {
     let token = read_stdin_token(jwe_mint::jws::MAX_JWS_SIZE)?;
     // The JOSE layer's own rule tells JSON from compact, so `inspect` and `decrypt` agree.
     let value = if !jwe::is_json_serialization(&token) && token.matches('.').count() == 2 {

@@ -10,7 +10,7 @@ use crate::common::{pkcs11_uri, pretty, usage, write_stdout, CliError};
 
 /// Options of `keygen`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Algorithm the key is for: key management (ECDH-ES+A256KW, RSA-OAEP-256, A256KW, A256GCMKW,
     /// dir, …) or signing (ES256, ES384, ES512, EdDSA, PS256, RS256)
     #[arg(long, value_name = "ALG", value_parser = parse_any_alg)]
@@ -76,7 +76,7 @@ fn parse_curve(s: &str) -> Result<Curve, String> {
 }
 
 /// Runs `keygen`.
-pub fn run(args: Args) -> Result<(), CliError> {
+pub(crate) fn run(args: Args) -> Result<(), CliError> {
     let key_use = match (&args.key_use, args.alg) {
         (Some(u), _) => u.clone(),
         (None, AnyAlg::KeyManagement(_)) => PublicKeyUse::Encryption,

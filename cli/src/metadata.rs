@@ -12,7 +12,7 @@ use crate::common::{about_file, pretty, read_key_file, usage, warn, write_line, 
 
 /// Options of `metadata`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The protected resource's identifier (`resource`), an absolute URI
     #[arg(long, value_name = "URL")]
     resource: String,
@@ -33,7 +33,7 @@ pub struct Args {
 
 /// Runs `metadata`: prints the document (RFC 9728 §2). The keys are published only through
 /// `jwks_uri`: RFC 9728 defines no inline `jwks`.
-pub fn run(args: Args) -> Result<(), CliError> {
+pub(crate) fn run(args: Args) -> Result<(), CliError> {
     let resource = ResourceIndicator::parse(&args.resource).map_err(|e| usage(format!("--resource: {e}")))?;
     ResourceIndicator::parse(&args.issuer)
         .map_err(|_| usage("--issuer must be an absolute URI (the AS's issuer identifier)"))?;

@@ -22,7 +22,7 @@ const MAX_REGISTRY_FILE: u64 = 16 * 1024 * 1024;
 
 /// Options of `mint`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// The authorization server's identifier (`iss`), an absolute URI
     #[arg(long, value_name = "URL")]
     issuer: String,
@@ -60,7 +60,7 @@ pub struct Args {
 
 /// Runs `mint`: prints the token response JSON. A refused request exits 1 with one stderr line
 /// that starts with the OAuth error code.
-pub fn run(args: Args) -> Result<(), CliError> {
+pub(crate) fn run(args: Args) -> Result<(), CliError> {
     let signing_key = signing_key(&args.signing_key)?;
     let registry = read_registry(&args.registry)?;
 

@@ -16,7 +16,7 @@ use crate::common::{
 
 /// Options of `open`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// This resource server's identifier; the token's `aud` must name it
     #[arg(long, value_name = "URL")]
     resource: String,
@@ -45,7 +45,7 @@ pub struct Args {
 
 /// Runs `open`: decrypts, verifies the AS signature, validates the claims (RFC 9068 §4) and
 /// prints them as JSON. A rejected token exits 1 with one stderr line.
-pub fn run(args: Args) -> Result<(), CliError> {
+pub(crate) fn run(args: Args) -> Result<(), CliError> {
     let keys = read_key_file(&args.key, "--key")?;
     if keys.keys().is_empty() {
         return Err(file_error("--key", &args.key, "holds no key"));

@@ -6,7 +6,7 @@ use crate::common::{pretty, read_keys, read_stdin_keys, write_line, CliError};
 
 /// Options of `public`.
 #[derive(Debug, clap::Args)]
-pub struct Args {
+pub(crate) struct Args {
     /// Print a JWK Set even for a single key (always done when the input is a set)
     #[arg(long)]
     jwks: bool,
@@ -18,7 +18,7 @@ pub struct Args {
 
 /// Runs `public`: reads a private JWK or JWK Set on stdin (or `--key`) and prints its public form.
 /// Symmetric keys have none (exit 1).
-pub fn run(args: Args) -> Result<(), CliError> {
+pub(crate) fn run(args: Args) -> Result<(), CliError> {
     let (set, input_was_set) = match &args.key {
         Some(path) => read_keys(path, "--key")?,
         None => read_stdin_keys()?,

@@ -282,7 +282,7 @@ fn split_sec1(bytes: &[u8], n: usize) -> (Vec<u8>, Vec<u8>) {
 /// Minimal big-endian bytes of `d mod (p - 1)`; used only if the key lacks precomputed values.
 fn crt_exponent(d: &BoxedUint, p: &BoxedUint) -> Zeroizing<Vec<u8>> {
     let p_minus_1 = p.wrapping_sub(BoxedUint::one());
-    match Option::<rsa::BoxedUint>::from(p_minus_1.to_nz().map(|m| d.rem(&m))) {
+    match Option::<BoxedUint>::from(p_minus_1.to_nz().map(|m| d.rem(&m))) {
         Some(v) => {
             let v = Zeroizing::new(v);
             secret_uint_bytes(&v)

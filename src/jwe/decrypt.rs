@@ -33,7 +33,7 @@ pub struct Decrypted {
     /// Index of the recipient that was opened (0 for compact and flattened).
     pub recipient_index: usize,
     /// The serialization of the input.
-    pub serialization: super::Serialization,
+    pub serialization: Serialization,
     /// `kid` of the key that opened it.
     pub key_id: Option<String>,
 }

@@ -1,5 +1,6 @@
 //! The JOSE engine: RFC 7516/7518/7520/7638/8037 vectors, Wycheproof, JWK Sets, hostile input,
 //! round trips under proptest, and the fuzzers' saved findings.
+#![allow(clippy::unwrap_used, unreachable_pub)] // test code: a failed unwrap is a failed test
 
 #[path = "../support/vectors.rs"]
 mod vectors;

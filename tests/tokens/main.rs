@@ -1,5 +1,6 @@
 //! Access tokens without the network: the issuer, the registry, the resource server, key sources
 //! that change while in use, and the parallel fan-out.
+#![allow(clippy::unwrap_used, unreachable_pub)] // test code: a failed unwrap is a failed test
 
 mod fanout;
 mod key_sources;

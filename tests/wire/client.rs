@@ -368,7 +368,7 @@ async fn a_streamed_body_is_not_sent_twice_and_its_token_is_held_for_the_next_se
         let url = format!("{}/", w.friends);
         // A body reqwest cannot clone (a stream, here wrapping a String).
         let streamed = || {
-            let mut request = client.request(axum::http::Method::POST, &url).build().unwrap();
+            let mut request = client.request(http::Method::POST, &url).build().unwrap();
             *request.body_mut() = Some(reqwest::Body::wrap(String::from("an upload")));
             assert!(request.try_clone().is_none(), "the body is a stream");
             request

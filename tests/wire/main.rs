@@ -2,6 +2,7 @@
 //! discovery both ways, the client, the RS's axum layer and metadata router, the AS's token
 //! endpoint, the examples and the gateway.
 #![cfg(feature = "http")]
+#![allow(clippy::unwrap_used, unreachable_pub)] // test code: a failed unwrap is a failed test
 
 #[cfg(feature = "gateway")]
 #[path = "../support/gateway.rs"]

@@ -329,7 +329,7 @@ fn a_source_with_private_keys_or_none_is_refused() {
 
 #[test]
 fn public_keys_publish_use_enc_alg_and_kid_and_nothing_private() {
-    let (a, b) = (key(), jwe_mint::jwk::Jwk::generate_rsa(2048).unwrap());
+    let (a, b) = (key(), Jwk::generate_rsa(2048).unwrap());
     let rs = ResourceServer::new(
         RS,
         JwkSet::new(vec![a.clone(), b.clone()]),

@@ -57,7 +57,7 @@ async fn world(name: &str) -> World {
     let auth = BearerLayer::new(Arc::new(rs)).unwrap();
     let app = Router::new()
         .route("/albums", get(whoami).layer(auth.clone()))
-        .route("/missing", get(|| async { axum::http::StatusCode::NOT_FOUND }).layer(auth))
+        .route("/missing", get(|| async { http::StatusCode::NOT_FOUND }).layer(auth))
         .merge(metadata.router());
     servers.push(RouterServer::start(&pki, photos_addr, app).await);
     assert!(server.bind_resources(&resources).await.is_empty());

@@ -1,5 +1,6 @@
 //! The `jwe-mint` binary, driven as a user or a script would: its exit codes, files and output,
 //! the token commands, keys over the wire, the client, the gateway process and PKCS#11 keys.
+#![allow(clippy::unwrap_used, unreachable_pub)] // test code: a failed unwrap is a failed test
 
 mod harness;
 

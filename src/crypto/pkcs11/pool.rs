@@ -99,7 +99,7 @@ impl TokenKey {
     /// handle is stored): the cached one if it was looked up in that epoch (PKCS#11 v2.40 §2.5:
     /// a token object's handle is the same in every session of the application), else looked up
     /// again through `s`.
-    fn handle_in(&self, s: &Session, epoch: u64) -> std::result::Result<ObjectHandle, Failure> {
+    fn handle_in(&self, s: &Session, epoch: u64) -> Result<ObjectHandle, Failure> {
         let mut cached = self.0.handle.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((e, h)) = *cached {
             if e == epoch {
@@ -150,7 +150,7 @@ impl TokenKey {
         &self,
         op: &str,
         input_free: bool,
-        f: impl Fn(&Session, ObjectHandle) -> std::result::Result<T, CkError>,
+        f: impl Fn(&Session, ObjectHandle) -> Result<T, CkError>,
         classify: impl Fn(&CkError) -> Option<KeyError>,
     ) -> KeyResult<T> {
         let mut session = self.take_session()?;

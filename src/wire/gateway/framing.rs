@@ -304,7 +304,7 @@ enum Framing {
 }
 
 /// The framing rules of RFC 9112 §6.1–§6.3 for a request head.
-fn judge(req: &httparse::Request<'_, '_>) -> std::result::Result<Framing, Verdict> {
+fn judge(req: &httparse::Request<'_, '_>) -> Result<Framing, Verdict> {
     let refuse = |text| Err(Verdict::Refuse(StatusCode::BAD_REQUEST, text));
     let mut length = None;
     let mut lengths = 0;

@@ -100,7 +100,7 @@ pub(super) fn set_forwarded(headers: &mut HeaderMap, peer: SocketAddr) {
 }
 
 /// Step (4): the identity headers from the opened token.
-pub(super) fn set_identity(headers: &mut HeaderMap, token: &AccessToken) -> std::result::Result<(), ()> {
+pub(super) fn set_identity(headers: &mut HeaderMap, token: &AccessToken) -> Result<(), ()> {
     let scope = token.scopes().collect::<Vec<_>>().join(" ");
     let claims = serde_json::to_vec(token.raw_claims()).map_err(|_| ())?;
     let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims);
