@@ -18,7 +18,6 @@
 //! - A refused `mint` prints one stderr line starting with the code a token endpoint would answer:
 //!   the OAuth error code (`invalid_target: …`), or `server_error: …` when an RS's published keys
 //!   cannot be fetched or none is usable.
-#![forbid(unsafe_code)]
 
 mod common;
 mod decrypt;
