@@ -1,6 +1,7 @@
 //! The crate's single error type.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// Everything that can go wrong in jwe-mint.
 ///
@@ -83,8 +84,11 @@ pub enum Error {
     /// Keys that come from a [`JwkSource`](crate::jwk::JwkSource) (a `jwks_uri`) are unavailable
     /// or unusable. A server-side failure: token endpoints answer `server_error` (an extension to
     /// RFC 6749 §5.2, which has no code for it), never an unencrypted token.
+    ///
+    /// Its [`source`](std::error::Error::source) is the [`KeySourceError`], whose own source (if
+    /// any) is the failure underneath.
     #[error("server_error: {0}")]
-    KeySource(KeySourceError),
+    KeySource(#[source] KeySourceError),
 }
 
 /// Which limit an input exceeded ([`Error::Limit`]). Each variant carries the configured bound,
@@ -215,21 +219,29 @@ impl fmt::Display for TokenRejection {
 /// caller's: a token endpoint answers them with `server_error` (HTTP 503 for
 /// [`KeySourceError::Unavailable`], 500 for [`KeySourceError::NoUsableKey`]), a resource server
 /// with 503.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+///
+/// An [`Unavailable`](KeySourceError::Unavailable) error may carry the failure underneath as its
+/// [`source`](std::error::Error::source), with its own type (the `wire` module's `WireError`,
+/// for example), so a caller can walk the chain from [`Error::KeySource`] and downcast it.
+/// Equality compares the kind, the location and the reason, never the source: the reason already
+/// carries the source's message, and `dyn Error` has no equality (comparing the `Arc`s would make
+/// two reports of one failure unequal).
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum KeySourceError {
     /// The keys could not be obtained, or the last good set is older than its staleness cap: the
     /// source fails closed. Usually transient (retry later).
-    #[error("keys from {location} are unavailable: {reason}")]
     Unavailable {
         /// Where the keys come from (a URL, a file), without credentials.
         location: String,
         /// What went wrong (never a response body or a secret).
         reason: String,
+        /// The failure underneath, when the source has it as an error value; returned by
+        /// [`std::error::Error::source`]. `None` when there is none to give.
+        source: Option<Arc<dyn std::error::Error + Send + Sync>>,
     },
     /// The keys were obtained, but none is usable for the job (e.g. an RS that publishes only
     /// `use: sig` keys, or only keys of an algorithm tokens may not use).
-    #[error("no usable key from {location}: {reason}")]
     NoUsableKey {
         /// Where the keys come from.
         location: String,
@@ -237,6 +249,50 @@ pub enum KeySourceError {
         reason: String,
     },
 }
+
+impl fmt::Display for KeySourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeySourceError::Unavailable { location, reason, .. } => {
+                write!(f, "keys from {location} are unavailable: {reason}")
+            }
+            KeySourceError::NoUsableKey { location, reason } => {
+                write!(f, "no usable key from {location}: {reason}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for KeySourceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            // The error itself, not the `Arc` around it, so that `downcast_ref` sees its type.
+            KeySourceError::Unavailable { source: Some(source), .. } => {
+                Some(&**source as &(dyn std::error::Error + 'static))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Compares what the error reports (kind, location, reason), not its source: see the type's docs.
+impl PartialEq for KeySourceError {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (
+                KeySourceError::Unavailable { location: l1, reason: r1, .. },
+                KeySourceError::Unavailable { location: l2, reason: r2, .. },
+            )
+            | (
+                KeySourceError::NoUsableKey { location: l1, reason: r1 },
+                KeySourceError::NoUsableKey { location: l2, reason: r2 },
+            ) => l1 == l2 && r1 == r2,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for KeySourceError {}
 
 impl KeySourceError {
     /// Where the keys come from.

@@ -143,7 +143,12 @@ fn fetch_keys(args: &Args, remote: &[&ResourceEntry]) -> Result<KeysRuntime, Cli
 fn unavailable(e: WireError) -> CliError {
     let text = e.to_string();
     let reason = text.strip_prefix(&format!("{}: ", e.url())).unwrap_or(&text).to_owned();
-    refused(Error::KeySource(KeySourceError::Unavailable { location: e.url().to_owned(), reason }))
+    // Only printed: no source needed.
+    refused(Error::KeySource(KeySourceError::Unavailable {
+        location: e.url().to_owned(),
+        reason,
+        source: None,
+    }))
 }
 
 /// OAuth refusals keep their code first on the line, and so do key-source failures

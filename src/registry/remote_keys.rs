@@ -65,6 +65,7 @@ impl RemoteKeys {
             return Err(Error::KeySource(KeySourceError::Unavailable {
                 location,
                 reason: "not fetched yet".into(),
+                source: None,
             }));
         };
         let snapshot = source.keys().map_err(Error::KeySource)?;

@@ -115,3 +115,57 @@ fn a_live_rs_key_source_must_hold_private_asymmetric_keys() {
         .unwrap_err();
     assert!(matches!(e, Error::InvalidKey(_)), "{e:?}");
 }
+
+/// A source's own failure, as its error type.
+#[derive(Debug, PartialEq, Eq)]
+struct DiskGone(&'static str);
+
+impl std::fmt::Display for DiskGone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "disk {} is gone", self.0)
+    }
+}
+
+impl std::error::Error for DiskGone {}
+
+#[test]
+fn a_source_failure_reaches_the_caller_with_its_own_type_and_compares_without_it() {
+    #[derive(Debug)]
+    struct Failing(Mutex<bool>);
+    impl JwkSource for Failing {
+        fn keys(&self) -> Result<Arc<JwkSet>, KeySourceError> {
+            if !*self.0.lock().unwrap() {
+                return Ok(Arc::new(public(&key())));
+            }
+            Err(KeySourceError::Unavailable {
+                location: "test".into(),
+                reason: "disk sdb is gone".into(),
+                source: Some(Arc::new(DiskGone("sdb"))),
+            })
+        }
+        fn location(&self) -> &str {
+            "test"
+        }
+    }
+    let (as_key, rs_key) = (key(), key());
+    let source = Arc::new(Failing(Mutex::new(false)));
+    let rs = ResourceServer::builder(RS, AS)
+        .decryption_keys(JwkSet::new(vec![rs_key.clone()]))
+        .issuer_key_source(source.clone())
+        .build()
+        .unwrap();
+    *source.0.lock().unwrap() = true;
+    let e = rs.open(&token(&as_key, &rs_key)).unwrap_err();
+    let key_source = std::error::Error::source(&e).unwrap().downcast_ref::<KeySourceError>().unwrap();
+    let cause = std::error::Error::source(key_source).unwrap();
+    assert_eq!(cause.downcast_ref::<DiskGone>(), Some(&DiskGone("sdb")));
+    // `==` compares what is reported, not the source.
+    let bare = KeySourceError::Unavailable {
+        location: "test".into(),
+        reason: "disk sdb is gone".into(),
+        source: None,
+    };
+    assert_eq!(e, Error::KeySource(bare.clone()));
+    assert!(std::error::Error::source(&bare).is_none());
+    assert_eq!(e.to_string(), "server_error: keys from test are unavailable: disk sdb is gone");
+}

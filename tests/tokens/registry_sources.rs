@@ -39,6 +39,7 @@ impl TestSource {
         *self.set.lock().unwrap() = Err(KeySourceError::Unavailable {
             location: "https://photos.example.com/jwks".into(),
             reason: "connection refused".into(),
+            source: None,
         });
     }
 }

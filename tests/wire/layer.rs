@@ -727,7 +727,11 @@ struct TestSource {
 
 impl TestSource {
     fn unavailable() -> jwe_mint::jwk::KeySourceError {
-        jwe_mint::jwk::KeySourceError::Unavailable { location: "test".into(), reason: "down".into() }
+        jwe_mint::jwk::KeySourceError::Unavailable {
+            location: "test".into(),
+            reason: "down".into(),
+            source: None,
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use jwe_mint::issuer::Issuer;
 use jwe_mint::jwk::{Jwk, JwkSet, JwkSource, KeySourceError, KeysFuture};
 use jwe_mint::resource_server::ResourceServer;
-use jwe_mint::wire::{Discovery, KeySetConfig};
+use jwe_mint::wire::{Discovery, KeySetConfig, WireError};
 use jwe_mint::Error;
 use serde_json::json;
 use servers::{bounded, key, photos_issuer, photos_token, public_set, Pki, Reply, TestServer, PHOTOS};
@@ -204,6 +204,13 @@ async fn jwks_server_down_keeps_cached_keys_serving_then_fails_closed() {
             }
             other => panic!("expected fail-closed, got {other:?}"),
         }
+        // The fetch failures left the cache stale: that WireError reaches the caller typed.
+        let e = rs.open_async(&t).await.unwrap_err();
+        let wire = wire_error_in(&e).unwrap_or_else(|| panic!("no WireError under {e:?}"));
+        assert!(
+            matches!(wire, WireError::Stale { url, .. } if *url == format!("{issuer_url}/jwks.json")),
+            "{wire:?}"
+        );
         let e = rs.open(&t).unwrap_err();
         assert!(e.to_string().starts_with("server_error: "), "{e}");
     })
@@ -219,9 +226,44 @@ async fn discovery_failure_is_a_key_source_error_naming_the_url() {
         let discovery = Discovery::new(Arc::new(pki.fetcher()));
         let e =
             ResourceServer::discover(RS, JwkSet::new(vec![key()]), &issuer, &discovery).await.unwrap_err();
-        let Error::KeySource(KeySourceError::Unavailable { location, reason }) = e else { panic!("{e:?}") };
+        let Error::KeySource(KeySourceError::Unavailable { location, reason, .. }) = e else {
+            panic!("{e:?}")
+        };
         assert!(location.starts_with(&issuer), "{location}");
         assert!(reason.contains("404"), "{reason}");
+    })
+    .await
+}
+
+/// The first error of `e`'s `source()` chain (`e` included) that is a [`WireError`].
+fn wire_error_in<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a WireError> {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(wire) = e.downcast_ref::<WireError>() {
+            return Some(wire);
+        }
+        next = e.source();
+    }
+    None
+}
+
+#[tokio::test]
+async fn a_failed_fetch_keeps_its_wire_error_along_the_source_chain() {
+    bounded(async {
+        let pki = Pki::new();
+        let server = TestServer::https(&pki, |_| Reply::status(404)).await;
+        let issuer = server.url("");
+        let discovery = Discovery::new(Arc::new(pki.fetcher()));
+        let e =
+            ResourceServer::discover(RS, JwkSet::new(vec![key()]), &issuer, &discovery).await.unwrap_err();
+        // Error::KeySource → KeySourceError::Unavailable → the WireError itself.
+        let key_source = std::error::Error::source(&e).unwrap().downcast_ref::<KeySourceError>().unwrap();
+        assert!(matches!(key_source, KeySourceError::Unavailable { .. }), "{key_source:?}");
+        let wire = std::error::Error::source(key_source).unwrap().downcast_ref::<WireError>().unwrap();
+        // The first metadata URL's 404 (every candidate answered 404).
+        let first = format!("{issuer}/.well-known/oauth-authorization-server");
+        assert!(matches!(wire, WireError::Status { status: 404, url } if *url == first), "{wire:?}");
+        assert_eq!(wire_error_in(&e), Some(wire));
     })
     .await
 }
@@ -301,7 +343,11 @@ fn a_source_with_private_keys_or_none_is_refused() {
     struct Failing;
     impl JwkSource for Failing {
         fn keys(&self) -> Result<Arc<JwkSet>, KeySourceError> {
-            Err(KeySourceError::Unavailable { location: "nowhere".into(), reason: "down".into() })
+            Err(KeySourceError::Unavailable {
+                location: "nowhere".into(),
+                reason: "down".into(),
+                source: None,
+            })
         }
         fn location(&self) -> &str {
             "nowhere"

@@ -321,7 +321,8 @@ impl RemoteJwkSet {
 }
 
 /// The cache as a key source for [`ResourceServer`](crate::resource_server::ResourceServer) and the
-/// registry: every [`WireError`] becomes [`KeySourceError::Unavailable`] naming the URL.
+/// registry: every [`WireError`] becomes [`KeySourceError::Unavailable`] naming the URL, with the
+/// `WireError` as its source.
 impl JwkSource for RemoteJwkSet {
     fn keys(&self) -> Result<Arc<JwkSet>, KeySourceError> {
         self.snapshot().map_err(unavailable)
@@ -340,12 +341,17 @@ impl JwkSource for RemoteJwkSet {
     }
 }
 
-/// A wire failure as the key-source error the layers below the wire understand.
+/// A wire failure as the key-source error the layers below the wire understand, the
+/// [`WireError`] kept as its source (a caller downcasts it from the `source()` chain).
 pub(crate) fn unavailable(e: WireError) -> KeySourceError {
     let text = e.to_string();
     // Every WireError message starts with its URL, which `location` already carries.
     let reason = text.strip_prefix(e.url()).and_then(|r| r.strip_prefix(": ")).unwrap_or(&text);
-    KeySourceError::Unavailable { location: e.url().to_owned(), reason: reason.to_owned() }
+    KeySourceError::Unavailable {
+        location: e.url().to_owned(),
+        reason: reason.to_owned(),
+        source: Some(Arc::new(e)),
+    }
 }
 
 impl Inner {

@@ -548,8 +548,11 @@ mod tests {
 
     #[test]
     fn key_source_failures_are_503_and_every_other_failure_one_invalid_token() {
-        let unavailable =
-            Error::KeySource(KeySourceError::Unavailable { location: "x".into(), reason: "down".into() });
+        let unavailable = Error::KeySource(KeySourceError::Unavailable {
+            location: "x".into(),
+            reason: "down".into(),
+            source: None,
+        });
         let none_usable =
             Error::KeySource(KeySourceError::NoUsableKey { location: "x".into(), reason: "sig".into() });
         assert_eq!(classify(&unavailable), RejectionKind::KeysUnavailable);
