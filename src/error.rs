@@ -410,7 +410,9 @@ pub enum Misuse {
         /// What was wrong.
         reason: &'static str,
     },
-    /// A configuration value a builder refuses, with the reason.
+    /// A configuration value a builder refuses, with the reason: what a configuration error of
+    /// the `wire` module (its `ConfigError`, whose kinds can be matched) becomes when converted
+    /// into this type.
     #[error("{0}")]
     Configuration(String),
 }
@@ -424,11 +426,6 @@ impl Error {
     }
     pub(crate) fn invalid_key(msg: impl Into<String>) -> Self {
         Error::InvalidKey(msg.into())
-    }
-    /// A configuration value a builder refuses, with the reason.
-    #[cfg(feature = "axum")]
-    pub(crate) fn misuse(msg: impl Into<String>) -> Self {
-        Error::Misuse(Misuse::Configuration(msg.into()))
     }
 }
 

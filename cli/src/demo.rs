@@ -189,8 +189,8 @@ impl Output {
     }
 }
 
-/// Context for an unexpected library failure.
-pub(crate) fn step<T>(what: &str, r: Result<T, Error>) -> Result<T, CliError> {
+/// Context for an unexpected library failure (the core's `Error`, the wire's `ConfigError`).
+pub(crate) fn step<T, E: std::fmt::Display>(what: &str, r: Result<T, E>) -> Result<T, CliError> {
     r.map_err(|e| CliError::Failed(format!("demo: {what}: {e}")))
 }
 

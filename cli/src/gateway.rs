@@ -109,9 +109,9 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
                 return Err(usage("--upstream-ca-file needs an https --upstream"));
             }
             // An unreadable file or one without a usable CA certificate: exit 1, as for --ca-file.
-            gateway = gateway.upstream_ca_file(path).map_err(|e| {
-                CliError::Failed(format!("--upstream-ca-file: {}", misuse_text(e)))
-            })?;
+            gateway = gateway
+                .upstream_ca_file(path)
+                .map_err(|e| CliError::Failed(format!("--upstream-ca-file: {e}")))?;
         }
         for scope in &args.require_scope {
             gateway = gateway.require_scope(scope).map_err(|e| usage(format!("--require-scope {scope}: {e}")))?;
@@ -144,15 +144,6 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         };
         gateway.serve(listener, shutdown).await.map_err(|e| CliError::Failed(format!("gateway: {e}")))
     })
-}
-
-/// The message of a configuration error, without the library's "API misuse" prefix.
-#[cfg(feature = "network")]
-fn misuse_text(e: jwe_mint::error::Error) -> String {
-    match e {
-        jwe_mint::error::Error::Misuse(misuse) => misuse.to_string(),
-        e => e.to_string(),
-    }
 }
 
 #[cfg(feature = "network")]

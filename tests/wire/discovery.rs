@@ -11,7 +11,7 @@ use jwe_mint::issuer::{Grant, Issuer};
 use jwe_mint::jwk::{Curve, Jwk, JwkSet};
 use jwe_mint::registry::{Registry, ResourceEntry};
 use jwe_mint::resource_server::ResourceServer;
-use jwe_mint::wire::{authorization_server_metadata_urls, Discovery, WireError};
+use jwe_mint::wire::{authorization_server_metadata_urls, ConfigError, Discovery, WireError};
 use serde_json::json;
 use servers::{bounded, key, public_set, Pki, Reply, TestServer};
 
@@ -203,7 +203,8 @@ async fn a_plain_http_jwks_uri_is_refused() {
         })
         .await;
         // Even with its origin allow-listed... (allow_jwks_origin takes https origins only)
-        assert!(discovery(&pki).allow_jwks_origin(&server.url("/").replace("https", "http")).is_err());
+        let e = discovery(&pki).allow_jwks_origin(&server.url("/").replace("https", "http")).unwrap_err();
+        assert!(matches!(e, ConfigError::Invalid { option: "jwks_origin", .. }), "{e:?}");
         let e = discovery(&pki).issuer_keys(&server.url("")).await.unwrap_err();
         assert!(matches!(e, WireError::JwksUriRefused { reason: "not https", .. }), "{e:?}");
     })

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use jwe_mint::jwk::{Curve, Jwk, JwkSet, JwkSource};
-use jwe_mint::wire::{Gateway, KeyFile};
+use jwe_mint::wire::{ConfigError, Gateway, KeyFile};
 use serde_json::Value;
 use servers::Pki;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -297,7 +297,8 @@ async fn authorization_is_forwarded_only_with_forward_token() {
         assert_eq!(up.seen()[0].one("authorization"), Some(format!("Bearer {token}").as_str()));
         // A plain http upstream off loopback never gets the token.
         let far = Gateway::new(world.rs(), "http://192.0.2.1:8080").unwrap();
-        assert!(far.forward_token().is_err());
+        let e = far.forward_token().unwrap_err();
+        assert!(matches!(e, ConfigError::Invalid { option: "forward_token", .. }), "{e:?}");
         assert!(Gateway::new(world.rs(), "http://localhost:8080").unwrap().forward_token().is_ok());
     })
     .await;
@@ -542,20 +543,28 @@ fn https_upstream_options_are_checked() {
     let world = World::new();
     // The token may go to any https upstream: it is encrypted on the way.
     assert!(Gateway::new(world.rs(), "https://192.0.2.1:8443").unwrap().forward_token().is_ok());
-    assert!(Gateway::new(world.rs(), "http://192.0.2.1:8080").unwrap().forward_token().is_err());
+    let e = Gateway::new(world.rs(), "http://192.0.2.1:8080").unwrap().forward_token().unwrap_err();
+    assert!(matches!(e, ConfigError::Invalid { option: "forward_token", .. }), "{e:?}");
     let pki = Pki::new();
     // A CA for a plain http upstream would never be used.
-    assert!(Gateway::new(world.rs(), "http://127.0.0.1:8080")
+    let e = Gateway::new(world.rs(), "http://127.0.0.1:8080")
         .unwrap()
         .upstream_ca_pem(pki.ca_pem.as_bytes())
-        .is_err());
+        .unwrap_err();
+    assert!(matches!(e, ConfigError::CaPem(_)), "{e:?}");
     let https = || Gateway::new(world.rs(), "https://rs.internal").unwrap();
     for bad in [&b""[..], b"not pem", b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"] {
-        assert!(https().upstream_ca_pem(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        let e = https().upstream_ca_pem(bad).unwrap_err();
+        assert!(matches!(e, ConfigError::CaPem(_)), "{:?}: {e:?}", String::from_utf8_lossy(bad));
     }
     // A PEM with only a key is no CA.
-    assert!(https().upstream_ca_pem(pki.server_key_pem.as_bytes()).is_err());
-    let e = https().upstream_ca_file("/nonexistent/ca.pem").unwrap_err().to_string();
-    assert!(e.contains("/nonexistent/ca.pem"), "{e}");
+    assert!(matches!(https().upstream_ca_pem(pki.server_key_pem.as_bytes()), Err(ConfigError::CaPem(_))));
+    let e = https().upstream_ca_file("/nonexistent/ca.pem").unwrap_err();
+    assert!(matches!(&e, ConfigError::CaFile { path, .. } if path == "/nonexistent/ca.pem"), "{e:?}");
+    // Upstreams outside the rules are refused as the upstream option.
+    for bad in ["ftp://rs.internal", "https://user:pw@rs.internal", "https://rs.internal/?q", "relative"] {
+        let e = Gateway::new(world.rs(), bad).unwrap_err();
+        assert!(matches!(e, ConfigError::Invalid { option: "upstream", .. }), "{bad}: {e:?}");
+    }
     assert!(https().upstream_ca_pem(pki.ca_pem.as_bytes()).is_ok());
 }

@@ -384,3 +384,35 @@ async fn a_client_filling_its_refresh_tokens_evicts_only_its_own() {
     })
     .await
 }
+
+/// The server's configuration is refused by kind: the option named, or the core's own error.
+#[test]
+fn the_authorization_server_refuses_its_configuration_by_kind() {
+    use jwe_mint::wire::ConfigError;
+    use jwe_mint::{Error, Misuse};
+    let invalid = |e: ConfigError, expected: &str| {
+        assert!(matches!(&e, ConfigError::Invalid { option, .. } if *option == expected), "{e:?}");
+    };
+    invalid(RegisteredClient::new("", SECRET, "alice").unwrap_err(), "client");
+    let as_key = Jwk::generate(Curve::P256).unwrap();
+    let rs_key = Jwk::generate(Curve::P256).unwrap().to_public().unwrap();
+    let builder = |issuer: &str| {
+        let mut registry = Registry::default();
+        registry
+            .insert(ResourceEntry::new(PHOTOS, ["photos.read"], JwkSet::new(vec![rs_key.clone()])).unwrap())
+            .unwrap();
+        AuthorizationServer::builder(Issuer::builder(issuer, &as_key).registry(registry))
+    };
+    let client = || RegisteredClient::new("photo-app", SECRET, "alice").unwrap().resources([PHOTOS]);
+    let once = builder("https://as.example.com").client(client()).unwrap();
+    invalid(once.client(client()).unwrap_err(), "client");
+    invalid(builder("https://as.example.com").client(client().home_resource(FRIENDS)).unwrap_err(), "client");
+    invalid(builder("https://as.example.com").max_refresh_tokens(0).build().unwrap_err(), "refresh_tokens");
+    // The issuer builder's own refusal keeps its kind, through the conversion too.
+    let e = builder("not a uri").build().unwrap_err();
+    assert_eq!(e, ConfigError::Core(Error::Misuse(Misuse::NotAbsoluteUri("issuer"))));
+    assert_eq!(Error::from(e), Error::Misuse(Misuse::NotAbsoluteUri("issuer")));
+    // Every other kind becomes a configuration misuse with the same message.
+    let e = builder("https://as.example.com").max_refresh_tokens(0).build().unwrap_err();
+    assert_eq!(Error::from(e.clone()), Error::Misuse(Misuse::Configuration(e.to_string())));
+}

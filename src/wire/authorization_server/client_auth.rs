@@ -9,7 +9,7 @@ use http::header::AUTHORIZATION;
 use http::HeaderMap;
 use zeroize::Zeroizing;
 
-use crate::error::{Error, Result};
+use crate::wire::transport::ConfigError;
 
 /// A client of the token endpoint: its `client_id`, its secret (only a SHA-256 digest is kept, in
 /// zeroizing memory), the user it acts for, and what it may ask for.
@@ -47,10 +47,11 @@ impl std::fmt::Debug for RegisteredClient {
 
 impl RegisteredClient {
     /// A client `client_id` with the shared `secret`, acting for `subject`; no scope and no
-    /// resource yet. Refused: an empty `client_id`, `secret` or `subject`.
-    pub fn new(client_id: &str, secret: &str, subject: &str) -> Result<RegisteredClient> {
+    /// resource yet. Refused: an empty `client_id`, `secret` or `subject` ([`ConfigError::Invalid`]
+    /// naming `"client"`).
+    pub fn new(client_id: &str, secret: &str, subject: &str) -> Result<RegisteredClient, ConfigError> {
         if client_id.is_empty() || secret.is_empty() || subject.is_empty() {
-            return Err(Error::misuse("client_id, secret and subject must not be empty"));
+            return Err(ConfigError::invalid("client", "client_id, secret and subject must not be empty"));
         }
         Ok(RegisteredClient {
             client_id: client_id.to_owned(),

@@ -17,13 +17,12 @@ use serde_json::{json, Value};
 
 use super::client_auth::RegisteredClient;
 use super::refresh_store::RefreshStore;
-use crate::error::{Error, Result};
 use crate::issuer::{Issuer, IssuerBuilder};
 use crate::jwk::Jwk;
 use crate::registry::Registry;
 use crate::wire::keys::ProtectedResourceDiscovery;
 use crate::wire::tracing_targets::TRACING_TARGET;
-use crate::wire::transport::{authorization_server_metadata_urls, WireError};
+use crate::wire::transport::{authorization_server_metadata_urls, ConfigError, WireError};
 
 /// Default number of live refresh tokens per client; when a client's are full, its oldest is
 /// dropped (each client has its own store, so one client cannot evict another's tokens or its
@@ -46,17 +45,22 @@ pub struct AuthorizationServerBuilder {
 
 impl AuthorizationServerBuilder {
     /// Registers `client`, and allows it its resources in the issuer (clients not registered get
-    /// `invalid_client`). Refused: a `client_id` registered twice, an invalid resource.
-    pub fn client(mut self, client: RegisteredClient) -> Result<AuthorizationServerBuilder> {
+    /// `invalid_client`). Refused: a `client_id` registered twice, a `home_resource` that is
+    /// not one of the client's resources ([`ConfigError::Invalid`] naming `"client"`), an invalid
+    /// resource ([`ConfigError::Core`], from the issuer).
+    pub fn client(mut self, client: RegisteredClient) -> Result<AuthorizationServerBuilder, ConfigError> {
         if self.clients.iter().any(|c| c.client_id == client.client_id) {
-            return Err(Error::misuse(format!(
-                "client {} registered twice",
-                crate::untrusted::name(&client.client_id)
-            )));
+            return Err(ConfigError::invalid(
+                "client",
+                format!("client {} registered twice", crate::untrusted::name(&client.client_id)),
+            ));
         }
         if let Some(home) = &client.home_resource {
             if !client.resources.contains(home) {
-                return Err(Error::misuse("a client's home_resource must be one of its resources"));
+                return Err(ConfigError::invalid(
+                    "client",
+                    "a client's home_resource must be one of its resources",
+                ));
             }
         }
         let resources: Vec<&str> = client.resources.iter().map(String::as_str).collect();
@@ -91,11 +95,16 @@ impl AuthorizationServerBuilder {
         self
     }
 
-    /// Builds the server. Refused: an invalid issuer configuration, a zero refresh-token bound or
-    /// lifetime.
-    pub fn build(self) -> Result<Arc<AuthorizationServer>> {
+    /// Builds the server. Refused: a zero refresh-token bound or lifetime
+    /// ([`ConfigError::Invalid`] naming `"refresh_tokens"`), an issuer identifier without
+    /// routes (naming `"issuer"`), an issuer configuration the core refuses
+    /// ([`ConfigError::Core`]).
+    pub fn build(self) -> Result<Arc<AuthorizationServer>, ConfigError> {
         if self.max_refresh_tokens == 0 || self.refresh_lifetime.is_zero() {
-            return Err(Error::misuse("refresh token bound and lifetime must be positive"));
+            return Err(ConfigError::invalid(
+                "refresh_tokens",
+                "refresh token bound and lifetime must be positive",
+            ));
         }
         let issuer = self.issuer.build()?;
         let paths = Paths::new(issuer.issuer())?;
@@ -129,23 +138,24 @@ struct Paths {
 }
 
 impl Paths {
-    fn new(issuer: &str) -> Result<Paths> {
+    fn new(issuer: &str) -> Result<Paths, ConfigError> {
+        let refused = |reason: String| ConfigError::invalid("issuer", reason);
         let metadata = authorization_server_metadata_urls(issuer)
-            .map_err(|e| Error::misuse(e.to_string()))?
+            .map_err(|e| refused(e.to_string()))?
             .into_iter()
             .next()
-            .ok_or_else(|| Error::misuse("issuer has no metadata URL"))?;
+            .ok_or_else(|| refused("issuer has no metadata URL".into()))?;
         let base = issuer.trim_end_matches('/');
         let jwks_uri = format!("{base}/jwks.json");
         let token_endpoint = format!("{base}/token");
-        let path = |u: &str| -> Result<String> {
+        let path = |u: &str| -> Result<String, ConfigError> {
             let path = url::Url::parse(u)
-                .map_err(|_| Error::misuse("issuer must be an absolute URL"))?
+                .map_err(|_| refused("issuer must be an absolute URL".into()))?
                 .path()
                 .to_owned();
             // Route syntax of axum: braces would be parameters.
             if path.contains(['{', '}']) {
-                return Err(Error::misuse("the issuer's path must not contain `{` or `}`"));
+                return Err(refused("the issuer's path must not contain `{` or `}`".into()));
             }
             Ok(path)
         };
@@ -226,14 +236,15 @@ impl AuthorizationServer {
     /// for `registry`, with `clients` (refresh tokens also issued for `client_credentials`, see
     /// [`AuthorizationServerBuilder::allow_refresh_tokens_for_client_credentials`]), then
     /// [`bind_resources`](Self::bind_resources) once. An RS that is down is logged; its tokens
-    /// are refused with `server_error` until a later `bind_resources` binds it.
+    /// are refused with `server_error` until a later `bind_resources` binds it. Refused as
+    /// [`AuthorizationServerBuilder::client`] and [`AuthorizationServerBuilder::build`].
     pub async fn new(
         issuer: &str,
         signing_key: &Jwk,
         registry: Registry,
         clients: Vec<RegisteredClient>,
         resources: &ProtectedResourceDiscovery,
-    ) -> Result<Arc<AuthorizationServer>> {
+    ) -> Result<Arc<AuthorizationServer>, ConfigError> {
         let mut builder =
             AuthorizationServer::builder(Issuer::builder(issuer, signing_key).registry(registry))
                 .allow_refresh_tokens_for_client_credentials();

@@ -13,9 +13,9 @@ use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, RootCertStore};
 use rustls_platform_verifier::BuilderVerifierExt as _;
 
-use crate::error::{Error, Result};
 use crate::resource_server::ResourceServer;
 use crate::wire::resource_server::{BearerLayer, MetadataRouter};
+use crate::wire::transport::ConfigError;
 
 /// How long [`Gateway::serve`] waits, after the shutdown signal, for requests in flight.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -67,11 +67,14 @@ impl Gateway {
     /// any, is prefixed to every request's path). An `https` upstream's certificate is verified
     /// against the platform's trust store unless [`Gateway::upstream_ca_file`] names the CAs.
     /// The JWK Set is published at `<origin of rs.resource()>/.well-known/jwks.json` (see
-    /// [`Gateway::with_jwks_uri`]).
-    pub fn new(rs: impl Into<Arc<ResourceServer>>, upstream: &str) -> Result<Gateway> {
+    /// [`Gateway::with_jwks_uri`]). Refused: an `upstream` outside these rules
+    /// ([`ConfigError::Invalid`] naming `"upstream"`), a resource server whose documents cannot
+    /// be served (as [`BearerLayer::new`] and [`MetadataRouter::new`]).
+    pub fn new(rs: impl Into<Arc<ResourceServer>>, upstream: &str) -> Result<Gateway, ConfigError> {
         let rs = rs.into();
         let upstream = parse_upstream(upstream)?;
-        let resource = url::Url::parse(rs.resource()).map_err(|_| Error::misuse("resource must be a URL"))?;
+        let resource = url::Url::parse(rs.resource())
+            .map_err(|_| ConfigError::invalid("resource", "resource must be a URL"))?;
         let jwks_uri = format!("{}/.well-known/jwks.json", resource.origin().ascii_serialization());
         let layer = BearerLayer::new(Arc::clone(&rs))?;
         let gateway = Gateway {
@@ -89,8 +92,9 @@ impl Gateway {
     }
 
     /// Requires `scope` on every proxied request (403 `insufficient_scope` without it); may be
-    /// called several times (all are required).
-    pub fn require_scope(mut self, scope: &str) -> Result<Gateway> {
+    /// called several times (all are required). Refused: a `scope` that is not an RFC 6749 §3.3
+    /// scope token ([`ConfigError::Invalid`] naming `"scope"`).
+    pub fn require_scope(mut self, scope: &str) -> Result<Gateway, ConfigError> {
         self.layer = self.layer.require_scope(scope)?;
         if !self.scopes.iter().any(|s| s == scope) {
             self.scopes.push(scope.to_owned());
@@ -100,10 +104,12 @@ impl Gateway {
 
     /// Forwards the `Authorization` header to the upstream (removed by default: the upstream gets
     /// the identity headers instead). Allowed for an `https` upstream; refused for a plain `http`
-    /// upstream that is not on a loopback address: the token would cross the network in clear.
-    pub fn forward_token(mut self) -> Result<Gateway> {
+    /// upstream that is not on a loopback address: the token would cross the network in clear
+    /// ([`ConfigError::Invalid`] naming `"forward_token"`).
+    pub fn forward_token(mut self) -> Result<Gateway, ConfigError> {
         if !self.upstream.https && !self.upstream.loopback {
-            return Err(Error::misuse(
+            return Err(ConfigError::invalid(
+                "forward_token",
                 "forwarding the token to a plain http upstream is allowed only on a loopback address",
             ));
         }
@@ -113,22 +119,23 @@ impl Gateway {
 
     /// Trusts only the CA certificates in this PEM data (one or more `CERTIFICATE` blocks) for
     /// the `https` upstream's certificate, instead of the platform's trust store; may be called
-    /// several times (all are trusted). Refused for an `http` upstream (it would be unused), and
-    /// for data without a certificate usable as a trust anchor.
-    pub fn upstream_ca_pem(self, pem: &[u8]) -> Result<Gateway> {
-        self.add_upstream_roots(pem).map_err(|reason| Error::misuse(format!("CA certificates: {reason}")))
+    /// several times (all are trusted). Refused ([`ConfigError::CaPem`]) for an `http` upstream
+    /// (it would be unused), and for data without a certificate usable as a trust anchor.
+    pub fn upstream_ca_pem(self, pem: &[u8]) -> Result<Gateway, ConfigError> {
+        self.add_upstream_roots(pem).map_err(ConfigError::CaPem)
     }
 
     /// Trusts only the CA certificates in this PEM file for the `https` upstream's certificate,
-    /// as [`Gateway::upstream_ca_pem`] (the file is read once, here).
-    pub fn upstream_ca_file(self, path: impl AsRef<Path>) -> Result<Gateway> {
+    /// as [`Gateway::upstream_ca_pem`] (the file is read once, here); refused as
+    /// [`ConfigError::CaFile`].
+    pub fn upstream_ca_file(self, path: impl AsRef<Path>) -> Result<Gateway, ConfigError> {
         let path = path.as_ref();
-        let err = |reason: String| Error::misuse(format!("CA file {}: {reason}", path.display()));
+        let err = |reason: String| ConfigError::CaFile { path: path.display().to_string(), reason };
         let pem = std::fs::read(path).map_err(|e| err(e.to_string()))?;
         self.add_upstream_roots(&pem).map_err(err)
     }
 
-    fn add_upstream_roots(mut self, pem: &[u8]) -> std::result::Result<Gateway, String> {
+    fn add_upstream_roots(mut self, pem: &[u8]) -> Result<Gateway, String> {
         if !self.upstream.https {
             return Err("only an https upstream has a certificate to verify".into());
         }
@@ -154,8 +161,8 @@ impl Gateway {
     /// rustls with the aws-lc-rs provider, its safe default protocol versions, no client
     /// certificate, and the configured CAs or the platform verifier. The server name is the
     /// URI's host, i.e. the upstream URL's (`Host` is not consulted).
-    pub(super) fn upstream_connector(&self) -> Result<HttpsConnector<HttpConnector>> {
-        let tls_err = |e: rustls::Error| Error::misuse(format!("TLS to the upstream: {e}"));
+    pub(super) fn upstream_connector(&self) -> Result<HttpsConnector<HttpConnector>, ConfigError> {
+        let tls_err = |e: rustls::Error| ConfigError::Client(format!("TLS to the upstream: {e}"));
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let builder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
@@ -163,7 +170,7 @@ impl Gateway {
         let tls = match (&self.upstream_roots, self.upstream.https) {
             (Some(roots), _) => builder.with_root_certificates(Arc::clone(roots)),
             (None, true) => builder.with_platform_verifier().map_err(|e| {
-                Error::misuse(format!("the platform's trust store for the https upstream: {e}"))
+                ConfigError::Client(format!("the platform's trust store for the https upstream: {e}"))
             })?,
             // Never used: every request goes to the upstream's `http` origin.
             (None, false) => builder.with_root_certificates(RootCertStore::empty()),
@@ -177,8 +184,9 @@ impl Gateway {
         Ok(builder.enable_http1().wrap_connector(http))
     }
 
-    /// Publishes the JWK Set at `jwks_uri` instead (its path must reach this gateway).
-    pub fn with_jwks_uri(mut self, jwks_uri: &str) -> Result<Gateway> {
+    /// Publishes the JWK Set at `jwks_uri` instead (its path must reach this gateway); refused as
+    /// for [`MetadataRouter::new`].
+    pub fn with_jwks_uri(mut self, jwks_uri: &str) -> Result<Gateway, ConfigError> {
         let previous = std::mem::replace(&mut self.jwks_uri, jwks_uri.to_owned());
         if let Err(e) = self.metadata() {
             self.jwks_uri = previous;
@@ -201,7 +209,7 @@ impl Gateway {
 
     /// The RFC 9728 documents from the resource server's current keys (so they follow a key file
     /// reload).
-    pub(super) fn metadata(&self) -> Result<MetadataRouter> {
+    pub(super) fn metadata(&self) -> Result<MetadataRouter, ConfigError> {
         let keys = self.rs.public_keys()?;
         Ok(MetadataRouter::new(self.rs.resource(), &self.jwks_uri, &keys)?
             .authorization_server(self.rs.issuer())?
@@ -209,24 +217,25 @@ impl Gateway {
     }
 }
 
-fn parse_upstream(upstream: &str) -> Result<Upstream> {
-    let url = url::Url::parse(upstream).map_err(|_| Error::misuse("upstream must be an absolute URL"))?;
+fn parse_upstream(upstream: &str) -> Result<Upstream, ConfigError> {
+    let refused = |reason: &str| ConfigError::invalid("upstream", reason);
+    let url = url::Url::parse(upstream).map_err(|_| refused("upstream must be an absolute URL"))?;
     let https = match url.scheme() {
         "http" => false,
         "https" => true,
-        _ => return Err(Error::misuse("upstream must be an http or https URL")),
+        _ => return Err(refused("upstream must be an http or https URL")),
     };
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(Error::misuse("upstream must not carry credentials"));
+        return Err(refused("upstream must not carry credentials"));
     }
     if url.query().is_some() || url.fragment().is_some() {
-        return Err(Error::misuse("upstream must not have a query or fragment"));
+        return Err(refused("upstream must not have a query or fragment"));
     }
     let loopback = match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        None => return Err(Error::misuse("upstream has no host")),
+        None => return Err(refused("upstream has no host")),
     };
     let origin = url.origin().ascii_serialization();
     let base_path = url.path().trim_end_matches('/').to_owned();
@@ -243,7 +252,8 @@ mod tests {
         assert!(!parse_upstream("http://10.0.0.1:8080").unwrap().loopback);
         assert_eq!(parse_upstream("http://localhost:1/api/").unwrap().base_path, "/api");
         for bad in ["ftp://x", "http://u:p@x", "http://x/?q", "x", "http://x#f"] {
-            assert!(parse_upstream(bad).is_err(), "{bad}");
+            let e = parse_upstream(bad).unwrap_err();
+            assert!(matches!(e, ConfigError::Invalid { option: "upstream", .. }), "{bad}: {e:?}");
         }
     }
 
@@ -258,7 +268,8 @@ mod tests {
         assert!(parse_upstream("https://[::1]:8443").unwrap().loopback);
         assert!(!parse_upstream("http://rs.internal").unwrap().https);
         for bad in ["https://u:p@x", "https://u@x", "https://x/?q", "https://x/#f", "https://"] {
-            assert!(parse_upstream(bad).is_err(), "{bad}");
+            let e = parse_upstream(bad).unwrap_err();
+            assert!(matches!(e, ConfigError::Invalid { option: "upstream", .. }), "{bad}: {e:?}");
         }
     }
 }

@@ -8,7 +8,7 @@ use url::Url;
 
 use super::key_set::{KeySetConfig, KeyUseFilter, RemoteJwkSet};
 use crate::wire::tracing_targets::TRACING_TARGET;
-use crate::wire::transport::{authorization_server_metadata_urls, Fetcher, WireError};
+use crate::wire::transport::{authorization_server_metadata_urls, ConfigError, Fetcher, WireError};
 
 /// An authorization server's metadata document, checked: its `issuer` is identical to the one
 /// looked up (RFC 8414 §3.3) and its `jwks_uri` passed the origin rule of [`Discovery`].
@@ -59,11 +59,14 @@ impl Discovery {
     }
 
     /// Also accepts a `jwks_uri` on this `https` origin (e.g. a CDN), besides the metadata's own.
-    pub fn allow_jwks_origin(mut self, origin: &str) -> Result<Discovery, WireError> {
-        let url = Url::parse(origin)
-            .map_err(|e| WireError::InvalidUrl { url: origin.to_string(), reason: e.to_string() })?;
+    /// Refused: an `origin` that is not an absolute `https` URL ([`ConfigError::Invalid`] naming
+    /// `"jwks_origin"`).
+    pub fn allow_jwks_origin(mut self, origin: &str) -> Result<Discovery, ConfigError> {
+        let refused =
+            |reason: &str| ConfigError::invalid("jwks_origin", format!("{origin}: invalid URL: {reason}"));
+        let url = Url::parse(origin).map_err(|e| refused(&e.to_string()))?;
         if url.scheme() != "https" {
-            return Err(WireError::InvalidUrl { url: origin.to_string(), reason: "not https".into() });
+            return Err(refused("not https"));
         }
         self.allowed_jwks_origins.push(url.origin());
         Ok(self)

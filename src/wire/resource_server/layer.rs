@@ -32,6 +32,7 @@ use http::{HeaderValue, Request, StatusCode};
 
 use crate::error::{Error, Result};
 use crate::resource_server::{AccessToken, ResourceServer};
+use crate::wire::transport::ConfigError;
 
 /// Default limit for a `application/x-www-form-urlencoded` body the layer reads to look for a
 /// second token (RFC 6750 §2.2), in bytes.
@@ -100,8 +101,8 @@ impl fmt::Debug for BearerLayer {
 impl BearerLayer {
     /// A layer for `rs`, pointing clients at the RFC 9728 §3.1 metadata URL of `rs.resource()`
     /// (see [`protected_resource_metadata_url`](crate::wire::protected_resource_metadata_url)); no
-    /// scope required.
-    pub fn new(rs: impl Into<Arc<ResourceServer>>) -> Result<BearerLayer> {
+    /// scope required. Refused: a resource that has no such URL.
+    pub fn new(rs: impl Into<Arc<ResourceServer>>) -> Result<BearerLayer, ConfigError> {
         let rs = rs.into();
         let resource_metadata = super::metadata::metadata_url(rs.resource())?.to_string();
         check_url(&resource_metadata)?;
@@ -113,8 +114,9 @@ impl BearerLayer {
     }
 
     /// Points clients at this metadata URL instead (e.g. when the metadata is served elsewhere).
-    /// It must be an absolute `http(s)` URL that can stand in a quoted string.
-    pub fn with_resource_metadata(self, url: &str) -> Result<BearerLayer> {
+    /// It must be an absolute `http(s)` URL that can stand in a quoted string
+    /// ([`ConfigError::Invalid`] with the option `"resource_metadata"`).
+    pub fn with_resource_metadata(self, url: &str) -> Result<BearerLayer, ConfigError> {
         check_url(url)?;
         Ok(self.with_shared(|s| s.resource_metadata = url.to_owned()))
     }
@@ -127,8 +129,9 @@ impl BearerLayer {
     }
 
     /// A copy of this layer that also requires `scope` (every scope required must be in the
-    /// token); `scope` must be an RFC 6749 §3.3 scope token.
-    pub fn require_scope(&self, scope: &str) -> Result<BearerLayer> {
+    /// token); `scope` must be an RFC 6749 §3.3 scope token ([`ConfigError::Invalid`] with the
+    /// option `"scope"`).
+    pub fn require_scope(&self, scope: &str) -> Result<BearerLayer, ConfigError> {
         check_scope(scope)?;
         let scope = match &self.scope {
             Some(s) if s.split(' ').any(|x| x == scope) => Arc::clone(s),
@@ -309,10 +312,11 @@ fn has_access_token(form: &str) -> bool {
 
 /// An RFC 6749 §3.3 scope token: 1*( %x21 / %x23-5B / %x5D-7E ), so it can stand in a quoted
 /// string unescaped.
-fn check_scope(scope: &str) -> Result<()> {
+fn check_scope(scope: &str) -> Result<(), ConfigError> {
     let nqchar = |b: u8| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b);
     if scope.is_empty() || !scope.bytes().all(nqchar) {
-        return Err(Error::misuse(
+        return Err(ConfigError::invalid(
+            "scope",
             "a scope is one or more characters of %x21 / %x23-5B / %x5D-7E (RFC 6749 §3.3)",
         ));
     }
@@ -321,14 +325,14 @@ fn check_scope(scope: &str) -> Result<()> {
 
 /// A value that may stand in a quoted string of `WWW-Authenticate` (RFC 9110 §5.6.4) without
 /// escaping, and an absolute `http(s)` URL.
-pub(crate) fn check_url(url: &str) -> Result<()> {
-    let parsed =
-        url::Url::parse(url).map_err(|_| Error::misuse("resource_metadata must be an absolute URL"))?;
+pub(crate) fn check_url(url: &str) -> Result<(), ConfigError> {
+    let refused = |reason: &str| ConfigError::invalid("resource_metadata", reason);
+    let parsed = url::Url::parse(url).map_err(|_| refused("resource_metadata must be an absolute URL"))?;
     if !matches!(parsed.scheme(), "https" | "http") {
-        return Err(Error::misuse("resource_metadata must be an http(s) URL"));
+        return Err(refused("resource_metadata must be an http(s) URL"));
     }
     if !url.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\') {
-        return Err(Error::misuse("resource_metadata must be printable ASCII without quotes or backslashes"));
+        return Err(refused("resource_metadata must be printable ASCII without quotes or backslashes"));
     }
     Ok(())
 }
@@ -573,7 +577,8 @@ mod tests {
     fn scope_tokens_are_checked() {
         assert!(check_scope("photos.read").is_ok());
         for bad in ["", "a b", "a\"b", "a\\b", "é"] {
-            assert!(check_scope(bad).is_err(), "{bad:?}");
+            let e = check_scope(bad).unwrap_err();
+            assert!(matches!(e, ConfigError::Invalid { option: "scope", .. }), "{bad:?}: {e:?}");
         }
     }
 }

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::jwk::{JwkSet, PublicKeyUse};
 use crate::resource_server::{published_key, ResourceServer};
 use crate::token::ResourceIndicator;
-use crate::wire::transport::protected_resource_metadata_url;
+use crate::wire::transport::{protected_resource_metadata_url, ConfigError};
 
 /// Default `Cache-Control: max-age` of both documents: 10 minutes, the lifetime a key-set cache
 /// assumes when none is given (so a key rotation reaches the ASs in the same time).
@@ -24,9 +24,13 @@ pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(600);
 /// The RFC 9728 §3.1 metadata URL of `resource`, exactly as an AS computes it
 /// ([`protected_resource_metadata_url`](protected_resource_metadata_url)), after the
 /// checks of a resource indicator (RFC 8707: absolute, no fragment, no dot segments).
-pub(super) fn metadata_url(resource: &str) -> Result<url::Url> {
-    ResourceIndicator::parse(resource)?;
-    protected_resource_metadata_url(resource).map_err(|e| Error::misuse(e.to_string()))
+pub(super) fn metadata_url(resource: &str) -> Result<url::Url, ConfigError> {
+    ResourceIndicator::parse(resource).map_err(|e| match e {
+        // The refusal's text names the resource; its OAuth code is for token requests.
+        Error::OAuth { description, .. } => ConfigError::invalid("resource", description),
+        e => ConfigError::Core(e),
+    })?;
+    protected_resource_metadata_url(resource).map_err(|e| ConfigError::invalid("resource", e.to_string()))
 }
 
 /// An RS's RFC 9728 metadata document and its `jwks_uri` JWK Set, served by [`MetadataRouter::router`]
@@ -70,29 +74,34 @@ impl MetadataRouter {
     /// at its path: it must reach this server), from the RS's decryption `keys` (private or
     /// public; only public members are published).
     ///
-    /// Refused: a resource with a query (no route can match it), a `jwks_uri` that is not an
-    /// absolute `http(s)` URL or whose path is the metadata path, symmetric keys, keys marked
-    /// for another `use`, keys that cannot encrypt, an empty set.
-    pub fn new(resource: &str, jwks_uri: &str, keys: &JwkSet) -> Result<MetadataRouter> {
+    /// Refused ([`ConfigError::Invalid`] naming `"resource"` or `"jwks_uri"`): a resource that
+    /// is not a resource indicator or has a query (no route can match it), a `jwks_uri` that is
+    /// not an absolute `http(s)` URL or whose path is the metadata path. Refused by the core
+    /// ([`ConfigError::Core`], [`Error::InvalidKey`]): symmetric keys, keys marked for another
+    /// `use`, keys that cannot encrypt, an empty set.
+    pub fn new(resource: &str, jwks_uri: &str, keys: &JwkSet) -> Result<MetadataRouter, ConfigError> {
         let metadata = metadata_url(resource)?;
         if metadata.query().is_some() {
-            return Err(Error::misuse("a resource with a query has no metadata route"));
+            return Err(ConfigError::invalid("resource", "a resource with a query has no metadata route"));
         }
         let metadata_path = metadata.path().to_owned();
-        let jwks =
-            url::Url::parse(jwks_uri).map_err(|_| Error::misuse("jwks_uri must be an absolute URL"))?;
+        let bad_jwks_uri = |reason: &str| ConfigError::invalid("jwks_uri", reason);
+        let jwks = url::Url::parse(jwks_uri).map_err(|_| bad_jwks_uri("jwks_uri must be an absolute URL"))?;
         if !matches!(jwks.scheme(), "https" | "http") || jwks.query().is_some() || jwks.fragment().is_some() {
-            return Err(Error::misuse("jwks_uri must be an http(s) URL without query or fragment"));
+            return Err(bad_jwks_uri("jwks_uri must be an http(s) URL without query or fragment"));
         }
         let jwks_path = jwks.path().to_owned();
-        for p in [&metadata_path, &jwks_path] {
+        for (option, p) in [("resource", &metadata_path), ("jwks_uri", &jwks_path)] {
             // Route syntax of axum: braces would be parameters.
             if p.contains(['{', '}']) {
-                return Err(Error::misuse("resource and jwks_uri paths must not contain `{` or `}`"));
+                return Err(ConfigError::invalid(
+                    option,
+                    "resource and jwks_uri paths must not contain `{` or `}`",
+                ));
             }
         }
         if jwks_path == metadata_path {
-            return Err(Error::misuse("jwks_uri must not be the metadata URL"));
+            return Err(bad_jwks_uri("jwks_uri must not be the metadata URL"));
         }
         Ok(MetadataRouter {
             resource: resource.to_owned(),
@@ -108,15 +117,18 @@ impl MetadataRouter {
 
     /// The documents of `rs`: its resource, its trusted issuer in `authorization_servers`, and
     /// the public halves of its decryption keys ([`ResourceServer::public_keys`], which leaves
-    /// out keys marked `use: sig`), served at `jwks_uri`.
-    pub fn for_resource_server(rs: &ResourceServer, jwks_uri: &str) -> Result<MetadataRouter> {
+    /// out keys marked `use: sig`), served at `jwks_uri`. Refused as [`MetadataRouter::new`], and
+    /// with [`ConfigError::Core`] when the RS's keys cannot be read.
+    pub fn for_resource_server(rs: &ResourceServer, jwks_uri: &str) -> Result<MetadataRouter, ConfigError> {
         MetadataRouter::new(rs.resource(), jwks_uri, &rs.public_keys()?)?.authorization_server(rs.issuer())
     }
 
     /// Adds an authorization server (its issuer identifier) to `authorization_servers`. An AS
-    /// that discovers this RS's keys may insist that it is listed.
-    pub fn authorization_server(mut self, issuer: &str) -> Result<MetadataRouter> {
-        ResourceIndicator::parse(issuer).map_err(|_| Error::misuse("issuer must be an absolute URI"))?;
+    /// that discovers this RS's keys may insist that it is listed. Refused: an `issuer` that is
+    /// not an absolute URI ([`ConfigError::Invalid`] naming `"issuer"`).
+    pub fn authorization_server(mut self, issuer: &str) -> Result<MetadataRouter, ConfigError> {
+        ResourceIndicator::parse(issuer)
+            .map_err(|_| ConfigError::invalid("issuer", "issuer must be an absolute URI"))?;
         if !self.authorization_servers.iter().any(|a| a == issuer) {
             self.authorization_servers.push(issuer.to_owned());
         }

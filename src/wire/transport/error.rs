@@ -1,5 +1,5 @@
 //! The transport's errors: [`WireError`], every failure to fetch or use a remote document, naming
-//! its URL; and [`ConfigError`], an [`HttpFetcher`](super::HttpFetcher) that cannot be configured.
+//! its URL; and [`ConfigError`], a piece of the wire that cannot be configured.
 
 use std::net::IpAddr;
 use std::time::Duration;
@@ -211,10 +211,28 @@ impl WireError {
     }
 }
 
-/// Why an [`HttpFetcher`](super::HttpFetcher) could not be configured.
+/// Why a piece of the wire could not be configured: the one error of every wire builder,
+/// constructor and setter that checks what it is given ([`HttpFetcherBuilder`](super::HttpFetcherBuilder),
+/// `TokenBookBuilder`, [`Discovery::allow_jwks_origin`](crate::wire::Discovery::allow_jwks_origin),
+/// and with the feature `axum` `BearerLayer`, `MetadataRouter`, `RegisteredClient`,
+/// `AuthorizationServerBuilder`, with `gateway` the `Gateway`). Match the kind, never the text;
+/// the text is what a command line prints.
+///
+/// It converts into the crate's [`Error`](crate::Error) (see the `From` impl), so `?` in a
+/// function returning [`jwe_mint::Result`](crate::Result) keeps working.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
+    /// A value given to a setter or constructor is refused.
+    #[error("{reason}")]
+    Invalid {
+        /// The option refused, named as its setter or argument: `"upstream"`, `"resource"`,
+        /// `"resource_metadata"`, `"jwks_uri"`, `"jwks_origin"`, `"issuer"`, `"scope"`,
+        /// `"forward_token"`, `"client"`, `"refresh_tokens"`.
+        option: &'static str,
+        /// Why, as a whole sentence that names the option.
+        reason: String,
+    },
     /// A CA file could not be read or holds no parsable certificate.
     #[error("CA file {path}: {reason}")]
     CaFile {
@@ -229,4 +247,38 @@ pub enum ConfigError {
     /// The HTTP client could not be built (e.g. the platform trust store could not be loaded).
     #[error("HTTP client: {0}")]
     Client(String),
+    /// The core refused a part of the configuration (the resource server's keys to publish, the
+    /// issuer's settings, a resource indicator): its error, with its own kind.
+    #[error("{0}")]
+    Core(#[source] crate::Error),
+}
+
+impl ConfigError {
+    /// A refused value of `option`, `reason` being the whole message.
+    pub(crate) fn invalid(option: &'static str, reason: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid { option, reason: reason.into() }
+    }
+}
+
+impl From<crate::Error> for ConfigError {
+    fn from(e: crate::Error) -> Self {
+        ConfigError::Core(e)
+    }
+}
+
+/// A configuration error as the crate's error, for `?` in code that returns
+/// [`jwe_mint::Result`](crate::Result): [`ConfigError::Core`] gives back the core's own error
+/// (its kind unchanged, e.g. [`Error::InvalidKey`](crate::Error::InvalidKey) for a key that
+/// cannot be published); every other kind becomes
+/// [`Error::Misuse`](crate::Error::Misuse)([`Misuse::Configuration`](crate::Misuse::Configuration))
+/// with the same message. A value the calling code configured wrongly is what `Misuse` means, and
+/// the core's error type, below the wire, cannot name this type; match the `ConfigError` before
+/// converting it to tell the kinds apart.
+impl From<ConfigError> for crate::Error {
+    fn from(e: ConfigError) -> Self {
+        match e {
+            ConfigError::Core(e) => e,
+            e => crate::Error::Misuse(crate::Misuse::Configuration(e.to_string())),
+        }
+    }
 }
