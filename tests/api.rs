@@ -303,6 +303,31 @@ fn layers_point_down_only() {
     forbid(&oauth, &["CryptoProvider", "Provider as", "P::"]);
     // The provider, not the algorithm layer, says why it refuses RSA decryption.
     forbid(&rs_files("jwa"), &["RUSTSEC"]);
+    // The wire is the top library layer: no source outside `src/wire/` names it (the crate root
+    // only declares it), so the error type, the RS and the registry never see an HTTP type.
+    let mut below_wire: Vec<String> = Vec::new();
+    let mut dirs = vec![String::new()];
+    while let Some(dir) = dirs.pop() {
+        for e in std::fs::read_dir(root.join(&dir)).unwrap_or_else(|e| panic!("{dir}: {e}")) {
+            let e = e.unwrap();
+            let name = e.file_name().into_string().unwrap();
+            let rel = if dir.is_empty() { name } else { format!("{dir}/{name}") };
+            if e.file_type().unwrap().is_dir() {
+                if rel != "wire" {
+                    dirs.push(rel);
+                }
+            } else if rel.ends_with(".rs") && rel != "lib.rs" {
+                below_wire.push(rel);
+            }
+        }
+    }
+    assert!(
+        below_wire.iter().any(|f| f == "error.rs")
+            && below_wire.iter().any(|f| f == "resource_server/mod.rs")
+    );
+    for f in &below_wire {
+        assert!(!names_module(&code_only(&read(f)), "wire"), "{f} names `wire`, the layer above it");
+    }
 }
 
 /// The source without its comment lines (doc links may point anywhere).
