@@ -218,9 +218,12 @@ fn main() {
     let mint = || format!("Bearer {}", issuer.mint(&grant, RS).expect("mint").access_token);
     let repeated = Arc::new(vec![mint()]);
     let unique = Arc::new((0..requests).map(|_| mint()).collect::<Vec<_>>());
-    let rs = ResourceServer::new(RS, JwkSet::new(vec![rs_key]), AS, issuer.verification_keys().clone())
-        .expect("resource server")
-        .with_cache(CACHE);
+    let rs = ResourceServer::builder(RS, AS)
+        .decryption_keys(JwkSet::new(vec![rs_key]))
+        .issuer_keys(issuer.verification_keys().clone())
+        .cache(CACHE)
+        .build()
+        .expect("resource server");
 
     let (upstream_addr, upstream_stop, upstream_thread) = spawn_server(1, upstream);
     let gateway = Gateway::new(rs, &format!("http://{upstream_addr}"))

@@ -35,7 +35,7 @@ use jwe_mint::jwa::{ContentEncryptionAlg, KeyManagementAlg};
 use jwe_mint::jwe::{self, DecryptPolicy, Encryptor};
 use jwe_mint::jwk::{Curve, Jwk, JwkSet};
 use jwe_mint::registry::{Registry, ResourceEntry};
-use jwe_mint::resource_server::{ResourceServer, Validation};
+use jwe_mint::resource_server::{ResourceServer, ResourceServerBuilder, Validation};
 
 const AS: &str = "https://as.example.com";
 const MAX_FANOUT: usize = 16;
@@ -96,13 +96,13 @@ impl World {
     }
 
     fn resource_server(&self, i: usize) -> ResourceServer {
-        ResourceServer::new(
-            &resource(i),
-            JwkSet::new(vec![self.rs_keys[i].clone()]),
-            AS,
-            self.issuer.verification_keys().clone(),
-        )
-        .unwrap()
+        self.resource_server_builder(i).build().unwrap()
+    }
+
+    fn resource_server_builder(&self, i: usize) -> ResourceServerBuilder {
+        ResourceServer::builder(&resource(i), AS)
+            .decryption_keys(JwkSet::new(vec![self.rs_keys[i].clone()]))
+            .issuer_keys(self.issuer.verification_keys().clone())
     }
 }
 
@@ -145,7 +145,7 @@ fn bench_ours(c: &mut Criterion, w: &World) {
         .bench_function("ours", |b| b.iter(|| w.issuer.mint(black_box(&grant), black_box(&rs0)).unwrap()));
     c.benchmark_group("open").bench_function("ours", |b| b.iter(|| rs.open(black_box(&token)).unwrap()));
     // Opt-in RS cache: the same token seen again.
-    let cached = w.resource_server(0).with_cache(1024);
+    let cached = w.resource_server_builder(0).cache(1024).build().unwrap();
     cached.open(&token).unwrap();
     c.benchmark_group("open")
         .bench_function("cache_hit", |b| b.iter(|| cached.open(black_box(&token)).unwrap()));
@@ -189,8 +189,11 @@ fn bench_fanout(c: &mut Criterion, w: &World) {
     for n in FANOUTS {
         let grant = w.grant(n);
         let multi = w.issuer.mint_multi_recipient(&grant).unwrap();
-        let last =
-            w.resource_server(n - 1).with_validation(Validation::default().dangerous_accept_multi_audience());
+        let last = w
+            .resource_server_builder(n - 1)
+            .validation(Validation::default().dangerous_accept_multi_audience())
+            .build()
+            .unwrap();
         last.open(&multi.access_token).unwrap();
         general.bench_with_input(BenchmarkId::from_parameter(n), &grant, |b, g| {
             b.iter(|| w.issuer.mint_multi_recipient(black_box(g)).unwrap())

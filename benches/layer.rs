@@ -45,8 +45,11 @@ fn setup() -> (Arc<ResourceServer>, String) {
         Issuer::builder(AS, &as_key).registry(registry).allow_client("app", &[RS]).unwrap().build().unwrap();
     let grant = Grant::new("alice", "app", "photos.read", &[RS]).unwrap();
     let token = issuer.mint(&grant, RS).unwrap().access_token;
-    let rs =
-        ResourceServer::new(RS, JwkSet::new(vec![rs_key]), AS, issuer.verification_keys().clone()).unwrap();
+    let rs = ResourceServer::builder(RS, AS)
+        .decryption_keys(JwkSet::new(vec![rs_key]))
+        .issuer_keys(issuer.verification_keys().clone())
+        .build()
+        .unwrap();
     (Arc::new(rs), token)
 }
 

@@ -76,13 +76,11 @@ fn issuer(as_key: &Jwk, rs_public: &Jwk) -> Issuer {
 }
 
 fn rs(rs_key: &Jwk, as_key: &Jwk) -> ResourceServer {
-    ResourceServer::new(
-        RS,
-        JwkSet::new(vec![rs_key.clone()]),
-        AS,
-        JwkSet::new(vec![as_key.to_public().unwrap()]),
-    )
-    .unwrap()
+    ResourceServer::builder(RS, AS)
+        .decryption_keys(JwkSet::new(vec![rs_key.clone()]))
+        .issuer_keys(JwkSet::new(vec![as_key.to_public().unwrap()]))
+        .build()
+        .unwrap()
 }
 
 /// The token, the PIN file and the four P-256 keys, made once for both criterion groups.

@@ -46,9 +46,16 @@ fn wire_keys(c: &mut Criterion) {
         .block_on(RemoteJwkSet::new(&server.url("/jwks.json"), fetcher, KeySetConfig::default()))
         .unwrap();
     let rs_keys = JwkSet::new(vec![rs_key.clone()]);
-    let local =
-        ResourceServer::new(RS, rs_keys.clone(), AS, JwkSet::new(vec![as_key.to_public().unwrap()])).unwrap();
-    let live = ResourceServer::with_issuer_key_source(RS, rs_keys, AS, Arc::new(remote)).unwrap();
+    let local = ResourceServer::builder(RS, AS)
+        .decryption_keys(rs_keys.clone())
+        .issuer_keys(JwkSet::new(vec![as_key.to_public().unwrap()]))
+        .build()
+        .unwrap();
+    let live = ResourceServer::builder(RS, AS)
+        .decryption_keys(rs_keys)
+        .issuer_key_source(Arc::new(remote))
+        .build()
+        .unwrap();
 
     let valid = token(&as_key, &rs_key);
     let mut g = c.benchmark_group("open_keys");

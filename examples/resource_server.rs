@@ -41,7 +41,9 @@ pub async fn app(
     scope: &str,
     discovery: &Discovery,
 ) -> jwe_mint::Result<Router> {
-    let rs = ResourceServer::discover(resource, keys, issuer, discovery).await?.with_cache(10_000);
+    let rs = discovery
+        .resource_server(ResourceServer::builder(resource, issuer).decryption_keys(keys).cache(10_000))
+        .await?;
     let origin = url::Url::parse(resource)
         .map_err(|_| jwe_mint::Error::Misuse(jwe_mint::Misuse::NotAbsoluteUri("resource")))?;
     let jwks_uri = format!("{}{JWKS_PATH}", origin.origin().ascii_serialization());

@@ -203,7 +203,7 @@ print()
 print("\n".join(fanout16_rows()))
 print()
 hit = median_us("open", "cache_hit")
-print(f"RS cache hit (`ResourceServer::with_cache`, same token again): {us(hit)} µs")
+print(f"RS cache hit (`ResourceServerBuilder::cache`, same token again): {us(hit)} µs")
 t1, t2, seq = median_us("batch64", "threads1"), median_us("batch64", "threads2"), median_us("batch64", "sequential")
 if t1 is not None or t2 is not None:
     print(f"Batch of 64 mints (`--features parallel`): 1 thread {us(t1)} µs, 2 threads {us(t2)} µs, speed-up {ratio(t1, t2)}")

@@ -69,8 +69,8 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
             .and_then(|b| b.build()),
     )?;
     let as_public = issuer.verification_keys().clone();
-    let photos_rs = resource_server(PHOTOS, &photos_key, &as_public)?;
-    let friends_rs = resource_server(FRIENDS, &friends_key, &as_public)?;
+    let photos_rs = resource_server(PHOTOS, &photos_key, &as_public, Validation::default())?;
+    let friends_rs = resource_server(FRIENDS, &friends_key, &as_public, Validation::default())?;
 
     out.section("2. Token request");
     out.line(format!(
@@ -144,8 +144,8 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         multi.scope
     ));
     let multi_ok = Validation::default().dangerous_accept_multi_audience();
-    let photos_multi = photos_rs.clone().with_validation(multi_ok.clone());
-    let friends_multi = friends_rs.clone().with_validation(multi_ok);
+    let photos_multi = resource_server(PHOTOS, &photos_key, &as_public, multi_ok.clone())?;
+    let friends_multi = resource_server(FRIENDS, &friends_key, &as_public, multi_ok)?;
     show_accepted(
         &mut out,
         "photos RS  (dangerous_accept_multi_audience)",
@@ -206,10 +206,19 @@ pub(crate) fn kid(key: &Jwk) -> &str {
     key.kid().unwrap_or("(none)")
 }
 
-fn resource_server(resource: &str, key: &Jwk, as_public: &JwkSet) -> Result<ResourceServer, CliError> {
+fn resource_server(
+    resource: &str,
+    key: &Jwk,
+    as_public: &JwkSet,
+    validation: Validation,
+) -> Result<ResourceServer, CliError> {
     step(
         "resource server",
-        ResourceServer::new(resource, JwkSet::new(vec![key.clone()]), AS, as_public.clone()),
+        ResourceServer::builder(resource, AS)
+            .decryption_keys(JwkSet::new(vec![key.clone()]))
+            .issuer_keys(as_public.clone())
+            .validation(validation)
+            .build(),
     )
 }
 

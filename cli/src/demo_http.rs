@@ -326,9 +326,11 @@ async fn scenario() -> Result<Output, CliError> {
         let keys = JwkSet::new(vec![key.clone()]);
         let rs = step(
             &format!("{name} RS discovers the AS"),
-            ResourceServer::discover(origin, keys, &issuer, &discovery()).await,
+            discovery()
+                .resource_server(ResourceServer::builder(origin, &issuer).decryption_keys(keys).cache(1_000))
+                .await,
         )?;
-        servers.push(Server::start(listener, rs_router(rs.with_cache(1_000), origin, name, scope)?));
+        servers.push(Server::start(listener, rs_router(rs, origin, name, scope)?));
         out.line(format!(
             "{name} RS fetched {issuer}/.well-known/oauth-authorization-server (RFC 8414) and the AS keys at its jwks_uri"
         ));

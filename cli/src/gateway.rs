@@ -82,27 +82,22 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         KeyFile::open(&args.key)
             .map_err(|e| CliError::Failed(format!("--key {}: {e}", args.key.display())))?,
     );
-    let initial = key_file.keys().map_err(|e| CliError::Failed(e.to_string()))?;
     init_logging();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| CliError::Failed(format!("cannot start the async runtime: {e}")))?;
     runtime.block_on(async {
-        let rs = match args.issuer_jwks.as_deref() {
-            Some(location) if !is_url(location) => {
-                let issuer_keys = issuer_key_file(Path::new(location))?;
-                ResourceServer::new(&args.resource, (*initial).clone(), &args.issuer, issuer_keys)?
-            }
-            remote => {
-                let source = remote_issuer_keys(remote, &args.issuer, &args.wire).await?;
-                ResourceServer::with_issuer_key_source(&args.resource, (*initial).clone(), &args.issuer, source)?
-            }
-        };
-        let mut rs = rs.with_decryption_key_source(Arc::clone(&key_file) as Arc<dyn JwkSource>)?;
+        // The RS's keys are the file's, reloaded while it runs.
+        let mut builder = ResourceServer::builder(&args.resource, &args.issuer)
+            .decryption_key_source(Arc::clone(&key_file) as Arc<dyn JwkSource>);
         if args.cache > 0 {
-            rs = rs.with_cache(args.cache);
+            builder = builder.cache(args.cache);
         }
+        let rs = match args.issuer_jwks.as_deref() {
+            Some(location) if !is_url(location) => builder.issuer_keys(issuer_key_file(Path::new(location))?).build()?,
+            remote => builder.issuer_key_source(remote_issuer_keys(remote, &args.issuer, &args.wire).await?).build()?,
+        };
         let mut gateway = Gateway::new(rs, &args.upstream).map_err(|e| usage(format!("--upstream: {e}")))?;
         if let Some(path) = &args.upstream_ca_file {
             if !url::Url::parse(&args.upstream).is_ok_and(|u| u.scheme() == "https") {

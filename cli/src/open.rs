@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use jwe_mint::error::TokenRejection;
 use jwe_mint::jwe::{DecryptPolicy, DEFAULT_MAX_TOKEN_SIZE};
-use jwe_mint::resource_server::{ResourceServer, Validation};
+use jwe_mint::resource_server::{ResourceServer, ResourceServerBuilder, Validation};
 use jwe_mint::{Error, LimitExceeded};
 
 use crate::common::{
@@ -57,47 +57,55 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
             "holds a public or symmetric key; a resource server decrypts with its private keys",
         ));
     }
+    let builder =
+        with_options(ResourceServer::builder(&args.resource, &args.issuer).decryption_keys(keys), &args);
     match args.issuer_jwks.as_deref() {
         Some(location) if !is_url(location) => {
             let issuer_keys = issuer_key_file(Path::new(location))?;
-            let rs = ResourceServer::new(&args.resource, keys, &args.issuer, issuer_keys)?;
-            open_with(rs, &args)
+            open_with(builder.issuer_keys(issuer_keys).build()?, &args)
         }
         // Keys over the wire: fetched once for this token; a token whose kid the fetched set
         // lacks is an error like any other (the set was fetched just now).
-        remote => open_remote(remote, keys, &args),
+        remote => open_remote(remote, builder, &args),
     }
+}
+
+/// The options of `open` on the resource server's builder.
+fn with_options(mut builder: ResourceServerBuilder, args: &Args) -> ResourceServerBuilder {
+    if args.accept_multi_audience {
+        builder = builder.validation(Validation::default().dangerous_accept_multi_audience());
+    }
+    if let Some(max_token_size) = args.max_token_size {
+        builder = builder.decrypt_policy(DecryptPolicy::default().with_max_token_size(max_token_size));
+    }
+    builder
 }
 
 /// Opens with the AS keys fetched from `location` or discovered from `--issuer`.
 #[cfg(feature = "network")]
-fn open_remote(location: Option<&str>, keys: jwe_mint::jwk::JwkSet, args: &Args) -> Result<(), CliError> {
+fn open_remote(location: Option<&str>, builder: ResourceServerBuilder, args: &Args) -> Result<(), CliError> {
     crate::common::runtime()?.block_on(async {
         let source = crate::common::remote_issuer_keys(location, &args.issuer, &args.wire).await?;
-        let rs = ResourceServer::with_issuer_key_source(&args.resource, keys, &args.issuer, source)?;
-        open_with(rs, args)
+        open_with(builder.issuer_key_source(source).build()?, args)
     })
 }
 
 /// Without the network feature the AS keys come from a file only.
 #[cfg(not(feature = "network"))]
-fn open_remote(location: Option<&str>, _keys: jwe_mint::jwk::JwkSet, _args: &Args) -> Result<(), CliError> {
+fn open_remote(
+    location: Option<&str>,
+    _builder: ResourceServerBuilder,
+    _args: &Args,
+) -> Result<(), CliError> {
     Err(crate::common::needs_network(match location {
         Some(_) => "--issuer-jwks URL",
         None => "open without --issuer-jwks (the AS keys discovered from --issuer)",
     }))
 }
 
-/// Applies the options, reads the token and prints its claims.
-fn open_with(mut rs: ResourceServer, args: &Args) -> Result<(), CliError> {
-    if args.accept_multi_audience {
-        rs = rs.with_validation(Validation::default().dangerous_accept_multi_audience());
-    }
-    let max_token_size = args.max_token_size.unwrap_or(DEFAULT_MAX_TOKEN_SIZE);
-    if args.max_token_size.is_some() {
-        rs = rs.with_decrypt_policy(DecryptPolicy::default().with_max_token_size(max_token_size));
-    }
-    let token = read_stdin_token(max_token_size)?;
+/// Reads the token and prints its claims.
+fn open_with(rs: ResourceServer, args: &Args) -> Result<(), CliError> {
+    let token = read_stdin_token(args.max_token_size.unwrap_or(DEFAULT_MAX_TOKEN_SIZE))?;
     let at = rs.open(&token).map_err(|e| {
         if args.accept_multi_audience {
             return e.into();

@@ -79,6 +79,12 @@ impl ResourceServerBuilder {
         }
     }
 
+    /// The trusted authorization server's issuer identifier, as given (e.g. for discovering its
+    /// keys before `build()`).
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
     /// This RS's private decryption keys (several during a rotation).
     pub fn decryption_keys(mut self, keys: JwkSet) -> Self {
         self.decryption_keys = Some(DecryptionKeys::Fixed(keys));

@@ -852,13 +852,11 @@ fn nesting_depth_is_one_level() {
         .recipient(&rs_key.to_public().unwrap(), Alg::EcdhEsA256Kw)
         .encrypt_compact(token.as_bytes())
         .unwrap();
-    let rs = ResourceServer::new(
-        "https://rs.example",
-        JwkSet::new(vec![rs_key]),
-        "https://as.example",
-        issuer.verification_keys().clone(),
-    )
-    .unwrap();
+    let rs = ResourceServer::builder("https://rs.example", "https://as.example")
+        .decryption_keys(JwkSet::new(vec![rs_key]))
+        .issuer_keys(issuer.verification_keys().clone())
+        .build()
+        .unwrap();
     assert!(rs.open(&token).is_ok());
     assert!(matches!(rs.open(&double), Err(Error::Malformed(_))));
 }

@@ -23,13 +23,11 @@ fn eight_threads_mint_and_open_through_one_module() {
         Jwk::generate_in_pkcs11(&h.uri("threads", "rs"), Curve::P384, PublicKeyUse::Encryption).unwrap();
     let issuer = Arc::new(issuer_with(&as_key, &rs_key.to_public().unwrap(), None).unwrap());
     let rs = Arc::new(
-        ResourceServer::new(
-            RS,
-            JwkSet::new(vec![rs_key.clone()]),
-            AS,
-            JwkSet::new(vec![as_key.to_public().unwrap()]),
-        )
-        .unwrap(),
+        ResourceServer::builder(RS, AS)
+            .decryption_keys(JwkSet::new(vec![rs_key.clone()]))
+            .issuer_keys(JwkSet::new(vec![as_key.to_public().unwrap()]))
+            .build()
+            .unwrap(),
     );
     let threads: Vec<_> = (0..8)
         .map(|t| {
@@ -147,13 +145,11 @@ fn keys_of_the_wrong_type_are_clear_errors() {
         .mint(&grant(), RS)
         .unwrap()
         .access_token;
-    let rs = ResourceServer::new(
-        RS,
-        JwkSet::new(vec![sig_as_decrypter]),
-        AS,
-        JwkSet::new(vec![as_key.to_public().unwrap()]),
-    )
-    .unwrap();
+    let rs = ResourceServer::builder(RS, AS)
+        .decryption_keys(JwkSet::new(vec![sig_as_decrypter]))
+        .issuer_keys(JwkSet::new(vec![as_key.to_public().unwrap()]))
+        .build()
+        .unwrap();
     let e = rs.open(&token).unwrap_err();
     let text = check_error(&e);
     assert!(matches!(e, Error::Pkcs11(_)) && text.contains("object=ec-sig"), "{text}");

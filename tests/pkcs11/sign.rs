@@ -45,8 +45,11 @@ fn mint_and_open(
     assert!(!exported.contains("\"d\""));
     let as_public = Jwk::from_json(&exported).unwrap();
     assert_eq!(as_public.kid(), as_key.kid());
-    let rs =
-        ResourceServer::new(RS, JwkSet::new(vec![rs_key.clone()]), AS, JwkSet::new(vec![as_public])).unwrap();
+    let rs = ResourceServer::builder(RS, AS)
+        .decryption_keys(JwkSet::new(vec![rs_key.clone()]))
+        .issuer_keys(JwkSet::new(vec![as_public]))
+        .build()
+        .unwrap();
     let opened = rs.open(&token).unwrap();
     assert_eq!(opened.subject(), "alice");
 

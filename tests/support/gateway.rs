@@ -21,7 +21,7 @@ use hyper_util::rt::TokioIo;
 use jwe_mint::issuer::{Grant, Issuer};
 use jwe_mint::jwk::{Curve, Jwk, JwkSet, JwkSource};
 use jwe_mint::registry::{Registry, ResourceEntry};
-use jwe_mint::resource_server::ResourceServer;
+use jwe_mint::resource_server::{ResourceServer, ResourceServerBuilder};
 use jwe_mint::wire::{Gateway, KeyFile};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -191,14 +191,15 @@ impl World {
     }
 
     pub fn rs(&self) -> ResourceServer {
-        ResourceServer::new(
-            RESOURCE,
-            JwkSet::new(vec![self.rs_key.clone()]),
-            ISSUER,
-            self.issuer.verification_keys().clone(),
-        )
-        .unwrap()
-        .with_cache(100)
+        self.rs_builder().build().unwrap()
+    }
+
+    /// The settings of [`World::rs`], before `build()`.
+    pub fn rs_builder(&self) -> ResourceServerBuilder {
+        ResourceServer::builder(RESOURCE, ISSUER)
+            .decryption_keys(JwkSet::new(vec![self.rs_key.clone()]))
+            .issuer_keys(self.issuer.verification_keys().clone())
+            .cache(100)
     }
 }
 

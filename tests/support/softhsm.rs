@@ -230,13 +230,11 @@ pub fn rs_with(
     key: &jwe_mint::jwk::Jwk,
     as_key: &jwe_mint::jwk::Jwk,
 ) -> jwe_mint::resource_server::ResourceServer {
-    jwe_mint::resource_server::ResourceServer::new(
-        RS,
-        jwe_mint::jwk::JwkSet::new(vec![key.clone()]),
-        AS,
-        jwe_mint::jwk::JwkSet::new(vec![as_key.to_public().unwrap()]),
-    )
-    .unwrap()
+    jwe_mint::resource_server::ResourceServer::builder(RS, AS)
+        .decryption_keys(jwe_mint::jwk::JwkSet::new(vec![key.clone()]))
+        .issuer_keys(jwe_mint::jwk::JwkSet::new(vec![as_key.to_public().unwrap()]))
+        .build()
+        .unwrap()
 }
 
 /// Alice's `read` grant for `RS` through client `app`.

@@ -69,13 +69,11 @@ impl tracing::Subscriber for CountEvents {
 fn assert_in_order(w: &World, tokens: &[String]) {
     assert_eq!(tokens.len(), N);
     for (i, t) in tokens.iter().enumerate() {
-        let rs = ResourceServer::new(
-            &resource(i),
-            JwkSet::new(vec![w.rs_keys[i].clone()]),
-            AS,
-            w.issuer.verification_keys().clone(),
-        )
-        .unwrap();
+        let rs = ResourceServer::builder(&resource(i), AS)
+            .decryption_keys(JwkSet::new(vec![w.rs_keys[i].clone()]))
+            .issuer_keys(w.issuer.verification_keys().clone())
+            .build()
+            .unwrap();
         assert_eq!(rs.open(t).unwrap().subject(), "alice", "token {i} is for resource {i}");
     }
 }

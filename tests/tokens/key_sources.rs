@@ -60,10 +60,11 @@ fn public(k: &Jwk) -> JwkSet {
 fn rs_keys_from_a_live_source_add_and_remove_at_once_even_through_the_cache() {
     let (as_key, old, new) = (key(), key(), key());
     let source = Swappable::new(vec![old.clone()]);
-    let rs = ResourceServer::new(RS, JwkSet::new(vec![old.clone()]), AS, public(&as_key))
-        .unwrap()
-        .with_cache(64)
-        .with_decryption_key_source(source.clone())
+    let rs = ResourceServer::builder(RS, AS)
+        .decryption_key_source(source.clone())
+        .issuer_keys(public(&as_key))
+        .cache(64)
+        .build()
         .unwrap();
     let (to_old, to_new) = (token(&as_key, &old), token(&as_key, &new));
     assert!(rs.open(&to_old).is_ok());
@@ -88,10 +89,12 @@ fn rs_keys_from_a_live_source_add_and_remove_at_once_even_through_the_cache() {
 fn an_as_key_removed_from_a_live_source_stops_its_cached_tokens() {
     let (old, new, rs_key) = (key(), key(), key());
     let source = Swappable::new(vec![old.to_public().unwrap(), new.to_public().unwrap()]);
-    let rs =
-        ResourceServer::with_issuer_key_source(RS, JwkSet::new(vec![rs_key.clone()]), AS, source.clone())
-            .unwrap()
-            .with_cache(64);
+    let rs = ResourceServer::builder(RS, AS)
+        .decryption_keys(JwkSet::new(vec![rs_key.clone()]))
+        .issuer_key_source(source.clone())
+        .cache(64)
+        .build()
+        .unwrap();
     let signed_old = token(&old, &rs_key);
     assert!(rs.open(&signed_old).is_ok());
     assert!(rs.open(&signed_old).is_ok());
@@ -104,15 +107,15 @@ fn an_as_key_removed_from_a_live_source_stops_its_cached_tokens() {
 #[test]
 fn a_live_rs_key_source_must_hold_private_asymmetric_keys() {
     let (as_key, rs_key) = (key(), key());
-    let rs = ResourceServer::new(RS, JwkSet::new(vec![rs_key.clone()]), AS, public(&as_key)).unwrap();
-    let e =
-        rs.clone().with_decryption_key_source(Swappable::new(vec![rs_key.to_public().unwrap()])).unwrap_err();
+    let with_source = |source: Arc<Swappable>| {
+        ResourceServer::builder(RS, AS).decryption_key_source(source).issuer_keys(public(&as_key)).build()
+    };
+    assert!(with_source(Swappable::new(vec![rs_key.clone()])).is_ok());
+    let e = with_source(Swappable::new(vec![rs_key.to_public().unwrap()])).unwrap_err();
     assert!(matches!(e, Error::InvalidKey(_)), "{e:?}");
-    let e = rs.clone().with_decryption_key_source(Swappable::new(vec![])).unwrap_err();
+    let e = with_source(Swappable::new(vec![])).unwrap_err();
     assert!(matches!(e, Error::InvalidKey(_)), "{e:?}");
-    let e = rs
-        .with_decryption_key_source(Swappable::new(vec![Jwk::generate_symmetric(32).unwrap()]))
-        .unwrap_err();
+    let e = with_source(Swappable::new(vec![Jwk::generate_symmetric(32).unwrap()])).unwrap_err();
     assert!(matches!(e, Error::InvalidKey(_)), "{e:?}");
 }
 

@@ -88,13 +88,11 @@ fn header(token: &str) -> Value {
 }
 
 fn opens(token: &str, resource: &str, rs_key: &Jwk, as_key: &Jwk) {
-    let rs = ResourceServer::new(
-        resource,
-        JwkSet::new(vec![rs_key.clone()]),
-        AS,
-        JwkSet::new(vec![public(as_key)]),
-    )
-    .unwrap();
+    let rs = ResourceServer::builder(resource, AS)
+        .decryption_keys(JwkSet::new(vec![rs_key.clone()]))
+        .issuer_keys(JwkSet::new(vec![public(as_key)]))
+        .build()
+        .unwrap();
     assert_eq!(rs.open(token).unwrap().subject(), "alice");
 }
 

@@ -53,7 +53,9 @@ fn rejection(e: Error) -> TokenRejection {
 #[test]
 fn fixed_keys_open_a_token() {
     let w = world();
-    let rs = ResourceServer::builder(API, AS)
+    let builder = ResourceServer::builder(API, AS);
+    assert_eq!(builder.issuer(), AS, "what a discovery of the AS keys reads");
+    let rs = builder
         .decryption_keys(own_keys(&w))
         .issuer_keys(w.issuer.verification_keys().clone())
         .build()

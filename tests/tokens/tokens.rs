@@ -9,7 +9,7 @@ use jwe_mint::jwe::{self, DecryptPolicy, Encryptor};
 use jwe_mint::jwk::{Curve, Jwk, JwkSet};
 use jwe_mint::jws::{Header, Signer};
 use jwe_mint::registry::{Registry, ResourceEntry};
-use jwe_mint::resource_server::{ResourceServer, Validation};
+use jwe_mint::resource_server::{OpenRequest, ResourceServer, ResourceServerBuilder, Validation};
 use jwe_mint::{Error, LimitExceeded, Misuse};
 use serde_json::{json, Value};
 
@@ -58,8 +58,23 @@ fn world() -> World {
 }
 
 fn rs(w: &World, resource: &str, key: &Jwk) -> ResourceServer {
-    ResourceServer::new(resource, JwkSet::new(vec![key.clone()]), AS, w.issuer.verification_keys().clone())
-        .unwrap()
+    rs_with(w, resource, key, |b| b)
+}
+
+/// [`rs`] with settings of the builder (validation, cache, …).
+fn rs_with(
+    w: &World,
+    resource: &str,
+    key: &Jwk,
+    settings: impl FnOnce(ResourceServerBuilder) -> ResourceServerBuilder,
+) -> ResourceServer {
+    settings(
+        ResourceServer::builder(resource, AS)
+            .decryption_keys(JwkSet::new(vec![key.clone()]))
+            .issuer_keys(w.issuer.verification_keys().clone()),
+    )
+    .build()
+    .unwrap()
 }
 
 fn oauth_code(e: &Error) -> OAuthErrorCode {
@@ -185,11 +200,11 @@ fn subresource_tenant_gets_exact_aud_and_demanded_audience_is_enforced() {
     let tok = w.issuer.mint(&grant, &t42).unwrap();
     let headers = jwe::inspect(&tok.access_token, &DecryptPolicy::default()).unwrap();
     assert_eq!(headers.protected["aud"], t42.as_str());
-    let saas = rs(&w, SAAS, &w.saas_key).with_validation(Validation::default().allow_subresources());
-    let at = saas.open_for_audience(&tok.access_token, &t42).unwrap();
+    let saas = rs_with(&w, SAAS, &w.saas_key, |b| b.validation(Validation::default().allow_subresources()));
+    let at = saas.open_with(&OpenRequest::new(&tok.access_token).audience(&t42)).unwrap();
     assert_eq!(at.standard_claims().aud.iter().collect::<Vec<_>>(), [t42.as_str()]);
     assert_eq!(
-        rejection(saas.open_for_audience(&tok.access_token, &t43).unwrap_err()),
+        rejection(saas.open_with(&OpenRequest::new(&tok.access_token).audience(&t43)).unwrap_err()),
         TokenRejection::WrongAudience
     );
     // Without opting in to sub-resources the RS only accepts its own exact URI.
@@ -242,15 +257,13 @@ fn token_lifetime_override_wins_over_registry_and_default() {
     for (resource, key) in [(PAY, &w.pay_key), (PHOTOS, &w.photos_key)] {
         let tok = issuer.mint_at(&grant, resource, t).unwrap();
         assert_eq!(tok.expires_in, 42, "{resource}");
-        let at = ResourceServer::new(
-            resource,
-            JwkSet::new(vec![key.clone()]),
-            AS,
-            issuer.verification_keys().clone(),
-        )
-        .unwrap()
-        .open_at(&tok.access_token, None, t)
-        .unwrap();
+        let at = ResourceServer::builder(resource, AS)
+            .decryption_keys(JwkSet::new(vec![key.clone()]))
+            .issuer_keys(issuer.verification_keys().clone())
+            .build()
+            .unwrap()
+            .open_with(&OpenRequest::new(&tok.access_token).at(t))
+            .unwrap();
         assert_eq!((at.standard_claims().iat, at.standard_claims().exp), (t, t + 42), "{resource}");
     }
     assert!(issuer.mint_all(&grant).unwrap().tokens.iter().all(|tok| tok.expires_in == 42));
@@ -303,13 +316,11 @@ fn reject_wrong_issuer() {
     let w = world();
     let grant = Grant::new("alice", "photo-app", "photos.read", &[PHOTOS]).unwrap();
     let tok = w.issuer.mint(&grant, PHOTOS).unwrap();
-    let other = ResourceServer::new(
-        PHOTOS,
-        JwkSet::new(vec![w.photos_key.clone()]),
-        "https://evil.example.com",
-        w.issuer.verification_keys().clone(),
-    )
-    .unwrap();
+    let other = ResourceServer::builder(PHOTOS, "https://evil.example.com")
+        .decryption_keys(JwkSet::new(vec![w.photos_key.clone()]))
+        .issuer_keys(w.issuer.verification_keys().clone())
+        .build()
+        .unwrap();
     assert_eq!(rejection(other.open(&tok.access_token).unwrap_err()), TokenRejection::WrongIssuer);
 }
 
@@ -449,7 +460,7 @@ fn multi_recipient_every_recipient_reads_every_scope_and_the_aud_list() {
     let multi = w.issuer.mint_multi_recipient(&grant).unwrap();
     assert_eq!(multi.scope, "photos.read photos.write friends.read", "the union of the scopes");
     let lenient = Validation::default().dangerous_accept_multi_audience();
-    let friends = rs(&w, FRIENDS, &w.friends_key).with_validation(lenient.clone());
+    let friends = rs_with(&w, FRIENDS, &w.friends_key, |b| b.validation(lenient.clone()));
     let seen_by_friends = friends.open(&multi.access_token).unwrap();
     // Friends reads what the client may do at Photos, and that it uses Photos at all.
     assert!(seen_by_friends.has_scope("photos.write"), "friends sees photos' scopes");
@@ -458,7 +469,7 @@ fn multi_recipient_every_recipient_reads_every_scope_and_the_aud_list() {
     assert_eq!(claims["aud"], json!([PHOTOS, FRIENDS]), "friends sees the whole aud list");
     // And the other way round.
     let seen_by_photos =
-        rs(&w, PHOTOS, &w.photos_key).with_validation(lenient).open(&multi.access_token).unwrap();
+        rs_with(&w, PHOTOS, &w.photos_key, |b| b.validation(lenient)).open(&multi.access_token).unwrap();
     assert!(seen_by_photos.has_scope("friends.read"), "photos sees friends' scopes");
     // With one token per audience neither learns about the other.
     let single = w.issuer.mint(&grant, FRIENDS).unwrap();
@@ -520,8 +531,8 @@ fn attack_multi_recipient_insider_forges_content_for_other_recipient() {
     let multi = w.issuer.mint_multi_recipient(&grant).unwrap();
     assert_eq!(multi.resources, [PHOTOS, FRIENDS]);
     let lenient = Validation::default().dangerous_accept_multi_audience();
-    let friends = rs(&w, FRIENDS, &w.friends_key).with_validation(lenient.clone());
-    let photos = rs(&w, PHOTOS, &w.photos_key).with_validation(lenient);
+    let friends = rs_with(&w, FRIENDS, &w.friends_key, |b| b.validation(lenient.clone()));
+    let photos = rs_with(&w, PHOTOS, &w.photos_key, |b| b.validation(lenient));
     assert!(photos.open(&multi.access_token).is_ok());
     assert!(friends.open(&multi.access_token).is_ok());
     // Default RSs refuse multi-recipient (JSON) tokens before any decryption work.
@@ -614,13 +625,11 @@ fn rotation_old_rs_key_tokens_still_open_after_registry_moves_on() {
     let new_token = issuer2.mint(&grant, PHOTOS).unwrap();
     let headers = jwe::inspect(&new_token.access_token, &DecryptPolicy::default()).unwrap();
     assert_eq!(headers.protected["kid"], new_key.kid().unwrap());
-    let photos = ResourceServer::new(
-        PHOTOS,
-        JwkSet::new(vec![new_key, w.photos_key.clone()]),
-        AS,
-        issuer2.verification_keys().clone(),
-    )
-    .unwrap();
+    let photos = ResourceServer::builder(PHOTOS, AS)
+        .decryption_keys(JwkSet::new(vec![new_key, w.photos_key.clone()]))
+        .issuer_keys(issuer2.verification_keys().clone())
+        .build()
+        .unwrap();
     assert!(photos.open(&old_token.access_token).is_ok());
     assert!(photos.open(&new_token.access_token).is_ok());
 }
@@ -640,17 +649,18 @@ fn rotation_retired_as_key_rejected_once_removed() {
         .build()
         .unwrap();
     let new_signed = issuer2.mint(&grant, PHOTOS).unwrap();
-    let during = ResourceServer::new(
-        PHOTOS,
-        JwkSet::new(vec![w.photos_key.clone()]),
-        AS,
-        issuer2.verification_keys().clone(),
-    )
-    .unwrap();
+    let during = ResourceServer::builder(PHOTOS, AS)
+        .decryption_keys(JwkSet::new(vec![w.photos_key.clone()]))
+        .issuer_keys(issuer2.verification_keys().clone())
+        .build()
+        .unwrap();
     assert!(during.open(&old_signed.access_token).is_ok());
     assert!(during.open(&new_signed.access_token).is_ok());
-    let after =
-        ResourceServer::new(PHOTOS, JwkSet::new(vec![w.photos_key.clone()]), AS, public(&new_as)).unwrap();
+    let after = ResourceServer::builder(PHOTOS, AS)
+        .decryption_keys(JwkSet::new(vec![w.photos_key.clone()]))
+        .issuer_keys(public(&new_as))
+        .build()
+        .unwrap();
     assert!(after.open(&new_signed.access_token).is_ok());
     assert!(matches!(after.open(&old_signed.access_token).unwrap_err(), Error::NoMatchingKey(_)));
 }
@@ -662,13 +672,11 @@ fn concurrency_8_threads_10000_tokens() {
     let w = world();
     let issuer = Arc::new(w.issuer);
     let photos = Arc::new(
-        ResourceServer::new(
-            PHOTOS,
-            JwkSet::new(vec![w.photos_key.clone()]),
-            AS,
-            issuer.verification_keys().clone(),
-        )
-        .unwrap(),
+        ResourceServer::builder(PHOTOS, AS)
+            .decryption_keys(JwkSet::new(vec![w.photos_key.clone()]))
+            .issuer_keys(issuer.verification_keys().clone())
+            .build()
+            .unwrap(),
     );
     let grant = Arc::new(Grant::new("alice", "photo-app", "photos.read", &[PHOTOS]).unwrap());
     let handles: Vec<_> = (0..8)
@@ -718,36 +726,45 @@ fn cache_serves_repeat_tokens_but_never_past_exp_and_rechecks_audience() {
     let grant = Grant::new("alice", "photo-app", "pay", &[PAY]).unwrap();
     let t0 = now();
     let tok = w.issuer.mint_at(&grant, PAY, t0).unwrap().access_token;
-    let pay = rs(&w, PAY, &w.pay_key).with_cache(8);
+    let pay = rs_with(&w, PAY, &w.pay_key, |b| b.cache(8));
     assert!(rs(&w, PAY, &w.pay_key).cache_stats().is_none(), "no cache unless opted in");
     assert_eq!(cache(&pay), (0, 0, 0));
-    let first = pay.open_at(&tok, None, t0).unwrap();
+    let first = pay.open_with(&OpenRequest::new(&tok).at(t0)).unwrap();
     assert_eq!(cache(&pay), (1, 0, 1), "first open: full path, then stored");
-    let second = pay.open_at(&tok, None, t0 + 10).unwrap();
+    let second = pay.open_with(&OpenRequest::new(&tok).at(t0 + 10)).unwrap();
     assert_eq!(cache(&pay), (1, 1, 1), "repeat open: served from the cache");
     assert_eq!(first.standard_claims().jti, second.standard_claims().jti);
     // Past exp (300 s) + leeway (60 s): the cache must not serve it, and a full open rejects it.
-    assert_eq!(rejection(pay.open_at(&tok, None, t0 + 361).unwrap_err()), TokenRejection::Expired);
+    assert_eq!(
+        rejection(pay.open_with(&OpenRequest::new(&tok).at(t0 + 361)).unwrap_err()),
+        TokenRejection::Expired
+    );
     assert_eq!(cache(&pay), (1, 1, 2), "past exp: not a hit");
     // Within the leeway the cache refuses (past exp) but the full path still accepts.
-    assert!(pay.open_at(&tok, None, t0 + 330).is_ok());
+    assert!(pay.open_with(&OpenRequest::new(&tok).at(t0 + 330)).is_ok());
     assert_eq!(cache(&pay), (1, 1, 3), "past exp within the leeway: full path, not a hit");
     // A demanded audience is checked on every hit.
-    assert!(pay.open_at(&tok, Some(PAY), t0).is_ok());
+    assert!(pay.open_with(&OpenRequest::new(&tok).audience(PAY).at(t0)).is_ok());
     assert_eq!(cache(&pay), (1, 2, 3));
-    assert_eq!(rejection(pay.open_at(&tok, Some(PHOTOS), t0).unwrap_err()), TokenRejection::WrongAudience);
+    assert_eq!(
+        rejection(pay.open_with(&OpenRequest::new(&tok).audience(PHOTOS).at(t0)).unwrap_err()),
+        TokenRejection::WrongAudience
+    );
     assert_eq!(cache(&pay), (1, 3, 3), "the wrong audience was refused on a cache hit");
     // A tampered token is not a cache hit.
     let mut tampered = tok.clone();
     tampered.push('A');
-    assert!(matches!(pay.open_at(&tampered, None, t0), Err(Error::Malformed(_) | Error::DecryptionFailed)));
+    assert!(matches!(
+        pay.open_with(&OpenRequest::new(&tampered).at(t0)),
+        Err(Error::Malformed(_) | Error::DecryptionFailed)
+    ));
     assert_eq!(cache(&pay), (1, 3, 4), "tampered: a miss, and not stored");
 }
 
 #[test]
 fn cache_never_stores_a_rejection() {
     let w = world();
-    let pay = rs(&w, PAY, &w.pay_key).with_cache(8);
+    let pay = rs_with(&w, PAY, &w.pay_key, |b| b.cache(8));
     // Signed by a stranger: refused (no AS key has its kid), twice on the full path, never stored.
     let stranger = Jwk::generate(Curve::P256).unwrap();
     let bad = craft(&at_signer(&stranger), &good_claims(PAY), &w.pay_key.to_public().unwrap(), &[]);
@@ -760,15 +777,21 @@ fn cache_never_stores_a_rejection() {
     let grant = Grant::new("alice", "photo-app", "pay", &[PAY]).unwrap();
     let t0 = now();
     let tok = w.issuer.mint_at(&grant, PAY, t0).unwrap().access_token;
-    assert_eq!(rejection(pay.open_at(&tok, None, t0 - 1000).unwrap_err()), TokenRejection::NotYetValid);
+    assert_eq!(
+        rejection(pay.open_with(&OpenRequest::new(&tok).at(t0 - 1000)).unwrap_err()),
+        TokenRejection::NotYetValid
+    );
     assert_eq!(cache(&pay), (0, 0, 3), "refused: not stored");
-    assert!(pay.open_at(&tok, None, t0).is_ok());
+    assert!(pay.open_with(&OpenRequest::new(&tok).at(t0)).is_ok());
     assert_eq!(cache(&pay), (1, 0, 4), "accepted on the full path, then stored");
     // A rejection for the demanded audience, then the same token without that demand.
     let tok2 = w.issuer.mint_at(&grant, PAY, t0 + 1).unwrap().access_token;
-    assert_eq!(rejection(pay.open_at(&tok2, Some(PHOTOS), t0).unwrap_err()), TokenRejection::WrongAudience);
+    assert_eq!(
+        rejection(pay.open_with(&OpenRequest::new(&tok2).audience(PHOTOS).at(t0)).unwrap_err()),
+        TokenRejection::WrongAudience
+    );
     assert_eq!(cache(&pay), (1, 0, 5));
-    assert!(pay.open_at(&tok2, Some(PAY), t0 + 1).is_ok());
+    assert!(pay.open_with(&OpenRequest::new(&tok2).audience(PAY).at(t0 + 1)).is_ok());
     assert_eq!(cache(&pay), (2, 0, 6));
 }
 
@@ -931,9 +954,9 @@ fn registry_key_set_errors_name_the_resource() {
 }
 
 #[test]
-fn cache_is_not_shared_with_clones_whose_settings_differ() {
+fn cache_is_shared_by_clones_and_never_across_settings() {
     let w = world();
-    let strict = rs(&w, PHOTOS, &w.photos_key).with_cache(16);
+    let strict = rs_with(&w, PHOTOS, &w.photos_key, |b| b.cache(16));
     // The control: a clone with the same settings shares the cache, and the counters show it.
     let twin = strict.clone();
     let grant = Grant::new("alice", "photo-app", "photos.read", &[PHOTOS]).unwrap();
@@ -942,17 +965,19 @@ fn cache_is_not_shared_with_clones_whose_settings_differ() {
     assert!(twin.open(&tok).is_ok());
     assert_eq!(cache(&twin), (1, 1, 1), "the twin was served what the strict RS cached");
     assert_eq!(cache(&strict), cache(&twin));
-    // A clone with other settings starts with its own, empty cache.
-    let lenient = strict.clone().with_validation(Validation::default().dangerous_accept_unencrypted());
+    // An RS with other settings (they are fixed at build) starts with its own, empty cache.
+    let lenient = rs_with(&w, PHOTOS, &w.photos_key, |b| {
+        b.cache(16).validation(Validation::default().dangerous_accept_unencrypted())
+    });
     assert_eq!(cache(&lenient), (0, 0, 0));
     let plain = at_signer(&w.as_key).sign(good_claims(PHOTOS).to_string().as_bytes()).unwrap();
     assert!(lenient.open(&plain).is_ok(), "opt-in accepts a plain JWS");
     assert_eq!(lenient.open(&plain).unwrap().key_management(), None);
-    assert_eq!(cache(&lenient), (1, 1, 1), "the lenient clone cached the plain JWS");
-    // The strict RS must not be served the token the lenient clone cached: its refusal comes
+    assert_eq!(cache(&lenient), (1, 1, 1), "the lenient RS cached the plain JWS");
+    // The strict RS must not be served the token the lenient RS cached: its refusal comes
     // from its own full path (a miss), not from a hit.
     assert_eq!(rejection(strict.open(&plain).unwrap_err()), TokenRejection::NotEncrypted);
-    assert_eq!(cache(&strict), (1, 1, 2), "strict: a miss; nothing of the lenient clone's");
+    assert_eq!(cache(&strict), (1, 1, 2), "strict: a miss; nothing of the lenient RS's");
     // Oversized input is refused before hashing or parsing, cache or not.
     let huge = "A".repeat(jwe::DEFAULT_MAX_TOKEN_SIZE + 1);
     assert_eq!(
@@ -968,8 +993,9 @@ fn replicated_claims_and_cty_count_only_when_protected() {
     let jws = at_signer(&w.as_key).sign(good_claims(PHOTOS).to_string().as_bytes()).unwrap();
     let rs_pub = w.photos_key.to_public().unwrap();
     // JSON serializations open only at an RS that opted in to multi-audience tokens.
-    let photos = rs(&w, PHOTOS, &w.photos_key)
-        .with_validation(Validation::default().dangerous_accept_multi_audience());
+    let photos = rs_with(&w, PHOTOS, &w.photos_key, |b| {
+        b.validation(Validation::default().dangerous_accept_multi_audience())
+    });
     // `aud` only in the unprotected header of a flattened JWE: refused.
     let unprotected_aud = Encryptor::new(ContentEncryptionAlg::A256Gcm)
         .protected_param("cty", "JWT")
@@ -1041,7 +1067,11 @@ fn small_order_ed25519_as_key_cannot_sign_for_anyone() {
         // A set that skips the bad key (with a warning) keeps only the real AS key.
         Ok(set) => {
             assert!(set.find("evil").is_none());
-            let rs = ResourceServer::new(PHOTOS, JwkSet::new(vec![w.photos_key.clone()]), AS, set).unwrap();
+            let rs = ResourceServer::builder(PHOTOS, AS)
+                .decryption_keys(JwkSet::new(vec![w.photos_key.clone()]))
+                .issuer_keys(set)
+                .build()
+                .unwrap();
             let err = rs.open(&token).unwrap_err();
             assert!(matches!(err, Error::NoMatchingKey(_) | Error::InvalidSignature), "{err:?}");
         }
@@ -1068,10 +1098,12 @@ fn dot_segments_never_reach_another_tenant() {
         .unwrap();
     assert!(issuer.mint(&Grant::new("alice", "tenant-42", "data.read", &[t42]).unwrap(), t42).is_ok());
     let grant_42 = Grant::new("alice", "tenant-42", "data.read", &[t42]).unwrap();
-    let rs =
-        ResourceServer::new(api, JwkSet::new(vec![api_key.clone()]), AS, issuer.verification_keys().clone())
-            .unwrap()
-            .with_validation(Validation::default().allow_subresources());
+    let rs = ResourceServer::builder(api, AS)
+        .decryption_keys(JwkSet::new(vec![api_key.clone()]))
+        .issuer_keys(issuer.verification_keys().clone())
+        .validation(Validation::default().allow_subresources())
+        .build()
+        .unwrap();
     for sneaky in [
         "https://api.example.com/tenants/42/../7",
         "https://api.example.com/tenants/42/%2e%2e/7",
@@ -1090,14 +1122,14 @@ fn dot_segments_never_reach_another_tenant() {
         let tok = craft(&at_signer(&as_key), &claims, &api_key.to_public().unwrap(), &[]);
         assert_eq!(rejection(rs.open(&tok).unwrap_err()), TokenRejection::WrongAudience, "{sneaky}");
         assert_eq!(
-            rejection(rs.open_for_audience(&tok, sneaky).unwrap_err()),
+            rejection(rs.open_with(&OpenRequest::new(&tok).audience(sneaky)).unwrap_err()),
             TokenRejection::WrongAudience,
             "{sneaky}"
         );
     }
     // The same RS still opens the honest tenant token.
     let tok = issuer.mint(&grant_42, t42).unwrap().access_token;
-    assert_eq!(rs.open_for_audience(&tok, t42).unwrap().subject(), "alice");
+    assert_eq!(rs.open_with(&OpenRequest::new(&tok).audience(t42)).unwrap().subject(), "alice");
 }
 
 /// The compact token, re-wrapped as flattened and as one-recipient general JSON with junk
@@ -1135,8 +1167,9 @@ fn json_serialized_access_tokens_are_refused() {
         assert!(err.to_string().contains("compact"), "{err}");
     }
     // An RS that opted in to multi-audience tokens reads the JSON serializations.
-    let multi = rs(&w, PHOTOS, &w.photos_key)
-        .with_validation(Validation::default().dangerous_accept_multi_audience());
+    let multi = rs_with(&w, PHOTOS, &w.photos_key, |b| {
+        b.validation(Validation::default().dangerous_accept_multi_audience())
+    });
     assert_eq!(multi.open(&flattened).unwrap().subject(), "alice");
     assert_eq!(multi.open(&general).unwrap().subject(), "alice");
 }
@@ -1163,8 +1196,9 @@ fn json_serialized_access_tokens_with_leading_whitespace_are_refused() {
         let err = photos.open(&token).unwrap_err();
         assert_eq!(err, Error::InvalidToken(TokenRejection::NotCompact), "{prefix:?}");
     }
-    let multi = rs(&w, PHOTOS, &w.photos_key)
-        .with_validation(Validation::default().dangerous_accept_multi_audience());
+    let multi = rs_with(&w, PHOTOS, &w.photos_key, |b| {
+        b.validation(Validation::default().dangerous_accept_multi_audience())
+    });
     assert_eq!(multi.open(&format!("\n{flattened}")).unwrap().subject(), "alice");
 }
 
@@ -1221,7 +1255,10 @@ fn kid_less_token_beyond_attempt_bound_says_why() {
     let w = world();
     let keys: Vec<Jwk> = (0..5).map(|_| Jwk::generate(Curve::P256).unwrap()).collect();
     let rs_with = |keys: &[Jwk]| {
-        ResourceServer::new(PHOTOS, JwkSet::new(keys.to_vec()), AS, w.issuer.verification_keys().clone())
+        ResourceServer::builder(PHOTOS, AS)
+            .decryption_keys(JwkSet::new(keys.to_vec()))
+            .issuer_keys(w.issuer.verification_keys().clone())
+            .build()
             .unwrap()
     };
     let kid_less = |k: &Jwk| {

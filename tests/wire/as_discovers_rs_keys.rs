@@ -102,13 +102,11 @@ fn mint(issuer: &Issuer, resource: &str) -> Result<String, Error> {
 }
 
 fn open(token: &str, resource: &str, rs_key: &Jwk, as_key: &Jwk) -> String {
-    let rs = ResourceServer::new(
-        resource,
-        JwkSet::new(vec![rs_key.clone()]),
-        AS,
-        JwkSet::new(vec![as_key.to_public().unwrap()]),
-    )
-    .unwrap();
+    let rs = ResourceServer::builder(resource, AS)
+        .decryption_keys(JwkSet::new(vec![rs_key.clone()]))
+        .issuer_keys(JwkSet::new(vec![as_key.to_public().unwrap()]))
+        .build()
+        .unwrap();
     rs.open(token).unwrap().subject().to_string()
 }
 

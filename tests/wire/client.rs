@@ -89,7 +89,10 @@ async fn unguarded(headers: HeaderMap) -> Json<Value> {
 
 async fn rs_app(resource: &str, issuer: &str, discovery: &Discovery, curve: Curve, paths: &[&str]) -> Router {
     let keys = JwkSet::new(vec![Jwk::generate(curve).unwrap()]);
-    let rs = ResourceServer::discover(resource, keys, issuer, discovery).await.unwrap();
+    let rs = discovery
+        .resource_server(ResourceServer::builder(resource, issuer).decryption_keys(keys))
+        .await
+        .unwrap();
     let origin = url::Url::parse(resource).unwrap().origin().ascii_serialization();
     let metadata = MetadataRouter::for_resource_server(&rs, &format!("{origin}/jwks.json")).unwrap();
     let auth = BearerLayer::new(Arc::new(rs)).unwrap();

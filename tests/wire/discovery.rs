@@ -274,8 +274,11 @@ async fn the_rs_opens_a_token_with_the_discovered_issuer_keys() {
         let token =
             issuer.mint(&Grant::new("alice", "app", "photos.read", &[resource]).unwrap(), resource).unwrap();
 
-        let rs =
-            ResourceServer::new(resource, JwkSet::new(vec![rs_key]), &issuer_id, (*set).clone()).unwrap();
+        let rs = ResourceServer::builder(resource, &issuer_id)
+            .decryption_keys(JwkSet::new(vec![rs_key]))
+            .issuer_keys((*set).clone())
+            .build()
+            .unwrap();
         let access = rs.open(&token.access_token).unwrap();
         assert_eq!(access.subject(), "alice");
     })

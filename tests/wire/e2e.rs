@@ -52,13 +52,11 @@ fn public_json(keys: &[&Jwk]) -> String {
 
 /// What the RS serves at its jwks_uri: what `ResourceServer::public_keys` gives (use enc, alg).
 fn rs_jwks(rs_keys: &[&Jwk]) -> String {
-    let rs = ResourceServer::new(
-        "https://rs.invalid",
-        JwkSet::new(rs_keys.iter().map(|k| (*k).clone()).collect()),
-        "https://as.invalid",
-        JwkSet::new(vec![key().to_public().unwrap()]),
-    )
-    .unwrap();
+    let rs = ResourceServer::builder("https://rs.invalid", "https://as.invalid")
+        .decryption_keys(JwkSet::new(rs_keys.iter().map(|k| (*k).clone()).collect()))
+        .issuer_keys(JwkSet::new(vec![key().to_public().unwrap()]))
+        .build()
+        .unwrap();
     rs.public_keys().unwrap().to_json().unwrap()
 }
 
@@ -121,14 +119,13 @@ async fn as_and_rs_discover_each_other_and_follow_rotation() {
         let grant = Grant::new("alice", "app", "photos.read", &[&resource]).unwrap();
 
         // The RS: nothing configured for the AS but its issuer identifier.
-        let rs = ResourceServer::discover(
-            &resource,
-            JwkSet::new(vec![rs_key.clone()]),
-            &issuer,
-            &Discovery::new(Arc::new(pki.fetcher())),
-        )
-        .await
-        .unwrap();
+        let rs = Discovery::new(Arc::new(pki.fetcher()))
+            .resource_server(
+                ResourceServer::builder(&resource, &issuer)
+                    .decryption_keys(JwkSet::new(vec![rs_key.clone()])),
+            )
+            .await
+            .unwrap();
 
         let minted = issuer_side.mint(&grant, &resource).unwrap();
         let at = rs.open_async(&minted.access_token).await.unwrap();
@@ -139,14 +136,13 @@ async fn as_and_rs_discover_each_other_and_follow_rotation() {
         // max-age the AS encrypts to the new key.
         let rs_new = key();
         rs_published.lock().unwrap().clone_from(&rs_jwks(&[&rs_new, &rs_key]));
-        let rs = ResourceServer::discover(
-            &resource,
-            JwkSet::new(vec![rs_new.clone(), rs_key.clone()]),
-            &issuer,
-            &Discovery::new(Arc::new(pki.fetcher())),
-        )
-        .await
-        .unwrap();
+        let rs = Discovery::new(Arc::new(pki.fetcher()))
+            .resource_server(
+                ResourceServer::builder(&resource, &issuer)
+                    .decryption_keys(JwkSet::new(vec![rs_new.clone(), rs_key.clone()])),
+            )
+            .await
+            .unwrap();
         let before = rs_server.requests();
         let mut rotated = false;
         for _ in 0..60 {

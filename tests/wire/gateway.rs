@@ -389,7 +389,8 @@ async fn the_rs_key_file_is_reloaded_when_it_changes_and_a_broken_one_keeps_the_
         write_keys(&file, &[&old]);
         let keys = Arc::new(KeyFile::open(&file).unwrap());
         let _watch = keys.watch(Duration::from_millis(50));
-        let rs = old_world.rs().with_decryption_key_source(Arc::clone(&keys) as Arc<dyn JwkSource>).unwrap();
+        let rs = old_world.rs_builder().decryption_key_source(Arc::clone(&keys) as Arc<dyn JwkSource>);
+        let rs = rs.build().unwrap();
         let (up, up_addr) = Upstream::start().await;
         let (gw, _stop) = run(Gateway::new(rs, &format!("http://{up_addr}")).unwrap()).await;
         let old_token = old_world.mint();

@@ -84,13 +84,11 @@ impl Rs {
             .unwrap()
             .build()
             .unwrap();
-        let rs = ResourceServer::new(
-            &resource,
-            JwkSet::new(vec![rs_key.clone()]),
-            ISSUER,
-            issuer.verification_keys().clone(),
-        )
-        .unwrap();
+        let rs = ResourceServer::builder(&resource, ISSUER)
+            .decryption_keys(JwkSet::new(vec![rs_key.clone()]))
+            .issuer_keys(issuer.verification_keys().clone())
+            .build()
+            .unwrap();
         let auth = BearerLayer::new(rs).unwrap();
         let metadata_url = auth.resource_metadata().to_owned();
         let metadata =
@@ -624,7 +622,11 @@ fn metadata_urls_follow_rfc_9728_section_3_1() {
         ("https://rs.example.com/api", "https://rs.example.com/.well-known/oauth-protected-resource/api"),
     ] {
         assert_eq!(protected_resource_metadata_url(resource).unwrap().as_str(), expected);
-        let rs = ResourceServer::new(resource, keys.clone(), ISSUER, as_keys.clone()).unwrap();
+        let rs = ResourceServer::builder(resource, ISSUER)
+            .decryption_keys(keys.clone())
+            .issuer_keys(as_keys.clone())
+            .build()
+            .unwrap();
         assert_eq!(BearerLayer::new(rs).unwrap().resource_metadata(), expected, "{resource}");
         let m = MetadataRouter::new(resource, "https://rs.example.com/jwks", &keys).unwrap();
         assert_eq!(m.metadata_path(), url::Url::parse(expected).unwrap().path(), "{resource}");
@@ -702,13 +704,11 @@ fn metadata_router_refuses_what_it_cannot_publish() {
 fn layer_configuration_is_checked() {
     let key = Jwk::generate(Curve::P256).unwrap();
     let as_key = Jwk::generate(Curve::P256).unwrap();
-    let rs = ResourceServer::new(
-        "https://rs.example.com",
-        JwkSet::new(vec![key]),
-        ISSUER,
-        JwkSet::new(vec![as_key.to_public().unwrap()]),
-    )
-    .unwrap();
+    let rs = ResourceServer::builder("https://rs.example.com", ISSUER)
+        .decryption_keys(JwkSet::new(vec![key]))
+        .issuer_keys(JwkSet::new(vec![as_key.to_public().unwrap()]))
+        .build()
+        .unwrap();
     let layer = BearerLayer::new(rs).unwrap();
     assert_eq!(layer.resource_metadata(), "https://rs.example.com/.well-known/oauth-protected-resource");
     for bad in ["relative/path", "ftp://x.example/m", "https://x.example/\"quoted\"", "https://x.example/a b"]
@@ -810,13 +810,11 @@ async fn a_new_as_kid_opens_on_its_first_token_and_unavailable_keys_are_503() {
             refetches: AtomicUsize::new(0),
             fail: Default::default(),
         });
-        let rs = ResourceServer::with_issuer_key_source(
-            "https://photos.example.com",
-            JwkSet::new(vec![rs_key.clone()]),
-            ISSUER,
-            source.clone(),
-        )
-        .unwrap();
+        let rs = ResourceServer::builder("https://photos.example.com", ISSUER)
+            .decryption_keys(JwkSet::new(vec![rs_key.clone()]))
+            .issuer_key_source(source.clone())
+            .build()
+            .unwrap();
         let (base, task) = serve(BearerLayer::new(rs).unwrap()).await;
         // The AS rotated to a key the RS has not fetched yet: the first token opens.
         let grant = Grant::new("carol", CLIENT, "photos.read", &["https://photos.example.com"]).unwrap();
@@ -841,13 +839,11 @@ async fn a_new_as_kid_opens_on_its_first_token_and_unavailable_keys_are_503() {
 fn metadata_for_a_resource_server_names_its_issuer_and_keys() {
     let rs_key = Jwk::generate(Curve::X25519).unwrap();
     let as_key = Jwk::generate(Curve::P256).unwrap();
-    let rs = ResourceServer::new(
-        "https://photos.example.com",
-        JwkSet::new(vec![rs_key.clone()]),
-        ISSUER,
-        JwkSet::new(vec![as_key.to_public().unwrap()]),
-    )
-    .unwrap();
+    let rs = ResourceServer::builder("https://photos.example.com", ISSUER)
+        .decryption_keys(JwkSet::new(vec![rs_key.clone()]))
+        .issuer_keys(JwkSet::new(vec![as_key.to_public().unwrap()]))
+        .build()
+        .unwrap();
     let m = MetadataRouter::for_resource_server(&rs, "https://photos.example.com/jwks.json").unwrap();
     let doc = m.document();
     assert_eq!(doc["resource"], "https://photos.example.com");
@@ -897,13 +893,11 @@ async fn an_as_discovering_the_rs_by_its_resource_alone_mints_tokens_the_layer_a
         let resource = format!("{origin}/api");
         let as_key = Jwk::generate(Curve::P256).unwrap();
         let rs_key = Jwk::generate(Curve::P256).unwrap();
-        let rs = ResourceServer::new(
-            &resource,
-            JwkSet::new(vec![rs_key]),
-            ISSUER,
-            JwkSet::new(vec![as_key.to_public().unwrap()]),
-        )
-        .unwrap();
+        let rs = ResourceServer::builder(&resource, ISSUER)
+            .decryption_keys(JwkSet::new(vec![rs_key]))
+            .issuer_keys(JwkSet::new(vec![as_key.to_public().unwrap()]))
+            .build()
+            .unwrap();
         let metadata = MetadataRouter::for_resource_server(&rs, &format!("{origin}/jwks.json"))
             .unwrap()
             .scopes_supported(["photos.read"]);

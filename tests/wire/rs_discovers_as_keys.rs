@@ -90,13 +90,21 @@ async fn rs_built_on_discovered_keys_opens_tokens() {
         let (as_key, rs_key) = (key(), key());
         let server = AsServer::start(&pki, &[&as_key], 600).await;
         let discovery = Discovery::new(Arc::new(pki.fetcher()));
-        let rs = ResourceServer::discover(RS, JwkSet::new(vec![rs_key.clone()]), &server.issuer, &discovery)
+        let rs = discovery
+            .resource_server(
+                ResourceServer::builder(RS, &server.issuer)
+                    .decryption_keys(JwkSet::new(vec![rs_key.clone()]))
+                    // AS keys named on the builder give way to the discovered ones.
+                    .issuer_keys(JwkSet::new(vec![key().to_public().unwrap()]))
+                    .cache(8),
+            )
             .await
             .unwrap();
         let t = token(&issuer(&server.issuer, &as_key, &rs_key));
         assert_eq!(rs.open(&t).unwrap().subject(), "alice");
         assert_eq!(rs.open_async(&t).await.unwrap().subject(), "alice");
         assert_eq!(server.jwks_requests(), 1, "a warm cache fetches nothing more");
+        assert_eq!(rs.cache_stats().map(|s| s.hits), Some(1), "the builder's other settings are kept");
     })
     .await
 }
@@ -108,7 +116,11 @@ async fn as_key_rotation_is_picked_up_on_the_first_token_with_the_new_kid() {
         let (old, new, rs_key) = (key(), key(), key());
         let server = AsServer::start(&pki, &[&old], 3600).await;
         let discovery = Discovery::new(Arc::new(pki.fetcher()));
-        let rs = ResourceServer::discover(RS, JwkSet::new(vec![rs_key.clone()]), &server.issuer, &discovery)
+        let rs = discovery
+            .resource_server(
+                ResourceServer::builder(RS, &server.issuer)
+                    .decryption_keys(JwkSet::new(vec![rs_key.clone()])),
+            )
             .await
             .unwrap();
         // The AS rotates: publishes the new key, signs with it. The cached set (max-age 1 h) lacks it.
@@ -132,7 +144,11 @@ async fn synchronous_open_refuses_an_unknown_kid_at_once_and_refetches_in_the_ba
         let (old, new, rs_key) = (key(), key(), key());
         let server = AsServer::start(&pki, &[&old], 3600).await;
         let discovery = Discovery::new(Arc::new(pki.fetcher()));
-        let rs = ResourceServer::discover(RS, JwkSet::new(vec![rs_key.clone()]), &server.issuer, &discovery)
+        let rs = discovery
+            .resource_server(
+                ResourceServer::builder(RS, &server.issuer)
+                    .decryption_keys(JwkSet::new(vec![rs_key.clone()])),
+            )
             .await
             .unwrap();
         server.publish(&[&old, &new]);
@@ -160,7 +176,11 @@ async fn a_kid_miss_storm_through_the_rs_costs_one_fetch_per_cooldown() {
         let (as_key, rs_key) = (key(), key());
         let server = AsServer::start(&pki, &[&as_key], 3600).await;
         let discovery = Discovery::new(Arc::new(pki.fetcher()));
-        let rs = ResourceServer::discover(RS, JwkSet::new(vec![rs_key.clone()]), &server.issuer, &discovery)
+        let rs = discovery
+            .resource_server(
+                ResourceServer::builder(RS, &server.issuer)
+                    .decryption_keys(JwkSet::new(vec![rs_key.clone()])),
+            )
             .await
             .unwrap();
         // 1,000 well-formed tokens, encrypted to this RS, signed with unknown kids.
@@ -189,7 +209,11 @@ async fn jwks_server_down_keeps_cached_keys_serving_then_fails_closed() {
         let (as_key, rs_key) = (key(), key());
         let server = AsServer::start(&pki, &[&as_key], 0).await;
         let discovery = Discovery::new(Arc::new(pki.fetcher())).key_set_config(quick());
-        let rs = ResourceServer::discover(RS, JwkSet::new(vec![rs_key.clone()]), &server.issuer, &discovery)
+        let rs = discovery
+            .resource_server(
+                ResourceServer::builder(RS, &server.issuer)
+                    .decryption_keys(JwkSet::new(vec![rs_key.clone()])),
+            )
             .await
             .unwrap();
         let t = token(&issuer(&server.issuer, &as_key, &rs_key));
@@ -224,8 +248,10 @@ async fn discovery_failure_is_a_key_source_error_naming_the_url() {
         let server = TestServer::https(&pki, |_| Reply::status(404)).await;
         let issuer = server.url("");
         let discovery = Discovery::new(Arc::new(pki.fetcher()));
-        let e =
-            ResourceServer::discover(RS, JwkSet::new(vec![key()]), &issuer, &discovery).await.unwrap_err();
+        let e = discovery
+            .resource_server(ResourceServer::builder(RS, &issuer).decryption_keys(JwkSet::new(vec![key()])))
+            .await
+            .unwrap_err();
         let Error::KeySource(KeySourceError::Unavailable { location, reason, .. }) = e else {
             panic!("{e:?}")
         };
@@ -254,8 +280,10 @@ async fn a_failed_fetch_keeps_its_wire_error_along_the_source_chain() {
         let server = TestServer::https(&pki, |_| Reply::status(404)).await;
         let issuer = server.url("");
         let discovery = Discovery::new(Arc::new(pki.fetcher()));
-        let e =
-            ResourceServer::discover(RS, JwkSet::new(vec![key()]), &issuer, &discovery).await.unwrap_err();
+        let e = discovery
+            .resource_server(ResourceServer::builder(RS, &issuer).decryption_keys(JwkSet::new(vec![key()])))
+            .await
+            .unwrap_err();
         // Error::KeySource → KeySourceError::Unavailable → the WireError itself.
         let key_source = std::error::Error::source(&e).unwrap().downcast_ref::<KeySourceError>().unwrap();
         assert!(matches!(key_source, KeySourceError::Unavailable { .. }), "{key_source:?}");
@@ -307,10 +335,12 @@ async fn the_core_trait_gets_one_report_per_unknown_kid_and_none_otherwise() {
         waits: AtomicUsize::new(0),
     });
     let iss = "https://as.example.com";
-    let rs =
-        ResourceServer::with_issuer_key_source(RS, JwkSet::new(vec![rs_key.clone()]), iss, source.clone())
-            .unwrap()
-            .with_cache(16);
+    let rs = ResourceServer::builder(RS, iss)
+        .decryption_keys(JwkSet::new(vec![rs_key.clone()]))
+        .issuer_key_source(source.clone())
+        .cache(16)
+        .build()
+        .unwrap();
     let known = token(&issuer(iss, &old, &rs_key));
     assert!(rs.open(&known).is_ok());
     assert_eq!(source.reports.load(Ordering::SeqCst), 0, "a known kid reports nothing");
@@ -333,7 +363,11 @@ async fn the_core_trait_gets_one_report_per_unknown_kid_and_none_otherwise() {
     assert!(rs.open_async(&rotated).await.is_ok());
     assert_eq!(source.waits.load(Ordering::SeqCst), 1);
     // Fixed keys never consult a source: open_async is open.
-    let fixed = ResourceServer::new(RS, JwkSet::new(vec![rs_key.clone()]), iss, public(&old)).unwrap();
+    let fixed = ResourceServer::builder(RS, iss)
+        .decryption_keys(JwkSet::new(vec![rs_key.clone()]))
+        .issuer_keys(public(&old))
+        .build()
+        .unwrap();
     assert!(matches!(fixed.open_async(&rotated).await, Err(Error::NoMatchingKey(_))));
 }
 
@@ -354,35 +388,29 @@ fn a_source_with_private_keys_or_none_is_refused() {
         }
     }
     let rs_key = key();
-    let e = ResourceServer::with_issuer_key_source(
-        RS,
-        JwkSet::new(vec![rs_key.clone()]),
-        "https://as",
-        Arc::new(Failing),
-    )
-    .unwrap_err();
+    let e = ResourceServer::builder(RS, "https://as")
+        .decryption_keys(JwkSet::new(vec![rs_key.clone()]))
+        .issuer_key_source(Arc::new(Failing))
+        .build()
+        .unwrap_err();
     assert!(matches!(e, Error::KeySource(KeySourceError::Unavailable { .. })), "{e:?}");
     let private = jwe_mint::jwk::StaticJwkSource::new(JwkSet::new(vec![key()]), "file");
-    let e = ResourceServer::with_issuer_key_source(
-        RS,
-        JwkSet::new(vec![rs_key]),
-        "https://as",
-        Arc::new(private),
-    )
-    .unwrap_err();
+    let e = ResourceServer::builder(RS, "https://as")
+        .decryption_keys(JwkSet::new(vec![rs_key]))
+        .issuer_key_source(Arc::new(private))
+        .build()
+        .unwrap_err();
     assert!(matches!(e, Error::InvalidKey(_)), "{e:?}");
 }
 
 #[test]
 fn public_keys_publish_use_enc_alg_and_kid_and_nothing_private() {
     let (a, b) = (key(), Jwk::generate_rsa(2048).unwrap());
-    let rs = ResourceServer::new(
-        RS,
-        JwkSet::new(vec![a.clone(), b.clone()]),
-        "https://as",
-        JwkSet::new(vec![key().to_public().unwrap()]),
-    )
-    .unwrap();
+    let rs = ResourceServer::builder(RS, "https://as")
+        .decryption_keys(JwkSet::new(vec![a.clone(), b.clone()]))
+        .issuer_keys(JwkSet::new(vec![key().to_public().unwrap()]))
+        .build()
+        .unwrap();
     let published = rs.public_keys().unwrap();
     let v: serde_json::Value = serde_json::from_str(&published.to_json().unwrap()).unwrap();
     let keys = v["keys"].as_array().unwrap();

@@ -114,7 +114,10 @@ impl Setup {
     }
 
     fn rs(&self, resource: &str, key: &Jwk) -> ResourceServer {
-        ResourceServer::new(resource, JwkSet::new(vec![key.clone()]), &self.issuer, self.as_public.clone())
+        ResourceServer::builder(resource, &self.issuer)
+            .decryption_keys(JwkSet::new(vec![key.clone()]))
+            .issuer_keys(self.as_public.clone())
+            .build()
             .unwrap()
     }
 }

@@ -52,7 +52,10 @@ async fn world(name: &str) -> World {
         AuthorizationServer::new(&issuer, &as_key, registry, vec![client], &resources).await.unwrap();
     let mut servers = vec![RouterServer::start(&pki, as_addr, Arc::clone(&server).router()).await];
     let keys = JwkSet::new(vec![Jwk::generate(Curve::P256).unwrap()]);
-    let rs = ResourceServer::discover(&photos, keys, &issuer, &discovery()).await.unwrap();
+    let rs = discovery()
+        .resource_server(ResourceServer::builder(&photos, &issuer).decryption_keys(keys))
+        .await
+        .unwrap();
     let metadata = MetadataRouter::for_resource_server(&rs, &format!("{photos}/jwks.json")).unwrap();
     let auth = BearerLayer::new(Arc::new(rs)).unwrap();
     let app = Router::new()

@@ -90,13 +90,11 @@ impl World {
     }
 
     fn opens(&self, token: &str, resource: &str, rs_key: &Jwk) {
-        let rs = ResourceServer::new(
-            resource,
-            JwkSet::new(vec![rs_key.clone()]),
-            AS,
-            JwkSet::new(vec![self.as_key.to_public().unwrap()]),
-        )
-        .unwrap();
+        let rs = ResourceServer::builder(resource, AS)
+            .decryption_keys(JwkSet::new(vec![rs_key.clone()]))
+            .issuer_keys(JwkSet::new(vec![self.as_key.to_public().unwrap()]))
+            .build()
+            .unwrap();
         assert_eq!(rs.open(token).unwrap().subject(), "alice");
     }
 }

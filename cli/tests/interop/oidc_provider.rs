@@ -170,7 +170,12 @@ fn secret() -> String {
 /// Our RS for `resource`, with the AS keys discovered from `issuer` only.
 async fn rs(pki: &Pki, resource: &str, key: &Jwk, issuer: &str) -> ResourceServer {
     let discovery = Discovery::new(Arc::new(pki.fetcher()));
-    ResourceServer::discover(resource, JwkSet::new(vec![key.clone()]), issuer, &discovery).await.unwrap()
+    discovery
+        .resource_server(
+            ResourceServer::builder(resource, issuer).decryption_keys(JwkSet::new(vec![key.clone()])),
+        )
+        .await
+        .unwrap()
 }
 
 #[tokio::test]

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 use url::Url;
 
-use super::key_set::{KeySetConfig, KeyUseFilter, RemoteJwkSet};
+use super::key_set::{unavailable, KeySetConfig, KeyUseFilter, RemoteJwkSet};
+use crate::resource_server::{ResourceServer, ResourceServerBuilder};
 use crate::wire::tracing_targets::TRACING_TARGET;
 use crate::wire::transport::{authorization_server_metadata_urls, ConfigError, Fetcher, WireError};
 
@@ -115,6 +116,39 @@ impl Discovery {
         RemoteJwkSet::new(metadata.jwks_uri.as_str(), Arc::clone(&self.fetcher), config).await
     }
 
+    /// Builds the resource server `builder` describes, on the keys of its issuer
+    /// ([`ResourceServerBuilder::issuer`]) discovered here and kept fresh
+    /// ([`issuer_keys`](Self::issuer_keys), RFC 8414), set with
+    /// [`ResourceServerBuilder::issuer_key_source`] (in place of any issuer keys named on the
+    /// builder), then [`ResourceServerBuilder::build`].
+    ///
+    /// A discovery failure is [`Error::KeySource`](crate::Error::KeySource)
+    /// ([`KeySourceError::Unavailable`](crate::jwk::KeySourceError::Unavailable), naming the URL)
+    /// whose [`source`](std::error::Error::source) is the [`WireError`]: the one error type of
+    /// `build()` is kept, and the wire's kind is still there to downcast. `build()`'s own
+    /// refusals are as it documents.
+    ///
+    /// ```no_run
+    /// # async fn demo(rs_keys: jwe_mint::jwk::JwkSet, token: &str) -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use jwe_mint::resource_server::ResourceServer;
+    /// use jwe_mint::wire::{Discovery, HttpFetcher};
+    /// let discovery = Discovery::new(Arc::new(HttpFetcher::new()?));
+    /// let rs = discovery
+    ///     .resource_server(
+    ///         ResourceServer::builder("https://photos.example.com", "https://as.example.com")
+    ///             .decryption_keys(rs_keys)
+    ///             .cache(10_000),
+    ///     )
+    ///     .await?;
+    /// let at = rs.open_async(token).await?; // a new AS kid is fetched once, then opens
+    /// # Ok(()) }
+    /// ```
+    pub async fn resource_server(&self, builder: ResourceServerBuilder) -> crate::Result<ResourceServer> {
+        let source = self.issuer_keys(builder.issuer()).await.map_err(unavailable)?;
+        builder.issuer_key_source(Arc::new(source)).build()
+    }
+
     async fn try_metadata(&self, url: &Url, issuer: &str) -> Result<AuthorizationServerMetadata, WireError> {
         let response = self.fetcher.get(url).await?;
         response.require_ok(url)?;
@@ -168,36 +202,18 @@ impl Discovery {
     }
 }
 
-impl crate::resource_server::ResourceServer {
+impl ResourceServer {
     /// A resource server whose AS keys are discovered from `issuer` (RFC 8414 through
     /// `discovery`, see [`Discovery::issuer_keys`]) and kept fresh: the async constructor of
     /// [`ResourceServer::with_issuer_key_source`](crate::resource_server::ResourceServer::with_issuer_key_source).
     /// A discovery failure is [`Error::KeySource`](crate::Error::KeySource) naming the URL; call
     /// [`Discovery::issuer_keys`] yourself for the typed [`WireError`].
-    ///
-    /// ```no_run
-    /// # async fn demo(rs_keys: jwe_mint::jwk::JwkSet, token: &str) -> Result<(), Box<dyn std::error::Error>> {
-    /// use std::sync::Arc;
-    /// use jwe_mint::resource_server::ResourceServer;
-    /// use jwe_mint::wire::{Discovery, HttpFetcher};
-    /// let discovery = Discovery::new(Arc::new(HttpFetcher::new()?));
-    /// let rs = ResourceServer::discover("https://photos.example.com", rs_keys,
-    ///     "https://as.example.com", &discovery).await?;
-    /// let at = rs.open_async(token).await?; // a new AS kid is fetched once, then opens
-    /// # Ok(()) }
-    /// ```
     pub async fn discover(
         resource: &str,
         keys: crate::jwk::JwkSet,
         issuer: &str,
         discovery: &Discovery,
-    ) -> crate::Result<crate::resource_server::ResourceServer> {
-        let source = discovery.issuer_keys(issuer).await.map_err(super::key_set::unavailable)?;
-        crate::resource_server::ResourceServer::with_issuer_key_source(
-            resource,
-            keys,
-            issuer,
-            Arc::new(source),
-        )
+    ) -> crate::Result<ResourceServer> {
+        discovery.resource_server(ResourceServer::builder(resource, issuer).decryption_keys(keys)).await
     }
 }
