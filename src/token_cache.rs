@@ -82,10 +82,6 @@ impl<V> TokenCache<V> {
         inner.map.insert(key, (exp, value));
     }
 
-    pub(crate) fn capacity(&self) -> usize {
-        self.capacity
-    }
-
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.inner.lock().map(|i| i.map.len()).unwrap_or(0)

@@ -10,7 +10,7 @@ use crate::jwk::{JwkSet, JwkSource};
 use crate::token::ResourceIndicator;
 use crate::token_cache::TokenCache;
 
-use super::{check_decryption_keys, Keys, ResourceServer, Validation};
+use super::{check_decryption_keys, policy_in_force, Keys, ResourceServer, Validation};
 
 /// Builds a [`ResourceServer`]; made by [`ResourceServer::builder`].
 ///
@@ -135,7 +135,10 @@ impl ResourceServerBuilder {
         self
     }
 
-    /// Opt-in: keep up to `capacity` opened tokens, as [`ResourceServer::with_cache`].
+    /// Opt-in: keep up to `capacity` opened tokens, keyed by the SHA-256 of the token, for
+    /// resource servers that see the same token many times. A cached token is never served after
+    /// its `exp`, and its claims are re-validated (times, demanded audience) on every hit. Clones
+    /// of the built `ResourceServer` share the cache (its settings cannot change after `build()`).
     pub fn cache(mut self, capacity: usize) -> Self {
         self.cache = Some(capacity);
         self
@@ -174,18 +177,15 @@ impl ResourceServerBuilder {
         };
         ResourceIndicator::parse(&self.issuer)
             .map_err(|_| Error::Misuse(Misuse::NotAbsoluteUri("issuer")))?;
-        let mut rs = ResourceServer {
+        Ok(ResourceServer {
             resource,
             keys,
             issuer: self.issuer,
             issuer_keys,
+            policy: policy_in_force(&self.decrypt_policy, &self.validation),
             validation: self.validation,
-            base_policy: self.decrypt_policy,
-            policy: DecryptPolicy::default(),
             cache: self.cache.map(|capacity| Arc::new(TokenCache::new(capacity))),
-        };
-        rs.reconfigure();
-        Ok(rs)
+        })
     }
 }
 

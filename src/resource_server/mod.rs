@@ -108,8 +108,11 @@ pub struct CacheStats {
 /// let grant = Grant::new("alice", "app", "photos.read", &["https://photos.example.com"]).unwrap();
 /// let token = issuer.mint(&grant, "https://photos.example.com").unwrap().access_token;
 ///
-/// let rs = ResourceServer::new("https://photos.example.com", JwkSet::new(vec![rs_key]),
-///     "https://as.example.com", issuer.verification_keys().clone()).unwrap();
+/// let rs = ResourceServer::builder("https://photos.example.com", "https://as.example.com")
+///     .decryption_keys(JwkSet::new(vec![rs_key]))
+///     .issuer_keys(issuer.verification_keys().clone())
+///     .build()
+///     .unwrap();
 /// let at = rs.open(&token).unwrap();
 /// assert_eq!(at.subject(), "alice");
 /// assert!(at.has_scope("photos.read"));
@@ -121,10 +124,8 @@ pub struct ResourceServer {
     issuer: String,
     issuer_keys: Keys,
     validation: Validation,
-    /// The decrypt policy as configured.
-    base_policy: DecryptPolicy,
-    /// The policy in force: `base_policy` with `enc` protection required and, unless
-    /// multi-audience tokens are accepted, a single recipient.
+    /// The policy in force: the configured one with `enc` protection required and, unless
+    /// multi-audience tokens are accepted, a single recipient ([`policy_in_force`]).
     policy: DecryptPolicy,
     cache: Option<Arc<TokenCache<Cached>>>,
 }
@@ -181,75 +182,8 @@ impl ResourceServer {
         ResourceServerBuilder::new(resource, issuer)
     }
 
-    /// A resource server for `resource` holding its private decryption `keys`, trusting `issuer`
-    /// whose public signing keys are `issuer_keys`.
-    pub fn new(resource: &str, keys: JwkSet, issuer: &str, issuer_keys: JwkSet) -> Result<ResourceServer> {
-        ResourceServer::builder(resource, issuer).decryption_keys(keys).issuer_keys(issuer_keys).build()
-    }
-
-    /// Like [`ResourceServer::new`], with the AS's keys from a live `source`
-    /// ([`ResourceServerBuilder::issuer_key_source`]).
-    pub fn with_issuer_key_source(
-        resource: &str,
-        keys: JwkSet,
-        issuer: &str,
-        source: Arc<dyn JwkSource>,
-    ) -> Result<ResourceServer> {
-        ResourceServer::builder(resource, issuer).decryption_keys(keys).issuer_key_source(source).build()
-    }
-
-    /// Takes this RS's private decryption keys from a live `source` instead (e.g. a key file
-    /// reloaded when it changes, as `jwe-mint gateway` does): every open reads the source's
-    /// current snapshot, so a key added there opens tokens at once and a key removed stops
-    /// opening them, cached tokens included. The source must hold private asymmetric keys now
-    /// (checked here); it is responsible for the sets it swaps in later (a key that cannot
-    /// decrypt only makes opens fail).
-    pub fn with_decryption_key_source(mut self, source: Arc<dyn JwkSource>) -> Result<ResourceServer> {
-        let now = source.keys()?;
-        check_decryption_keys(&now)?;
-        self.keys = Keys::Live(source);
-        Ok(self)
-    }
-
-    /// Replaces the claim validation settings. A cache (if any) starts empty: tokens opened under
-    /// other settings are never served under these.
-    pub fn with_validation(mut self, validation: Validation) -> ResourceServer {
-        self.validation = validation;
-        self.reconfigure();
-        self
-    }
-
-    /// Replaces the JWE decryption policy (`enc` stays required in the protected header; without
-    /// `dangerous_accept_multi_audience`, one recipient). A cache (if any) starts empty.
-    pub fn with_decrypt_policy(mut self, policy: DecryptPolicy) -> ResourceServer {
-        self.base_policy = policy;
-        self.reconfigure();
-        self
-    }
-
-    fn reconfigure(&mut self) {
-        let mut policy = self.base_policy.clone();
-        policy.require_protected_enc = true;
-        if !self.validation.dangerous_accept_multi_audience {
-            policy.max_recipients = 1;
-        }
-        self.policy = policy;
-        if let Some(cache) = &self.cache {
-            self.cache = Some(Arc::new(TokenCache::new(cache.capacity())));
-        }
-    }
-
-    /// Opt-in: keep up to `capacity` opened tokens, keyed by the SHA-256 of the token, for
-    /// resource servers that see the same token many times. A cached token is never served after
-    /// its `exp`, and its claims are re-validated (times, demanded audience) on every hit. Clones
-    /// of this `ResourceServer` share the cache until their settings change.
-    pub fn with_cache(mut self, capacity: usize) -> ResourceServer {
-        self.cache = Some(Arc::new(TokenCache::new(capacity)));
-        self
-    }
-
-    /// The counters of the token cache, or `None` without [`ResourceServer::with_cache`]. Clones
-    /// that share the cache report the same counters; a change of settings starts from zero.
+    /// The counters of the token cache, or `None` without one ([`ResourceServerBuilder::cache`]).
+    /// Clones share the cache and report the same counters.
     pub fn cache_stats(&self) -> Option<CacheStats> {
         self.cache.as_ref().map(|c| {
             let c = c.counters();
@@ -280,18 +214,11 @@ impl ResourceServer {
     /// Opens `token`: size check, decrypt with this RS's key, verify the AS signature, validate
     /// `typ`, `iss`, `aud`, `exp`, `nbf`, `iat`.
     pub fn open(&self, token: &str) -> Result<AccessToken> {
-        self.open_at(token, None, token::now())
+        self.open_sync(token, None, token::now())
     }
 
-    /// Like [`ResourceServer::open`], but `aud` must contain exactly `audience` (e.g. the tenant
-    /// URI this request serves), which must itself belong to this RS.
-    pub fn open_for_audience(&self, token: &str, audience: &str) -> Result<AccessToken> {
-        self.open_at(token, Some(audience), token::now())
-    }
-
-    /// [`ResourceServer::open`] at a given time (seconds since the epoch) and optional demanded
-    /// audience, for tests and replays.
-    pub fn open_at(&self, token: &str, audience: Option<&str>, now: i64) -> Result<AccessToken> {
+    /// [`open`](Self::open) with a demanded audience and a time, as [`open_with`](Self::open_with).
+    fn open_sync(&self, token: &str, audience: Option<&str>, now: i64) -> Result<AccessToken> {
         let attempt = self.attempt(token, audience, now);
         if let (Some(kid), Keys::Live(source)) = (&attempt.unknown_kid, &self.issuer_keys) {
             // Never waits: the refetch (if the source's rate limit allows one) runs in the
@@ -301,9 +228,11 @@ impl ResourceServer {
         self.audit(attempt.outcome)
     }
 
-    /// Opens with the options of `request` (a demanded audience, a fixed time).
+    /// Opens with the options of `request`: `aud` must contain exactly its demanded audience (e.g.
+    /// the tenant URI this request serves), which must itself belong to this RS; the times are
+    /// validated against its fixed time (tests, replays).
     pub fn open_with(&self, request: &OpenRequest<'_>) -> Result<AccessToken> {
-        self.open_at(request.token, request.audience, request.now.unwrap_or_else(token::now))
+        self.open_sync(request.token, request.audience, request.now.unwrap_or_else(token::now))
     }
 
     /// [`open_with`](Self::open_with) that waits for a live AS key source's refetch as
@@ -313,17 +242,11 @@ impl ResourceServer {
     }
 
     /// Like [`ResourceServer::open`], but when the AS keys come from a live source
-    /// ([`ResourceServer::with_issuer_key_source`]) and the token names a `kid` the current keys
+    /// ([`ResourceServerBuilder::issuer_key_source`]) and the token names a `kid` the current keys
     /// lack, waits for the source's refetch (one shared fetch, rate-limited: OpenID Connect Core
     /// §10.1.1) and tries once more. With fixed keys it is [`open`](Self::open).
     pub async fn open_async(&self, token: &str) -> Result<AccessToken> {
         self.open_async_for(token, None, None).await
-    }
-
-    /// [`open_async`](Self::open_async) with a demanded audience, as
-    /// [`open_for_audience`](Self::open_for_audience).
-    pub async fn open_for_audience_async(&self, token: &str, audience: &str) -> Result<AccessToken> {
-        self.open_async_for(token, Some(audience), None).await
     }
 
     async fn open_async_for(
@@ -526,6 +449,17 @@ pub(crate) fn published_key(key: &Jwk) -> Result<Jwk> {
     let alg = KeyManagementAlg::default_for(&public)?;
     let kid = public.kid().map_or_else(|| public.thumbprint(), str::to_owned);
     Ok(public.with_use(PublicKeyUse::Encryption).with_alg(alg.name()).with_kid(kid))
+}
+
+/// The decrypt policy a resource server applies: `configured` with `enc` required in the protected
+/// header and, unless `validation` accepts multi-audience tokens, one recipient.
+fn policy_in_force(configured: &DecryptPolicy, validation: &Validation) -> DecryptPolicy {
+    let mut policy = configured.clone();
+    policy.require_protected_enc = true;
+    if !validation.dangerous_accept_multi_audience {
+        policy.max_recipients = 1;
+    }
+    policy
 }
 
 /// A resource server decrypts with private asymmetric keys, and needs at least one.

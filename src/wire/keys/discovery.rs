@@ -201,19 +201,3 @@ impl Discovery {
         }
     }
 }
-
-impl ResourceServer {
-    /// A resource server whose AS keys are discovered from `issuer` (RFC 8414 through
-    /// `discovery`, see [`Discovery::issuer_keys`]) and kept fresh: the async constructor of
-    /// [`ResourceServer::with_issuer_key_source`](crate::resource_server::ResourceServer::with_issuer_key_source).
-    /// A discovery failure is [`Error::KeySource`](crate::Error::KeySource) naming the URL; call
-    /// [`Discovery::issuer_keys`] yourself for the typed [`WireError`].
-    pub async fn discover(
-        resource: &str,
-        keys: crate::jwk::JwkSet,
-        issuer: &str,
-        discovery: &Discovery,
-    ) -> crate::Result<ResourceServer> {
-        discovery.resource_server(ResourceServer::builder(resource, issuer).decryption_keys(keys)).await
-    }
-}

@@ -43,7 +43,7 @@ fn stamp(path: &Path) -> std::io::Result<Stamp> {
 }
 
 /// A JWK or JWK Set file of private decryption keys, as a [`JwkSource`] for
-/// [`ResourceServer::with_decryption_key_source`](crate::resource_server::ResourceServer::with_decryption_key_source).
+/// [`ResourceServerBuilder::decryption_key_source`](crate::resource_server::ResourceServerBuilder::decryption_key_source).
 ///
 /// [`KeyFile::reload`] reads the file again; [`KeyFile::watch`] polls its metadata and reloads it
 /// when it changes. A new set replaces the old one atomically (readers never block): a key added
