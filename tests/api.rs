@@ -303,6 +303,95 @@ fn layers_point_down_only() {
     forbid(&oauth, &["CryptoProvider", "Provider as", "P::"]);
     // The provider, not the algorithm layer, says why it refuses RSA decryption.
     forbid(&rs_files("jwa"), &["RUSTSEC"]);
+
+    // Only the provider names a primitive crate (constant-time comparison included: the token
+    // endpoint compares client secrets through `crypto::constant_time_eq`), and only the wire
+    // names the async runtime or an HTTP stack. Checked on every file of the library.
+    let primitive = [
+        "aws_lc_rs",
+        "p256",
+        "p384",
+        "p521",
+        "x25519_dalek",
+        "ed25519_dalek",
+        "rsa",
+        "aes_gcm",
+        "aes_kw",
+        "aes",
+        "cbc",
+        "hmac",
+        "sha1",
+        "sha2",
+        "sha2_010",
+        "pbkdf2",
+        "concat_kdf",
+        "rand",
+        "rand_core",
+        "subtle",
+        "pkcs1",
+        "cryptoki",
+        "cryptoki_sys",
+    ];
+    let network = [
+        "tokio",
+        "hyper",
+        "hyper_util",
+        "hyper_rustls",
+        "axum",
+        "tower",
+        "reqwest",
+        "rustls",
+        "http",
+        "http_body_util",
+        "httparse",
+        "rustls_platform_verifier",
+    ];
+    let all = all_sources(&root, "");
+    assert!(all.iter().any(|f| f.starts_with("wire/")) && all.iter().any(|f| f.starts_with("crypto/")));
+    for f in &all {
+        let code = code_only(&read(f));
+        if !f.starts_with("crypto/") {
+            for c in primitive {
+                assert!(!names_crate(&code, c), "{f} names the primitive crate `{c}`");
+            }
+        }
+        if !f.starts_with("wire/") {
+            for c in network {
+                assert!(!names_crate(&code, c), "{f} names `{c}`, which only the wire may");
+            }
+        }
+    }
+}
+
+/// Every `.rs` file under `root/dir`, as a path relative to `root`.
+fn all_sources(root: &std::path::Path, dir: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(root.join(dir)).unwrap_or_else(|e| panic!("{dir}: {e}")) {
+        let e = e.unwrap();
+        let name = e.file_name().into_string().unwrap();
+        let rel = if dir.is_empty() { name } else { format!("{dir}/{name}") };
+        if e.file_type().unwrap().is_dir() {
+            out.extend(all_sources(root, &rel));
+        } else if rel.ends_with(".rs") {
+            out.push(rel);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Whether `code` names the external crate `name`: `name::…` as a path's first segment
+/// (`use name::…`, `name::f()`), `::name::…`, or `extern crate name`.
+fn names_crate(code: &str, name: &str) -> bool {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let needle = format!("{name}::");
+    let first_segment = code.match_indices(&needle).any(|(i, _)| {
+        let before = &code[..i];
+        !before.ends_with(|c: char| ident(c) || c == ':')
+            || before.ends_with(" ::")
+            || before.ends_with("(::")
+    });
+    first_segment || code.contains(&format!("extern crate {name}"))
 }
 
 /// The source without its comment lines (doc links may point anywhere).

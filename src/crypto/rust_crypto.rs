@@ -342,6 +342,10 @@ impl CryptoProvider for RustCrypto {
         os_random(out)
     }
 
+    fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+        a.len() == b.len() && bool::from(a.ct_eq(b))
+    }
+
     fn digest(alg: Sha, data: &[u8]) -> Vec<u8> {
         match alg {
             Sha::Sha1 => sha1::Sha1::digest(data).to_vec(),
