@@ -540,3 +540,47 @@ fn the_cli_has_no_algorithm_tables_of_its_own() {
         }
     }
 }
+
+/// ARCHITECTURE.md stays a true map: every file or folder it names exists, and every folder of the
+/// library's sources is on it.
+#[test]
+fn the_architecture_map_names_what_exists() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let map = std::fs::read_to_string(repo.join("ARCHITECTURE.md")).unwrap();
+    let mut names: Vec<&str> = map.split('`').skip(1).step_by(2).collect();
+    names.retain(|n| {
+        !n.contains(' ') && (n.ends_with(".rs") || n.ends_with('/')) && !n.contains("::") && !n.contains('*')
+    });
+    assert!(names.len() > 50, "{names:?}");
+    let mut files = Vec::new();
+    for dir in ["src", "cli/src", "tests", "cli/tests", "benches", "examples"] {
+        files.extend(all_sources(&repo.join(dir), "").into_iter().map(|f| format!("/{dir}/{f}")));
+    }
+    for name in names {
+        let found = if repo.join(name).exists() {
+            true
+        } else if name.starts_with("src/") || name.starts_with("cli/") {
+            false
+        } else {
+            let needle = format!("/{name}");
+            files.iter().any(|f| f.ends_with(&needle) || f.contains(&needle))
+        };
+        assert!(found, "ARCHITECTURE.md names `{name}`, which does not exist");
+    }
+    // Every folder of the library is on the map.
+    let mut dirs = vec![repo.join("src")];
+    while let Some(dir) = dirs.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                let rel = e.path().strip_prefix(repo.join("src")).unwrap().to_str().unwrap().to_owned();
+                let last = rel.rsplit('/').next().unwrap();
+                assert!(
+                    map.contains(&format!("`src/{rel}/`")) || map.contains(&format!("`{last}/`")),
+                    "ARCHITECTURE.md does not map src/{rel}/"
+                );
+                dirs.push(e.path());
+            }
+        }
+    }
+}
