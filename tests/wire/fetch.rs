@@ -31,9 +31,9 @@ async fn https_with_the_test_ca_fetches() {
             TestServer::https(&pki, |_| Reply::json(r#"{"keys":[]}"#).header("cache-control", "max-age=60"))
                 .await;
         let response = pki.fetcher().get(&url(&server.url("/jwks.json"))).await.unwrap();
-        assert_eq!(response.status, 200);
-        assert_eq!(response.body, br#"{"keys":[]}"#);
-        assert_eq!(response.headers["cache-control"], "max-age=60");
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.body().as_ref(), br#"{"keys":[]}"#);
+        assert_eq!(response.headers()["cache-control"], "max-age=60");
         assert_eq!(server.requests(), 1);
     })
     .await
@@ -58,7 +58,7 @@ async fn http_with_the_opt_in_works_for_loopback_only() {
         let server = TestServer::http(|_| Reply::json(r#"{"keys":[]}"#)).await;
         let fetcher = HttpFetcher::builder().allow_http_loopback(true).build().unwrap();
         let response = fetcher.get(&url(&server.url("/jwks.json"))).await.unwrap();
-        assert_eq!(response.status, 200);
+        assert_eq!(response.status(), 200);
         assert_eq!(server.requests(), 1);
 
         // A non-loopback host is refused before any resolution or connection.
@@ -127,7 +127,7 @@ async fn a_2_mib_body_is_refused_streamed_or_declared() {
             names(&e, &u);
         }
         let at_limit = fetcher.get(&url(&server.url("/exactly-1-mib"))).await.unwrap();
-        assert_eq!(at_limit.body.len(), MIB);
+        assert_eq!(at_limit.body().len(), MIB);
     })
     .await
 }
@@ -206,8 +206,8 @@ async fn loopback_is_refused_by_the_option_literal_or_resolved() {
         let port = server.addr.port();
         // Without the option the same URLs work (so the refusals below are the option's doing).
         let open = pki.fetcher();
-        assert_eq!(open.get(&url(&server.url("/"))).await.unwrap().status, 200);
-        assert_eq!(open.get(&url(&format!("https://localhost:{port}/"))).await.unwrap().status, 200);
+        assert_eq!(open.get(&url(&server.url("/"))).await.unwrap().status(), 200);
+        assert_eq!(open.get(&url(&format!("https://localhost:{port}/"))).await.unwrap().status(), 200);
         assert_eq!(server.requests(), 2);
 
         let strict = pki.fetcher_builder().refuse_private_addresses(true).build().unwrap();
