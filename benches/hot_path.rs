@@ -1,5 +1,5 @@
-//! Hot-path benchmarks: what they compare and why is in ARCHITECTURE.md ("Benchmarks measure against
-//! a floor and a peer"); `scripts/bench-report.sh` turns the results into the README's table and chart.
+//! Hot-path benchmarks: what they compare and why is in `docs/decisions.md` ("Benchmarks measure
+//! against a floor and a peer"); `scripts/bench-report.sh` turns the results into the README's table and chart.
 //!
 //! Every token has the same shape: an ES256 `at+jwt` JWS (~350-byte claims) inside
 //! `ECDH-ES+A256KW` / `A256GCM` on P-256. Groups (named so `scripts/bench-report.sh` can build a

@@ -7,7 +7,7 @@
 //! - `layer/open`: `ResourceServer::open` of the same token.
 //!
 //! The layer's own cost is `layer_and_handler - handler_alone - open`; the budget is 10 µs
-//! (`ARCHITECTURE.md`). Every request carries the same `Authorization` header in both rows.
+//! (`docs/decisions.md`). Every request carries the same `Authorization` header in both rows.
 //!
 //! Run: `cargo bench --bench layer --features axum` (aws-lc) or
 //! `cargo bench --bench layer --no-default-features --features rust-crypto,axum`.

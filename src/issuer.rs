@@ -16,7 +16,9 @@ use crate::jwe::Encryptor;
 use crate::jwk::{Jwk, JwkSet};
 use crate::jws::{Header, Signer};
 use crate::registry::{EncryptionKey, Registry, ResourceEntry};
-use crate::token::{AccessTokenClaims, Audience, ResourceIndicator, ACCESS_TOKEN_TYP, RESERVED_CLAIMS};
+use crate::token::{
+    AccessTokenClaims, Audience, ResourceIndicator, Scope, ACCESS_TOKEN_TYP, RESERVED_CLAIMS,
+};
 
 /// Default access-token lifetime in seconds (5 minutes).
 pub const DEFAULT_TOKEN_LIFETIME: u64 = 300;
@@ -39,7 +41,7 @@ fn oauth(code: OAuthErrorCode, description: impl Into<String>) -> Error {
 pub struct Grant {
     subject: String,
     client_id: String,
-    scopes: Vec<String>,
+    scopes: Scope,
     resources: Vec<ResourceIndicator>,
     auth_time: Option<i64>,
     acr: Option<String>,
@@ -54,7 +56,10 @@ impl Grant {
         if subject.is_empty() || client_id.is_empty() {
             return Err(oauth(OAuthErrorCode::InvalidRequest, "subject and client_id are required"));
         }
-        let scopes: Vec<String> = scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        // As typed: runs of spaces tolerated, each token checked (RFC 6749 §3.3).
+        let scopes = Scope::parse_lenient(scope).map_err(|e| {
+            oauth(OAuthErrorCode::InvalidScope, e.to_string().replace("malformed input: ", ""))
+        })?;
         if scopes.is_empty() {
             return Err(oauth(OAuthErrorCode::InvalidScope, "no scope requested"));
         }
@@ -107,7 +112,7 @@ impl Grant {
     }
 
     /// The granted scopes.
-    pub fn scopes(&self) -> &[String] {
+    pub fn scopes(&self) -> &Scope {
         &self.scopes
     }
 }
@@ -493,7 +498,7 @@ impl Issuer {
         &'a self,
         grant: &Grant,
         resource: &str,
-    ) -> Result<(ResourceIndicator, &'a ResourceEntry, Vec<String>)> {
+    ) -> Result<(ResourceIndicator, &'a ResourceEntry, Scope)> {
         let resource = ResourceIndicator::parse(resource)?;
         if !grant.resources.contains(&resource) {
             return Err(oauth(
@@ -514,8 +519,7 @@ impl Issuer {
             .registry
             .lookup(&resource)
             .ok_or_else(|| oauth(OAuthErrorCode::InvalidTarget, format!("unknown resource {resource}")))?;
-        let scopes: Vec<String> =
-            grant.scopes.iter().filter(|s| entry.scopes_supported().contains(s)).cloned().collect();
+        let scopes = grant.scopes.intersection(entry.scopes_supported());
         if scopes.is_empty() {
             return Err(oauth(
                 OAuthErrorCode::InvalidScope,
@@ -567,7 +571,7 @@ impl Issuer {
         // Before signing: a resource without a usable key gets no token at all.
         let key = entry.encryption_key()?;
         let ttl = self.lifetime(entry);
-        let scope = scopes.join(" ");
+        let scope = scopes.to_string();
         let claims =
             self.claims(grant, Audience::One(resource.as_str().to_owned()), scope.clone(), now, ttl)?;
         let jws = self.sign(&claims)?;
@@ -591,7 +595,7 @@ impl Issuer {
         let mut recipients: Vec<(ResourceIndicator, &ResourceEntry, Arc<EncryptionKey>)> =
             Vec::with_capacity(grant.resources.len());
         let mut auds = Vec::with_capacity(grant.resources.len());
-        let mut scopes: Vec<String> = Vec::new();
+        let mut scopes = Scope::default();
         let mut ttl = self.lifetime_override.unwrap_or(self.default_ttl);
         for r in &grant.resources {
             let (resource, entry, s) = self.authorize(grant, r.as_str())?;
@@ -613,11 +617,7 @@ impl Issuer {
             ttl = ttl.min(self.lifetime(entry));
             auds.push(resource.as_str().to_owned());
             // The documented trade-off: one `scope` (the union) for every recipient.
-            for scope in s {
-                if !scopes.contains(&scope) {
-                    scopes.push(scope);
-                }
-            }
+            scopes.extend(&s);
             recipients.push((resource, entry, key));
         }
         let Some((_, first_entry, _)) = recipients.first() else {
@@ -627,7 +627,7 @@ impl Issuer {
         for (_, _, key) in &recipients {
             encryptor = encryptor.recipient(key.key(), key.alg());
         }
-        let scope = scopes.join(" ");
+        let scope = scopes.to_string();
         let claims = self.claims(grant, Audience::Many(auds.clone()), scope.clone(), now, ttl)?;
         let jws = self.sign(&claims)?;
         let access_token = encryptor

@@ -303,31 +303,105 @@ fn layers_point_down_only() {
     forbid(&oauth, &["CryptoProvider", "Provider as", "P::"]);
     // The provider, not the algorithm layer, says why it refuses RSA decryption.
     forbid(&rs_files("jwa"), &["RUSTSEC"]);
-    // The wire is the top library layer: no source outside `src/wire/` names it (the crate root
-    // only declares it), so the error type, the RS and the registry never see an HTTP type.
-    let mut below_wire: Vec<String> = Vec::new();
-    let mut dirs = vec![String::new()];
-    while let Some(dir) = dirs.pop() {
-        for e in std::fs::read_dir(root.join(&dir)).unwrap_or_else(|e| panic!("{dir}: {e}")) {
-            let e = e.unwrap();
-            let name = e.file_name().into_string().unwrap();
-            let rel = if dir.is_empty() { name } else { format!("{dir}/{name}") };
-            if e.file_type().unwrap().is_dir() {
-                if rel != "wire" {
-                    dirs.push(rel);
-                }
-            } else if rel.ends_with(".rs") && rel != "lib.rs" {
-                below_wire.push(rel);
+
+    // Only the provider names a primitive crate (constant-time comparison included: the token
+    // endpoint compares client secrets through `crypto::constant_time_eq`), and only the wire
+    // names the async runtime or an HTTP stack. Checked on every file of the library.
+    let primitive = [
+        "aws_lc_rs",
+        "p256",
+        "p384",
+        "p521",
+        "x25519_dalek",
+        "ed25519_dalek",
+        "rsa",
+        "aes_gcm",
+        "aes_kw",
+        "aes",
+        "cbc",
+        "hmac",
+        "sha1",
+        "sha2",
+        "sha2_010",
+        "pbkdf2",
+        "concat_kdf",
+        "rand",
+        "rand_core",
+        "subtle",
+        "pkcs1",
+        "cryptoki",
+        "cryptoki_sys",
+    ];
+    let network = [
+        "tokio",
+        "hyper",
+        "hyper_util",
+        "hyper_rustls",
+        "axum",
+        "tower",
+        "reqwest",
+        "rustls",
+        "http",
+        "http_body_util",
+        "httparse",
+        "rustls_platform_verifier",
+    ];
+    let all = all_sources(&root, "");
+    assert!(all.iter().any(|f| f.starts_with("wire/")) && all.iter().any(|f| f.starts_with("crypto/")));
+    for f in &all {
+        let code = code_only(&read(f));
+        if !f.starts_with("crypto/") {
+            for c in primitive {
+                assert!(!names_crate(&code, c), "{f} names the primitive crate `{c}`");
+            }
+        }
+        if !f.starts_with("wire/") {
+            for c in network {
+                assert!(!names_crate(&code, c), "{f} names `{c}`, which only the wire may");
             }
         }
     }
+    // The wire is the top library layer: no source outside `src/wire/` names it (the crate root
+    // only declares it), so the error type, the RS and the registry never see an HTTP type.
+    let below_wire: Vec<&String> = all.iter().filter(|f| !f.starts_with("wire/") && *f != "lib.rs").collect();
     assert!(
-        below_wire.iter().any(|f| f == "error.rs")
-            && below_wire.iter().any(|f| f == "resource_server/mod.rs")
+        below_wire.iter().any(|f| *f == "error.rs")
+            && below_wire.iter().any(|f| *f == "resource_server/mod.rs")
     );
-    for f in &below_wire {
+    for f in below_wire {
         assert!(!names_module(&code_only(&read(f)), "wire"), "{f} names `wire`, the layer above it");
     }
+}
+
+/// Every `.rs` file under `root/dir`, as a path relative to `root`.
+fn all_sources(root: &std::path::Path, dir: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(root.join(dir)).unwrap_or_else(|e| panic!("{dir}: {e}")) {
+        let e = e.unwrap();
+        let name = e.file_name().into_string().unwrap();
+        let rel = if dir.is_empty() { name } else { format!("{dir}/{name}") };
+        if e.file_type().unwrap().is_dir() {
+            out.extend(all_sources(root, &rel));
+        } else if rel.ends_with(".rs") {
+            out.push(rel);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Whether `code` names the external crate `name`: `name::…` as a path's first segment
+/// (`use name::…`, `name::f()`), `::name::…`, or `extern crate name`.
+fn names_crate(code: &str, name: &str) -> bool {
+    let ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let needle = format!("{name}::");
+    let first_segment = code.match_indices(&needle).any(|(i, _)| {
+        let before = &code[..i];
+        !before.ends_with(|c: char| ident(c) || c == ':')
+            || before.ends_with(" ::")
+            || before.ends_with("(::")
+    });
+    first_segment || code.contains(&format!("extern crate {name}"))
 }
 
 /// The source without its comment lines (doc links may point anywhere).
@@ -473,6 +547,50 @@ fn the_cli_has_no_algorithm_tables_of_its_own() {
         ];
         for table in tables {
             assert!(!text.contains(table), "{file} keeps a table (`{table}`)");
+        }
+    }
+}
+
+/// ARCHITECTURE.md stays a true map: every file or folder it names exists, and every folder of the
+/// library's sources is on it.
+#[test]
+fn the_architecture_map_names_what_exists() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let map = std::fs::read_to_string(repo.join("ARCHITECTURE.md")).unwrap();
+    let mut names: Vec<&str> = map.split('`').skip(1).step_by(2).collect();
+    names.retain(|n| {
+        !n.contains(' ') && (n.ends_with(".rs") || n.ends_with('/')) && !n.contains("::") && !n.contains('*')
+    });
+    assert!(names.len() > 50, "{names:?}");
+    let mut files = Vec::new();
+    for dir in ["src", "cli/src", "tests", "cli/tests", "benches", "examples"] {
+        files.extend(all_sources(&repo.join(dir), "").into_iter().map(|f| format!("/{dir}/{f}")));
+    }
+    for name in names {
+        let found = if repo.join(name).exists() {
+            true
+        } else if name.starts_with("src/") || name.starts_with("cli/") {
+            false
+        } else {
+            let needle = format!("/{name}");
+            files.iter().any(|f| f.ends_with(&needle) || f.contains(&needle))
+        };
+        assert!(found, "ARCHITECTURE.md names `{name}`, which does not exist");
+    }
+    // Every folder of the library is on the map.
+    let mut dirs = vec![repo.join("src")];
+    while let Some(dir) = dirs.pop() {
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let e = e.unwrap();
+            if e.file_type().unwrap().is_dir() {
+                let rel = e.path().strip_prefix(repo.join("src")).unwrap().to_str().unwrap().to_owned();
+                let last = rel.rsplit('/').next().unwrap();
+                assert!(
+                    map.contains(&format!("`src/{rel}/`")) || map.contains(&format!("`{last}/`")),
+                    "ARCHITECTURE.md does not map src/{rel}/"
+                );
+                dirs.push(e.path());
+            }
         }
     }
 }

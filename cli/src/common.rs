@@ -243,17 +243,12 @@ impl WireArgs {
     /// The fetcher these options describe: platform roots plus `--ca-file`, https only unless
     /// `--allow-http` (loopback only), the library's time and size limits.
     pub(crate) fn fetcher(&self) -> Result<std::sync::Arc<jwe_mint::wire::HttpFetcher>, CliError> {
-        let fetcher = self.fetcher_builder()?.build().map_err(|e| CliError::Failed(e.to_string()))?;
-        Ok(std::sync::Arc::new(fetcher))
-    }
-
-    /// The builder behind [`WireArgs::fetcher`].
-    pub(crate) fn fetcher_builder(&self) -> Result<jwe_mint::wire::HttpFetcherBuilder, CliError> {
         let mut builder = jwe_mint::wire::HttpFetcher::builder().allow_http_loopback(self.allow_http);
         if let Some(path) = &self.ca_file {
             builder = builder.add_ca_file(path).map_err(|e| CliError::Failed(format!("--ca-file: {e}")))?;
         }
-        Ok(builder)
+        let fetcher = builder.build().map_err(|e| CliError::Failed(e.to_string()))?;
+        Ok(std::sync::Arc::new(fetcher))
     }
 }
 

@@ -1,8 +1,9 @@
 //! `jwe-mint demo --http`: the scenario of `demo` over real HTTP. One authorization server
 //! (`wire::AuthorizationServer`) and two resource servers (`BearerLayer` + `MetadataRouter`) on
 //! ephemeral 127.0.0.1 ports, discovering each other's keys (RFC 8414, RFC 9728), and a client
-//! (reqwest) that does the flows; then everything is stopped. Plain `http`, allowed by the wire
-//! code for loopback addresses only (`allow_http_loopback`). The whole run is bounded in time.
+//! that does the flows by hand through the library's `HttpFetcher` (the same one the servers
+//! discover with); then everything is stopped. Plain `http`, allowed by the wire code for loopback
+//! addresses only (`allow_http_loopback`). The whole run is bounded in time.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -11,11 +12,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
-use axum::http::{HeaderMap, HeaderName};
+use axum::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
+use base64::Engine as _;
+use bytes::Bytes;
 use serde_json::{json, Value};
 
 use jwe_mint::issuer::Issuer;
@@ -23,7 +26,7 @@ use jwe_mint::jwk::{Curve, Jwk, JwkSet};
 use jwe_mint::registry::{Registry, ResourceEntry};
 use jwe_mint::resource_server::{AccessToken, ResourceServer};
 use jwe_mint::wire::{
-    protected_resource_metadata_url, AuthorizationServer, BearerLayer, Discovery, HttpFetcher,
+    protected_resource_metadata_url, AuthorizationServer, BearerLayer, Discovery, Fetcher, HttpFetcher,
     MetadataRouter, ProtectedResourceDiscovery, RegisteredClient,
 };
 
@@ -32,7 +35,7 @@ use crate::demo::{kid, rs_key, shorten, step, Output};
 
 /// The whole demo, servers included, must finish within this.
 const DEMO_LIMIT: Duration = Duration::from_secs(30);
-/// Each HTTP request of the client.
+/// Each HTTP request, the client's and the servers' discovery.
 const REQUEST_LIMIT: Duration = Duration::from_secs(5);
 /// How long the servers get to finish in-flight requests when stopped.
 const STOP_GRACE: Duration = Duration::from_secs(2);
@@ -203,19 +206,25 @@ impl Answer {
     }
 }
 
-/// The client: reqwest with a bound per request, no proxy, no redirects.
+/// The client: requests made by hand, sent through the library's `HttpFetcher` (a bound per
+/// request, no proxy, no redirects, loopback `http` only).
 struct Client {
-    http: reqwest::Client,
+    fetcher: Arc<HttpFetcher>,
     token_endpoint: String,
 }
 
 impl Client {
-    async fn send(&self, what: &str, request: reqwest::RequestBuilder) -> Result<Answer, CliError> {
-        let r = request.send().await.map_err(|e| fail(format!("{what}: {e}")))?;
+    async fn send(
+        &self,
+        what: &str,
+        request: http::request::Builder,
+        body: Bytes,
+    ) -> Result<Answer, CliError> {
+        let request = request.body(body).map_err(|e| fail(format!("{what}: {e}")))?;
+        let r = self.fetcher.send(request).await.map_err(|e| fail(format!("{what}: {e}")))?;
         let status = r.status().as_u16();
         let headers = r.headers().clone();
-        let bytes = r.bytes().await.map_err(|e| fail(format!("{what}: {e}")))?;
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let body = serde_json::from_slice(r.body()).unwrap_or(Value::Null);
         Ok(Answer { status, headers, body })
     }
 
@@ -227,22 +236,30 @@ impl Client {
         form: &[(&str, &str)],
     ) -> Result<Answer, CliError> {
         let body: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
-        let request = self
-            .http
-            .post(&self.token_endpoint)
-            .basic_auth(client_id, Some(secret))
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(body);
-        self.send(what, request).await
+        // client_secret_basic (RFC 6749 §2.3.1): id and secret form-encoded, then Basic (RFC 7617).
+        let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let credentials = format!("{}:{}", encode(client_id), encode(secret));
+        let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credentials));
+        let request = http::Request::post(&self.token_endpoint)
+            .header(AUTHORIZATION, sensitive(&basic, what)?)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+        self.send(what, request, Bytes::from(body)).await
     }
 
     async fn get(&self, what: &str, url: &str, token: Option<&str>) -> Result<Answer, CliError> {
-        let mut request = self.http.get(url);
+        let mut request = http::Request::get(url);
         if let Some(t) = token {
-            request = request.bearer_auth(t);
+            request = request.header(AUTHORIZATION, sensitive(&format!("Bearer {t}"), what)?);
         }
-        self.send(what, request).await
+        self.send(what, request, Bytes::new()).await
     }
+}
+
+/// A header value for credentials, marked sensitive.
+fn sensitive(value: &str, what: &str) -> Result<HeaderValue, CliError> {
+    let mut value = HeaderValue::from_str(value).map_err(|e| fail(format!("{what}: {e}")))?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 /// The token response with the tokens cut for display (the refresh token too).
@@ -289,10 +306,11 @@ async fn scenario() -> Result<Output, CliError> {
     out.line("anywhere else every URL must be https");
     let fetcher = HttpFetcher::builder()
         .allow_http_loopback(true)
+        .timeout(REQUEST_LIMIT)
         .build()
         .map_err(|e| fail(format!("HTTP client: {e}")))?;
     let fetcher = Arc::new(fetcher);
-    let discovery = || Discovery::new(Arc::clone(&fetcher) as Arc<dyn jwe_mint::wire::Fetcher>);
+    let discovery = || Discovery::new(Arc::clone(&fetcher) as Arc<dyn Fetcher>);
 
     // The AS knows its RSs by resource identifier only: their keys are discovered.
     let mut registry = Registry::default();
@@ -343,13 +361,7 @@ async fn scenario() -> Result<Output, CliError> {
         let url = protected_resource_metadata_url(origin).map_err(fail)?;
         out.line(format!("AS fetched {url} (RFC 9728) and the RS's encryption key at its jwks_uri"));
     }
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .timeout(REQUEST_LIMIT)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| fail(format!("HTTP client: {e}")))?;
-    let c = Client { http, token_endpoint: server.token_endpoint().to_owned() };
+    let c = Client { fetcher, token_endpoint: server.token_endpoint().to_owned() };
     let url = protected_resource_metadata_url(&photos).map_err(fail)?;
     let doc =
         c.get("GET the photos RS metadata", url.as_str(), None).await?.expect("photos RS metadata", 200)?;

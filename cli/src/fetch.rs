@@ -53,8 +53,7 @@ pub(crate) fn run(_args: Args) -> Result<(), CliError> {
 #[cfg(feature = "network")]
 pub(crate) fn run(args: Args) -> Result<(), CliError> {
     let secret = read_secret(&args.client_secret_file)?;
-    let mut builder =
-        TokenBook::builder(&args.issuer, &args.client_id, secret).fetcher(args.wire.fetcher_builder()?);
+    let mut builder = TokenBook::builder(&args.issuer, &args.client_id, secret).fetcher(args.wire.fetcher()?);
     if let Some(scope) = &args.scope {
         builder = builder.scope(scope);
     }
@@ -62,10 +61,14 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
     let client = AuthorizedClient::new(book);
     runtime()?.block_on(async {
         let response = client.get(&args.url).await.map_err(refused)?;
-        if !response.status.is_success() {
-            return Err(CliError::Failed(format!("{}: HTTP status {}", args.url, response.status.as_u16())));
+        if !response.status().is_success() {
+            return Err(CliError::Failed(format!(
+                "{}: HTTP status {}",
+                args.url,
+                response.status().as_u16()
+            )));
         }
-        write_stdout(&response.body)
+        write_stdout(response.body())
     })
 }
 

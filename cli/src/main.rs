@@ -1,4 +1,4 @@
-//! The `jwe-mint` command-line tool: the top layer, using only the public API (ARCHITECTURE.md).
+//! The `jwe-mint` command-line tool: the top layer, using only the library's public API (ARCHITECTURE.md, "Packages").
 //!
 //! One module per subcommand; each exposes `run(args) -> Result<(), CliError>`.
 //! To add a subcommand (`mint`, `open`, `demo`, …): a module here with `Args` and `run`, a variant of

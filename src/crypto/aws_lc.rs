@@ -350,6 +350,10 @@ impl CryptoProvider for AwsLc {
         rand::fill(out).map_err(opaque)
     }
 
+    fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+        constant_time::verify_slices_are_equal(a, b).is_ok()
+    }
+
     fn digest(alg: Sha, data: &[u8]) -> Vec<u8> {
         digest::digest(digest_alg(alg), data).as_ref().to_vec()
     }

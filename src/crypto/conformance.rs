@@ -29,6 +29,15 @@ fn provider_name_is_exported() {
 }
 
 #[test]
+fn constant_time_eq_is_byte_equality() {
+    assert!(Provider::constant_time_eq(b"", b""));
+    assert!(Provider::constant_time_eq(b"secret digest", b"secret digest"));
+    assert!(!Provider::constant_time_eq(b"secret digest", b"secret digesT"));
+    assert!(!Provider::constant_time_eq(b"secret", b"secret digest"));
+    assert!(!Provider::constant_time_eq(b"a", b""));
+}
+
+#[test]
 fn random_and_digest() {
     let mut a = [0u8; 32];
     let mut b = [0u8; 32];

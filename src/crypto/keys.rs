@@ -1,7 +1,7 @@
 //! Private keys wherever they live: in memory (the provider's own key types) or, with the
 //! `pkcs11` feature, as a handle to an object inside a PKCS#11 token. Everything above `crypto/`
 //! holds a [`PrivateKey`] and calls the functions here; none of it knows where the key is
-//! (ARCHITECTURE.md, "Keys in an HSM"). The smallest RSA modulus accepted, [`MIN_RSA_BITS`],
+//! (`docs/decisions.md`, "Keys in an HSM"). The smallest RSA modulus accepted, [`MIN_RSA_BITS`],
 //! lives here too: the JWK parser and the generators (in memory and in a token) all enforce it.
 
 use zeroize::Zeroizing;

@@ -53,6 +53,13 @@ pub(crate) fn sha256(data: &[u8]) -> Vec<u8> {
     Provider::digest(Sha::Sha256, data)
 }
 
+/// Whether `a` and `b` are equal, in time that depends only on their lengths (for the OAuth
+/// layer's secret comparisons, which do not name the [`CryptoProvider`] trait).
+#[cfg_attr(not(feature = "axum"), allow(dead_code))]
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    Provider::constant_time_eq(a, b)
+}
+
 /// Opaque failure of a primitive. Deliberately carries no detail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct CryptoError;
@@ -199,6 +206,8 @@ pub(crate) trait CryptoProvider {
     fn fill_random(out: &mut [u8]) -> CryptoResult<()>;
     /// One-shot digest. `Sha::Sha1` included.
     fn digest(alg: Sha, data: &[u8]) -> Vec<u8>;
+    /// Whether `a` and `b` are equal, in time that depends only on their lengths.
+    fn constant_time_eq(a: &[u8], b: &[u8]) -> bool;
     /// HMAC (SHA-256/384/512 only; SHA-1 is an error). Returns the full-length MAC.
     fn hmac_sign(alg: Sha, key: &[u8], data: &[u8]) -> CryptoResult<Vec<u8>>;
     /// Constant-time check that `tag` equals the first `tag.len()` bytes of HMAC(key, data).

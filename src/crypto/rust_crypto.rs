@@ -9,7 +9,7 @@
 //! base blinding from the OS RNG on every decryption and signature, implicit rejection for
 //! PKCS#1 v1.5). RUSTSEC-2023-0071 (Marvin) was still recorded with no patched version for the
 //! 0.10 release candidates; the 0.10.0 release notes claim the fix. RSA decryption is
-//! therefore refused in this provider (ARCHITECTURE.md, "Settled choices").
+//! therefore refused in this provider (`docs/decisions.md`, "RSA decryption is refused under `rust-crypto`").
 
 use aes_gcm::aead::{AeadInOut, KeyInit, Nonce, Tag};
 use aes_gcm::aes::{Aes128, Aes192, Aes256};
@@ -340,6 +340,10 @@ impl CryptoProvider for RustCrypto {
 
     fn fill_random(out: &mut [u8]) -> CryptoResult<()> {
         os_random(out)
+    }
+
+    fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+        a.len() == b.len() && bool::from(a.ct_eq(b))
     }
 
     fn digest(alg: Sha, data: &[u8]) -> Vec<u8> {

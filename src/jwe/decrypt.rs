@@ -153,7 +153,7 @@ pub fn decrypt(token: &str, keys: &JwkSet, policy: &DecryptPolicy) -> Result<Dec
     // Candidate keys per recipient. The header's `kid` is a hint (RFC 7516 §4.1.6, RFC 7517
     // §4.5): a key that has a `kid` must match it, but a key without one is a candidate for every
     // recipient, as jwcrypto, panva jose and josekit do with an explicitly given key (the RFC 7516
-    // A.4/A.5 keys are printed without the `kid` their JWEs name). See ARCHITECTURE.md.
+    // A.4/A.5 keys are printed without the `kid` their JWEs name). See `docs/decisions.md`.
     let mut attempts: Vec<(usize, &Header, KeyManagementAlg, ContentEncryptionAlg, &Jwk, bool)> = Vec::new();
     let mut last_key_error = None;
     for (i, header, alg, enc, kid) in &plans {

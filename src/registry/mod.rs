@@ -31,7 +31,7 @@ use crate::error::{Error, Misuse, Result};
 use crate::json;
 use crate::jwa::{ContentEncryptionAlg, KeyManagementAlg};
 use crate::jwk::{Jwk, JwkSet, JwkSource, PublicKeyUse};
-use crate::token::ResourceIndicator;
+use crate::token::{ResourceIndicator, Scope};
 use remote_keys::{check_jwks_uri, RemoteKeys};
 
 /// A key tokens are encrypted to, with the key-management algorithm used with it.
@@ -77,7 +77,7 @@ enum Keys {
 #[derive(Debug, Clone)]
 pub struct ResourceEntry {
     resource: ResourceIndicator,
-    scopes_supported: Vec<String>,
+    scopes_supported: Scope,
     keys: Keys,
     covers_subresources: bool,
     token_lifetime: Option<u64>,
@@ -152,10 +152,13 @@ impl ResourceEntry {
         scopes: impl IntoIterator<Item = S>,
         keys: Keys,
     ) -> Result<ResourceEntry> {
-        let scopes_supported: Vec<String> = scopes.into_iter().map(Into::into).collect();
-        if scopes_supported.iter().any(|s| s.is_empty() || s.contains(' ')) {
-            return Err(Error::malformed("scope values must be non-empty and contain no spaces"));
-        }
+        // RFC 6749 §3.3: each value one scope token, which a token's `scope` claim and a
+        // `WWW-Authenticate` challenge can carry as it is.
+        let scopes: Vec<String> = scopes.into_iter().map(Into::into).collect();
+        let scopes_supported = Scope::from_tokens(&scopes).map_err(|e| match e {
+            Error::Malformed(why) => Error::Malformed(format!("{resource}: {why}")),
+            other => other,
+        })?;
         Ok(ResourceEntry {
             resource,
             scopes_supported,
@@ -220,7 +223,7 @@ impl ResourceEntry {
     }
 
     /// The scopes this resource accepts.
-    pub fn scopes_supported(&self) -> &[String] {
+    pub fn scopes_supported(&self) -> &Scope {
         &self.scopes_supported
     }
 
@@ -370,7 +373,7 @@ impl ResourceEntry {
     fn to_value(&self) -> Result<Value> {
         let mut m = Map::new();
         m.insert("resource".into(), self.resource.as_str().into());
-        m.insert("scopes_supported".into(), json!(self.scopes_supported));
+        m.insert("scopes_supported".into(), json!(self.scopes_supported.iter().collect::<Vec<_>>()));
         match &self.keys {
             Keys::Static(keys) => {
                 let keys = keys.iter().map(|k| k.key.to_value()).collect::<Result<Vec<_>>>()?;

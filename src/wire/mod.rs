@@ -1,9 +1,10 @@
 //! Keys on the wire (feature `http`): fetch JWK Sets over HTTPS and keep them fresh.
 //!
-//! - [`Fetcher`]: a small trait (URL → status, headers, body) so you can bring your own client,
-//!   proxy or CA; [`HttpFetcher`] is the default on `reqwest` + rustls, with the limits of
-//!   [`HttpFetcherBuilder`] (connect 2 s, whole request 5 s, body 1 MiB, no redirects, `https` only,
-//!   optional refusal of non-public addresses judged on the address actually connected to).
+//! - [`Fetcher`]: a small trait (an `http::Request` → an `http::Response`, bodies as `Bytes`) so
+//!   you can bring your own client, proxy or CA; [`HttpFetcher`] is the default on `reqwest` +
+//!   rustls, with the limits of [`HttpFetcherBuilder`] for every request whatever its method
+//!   (connect 2 s, whole request 5 s, body 1 MiB, no redirects, `https` only, optional refusal of
+//!   non-public addresses judged on the address actually connected to).
 //! - [`RemoteJwkSet`]: one cache per JWK Set URL. Lifetime from `Cache-Control` (RFC 9111 §5.2.2.1)
 //!   clamped to [1 min, 24 h], background refresh ahead of expiry, an immediate refetch on an unknown
 //!   `kid` at most once per 30 s (OpenID Connect Core §10.1.1), one shared fetch for concurrent
@@ -83,6 +84,6 @@ pub use tracing_targets::TRACING_TARGET;
 pub use tracing_targets::{GATEWAY_TRACING_TARGET, KEY_FILE_TRACING_TARGET};
 pub use transport::{
     authorization_server_metadata_urls, is_non_public, protected_resource_metadata_url, ConfigError,
-    FetchFuture, Fetcher, HttpFetcher, HttpFetcherBuilder, HttpResponse, WireError, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_MAX_BODY, DEFAULT_TIMEOUT,
+    FetchFuture, Fetcher, HttpFetcher, HttpFetcherBuilder, PublicAddressesOnly, WireError,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT,
 };

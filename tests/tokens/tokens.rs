@@ -838,7 +838,7 @@ fn registry_json_round_trip_keeps_entries_rotation_and_extensions() {
     let photos = again.get(PHOTOS).unwrap();
     assert_eq!(photos.current_key().unwrap().kid(), next.kid());
     assert_eq!(photos.keys().count(), 2);
-    assert_eq!(photos.scopes_supported(), ["photos.read", "photos.write"]);
+    assert_eq!(photos.scopes_supported().iter().collect::<Vec<_>>(), ["photos.read", "photos.write"]);
     assert!(again.get(SAAS).unwrap().covers_subresources());
     assert_eq!(again.get(PAY).unwrap().token_lifetime(), Some(300));
     // Removing the old key after its tokens expired.
@@ -1287,4 +1287,30 @@ fn kid_less_token_beyond_attempt_bound_says_why() {
     let four = rs_with(&keys[..4]);
     assert_eq!(four.open(&tamper(&craft_to(&keys[0]))).unwrap_err(), Error::DecryptionFailed);
     assert!(matches!(four.open(&craft_to(&keys[4])).unwrap_err(), Error::DecryptionFailed));
+}
+
+/// A scope is RFC 6749 §3.3 scope tokens, checked where it enters: a registry entry (by the API
+/// or from JSON) and a grant. A quote or backslash would break the `WWW-Authenticate` challenge
+/// that names a required scope; a control character would forge log lines.
+#[test]
+fn scopes_that_rfc_6749_forbids_are_refused_where_they_enter() {
+    let key = Jwk::generate(Curve::P256).unwrap();
+    for bad in ["say\"hi", "back\\slash", "tab\there", "new\nline", "", "two words", "é"] {
+        let e = ResourceEntry::new(PHOTOS, ["photos.read", bad], public(&key)).unwrap_err();
+        assert!(matches!(&e, Error::Malformed(m) if m.contains(PHOTOS)), "{bad:?}: {e:?}");
+        let doc = json!({ "resources": [{ "resource": PHOTOS, "scopes_supported": [bad],
+            "jwks": { "keys": [key.to_public().unwrap()] } }] });
+        assert!(Registry::from_json(&doc.to_string()).is_err(), "{bad:?} accepted from JSON");
+    }
+    assert!(
+        ResourceEntry::new(PHOTOS, ["photos.read", "a!#$%&'()*+,-./:;<=>?@[]^_`{|}~"], public(&key)).is_ok()
+    );
+    for bad in ["photos.read \"x\"", "photos.read\u{1b}[2J"] {
+        let e = Grant::new("alice", "photo-app", bad, &[PHOTOS]).unwrap_err();
+        assert_eq!(oauth_code(&e), OAuthErrorCode::InvalidScope, "{bad:?}");
+        assert!(!e.to_string().contains('\u{1b}'), "{e}");
+    }
+    // Typed lists keep working: runs of spaces are tolerated, repeats count once.
+    let g = Grant::new("alice", "photo-app", "  photos.read   photos.read friends.read ", &[PHOTOS]).unwrap();
+    assert_eq!(g.scopes().to_string(), "photos.read friends.read");
 }

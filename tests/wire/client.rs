@@ -7,22 +7,25 @@
 use crate::servers;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
+use base64::Engine as _;
+use bytes::Bytes;
 use jwe_mint::jwk::{Curve, Jwk, JwkSet};
 use jwe_mint::registry::{Registry, ResourceEntry};
 use jwe_mint::resource_server::{AccessToken, ResourceServer};
 use jwe_mint::wire::{
-    AuthorizationServer, AuthorizedClient, BearerLayer, ClientError, Discovery, MetadataRouter,
-    ProtectedResourceDiscovery, RegisteredClient, TokenBook,
+    AuthorizationServer, AuthorizedClient, BearerLayer, ClientError, Discovery, FetchFuture, Fetcher,
+    HttpFetcher, MetadataRouter, ProtectedResourceDiscovery, PublicAddressesOnly, RegisteredClient,
+    TokenBook, WireError,
 };
 use serde_json::{json, Value};
 use servers::{bounded, free_origin, Pki, Reply, RouterServer, TestServer};
@@ -83,6 +86,16 @@ async fn whoami(token: AccessToken) -> Json<Value> {
     Json(json!({ "sub": token.subject(), "aud": token.raw_claims().get("aud") }))
 }
 
+/// A write's view: who the token was for, and what came (method, content type, body).
+async fn echo(token: AccessToken, method: Method, headers: HeaderMap, body: Bytes) -> Json<Value> {
+    Json(json!({
+        "aud": token.raw_claims().get("aud"),
+        "method": method.as_str(),
+        "content_type": headers.get("content-type").and_then(|v| v.to_str().ok()),
+        "body": String::from_utf8_lossy(&body),
+    }))
+}
+
 async fn unguarded(headers: HeaderMap) -> Json<Value> {
     Json(json!({ "authorization": headers.contains_key("authorization") }))
 }
@@ -98,7 +111,7 @@ async fn rs_app(resource: &str, issuer: &str, discovery: &Discovery, curve: Curv
     let auth = BearerLayer::new(Arc::new(rs)).unwrap();
     let mut router = Router::new();
     for path in paths {
-        router = router.route(path, get(whoami).post(whoami).layer(auth.clone()));
+        router = router.route(path, get(whoami).post(echo).put(echo).layer(auth.clone()));
     }
     router.fallback(unguarded).merge(metadata.router())
 }
@@ -200,7 +213,7 @@ impl World {
 
     fn book_for(&self, issuer: &str, secret: &str) -> TokenBook {
         TokenBook::builder(issuer, "photo-app", secret.to_string())
-            .fetcher(self.pki.fetcher_builder())
+            .fetcher(Arc::new(self.pki.fetcher()))
             .refresh_skew(Duration::from_secs(60))
             .build()
             .unwrap()
@@ -237,8 +250,8 @@ impl World {
     }
 }
 
-fn body(r: &jwe_mint::wire::HttpResponse) -> Value {
-    serde_json::from_slice(&r.body).unwrap()
+fn body(r: &http::Response<Bytes>) -> Value {
+    serde_json::from_slice(r.body()).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -253,7 +266,7 @@ async fn each_resource_server_gets_only_its_own_token() {
 
         for url in [w.photos.clone(), format!("{}/albums/1?page=2", w.photos)] {
             let r = client.get(&url).await.unwrap();
-            assert_eq!(r.status, 200, "{url}");
+            assert_eq!(r.status(), 200, "{url}");
             assert_eq!(body(&r)["aud"], w.photos.as_str(), "{url}: photos' token");
         }
         let r = client.get(&format!("{}/anything", w.friends)).await.unwrap();
@@ -270,7 +283,7 @@ async fn each_resource_server_gets_only_its_own_token() {
         ] {
             assert!(book.token_for(&url).is_none(), "{url}");
             let r = client.get(&url).await.unwrap();
-            assert_eq!(r.status, 200, "{url}");
+            assert_eq!(r.status(), 200, "{url}");
             assert_eq!(body(&r)["authorization"], false, "{url} must get no token");
         }
         assert!(book.token_for(&format!("{}/photos/./x", w.photos_origin)).is_none());
@@ -293,7 +306,7 @@ async fn a_401_leads_to_the_metadata_a_token_and_one_retry() {
         assert!(book.resources().is_empty());
         // Nothing held: no token sent, 401 → metadata → client_credentials for friends → retry.
         let r = client.get(&format!("{}/", w.friends)).await.unwrap();
-        assert_eq!(r.status, 200);
+        assert_eq!(r.status(), 200);
         assert_eq!(body(&r)["aud"], w.friends.as_str());
         assert_eq!(book.resources(), [w.friends.as_str()]);
         // A resource with a path: the metadata at its path names it, and it covers the URL.
@@ -363,28 +376,27 @@ async fn refusals_of_the_401_flow() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_streamed_body_is_not_sent_twice_and_its_token_is_held_for_the_next_send() {
+async fn a_put_refused_with_401_is_sent_again_with_its_method_headers_and_body() {
     bounded(async {
         let w = world(600).await;
         let book = w.book();
         let client = AuthorizedClient::new(book.clone());
-        let url = format!("{}/", w.friends);
-        // A body reqwest cannot clone (a stream, here wrapping a String).
-        let streamed = || {
-            let mut request = client.request(http::Method::POST, &url).build().unwrap();
-            *request.body_mut() = Some(reqwest::Body::wrap(String::from("an upload")));
-            assert!(request.try_clone().is_none(), "the body is a stream");
-            request
-        };
-        // 401 → metadata → token; the request is not retried, the error says why.
-        let e = client.send(streamed()).await.unwrap_err();
-        assert!(matches!(&e, ClientError::BodyNotReplayable { url: u } if *u == url), "{e}");
+        let url = format!("{}/albums/1/title", w.friends);
+        let put = client
+            .request(Method::PUT, &url)
+            .header("content-type", "text/plain")
+            .header("authorization", "Bearer not-for-this-rs")
+            .body(Bytes::from_static(b"Holidays"))
+            .unwrap();
+        // Nothing held: 401 (the layer answers before the handler) → metadata → token → the same
+        // PUT again, which the handler echoes.
+        let r = client.send(put).await.unwrap();
+        assert_eq!(r.status(), 200);
+        let echoed = body(&r);
+        assert_eq!(echoed["aud"], w.friends.as_str());
+        assert_eq!((echoed["method"].as_str(), echoed["body"].as_str()), (Some("PUT"), Some("Holidays")));
+        assert_eq!(echoed["content_type"], "text/plain");
         assert_eq!(book.resources(), [w.friends.as_str()]);
-        assert_eq!(w.counts.cc(), 1);
-        // Sent anew, it carries the token at once: answered, no second token request.
-        let r = client.send(streamed()).await.unwrap();
-        assert_eq!(r.status, 200);
-        assert_eq!(body(&r)["aud"], w.friends.as_str());
         assert_eq!(w.counts.cc() + w.counts.refresh(), 1);
     })
     .await
@@ -443,7 +455,7 @@ async fn short_lived_tokens_are_renewed_ahead_of_expiry_once_for_16_askers() {
         assert!(tokens.iter().all(|t| t == &tokens[0]), "all got the renewed token");
         assert_ne!(tokens[0], first.secret(), "a new token");
         let r = AuthorizedClient::new(book.clone()).get(&url).await.unwrap();
-        assert_eq!(r.status, 200);
+        assert_eq!(r.status(), 200);
         assert_eq!(w.counts.refresh(), 1);
     })
     .await
@@ -462,6 +474,229 @@ async fn token_endpoint_errors_are_typed_and_never_carry_secrets() {
         assert_eq!(e.oauth_code(), Some("unauthorized_client"), "{e}");
         let debug = format!("{book:?} {:?}", book.obtain(&w.friends).await.unwrap());
         assert!(!debug.contains(SECRET) && !debug.contains("eyJ"), "{debug}");
+    })
+    .await
+}
+
+/// One request as a [`Fetcher`] saw it: method, URI, and whether it was marked
+/// [`PublicAddressesOnly`].
+type Seen = (Method, String, bool);
+
+fn seen(request: &http::Request<Bytes>) -> Seen {
+    let marked = request.extensions().get::<PublicAddressesOnly>().is_some();
+    (request.method().clone(), request.uri().to_string(), marked)
+}
+
+/// A fetcher that records every request and forwards it (extensions included) to an
+/// `HttpFetcher`.
+struct Recording {
+    inner: HttpFetcher,
+    seen: Mutex<Vec<Seen>>,
+}
+
+impl Recording {
+    fn new(inner: HttpFetcher) -> Arc<Recording> {
+        Arc::new(Recording { inner, seen: Mutex::new(Vec::new()) })
+    }
+
+    fn take(&self) -> Vec<Seen> {
+        std::mem::take(&mut *self.seen.lock().unwrap())
+    }
+}
+
+impl Fetcher for Recording {
+    fn send(&self, request: http::Request<Bytes>) -> FetchFuture<'_> {
+        self.seen.lock().unwrap().push(seen(&request));
+        self.inner.send(request)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_given_fetcher_carries_the_rs_requests_the_metadata_and_the_token_requests() {
+    bounded(async {
+        let w = world(600).await;
+        let recording = Recording::new(w.pki.fetcher());
+        let book = TokenBook::builder(&w.issuer, "photo-app", SECRET.to_string())
+            .fetcher(Arc::clone(&recording) as Arc<dyn Fetcher>)
+            .build()
+            .unwrap();
+        let client = AuthorizedClient::new(book.clone());
+        let (get, post, put) = (Method::GET, Method::POST, Method::PUT);
+
+        // Nothing held: the RS's 401, its metadata, the AS's metadata, the token request, the retry.
+        let url = format!("{}/", w.friends);
+        assert_eq!(client.get(&url).await.unwrap().status(), 200);
+        let token_endpoint = format!("{}/token", w.issuer);
+        assert_eq!(
+            recording.take(),
+            [
+                (get.clone(), url.clone(), false),
+                (get.clone(), format!("{}/.well-known/oauth-protected-resource", w.friends), false),
+                (get.clone(), format!("{}/.well-known/oauth-authorization-server", w.issuer), false),
+                (post.clone(), token_endpoint.clone(), false),
+                (get.clone(), url.clone(), false),
+            ]
+        );
+        assert_eq!(w.counts.cc(), 1);
+
+        // A PUT to the other RS: the refresh token first (refused for photos), then
+        // client_credentials; the endpoint is known by now.
+        let url = format!("{}/1", w.photos);
+        let request = client.request(put.clone(), &url).body(Bytes::from_static(b"x")).unwrap();
+        let r = client.send(request).await.unwrap();
+        assert_eq!(body(&r)["method"], "PUT");
+        assert_eq!(
+            recording.take(),
+            [
+                (put.clone(), url.clone(), false),
+                (
+                    get.clone(),
+                    format!("{}/.well-known/oauth-protected-resource/photos", w.photos_origin),
+                    false
+                ),
+                (post.clone(), token_endpoint.clone(), false),
+                (post.clone(), token_endpoint.clone(), false),
+                (put.clone(), url.clone(), false),
+            ]
+        );
+        assert_eq!(
+            (w.counts.cc(), w.counts.refresh()),
+            (2, 1),
+            "every token request the AS saw was recorded"
+        );
+
+        // The book alone: its token requests too.
+        book.client_credentials(&[&w.friends]).await.unwrap();
+        assert_eq!(recording.take(), [(post, token_endpoint, false)]);
+    })
+    .await
+}
+
+/// A fetcher that sends nothing: every request is refused.
+#[derive(Default)]
+struct Refusing {
+    calls: AtomicUsize,
+}
+
+impl Fetcher for Refusing {
+    fn send(&self, request: http::Request<Bytes>) -> FetchFuture<'_> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let url = request.uri().to_string();
+        Box::pin(async move { Err(WireError::Connect { url, reason: "refused by the test".into() }) })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetcher_that_refuses_everything_stops_every_request_of_the_book_and_the_client() {
+    bounded(async {
+        let w = world(600).await;
+        let refusing = Arc::new(Refusing::default());
+        let book = TokenBook::builder(&w.issuer, "photo-app", SECRET.to_string())
+            .fetcher(Arc::clone(&refusing) as Arc<dyn Fetcher>)
+            .build()
+            .unwrap();
+        let metadata = format!("{}/.well-known/oauth-authorization-server", w.issuer);
+        for e in [
+            book.obtain(&w.friends).await.unwrap_err(),
+            book.client_credentials(&[&w.photos]).await.unwrap_err(),
+        ] {
+            assert!(
+                matches!(&e, ClientError::Wire(WireError::Connect { url, .. }) if *url == metadata),
+                "{e}"
+            );
+        }
+        let before = w.deaf_server.requests();
+        let url = format!("{}/x", w.deaf);
+        let e = AuthorizedClient::new(book).get(&url).await.unwrap_err();
+        assert!(matches!(&e, ClientError::Wire(WireError::Connect { url: u, .. }) if *u == url), "{e}");
+        // Per token request the two metadata URLs of an issuer without a path (RFC 8414, then
+        // OpenID Connect Discovery), then the RS request.
+        assert_eq!(refusing.calls.load(Ordering::SeqCst), 5);
+        assert_eq!(w.deaf_server.requests(), before, "nothing reached the RS");
+        assert_eq!(w.counts.cc() + w.counts.refresh(), 0, "nothing reached the token endpoint");
+    })
+    .await
+}
+
+/// A whole deployment in a fetcher, no network: an RS at a public address literal (nothing
+/// connects to it) that wants a token, its RFC 9728 metadata, an AS and its token endpoint.
+#[derive(Default)]
+struct Scripted {
+    seen: Mutex<Vec<Seen>>,
+    token_request: Mutex<Option<(String, String)>>,
+}
+
+const SCRIPTED_RS: &str = "https://1.2.3.4";
+const SCRIPTED_AS: &str = "https://as.example";
+
+impl Fetcher for Scripted {
+    fn send(&self, request: http::Request<Bytes>) -> FetchFuture<'_> {
+        self.seen.lock().unwrap().push(seen(&request));
+        let header =
+            |name| request.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let json = |v: Value| (200, v.to_string());
+        let (status, body) = match (request.method().as_str(), request.uri().to_string().as_str()) {
+            ("GET", "https://1.2.3.4/albums") if header("authorization") == "Bearer tok" => {
+                (200, "albums".into())
+            }
+            ("GET", "https://1.2.3.4/albums") => (401, String::new()),
+            ("GET", "https://1.2.3.4/.well-known/oauth-protected-resource") => {
+                json(json!({ "resource": SCRIPTED_RS, "authorization_servers": [SCRIPTED_AS] }))
+            }
+            ("GET", "https://as.example/.well-known/oauth-authorization-server") => json(json!({
+                "issuer": SCRIPTED_AS,
+                "jwks_uri": "https://as.example/jwks",
+                "token_endpoint": "https://as.example/token",
+            })),
+            ("POST", "https://as.example/token") => {
+                let form = String::from_utf8_lossy(request.body()).into_owned();
+                *self.token_request.lock().unwrap() = Some((header("authorization"), form));
+                json(json!({
+                    "access_token": "tok", "token_type": "Bearer", "resource": SCRIPTED_RS, "expires_in": 600,
+                }))
+            }
+            _ => (404, String::new()),
+        };
+        let mut response = http::Response::new(Bytes::from(body));
+        *response.status_mut() = http::StatusCode::from_u16(status).unwrap();
+        if status == 401 {
+            let challenge =
+                "Bearer resource_metadata=\"https://1.2.3.4/.well-known/oauth-protected-resource\"";
+            response.headers_mut().insert("www-authenticate", challenge.parse().unwrap());
+        }
+        Box::pin(async move { Ok(response) })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_fetcher_serves_the_401_flow_and_the_metadata_get_of_a_public_rs_is_marked_public_only() {
+    bounded(async {
+        let scripted = Arc::new(Scripted::default());
+        let book = TokenBook::builder(SCRIPTED_AS, "photo-app", SECRET.to_string())
+            .fetcher(Arc::clone(&scripted) as Arc<dyn Fetcher>)
+            .build()
+            .unwrap();
+        let url = format!("{SCRIPTED_RS}/albums");
+        let r = AuthorizedClient::new(book).get(&url).await.unwrap();
+        assert_eq!((r.status(), r.body().as_ref()), (http::StatusCode::OK, &b"albums"[..]));
+        let (get, post) = (Method::GET, Method::POST);
+        assert_eq!(
+            *scripted.seen.lock().unwrap(),
+            [
+                (get.clone(), url.clone(), false),
+                // A URL learned from a 401 of a public RS: non-public addresses are refused for it.
+                (get.clone(), format!("{SCRIPTED_RS}/.well-known/oauth-protected-resource"), true),
+                (get.clone(), format!("{SCRIPTED_AS}/.well-known/oauth-authorization-server"), false),
+                (post, format!("{SCRIPTED_AS}/token"), false),
+                (get, url, false),
+            ]
+        );
+        // RFC 6749 §2.3.1: client_secret_basic, id and secret form-encoded first; RFC 8707 resource.
+        let (authorization, form) = scripted.token_request.lock().unwrap().clone().unwrap();
+        let credentials =
+            base64::engine::general_purpose::STANDARD.encode("photo-app:correct+horse+battery+staple");
+        assert_eq!(authorization, format!("Basic {credentials}"));
+        assert_eq!(form, "grant_type=client_credentials&resource=https%3A%2F%2F1.2.3.4");
     })
     .await
 }

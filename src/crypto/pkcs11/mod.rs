@@ -11,7 +11,7 @@
 //! time), and a lost session (token re-inserted, session closed, login state lost) is reopened
 //! once before an error is reported. Sessions are opened and closed through the module's book of
 //! held handles ([`session`]), because a module may give a lost session's number to a new one.
-//! See ARCHITECTURE.md, "Keys in an HSM".
+//! See `docs/decisions.md`, "Keys in an HSM".
 //!
 //! The files, by concept: [`login`] finds the token and logs in to it; [`key`] finds the key
 //! object and opens a [`TokenKey`]; [`pool`] keeps the key's sessions and runs an operation on

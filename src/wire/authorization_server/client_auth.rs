@@ -94,7 +94,7 @@ impl RegisteredClient {
     /// Whether `presented` is this client's secret, in constant time (digests of equal length).
     fn secret_matches(&self, presented: &str) -> bool {
         let digest = Zeroizing::new(crate::crypto::sha256(presented.as_bytes()));
-        bool::from(subtle::ConstantTimeEq::ct_eq(self.secret_digest.as_slice(), digest.as_slice()))
+        crate::crypto::constant_time_eq(self.secret_digest.as_slice(), digest.as_slice())
     }
 }
 
@@ -122,7 +122,7 @@ pub(super) fn authenticate<'a>(
         // The same digest and comparison as for a known client, so the answer's timing does
         // not tell which client ids exist.
         let digest = Zeroizing::new(crate::crypto::sha256(secret.as_bytes()));
-        let _ = subtle::ConstantTimeEq::ct_eq(UNKNOWN_CLIENT_DIGEST.as_slice(), digest.as_slice());
+        let _ = crate::crypto::constant_time_eq(UNKNOWN_CLIENT_DIGEST.as_slice(), digest.as_slice());
         return None;
     };
     client.secret_matches(&secret).then_some(client)

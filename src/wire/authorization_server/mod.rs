@@ -5,7 +5,7 @@
 //!
 //! - Clients authenticate with `client_secret_basic` only (RFC 6749 §2.3.1: id and secret
 //!   form-urlencoded, then base64 inside `Authorization: Basic`). Only a SHA-256 digest of each
-//!   secret is kept, in zeroizing memory, and compared in constant time (`subtle`).
+//!   secret is kept, in zeroizing memory, and compared in constant time (the crypto provider).
 //! - Refusals are RFC 6749 §5.2 JSON: `invalid_request`, `invalid_client` (401 with
 //!   `WWW-Authenticate: Basic`), `invalid_grant`, `unauthorized_client`, `unsupported_grant_type`,
 //!   `invalid_scope`, and RFC 8707's `invalid_target`. When an RS's keys cannot be fetched the

@@ -292,8 +292,13 @@ impl AuthorizationServer {
     /// `scopes_supported` (every registry entry's scopes), and `response_types_supported: []`
     /// (RFC 8414 §2 requires the member; this AS has no authorization endpoint).
     pub fn metadata(&self) -> Value {
-        let mut scopes: Vec<String> =
-            self.issuer.registry().entries().iter().flat_map(|e| e.scopes_supported().to_vec()).collect();
+        let mut scopes: Vec<String> = self
+            .issuer
+            .registry()
+            .entries()
+            .iter()
+            .flat_map(|e| e.scopes_supported().iter().map(str::to_owned))
+            .collect();
         scopes.sort();
         scopes.dedup();
         let mut grants = vec!["client_credentials"];

@@ -2,6 +2,7 @@
 //! their URL; on a 401, the resource server's authorization server is found by itself (RFC 9728
 //! §5: `resource_metadata` in `WWW-Authenticate`, as the MCP authorization spec uses it).
 
+use bytes::Bytes;
 use url::Url;
 
 use super::challenge;
@@ -10,7 +11,8 @@ use super::token_book::{BearerToken, TokenBook};
 use super::url_match::{covers_url, normalise, RequestUrl};
 use crate::wire::tracing_targets::CLIENT_TRACING_TARGET;
 use crate::wire::transport::{
-    is_non_public, well_known_url, Fetcher, HttpFetcher, HttpResponse, WireError, PROTECTED_RESOURCE,
+    get_request, is_non_public, request_url, require_ok, well_known_url, PublicAddressesOnly, WireError,
+    PROTECTED_RESOURCE,
 };
 
 /// An HTTP client for resource servers on top of a [`TokenBook`]:
@@ -20,25 +22,33 @@ use crate::wire::transport::{
 /// 2. on a 401 it takes the `resource_metadata` URL of the `Bearer` challenge (RFC 9728 §5.1),
 ///    which must be on the request's origin; without one it tries
 ///    `/.well-known/oauth-protected-resource/<path>`, then the root one;
-/// 3. it fetches that document with the book's HTTP settings, refusing non-public addresses
-///    unless the request's host is one (RFC 9728 §7.7);
+/// 3. it fetches that document through the book's [`Fetcher`](crate::wire::Fetcher), marked
+///    [`PublicAddressesOnly`] unless the request's host is a non-public address (RFC 9728 §7.7);
 /// 4. the document's `resource` must equal the request URL or be a same-origin path-segment
 ///    prefix of it (RFC 9728 §3.3 asks identity; the prefix is a deliberate relaxation, as the
 ///    MCP SDKs make it), and its `authorization_servers` must list the book's issuer;
-/// 5. it obtains a token for that resource and retries once; a second 401 is
-///    [`ClientError::StillUnauthorized`]. A request whose body cannot be cloned is not
-///    retried ([`ClientError::BodyNotReplayable`]).
+/// 5. it obtains a token for that resource and retries once, with the same method, headers and
+///    body; a second 401 is [`ClientError::StillUnauthorized`].
 ///
-/// Responses of every status but 401 (and the retry's) are returned; redirects are never
-/// followed ([`WireError::Redirect`]); bodies are bounded by the fetcher's limit.
+/// Every request, the metadata GETs included, goes through the book's
+/// [`Fetcher`](crate::wire::Fetcher), so its limits hold for all of them (for an
+/// [`HttpFetcher`](crate::wire::HttpFetcher): `https` only, timeouts, body limit, no redirects).
+/// Responses of every status but 401 (and the retry's) are returned; a redirect is never
+/// followed ([`WireError::Redirect`]).
 ///
 /// ```no_run
 /// # async fn demo(book: jwe_mint::wire::TokenBook) -> Result<(), Box<dyn std::error::Error>> {
 /// use jwe_mint::wire::AuthorizedClient;
 /// let client = AuthorizedClient::new(book);
 /// let response = client.get("https://photos.example.com/albums").await?;
-/// println!("{}", String::from_utf8_lossy(&response.body));
-/// # Ok(()) }
+/// println!("{}", String::from_utf8_lossy(response.body()));
+///
+/// let upload = client
+///     .request(http::Method::PUT, "https://photos.example.com/albums/1/title")
+///     .header("content-type", "text/plain")
+///     .body(bytes::Bytes::from_static(b"Holidays"))?;
+/// let response = client.send(upload).await?;
+/// # let _ = response; Ok(()) }
 /// ```
 #[derive(Clone, Debug)]
 pub struct AuthorizedClient {
@@ -46,7 +56,7 @@ pub struct AuthorizedClient {
 }
 
 impl AuthorizedClient {
-    /// A client sending the tokens of `book` (and using its HTTP settings).
+    /// A client sending the tokens of `book`, through its [`Fetcher`](crate::wire::Fetcher).
     pub fn new(book: TokenBook) -> AuthorizedClient {
         AuthorizedClient { book }
     }
@@ -56,44 +66,52 @@ impl AuthorizedClient {
         &self.book
     }
 
-    /// A request builder on the underlying `reqwest` client, for [`send`](Self::send).
-    pub fn request(&self, method: http::Method, url: &str) -> reqwest::RequestBuilder {
-        self.book.fetcher().client().request(method, url)
+    /// An `http` request builder for `method` and `url`, to finish (headers, a `Bytes` body)
+    /// and give to [`send`](Self::send).
+    pub fn request(&self, method: http::Method, url: &str) -> http::request::Builder {
+        http::Request::builder().method(method).uri(url)
     }
 
-    /// `GET url` through [`send`](Self::send).
-    pub async fn get(&self, url: &str) -> Result<HttpResponse, ClientError> {
-        let parsed = Url::parse(url).map_err(|e| WireError::InvalidUrl {
-            url: crate::untrusted::value(url),
-            reason: e.to_string(),
-        })?;
-        self.send(reqwest::Request::new(http::Method::GET, parsed)).await
+    /// `GET url` through [`send`](Self::send). The URL is parsed as the URL Standard says (as
+    /// [`url::Url`] does).
+    pub async fn get(&self, url: &str) -> Result<http::Response<Bytes>, ClientError> {
+        let invalid = |reason: String| {
+            ClientError::Wire(WireError::InvalidUrl { url: crate::untrusted::value(url), reason })
+        };
+        let parsed = Url::parse(url).map_err(|e| invalid(e.to_string()))?;
+        let request =
+            http::Request::get(parsed.as_str()).body(Bytes::new()).map_err(|e| invalid(e.to_string()))?;
+        self.send(request).await
     }
 
-    /// Sends `request` with the token for its URL; on a 401, discovers the resource, obtains its
-    /// token and retries once (see the type's documentation).
-    pub async fn send(&self, mut request: reqwest::Request) -> Result<HttpResponse, ClientError> {
-        let url = request.url().clone();
-        let fetcher = self.book.fetcher();
-        fetcher.check_url(&url)?;
+    /// Sends `request` (any method; its URI absolute) with the token for its URL; on a 401,
+    /// discovers the resource, obtains its token and sends the request again once (see the
+    /// type's documentation). The URI is parsed as the URL Standard says (dot segments removed,
+    /// host lowercased): that URL is the one sent, and the one the token is chosen for. An
+    /// `Authorization` header on the request is replaced (or removed when no token covers it).
+    pub async fn send(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, ClientError> {
+        let url = request_url(request.uri())?;
+        let (mut parts, body) = request.into_parts();
+        parts.uri = http::Uri::try_from(url.as_str())
+            .map_err(|e| WireError::InvalidUrl { url: url.to_string(), reason: e.to_string() })?;
+        let mut request = http::Request::from_parts(parts, body);
         let first = self.book.fresh_token_for(url.as_str()).await?;
-        let retry = request.try_clone();
         authorize(&mut request, first.as_ref())?;
-        let response = fetcher.execute(request).await?;
-        if response.status != http::StatusCode::UNAUTHORIZED {
+        // The body is `Bytes`: keeping it for the retry costs a reference count.
+        let mut retry = request.clone();
+        let fetcher = self.book.fetcher();
+        let response = fetcher.send(request).await?;
+        if response.status() != http::StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
-        let resource = self.discover_resource(&url, &response.headers).await?;
+        let resource = self.discover_resource(&url, response.headers()).await?;
         let token = match &first {
             Some(rejected) => self.book.replace(&resource, rejected).await?,
             None => self.book.obtain(&resource).await?,
         };
-        let Some(mut retry) = retry else {
-            return Err(ClientError::BodyNotReplayable { url: url.to_string() });
-        };
         authorize(&mut retry, Some(&token))?;
-        let response = fetcher.execute(retry).await?;
-        if response.status == http::StatusCode::UNAUTHORIZED {
+        let response = fetcher.send(retry).await?;
+        if response.status() == http::StatusCode::UNAUTHORIZED {
             return Err(ClientError::StillUnauthorized { url: url.to_string() });
         }
         Ok(response)
@@ -130,22 +148,23 @@ impl AuthorizedClient {
                 }
             }
         };
-        let fetcher = self.metadata_fetcher(url).await;
+        let public_only = !went_to_non_public(url).await;
         let mut last = None;
         for metadata_url in candidates {
-            let response = match fetcher.get(&metadata_url).await {
-                Ok(r) => r,
-                Err(e) => return Err(e.into()),
-            };
-            if matches!(response.status.as_u16(), 404 | 410) {
+            let mut request = get_request(&metadata_url)?;
+            if public_only {
+                request.extensions_mut().insert(PublicAddressesOnly);
+            }
+            let response = self.book.fetcher().send(request).await?;
+            if matches!(response.status().as_u16(), 404 | 410) {
                 last = Some(WireError::Status {
                     url: metadata_url.to_string(),
-                    status: response.status.as_u16(),
+                    status: response.status().as_u16(),
                 });
                 continue;
             }
-            response.require_ok(&metadata_url)?;
-            return self.check_metadata(url, &metadata_url, &response.body);
+            require_ok(&response, &metadata_url)?;
+            return self.check_metadata(url, &metadata_url, response.body());
         }
         Err(last
             .unwrap_or_else(|| WireError::InvalidUrl {
@@ -153,29 +172,6 @@ impl AuthorizedClient {
                 reason: "no metadata URL".into(),
             })
             .into())
-    }
-
-    /// Non-public addresses are refused for the metadata fetch unless the request itself went to
-    /// one (its host is such an address, `localhost`, or a name resolving to one).
-    async fn metadata_fetcher(&self, url: &Url) -> &HttpFetcher {
-        let private = match url.host() {
-            Some(url::Host::Ipv4(a)) => is_non_public(a.into()),
-            Some(url::Host::Ipv6(a)) => is_non_public(a.into()),
-            Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") => true,
-            Some(url::Host::Domain(d)) => {
-                let port = url.port_or_known_default().unwrap_or(443);
-                match tokio::net::lookup_host((d, port)).await {
-                    Ok(mut addrs) => addrs.any(|a| is_non_public(a.ip())),
-                    Err(_) => false,
-                }
-            }
-            None => false,
-        };
-        if private {
-            self.book.fetcher()
-        } else {
-            self.book.strict_fetcher()
-        }
     }
 
     fn check_metadata(&self, url: &Url, metadata_url: &Url, body: &[u8]) -> Result<String, ClientError> {
@@ -216,8 +212,27 @@ impl AuthorizedClient {
     }
 }
 
+/// Whether the request went to a non-public address (its host is one, `localhost`, or a name
+/// resolving to one): then the metadata fetch may go there too; otherwise non-public addresses
+/// are refused for it.
+async fn went_to_non_public(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(a)) => is_non_public(a.into()),
+        Some(url::Host::Ipv6(a)) => is_non_public(a.into()),
+        Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") => true,
+        Some(url::Host::Domain(d)) => {
+            let port = url.port_or_known_default().unwrap_or(443);
+            match tokio::net::lookup_host((d, port)).await {
+                Ok(mut addrs) => addrs.any(|a| is_non_public(a.ip())),
+                Err(_) => false,
+            }
+        }
+        None => false,
+    }
+}
+
 /// Sets (or removes) `Authorization` for `token`; the header value is marked sensitive.
-fn authorize(request: &mut reqwest::Request, token: Option<&BearerToken>) -> Result<(), ClientError> {
+fn authorize(request: &mut http::Request<Bytes>, token: Option<&BearerToken>) -> Result<(), ClientError> {
     let headers = request.headers_mut();
     headers.remove(http::header::AUTHORIZATION);
     if let Some(token) = token {

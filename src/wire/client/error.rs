@@ -84,13 +84,6 @@ pub enum ClientError {
         /// The request URL.
         url: String,
     },
-    /// The request got a 401 and its body (a stream) cannot be sent again; the token for its
-    /// resource has been obtained, so sending the request anew works.
-    #[error("{url}: HTTP 401, and the request body cannot be replayed; a token is now held, send it again")]
-    BodyNotReplayable {
-        /// The request URL.
-        url: String,
-    },
 }
 
 impl ClientError {

@@ -6,6 +6,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use tokio::sync::{watch, OnceCell};
 use url::Url;
 use zeroize::Zeroizing;
@@ -14,7 +15,7 @@ use super::error::ClientError;
 use super::token_request::{self, Credentials, IssuedToken, TokenEndpointResponse};
 use super::url_match::{covers_url, normalise, RequestUrl};
 use crate::wire::tracing_targets::CLIENT_TRACING_TARGET;
-use crate::wire::transport::{ConfigError, HttpFetcher, HttpFetcherBuilder, HttpResponse};
+use crate::wire::transport::{ConfigError, Fetcher, HttpFetcher};
 
 /// Default refresh skew: a token is renewed this long before it expires.
 pub const DEFAULT_REFRESH_SKEW: Duration = Duration::from_secs(30);
@@ -55,7 +56,7 @@ pub struct TokenBookBuilder {
     client_id: String,
     client_secret: Zeroizing<String>,
     scope: Option<String>,
-    fetcher: HttpFetcherBuilder,
+    fetcher: Option<Arc<dyn Fetcher>>,
     refresh_skew: Duration,
 }
 
@@ -65,7 +66,7 @@ impl fmt::Debug for TokenBookBuilder {
             .field("issuer", &self.issuer)
             .field("client_id", &self.client_id)
             .field("scope", &self.scope)
-            .field("fetcher", &self.fetcher)
+            .field("fetcher", &if self.fetcher.is_some() { "given" } else { "HttpFetcher::new()" })
             .field("refresh_skew", &self.refresh_skew)
             .finish_non_exhaustive()
     }
@@ -78,12 +79,13 @@ impl TokenBookBuilder {
         self
     }
 
-    /// The HTTP settings (trust anchors, `https` only unless loopback `http` is allowed,
-    /// timeouts, body limit) for the token endpoint, the AS metadata and, through
-    /// [`AuthorizedClient`](super::AuthorizedClient), the resource servers. Default:
-    /// [`HttpFetcherBuilder::new`].
-    pub fn fetcher(mut self, fetcher: HttpFetcherBuilder) -> Self {
-        self.fetcher = fetcher;
+    /// The [`Fetcher`] every request goes through: the AS metadata, the token endpoint and,
+    /// through [`AuthorizedClient`](super::AuthorizedClient), the resource servers and their
+    /// metadata. Its limits (trust anchors, `https` only unless loopback `http` is allowed,
+    /// timeouts, body limit, no redirects) hold for all of them. Default: [`HttpFetcher::new`]
+    /// (the platform's trust store, the default limits).
+    pub fn fetcher(mut self, fetcher: Arc<dyn Fetcher>) -> Self {
+        self.fetcher = Some(fetcher);
         self
     }
 
@@ -95,10 +97,13 @@ impl TokenBookBuilder {
     }
 
     /// Builds the book. Nothing is fetched yet: the token endpoint is discovered from the
-    /// issuer's RFC 8414 metadata on the first token request.
+    /// issuer's RFC 8414 metadata on the first token request. Fails only when no fetcher was
+    /// given and the default one cannot be built.
     pub fn build(self) -> Result<TokenBook, ConfigError> {
-        let fetcher = self.fetcher.clone().build()?;
-        let strict = self.fetcher.refuse_private_addresses(true).build()?;
+        let fetcher: Arc<dyn Fetcher> = match self.fetcher {
+            Some(fetcher) => fetcher,
+            None => Arc::new(HttpFetcher::new()?),
+        };
         Ok(TokenBook {
             inner: Arc::new(Inner {
                 issuer: self.issuer,
@@ -108,7 +113,6 @@ impl TokenBookBuilder {
                     scope: self.scope,
                 },
                 fetcher,
-                strict,
                 refresh_skew: self.refresh_skew,
                 token_endpoint: OnceCell::new(),
                 refresh_gate: tokio::sync::Mutex::new(()),
@@ -138,9 +142,10 @@ impl TokenBookBuilder {
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
 /// use jwe_mint::wire::{HttpFetcher, TokenBook};
 /// let book = TokenBook::builder("https://as.example.com", "photo-app", "s3cret".to_string())
-///     .fetcher(HttpFetcher::builder().add_ca_file("ca.pem")?)
+///     .fetcher(Arc::new(HttpFetcher::builder().add_ca_file("ca.pem")?.build()?))
 ///     .build()?;
 /// book.obtain("https://photos.example.com").await?;
 /// let token = book.token_for("https://photos.example.com/albums/1").expect("covered");
@@ -155,8 +160,7 @@ pub struct TokenBook {
 struct Inner {
     issuer: String,
     credentials: Credentials,
-    fetcher: HttpFetcher,
-    strict: HttpFetcher,
+    fetcher: Arc<dyn Fetcher>,
     refresh_skew: Duration,
     token_endpoint: OnceCell<Url>,
     /// Held (asynchronously) while the refresh token is in use: an AS that rotates refresh
@@ -246,7 +250,7 @@ impl TokenBook {
             client_id: client_id.to_owned(),
             client_secret: client_secret.into(),
             scope: None,
-            fetcher: HttpFetcherBuilder::new(),
+            fetcher: None,
             refresh_skew: DEFAULT_REFRESH_SKEW,
         }
     }
@@ -256,14 +260,10 @@ impl TokenBook {
         &self.inner.issuer
     }
 
-    /// The fetcher built from the configured HTTP settings.
-    pub(crate) fn fetcher(&self) -> &HttpFetcher {
+    /// The fetcher every request of the book, and of an
+    /// [`AuthorizedClient`](super::AuthorizedClient) on it, goes through.
+    pub fn fetcher(&self) -> &Arc<dyn Fetcher> {
         &self.inner.fetcher
-    }
-
-    /// The same settings, refusing non-public addresses (for URLs learned from responses).
-    pub(crate) fn strict_fetcher(&self) -> &HttpFetcher {
-        &self.inner.strict
     }
 
     /// The resources the book holds a token for (expired ones included), as the AS named them.
@@ -340,7 +340,7 @@ impl TokenBook {
         body: &[u8],
         requested: Option<&str>,
     ) -> Result<Vec<String>, ClientError> {
-        let response = HttpResponse::new(http::StatusCode::OK, http::HeaderMap::new(), body.to_vec());
+        let response = http::Response::new(Bytes::copy_from_slice(body));
         self.store(&TokenEndpointResponse { url: "token response".into(), response }, requested)
     }
 
@@ -447,7 +447,7 @@ impl TokenBook {
         resources: &[&str],
     ) -> Result<TokenEndpointResponse, ClientError> {
         let endpoint = self.token_endpoint().await?;
-        self.inner.credentials.request(&self.inner.fetcher, endpoint, form, resources).await
+        self.inner.credentials.request(self.inner.fetcher.as_ref(), endpoint, form, resources).await
     }
 
     /// Parses a token response and stores its tokens and refresh token.

@@ -5,6 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::Engine as _;
+use bytes::Bytes;
 use serde_json::{Map, Value};
 use url::Url;
 use zeroize::Zeroizing;
@@ -12,12 +14,12 @@ use zeroize::Zeroizing;
 use super::error::ClientError;
 use super::url_match::normalise;
 use crate::wire::keys::Discovery;
-use crate::wire::transport::{HttpFetcher, HttpResponse, WireError};
+use crate::wire::transport::{Fetcher, WireError};
 
-/// The `token_endpoint` of the issuer's RFC 8414 metadata, fetched with `fetcher`, which must
-/// accept the endpoint's URL too (credentials go there and nowhere else).
-pub(super) async fn discover(fetcher: &HttpFetcher, issuer: &str) -> Result<Url, ClientError> {
-    let discovery = Discovery::new(Arc::new(fetcher.clone()));
+/// The `token_endpoint` of the issuer's RFC 8414 metadata, fetched with `fetcher` (credentials go
+/// there and nowhere else; the fetcher's URL rules hold for it when the request is sent).
+pub(super) async fn discover(fetcher: &Arc<dyn Fetcher>, issuer: &str) -> Result<Url, ClientError> {
+    let discovery = Discovery::new(Arc::clone(fetcher));
     let metadata = discovery.authorization_server(issuer).await?;
     let url = metadata.metadata_url.to_string();
     let endpoint = metadata.document.get("token_endpoint").and_then(Value::as_str).ok_or_else(|| {
@@ -26,11 +28,9 @@ pub(super) async fn discover(fetcher: &HttpFetcher, issuer: &str) -> Result<Url,
             reason: "no `token_endpoint` string".into(),
         })
     })?;
-    let endpoint = Url::parse(endpoint).map_err(|_| {
+    Url::parse(endpoint).map_err(|_| {
         ClientError::Wire(WireError::InvalidMetadata { url, reason: "`token_endpoint` is not a URL".into() })
-    })?;
-    fetcher.check_url(&endpoint)?;
-    Ok(endpoint)
+    })
 }
 
 /// What the client sends with every token request besides the grant: its credentials (RFC 6749
@@ -47,7 +47,7 @@ impl Credentials {
     /// is; any other answer is the RFC 6749 §5.2 error it carries, else its status.
     pub(super) async fn request(
         &self,
-        fetcher: &HttpFetcher,
+        fetcher: &dyn Fetcher,
         endpoint: &Url,
         form: &[(&str, &str)],
         resources: &[&str],
@@ -67,28 +67,32 @@ impl Credentials {
         let encode =
             |s: &str| Zeroizing::new(url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>());
         let (id, secret) = (encode(&self.client_id), encode(&self.client_secret));
-        let request = fetcher
-            .client()
-            .post(endpoint.clone())
-            .basic_auth(id.as_str(), Some(secret.as_str()))
+        // RFC 7617 §2: `Basic` and the base64 of `id:secret`.
+        let pair = Zeroizing::new(format!("{}:{}", id.as_str(), secret.as_str()));
+        let mut basic = Zeroizing::new(String::with_capacity(6 + pair.len().div_ceil(3) * 4));
+        basic.push_str("Basic ");
+        base64::engine::general_purpose::STANDARD.encode_string(pair.as_bytes(), &mut basic);
+        let invalid =
+            |reason: String| ClientError::Wire(WireError::InvalidUrl { url: endpoint.to_string(), reason });
+        let mut authorization = http::HeaderValue::from_str(&basic).map_err(|e| invalid(e.to_string()))?;
+        authorization.set_sensitive(true);
+        let request = http::Request::post(endpoint.as_str())
+            .header(http::header::AUTHORIZATION, authorization)
             .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(http::header::ACCEPT, "application/json")
-            .body(std::mem::take(&mut *body))
-            .build()
-            .map_err(|e| {
-                ClientError::Wire(WireError::InvalidUrl { url: endpoint.to_string(), reason: e.to_string() })
-            })?;
-        let response = fetcher.execute(request).await?;
+            .body(Bytes::from(std::mem::take(&mut *body)))
+            .map_err(|e| invalid(e.to_string()))?;
+        let response = fetcher.send(request).await?;
         let url = endpoint.to_string();
-        if response.status == http::StatusCode::OK {
+        if response.status() == http::StatusCode::OK {
             return Ok(TokenEndpointResponse { url, response });
         }
         // RFC 6749 §5.2: 400 (401 for invalid_client) with a JSON `error`.
-        let document = crate::json::parse_object(&response.body, "error response").ok();
+        let document = crate::json::parse_object(response.body(), "error response").ok();
         match document.as_ref().and_then(|d| d.get("error")).and_then(Value::as_str) {
             Some(code) => Err(ClientError::TokenEndpoint {
                 url,
-                status: response.status.as_u16(),
+                status: response.status().as_u16(),
                 code: crate::untrusted::shown(code, 64),
                 description: document
                     .as_ref()
@@ -96,7 +100,7 @@ impl Credentials {
                     .and_then(Value::as_str)
                     .map(crate::untrusted::value),
             }),
-            None => Err(ClientError::Wire(WireError::Status { url, status: response.status.as_u16() })),
+            None => Err(ClientError::Wire(WireError::Status { url, status: response.status().as_u16() })),
         }
     }
 }
@@ -106,7 +110,7 @@ impl Credentials {
 pub(super) struct TokenEndpointResponse {
     /// The token endpoint, for errors.
     pub(super) url: String,
-    pub(super) response: HttpResponse,
+    pub(super) response: http::Response<Bytes>,
 }
 
 /// One access token of a token response, checked.
@@ -137,7 +141,7 @@ pub(super) fn parse(
     let url = &response.url;
     let invalid =
         |reason: &str| ClientError::InvalidTokenResponse { url: url.clone(), reason: reason.into() };
-    let document = crate::json::parse_object(&response.response.body, "token response")
+    let document = crate::json::parse_object(response.response.body(), "token response")
         .map_err(|_| invalid("not a JSON object"))?;
     let mut tokens = Vec::new();
     match document.get("access_tokens") {

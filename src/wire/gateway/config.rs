@@ -23,7 +23,7 @@ pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// How long connecting to the upstream may take.
 const UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// A reverse proxy in front of one upstream resource server; see `ARCHITECTURE.md` (the gateway) for the
+/// A reverse proxy in front of one upstream resource server; see the `gateway` module for the
 /// rules. Configure it, then run it with [`Gateway::serve`].
 ///
 /// ```no_run

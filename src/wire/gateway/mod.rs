@@ -1,7 +1,7 @@
 //! `jwe-mint gateway`: a streaming HTTP/1.1 reverse proxy that lets a request reach the upstream
 //! resource server only with a valid access token, for resource servers in any language.
 //!
-//! Header rules, in this order (see `ARCHITECTURE.md`, the gateway):
+//! Header rules, in this order (why: `docs/decisions.md`, "The resource server on the wire and the gateway"):
 //!
 //! 1. Framing (RFC 9112 §6.3), checked on every request head of a connection as it comes off the
 //!    socket (`framing.rs`): both `Content-Length` and `Transfer-Encoding`, a repeated or

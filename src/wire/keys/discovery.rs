@@ -9,7 +9,9 @@ use url::Url;
 use super::key_set::{unavailable, KeySetConfig, KeyUseFilter, RemoteJwkSet};
 use crate::resource_server::{ResourceServer, ResourceServerBuilder};
 use crate::wire::tracing_targets::TRACING_TARGET;
-use crate::wire::transport::{authorization_server_metadata_urls, ConfigError, Fetcher, WireError};
+use crate::wire::transport::{
+    authorization_server_metadata_urls, require_ok, ConfigError, Fetcher, WireError,
+};
 
 /// An authorization server's metadata document, checked: its `issuer` is identical to the one
 /// looked up (RFC 8414 §3.3) and its `jwks_uri` passed the origin rule of [`Discovery`].
@@ -151,10 +153,10 @@ impl Discovery {
 
     async fn try_metadata(&self, url: &Url, issuer: &str) -> Result<AuthorizationServerMetadata, WireError> {
         let response = self.fetcher.get(url).await?;
-        response.require_ok(url)?;
+        require_ok(&response, url)?;
         let invalid =
             |reason: &str| WireError::InvalidMetadata { url: url.to_string(), reason: reason.into() };
-        let document = crate::json::parse_object(&response.body, "metadata")
+        let document = crate::json::parse_object(response.body(), "metadata")
             .map_err(|e| WireError::InvalidMetadata { url: url.to_string(), reason: e.to_string() })?;
         let found =
             document.get("issuer").and_then(Value::as_str).ok_or_else(|| invalid("no `issuer` string"))?;

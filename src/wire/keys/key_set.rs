@@ -6,13 +6,14 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
+use bytes::Bytes;
 use http_cache_semantics::{CacheOptions, CachePolicy};
 use tokio::sync::watch;
 use url::Url;
 
 use crate::jwk::{Jwk, JwkSet, JwkSource, KeySourceError, KeysFuture, PublicKeyUse};
 use crate::wire::tracing_targets::TRACING_TARGET;
-use crate::wire::transport::{Fetcher, HttpResponse, WireError, DEFAULT_MAX_BODY};
+use crate::wire::transport::{require_ok, Fetcher, WireError, DEFAULT_MAX_BODY};
 
 /// The timing rules of a [`RemoteJwkSet`]. The defaults are the production values; tests shrink
 /// them.
@@ -492,13 +493,13 @@ async fn fetch_set(
     config: &KeySetConfig,
 ) -> Result<(JwkSet, Duration), WireError> {
     let response = fetcher.get(url).await?;
-    response.require_ok(url)?;
+    require_ok(&response, url)?;
     // Also bounds fetchers other than HttpFetcher.
-    if response.body.len() > DEFAULT_MAX_BODY {
+    if response.body().len() > DEFAULT_MAX_BODY {
         return Err(WireError::BodyTooLarge { url: url.to_string(), limit: DEFAULT_MAX_BODY });
     }
     let invalid = |reason: String| WireError::InvalidJwkSet { url: url.to_string(), reason };
-    let text = std::str::from_utf8(&response.body).map_err(|_| invalid("not UTF-8".into()))?;
+    let text = std::str::from_utf8(response.body()).map_err(|_| invalid("not UTF-8".into()))?;
     let set = JwkSet::from_json(text).map_err(|e| invalid(e.to_string()))?;
     // A published set holding a private or symmetric key is a leak at the publisher, and trusting
     // a symmetric key from the network would let anyone who read it forge tokens.
@@ -509,9 +510,9 @@ async fn fetch_set(
 }
 
 /// The set's lifetime from the response's caching headers, clamped.
-fn lifetime(url: &Url, response: &HttpResponse, config: &KeySetConfig) -> Duration {
-    let explicit = response.headers.contains_key(http::header::EXPIRES)
-        || response.headers.get_all(http::header::CACHE_CONTROL).iter().any(|v| {
+fn lifetime(url: &Url, response: &http::Response<Bytes>, config: &KeySetConfig) -> Duration {
+    let explicit = response.headers().contains_key(http::header::EXPIRES)
+        || response.headers().get_all(http::header::CACHE_CONTROL).iter().any(|v| {
             v.to_str().unwrap_or("").split(',').any(|d| {
                 let name = d.split('=').next().unwrap_or("").trim();
                 ["max-age", "no-cache", "no-store"].iter().any(|n| name.eq_ignore_ascii_case(n))
@@ -520,8 +521,8 @@ fn lifetime(url: &Url, response: &HttpResponse, config: &KeySetConfig) -> Durati
     let ttl = match (explicit, http::Request::get(url.as_str()).body(())) {
         (true, Ok(request)) => {
             let mut res = http::Response::new(());
-            *res.status_mut() = response.status;
-            *res.headers_mut() = response.headers.clone();
+            *res.status_mut() = response.status();
+            *res.headers_mut() = response.headers().clone();
             // A private cache: the set is fetched without credentials and serves only this process.
             let options = CacheOptions { shared: false, ..CacheOptions::default() };
             let now = SystemTime::now();

@@ -19,7 +19,7 @@ use crate::jwk::JwkSource;
 use crate::registry::{KeyLocation, Registry, ResourceEntry};
 use crate::token::ResourceIndicator;
 use crate::wire::tracing_targets::TRACING_TARGET;
-use crate::wire::transport::{protected_resource_metadata_url, WireError};
+use crate::wire::transport::{protected_resource_metadata_url, require_ok, WireError};
 
 /// A protected resource's metadata document, checked: `resource` identical to the one looked up
 /// (RFC 9728 §3.3), this AS listed in `authorization_servers` when the member is present (unless
@@ -151,10 +151,10 @@ impl ProtectedResourceDiscovery {
         resource: &str,
     ) -> Result<ProtectedResourceMetadata, WireError> {
         let response = self.discovery.fetcher.get(url).await?;
-        response.require_ok(url)?;
+        require_ok(&response, url)?;
         let invalid =
             |reason: &str| WireError::InvalidMetadata { url: url.to_string(), reason: reason.into() };
-        let document = crate::json::parse_object(&response.body, "metadata")
+        let document = crate::json::parse_object(response.body(), "metadata")
             .map_err(|e| WireError::InvalidMetadata { url: url.to_string(), reason: e.to_string() })?;
         let found = document
             .get("resource")

@@ -143,7 +143,8 @@ impl MetadataRouter {
 
     /// Sets the `Cache-Control: max-age` of both documents (default [`DEFAULT_MAX_AGE`]). Keep a
     /// removed key's private half for at least this long plus the ASs' staleness cap plus the
-    /// longest token lifetime (`ARCHITECTURE.md`, key rotation).
+    /// longest token lifetime: an AS may serve its cached copy that long, and tokens encrypted to
+    /// the key live on.
     pub fn max_age(mut self, max_age: Duration) -> MetadataRouter {
         self.max_age = max_age;
         self

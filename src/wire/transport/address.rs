@@ -1,6 +1,6 @@
 //! Which addresses the transport connects to: loopback hosts (for plain `http` by opt-in) and the
 //! non-public addresses refused on the address actually connected to (RFC 9728 §7.7), with the
-//! resolver that enforces it.
+//! resolution that enforces it.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -73,7 +73,7 @@ fn v6_non_public(a: Ipv6Addr) -> bool {
         || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation (RFC 3849)
 }
 
-/// The resolver's refusal, found again in reqwest's error chain.
+/// The resolver's refusal, found again in the HTTP client's error chain.
 #[derive(Debug)]
 pub(super) struct Refused(pub(super) IpAddr);
 
@@ -85,23 +85,17 @@ impl fmt::Display for Refused {
 
 impl StdError for Refused {}
 
-/// Resolves with the system resolver and keeps only public addresses: the connector never sees
-/// the others, so the address judged is the address connected to.
-pub(super) struct PublicOnlyResolver;
-
-impl reqwest::dns::Resolve for PublicOnlyResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().to_owned();
-        Box::pin(async move {
-            let all: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let first = all.first().map(SocketAddr::ip);
-            let public: Vec<SocketAddr> = all.into_iter().filter(|a| !is_non_public(a.ip())).collect();
-            match (public.is_empty(), first) {
-                (false, _) => Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs),
-                (true, Some(addr)) => Err(Box::new(Refused(addr)) as Box<dyn StdError + Send + Sync>),
-                (true, None) => Err(format!("{host}: no address").into()),
-            }
-        })
+/// Resolves `host` with the system resolver and keeps only its public addresses: the connector
+/// never sees the others, so the address judged is the address connected to. None public: the
+/// first one refused ([`Refused`]).
+pub(super) async fn public_addresses(host: &str) -> Result<Vec<SocketAddr>, Box<dyn StdError + Send + Sync>> {
+    let all: Vec<SocketAddr> = tokio::net::lookup_host((host, 0)).await?.collect();
+    let first = all.first().map(SocketAddr::ip);
+    let public: Vec<SocketAddr> = all.into_iter().filter(|a| !is_non_public(a.ip())).collect();
+    match (public.is_empty(), first) {
+        (false, _) => Ok(public),
+        (true, Some(addr)) => Err(Box::new(Refused(addr))),
+        (true, None) => Err(format!("{host}: no address").into()),
     }
 }
 

@@ -1,4 +1,5 @@
-//! [`HttpFetcher`], the [`Fetcher`] on `reqwest` + rustls, and its [`HttpFetcherBuilder`].
+//! [`HttpFetcher`], the [`Fetcher`] on `reqwest` + rustls, and its [`HttpFetcherBuilder`]. The only
+//! file that names `reqwest`: its types never reach the API, whose seam is the `http` crate.
 
 use std::error::Error as StdError;
 use std::fmt;
@@ -7,11 +8,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
+use tokio::sync::OnceCell;
 use url::{Host, Url};
 
-use super::address::{is_loopback_host, is_non_public, PublicOnlyResolver, Refused};
+use super::address::{is_loopback_host, is_non_public, public_addresses, Refused};
 use super::error::{ConfigError, WireError};
-use super::fetcher::{FetchFuture, Fetcher, HttpResponse};
+use super::fetcher::{request_url, FetchFuture, Fetcher, PublicAddressesOnly};
 
 /// Default limit for establishing the TCP connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -129,6 +132,20 @@ impl HttpFetcherBuilder {
 
     /// Builds the fetcher. TLS is rustls (its aws-lc-rs provider), without OpenSSL.
     pub fn build(self) -> Result<HttpFetcher, ConfigError> {
+        let client = self.client(self.refuse_private_addresses).map_err(ConfigError::Client)?;
+        // With the option on, every request already refuses non-public addresses: the one client
+        // serves the requests that ask for it too.
+        let public_only = if self.refuse_private_addresses { Some(client.clone()) } else { None };
+        Ok(HttpFetcher {
+            client,
+            public_only: Arc::new(OnceCell::new_with(public_only)),
+            settings: Arc::new(self),
+        })
+    }
+
+    /// A `reqwest` client with these settings; with `public_only`, its resolver keeps only public
+    /// addresses.
+    fn client(&self, public_only: bool) -> Result<reqwest::Client, String> {
         let mut b = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             // A proxy would be the address connected to, defeating the address check; bring your
@@ -138,27 +155,20 @@ impl HttpFetcherBuilder {
             .connect_timeout(self.connect_timeout)
             .timeout(self.timeout)
             .user_agent(concat!("jwe-mint/", env!("CARGO_PKG_VERSION")));
+        let roots = self.extra_roots.clone();
         b = if self.platform_roots {
-            if self.extra_roots.is_empty() {
+            if roots.is_empty() {
                 b
             } else {
-                b.tls_certs_merge(self.extra_roots)
+                b.tls_certs_merge(roots)
             }
         } else {
-            b.tls_certs_only(self.extra_roots)
+            b.tls_certs_only(roots)
         };
-        if self.refuse_private_addresses {
+        if public_only {
             b = b.dns_resolver(Arc::new(PublicOnlyResolver));
         }
-        let client = b.build().map_err(|e| ConfigError::Client(deepest_reason(&e)))?;
-        Ok(HttpFetcher {
-            client,
-            connect_timeout: self.connect_timeout,
-            timeout: self.timeout,
-            max_body: self.max_body,
-            allow_http_loopback: self.allow_http_loopback,
-            refuse_private_addresses: self.refuse_private_addresses,
-        })
+        b.build().map_err(|e| deepest_reason(&e))
     }
 }
 
@@ -171,7 +181,11 @@ fn parse_pem(pem: &[u8]) -> Result<Vec<reqwest::Certificate>, String> {
 }
 
 /// The default [`Fetcher`]: `reqwest` 0.13 with rustls, configured by [`HttpFetcherBuilder`].
-/// Cloning is cheap (the connection pool is shared).
+/// Every request it sends, whatever its method, keeps the same limits: the URL checks of
+/// [`check_url`](Self::check_url), the connect and whole-request timeouts, the body limit, no
+/// redirects (a 3xx is [`WireError::Redirect`]), no proxy, and non-public addresses refused on
+/// the address connected to when the builder or the request
+/// ([`PublicAddressesOnly`]) asks for it. Cloning is cheap (the connection pool is shared).
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -179,27 +193,33 @@ fn parse_pem(pem: &[u8]) -> Result<Vec<reqwest::Certificate>, String> {
 /// let fetcher = HttpFetcher::builder().add_ca_file("ca.pem")?.build()?;
 /// let url = url::Url::parse("https://as.example.com/jwks.json")?;
 /// let response = fetcher.get(&url).await?;
-/// assert_eq!(response.status, 200);
-/// # Ok(()) }
+/// assert_eq!(response.status(), 200);
+///
+/// let post = http::Request::post("https://as.example.com/token")
+///     .header("content-type", "application/x-www-form-urlencoded")
+///     .body(bytes::Bytes::from_static(b"grant_type=client_credentials"))?;
+/// let response = fetcher.send(post).await?;
+/// # let _ = response; Ok(()) }
 /// ```
 #[derive(Clone)]
 pub struct HttpFetcher {
     client: reqwest::Client,
-    connect_timeout: Duration,
-    timeout: Duration,
-    max_body: usize,
-    allow_http_loopback: bool,
-    refuse_private_addresses: bool,
+    /// The client whose resolver keeps only public addresses, for requests that carry
+    /// [`PublicAddressesOnly`]: built on the first such request (its own connection pool, so a
+    /// connection to a non-public address is never reused for one).
+    public_only: Arc<OnceCell<reqwest::Client>>,
+    settings: Arc<HttpFetcherBuilder>,
 }
 
 impl fmt::Debug for HttpFetcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = &self.settings;
         f.debug_struct("HttpFetcher")
-            .field("connect_timeout", &self.connect_timeout)
-            .field("timeout", &self.timeout)
-            .field("max_body", &self.max_body)
-            .field("allow_http_loopback", &self.allow_http_loopback)
-            .field("refuse_private_addresses", &self.refuse_private_addresses)
+            .field("connect_timeout", &s.connect_timeout)
+            .field("timeout", &s.timeout)
+            .field("max_body", &s.max_body)
+            .field("allow_http_loopback", &s.allow_http_loopback)
+            .field("refuse_private_addresses", &s.refuse_private_addresses)
             .finish_non_exhaustive()
     }
 }
@@ -219,6 +239,11 @@ impl HttpFetcher {
     /// loopback host when allowed), and, when non-public addresses are refused, an IP-literal host
     /// that is public.
     pub fn check_url(&self, url: &Url) -> Result<(), WireError> {
+        self.check(url, self.settings.refuse_private_addresses)
+    }
+
+    /// [`check_url`](Self::check_url), the literal host judged when `public_only`.
+    fn check(&self, url: &Url, public_only: bool) -> Result<(), WireError> {
         if !url.username().is_empty() || url.password().is_some() {
             let mut shown = url.clone();
             let _ = shown.set_username("");
@@ -230,7 +255,7 @@ impl HttpFetcher {
             .ok_or_else(|| WireError::InvalidUrl { url: url.to_string(), reason: "no host".into() })?;
         match url.scheme() {
             "https" => {}
-            "http" if !self.allow_http_loopback => {
+            "http" if !self.settings.allow_http_loopback => {
                 return Err(WireError::HttpNotAllowed { url: url.to_string() })
             }
             "http" if !is_loopback_host(&host) => {
@@ -239,7 +264,7 @@ impl HttpFetcher {
             "http" => {}
             _ => return Err(WireError::UnsupportedScheme { url: url.to_string() }),
         }
-        if self.refuse_private_addresses {
+        if public_only {
             // The resolver is not consulted for IP literals, so they are judged here.
             let literal = match host {
                 Host::Ipv4(a) => Some(IpAddr::V4(a)),
@@ -253,57 +278,50 @@ impl HttpFetcher {
         Ok(())
     }
 
-    async fn get_checked(&self, url: &Url) -> Result<HttpResponse, WireError> {
-        let request = self
-            .client
-            .get(url.clone())
-            .header(http::header::ACCEPT, "application/jwk-set+json, application/json");
-        self.send_checked(url, request).await
-    }
-
-    /// Sends any request with this fetcher's client and limits: the URL checks of
-    /// [`check_url`](Self::check_url), the whole-request timeout, no redirects (a 3xx is
-    /// [`WireError::Redirect`]), the body limit. Any status other than 3xx is returned. For the
-    /// client side (token endpoint, requests to resource servers).
-    pub(crate) async fn execute(&self, request: reqwest::Request) -> Result<HttpResponse, WireError> {
-        let url = request.url().clone();
-        self.check_url(&url)?;
-        let builder = reqwest::RequestBuilder::from_parts(self.client.clone(), request);
-        match tokio::time::timeout(self.timeout, self.send_checked(&url, builder)).await {
-            Ok(result) => result,
-            Err(_) => Err(WireError::Timeout { url: url.to_string(), after: self.timeout }),
+    /// The client for a request: the public-only one when asked for (built once, here).
+    async fn client_for(&self, url: &Url, public_only: bool) -> Result<&reqwest::Client, WireError> {
+        if !public_only {
+            return Ok(&self.client);
         }
+        self.public_only
+            .get_or_try_init(|| std::future::ready(self.settings.client(true)))
+            .await
+            .map_err(|reason| WireError::Transport { url: url.to_string(), reason })
     }
 
-    /// The underlying `reqwest` client (to build requests for [`execute`](Self::execute)).
-    pub(crate) fn client(&self) -> &reqwest::Client {
-        &self.client
-    }
-
-    async fn send_checked(
+    /// Sends a checked request and reads the answer within the limits; 3xx is refused.
+    async fn execute(
         &self,
         url: &Url,
-        request: reqwest::RequestBuilder,
-    ) -> Result<HttpResponse, WireError> {
-        let mut response = request.send().await.map_err(|e| self.map_error(url, &e))?;
+        public_only: bool,
+        request: reqwest::Request,
+    ) -> Result<http::Response<Bytes>, WireError> {
+        let client = self.client_for(url, public_only).await?;
+        let mut response = client.execute(request).await.map_err(|e| self.map_error(url, &e))?;
         let status = response.status();
         if status.is_redirection() {
             return Err(WireError::Redirect { url: url.to_string(), status: status.as_u16() });
         }
-        let too_large = || WireError::BodyTooLarge { url: url.to_string(), limit: self.max_body };
+        let max_body = self.settings.max_body;
+        let too_large = || WireError::BodyTooLarge { url: url.to_string(), limit: max_body };
         // A declared length over the limit is refused without reading; a smaller one is not trusted.
-        if response.content_length().is_some_and(|n| n > self.max_body as u64) {
+        if response.content_length().is_some_and(|n| n > max_body as u64) {
             return Err(too_large());
         }
         let headers = std::mem::take(response.headers_mut());
+        let version = response.version();
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await.map_err(|e| self.map_error(url, &e))? {
-            if chunk.len() > self.max_body - body.len() {
+            if chunk.len() > max_body - body.len() {
                 return Err(too_large());
             }
             body.extend_from_slice(&chunk);
         }
-        Ok(HttpResponse { status, headers, body })
+        let mut answer = http::Response::new(Bytes::from(body));
+        *answer.status_mut() = status;
+        *answer.version_mut() = version;
+        *answer.headers_mut() = headers;
+        Ok(answer)
     }
 
     fn map_error(&self, url: &Url, e: &reqwest::Error) -> WireError {
@@ -319,7 +337,8 @@ impl HttpFetcher {
             node = err.source();
         }
         if e.is_timeout() {
-            let after = if e.is_connect() { self.connect_timeout } else { self.timeout };
+            let s = &self.settings;
+            let after = if e.is_connect() { s.connect_timeout } else { s.timeout };
             return WireError::Timeout { url, after };
         }
         let reason = deepest_reason(e);
@@ -332,14 +351,38 @@ impl HttpFetcher {
 }
 
 impl Fetcher for HttpFetcher {
-    fn get<'a>(&'a self, url: &'a Url) -> FetchFuture<'a> {
+    fn send(&self, request: http::Request<Bytes>) -> FetchFuture<'_> {
         Box::pin(async move {
-            self.check_url(url)?;
+            // Every check is made on the URL that is sent, before any connection.
+            let url = request_url(request.uri())?;
+            let public_only = self.settings.refuse_private_addresses
+                || request.extensions().get::<PublicAddressesOnly>().is_some();
+            self.check(&url, public_only)?;
+            // Method, headers and body are the caller's; the version, the URL and every limit are
+            // this fetcher's.
+            let (parts, body) = request.into_parts();
+            let mut outgoing = reqwest::Request::new(parts.method, url.clone());
+            *outgoing.headers_mut() = parts.headers;
+            *outgoing.body_mut() = Some(body.into());
             // reqwest's own timeout covers the same span; this one makes the bound independent of it.
-            match tokio::time::timeout(self.timeout, self.get_checked(url)).await {
+            let timeout = self.settings.timeout;
+            match tokio::time::timeout(timeout, self.execute(&url, public_only, outgoing)).await {
                 Ok(result) => result,
-                Err(_) => Err(WireError::Timeout { url: url.to_string(), after: self.timeout }),
+                Err(_) => Err(WireError::Timeout { url: url.to_string(), after: timeout }),
             }
+        })
+    }
+}
+
+/// The resolver of the public-only client: only public addresses reach the connector.
+struct PublicOnlyResolver;
+
+impl reqwest::dns::Resolve for PublicOnlyResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let public = public_addresses(&host).await?;
+            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
         })
     }
 }

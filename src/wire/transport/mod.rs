@@ -1,9 +1,11 @@
 //! The HTTP transport of the wire layer and its errors.
 //!
-//! - [`Fetcher`]: GET a URL (status, headers, bounded body); [`HttpFetcher`] is the one on
-//!   `reqwest` + rustls, with the limits of [`HttpFetcherBuilder`].
+//! - [`Fetcher`]: send a request, get the response with its bounded body, in `http` types;
+//!   [`HttpFetcher`] is the one on `reqwest` + rustls, with the limits of [`HttpFetcherBuilder`]
+//!   for every request whatever its method.
 //! - Address rules: `https` only (loopback `http` by opt-in) and, by opt-in, no connection to a
-//!   non-public address ([`is_non_public`]), judged on the address actually connected to.
+//!   non-public address ([`is_non_public`]), judged on the address actually connected to, for
+//!   every request or for those marked [`PublicAddressesOnly`].
 //! - The well-known URLs of RFC 8414 §3.1 and RFC 9728 §3.1.
 //! - [`WireError`], every failure naming its URL, and [`ConfigError`].
 
@@ -15,7 +17,8 @@ mod urls;
 
 pub use address::is_non_public;
 pub use error::{ConfigError, WireError};
-pub use fetcher::{FetchFuture, Fetcher, HttpResponse};
+pub(crate) use fetcher::{get_request, request_url, require_ok};
+pub use fetcher::{FetchFuture, Fetcher, PublicAddressesOnly};
 pub use http_fetcher::{
     HttpFetcher, HttpFetcherBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_BODY, DEFAULT_TIMEOUT,
 };
