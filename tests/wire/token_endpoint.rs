@@ -205,10 +205,13 @@ async fn each_refusal_has_its_rfc_6749_code() {
 
         // invalid_scope: beyond the client's, or malformed (RFC 6749 §3.3).
         assert_eq!(refusal(s.request(&[cc, ("scope", "admin")]).await).await.1, "invalid_scope");
-        assert_eq!(
-            refusal(s.request(&[cc, ("scope", "photos.read  friends.read")]).await).await.1,
-            "invalid_scope"
-        );
+        for malformed in ["photos.read  friends.read", " photos.read", "photos.read\"", "photos.read\\"] {
+            assert_eq!(
+                refusal(s.request(&[cc, ("scope", malformed)]).await).await.1,
+                "invalid_scope",
+                "{malformed:?}"
+            );
+        }
         // A scope the client has, but not one the resource offers.
         assert_eq!(
             refusal(s.request(&[cc, ("scope", "friends.read"), ("resource", PHOTOS)]).await).await.1,
@@ -411,6 +414,14 @@ fn the_authorization_server_refuses_its_configuration_by_kind() {
     invalid(once.client(client()).unwrap_err(), "client");
     invalid(builder("https://as.example.com").client(client().home_resource(FRIENDS)).unwrap_err(), "client");
     invalid(builder("https://as.example.com").max_refresh_tokens(0).build().unwrap_err(), "refresh_tokens");
+    // A scope RFC 6749 §3.3 forbids is refused when the client is registered.
+    invalid(
+        builder("https://as.example.com").client(client().scope("photos.read \"all\"")).unwrap_err(),
+        "scope",
+    );
+    assert!(builder("https://as.example.com").client(client().scope("  photos.read  ")).is_ok());
+    let book = jwe_mint::wire::TokenBook::builder("https://as.example.com", "photo-app", SECRET.to_owned());
+    invalid(book.scope("photos.read\u{7}").build().err().unwrap(), "scope");
     // The issuer builder's own refusal keeps its kind, through the conversion too.
     let e = builder("not a uri").build().unwrap_err();
     assert_eq!(e, ConfigError::Core(Error::Misuse(Misuse::NotAbsoluteUri("issuer"))));

@@ -9,6 +9,7 @@ use http::header::AUTHORIZATION;
 use http::HeaderMap;
 use zeroize::Zeroizing;
 
+use crate::token::Scope;
 use crate::wire::transport::ConfigError;
 
 /// A client of the token endpoint: its `client_id`, its secret (only a SHA-256 digest is kept, in
@@ -31,7 +32,9 @@ pub struct RegisteredClient {
     pub(super) client_id: String,
     secret_digest: Zeroizing<Vec<u8>>,
     pub(super) subject: String,
-    pub(super) scope: Vec<String>,
+    pub(super) scope: Scope,
+    /// Why the scope given to [`RegisteredClient::scope`] was refused, reported on registration.
+    pub(super) scope_error: Option<String>,
     pub(super) resources: Vec<String>,
     pub(super) home_resource: Option<String>,
 }
@@ -57,16 +60,25 @@ impl RegisteredClient {
             client_id: client_id.to_owned(),
             secret_digest: Zeroizing::new(crate::crypto::sha256(secret.as_bytes())),
             subject: subject.to_owned(),
-            scope: Vec::new(),
+            scope: Scope::default(),
+            scope_error: None,
             resources: Vec::new(),
             home_resource: None,
         })
     }
 
     /// Everything the client may ask for (space-separated scope tokens, RFC 6749 §3.3); it is also
-    /// what a request without `scope` gets.
+    /// what a request without `scope` gets. A token §3.3 forbids makes
+    /// [`AuthorizationServerBuilder::client`](super::AuthorizationServerBuilder::client) refuse
+    /// the client ([`ConfigError::Invalid`] naming `"scope"`).
     pub fn scope(mut self, scope: &str) -> RegisteredClient {
-        self.scope = scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        match Scope::parse_lenient(scope) {
+            Ok(scope) => {
+                self.scope = scope;
+                self.scope_error = None;
+            }
+            Err(e) => self.scope_error = Some(e.to_string()),
+        }
         self
     }
 

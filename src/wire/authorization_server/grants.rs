@@ -17,6 +17,7 @@ use super::refresh_store::{token_id, RefreshGrant, RefreshStore};
 use super::refusal::{json_response, no_store, Refusal};
 use super::server::AuthorizationServer;
 use crate::issuer::{Grant, TokenResponse};
+use crate::token::Scope;
 
 impl AuthorizationServer {
     /// Answers one token request (the `POST` handler).
@@ -76,12 +77,12 @@ impl AuthorizationServer {
             }
         }
         let scope = requested_scope(form.get("scope"), &client.scope, "scope not allowed for this client")?;
-        let mut body = self.mint(&client.subject, &client.client_id, &scope, &resources)?;
+        let mut body = self.mint(&client.subject, &client.client_id, &scope.to_string(), &resources)?;
         if self.refresh_for_client_credentials {
             let grant = RefreshGrant {
                 client_id: client.client_id.clone(),
                 subject: client.subject.clone(),
-                scope: scope.split(' ').map(str::to_owned).collect(),
+                scope,
                 resources,
             };
             let expires = Instant::now() + self.refresh_lifetime;
@@ -120,7 +121,7 @@ impl AuthorizationServer {
             ));
         }
         let scope = requested_scope(form.get("scope"), &grant.scope, "scope beyond the original grant")?;
-        let mut body = self.mint(&grant.subject, &client.client_id, &scope, &resources)?;
+        let mut body = self.mint(&grant.subject, &client.client_id, &scope.to_string(), &resources)?;
         // Rotation (RFC 9700 §4.14.2): the presented token is spent only now, atomically; a
         // concurrent use of the same token that got here first wins, and this one is a reuse.
         let rotated = self.lock_refresh(&client.client_id)?.rotate(&id, seq).map_err(Refusal::server)?;
@@ -153,18 +154,18 @@ impl AuthorizationServer {
     }
 }
 
-/// The scope a request gets: `requested` (RFC 6749 §3.3 syntax) when every token of it is in
-/// `allowed`, `allowed` when absent; `invalid_scope` otherwise.
-fn requested_scope(requested: Option<&str>, allowed: &[String], refusal: &str) -> Result<String, Refusal> {
+/// The scope a request gets: `requested` (RFC 6749 §3.3 syntax: tokens separated by single
+/// spaces) when every token of it is in `allowed`, `allowed` when absent; `invalid_scope`
+/// otherwise.
+fn requested_scope(requested: Option<&str>, allowed: &Scope, refusal: &str) -> Result<Scope, Refusal> {
     let Some(requested) = requested else {
         if allowed.is_empty() {
             return Err(Refusal::bad("invalid_scope", "no scope allowed for this client"));
         }
-        return Ok(allowed.join(" "));
+        return Ok(allowed.clone());
     };
-    let tokens: Vec<&str> = requested.split(' ').collect();
-    if tokens.iter().any(|t| t.is_empty() || !allowed.iter().any(|a| a == t)) {
-        return Err(Refusal::bad("invalid_scope", refusal));
+    match Scope::parse(requested) {
+        Ok(scope) if !scope.is_empty() && allowed.contains_all(&scope) => Ok(scope),
+        _ => Err(Refusal::bad("invalid_scope", refusal)),
     }
-    Ok(tokens.join(" "))
 }

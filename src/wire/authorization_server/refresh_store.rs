@@ -10,6 +10,7 @@ use base64::Engine;
 use zeroize::Zeroizing;
 
 use crate::error::Result;
+use crate::token::Scope;
 use crate::wire::tracing_targets::TRACING_TARGET;
 
 /// What a refresh token stands for: the original grant (RFC 8707 §2.2: later requests may name
@@ -18,7 +19,7 @@ use crate::wire::tracing_targets::TRACING_TARGET;
 pub(super) struct RefreshGrant {
     pub(super) client_id: String,
     pub(super) subject: String,
-    pub(super) scope: Vec<String>,
+    pub(super) scope: Scope,
     pub(super) resources: Vec<String>,
 }
 
@@ -155,7 +156,7 @@ mod tests {
         Arc::new(RefreshGrant {
             client_id: "c".into(),
             subject: "alice".into(),
-            scope: vec!["a".into()],
+            scope: Scope::parse("a").unwrap(),
             resources: vec!["https://rs.example".into()],
         })
     }

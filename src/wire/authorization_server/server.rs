@@ -55,6 +55,9 @@ impl AuthorizationServerBuilder {
                 format!("client {} registered twice", crate::untrusted::name(&client.client_id)),
             ));
         }
+        if let Some(why) = &client.scope_error {
+            return Err(ConfigError::invalid("scope", why.clone()));
+        }
         if let Some(home) = &client.home_resource {
             if !client.resources.contains(home) {
                 return Err(ConfigError::invalid(

@@ -14,6 +14,7 @@ use zeroize::Zeroizing;
 use super::error::ClientError;
 use super::token_request::{self, Credentials, IssuedToken, TokenEndpointResponse};
 use super::url_match::{covers_url, normalise, RequestUrl};
+use crate::token::Scope;
 use crate::wire::tracing_targets::CLIENT_TRACING_TARGET;
 use crate::wire::transport::{ConfigError, Fetcher, HttpFetcher};
 
@@ -73,7 +74,8 @@ impl fmt::Debug for TokenBookBuilder {
 }
 
 impl TokenBookBuilder {
-    /// The `scope` sent with every token request (default: none, the AS's default).
+    /// The `scope` sent with every token request (default: none, the AS's default):
+    /// space-separated RFC 6749 §3.3 scope tokens, checked by `build()`.
     pub fn scope(mut self, scope: &str) -> Self {
         self.scope = Some(scope.to_owned());
         self
@@ -97,9 +99,14 @@ impl TokenBookBuilder {
     }
 
     /// Builds the book. Nothing is fetched yet: the token endpoint is discovered from the
-    /// issuer's RFC 8414 metadata on the first token request. Fails only when no fetcher was
+    /// issuer's RFC 8414 metadata on the first token request. Fails when the scope has a token
+    /// RFC 6749 §3.3 forbids ([`ConfigError::Invalid`] naming `"scope"`), or when no fetcher was
     /// given and the default one cannot be built.
     pub fn build(self) -> Result<TokenBook, ConfigError> {
+        let scope = match self.scope.as_deref().map(Scope::parse_lenient).transpose() {
+            Ok(scope) => scope.filter(|s| !s.is_empty()),
+            Err(e) => return Err(ConfigError::invalid("scope", e.to_string())),
+        };
         let fetcher: Arc<dyn Fetcher> = match self.fetcher {
             Some(fetcher) => fetcher,
             None => Arc::new(HttpFetcher::new()?),
@@ -110,7 +117,7 @@ impl TokenBookBuilder {
                 credentials: Credentials {
                     client_id: self.client_id,
                     client_secret: self.client_secret,
-                    scope: self.scope,
+                    scope,
                 },
                 fetcher,
                 refresh_skew: self.refresh_skew,

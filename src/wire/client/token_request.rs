@@ -13,6 +13,7 @@ use zeroize::Zeroizing;
 
 use super::error::ClientError;
 use super::url_match::normalise;
+use crate::token::Scope;
 use crate::wire::keys::Discovery;
 use crate::wire::transport::{Fetcher, WireError};
 
@@ -38,7 +39,7 @@ pub(super) async fn discover(fetcher: &Arc<dyn Fetcher>, issuer: &str) -> Result
 pub(super) struct Credentials {
     pub(super) client_id: String,
     pub(super) client_secret: Zeroizing<String>,
-    pub(super) scope: Option<String>,
+    pub(super) scope: Option<Scope>,
 }
 
 impl Credentials {
@@ -59,7 +60,7 @@ impl Credentials {
                 body.append_pair("resource", r);
             }
             if let Some(scope) = &self.scope {
-                body.append_pair("scope", scope);
+                body.append_pair("scope", &scope.to_string());
             }
             Zeroizing::new(body.finish())
         };

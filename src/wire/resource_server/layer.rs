@@ -32,6 +32,7 @@ use http::{HeaderValue, Request, StatusCode};
 
 use crate::error::{Error, Result};
 use crate::resource_server::{AccessToken, ResourceServer};
+use crate::token::Scope;
 use crate::wire::transport::ConfigError;
 
 /// Default limit for a `application/x-www-form-urlencoded` body the layer reads to look for a
@@ -70,7 +71,7 @@ const INVALID_TOKEN_DESCRIPTION: &str = "the access token is invalid";
 pub struct BearerLayer {
     shared: Arc<Shared>,
     /// Scopes the route requires (all of them), space-separated for the `scope` parameter.
-    scope: Option<Arc<str>>,
+    scope: Option<Arc<Scope>>,
     /// A request without credentials passes, without a token ([`BearerLayer::optional`]).
     optional: bool,
 }
@@ -132,13 +133,19 @@ impl BearerLayer {
     /// token); `scope` must be an RFC 6749 §3.3 scope token ([`ConfigError::Invalid`] with the
     /// option `"scope"`).
     pub fn require_scope(&self, scope: &str) -> Result<BearerLayer, ConfigError> {
-        check_scope(scope)?;
-        let scope = match &self.scope {
-            Some(s) if s.split(' ').any(|x| x == scope) => Arc::clone(s),
-            Some(s) => format!("{s} {scope}").into(),
-            None => scope.into(),
-        };
-        Ok(BearerLayer { shared: Arc::clone(&self.shared), scope: Some(scope), optional: self.optional })
+        let added = Scope::from_tokens([scope]).map_err(|_| {
+            ConfigError::invalid(
+                "scope",
+                "a scope is one or more characters of %x21 / %x23-5B / %x5D-7E (RFC 6749 §3.3)",
+            )
+        })?;
+        let mut required = self.scope.as_deref().cloned().unwrap_or_default();
+        required.extend(&added);
+        Ok(BearerLayer {
+            shared: Arc::clone(&self.shared),
+            scope: Some(Arc::new(required)),
+            optional: self.optional,
+        })
     }
 
     /// A copy of this layer for a route that also serves anonymous requests: a request without
@@ -175,7 +182,7 @@ impl BearerLayer {
 
     /// The scopes this layer requires.
     pub fn required_scopes(&self) -> impl Iterator<Item = &str> {
-        self.scope.as_deref().unwrap_or("").split(' ').filter(|s| !s.is_empty())
+        self.scope.iter().flat_map(|s| s.iter())
     }
 
     /// The resource server tokens are opened with.
@@ -198,7 +205,7 @@ impl BearerLayer {
         BearerRejection {
             kind,
             resource_metadata: Some(self.shared.resource_metadata.clone()),
-            scope: self.scope.as_deref().map(str::to_owned),
+            scope: self.scope.as_deref().map(Scope::to_string),
         }
     }
 
@@ -232,7 +239,7 @@ impl BearerLayer {
         let token = self.shared.rs.open_async(token).await.map_err(|e| self.rejection(classify(&e)))?;
         let req = self.check_form(req, "the access token is sent more than once").await?;
         if let Some(scope) = &self.scope {
-            if !scope.split(' ').all(|s| token.has_scope(s)) {
+            if !scope.iter().all(|s| token.has_scope(s)) {
                 return Err(self.rejection(RejectionKind::InsufficientScope));
             }
         }
@@ -308,19 +315,6 @@ fn classify(e: &Error) -> RejectionKind {
 /// Whether a form-encoded string (a query, a form body) has an `access_token` field.
 fn has_access_token(form: &str) -> bool {
     url::form_urlencoded::parse(form.as_bytes()).any(|(k, _)| k == "access_token")
-}
-
-/// An RFC 6749 §3.3 scope token: 1*( %x21 / %x23-5B / %x5D-7E ), so it can stand in a quoted
-/// string unescaped.
-fn check_scope(scope: &str) -> Result<(), ConfigError> {
-    let nqchar = |b: u8| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b);
-    if scope.is_empty() || !scope.bytes().all(nqchar) {
-        return Err(ConfigError::invalid(
-            "scope",
-            "a scope is one or more characters of %x21 / %x23-5B / %x5D-7E (RFC 6749 §3.3)",
-        ));
-    }
-    Ok(())
 }
 
 /// A value that may stand in a quoted string of `WWW-Authenticate` (RFC 9110 §5.6.4) without
@@ -548,7 +542,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for AccessToken {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jwk::KeySourceError;
+    use crate::jwk::{Curve, Jwk, JwkSet, KeySourceError};
 
     #[test]
     fn key_source_failures_are_503_and_every_other_failure_one_invalid_token() {
@@ -575,9 +569,18 @@ mod tests {
 
     #[test]
     fn scope_tokens_are_checked() {
-        assert!(check_scope("photos.read").is_ok());
+        let key = Jwk::generate(Curve::P256).unwrap();
+        let rs = ResourceServer::builder("https://api.example.com", "https://as.example.com")
+            .decryption_keys(JwkSet::new(vec![key.clone()]))
+            .issuer_keys(JwkSet::new(vec![key.to_public().unwrap()]))
+            .build()
+            .unwrap();
+        let layer = BearerLayer::new(Arc::new(rs)).unwrap();
+        let both = layer.require_scope("photos.read").unwrap().require_scope("photos.write").unwrap();
+        let again = both.require_scope("photos.read").unwrap();
+        assert_eq!(again.required_scopes().collect::<Vec<_>>(), ["photos.read", "photos.write"]);
         for bad in ["", "a b", "a\"b", "a\\b", "é"] {
-            let e = check_scope(bad).unwrap_err();
+            let e = layer.require_scope(bad).unwrap_err();
             assert!(matches!(e, ConfigError::Invalid { option: "scope", .. }), "{bad:?}: {e:?}");
         }
     }
