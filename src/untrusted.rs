@@ -37,11 +37,22 @@ pub(crate) fn shown(text: &str, max: usize) -> String {
 }
 
 /// `scheme://user:password@host/…` → `scheme://redacted@host/…` (RFC 3986 §3.2.1: the userinfo
-/// ends at the last `@` of the authority).
+/// ends at the last `@` of the authority). The URL Standard also reads credentials after a
+/// scheme with no `//` (`https:user:pw@host`, `https:\\user:pw@host`), so a text that starts
+/// with a scheme is read that way too.
 fn redact_userinfo(text: &str) -> std::borrow::Cow<'_, str> {
-    let Some(start) = text.find("://").map(|i| i + 3) else { return text.into() };
+    let scheme_end = text.find(':').filter(|&i| {
+        let scheme = &text[..i];
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    });
+    let start = match (text.find("://"), scheme_end) {
+        (Some(i), _) => i + 3,
+        (None, Some(i)) => i + 1 + text[i + 1..].chars().take_while(|c| matches!(c, '/' | '\\')).count(),
+        (None, None) => return text.into(),
+    };
     let rest = &text[start..];
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority_end = rest.find(['/', '\\', '?', '#']).unwrap_or(rest.len());
     match rest[..authority_end].rfind('@') {
         Some(at) => format!("{}redacted{}", &text[..start], &rest[at..]).into(),
         None => text.into(),
@@ -76,5 +87,8 @@ mod tests {
         assert_eq!(shown("https://host/path?u=a@b", VALUE), "https://host/path?u=a@b");
         assert_eq!(shown("not a url: a@b", VALUE), "not a url: a@b");
         assert!(!shown("xhttps://u:p@h", VALUE).contains("u:p"));
+        assert_eq!(shown("https:u:pw@rs.example:99999/", VALUE), "https:redacted@rs.example:99999/");
+        assert_eq!(shown("https:\\\\u:pw@rs.example/", VALUE), "https:\\\\redacted@rs.example/");
+        assert_eq!(shown("mailto:alice@example.com", VALUE), "mailto:redacted@example.com");
     }
 }

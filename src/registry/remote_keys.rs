@@ -78,7 +78,7 @@ impl RemoteKeys {
         let outcome = choose_key(&snapshot, entry_alg, source.location());
         match &outcome {
             Ok(k) => tracing::info!(target: crate::tracing_targets::KEYS, resource = resource.as_str(),
-                location = source.location(), kid = k.key.kid().unwrap_or(""), alg = %k.alg,
+                location = source.location(), kid = %crate::untrusted::name(k.key.kid().unwrap_or("")), alg = %k.alg,
                 "encryption key chosen"),
             Err(e) => tracing::error!(target: crate::tracing_targets::KEYS, resource = resource.as_str(),
                 error = %e, "no usable encryption key"),

@@ -624,6 +624,8 @@ async fn a_fetcher_that_refuses_everything_stops_every_request_of_the_book_and_t
 struct Scripted {
     seen: Mutex<Vec<Seen>>,
     token_request: Mutex<Option<(String, String)>>,
+    /// The `token_endpoint` the AS metadata names, when not `https://as.example/token`.
+    token_endpoint: Option<&'static str>,
 }
 
 const SCRIPTED_RS: &str = "https://1.2.3.4";
@@ -646,7 +648,7 @@ impl Fetcher for Scripted {
             ("GET", "https://as.example/.well-known/oauth-authorization-server") => json(json!({
                 "issuer": SCRIPTED_AS,
                 "jwks_uri": "https://as.example/jwks",
-                "token_endpoint": "https://as.example/token",
+                "token_endpoint": self.token_endpoint.unwrap_or("https://as.example/token"),
             })),
             ("POST", "https://as.example/token") => {
                 let form = String::from_utf8_lossy(request.body()).into_owned();
@@ -697,6 +699,49 @@ async fn any_fetcher_serves_the_401_flow_and_the_metadata_get_of_a_public_rs_is_
             base64::engine::general_purpose::STANDARD.encode("photo-app:correct+horse+battery+staple");
         assert_eq!(authorization, format!("Basic {credentials}"));
         assert_eq!(form, "grant_type=client_credentials&resource=https%3A%2F%2F1.2.3.4");
+    })
+    .await
+}
+
+/// Credentials go only to `https` (or loopback `http`) URLs without a user or password, whatever
+/// the fetcher allows: a fetcher that would send anything is not asked to POST the client secret
+/// to a plain-http or credential-carrying token endpoint, nor to send a token to a plain-http RS.
+/// A refused endpoint is not cached: the metadata is read again on the next request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_never_go_to_a_plain_http_or_credential_carrying_url_whatever_the_fetcher() {
+    bounded(async {
+        for (endpoint, refused) in [
+            ("http://as.example/token", "HttpNotLoopback"),
+            ("https://user:pw@as.example/token", "CredentialsInUrl"),
+            ("ftp://as.example/token", "UnsupportedScheme"),
+        ] {
+            let scripted = Arc::new(Scripted { token_endpoint: Some(endpoint), ..Scripted::default() });
+            let book = TokenBook::builder(SCRIPTED_AS, "photo-app", SECRET.to_string())
+                .fetcher(Arc::clone(&scripted) as Arc<dyn Fetcher>)
+                .build()
+                .unwrap();
+            let client = AuthorizedClient::new(book);
+            for _ in 0..2 {
+                let e = client.get(&format!("{SCRIPTED_RS}/albums")).await.unwrap_err();
+                assert!(format!("{e:?}").contains(refused), "{endpoint}: {e:?}");
+                assert!(!e.to_string().contains("pw"), "{e}");
+            }
+            let seen = scripted.seen.lock().unwrap().clone();
+            assert!(seen.iter().all(|(method, _, _)| method != Method::POST), "{endpoint}: {seen:?}");
+            let metadata_reads =
+                seen.iter().filter(|(_, url, _)| url.ends_with("oauth-authorization-server")).count();
+            assert_eq!(metadata_reads, 2, "a refused endpoint is read again, not cached");
+            assert!(scripted.token_request.lock().unwrap().is_none());
+        }
+        // A plain-http RS: refused before any token is chosen or anything is sent.
+        let scripted = Arc::new(Scripted::default());
+        let book = TokenBook::builder(SCRIPTED_AS, "photo-app", SECRET.to_string())
+            .fetcher(Arc::clone(&scripted) as Arc<dyn Fetcher>)
+            .build()
+            .unwrap();
+        let e = AuthorizedClient::new(book).get("http://1.2.3.4/albums").await.unwrap_err();
+        assert!(format!("{e:?}").contains("HttpNotLoopback"), "{e:?}");
+        assert!(scripted.seen.lock().unwrap().is_empty());
     })
     .await
 }

@@ -11,8 +11,8 @@ use super::token_book::{BearerToken, TokenBook};
 use super::url_match::{covers_url, normalise, RequestUrl};
 use crate::wire::tracing_targets::CLIENT_TRACING_TARGET;
 use crate::wire::transport::{
-    get_request, is_non_public, request_url, require_ok, well_known_url, PublicAddressesOnly, WireError,
-    PROTECTED_RESOURCE,
+    check_credential_destination, get_request, is_non_public, request_url, require_ok, well_known_url,
+    PublicAddressesOnly, WireError, PROTECTED_RESOURCE,
 };
 
 /// An HTTP client for resource servers on top of a [`TokenBook`]:
@@ -91,6 +91,8 @@ impl AuthorizedClient {
     /// `Authorization` header on the request is replaced (or removed when no token covers it).
     pub async fn send(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, ClientError> {
         let url = request_url(request.uri())?;
+        // Checked here, before a token is chosen, whatever the fetcher allows.
+        check_credential_destination(&url)?;
         let (mut parts, body) = request.into_parts();
         parts.uri = http::Uri::try_from(url.as_str())
             .map_err(|e| WireError::InvalidUrl { url: url.to_string(), reason: e.to_string() })?;

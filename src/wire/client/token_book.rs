@@ -307,7 +307,7 @@ impl TokenBook {
         match self.obtain_inner(token.resource(), Need::Fresh).await {
             Ok(_) => Ok(self.token_for(url)),
             Err(e) if !expired => {
-                tracing::warn!(target: CLIENT_TRACING_TARGET, resource = token.resource(), error = %e,
+                tracing::warn!(target: CLIENT_TRACING_TARGET, resource = %crate::untrusted::value(token.resource()), error = %e,
                     "token renewal failed; the current token is used until it expires");
                 Ok(Some(token))
             }

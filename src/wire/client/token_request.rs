@@ -15,10 +15,12 @@ use super::error::ClientError;
 use super::url_match::normalise;
 use crate::token::Scope;
 use crate::wire::keys::Discovery;
-use crate::wire::transport::{Fetcher, WireError};
+use crate::wire::transport::{check_credential_destination, Fetcher, WireError};
 
 /// The `token_endpoint` of the issuer's RFC 8414 metadata, fetched with `fetcher` (credentials go
-/// there and nowhere else; the fetcher's URL rules hold for it when the request is sent).
+/// there and nowhere else). It must be a URL a credential may go to (`https`, or loopback `http`,
+/// no user or password) whatever the fetcher allows; a refused endpoint is an error, never
+/// cached, so a corrected document is read again on the next request.
 pub(super) async fn discover(fetcher: &Arc<dyn Fetcher>, issuer: &str) -> Result<Url, ClientError> {
     let discovery = Discovery::new(Arc::clone(fetcher));
     let metadata = discovery.authorization_server(issuer).await?;
@@ -29,9 +31,11 @@ pub(super) async fn discover(fetcher: &Arc<dyn Fetcher>, issuer: &str) -> Result
             reason: "no `token_endpoint` string".into(),
         })
     })?;
-    Url::parse(endpoint).map_err(|_| {
+    let endpoint = Url::parse(endpoint).map_err(|_| {
         ClientError::Wire(WireError::InvalidMetadata { url, reason: "`token_endpoint` is not a URL".into() })
-    })
+    })?;
+    check_credential_destination(&endpoint)?;
+    Ok(endpoint)
 }
 
 /// What the client sends with every token request besides the grant: its credentials (RFC 6749

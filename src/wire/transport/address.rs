@@ -99,6 +99,26 @@ pub(super) async fn public_addresses(host: &str) -> Result<Vec<SocketAddr>, Box<
     }
 }
 
+/// The rule for every URL a credential goes to (a client secret, a refresh or access token),
+/// checked by the client itself whatever [`Fetcher`](super::Fetcher) sends the request: `https`,
+/// or plain `http` to a loopback host only, and no user name or password in the URL (they would
+/// end up in logs). The fetcher's own rules apply on top.
+pub(crate) fn check_credential_destination(url: &url::Url) -> Result<(), super::WireError> {
+    use super::WireError;
+    if !url.username().is_empty() || url.password().is_some() {
+        let mut shown = url.clone();
+        let _ = shown.set_username("");
+        let _ = shown.set_password(None);
+        return Err(WireError::CredentialsInUrl { url: shown.to_string() });
+    }
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if url.host().is_some_and(|h| is_loopback_host(&h)) => Ok(()),
+        "http" => Err(WireError::HttpNotLoopback { url: url.to_string() }),
+        _ => Err(WireError::UnsupportedScheme { url: url.to_string() }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
