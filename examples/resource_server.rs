@@ -47,7 +47,7 @@ pub async fn app(
     let origin = url::Url::parse(resource)
         .map_err(|_| jwe_mint::Error::Misuse(jwe_mint::Misuse::NotAbsoluteUri("resource")))?;
     let jwks_uri = format!("{}{JWKS_PATH}", origin.origin().ascii_serialization());
-    let metadata = MetadataRouter::for_resource_server(&rs, &jwks_uri)?.scopes_supported([scope]);
+    let metadata = MetadataRouter::for_resource_server(&rs, &jwks_uri)?.scopes_supported([scope])?;
     let auth = BearerLayer::new(Arc::new(rs))?;
     Ok(Router::new()
         .route("/", get(whoami).layer(auth.clone()))

@@ -144,7 +144,7 @@ fn rs_router(rs: ResourceServer, origin: &str, name: &'static str, scope: &str) 
     let metadata = step(
         "RS metadata",
         MetadataRouter::for_resource_server(&rs, &format!("{origin}/jwks.json"))
-            .map(|m| m.scopes_supported([scope])),
+            .and_then(|m| m.scopes_supported([scope])),
     )?;
     let auth = step("RS layer", BearerLayer::new(Arc::new(rs)))?;
     let scoped = step("RS layer", auth.require_scope(scope))?;

@@ -97,6 +97,7 @@ impl Rs {
                 .authorization_server(ISSUER)
                 .unwrap()
                 .scopes_supported(["photos.read", "photos.write", "admin"])
+                .unwrap()
                 .max_age(Duration::from_secs(300));
         let hits = Arc::new(AtomicUsize::new(0));
         let (h1, h2, h3, h4) = (hits.clone(), hits.clone(), hits.clone(), hits.clone());
@@ -690,6 +691,15 @@ fn metadata_router_refuses_what_it_cannot_publish() {
             (_, other) => panic!("{what}: {other:?}"),
         }
     }
+    // A published scope is an RFC 6749 §3.3 scope token.
+    let base =
+        || MetadataRouter::new("https://rs.example.com", jwks, &JwkSet::new(vec![ec.clone()])).unwrap();
+    for bad in ["two words", "quo\"te", "", "tab\t"] {
+        let e = base().scopes_supported(["photos.read", bad]).unwrap_err();
+        assert!(matches!(e, ConfigError::Invalid { option: "scope", .. }), "{bad:?}: {e:?}");
+    }
+    let listed = base().scopes_supported(["b", "a", "b"]).unwrap().document();
+    assert_eq!(listed["scopes_supported"], serde_json::json!(["b", "a"]));
     // X25519 and a key with its own kid and alg keep them.
     let x = Jwk::generate(Curve::X25519).unwrap().with_kid("rs-2026").with_alg("ECDH-ES+A128KW");
     let m = MetadataRouter::new("https://rs.example.com", jwks, &JwkSet::new(vec![ec, x])).unwrap();
@@ -900,7 +910,8 @@ async fn an_as_discovering_the_rs_by_its_resource_alone_mints_tokens_the_layer_a
             .unwrap();
         let metadata = MetadataRouter::for_resource_server(&rs, &format!("{origin}/jwks.json"))
             .unwrap()
-            .scopes_supported(["photos.read"]);
+            .scopes_supported(["photos.read"])
+            .unwrap();
         let auth = BearerLayer::new(rs).unwrap();
         let app = Router::new()
             .route("/api/me", get(|t: AccessToken| async move { t.subject().to_owned() }).layer(auth))

@@ -211,9 +211,9 @@ impl Gateway {
     /// reload).
     pub(super) fn metadata(&self) -> Result<MetadataRouter, ConfigError> {
         let keys = self.rs.public_keys()?;
-        Ok(MetadataRouter::new(self.rs.resource(), &self.jwks_uri, &keys)?
+        MetadataRouter::new(self.rs.resource(), &self.jwks_uri, &keys)?
             .authorization_server(self.rs.issuer())?
-            .scopes_supported(self.scopes.iter().map(String::as_str)))
+            .scopes_supported(self.scopes.iter().map(String::as_str))
     }
 }
 

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use crate::error::{Error, Result};
 use crate::jwk::{JwkSet, PublicKeyUse};
 use crate::resource_server::{published_key, ResourceServer};
-use crate::token::ResourceIndicator;
+use crate::token::{ResourceIndicator, Scope};
 use crate::wire::transport::{protected_resource_metadata_url, ConfigError};
 
 /// Default `Cache-Control: max-age` of both documents: 10 minutes, the lifetime a key-set cache
@@ -51,7 +51,8 @@ pub(super) fn metadata_url(resource: &str) -> Result<url::Url, ConfigError> {
 ///     .unwrap()
 ///     .authorization_server("https://as.example.com")
 ///     .unwrap()
-///     .scopes_supported(["photos.read"]);
+///     .scopes_supported(["photos.read"])
+///     .unwrap();
 /// let doc = metadata.document();
 /// assert_eq!(doc["bearer_methods_supported"], serde_json::json!(["header"]));
 /// assert!(metadata.jwks()["keys"][0].get("d").is_none());
@@ -64,7 +65,7 @@ pub struct MetadataRouter {
     jwks_uri: String,
     jwks_path: String,
     authorization_servers: Vec<String>,
-    scopes_supported: Vec<String>,
+    scopes_supported: Scope,
     jwks: Value,
     max_age: Duration,
 }
@@ -109,7 +110,7 @@ impl MetadataRouter {
             jwks_uri: jwks_uri.to_owned(),
             jwks_path,
             authorization_servers: Vec::new(),
-            scopes_supported: Vec::new(),
+            scopes_supported: Scope::default(),
             jwks: published_keys(keys)?.to_value()?,
             max_age: DEFAULT_MAX_AGE,
         })
@@ -135,10 +136,15 @@ impl MetadataRouter {
         Ok(self)
     }
 
-    /// Sets `scopes_supported` (RFC 9728 §2; recommended).
-    pub fn scopes_supported<'a>(mut self, scopes: impl IntoIterator<Item = &'a str>) -> MetadataRouter {
-        self.scopes_supported = scopes.into_iter().map(str::to_owned).collect();
-        self
+    /// Sets `scopes_supported` (RFC 9728 §2; recommended). Refused: a value that is not an RFC
+    /// 6749 §3.3 scope token ([`ConfigError::Invalid`] naming `"scope"`).
+    pub fn scopes_supported<'a>(
+        mut self,
+        scopes: impl IntoIterator<Item = &'a str>,
+    ) -> Result<MetadataRouter, ConfigError> {
+        self.scopes_supported =
+            Scope::from_tokens(scopes).map_err(|e| ConfigError::invalid("scope", e.to_string()))?;
+        Ok(self)
     }
 
     /// Sets the `Cache-Control: max-age` of both documents (default [`DEFAULT_MAX_AGE`]). Keep a
@@ -170,7 +176,7 @@ impl MetadataRouter {
         }
         doc.insert("jwks_uri".into(), self.jwks_uri.clone().into());
         if !self.scopes_supported.is_empty() {
-            doc.insert("scopes_supported".into(), json!(self.scopes_supported));
+            doc.insert("scopes_supported".into(), json!(self.scopes_supported.iter().collect::<Vec<_>>()));
         }
         // Only the header method (RFC 6750 §2.1): the layer refuses query and form tokens.
         doc.insert("bearer_methods_supported".into(), json!(["header"]));
