@@ -128,8 +128,8 @@ pub(super) fn authenticate<'a>(
     let decoded = Zeroizing::new(base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?);
     let decoded = std::str::from_utf8(&decoded).ok()?;
     let (id, secret) = decoded.split_once(':')?;
-    let id = form_decode(id);
-    let secret = Zeroizing::new(form_decode(secret));
+    let id = form_decode(id)?;
+    let secret = Zeroizing::new(form_decode(secret)?);
     let Some(client) = clients.get(&id) else {
         // The same digest and comparison as for a known client, so the answer's timing does
         // not tell which client ids exist.
@@ -144,12 +144,14 @@ pub(super) fn authenticate<'a>(
 /// anyone knows).
 const UNKNOWN_CLIENT_DIGEST: [u8; 32] = [0; 32];
 
-/// `application/x-www-form-urlencoded` decoding of one component (RFC 6749 §2.3.1, Appendix B).
-fn form_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={s}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
+/// `application/x-www-form-urlencoded` decoding of one whole component (RFC 6749 §2.3.1,
+/// Appendix B): `+` is a space and `%XX` a byte; every other character stands for itself, `&` and
+/// `=` included (they are not separators inside one component, so `id:secret&junk` is the secret
+/// `secret&junk`, never `secret`). `None` when the bytes are not UTF-8.
+fn form_decode(s: &str) -> Option<String> {
+    let spaced = s.replace('+', " ");
+    let decoded = percent_encoding::percent_decode_str(&spaced).decode_utf8().ok()?;
+    Some(decoded.into_owned())
 }
 
 #[cfg(test)]
@@ -167,6 +169,32 @@ mod tests {
 
     #[test]
     fn basic_credentials_are_form_decoded() {
-        assert_eq!(form_decode("a%3Ab+c"), "a:b c");
+        assert_eq!(form_decode("a%3Ab+c").as_deref(), Some("a:b c"));
+        // Inside one component `&` and `=` are characters, not separators.
+        assert_eq!(form_decode("secret&junk").as_deref(), Some("secret&junk"));
+        assert_eq!(form_decode("bob-app&zzz=1").as_deref(), Some("bob-app&zzz=1"));
+        assert_eq!(form_decode("%FF"), None);
+    }
+
+    #[test]
+    fn trailing_form_syntax_does_not_authenticate() {
+        use base64::Engine as _;
+        let client = RegisteredClient::new("photo-app", "s3cret", "alice").unwrap();
+        let bob = RegisteredClient::new("bob-app", "s3cret", "bob").unwrap();
+        let clients: HashMap<String, RegisteredClient> =
+            [client, bob].into_iter().map(|c| (c.client_id.clone(), c)).collect();
+        let basic = |user_pass: &str| {
+            let mut h = HeaderMap::new();
+            let value = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(user_pass));
+            h.insert(AUTHORIZATION, value.parse().unwrap());
+            h
+        };
+        assert!(authenticate(&clients, &basic("photo-app:s3cret")).is_some());
+        for refused in
+            ["photo-app:s3cret&junk", "photo-app:s3cret&x=1", "bob-app&zzz=1:s3cret", "photo-app:s3cre%74x"]
+        {
+            assert!(authenticate(&clients, &basic(refused)).is_none(), "{refused}");
+        }
+        assert!(authenticate(&clients, &basic("photo-app:s3cre%74")).is_some(), "percent-decoded");
     }
 }
