@@ -184,6 +184,16 @@ fn stdout_was_closed() -> bool {
     false
 }
 
+/// Writes what is for a person or a log, not a result (a server's banner, the demo's story):
+/// written when stdout takes it, never an error. A server must keep running with its stdout
+/// discarded, however `/dev/null` was opened (a supervisor's read-write `/dev/null` looks like a
+/// closed stdout), and only a command whose result goes to stdout (a key, a token, a plaintext)
+/// fails when it cannot be delivered.
+pub(crate) fn write_report(bytes: &[u8]) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(bytes).and_then(|()| out.flush());
+}
+
 /// Writes a line of text (a trailing newline is added) to stdout.
 pub(crate) fn write_line(text: &str) -> Result<(), CliError> {
     let mut buf = Vec::with_capacity(text.len() + 1);

@@ -10,7 +10,7 @@ use jwe_mint::registry::{Registry, ResourceEntry};
 use jwe_mint::resource_server::{AccessToken, ResourceServer, Validation};
 use jwe_mint::Error;
 
-use crate::common::{pretty, write_stdout, CliError};
+use crate::common::{pretty, write_report, CliError};
 
 const AS: &str = "https://as.example.com";
 const PHOTOS: &str = "https://photos.example.com";
@@ -184,8 +184,10 @@ impl Output {
         self.line(text);
     }
 
+    /// The story is for a person: written if stdout takes it (see [`write_report`]).
     pub(crate) fn flush(self) -> Result<(), CliError> {
-        write_stdout(self.0.as_bytes())
+        write_report(self.0.as_bytes());
+        Ok(())
     }
 }
 

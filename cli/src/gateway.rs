@@ -130,7 +130,7 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         });
         let mut terminate = signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut interrupt = signal(tokio::signal::unix::SignalKind::interrupt())?;
-        crate::common::write_line(&format!("jwe-mint gateway: listening on http://{local}"))?;
+        crate::common::write_report(format!("jwe-mint gateway: listening on http://{local}\n").as_bytes());
         let shutdown = async move {
             tokio::select! {
                 _ = terminate.recv() => {}

@@ -10,8 +10,9 @@
 //! - An error about a file names the option and the file (`--key FILE: …`).
 //! - A key-set member jwe-mint cannot use (RFC 7517 §5) is skipped with one `jwe-mint: warning:`
 //!   line on stderr naming the file and the key; a set with nothing left is exit 1.
-//! - Output that cannot be written (closed or full stdout) is exit 1: a key or token not delivered
-//!   is lost.
+//! - A result that cannot be written to stdout (closed or full) is exit 1: a key or token not
+//!   delivered is lost. What is not a result (the gateway's banner, the demo's story) is written
+//!   when stdout takes it: a server runs with its stdout discarded, however `/dev/null` was opened.
 //! - `keygen --out FILE` never overwrites: an existing FILE (or symlink) is exit 1 and left
 //!   untouched unless `--force`; the file is created 0600 without following symlinks.
 //! - `inspect` parses as strictly as `decrypt` (duplicate members are an error).

@@ -125,10 +125,10 @@ fn demo_http_runs_every_step_over_loopback_and_exits_0() {
     assert!(text.lines().all(|l| l.len() < 400), "a whole token was printed");
 }
 
-/// Like every command: output that cannot be written is exit 1 with one line.
+/// The demo's output is for a person: with stdout closed (reopened read-write on `/dev/null`, as
+/// a supervisor's discarded stdout looks) it still runs the whole scenario over HTTP, exit 0.
 #[cfg(unix)]
 #[test]
-fn demo_http_with_stdout_closed_is_exit_1() {
-    let line = run_stdout_closed(&["demo", "--http"], b"").failed();
-    assert_eq!(line, "jwe-mint: cannot write stdout: it is closed");
+fn demo_http_runs_with_stdout_closed() {
+    run_stdout_closed(&["demo", "--http"], b"").ok();
 }

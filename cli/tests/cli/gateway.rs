@@ -476,3 +476,58 @@ fn a_broken_upstream_ca_file_is_one_clear_error_line() {
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A supervisor that discards stdout opens `/dev/null` read-write (Python's
+/// `subprocess.DEVNULL`, many init systems): the gateway serves all the same, with stderr on a
+/// pipe, and still stops cleanly on SIGTERM.
+#[tokio::test]
+async fn the_gateway_serves_with_stdout_on_a_read_write_dev_null() {
+    bounded(async {
+        let world = World::new();
+        let (_up, up_addr) = Upstream::start().await;
+        let dir = temp_dir("devnull");
+        write_keys(&dir.join("rs.json"), &[&world.rs_key]);
+        let as_file = as_key_file(&world, &dir);
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let devnull = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null").unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_jwe-mint"))
+            .arg("gateway")
+            .args(["--listen", &addr.to_string(), "--upstream", &format!("http://{up_addr}")])
+            .args(["--resource", RESOURCE, "--issuer", ISSUER, "--issuer-jwks", &as_file])
+            .arg("--key")
+            .arg(dir.join("rs.json"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(devnull))
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let token = world.mint();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let answer = loop {
+            if TcpStream::connect(addr).await.is_ok() {
+                break send(addr, &get("/", Some(&token), "")).await;
+            }
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the gateway exited: {:?}",
+                child.wait_with_output()
+            );
+            assert!(Instant::now() < deadline, "the gateway never listened");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert_eq!(answer.status, 200);
+        let ok = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        assert!(ok.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "the gateway did not exit");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(status.success(), "{status:?}");
+    })
+    .await;
+}
