@@ -48,6 +48,8 @@ pub struct Seen {
     pub path: String,
     pub headers: Vec<(String, String)>,
     pub body_len: usize,
+    /// The trailer section's fields, as the upstream received them.
+    pub trailers: Vec<(String, String)>,
 }
 
 impl Seen {
@@ -125,15 +127,30 @@ impl Upstream {
         if path == "/echo" {
             // Streams the body straight back, with the same length.
             let len = req.headers().get("content-length").cloned();
-            self.seen.lock().unwrap().push(Seen { path, headers, body_len: 0 });
+            self.seen.lock().unwrap().push(Seen { path, headers, body_len: 0, trailers: Vec::new() });
             let mut r = hyper::Response::new(req.into_body().boxed());
             if let Some(len) = len {
                 r.headers_mut().insert("content-length", len);
             }
             return r;
         }
-        let body = req.into_body().collect().await.map(|b| b.to_bytes().len()).unwrap_or(0);
-        self.seen.lock().unwrap().push(Seen { path: path.clone(), headers, body_len: body });
+        let (body, trailers) = match req.into_body().collect().await {
+            Ok(collected) => {
+                let trailers = collected
+                    .trailers()
+                    .map(|t| {
+                        t.iter()
+                            .map(|(n, v)| {
+                                (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned())
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (collected.to_bytes().len(), trailers)
+            }
+            Err(_) => (0, Vec::new()),
+        };
+        self.seen.lock().unwrap().push(Seen { path: path.clone(), headers, body_len: body, trailers });
         if path == "/slow" {
             tokio::time::sleep(Duration::from_millis(1500)).await;
         }

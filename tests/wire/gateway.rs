@@ -569,3 +569,31 @@ fn https_upstream_options_are_checked() {
     }
     assert!(https().upstream_ca_pem(pki.ca_pem.as_bytes()).is_ok());
 }
+
+/// A client's trailer section never reaches the upstream: `X-Auth-Subject` or `X-Forwarded-For`
+/// after the body would otherwise reach upstreams that merge trailers into headers. The body
+/// passes whole, and the gateway's own identity is the only one.
+#[tokio::test]
+async fn request_trailers_and_the_trailer_field_never_reach_the_upstream() {
+    bounded(async {
+        let world = World::new();
+        let (up, up_addr) = Upstream::start().await;
+        let (gw, _stop) = run(Gateway::new(world.rs(), &format!("http://{up_addr}")).unwrap()).await;
+        let token = world.mint();
+        let request = post(
+            &token,
+            "Transfer-Encoding: chunked\r\nTrailer: X-Auth-Subject, X-Forwarded-For, X-Note\r\n",
+            "5\r\nhello\r\n0\r\nX-Auth-Subject: admin\r\nX-Forwarded-For: 6.6.6.6\r\nX-Note: 1\r\n\r\n",
+        );
+        assert_eq!(send(gw, &request).await.status, 200);
+        let seen = up.seen();
+        let seen = seen.iter().find(|s| s.path == "/upload").expect("the request reached the upstream");
+        assert_eq!(seen.body_len, 5);
+        assert!(seen.trailers.is_empty(), "trailers reached the upstream: {:?}", seen.trailers);
+        assert_eq!(seen.one("trailer"), None);
+        assert_ne!(seen.one("x-auth-subject"), Some("admin"));
+        assert!(seen.one("x-auth-subject").is_some(), "the gateway's own identity is set");
+        assert!(seen.all("x-forwarded-for").iter().all(|v| !v.contains("6.6.6.6")), "{:?}", seen.headers);
+    })
+    .await;
+}

@@ -10,8 +10,10 @@ use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::response::Response;
-use http::header::{AUTHORIZATION, CONTENT_TYPE, VIA, WWW_AUTHENTICATE};
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_TYPE, TRAILER, VIA, WWW_AUTHENTICATE};
 use http::{HeaderValue, Request, StatusCode, Uri, Version};
+use hyper::body::{Frame, SizeHint};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -55,6 +57,9 @@ impl Forward {
         if !self.forward_token {
             parts.headers.remove(AUTHORIZATION);
         }
+        // Request trailers never reach the upstream (see `WithoutTrailers`), so neither does the
+        // field announcing them.
+        parts.headers.remove(TRAILER);
         // (4) The identity, from the opened token only.
         if set_identity(&mut parts.headers, &token).is_err() {
             return self.unrepresentable();
@@ -67,6 +72,7 @@ impl Forward {
         };
         parts.version = Version::HTTP_11;
         // `Host` passes through; without one (HTTP/1.0), the client sets the upstream's.
+        let body = Body::new(WithoutTrailers(body));
         match self.client.request(Request::from_parts(parts, body)).await {
             Ok(response) => {
                 let (mut parts, body) = response.into_parts();
@@ -96,6 +102,40 @@ impl Forward {
             r.headers_mut().insert(WWW_AUTHENTICATE, v);
         }
         r
+    }
+}
+
+/// A request body without its trailer section. A client can put any field there (RFC 9112
+/// §7.1.2), `X-Auth-Subject` or `X-Forwarded-For` included, after the gateway has set its own;
+/// upstreams that merge trailers into headers (some CGI bridges, Apache's `MergeTrailers On`)
+/// would take the client's word for who it is. The data frames pass unchanged.
+struct WithoutTrailers<B>(B);
+
+impl<B> hyper::body::Body for WithoutTrailers<B>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        loop {
+            match Pin::new(&mut self.0).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) if frame.is_trailers() => continue,
+                other => return other,
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.0.size_hint()
     }
 }
 
