@@ -11,7 +11,7 @@ use super::token_book::{BearerToken, TokenBook};
 use super::url_match::{covers_url, normalise, RequestUrl};
 use crate::wire::tracing_targets::CLIENT_TRACING_TARGET;
 use crate::wire::transport::{
-    check_credential_destination, get_request, is_non_public, request_url, require_ok, well_known_url,
+    check_destination, get_request, is_non_public, request_url, require_ok, well_known_url,
     PublicAddressesOnly, WireError, PROTECTED_RESOURCE,
 };
 
@@ -92,7 +92,7 @@ impl AuthorizedClient {
     pub async fn send(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, ClientError> {
         let url = request_url(request.uri())?;
         // Checked here, before a token is chosen, whatever the fetcher allows.
-        check_credential_destination(&url)?;
+        check_destination(&url, true)?;
         let (mut parts, body) = request.into_parts();
         parts.uri = http::Uri::try_from(url.as_str())
             .map_err(|e| WireError::InvalidUrl { url: url.to_string(), reason: e.to_string() })?;

@@ -15,7 +15,7 @@ use super::error::ClientError;
 use super::url_match::normalise;
 use crate::token::Scope;
 use crate::wire::keys::Discovery;
-use crate::wire::transport::{check_credential_destination, Fetcher, WireError};
+use crate::wire::transport::{check_destination, Fetcher, WireError};
 
 /// The `token_endpoint` of the issuer's RFC 8414 metadata, fetched with `fetcher` (credentials go
 /// there and nowhere else). It must be a URL a credential may go to (`https`, or loopback `http`,
@@ -34,7 +34,7 @@ pub(super) async fn discover(fetcher: &Arc<dyn Fetcher>, issuer: &str) -> Result
     let endpoint = Url::parse(endpoint).map_err(|_| {
         ClientError::Wire(WireError::InvalidMetadata { url, reason: "`token_endpoint` is not a URL".into() })
     })?;
-    check_credential_destination(&endpoint)?;
+    check_destination(&endpoint, true)?;
     Ok(endpoint)
 }
 

@@ -99,11 +99,15 @@ pub(super) async fn public_addresses(host: &str) -> Result<Vec<SocketAddr>, Box<
     }
 }
 
-/// The rule for every URL a credential goes to (a client secret, a refresh or access token),
-/// checked by the client itself whatever [`Fetcher`](super::Fetcher) sends the request: `https`,
-/// or plain `http` to a loopback host only, and no user name or password in the URL (they would
-/// end up in logs). The fetcher's own rules apply on top.
-pub(crate) fn check_credential_destination(url: &url::Url) -> Result<(), super::WireError> {
+/// The URL rules of every request, whoever sends it: no user name or password in the URL (they
+/// would end up in logs), and `https`, or plain `http` to a loopback host only when
+/// `allow_http_loopback`. Returns the URL's host. [`HttpFetcher`](super::HttpFetcher) applies it
+/// with its setting; the client applies it with `true` to every URL a credential goes to (a
+/// client secret, a refresh or access token), whatever [`Fetcher`](super::Fetcher) it was given.
+pub(crate) fn check_destination(
+    url: &url::Url,
+    allow_http_loopback: bool,
+) -> Result<Host<&str>, super::WireError> {
     use super::WireError;
     if !url.username().is_empty() || url.password().is_some() {
         let mut shown = url.clone();
@@ -111,10 +115,13 @@ pub(crate) fn check_credential_destination(url: &url::Url) -> Result<(), super::
         let _ = shown.set_password(None);
         return Err(WireError::CredentialsInUrl { url: shown.to_string() });
     }
+    let host =
+        url.host().ok_or_else(|| WireError::InvalidUrl { url: url.to_string(), reason: "no host".into() })?;
     match url.scheme() {
-        "https" => Ok(()),
-        "http" if url.host().is_some_and(|h| is_loopback_host(&h)) => Ok(()),
-        "http" => Err(WireError::HttpNotLoopback { url: url.to_string() }),
+        "https" => Ok(host),
+        "http" if !allow_http_loopback => Err(WireError::HttpNotAllowed { url: url.to_string() }),
+        "http" if !is_loopback_host(&host) => Err(WireError::HttpNotLoopback { url: url.to_string() }),
+        "http" => Ok(host),
         _ => Err(WireError::UnsupportedScheme { url: url.to_string() }),
     }
 }

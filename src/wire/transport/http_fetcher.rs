@@ -12,7 +12,7 @@ use bytes::Bytes;
 use tokio::sync::OnceCell;
 use url::{Host, Url};
 
-use super::address::{is_loopback_host, is_non_public, public_addresses, Refused};
+use super::address::{check_destination, is_non_public, public_addresses, Refused};
 use super::error::{ConfigError, WireError};
 use super::fetcher::{request_url, FetchFuture, Fetcher, PublicAddressesOnly};
 
@@ -244,26 +244,7 @@ impl HttpFetcher {
 
     /// [`check_url`](Self::check_url), the literal host judged when `public_only`.
     fn check(&self, url: &Url, public_only: bool) -> Result<(), WireError> {
-        if !url.username().is_empty() || url.password().is_some() {
-            let mut shown = url.clone();
-            let _ = shown.set_username("");
-            let _ = shown.set_password(None);
-            return Err(WireError::CredentialsInUrl { url: shown.to_string() });
-        }
-        let host = url
-            .host()
-            .ok_or_else(|| WireError::InvalidUrl { url: url.to_string(), reason: "no host".into() })?;
-        match url.scheme() {
-            "https" => {}
-            "http" if !self.settings.allow_http_loopback => {
-                return Err(WireError::HttpNotAllowed { url: url.to_string() })
-            }
-            "http" if !is_loopback_host(&host) => {
-                return Err(WireError::HttpNotLoopback { url: url.to_string() })
-            }
-            "http" => {}
-            _ => return Err(WireError::UnsupportedScheme { url: url.to_string() }),
-        }
+        let host = check_destination(url, self.settings.allow_http_loopback)?;
         if public_only {
             // The resolver is not consulted for IP literals, so they are judged here.
             let literal = match host {

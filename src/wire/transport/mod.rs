@@ -15,7 +15,7 @@ mod fetcher;
 mod http_fetcher;
 mod urls;
 
-pub(crate) use address::check_credential_destination;
+pub(crate) use address::check_destination;
 pub use address::is_non_public;
 pub use error::{ConfigError, WireError};
 pub(crate) use fetcher::{get_request, request_url, require_ok};
