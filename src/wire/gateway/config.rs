@@ -44,7 +44,6 @@ pub struct Gateway {
     pub(super) upstream: Upstream,
     pub(super) forward_token: bool,
     jwks_uri: String,
-    scopes: Vec<String>,
     pub(super) grace: Duration,
     /// The only trust anchors for an https upstream, once [`Gateway::upstream_ca_pem`] added
     /// some; `None`: the platform's trust store.
@@ -83,7 +82,6 @@ impl Gateway {
             upstream,
             forward_token: false,
             jwks_uri,
-            scopes: Vec::new(),
             grace: DEFAULT_SHUTDOWN_GRACE,
             upstream_roots: None,
         };
@@ -96,9 +94,6 @@ impl Gateway {
     /// scope token ([`ConfigError::Invalid`] naming `"scope"`).
     pub fn require_scope(mut self, scope: &str) -> Result<Gateway, ConfigError> {
         self.layer = self.layer.require_scope(scope)?;
-        if !self.scopes.iter().any(|s| s == scope) {
-            self.scopes.push(scope.to_owned());
-        }
         Ok(self)
     }
 
@@ -213,7 +208,8 @@ impl Gateway {
         let keys = self.rs.public_keys()?;
         MetadataRouter::new(self.rs.resource(), &self.jwks_uri, &keys)?
             .authorization_server(self.rs.issuer())?
-            .scopes_supported(self.scopes.iter().map(String::as_str))
+            // The scopes it requires are the ones it publishes.
+            .scopes_supported(self.layer.required_scopes())
     }
 }
 
