@@ -12,5 +12,8 @@ pub const KEYS: &str = "jwe_mint::keys";
 /// and the resource server's key file reloaded while it runs.
 pub const GATEWAY: &str = "jwe_mint::gateway";
 
+/// The gateway's access log (feature `gateway`): one event per request, with its outcome.
+pub const ACCESS: &str = "jwe_mint::access";
+
 /// The client side (feature `http`): failed renewals, challenges that do not parse.
 pub const CLIENT: &str = "jwe_mint::client";

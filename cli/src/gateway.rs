@@ -53,6 +53,8 @@ pub(crate) struct Args {
     issuer_jwks: Option<String>,
     #[command(flatten)]
     wire: WireArgs,
+    #[command(flatten)]
+    log: crate::logging::LogArgs,
     /// A scope every request needs (repeatable: all are needed)
     #[arg(long, value_name = "S")]
     require_scope: Vec<String>,
@@ -82,7 +84,7 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         KeyFile::open(&args.key)
             .map_err(|e| CliError::Failed(format!("--key {}: {e}", args.key.display())))?,
     );
-    init_logging();
+    let _logging = crate::logging::init(&args.log)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -156,15 +158,4 @@ fn resolve_listen(listen: &str) -> Result<SocketAddr, CliError> {
         .ok()
         .and_then(|mut a| a.next())
         .ok_or_else(|| usage(format!("--listen {listen}: expected ADDR:PORT")))
-}
-
-/// Log lines (key file reloads, upstream failures) on stderr; `RUST_LOG`-style filtering is not
-/// needed: info and above.
-#[cfg(feature = "network")]
-fn init_logging() {
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(tracing::Level::INFO)
-        .with_target(true)
-        .try_init();
 }

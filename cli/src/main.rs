@@ -30,6 +30,7 @@ mod fetch;
 mod gateway;
 mod inspect;
 mod keygen;
+mod logging;
 mod metadata;
 mod mint;
 mod open;

@@ -81,7 +81,7 @@ pub use resource_server::{
 };
 pub use tracing_targets::TRACING_TARGET;
 #[cfg(feature = "gateway")]
-pub use tracing_targets::{GATEWAY_TRACING_TARGET, KEY_FILE_TRACING_TARGET};
+pub use tracing_targets::{ACCESS_TRACING_TARGET, GATEWAY_TRACING_TARGET, KEY_FILE_TRACING_TARGET};
 pub use transport::{
     authorization_server_metadata_urls, is_non_public, protected_resource_metadata_url, ConfigError,
     FetchFuture, Fetcher, HttpFetcher, HttpFetcherBuilder, PublicAddressesOnly, WireError,

@@ -9,6 +9,10 @@ pub const TRACING_TARGET: &str = crate::tracing_targets::KEYS;
 #[cfg(feature = "gateway")]
 pub const GATEWAY_TRACING_TARGET: &str = crate::tracing_targets::GATEWAY;
 
+/// The `tracing` target of the gateway's access log: one event per request.
+#[cfg(feature = "gateway")]
+pub const ACCESS_TRACING_TARGET: &str = crate::tracing_targets::ACCESS;
+
 /// The `tracing` target of key-file events (reloads and refused files): the gateway's.
 #[cfg(feature = "gateway")]
 pub const KEY_FILE_TRACING_TARGET: &str = crate::tracing_targets::GATEWAY;

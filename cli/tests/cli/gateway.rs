@@ -28,6 +28,8 @@ struct Binary {
     child: Child,
     addr: SocketAddr,
     stderr: Arc<Mutex<String>>,
+    /// The stderr pipe when the test keeps it open without reading it.
+    undrained: Option<std::process::ChildStderr>,
     dir: PathBuf,
 }
 
@@ -71,6 +73,36 @@ impl Binary {
         issuer_keys: &[&str],
         extra: &[&str],
     ) -> Binary {
+        Binary::spawn(dir, rs_keys, upstream, issuer_keys, extra, true)
+    }
+
+    /// As `start`, with stderr a pipe that nobody reads until the process has ended.
+    fn start_undrained(world: &World, rs_keys: &[&Jwk], upstream: SocketAddr, extra: &[&str]) -> Binary {
+        let dir = temp_dir("bin");
+        let as_file = as_key_file(world, &dir);
+        let upstream = format!("http://{upstream}");
+        Binary::spawn(dir, rs_keys, &upstream, &["--issuer-jwks", &as_file], extra, false)
+    }
+
+    /// What an undrained stderr holds once the process is killed.
+    fn kill_and_read_undrained(&mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut text = String::new();
+        if let Some(mut pipe) = self.undrained.take() {
+            std::io::Read::read_to_string(&mut pipe, &mut text).unwrap();
+        }
+        text
+    }
+
+    fn spawn(
+        dir: PathBuf,
+        rs_keys: &[&Jwk],
+        upstream: &str,
+        issuer_keys: &[&str],
+        extra: &[&str],
+        drain_stderr: bool,
+    ) -> Binary {
         write_keys(&dir.join("rs.json"), rs_keys);
         let mut child = Command::new(env!("CARGO_BIN_EXE_jwe-mint"))
             .arg("gateway")
@@ -87,15 +119,20 @@ impl Binary {
             .unwrap();
         let stderr = Arc::new(Mutex::new(String::new()));
         let (mut err, log) = (child.stderr.take().unwrap(), Arc::clone(&stderr));
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = std::io::Read::read(&mut err, &mut buf) {
-                if n == 0 {
-                    break;
+        let mut undrained = None;
+        if drain_stderr {
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = std::io::Read::read(&mut err, &mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    log.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
                 }
-                log.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
+            });
+        } else {
+            undrained = Some(err);
+        }
         let mut line = String::new();
         std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let addr = line
@@ -104,7 +141,7 @@ impl Binary {
             .unwrap_or_else(|| panic!("no listening line: {line:?}, stderr: {}", stderr.lock().unwrap()))
             .parse()
             .unwrap();
-        Binary { child, addr, stderr, dir }
+        Binary { child, addr, stderr, undrained, dir }
     }
 
     fn signal(&self, name: &str) {
@@ -528,6 +565,155 @@ async fn the_gateway_serves_with_stdout_on_a_read_write_dev_null() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         assert!(status.success(), "{status:?}");
+    })
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Logging: a stderr nobody reads never stops a request; one access-log line per request.
+
+#[tokio::test]
+async fn a_stderr_pipe_nobody_reads_never_stops_a_request() {
+    bounded(async {
+        let world = World::new();
+        let (up, up_addr) = Upstream::start().await;
+        let mut gw = Binary::start_undrained(&world, &[&world.rs_key], up_addr, &["--cache", "10"]);
+        let token = world.mint();
+        // 3,000 access-log lines of 200+ bytes: far more than a pipe holds (64 KiB), and more than
+        // the log queue.
+        const REQUESTS: usize = 3000;
+        const CONNECTIONS: usize = 4;
+        let mut clients = Vec::new();
+        for c in 0..CONNECTIONS {
+            let (addr, token) = (gw.addr, token.clone());
+            clients.push(tokio::spawn(async move {
+                let mut conn = TcpStream::connect(addr).await.unwrap();
+                for i in 0..REQUESTS / CONNECTIONS {
+                    let request = get(&format!("/c{c}/r{i}"), Some(&token), "");
+                    let answer = tokio::time::timeout(Duration::from_secs(5), exchange(&mut conn, &request))
+                        .await
+                        .unwrap_or_else(|_| panic!("request {i} on connection {c} stalled"));
+                    assert_eq!(answer.status, 200, "request {i} on connection {c}");
+                }
+            }));
+        }
+        for client in clients {
+            client.await.unwrap();
+        }
+        assert_eq!(up.seen().len(), REQUESTS);
+        // Still serving, the documents it answers itself included.
+        let metadata = tokio::time::timeout(
+            Duration::from_secs(5),
+            send(gw.addr, &get("/.well-known/oauth-protected-resource", None, "")),
+        )
+        .await
+        .expect("the metadata request stalled");
+        assert_eq!(metadata.status, 200);
+        // The lines that did get through are access-log lines.
+        let log = gw.kill_and_read_undrained();
+        assert!(log.len() > 32 * 1024, "the pipe was never filled: {} bytes", log.len());
+        let first = log.lines().next().unwrap_or_default();
+        assert!(first.contains("jwe_mint::access") && first.contains("outcome=\"forwarded\""), "{first}");
+        assert!(!log.contains(&token), "the token reached the log");
+    })
+    .await;
+}
+
+/// The JSON access-log lines on `gw`'s stderr, once `count` of them have arrived.
+async fn access_lines(gw: &Binary, count: usize) -> Vec<serde_json::Value> {
+    let parse = || -> Vec<serde_json::Value> {
+        gw.stderr()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+            .filter(|v| v["target"] == "jwe_mint::access")
+            .collect()
+    };
+    eventually("the access-log lines arrive", async || parse().len() >= count).await;
+    parse()
+}
+
+#[tokio::test]
+async fn the_json_access_log_has_one_line_per_request_with_its_outcome_and_never_the_token() {
+    bounded(async {
+        let world = World::new();
+        let (_up, up_addr) = Upstream::start().await;
+        let gw = Binary::start(
+            &world,
+            &[&world.rs_key],
+            up_addr,
+            &["--log-format", "json", "--require-scope", "photos.read"],
+        );
+        let good = world.mint();
+        let unscoped = world.mint_for(RESOURCE, "admin");
+        let foreign = world.mint_for(OTHER, "photos.read");
+        let requests: [(String, u16); 6] = [
+            (get("/photos/1?size=large", Some(&good), ""), 200),
+            (get("/photos/2", None, ""), 401),
+            (get("/photos/3", Some(&foreign), ""), 401),
+            (get("/photos/4", Some(&unscoped), ""), 403),
+            (get("/photos/5?access_token=query-secret", Some(&good), ""), 400),
+            (get("/.well-known/oauth-protected-resource", None, ""), 200),
+        ];
+        for (request, status) in &requests {
+            assert_eq!(send(gw.addr, request).await.status, *status, "{request}");
+        }
+        let lines = access_lines(&gw, requests.len()).await;
+        assert_eq!(lines.len(), requests.len(), "{lines:#?}");
+        let expect = [
+            ("/photos/1", 200, "forwarded", Some("alice")),
+            ("/photos/2", 401, "no_token", None),
+            ("/photos/3", 401, "invalid_token", None),
+            ("/photos/4", 403, "insufficient_scope", Some("alice")),
+            ("/photos/5", 400, "bad_request", None),
+            ("/.well-known/oauth-protected-resource", 200, "served", None),
+        ];
+        for (line, (path, status, outcome, subject)) in lines.iter().zip(expect) {
+            assert_eq!(line["method"], "GET", "{line}");
+            assert_eq!(line["path"], path, "the query is never logged: {line}");
+            assert_eq!(line["status"], status, "{line}");
+            assert_eq!(line["outcome"], outcome, "{line}");
+            assert_eq!(line["subject"].as_str(), subject, "{line}");
+            assert_eq!(line["client_id"].as_str(), subject.map(|_| CLIENT), "{line}");
+            assert!(line["latency_us"].as_u64().is_some(), "{line}");
+            assert_eq!(line["peer"], "127.0.0.1", "{line}");
+        }
+        // The reason says why, for the operator (the client only gets `invalid_token`).
+        assert!(lines[2]["reason"].as_str().is_some_and(|r| r.contains("key")), "{}", lines[2]);
+        assert!(lines[4]["reason"].as_str().is_some_and(|r| r.contains("more than once")), "{}", lines[4]);
+        assert!(lines[0]["upstream_us"].as_u64().is_some(), "{}", lines[0]);
+        // One line per request: the per-token audit events are off.
+        let log = gw.stderr();
+        assert!(!log.contains("jwe_mint::audit"), "{log}");
+        for secret in [good.as_str(), unscoped.as_str(), foreign.as_str(), "query-secret"] {
+            assert!(!log.contains(secret), "a credential reached the log");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_unreachable_upstream_is_logged_as_upstream_error_and_the_level_filters_lines() {
+    bounded(async {
+        let world = World::new();
+        // A port nobody listens on.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let gw = Binary::start(&world, &[&world.rs_key], closed, &["--log-format", "json"]);
+        assert_eq!(send(gw.addr, &get("/x", Some(&world.mint()), "")).await.status, 502);
+        let lines = access_lines(&gw, 1).await;
+        assert_eq!(lines[0]["outcome"], "upstream_error", "{}", lines[0]);
+        assert_eq!(lines[0]["subject"], "alice", "{}", lines[0]);
+        assert!(lines[0]["reason"].as_str().is_some_and(|r| r.contains("upstream")), "{}", lines[0]);
+        drop(gw);
+
+        // `--log-level warn`: no access lines (info), the upstream failure (warn) still.
+        let gw =
+            Binary::start(&world, &[&world.rs_key], closed, &["--log-format", "json", "--log-level", "warn"]);
+        assert_eq!(send(gw.addr, &get("/x", Some(&world.mint()), "")).await.status, 502);
+        eventually("the upstream failure is logged", async || {
+            gw.stderr().contains("upstream request failed")
+        })
+        .await;
+        assert!(!gw.stderr().contains("jwe_mint::access"), "{}", gw.stderr());
     })
     .await;
 }

@@ -7,6 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::response::Response;
@@ -18,6 +19,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 
+use super::access::{Outcome, Proxied};
 use super::config::Upstream;
 use super::headers::{remove_hop_by_hop, set_identity, VIA_ENTRY};
 use crate::resource_server::AccessToken;
@@ -60,32 +62,46 @@ impl Forward {
         // Request trailers never reach the upstream (see `WithoutTrailers`), so neither does the
         // field announcing them.
         parts.headers.remove(TRAILER);
+        let note = |outcome, reason: Option<&str>, upstream_time| Proxied {
+            token: token.clone(),
+            outcome,
+            reason: reason.map(str::to_owned),
+            upstream_time,
+        };
         // (4) The identity, from the opened token only.
         if set_identity(&mut parts.headers, &token).is_err() {
-            return self.unrepresentable();
+            let reason = "the token's identity cannot be a header value";
+            return noted(self.unrepresentable(), note(Outcome::InvalidToken, Some(reason), None));
         }
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let uri = format!("{}{}{}", self.upstream.origin, self.upstream.base_path, path);
         parts.uri = match uri.parse::<Uri>() {
             Ok(u) => u,
-            Err(_) => return plain(StatusCode::BAD_REQUEST, "bad request target\n"),
+            Err(_) => {
+                let r = plain(StatusCode::BAD_REQUEST, "bad request target\n");
+                return noted(r, note(Outcome::BadRequest, Some("bad request target"), None));
+            }
         };
         parts.version = Version::HTTP_11;
         // `Host` passes through; without one (HTTP/1.0), the client sets the upstream's.
         let body = Body::new(WithoutTrailers(body));
+        let asked = Instant::now();
         match self.client.request(Request::from_parts(parts, body)).await {
             Ok(response) => {
                 let (mut parts, body) = response.into_parts();
                 remove_hop_by_hop(&mut parts.headers);
                 parts.headers.append(VIA, HeaderValue::from_static(VIA_ENTRY));
-                Response::from_parts(parts, Body::new(body))
+                let r = Response::from_parts(parts, Body::new(body));
+                noted(r, note(Outcome::Forwarded, None, Some(asked.elapsed())))
             }
             Err(e) => {
                 // The causes (refused connection, TLS alert, untrusted certificate) name no
                 // header, so no token.
+                let why = format!("upstream unavailable: {}", error_chain(&e));
                 tracing::warn!(target: GATEWAY_TRACING_TARGET, upstream = %self.upstream.origin,
                     error = %error_chain(&e), "upstream request failed");
-                plain(StatusCode::BAD_GATEWAY, "the upstream server is unavailable\n")
+                let r = plain(StatusCode::BAD_GATEWAY, "the upstream server is unavailable\n");
+                noted(r, note(Outcome::UpstreamError, Some(&why), Some(asked.elapsed())))
             }
         }
     }
@@ -149,6 +165,12 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// `response` with `note` in its extensions, for the access log and the metrics.
+fn noted(mut response: Response, note: Proxied) -> Response {
+    response.extensions_mut().insert(note);
+    response
 }
 
 /// A plain-text answer.

@@ -37,6 +37,7 @@
 //! The RFC 9728 metadata and the JWK Set at `jwks_uri` are served by the gateway itself, from the
 //! resource server's current keys.
 
+mod access;
 mod config;
 mod forward;
 mod framing;

@@ -16,6 +16,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 
+use super::access::{AccessLine, Outcome};
 use super::config::Gateway;
 use super::forward::{plain, Forward};
 use super::framing;
@@ -115,12 +116,27 @@ struct Shared {
 }
 
 impl Shared {
+    /// Answers one request and writes its access-log line.
     async fn handle(
         &self,
         req: Request<hyper::body::Incoming>,
         peer: SocketAddr,
         verdict: framing::Verdict,
     ) -> Response {
+        let line = AccessLine::start(req.method(), req.uri().path(), peer);
+        let (response, answered) = self.answer(req, peer, verdict).await;
+        line.finish(&response, answered.as_ref().map(|(o, r)| (*o, r.as_str())));
+        response
+    }
+
+    /// The response, and its outcome and reason when the gateway answered it itself (otherwise
+    /// the bearer layer's or the forwarding service's note in the response says).
+    async fn answer(
+        &self,
+        req: Request<hyper::body::Incoming>,
+        peer: SocketAddr,
+        verdict: framing::Verdict,
+    ) -> (Response, Option<(Outcome, String)>) {
         // (1) Framing (RFC 9112 §6.3), judged on the raw head by `framing::Framed` (hyper has
         // already dropped a `Content-Length` next to a `Transfer-Encoding`): answer and close;
         // the wrapper passes no byte after this head.
@@ -129,12 +145,12 @@ impl Shared {
                 "request framing refused");
             let mut r = plain(status, text);
             r.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
-            return r;
+            return (r, Some((Outcome::BadRequest, text.trim_end().to_owned())));
         }
         let (mut parts, body) = req.into_parts();
         if matches!(parts.method, Method::GET | Method::HEAD) {
             if let Some(r) = self.metadata(parts.uri.path()) {
-                return r;
+                return (r, Some((Outcome::Served, String::new())));
             }
         }
         // (2) hop-by-hop, then (3) identity: before authentication, so a `Connection` header
@@ -148,7 +164,7 @@ impl Shared {
         // `Forward` is always ready; the layer delegates to it.
         let _ = std::future::poll_fn(|cx| tower::Service::poll_ready(&mut service, cx)).await;
         match tower::Service::call(&mut service, req).await {
-            Ok(r) => r,
+            Ok(r) => (r, None),
             Err(never) => match never {},
         }
     }

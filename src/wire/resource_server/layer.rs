@@ -206,6 +206,8 @@ impl BearerLayer {
             kind,
             resource_metadata: Some(self.shared.resource_metadata.clone()),
             scope: self.scope.as_deref().map(Scope::to_string),
+            detail: None,
+            token: None,
         }
     }
 
@@ -236,11 +238,17 @@ impl BearerLayer {
         }
         // `open_async`: a token signed with an AS key this RS has not seen yet waits for the
         // source's (rate-limited, shared) refetch, so a rotated-in AS key works on its first token.
-        let token = self.shared.rs.open_async(token).await.map_err(|e| self.rejection(classify(&e)))?;
+        let token = self.shared.rs.open_async(token).await.map_err(|e| {
+            let mut rejection = self.rejection(classify(&e));
+            rejection.detail = Some(e.to_string().into());
+            rejection
+        })?;
         let req = self.check_form(req, "the access token is sent more than once").await?;
         if let Some(scope) = &self.scope {
             if !scope.iter().all(|s| token.has_scope(s)) {
-                return Err(self.rejection(RejectionKind::InsufficientScope));
+                let mut rejection = self.rejection(RejectionKind::InsufficientScope);
+                rejection.token = Some(token);
+                return Err(rejection);
             }
         }
         Ok((Some(token), req))
@@ -304,7 +312,7 @@ fn bearer_token(req: &Request<Body>) -> Result<Option<&str>, RejectionKind> {
 
 /// How a failure to open a token is answered: keys unavailable is the server's fault (503); every
 /// other reason is one `invalid_token` (RFC 6750 §3.1), so a decryption failure looks like an
-/// expired token. The audit log (`jwe_mint::audit`) has the detail.
+/// expired token. [`BearerRejection::detail`] and the audit log (`jwe_mint::audit`) have the reason.
 fn classify(e: &Error) -> RejectionKind {
     match e {
         Error::KeySource(_) => RejectionKind::KeysUnavailable,
@@ -354,21 +362,44 @@ pub enum RejectionKind {
 }
 
 /// The answer to a refused request (see [`RejectionKind`]); an axum [`IntoResponse`].
+///
+/// The response it turns into carries a copy of it in its extensions, so that a server's own
+/// access log or metrics can tell why a request was refused
+/// (`response.extensions().get::<BearerRejection>()`); nothing of it beyond the RFC 6750 answer
+/// is sent to the client.
 #[derive(Debug, Clone)]
 pub struct BearerRejection {
     kind: RejectionKind,
     resource_metadata: Option<String>,
     scope: Option<String>,
+    /// Why the token did not open: for the server's log only (the client gets one
+    /// `invalid_token`, so a decryption failure looks like an expired token).
+    detail: Option<Arc<str>>,
+    /// The token that opened but lacked a required scope.
+    token: Option<AccessToken>,
 }
 
 impl BearerRejection {
     fn bare(kind: RejectionKind) -> BearerRejection {
-        BearerRejection { kind, resource_metadata: None, scope: None }
+        BearerRejection { kind, resource_metadata: None, scope: None, detail: None, token: None }
     }
 
     /// Why.
     pub fn kind(&self) -> RejectionKind {
         self.kind
+    }
+
+    /// Why the token did not open (expired, wrong audience, did not decrypt, keys unavailable…),
+    /// for the server's own log; `None` when no token was opened. Never sent to the client, and
+    /// never the token itself.
+    pub fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
+    }
+
+    /// The token, when it opened but lacked a scope the route requires
+    /// ([`RejectionKind::InsufficientScope`]): who was refused.
+    pub fn access_token(&self) -> Option<&AccessToken> {
+        self.token.as_ref()
     }
 
     /// The HTTP status.
@@ -436,6 +467,7 @@ impl fmt::Display for BearerRejection {
 impl std::error::Error for BearerRejection {}
 
 impl IntoResponse for BearerRejection {
+    /// The RFC 6750 answer, with a copy of `self` in the response's extensions.
     fn into_response(self) -> Response {
         let mut response = match self.error() {
             Some((code, description)) => {
@@ -451,6 +483,7 @@ impl IntoResponse for BearerRejection {
         if let Some(value) = self.challenge().and_then(|c| HeaderValue::from_str(&c).ok()) {
             response.headers_mut().insert(WWW_AUTHENTICATE, value);
         }
+        response.extensions_mut().insert(self);
         response
     }
 }
