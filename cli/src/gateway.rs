@@ -55,6 +55,10 @@ pub(crate) struct Args {
     wire: WireArgs,
     #[command(flatten)]
     log: crate::logging::LogArgs,
+    /// Serve metrics (/metrics, Prometheus text format) and health (/healthz, /readyz) on this
+    /// address, apart from --listen; bind it where only the monitoring system reaches it
+    #[arg(long, value_name = "ADDR:PORT")]
+    metrics_listen: Option<String>,
     /// A scope every request needs (repeatable: all are needed)
     #[arg(long, value_name = "S")]
     require_scope: Vec<String>,
@@ -80,11 +84,17 @@ pub(crate) fn run(_args: Args) -> Result<(), CliError> {
 #[cfg(feature = "network")]
 pub(crate) fn run(args: Args) -> Result<(), CliError> {
     let listen = resolve_listen(&args.listen)?;
+    let metrics_listen = args.metrics_listen.as_deref().map(resolve_listen).transpose()?;
+    if metrics_listen.is_some_and(|m| m == listen && m.port() != 0) {
+        return Err(usage(
+            "--metrics-listen must differ from --listen: metrics never share the proxied port",
+        ));
+    }
     let key_file = Arc::new(
         KeyFile::open(&args.key)
             .map_err(|e| CliError::Failed(format!("--key {}: {e}", args.key.display())))?,
     );
-    let _logging = crate::logging::init(&args.log)?;
+    let logging = crate::logging::init(&args.log)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -116,10 +126,22 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         if args.forward_token {
             gateway = gateway.forward_token().map_err(|e| usage(format!("--forward-token: {e}")))?;
         }
+        gateway = gateway.log_lines_dropped(logging.dropped_counter());
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| CliError::Failed(format!("--listen {listen}: {e}")))?;
         let local = listener.local_addr().map_err(|e| CliError::Failed(format!("--listen {listen}: {e}")))?;
+        let mut banner = format!("jwe-mint gateway: listening on http://{local}\n");
+        if let Some(addr) = metrics_listen {
+            let metrics = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| CliError::Failed(format!("--metrics-listen {addr}: {e}")))?;
+            let local = metrics.local_addr().map_err(|e| CliError::Failed(format!("--metrics-listen {addr}: {e}")))?;
+            banner.push_str(&format!("jwe-mint gateway: metrics on http://{local}/metrics\n"));
+            let gateway = gateway.clone();
+            // Ends with the runtime, when the gateway has shut down.
+            tokio::spawn(async move { gateway.serve_metrics(metrics, std::future::pending()).await });
+        }
         let _watch = (args.key_poll_ms > 0).then(|| key_file.watch(Duration::from_millis(args.key_poll_ms)));
         let mut hangup = signal(tokio::signal::unix::SignalKind::hangup())?;
         let reload = Arc::clone(&key_file);
@@ -132,7 +154,7 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
         });
         let mut terminate = signal(tokio::signal::unix::SignalKind::terminate())?;
         let mut interrupt = signal(tokio::signal::unix::SignalKind::interrupt())?;
-        crate::common::write_report(format!("jwe-mint gateway: listening on http://{local}\n").as_bytes());
+        crate::common::write_report(banner.as_bytes());
         let shutdown = async move {
             tokio::select! {
                 _ = terminate.recv() => {}

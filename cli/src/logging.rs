@@ -81,6 +81,12 @@ impl Logging {
     pub(crate) fn dropped_lines(&self) -> usize {
         self.dropped.dropped_lines()
     }
+
+    /// The same count, readable from anywhere (the metrics).
+    pub(crate) fn dropped_counter(&self) -> impl Fn() -> u64 + Send + Sync + 'static {
+        let dropped = self.dropped.clone();
+        move || u64::try_from(dropped.dropped_lines()).unwrap_or(u64::MAX)
+    }
 }
 
 #[cfg(feature = "network")]

@@ -13,7 +13,7 @@ mod thumbprint;
 pub use crate::crypto::keys::MIN_RSA_BITS;
 pub use params::{KeyOperation, PublicKeyUse};
 pub use set::{JwkSet, SkipReason, SkippedKey};
-pub use source::{JwkSource, KeySourceError, KeysFuture, StaticJwkSource};
+pub use source::{Freshness, JwkSource, KeySourceError, KeysFuture, StaticJwkSource};
 
 use std::fmt;
 use std::sync::Arc;

@@ -7,6 +7,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::JwkSet;
 
@@ -40,6 +41,31 @@ pub trait JwkSource: Send + Sync + fmt::Debug {
 
     /// Where the keys come from, for errors and logs (a URL or a file name, without credentials).
     fn location(&self) -> &str;
+
+    /// How the source keeps its keys fresh, for metrics and health checks (no I/O); `None` for a
+    /// source that does not refresh. The default is `None`.
+    fn freshness(&self) -> Option<Freshness> {
+        None
+    }
+}
+
+/// How a refreshing [`JwkSource`] is doing ([`JwkSource::freshness`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Freshness {
+    /// How long ago the keys in use were fetched or read.
+    pub age: Duration,
+    /// Refreshes that succeeded, the first load included.
+    pub refreshes: u64,
+    /// Refreshes that failed (the keys in use stayed).
+    pub failures: u64,
+}
+
+impl Freshness {
+    /// The keys in use are `age` old; `refreshes` succeeded and `failures` failed so far.
+    pub fn new(age: Duration, refreshes: u64, failures: u64) -> Freshness {
+        Freshness { age, refreshes, failures }
+    }
 }
 
 /// A key set that never changes, as a [`JwkSource`] (keys from a file or from code).

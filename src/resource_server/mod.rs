@@ -7,11 +7,11 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::error::{Error, LimitExceeded, Result, TokenRejection};
+use crate::error::{Error, KeySourceError, LimitExceeded, Result, TokenRejection};
 use crate::json;
 use crate::jwa::KeyManagementAlg;
 use crate::jwe::{self, DecryptPolicy};
-use crate::jwk::{Jwk, JwkSet, JwkSource, PublicKeyUse};
+use crate::jwk::{Freshness, Jwk, JwkSet, JwkSource, PublicKeyUse};
 use crate::jws;
 use crate::token::{self, AccessTokenClaims, ResourceIndicator};
 use crate::token_cache::TokenCache;
@@ -78,7 +78,7 @@ impl AccessToken {
 }
 
 /// What a resource server's token cache holds and has served ([`ResourceServer::cache_stats`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub struct CacheStats {
     /// Tokens held now (only tokens that opened; never past their `exp` when served).
@@ -146,6 +146,13 @@ impl Keys {
             Keys::Live(source) => Ok(source.keys()?),
         }
     }
+
+    fn freshness(&self) -> Option<Freshness> {
+        match self {
+            Keys::Fixed(_) => None,
+            Keys::Live(source) => source.freshness(),
+        }
+    }
 }
 
 /// The key sets one open used: a cached token is served only while both are still the ones in
@@ -209,6 +216,26 @@ impl ResourceServer {
         let keys = self.keys.snapshot()?;
         let published = keys.iter().filter(|k| k.key_use() != Some(&PublicKeyUse::Signature));
         Ok(JwkSet::new(published.map(published_key).collect::<Result<Vec<_>>>()?))
+    }
+
+    /// Whether tokens can be opened now, for a readiness check (no I/O): this RS's decryption
+    /// keys are loaded and not empty, and the authorization server's keys are loaded and, from a
+    /// refreshing source, within their staleness cap. The error says which is missing.
+    pub fn ready(&self) -> Result<()> {
+        if self.keys.snapshot()?.keys().is_empty() {
+            return Err(Error::KeySource(KeySourceError::NoUsableKey {
+                location: "the resource server's decryption keys".into(),
+                reason: "the set is empty".into(),
+            }));
+        }
+        self.issuer_keys.snapshot()?;
+        Ok(())
+    }
+
+    /// How the live key sources keep their keys fresh (decryption keys, then the authorization
+    /// server's), each `None` when fixed or not refreshing ([`JwkSource::freshness`]).
+    pub fn key_freshness(&self) -> (Option<Freshness>, Option<Freshness>) {
+        (self.keys.freshness(), self.issuer_keys.freshness())
     }
 
     /// Opens `token`: size check, decrypt with this RS's key, verify the AS signature, validate

@@ -8,7 +8,7 @@ use crate::servers;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use jwe_mint::jwk::Jwk;
+use jwe_mint::jwk::{Jwk, JwkSource};
 use jwe_mint::wire::{KeySetConfig, RemoteJwkSet, WireError};
 use servers::{bounded, key, public_set, Pki, Reply, TestServer};
 
@@ -282,6 +282,14 @@ async fn a_down_server_leaves_the_cached_set_serving_up_to_the_cap_then_fails_cl
         let status = keys.status();
         assert!(matches!(status.last_error, Some(WireError::Connect { .. })), "{:?}", status.last_error);
         assert!(status.fetch_attempts >= 3, "the refresh retries ({} attempts)", status.fetch_attempts);
+        // As metrics see it: one good fetch (startup), failures since, keys as old as the wait.
+        let fresh = JwkSource::freshness(&keys).unwrap();
+        assert_eq!(fresh.refreshes, 1);
+        assert!(
+            fresh.failures >= 2 && fresh.failures + fresh.refreshes <= status.fetch_attempts,
+            "{fresh:?}"
+        );
+        assert!(fresh.age >= Duration::from_millis(1600), "{fresh:?}");
         assert!(keys.refresh().await.is_err());
         assert!(keys.find(a.kid().unwrap()).await.unwrap().is_some());
 
@@ -309,6 +317,9 @@ async fn a_down_server_leaves_the_cached_set_serving_up_to_the_cap_then_fails_cl
         }
         assert!(back.requests() >= 1);
         assert!(keys.status().last_error.is_none());
+        let fresh = JwkSource::freshness(&keys).unwrap();
+        assert!(fresh.refreshes >= 2, "{fresh:?}");
+        assert!(fresh.age < Duration::from_secs(1), "{fresh:?}");
     })
     .await
 }

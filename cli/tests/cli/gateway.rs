@@ -30,6 +30,8 @@ struct Binary {
     stderr: Arc<Mutex<String>>,
     /// The stderr pipe when the test keeps it open without reading it.
     undrained: Option<std::process::ChildStderr>,
+    /// The metrics listener's address, with `--metrics-listen`.
+    metrics: Option<SocketAddr>,
     dir: PathBuf,
 }
 
@@ -134,14 +136,25 @@ impl Binary {
             undrained = Some(err);
         }
         let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        stdout.read_line(&mut line).unwrap();
+        let mut metrics = None;
+        if extra.contains(&"--metrics-listen") {
+            let mut line = String::new();
+            stdout.read_line(&mut line).unwrap();
+            let at = line
+                .trim()
+                .strip_prefix("jwe-mint gateway: metrics on http://")
+                .unwrap_or_else(|| panic!("{line:?}"));
+            metrics = Some(at.strip_suffix("/metrics").unwrap().parse().unwrap());
+        }
         let addr = line
             .trim()
             .strip_prefix("jwe-mint gateway: listening on http://")
             .unwrap_or_else(|| panic!("no listening line: {line:?}, stderr: {}", stderr.lock().unwrap()))
             .parse()
             .unwrap();
-        Binary { child, addr, stderr, undrained, dir }
+        Binary { child, addr, stderr, undrained, metrics, dir }
     }
 
     fn signal(&self, name: &str) {
@@ -716,4 +729,117 @@ async fn an_unreachable_upstream_is_logged_as_upstream_error_and_the_level_filte
         assert!(!gw.stderr().contains("jwe_mint::access"), "{}", gw.stderr());
     })
     .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metrics and health, on their own listener.
+
+/// `GET path` on the metrics listener: status and body.
+async fn scrape(gw: &Binary, path: &str) -> (u16, String) {
+    let answer = send(gw.metrics.unwrap(), &format!("GET {path} HTTP/1.1\r\nHost: metrics\r\n\r\n")).await;
+    (answer.status, String::from_utf8(answer.body).unwrap())
+}
+
+/// The value of the sample named exactly `series` (name and labels) in a Prometheus text page.
+fn sample(page: &str, series: &str) -> Option<f64> {
+    page.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[tokio::test]
+async fn the_metrics_count_exactly_what_was_sent_and_promtool_accepts_them() {
+    bounded(async {
+        let world = World::new();
+        let (_up, up_addr) = Upstream::start().await;
+        let gw = Binary::start(
+            &world,
+            &[&world.rs_key],
+            up_addr,
+            &["--metrics-listen", "127.0.0.1:0", "--require-scope", "photos.read"],
+        );
+        assert_ne!(gw.metrics.unwrap().port(), gw.addr.port());
+        let (good, unscoped, foreign) =
+            (world.mint(), world.mint_for(RESOURCE, "admin"), world.mint_for(OTHER, "photos.read"));
+        let sent: Vec<(String, u16)> = vec![
+            (get("/a", Some(&good), ""), 200),
+            (get("/b", Some(&good), ""), 200),
+            (get("/c", Some(&good), ""), 200),
+            (get("/d", None, ""), 401),
+            (get("/e", None, ""), 401),
+            (get("/f", Some(&foreign), ""), 401),
+            (get("/g", Some(&unscoped), ""), 403),
+            (get("/h?access_token=x", Some(&good), ""), 400),
+            (get("/.well-known/oauth-protected-resource", None, ""), 200),
+        ];
+        for (request, status) in &sent {
+            assert_eq!(send(gw.addr, request).await.status, *status, "{request}");
+        }
+        // The metrics are not on the proxied port.
+        assert_eq!(send(gw.addr, &get("/metrics", None, "")).await.status, 401);
+        let (status, page) = scrape(&gw, "/metrics").await;
+        assert_eq!(status, 200);
+        let expected = [
+            ("forwarded", 3.0),
+            ("no_token", 3.0),
+            ("invalid_token", 1.0),
+            ("insufficient_scope", 1.0),
+            ("bad_request", 1.0),
+            ("served", 1.0),
+        ];
+        for (outcome, n) in expected {
+            let series = format!("jwe_mint_gateway_requests_total{{outcome=\"{outcome}\"}}");
+            assert_eq!(sample(&page, &series), Some(n), "{series} in\n{page}");
+        }
+        let count = |part: &str| {
+            sample(&page, &format!("jwe_mint_gateway_request_duration_seconds_count{{part=\"{part}\"}}"))
+        };
+        assert_eq!((count("gateway"), count("upstream")), (Some(10.0), Some(3.0)), "{page}");
+        // The first good token and each other token that was opened took the full path.
+        assert_eq!(sample(&page, "jwe_mint_token_cache_hits_total"), Some(2.0), "{page}");
+        assert_eq!(sample(&page, "jwe_mint_token_cache_misses_total"), Some(3.0), "{page}");
+        assert_eq!(sample(&page, "jwe_mint_log_lines_dropped_total"), Some(0.0), "{page}");
+        let connections = async || {
+            let page = scrape(&gw, "/metrics").await.1;
+            sample(&page, "jwe_mint_gateway_connections") == Some(0.0)
+        };
+        eventually("closed connections are no longer counted", connections).await;
+        let mut conn = TcpStream::connect(gw.addr).await.unwrap();
+        assert_eq!(exchange(&mut conn, &get("/i", Some(&good), "")).await.status, 200);
+        let page = scrape(&gw, "/metrics").await.1;
+        assert_eq!(sample(&page, "jwe_mint_gateway_connections"), Some(1.0), "{page}");
+        drop(conn);
+
+        let mut promtool = Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("promtool (the prometheus package) is needed to check the metrics format");
+        std::io::Write::write_all(&mut promtool.stdin.take().unwrap(), page.as_bytes()).unwrap();
+        let checked = promtool.wait_with_output().unwrap();
+        assert!(
+            checked.status.success(),
+            "promtool: {}{}",
+            String::from_utf8_lossy(&checked.stdout),
+            String::from_utf8_lossy(&checked.stderr)
+        );
+
+        assert_eq!(scrape(&gw, "/healthz").await, (200, "ok\n".into()));
+        assert_eq!(scrape(&gw, "/readyz").await, (200, "ready\n".into()));
+        assert_eq!(scrape(&gw, "/nothing").await.0, 404);
+        assert!(!gw.stderr().contains(&good), "a token reached the log");
+    })
+    .await;
+}
+
+#[test]
+fn the_metrics_listener_never_shares_the_proxied_port() {
+    let out = Command::new(env!("CARGO_BIN_EXE_jwe-mint"))
+        .args(["gateway", "--listen", "127.0.0.1:18999", "--metrics-listen", "127.0.0.1:18999"])
+        .args(["--upstream", "http://127.0.0.1:1", "--resource", RESOURCE, "--key", "/nonexistent"])
+        .args(["--issuer", ISSUER, "--issuer-jwks", "/nonexistent"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--metrics-listen"));
 }

@@ -80,7 +80,12 @@ impl AccessLine {
     /// Writes the line for `response` with `outcome` and `reason` when the gateway itself
     /// answered (served documents, refused framing); otherwise they are read from what the
     /// bearer layer or the forwarding service put in the response's extensions.
-    pub(super) fn finish(self, response: &Response, answered: Option<(Outcome, &str)>) {
+    /// Returns the outcome, the whole time and the upstream's part, for the metrics.
+    pub(super) fn finish(
+        self,
+        response: &Response,
+        answered: Option<(Outcome, &str)>,
+    ) -> (Outcome, Duration, Option<Duration>) {
         let (outcome, reason, token) = classify(response, answered);
         let latency = self.start.elapsed();
         let upstream = response.extensions().get::<Proxied>().and_then(|p| p.upstream_time);
@@ -91,7 +96,7 @@ impl AccessLine {
             path = self.path.as_str(),
             status = response.status().as_u16(),
             outcome = outcome.as_str(),
-            reason,
+            reason = (!reason.is_empty()).then_some(reason),
             subject = token.map(AccessToken::subject),
             client_id = token.map(AccessToken::client_id),
             peer = %self.peer.ip().to_canonical(),
@@ -99,6 +104,7 @@ impl AccessLine {
             upstream_us = upstream.map(micros),
             "request",
         );
+        (outcome, latency, upstream)
     }
 }
 

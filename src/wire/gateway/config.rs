@@ -13,6 +13,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, RootCertStore};
 use rustls_platform_verifier::BuilderVerifierExt as _;
 
+use super::metrics::{ExternalCounter, Metrics};
 use crate::resource_server::ResourceServer;
 use crate::wire::resource_server::{BearerLayer, MetadataRouter};
 use crate::wire::transport::ConfigError;
@@ -37,10 +38,14 @@ const UPSTREAM_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// gateway.serve(listener, async { let _ = tokio::signal::ctrl_c().await; }).await?;
 /// # Ok(()) }
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Gateway {
     pub(super) layer: BearerLayer,
-    rs: Arc<ResourceServer>,
+    pub(super) rs: Arc<ResourceServer>,
+    /// Shared by every clone, so the metrics listener sees what the serve loop records.
+    pub(super) metrics: Arc<Metrics>,
+    /// The caller's count of dropped log lines, exported with the metrics.
+    pub(super) log_drops: Option<ExternalCounter>,
     pub(super) upstream: Upstream,
     pub(super) forward_token: bool,
     jwks_uri: String,
@@ -84,6 +89,8 @@ impl Gateway {
             jwks_uri,
             grace: DEFAULT_SHUTDOWN_GRACE,
             upstream_roots: None,
+            metrics: Arc::default(),
+            log_drops: None,
         };
         gateway.metadata()?;
         Ok(gateway)
@@ -197,6 +204,13 @@ impl Gateway {
         self
     }
 
+    /// Exports `dropped()` (the log lines the caller's log writer dropped because it did not keep
+    /// up) as `jwe_mint_log_lines_dropped_total` with the metrics ([`Gateway::serve_metrics`]).
+    pub fn log_lines_dropped(mut self, dropped: impl Fn() -> u64 + Send + Sync + 'static) -> Gateway {
+        self.log_drops = Some(Arc::new(dropped));
+        self
+    }
+
     /// The URL the JWK Set is published at.
     pub fn jwks_uri(&self) -> &str {
         &self.jwks_uri
@@ -210,6 +224,20 @@ impl Gateway {
             .authorization_server(self.rs.issuer())?
             // The scopes it requires are the ones it publishes.
             .scopes_supported(self.layer.required_scopes())
+    }
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("layer", &self.layer)
+            .field("upstream", &self.upstream)
+            .field("forward_token", &self.forward_token)
+            .field("jwks_uri", &self.jwks_uri)
+            .field("grace", &self.grace)
+            .field("upstream_ca", &self.upstream_roots.as_ref().map(|r| r.len()))
+            .field("metrics", &self.metrics)
+            .finish_non_exhaustive()
     }
 }
 

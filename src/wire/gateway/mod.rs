@@ -42,6 +42,7 @@ mod config;
 mod forward;
 mod framing;
 mod headers;
+mod metrics;
 mod serve;
 
 pub use config::{Gateway, DEFAULT_SHUTDOWN_GRACE};

@@ -68,6 +68,7 @@ impl Gateway {
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
                         let _ = stream.set_nodelay(true);
+                        let open = shared.gateway.metrics.connection();
                         let shared = Arc::clone(&shared);
                         let verdicts = framing::Verdicts::default();
                         let io = framing::Framed::new(stream, verdicts.clone());
@@ -83,6 +84,7 @@ impl Gateway {
                             if let Err(e) = conn.await {
                                 tracing::debug!(target: GATEWAY_TRACING_TARGET, %peer, error = %e, "connection ended");
                             }
+                            drop(open);
                         });
                     }
                     Err(e) => {
@@ -125,7 +127,9 @@ impl Shared {
     ) -> Response {
         let line = AccessLine::start(req.method(), req.uri().path(), peer);
         let (response, answered) = self.answer(req, peer, verdict).await;
-        line.finish(&response, answered.as_ref().map(|(o, r)| (*o, r.as_str())));
+        let (outcome, total, upstream) =
+            line.finish(&response, answered.as_ref().map(|(o, r)| (*o, r.as_str())));
+        self.gateway.metrics.request(outcome, total, upstream);
         response
     }
 

@@ -11,7 +11,7 @@ use http_cache_semantics::{CacheOptions, CachePolicy};
 use tokio::sync::watch;
 use url::Url;
 
-use crate::jwk::{Jwk, JwkSet, JwkSource, KeySourceError, KeysFuture, PublicKeyUse};
+use crate::jwk::{Freshness, Jwk, JwkSet, JwkSource, KeySourceError, KeysFuture, PublicKeyUse};
 use crate::wire::tracing_targets::TRACING_TARGET;
 use crate::wire::transport::{require_ok, Fetcher, WireError, DEFAULT_MAX_BODY};
 
@@ -176,6 +176,9 @@ struct Control {
     next_refresh: Instant,
     last_error: Option<WireError>,
     fetch_attempts: u64,
+    /// Fetches that stored a set (the startup fetch included) and fetches that failed.
+    fetch_successes: u64,
+    fetch_failures: u64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -244,6 +247,8 @@ impl RemoteJwkSet {
                 next_refresh: refresh_time(now, lifetime),
                 last_error: None,
                 fetch_attempts: 1,
+                fetch_successes: 1,
+                fetch_failures: 0,
             }),
             current: ArcSwap::from_pointee(Current { set: Arc::new(set), fetched_at: now, lifetime }),
             url,
@@ -340,6 +345,12 @@ impl JwkSource for RemoteJwkSet {
     fn location(&self) -> &str {
         self.inner.url.as_str()
     }
+
+    fn freshness(&self) -> Option<Freshness> {
+        let age = self.inner.current.load().fetched_at.elapsed();
+        let control = lock(&self.inner.control);
+        Some(Freshness::new(age, control.fetch_successes, control.fetch_failures))
+    }
 }
 
 /// A wire failure as the key-source error the layers below the wire understand, the
@@ -423,6 +434,7 @@ impl Inner {
                 self.current.store(Arc::new(Current { set: Arc::clone(&set), fetched_at: now, lifetime }));
                 control.next_refresh = refresh_time(now, lifetime);
                 control.last_error = None;
+                control.fetch_successes += 1;
                 drop(control);
                 self.stale_reported.store(false, Ordering::Relaxed);
                 tracing::info!(target: TRACING_TARGET, url = %self.url, reason = reason.as_str(),
@@ -432,6 +444,7 @@ impl Inner {
             Err(e) => {
                 control.next_refresh = later(now, self.retry_interval()).unwrap_or(now);
                 control.last_error = Some(e.clone());
+                control.fetch_failures += 1;
                 drop(control);
                 tracing::warn!(target: TRACING_TARGET, url = %self.url, reason = reason.as_str(), error = %e,
                     "JWK Set refresh failed; the last good set keeps serving");
