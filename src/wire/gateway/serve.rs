@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use super::config::Gateway;
 use super::forward::{plain, Forward};
 use super::framing;
-use super::headers::{remove_hop_by_hop, remove_spoofed_identity, set_forwarded, VIA_ENTRY};
+use super::headers::{check_request, remove_hop_by_hop, remove_spoofed_identity, set_forwarded, VIA_ENTRY};
 use crate::wire::resource_server::{BearerService, DEFAULT_MAX_AGE};
 use crate::wire::tracing_targets::GATEWAY_TRACING_TARGET;
 
@@ -132,12 +132,18 @@ impl Shared {
             return r;
         }
         let (mut parts, body) = req.into_parts();
+        // (2) The request target, `Host` and `Connection` as the client sent them (RFC 9112
+        // §3.2), before anything is removed or answered.
+        if let Err(early) = check_request(&mut parts) {
+            tracing::debug!(target: GATEWAY_TRACING_TARGET, %peer, answer = ?early, "request answered by the gateway");
+            return early.response();
+        }
         if matches!(parts.method, Method::GET | Method::HEAD) {
             if let Some(r) = self.metadata(parts.uri.path()) {
                 return r;
             }
         }
-        // (2) hop-by-hop, then (3) identity: before authentication, so a `Connection` header
+        // (3) hop-by-hop, then (4) identity: before authentication, so a `Connection` header
         // cannot name the identity headers added after it.
         remove_hop_by_hop(&mut parts.headers);
         remove_spoofed_identity(&mut parts.headers);
