@@ -1,5 +1,5 @@
 //! Forwarding to the upstream: the inner service behind the bearer layer, which sets the identity
-//! headers of the opened token (rule 4) and streams the request to the upstream and its response
+//! headers of the opened token (rule 5) and streams the request to the upstream and its response
 //! back; an upstream that cannot be reached is 502.
 
 use std::convert::Infallible;
@@ -21,7 +21,7 @@ use hyper_util::client::legacy::Client;
 
 use super::access::{Outcome, Proxied};
 use super::config::Upstream;
-use super::headers::{remove_hop_by_hop, set_identity, VIA_ENTRY};
+use super::headers::{response_headers, set_identity, ResponseTrailers, VIA_ENTRY};
 use crate::resource_server::AccessToken;
 use crate::wire::tracing_targets::GATEWAY_TRACING_TARGET;
 
@@ -68,7 +68,7 @@ impl Forward {
             reason: reason.map(str::to_owned),
             upstream_time,
         };
-        // (4) The identity, from the opened token only.
+        // (5) The identity, from the opened token only.
         if set_identity(&mut parts.headers, &token).is_err() {
             let reason = "the token's identity cannot be a header value";
             return noted(self.unrepresentable(), note(Outcome::InvalidToken, Some(reason), None));
@@ -89,9 +89,9 @@ impl Forward {
         match self.client.request(Request::from_parts(parts, body)).await {
             Ok(response) => {
                 let (mut parts, body) = response.into_parts();
-                remove_hop_by_hop(&mut parts.headers);
+                let trailers = response_headers(&mut parts.headers);
                 parts.headers.append(VIA, HeaderValue::from_static(VIA_ENTRY));
-                let r = Response::from_parts(parts, Body::new(body));
+                let r = Response::from_parts(parts, Body::new(CleanTrailers { body, trailers }));
                 noted(r, note(Outcome::Forwarded, None, Some(asked.elapsed())))
             }
             Err(e) => {
@@ -152,6 +152,48 @@ where
 
     fn size_hint(&self) -> SizeHint {
         self.0.size_hint()
+    }
+}
+
+/// A response body whose trailer section loses what must not reach the client (hop-by-hop
+/// fields, RFC 9110 §7.6.1, and fields no trailer may carry, §6.5.1): a client or a proxy in front
+/// that merges trailers into the header section would otherwise take an upstream's
+/// `Connection: close` or `Set-Cookie` from there. The data frames pass unchanged.
+struct CleanTrailers<B> {
+    body: B,
+    trailers: ResponseTrailers,
+}
+
+impl<B> hyper::body::Body for CleanTrailers<B>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        let this = self.get_mut();
+        match std::task::ready!(Pin::new(&mut this.body).poll_frame(cx)) {
+            Some(Ok(frame)) => match frame.into_trailers() {
+                Ok(mut fields) => {
+                    this.trailers.clean(&mut fields);
+                    Poll::Ready(Some(Ok(Frame::trailers(fields))))
+                }
+                Err(data) => Poll::Ready(Some(Ok(data))),
+            },
+            other => Poll::Ready(other),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }
 

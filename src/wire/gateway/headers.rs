@@ -1,13 +1,23 @@
-//! The gateway's header rules (2) to (4): hop-by-hop fields removed (RFC 9110 §7.6.1), the
-//! identity headers a client sent removed however spelled and the forwarding headers replaced by
-//! the gateway's own (RFC 7239), `Via` appended (RFC 9110 §7.6.3), and the identity headers set
-//! from the opened token.
+//! The gateway's header rules (2) to (5): the request target and `Host` checked (RFC 9112 §3.2),
+//! hop-by-hop fields removed (RFC 9110 §7.6.1) from requests and from responses, their trailer
+//! sections included, the identity headers a client sent removed however spelled and the
+//! forwarding headers replaced by the gateway's own (RFC 7239), `Via` appended (RFC 9110 §7.6.3),
+//! and the identity headers set from the opened token.
 
 use std::net::{IpAddr, SocketAddr};
 
+use axum::body::Body;
+use axum::response::Response;
 use base64::Engine as _;
-use http::header::{HeaderName, CONNECTION, FORWARDED, HOST, TE, TRANSFER_ENCODING, UPGRADE};
-use http::{HeaderMap, HeaderValue};
+use http::header::{
+    HeaderName, ALLOW as ALLOW_HEADER, AUTHORIZATION, CACHE_CONTROL, CONNECTION, CONTENT_ENCODING,
+    CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, COOKIE, EXPIRES, FORWARDED, HOST, LOCATION, MAX_FORWARDS,
+    PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, SET_COOKIE, TE, TRAILER, TRANSFER_ENCODING, UPGRADE, VARY,
+    WWW_AUTHENTICATE,
+};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Version};
+
+use super::forward::plain;
 
 use crate::resource_server::AccessToken;
 
@@ -20,15 +30,20 @@ const X_AUTH_CLIENT_ID: &str = "x-auth-client-id";
 const X_AUTH_SCOPE: &str = "x-auth-scope";
 const X_AUTH_CLAIMS: &str = "x-auth-claims";
 
-/// RFC 9110 §7.6.1: the fields `Connection` names, and the hop-by-hop fields themselves.
-pub(super) fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
+/// The field names a `Connection` header section lists (RFC 9110 §7.6.1), those that are valid
+/// names.
+fn connection_options(headers: &HeaderMap) -> Vec<HeaderName> {
+    headers
         .get_all(CONNECTION)
         .iter()
         .flat_map(|v| v.as_bytes().split(|&b| b == b','))
         .filter_map(|name| HeaderName::from_bytes(name.trim_ascii()).ok())
-        .collect();
-    for name in named {
+        .collect()
+}
+
+/// RFC 9110 §7.6.1: the fields `Connection` names, and the hop-by-hop fields themselves.
+pub(super) fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    for name in connection_options(headers) {
         headers.remove(name);
     }
     for name in [CONNECTION, TE, TRANSFER_ENCODING, UPGRADE] {
@@ -38,25 +53,173 @@ pub(super) fn remove_hop_by_hop(headers: &mut HeaderMap) {
     headers.remove("proxy-connection");
 }
 
-/// Whether `name` starts with `prefix` (lowercase, `-` separated), however spelled:
-/// case-insensitive (the `http` crate lowercases names anyway) and with `_` read as `-`, as
-/// CGI-style backends fold them (CVE-2025-64484).
-fn starts_with_folded(name: &HeaderName, prefix: &[u8]) -> bool {
-    let name = name.as_str().as_bytes();
-    name.len() >= prefix.len()
-        && name.iter().zip(prefix).all(|(&a, &b)| a.to_ascii_lowercase() == b || (a == b'_' && b == b'-'))
+/// The fields the gateway's own checks read before the hop-by-hop fields go: `Host` (routing and
+/// the forwarding fields), `Authorization` and `Content-Type` (the one-token rule of RFC 6750
+/// §2), `Content-Length` (framing). RFC 9110 §7.6.1: a field meant for every recipient is never a
+/// connection option, so a request whose `Connection` names one is refused instead of letting
+/// the removal hide the field from those checks.
+const NEVER_CONNECTION_OPTIONS: [HeaderName; 4] = [HOST, AUTHORIZATION, CONTENT_TYPE, CONTENT_LENGTH];
+
+/// The methods the gateway forwards, for `Allow` (RFC 9110 §10.2.1).
+const ALLOW: &str = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS";
+
+/// A request the gateway answers itself (rule 2), before the header rules (3) to (5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Early {
+    /// 400 with this text; the connection closes.
+    BadRequest(&'static str),
+    /// `CONNECT`: the gateway opens no tunnels (405 with `Allow`; the connection closes, since
+    /// a client may already be sending the tunnel's bytes).
+    Connect,
+    /// `OPTIONS *` asks about the server, not a resource (RFC 9110 §9.3.7): 200 with `Allow`.
+    OptionsAsterisk,
+}
+
+impl Early {
+    /// The answer.
+    pub(super) fn response(self) -> Response {
+        let mut r = match self {
+            Early::BadRequest(text) => plain(StatusCode::BAD_REQUEST, text),
+            Early::Connect => plain(StatusCode::METHOD_NOT_ALLOWED, "CONNECT is not supported\n"),
+            Early::OptionsAsterisk => Response::new(Body::empty()),
+        };
+        if matches!(self, Early::Connect | Early::OptionsAsterisk) {
+            r.headers_mut().insert(ALLOW_HEADER, HeaderValue::from_static(ALLOW));
+        }
+        if matches!(self, Early::BadRequest(_) | Early::Connect) {
+            r.headers_mut().insert(CONNECTION, HeaderValue::from_static("close"));
+        }
+        r
+    }
+}
+
+/// Rule (2), on the request as the client sent it: the request target and `Host` (RFC 9112
+/// §3.2), `CONNECT` and `OPTIONS *`, and a `Connection` field naming a field the gateway reads.
+/// An absolute-form target's authority replaces `Host` (RFC 9112 §3.2.2).
+pub(super) fn check_request(parts: &mut http::request::Parts) -> Result<(), Early> {
+    // RFC 9112 §3.2: more than one Host, an invalid one, or none in HTTP/1.1 is 400.
+    let mut hosts = parts.headers.get_all(HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (_, Some(_)) => return Err(Early::BadRequest("more than one Host\n")),
+        (Some(host), None) if !is_authority(host.as_bytes()) => {
+            return Err(Early::BadRequest("invalid Host\n"));
+        }
+        (None, None) if parts.version >= Version::HTTP_11 => {
+            return Err(Early::BadRequest("no Host\n"));
+        }
+        _ => {}
+    }
+    if parts.method == Method::CONNECT {
+        return Err(Early::Connect);
+    }
+    let uri = &parts.uri;
+    if uri.scheme().is_some() {
+        // Absolute form (RFC 9112 §3.2.2): the target's authority is the host, whatever `Host`
+        // said; only http(s) targets, without user information (RFC 9110 §4.2.4).
+        let http = uri
+            .scheme_str()
+            .is_some_and(|s| s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https"));
+        let authority = uri.authority().map(|a| a.as_str()).filter(|a| is_authority(a.as_bytes()));
+        let Some(authority) = authority.filter(|_| http) else {
+            return Err(Early::BadRequest("invalid request target\n"));
+        };
+        let Ok(host) = HeaderValue::from_str(authority) else {
+            return Err(Early::BadRequest("invalid request target\n"));
+        };
+        parts.headers.insert(HOST, host);
+    } else if uri.authority().is_some() {
+        // Authority form is for CONNECT only (RFC 9112 §3.2.3).
+        return Err(Early::BadRequest("invalid request target\n"));
+    } else if uri.path() == "*" {
+        // Asterisk form is for OPTIONS only (RFC 9112 §3.2.4).
+        if parts.method == Method::OPTIONS {
+            return Err(Early::OptionsAsterisk);
+        }
+        return Err(Early::BadRequest("invalid request target\n"));
+    } else if !uri.path().starts_with('/') {
+        return Err(Early::BadRequest("invalid request target\n"));
+    }
+    let named = connection_options(&parts.headers);
+    if named.iter().any(|n| NEVER_CONNECTION_OPTIONS.contains(n)) {
+        return Err(Early::BadRequest("Connection names a field meant for every recipient\n"));
+    }
+    Ok(())
+}
+
+/// `uri-host [ ":" port ]` (RFC 3986 §3.2.2, §3.2.3) of an http(s) URI, and stricter: the host
+/// is an IP literal (IPv6 in brackets) or a non-empty name of letters, digits, `-`, `.`, `_` and
+/// `~` (an empty host is invalid for http, RFC 9110 §4.2.1); a port is 1 to 5 digits up to 65535.
+/// Percent-encoding and the sub-delims RFC 3986 also allows name no DNS host and are read as list
+/// or parameter separators by some servers behind a proxy (`,`, `;`), so they are refused; so are
+/// user information (`@`), paths, quotes and spaces.
+fn is_authority(value: &[u8]) -> bool {
+    let (host_ok, port) = if let Some(rest) = value.strip_prefix(b"[") {
+        let Some(end) = rest.iter().position(|&b| b == b']') else { return false };
+        let ip = std::str::from_utf8(&rest[..end]).ok().and_then(|s| s.parse::<std::net::Ipv6Addr>().ok());
+        match &rest[end + 1..] {
+            [] => (ip.is_some(), None),
+            [b':', port @ ..] => (ip.is_some(), Some(port)),
+            _ => return false,
+        }
+    } else {
+        let (host, port) = match value.iter().position(|&b| b == b':') {
+            Some(i) => (&value[..i], Some(&value[i + 1..])),
+            None => (value, None),
+        };
+        let name = |b: &u8| b.is_ascii_alphanumeric() || b"-._~".contains(b);
+        (!host.is_empty() && host.iter().all(name), port)
+    };
+    let port_ok = port.is_none_or(|p| {
+        (1..=5).contains(&p.len())
+            && p.iter().all(u8::is_ascii_digit)
+            && std::str::from_utf8(p).ok().and_then(|p| p.parse::<u16>().ok()).is_some()
+    });
+    host_ok && port_ok
+}
+
+/// `name` lowercased (the `http` crate does it already) with `_` and `.` read as `-`: CGI-style
+/// backends fold `_` into `-` (`HTTP_X_AUTH_SUBJECT`, oauth2-proxy CVE-2025-64484), and some
+/// frameworks normalise every non-alphanumeric character, `.` included.
+fn folded(name: &HeaderName) -> String {
+    name.as_str()
+        .bytes()
+        .map(|b| match b {
+            b'_' | b'.' => '-',
+            b => char::from(b.to_ascii_lowercase()),
+        })
+        .collect()
 }
 
 /// Whether a header name is one of the identity headers, however spelled.
 fn is_identity_header(name: &HeaderName) -> bool {
-    starts_with_folded(name, b"x-auth-")
+    folded(name).starts_with("x-auth-")
 }
 
-/// `Forwarded` or `X-Forwarded-For` / `-Proto` / `-Host`, however spelled.
+/// The fields servers take the client's address, scheme, host, port or original URL from,
+/// besides `X-Forwarded-*`: replaced by the gateway's own (`Forwarded`, `X-Real-IP`) or removed.
+const CLIENT_FIELDS: [&str; 13] = [
+    "forwarded",
+    "x-real-ip",
+    "true-client-ip",
+    "x-client-ip",
+    "x-cluster-client-ip",
+    "x-originating-ip",
+    "x-remote-ip",
+    "x-remote-addr",
+    "cf-connecting-ip",
+    "fastly-client-ip",
+    "x-original-url",
+    "x-rewrite-url",
+    "x-original-host",
+];
+
+/// `Forwarded`, any `X-Forwarded-*`, and the client-address and original-URL fields, however
+/// spelled.
 fn is_forwarding_header(name: &HeaderName) -> bool {
-    [&b"forwarded"[..], b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host"]
-        .iter()
-        .any(|full| name.as_str().len() == full.len() && starts_with_folded(name, full))
+    let folded = folded(name);
+    folded.starts_with("x-forwarded")
+        || folded.starts_with("x-original-forwarded")
+        || CLIENT_FIELDS.contains(&folded.as_str())
 }
 
 pub(super) fn remove_spoofed_identity(headers: &mut HeaderMap) {
@@ -66,9 +229,12 @@ pub(super) fn remove_spoofed_identity(headers: &mut HeaderMap) {
     }
 }
 
-/// Replaces whatever the client said about the connection with what the gateway saw (RFC 7239).
+/// Replaces whatever the client said about the connection with what the gateway saw: `Forwarded`
+/// (RFC 7239), `X-Forwarded-For` / `-Proto` / `-Host` and `X-Real-IP`; every other field of the
+/// family (`X-Forwarded-Port`, `-Prefix`, `True-Client-IP`, `X-Original-URL`, ...) is removed, so
+/// the upstream falls back to what it sees itself.
 pub(super) fn set_forwarded(headers: &mut HeaderMap, peer: SocketAddr) {
-    // Every spelling with `_` for `-` too: CGI-style backends read `X_Forwarded_For` as
+    // Every spelling with `_` or `.` for `-` too: CGI-style backends read `X_Forwarded_For` as
     // `HTTP_X_FORWARDED_FOR`, next to the gateway's own (as for the `x-auth-` headers).
     let spoofed: Vec<HeaderName> = headers.keys().filter(|n| is_forwarding_header(n)).cloned().collect();
     for name in spoofed {
@@ -94,12 +260,94 @@ pub(super) fn set_forwarded(headers: &mut HeaderMap, peer: SocketAddr) {
         headers.insert(FORWARDED, v);
     }
     if let Ok(v) = HeaderValue::from_str(&ip.to_string()) {
-        headers.insert("x-forwarded-for", v);
+        headers.insert("x-forwarded-for", v.clone());
+        headers.insert("x-real-ip", v);
     }
     headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
 }
 
-/// Step (4): the identity headers from the opened token.
+/// Fields no trailer section may carry (RFC 9110 §6.5.1: framing, routing, authentication,
+/// response controls and content format are read before the content), whatever the upstream's
+/// `Trailer` field announced; hyper refuses some of them itself, not all.
+const NEVER_TRAILERS: [HeaderName; 17] = [
+    CONTENT_LENGTH,
+    CONTENT_TYPE,
+    CONTENT_ENCODING,
+    CONTENT_RANGE,
+    HOST,
+    AUTHORIZATION,
+    PROXY_AUTHORIZATION,
+    WWW_AUTHENTICATE,
+    PROXY_AUTHENTICATE,
+    SET_COOKIE,
+    COOKIE,
+    CACHE_CONTROL,
+    EXPIRES,
+    LOCATION,
+    VARY,
+    MAX_FORWARDS,
+    TRAILER,
+];
+
+/// Whether a response trailer field reaches the client: not hop-by-hop (RFC 9110 §7.6.1, with
+/// `named`, the fields the response's `Connection` header section listed), not one of
+/// [`NEVER_TRAILERS`], and not an identity or forwarding field (the gateway's own, never an
+/// upstream's).
+fn is_forwardable_trailer(name: &HeaderName, named: &[HeaderName]) -> bool {
+    let hop_by_hop = [CONNECTION, TE, TRANSFER_ENCODING, UPGRADE].contains(name)
+        || matches!(name.as_str(), "keep-alive" | "proxy-connection");
+    !hop_by_hop
+        && !named.contains(name)
+        && !NEVER_TRAILERS.contains(name)
+        && !is_identity_header(name)
+        && !is_forwarding_header(name)
+}
+
+/// The hop-by-hop rule for a response, header section and trailers: removes the hop-by-hop
+/// fields from `headers`, keeps in its `Trailer` field only the names that may be forwarded, and
+/// returns what the trailer section needs ([`ResponseTrailers::clean`]).
+pub(super) fn response_headers(headers: &mut HeaderMap) -> ResponseTrailers {
+    let named = connection_options(headers);
+    remove_hop_by_hop(headers);
+    let announced: Vec<HeaderName> = headers
+        .get_all(TRAILER)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim_ascii()).ok())
+        .filter(|name| is_forwardable_trailer(name, &named))
+        .collect();
+    headers.remove(TRAILER);
+    if !announced.is_empty() {
+        let list = announced.iter().map(HeaderName::as_str).collect::<Vec<_>>().join(", ");
+        if let Ok(v) = HeaderValue::from_str(&list) {
+            headers.insert(TRAILER, v);
+        }
+    }
+    ResponseTrailers { named }
+}
+
+/// What a response's trailer section is cleaned with: the fields its header section's
+/// `Connection` listed (they are hop-by-hop in the trailers too).
+#[derive(Debug, Default)]
+pub(super) struct ResponseTrailers {
+    named: Vec<HeaderName>,
+}
+
+impl ResponseTrailers {
+    /// Removes every field that must not reach the client (see [`is_forwardable_trailer`]),
+    /// with those a `Connection` field in the trailers names.
+    pub(super) fn clean(&self, trailers: &mut HeaderMap) {
+        let mut named = connection_options(trailers);
+        named.extend(self.named.iter().cloned());
+        let dropped: Vec<HeaderName> =
+            trailers.keys().filter(|n| !is_forwardable_trailer(n, &named)).cloned().collect();
+        for name in dropped {
+            trailers.remove(name);
+        }
+    }
+}
+
+/// Step (5): the identity headers from the opened token.
 pub(super) fn set_identity(headers: &mut HeaderMap, token: &AccessToken) -> Result<(), ()> {
     let scope = token.scopes().collect::<Vec<_>>().join(" ");
     let claims = serde_json::to_vec(token.raw_claims()).map_err(|_| ())?;
@@ -143,8 +391,65 @@ mod tests {
         assert_eq!(headers.get_all("x-forwarded-for").iter().collect::<Vec<_>>(), ["127.0.0.9"]);
         assert_eq!(headers.get_all(FORWARDED).iter().count(), 1);
         assert_eq!(headers.get_all("x-forwarded-proto").iter().collect::<Vec<_>>(), ["http"]);
-        // Not one of the four: left alone.
-        assert_eq!(headers.get("x-forwarded-port").unwrap(), "443");
+        assert_eq!(headers.get_all("x-real-ip").iter().collect::<Vec<_>>(), ["127.0.0.9"]);
+        // The rest of the family is removed, not replaced.
+        assert!(headers.get("x-forwarded-port").is_none(), "{headers:?}");
+    }
+
+    #[test]
+    fn forwarding_and_identity_names_are_folded_over_case_underscore_and_dot() {
+        for name in [
+            "x.forwarded.port",
+            "X_Forwarded_Prefix",
+            "x-forwarded",
+            "true_client_ip",
+            "x.real.ip",
+            "x-original-url",
+        ] {
+            assert!(is_forwarding_header(&HeaderName::from_bytes(name.as_bytes()).unwrap()), "{name}");
+        }
+        for name in ["x-forward", "forwarded-x", "x-client", "x-kept"] {
+            assert!(!is_forwarding_header(&HeaderName::from_bytes(name.as_bytes()).unwrap()), "{name}");
+        }
+        assert!(is_identity_header(&HeaderName::from_static("x.auth.subject")));
+    }
+
+    #[test]
+    fn authorities_follow_rfc_3986_without_userinfo_sub_delims_or_percent() {
+        for ok in [
+            "a",
+            "api.example.com",
+            "api.example.com:8443",
+            "127.0.0.1:1",
+            "[::1]",
+            "[::1]:80",
+            "rs_1.internal~x",
+        ] {
+            assert!(is_authority(ok.as_bytes()), "{ok}");
+        }
+        for bad in [
+            "",
+            ":80",
+            "a:",
+            "a:0x1",
+            "a:65536",
+            "a:123456",
+            "a b",
+            "a\"b",
+            "u@a",
+            "a/b",
+            "a,b",
+            "a;b",
+            "a%41",
+            "[::1",
+            "[x]",
+            "[::1]x",
+            "[::1]:",
+            "a:80:80",
+            "\u{e9}.example",
+        ] {
+            assert!(!is_authority(bad.as_bytes()), "{bad:?}");
+        }
     }
 
     #[test]
@@ -156,6 +461,28 @@ mod tests {
         for name in ["x-authorization", "x-auth", "authorization", "x-forwarded-for"] {
             assert!(!is_identity_header(&HeaderName::from_bytes(name.as_bytes()).unwrap()), "{name}");
         }
+    }
+
+    #[test]
+    fn response_trailers_keep_only_end_to_end_fields_and_trailer_announces_only_those() {
+        let mut h = HeaderMap::new();
+        h.insert(CONNECTION, HeaderValue::from_static("x-secret"));
+        h.insert(
+            TRAILER,
+            HeaderValue::from_static("X-Secret, Connection, Set-Cookie, x-checksum, x_auth_subject"),
+        );
+        let trailers = response_headers(&mut h);
+        assert_eq!(h.get(TRAILER).unwrap(), "x-checksum");
+        let mut t = HeaderMap::new();
+        for name in
+            ["x-secret", "connection", "set-cookie", "x-checksum", "x_auth_subject", "keep-alive", "x-other"]
+        {
+            t.insert(HeaderName::from_bytes(name.as_bytes()).unwrap(), HeaderValue::from_static("x-other"));
+        }
+        trailers.clean(&mut t);
+        let names: Vec<&str> = t.keys().map(HeaderName::as_str).collect();
+        // `x-other` is named by the trailers' own `Connection`.
+        assert_eq!(names, ["x-checksum"]);
     }
 
     #[test]

@@ -20,7 +20,9 @@ use super::access::{AccessLine, Outcome};
 use super::config::Gateway;
 use super::forward::{plain, Forward};
 use super::framing;
-use super::headers::{remove_hop_by_hop, remove_spoofed_identity, set_forwarded, VIA_ENTRY};
+use super::headers::{
+    check_request, remove_hop_by_hop, remove_spoofed_identity, set_forwarded, Early, VIA_ENTRY,
+};
 use crate::wire::resource_server::{BearerService, DEFAULT_MAX_AGE};
 use crate::wire::tracing_targets::GATEWAY_TRACING_TARGET;
 
@@ -152,12 +154,23 @@ impl Shared {
             return (r, Some((Outcome::BadRequest, text.trim_end().to_owned())));
         }
         let (mut parts, body) = req.into_parts();
+        // (2) The request target, `Host` and `Connection` as the client sent them (RFC 9112
+        // §3.2), before anything is removed or answered.
+        if let Err(early) = check_request(&mut parts) {
+            tracing::debug!(target: GATEWAY_TRACING_TARGET, %peer, answer = ?early, "request answered by the gateway");
+            let outcome = match early {
+                Early::OptionsAsterisk => (Outcome::Served, String::new()),
+                Early::BadRequest(text) => (Outcome::BadRequest, text.trim_end().to_owned()),
+                Early::Connect => (Outcome::BadRequest, "CONNECT is not supported".to_owned()),
+            };
+            return (early.response(), Some(outcome));
+        }
         if matches!(parts.method, Method::GET | Method::HEAD) {
             if let Some(r) = self.metadata(parts.uri.path()) {
                 return (r, Some((Outcome::Served, String::new())));
             }
         }
-        // (2) hop-by-hop, then (3) identity: before authentication, so a `Connection` header
+        // (3) hop-by-hop, then (4) identity: before authentication, so a `Connection` header
         // cannot name the identity headers added after it.
         remove_hop_by_hop(&mut parts.headers);
         remove_spoofed_identity(&mut parts.headers);

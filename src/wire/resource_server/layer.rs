@@ -7,7 +7,8 @@
 //!   A token only in the query (`access_token=`, §2.3) or in a form body (§2.2) counts as no
 //!   credentials; a header token *and* a query or form token is 400 `invalid_request` ("more than
 //!   one method", §3.1). So a query token never reaches the inner service: such requests are
-//!   refused, never rewritten.
+//!   refused, never rewritten. `;` separates query and form fields too (`?a=1;access_token=x`),
+//!   and two `Content-Type` fields are 400 (which one a server behind reads is anyone's guess).
 //! - Every 401 and 403 carries `WWW-Authenticate: Bearer resource_metadata="…"` (RFC 9728 §5.1).
 //!   No credentials: 401 without an error code (§3.1), with `scope="…"` when the route requires
 //!   some. A token that does not open: 401 `error="invalid_token"` with one fixed description,
@@ -260,12 +261,27 @@ impl BearerLayer {
         req: Request<Body>,
         refusal: &'static str,
     ) -> Result<Request<Body>, BearerRejection> {
-        let is_form = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"));
+        let mut types = req.headers().get_all(CONTENT_TYPE).iter();
+        let (Some(content_type), None) = (types.next(), types.next()) else {
+            if req.headers().contains_key(CONTENT_TYPE) {
+                // RFC 9110 §8.3: one media type. Servers behind differ on which of two they take,
+                // so the layer cannot know whether the body is a form.
+                return Err(
+                    self.rejection(RejectionKind::InvalidRequest("more than one Content-Type header"))
+                );
+            }
+            return Ok(req);
+        };
+        // A list (`text/plain, application/x-www-form-urlencoded`) is invalid, and some servers
+        // take its last element: the body is read as a form if any element is one. (Unreadable
+        // values are no form to anyone.)
+        let is_form = content_type.to_str().is_ok_and(|v| {
+            v.split(',').any(|t| {
+                t.split(';')
+                    .next()
+                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+            })
+        });
         if !is_form {
             return Ok(req);
         }
@@ -320,9 +336,11 @@ fn classify(e: &Error) -> RejectionKind {
     }
 }
 
-/// Whether a form-encoded string (a query, a form body) has an `access_token` field.
+/// Whether a form-encoded string (a query, a form body) has an `access_token` field. `;`
+/// separates fields too: HTML 4 recommended it for queries, and servers that still split on it
+/// (older Python, Perl's CGI) would find `a=1;access_token=x` where `&` alone finds none.
 fn has_access_token(form: &str) -> bool {
-    url::form_urlencoded::parse(form.as_bytes()).any(|(k, _)| k == "access_token")
+    form.split(';').any(|part| url::form_urlencoded::parse(part.as_bytes()).any(|(k, _)| k == "access_token"))
 }
 
 /// A value that may stand in a quoted string of `WWW-Authenticate` (RFC 9110 §5.6.4) without
