@@ -41,6 +41,11 @@ mod config;
 mod forward;
 mod framing;
 mod headers;
+mod limits;
 mod serve;
 
 pub use config::{Gateway, DEFAULT_SHUTDOWN_GRACE};
+pub use limits::{
+    DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEAD_SIZE, DEFAULT_WRITE_TIMEOUT, MAX_MAX_HEAD_SIZE, MIN_MAX_HEAD_SIZE,
+};
