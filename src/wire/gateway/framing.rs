@@ -64,6 +64,9 @@ struct Book {
     queue: VecDeque<Verdict>,
     heads: u64,
     answered: u64,
+    /// The read that waits while a request is answered: woken when it is, to start its timer
+    /// (hyper polls the read before it writes the response's end).
+    reader: Option<Waker>,
 }
 
 impl Verdicts {
@@ -93,6 +96,15 @@ impl Verdicts {
     fn counts(&self) -> (u64, u64) {
         self.0.lock().map(|b| (b.heads, b.answered)).unwrap_or((0, 0))
     }
+
+    /// Wakes `waker` when a request is answered.
+    fn wake_when_answered(&self, waker: &Waker) {
+        if let Ok(mut b) = self.0.lock() {
+            if !b.reader.as_ref().is_some_and(|w| w.will_wake(waker)) {
+                b.reader = Some(waker.clone());
+            }
+        }
+    }
 }
 
 /// See [`Verdicts::answered`].
@@ -101,8 +113,15 @@ pub(super) struct Answered(Verdicts);
 
 impl Drop for Answered {
     fn drop(&mut self) {
-        if let Ok(mut b) = (self.0).0.lock() {
-            b.answered += 1;
+        let reader = match (self.0).0.lock() {
+            Ok(mut b) => {
+                b.answered += 1;
+                b.reader.take()
+            }
+            Err(_) => None,
+        };
+        if let Some(w) = reader {
+            w.wake();
         }
     }
 }
@@ -553,6 +572,9 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Framed<IO> {
             Poll::Ready(Ok(())) => {}
             Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
             Poll::Pending => {
+                if wait == Wait::Nothing {
+                    this.verdicts.wake_when_answered(cx.waker());
+                }
                 if wait == Wait::Body && this.timers.read_deadline.is_none() {
                     this.timers.read_deadline = after(this.limits.body_timeout);
                 }
