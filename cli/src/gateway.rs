@@ -109,7 +109,8 @@ impl BoundsArgs {
         let secs = Duration::from_secs;
         let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
         if let Some(n) = self.max_connections {
-            gateway = gateway.max_connections(size(n)).map_err(|e| usage(format!("--max-connections: {e}")))?;
+            gateway =
+                gateway.max_connections(size(n)).map_err(|e| usage(format!("--max-connections: {e}")))?;
         }
         if let Some(n) = self.max_head_size {
             gateway = gateway.max_head_size(size(n)).map_err(|e| usage(format!("--max-head-size: {e}")))?;

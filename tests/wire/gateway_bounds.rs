@@ -34,7 +34,11 @@ async fn closed_within(stream: &mut TcpStream, within: Duration) -> (Duration, V
         }
     })
     .await;
-    assert!(read.is_ok(), "the connection stayed open for {within:?}; got {:?}", String::from_utf8_lossy(&got));
+    assert!(
+        read.is_ok(),
+        "the connection stayed open for {within:?}; got {:?}",
+        String::from_utf8_lossy(&got)
+    );
     (start.elapsed(), got)
 }
 
@@ -293,7 +297,8 @@ async fn a_head_over_the_configured_limit_is_431() {
                 writer
             });
             let mut head = Vec::new();
-            let _ = tokio::time::timeout(Duration::from_secs(5), reader.read_to_end(&mut head)).await.unwrap();
+            let _ =
+                tokio::time::timeout(Duration::from_secs(5), reader.read_to_end(&mut head)).await.unwrap();
             let text = String::from_utf8_lossy(&head);
             assert!(text.starts_with("HTTP/1.1 431"), "{size}: {text:?}");
             drop(writing.await);
@@ -301,7 +306,12 @@ async fn a_head_over_the_configured_limit_is_431() {
         assert_eq!(up.started.load(Ordering::SeqCst), 0);
         assert!(token.len() > 400, "{}", token.len());
         let token_2k = format!("X-Token-Like: {}\r\n", "t".repeat(2048));
-        assert_eq!(send(small, &get("/", Some(&token), &format!("X-Big: {}\r\n", "a".repeat(6 * 1024)))).await.status, 200);
+        assert_eq!(
+            send(small, &get("/", Some(&token), &format!("X-Big: {}\r\n", "a".repeat(6 * 1024))))
+                .await
+                .status,
+            200
+        );
         let fits = format!("{token_2k}X-Big: {}\r\n", "a".repeat(12 * 1024));
         assert_eq!(send(default, &get("/", Some(&token), &fits)).await.status, 200);
     })

@@ -217,7 +217,7 @@ impl Gateway {
     /// The largest request head (request line and header fields) in bytes (default
     /// [`DEFAULT_MAX_HEAD_SIZE`](super::DEFAULT_MAX_HEAD_SIZE)); a longer head is 431 (RFC 6585
     /// §5) and the connection closes. Refused: a size outside
-    /// [`MIN_MAX_HEAD_SIZE`](super::MIN_MAX_HEAD_SIZE)..=[`MAX_MAX_HEAD_SIZE`](super::MAX_MAX_HEAD_SIZE)
+    /// [`MIN_MAX_HEAD_SIZE`]..=[`MAX_MAX_HEAD_SIZE`]
     /// ([`ConfigError::Invalid`] naming `"max_head_size"`).
     pub fn max_head_size(mut self, bytes: usize) -> Result<Gateway, ConfigError> {
         if !(MIN_MAX_HEAD_SIZE..=MAX_MAX_HEAD_SIZE).contains(&bytes) {

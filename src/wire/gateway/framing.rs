@@ -578,7 +578,9 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Framed<IO> {
                 if wait == Wait::Body && this.timers.read_deadline.is_none() {
                     this.timers.read_deadline = after(this.limits.body_timeout);
                 }
-                if let Some(deadline) = this.timers.read_deadline {
+                // An answer still being written is the write timer's to end, not the idle one's.
+                let writing = wait == Wait::Idle && this.timers.write_deadline.is_some();
+                if let Some(deadline) = this.timers.read_deadline.filter(|_| !writing) {
                     if expired(&mut this.timers.read_sleep, deadline, cx) {
                         return Poll::Ready(match wait {
                             // End of stream: hyper closes an idle connection quietly.

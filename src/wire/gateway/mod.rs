@@ -7,9 +7,9 @@
 //!    socket (`framing.rs`): both `Content-Length` and `Transfer-Encoding`, a repeated or
 //!    non-numeric `Content-Length`, or a `Transfer-Encoding` other than one final `chunked` is 400
 //!    (501 for an unknown coding) and the connection closes, no byte after that head read as a
-//!    request (such messages are how requests are smuggled). A head over 64 KiB is 431. A
-//!    response sent before the request body was read drains or closes the connection (hyper
-//!    does it).
+//!    request (such messages are how requests are smuggled). A head over
+//!    [`Gateway::max_head_size`] (16 KiB by default) is 431 (RFC 6585 §5). A response sent before
+//!    the request body was read drains or closes the connection (hyper does it).
 //! 2. Hop-by-hop: every field named in `Connection`, and `Connection`, `Keep-Alive`,
 //!    `Proxy-Connection`, `TE`, `Transfer-Encoding`, `Upgrade` (RFC 9110 §7.6.1) are removed from
 //!    requests and responses.
@@ -36,6 +36,14 @@
 //!
 //! The RFC 9728 metadata and the JWK Set at `jwks_uri` are served by the gateway itself, from the
 //! resource server's current keys.
+//!
+//! Bounds on what a client can hold (`limits.rs`): at most [`Gateway::max_connections`] open
+//! connections (then new ones wait in the listen backlog); a head must arrive within
+//! [`Gateway::header_timeout`]; a body may stop for at most [`Gateway::body_timeout`] (the form body
+//! the layer reads too); a response write may make no progress for at most
+//! [`Gateway::write_timeout`]; a kept-alive connection waits at most [`Gateway::idle_timeout`] for
+//! its next request. No read timer runs while a request is being answered. After the shutdown
+//! signal, requests in flight have [`Gateway::with_shutdown_grace`].
 
 mod config;
 mod forward;
