@@ -72,6 +72,72 @@ pub(crate) struct Args {
     /// How often the --key file is checked for changes, in milliseconds; 0: only on SIGHUP
     #[arg(long, value_name = "MS", default_value_t = KEY_FILE_POLL_MS, hide = true)]
     key_poll_ms: u64,
+    #[command(flatten)]
+    bounds: BoundsArgs,
+}
+
+/// What one client may hold (the defaults are the library's, `jwe_mint::wire::DEFAULT_*`).
+#[cfg_attr(not(feature = "network"), allow(dead_code))]
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Bounds")]
+pub(crate) struct BoundsArgs {
+    /// Connections open at once; at the cap new ones wait in the listen backlog [default: 1024]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: Option<u64>,
+    /// The largest request head (request line and headers), 8192 to 1048576; a longer one is 431
+    /// [default: 16384]
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(8192..=1_048_576))]
+    max_head_size: Option<u64>,
+    /// Seconds a client may take to send a request head [default: 10]
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    header_timeout: Option<u64>,
+    /// Seconds a request body may stop arriving before the connection closes and the upstream
+    /// request is aborted [default: 30]
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    body_timeout: Option<u64>,
+    /// Seconds writing a response may make no progress (a client that stops reading) before the
+    /// connection closes [default: 30]
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    write_timeout: Option<u64>,
+    /// Seconds a kept-alive connection may wait for its next request [default: 60]
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout: Option<u64>,
+    /// Seconds requests in flight may take to finish after SIGTERM or SIGINT; then the
+    /// connections left are closed and the gateway exits; 0: at once [default: 30]
+    #[arg(long, value_name = "SECS")]
+    shutdown_timeout: Option<u64>,
+}
+
+#[cfg(feature = "network")]
+impl BoundsArgs {
+    /// `gateway` with these bounds set (the value parsers already refused what it would refuse).
+    fn apply(&self, mut gateway: Gateway) -> Result<Gateway, CliError> {
+        let secs = Duration::from_secs;
+        let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        if let Some(n) = self.max_connections {
+            gateway =
+                gateway.max_connections(size(n)).map_err(|e| usage(format!("--max-connections: {e}")))?;
+        }
+        if let Some(n) = self.max_head_size {
+            gateway = gateway.max_head_size(size(n)).map_err(|e| usage(format!("--max-head-size: {e}")))?;
+        }
+        if let Some(s) = self.header_timeout {
+            gateway = gateway.header_timeout(secs(s)).map_err(|e| usage(format!("--header-timeout: {e}")))?;
+        }
+        if let Some(s) = self.body_timeout {
+            gateway = gateway.body_timeout(secs(s)).map_err(|e| usage(format!("--body-timeout: {e}")))?;
+        }
+        if let Some(s) = self.write_timeout {
+            gateway = gateway.write_timeout(secs(s)).map_err(|e| usage(format!("--write-timeout: {e}")))?;
+        }
+        if let Some(s) = self.idle_timeout {
+            gateway = gateway.idle_timeout(secs(s)).map_err(|e| usage(format!("--idle-timeout: {e}")))?;
+        }
+        if let Some(s) = self.shutdown_timeout {
+            gateway = gateway.with_shutdown_grace(secs(s));
+        }
+        Ok(gateway)
+    }
 }
 
 /// Without the network feature the command says how to get it.
@@ -127,6 +193,7 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
             gateway = gateway.forward_token().map_err(|e| usage(format!("--forward-token: {e}")))?;
         }
         gateway = gateway.log_lines_dropped(logging.dropped_counter());
+        gateway = args.bounds.apply(gateway)?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| CliError::Failed(format!("--listen {listen}: {e}")))?;

@@ -67,7 +67,11 @@ pub use client::{
     AuthorizedClient, BearerToken, ClientError, TokenBook, TokenBookBuilder, DEFAULT_REFRESH_SKEW,
 };
 #[cfg(feature = "gateway")]
-pub use gateway::{Gateway, DEFAULT_SHUTDOWN_GRACE};
+pub use gateway::{
+    Gateway, DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEAD_SIZE, DEFAULT_SHUTDOWN_GRACE, DEFAULT_WRITE_TIMEOUT, MAX_MAX_HEAD_SIZE,
+    MIN_MAX_HEAD_SIZE,
+};
 #[cfg(feature = "gateway")]
 pub use keys::KeyFile;
 pub use keys::{

@@ -17,6 +17,7 @@ mod e2e;
 mod examples;
 mod fetch;
 mod gateway;
+mod gateway_bounds;
 mod gateway_headers;
 mod gateway_metrics;
 mod key_set;

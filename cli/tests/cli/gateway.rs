@@ -843,3 +843,149 @@ fn the_metrics_listener_never_shares_the_proxied_port() {
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--metrics-listen"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Bounds: a flood of never-ending heads, and shutdown with a half-sent request.
+
+/// The soft limit on this process's open files (`/proc/self/limits`).
+fn open_file_limit() -> usize {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
+    let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap();
+    line.split_whitespace().nth(3).unwrap().parse().unwrap_or(usize::MAX)
+}
+
+/// Resident memory now (VmRSS) in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// The most the gateway may hold under the flood.
+const FLOOD_RSS_LIMIT_KIB: u64 = 256 * 1024;
+
+/// 3,000 connections (fewer if this process may not open that many files) each send a head that
+/// never ends: most of 60 KB (over the head limit: 431 and closed at the limit), the first 500
+/// of 15 KB (under it: held until the header timeout, below the connection cap). The gateway's
+/// memory stays under 256 MiB, and a good request opened after them is answered within 2 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_never_ending_heads_stays_in_bounded_memory_and_good_requests_are_served() {
+    bounded(async {
+        let world = World::new();
+        let (_up, up_addr) = Upstream::start().await;
+        let gw = Binary::start(&world, &[&world.rs_key], up_addr, &[]);
+        let token = world.mint();
+        const WANTED: usize = 3_000;
+        const HELD: usize = 500;
+        let fds = open_file_limit();
+        let flood = WANTED.min(fds.saturating_sub(100));
+        assert!(flood > HELD, "only {fds} open files allowed: raise `ulimit -n` to about {}", WANTED + 100);
+        let head = |len: usize| {
+            let mut h = b"GET / HTTP/1.1\r\nHost: api.example.com\r\nX-Flood: ".to_vec();
+            h.resize(len, b'a');
+            Arc::new(h)
+        };
+        let (held, cut) = (head(15_000), head(60_000));
+        let started = Instant::now();
+        let slots = Arc::new(tokio::sync::Semaphore::new(256));
+        let mut tasks = Vec::with_capacity(flood);
+        for i in 0..flood {
+            let bytes = Arc::clone(if i < HELD { &held } else { &cut });
+            let slot = Arc::clone(&slots).acquire_owned().await.unwrap();
+            let addr = gw.addr;
+            tasks.push(tokio::spawn(async move {
+                let mut stream = TcpStream::connect(addr).await.ok()?;
+                // The gateway may answer 431 and close before all of it is sent.
+                let _ = stream.write_all(&bytes).await;
+                drop(slot);
+                Some(stream)
+            }));
+        }
+        let mut open = Vec::with_capacity(flood);
+        for t in tasks {
+            open.extend(t.await.unwrap());
+        }
+        let flood_time = started.elapsed();
+        assert!(open.len() > flood / 2, "only {} of {flood} connections were made", open.len());
+        let during = rss_kib(gw.child.id());
+        // A good request, opened after all of them (the held heads are still open).
+        let asked = Instant::now();
+        let answer = tokio::time::timeout(Duration::from_secs(2), send(gw.addr, &get("/", Some(&token), "")))
+            .await
+            .expect("a good request waited 2 s behind the flood");
+        assert_eq!(answer.status, 200, "{answer:?}");
+        let waited = asked.elapsed();
+        let peak = gw.peak_rss_kib();
+        eprintln!(
+            "flood: {} connections (of {flood}; {fds} files allowed) in {flood_time:?}; gateway RSS {during} KiB, \
+             peak {peak} KiB; good request answered in {waited:?}",
+            open.len()
+        );
+        assert!(peak < FLOOD_RSS_LIMIT_KIB, "the gateway's peak RSS was {peak} KiB under the flood");
+        drop(open);
+    })
+    .await;
+}
+
+/// On SIGTERM, with one request whose body stopped arriving (in flight) and one half-sent head,
+/// the gateway waits for the request at most `--shutdown-timeout`, then closes what is left and
+/// exits 0.
+#[tokio::test]
+async fn sigterm_with_a_half_sent_request_exits_zero_within_the_shutdown_timeout() {
+    bounded(async {
+        let world = World::new();
+        let (up, up_addr) = Upstream::start().await;
+        let mut gw = Binary::start(&world, &[&world.rs_key], up_addr, &["--shutdown-timeout", "2"]);
+        let mut in_flight = TcpStream::connect(gw.addr).await.unwrap();
+        let head = format!(
+            "POST /upload HTTP/1.1\r\nHost: api.example.com\r\nAuthorization: Bearer {}\r\nContent-Length: 1000\r\n\r\n",
+            world.mint()
+        );
+        in_flight.write_all(head.as_bytes()).await.unwrap();
+        in_flight.write_all(&[b'a'; 10]).await.unwrap();
+        let mut half_head = TcpStream::connect(gw.addr).await.unwrap();
+        half_head.write_all(b"GET / HTTP/1.1\r\nHost: api.example.com\r\n").await.unwrap();
+        eventually("the request reached the upstream", async || up.started.load(Ordering::SeqCst) == 1).await;
+        let signalled = Instant::now();
+        gw.signal("TERM");
+        let status = loop {
+            if let Some(status) = gw.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(signalled.elapsed() < Duration::from_secs(10), "the gateway did not exit: {}", gw.stderr());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let took = signalled.elapsed();
+        assert!(status.success(), "{status:?}: {}", gw.stderr());
+        assert!(took < Duration::from_millis(3500), "exited {took:?} after SIGTERM, past --shutdown-timeout 2");
+        assert!(took >= Duration::from_millis(1500), "the request in flight was not given its time: {took:?}");
+    })
+    .await;
+}
+
+/// Bounds that make no sense are usage errors (exit 2) naming the option.
+#[test]
+fn bounds_options_that_make_no_sense_are_refused() {
+    for (option, value) in [
+        ("--max-connections", "0"),
+        ("--max-head-size", "1024"),
+        ("--max-head-size", "99999999"),
+        ("--header-timeout", "0"),
+        ("--body-timeout", "0"),
+        ("--write-timeout", "0"),
+        ("--idle-timeout", "0"),
+        ("--idle-timeout", "1.5"),
+        ("--shutdown-timeout", "-1"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_jwe-mint"))
+            .args(["gateway", "--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:1"])
+            .args(["--resource", RESOURCE, "--issuer", ISSUER, "--key", "/nonexistent"])
+            .arg(format!("{option}={value}"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{option} {value}: {stderr}");
+        assert!(stderr.contains(option), "{option} {value}: {stderr}");
+    }
+}

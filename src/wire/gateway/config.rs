@@ -1,6 +1,6 @@
 //! The gateway's configuration: the upstream (`http`, or `https` with its TLS trust anchors), the
-//! scopes it requires, whether the token is forwarded, the RFC 9728 documents it serves, and the
-//! shutdown grace period.
+//! scopes it requires, whether the token is forwarded, the RFC 9728 documents it serves, the bounds
+//! on what a client may hold (`limits.rs`), and the shutdown grace period.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, RootCertStore};
 use rustls_platform_verifier::BuilderVerifierExt as _;
 
+use super::limits::{positive, Limits, MAX_MAX_HEAD_SIZE, MIN_MAX_HEAD_SIZE};
 use super::metrics::{ExternalCounter, Metrics};
 use crate::resource_server::ResourceServer;
 use crate::wire::resource_server::{BearerLayer, MetadataRouter};
@@ -50,6 +51,7 @@ pub struct Gateway {
     pub(super) forward_token: bool,
     jwks_uri: String,
     pub(super) grace: Duration,
+    pub(super) limits: Limits,
     /// The only trust anchors for an https upstream, once [`Gateway::upstream_ca_pem`] added
     /// some; `None`: the platform's trust store.
     upstream_roots: Option<Arc<RootCertStore>>,
@@ -88,6 +90,7 @@ impl Gateway {
             forward_token: false,
             jwks_uri,
             grace: DEFAULT_SHUTDOWN_GRACE,
+            limits: Limits::default(),
             upstream_roots: None,
             metrics: Arc::default(),
             log_drops: None,
@@ -198,7 +201,8 @@ impl Gateway {
     }
 
     /// How long [`Gateway::serve`] lets requests in flight finish after the shutdown signal
-    /// (default [`DEFAULT_SHUTDOWN_GRACE`]).
+    /// (default [`DEFAULT_SHUTDOWN_GRACE`]); then the connections left are closed and `serve`
+    /// returns. Zero closes them at once.
     pub fn with_shutdown_grace(mut self, grace: Duration) -> Gateway {
         self.grace = grace;
         self
@@ -209,6 +213,70 @@ impl Gateway {
     pub fn log_lines_dropped(mut self, dropped: impl Fn() -> u64 + Send + Sync + 'static) -> Gateway {
         self.log_drops = Some(Arc::new(dropped));
         self
+    }
+
+    /// At most `n` connections open at once (default
+    /// [`DEFAULT_MAX_CONNECTIONS`](super::DEFAULT_MAX_CONNECTIONS)): at the cap the gateway stops
+    /// accepting, and new connections wait in the listen backlog until one closes; accepted
+    /// connections are served as usual. Refused: 0 ([`ConfigError::Invalid`] naming
+    /// `"max_connections"`).
+    pub fn max_connections(mut self, n: usize) -> Result<Gateway, ConfigError> {
+        if n == 0 {
+            return Err(ConfigError::invalid("max_connections", "max_connections must be at least 1"));
+        }
+        self.limits.max_connections = n;
+        Ok(self)
+    }
+
+    /// The largest request head (request line and header fields) in bytes (default
+    /// [`DEFAULT_MAX_HEAD_SIZE`](super::DEFAULT_MAX_HEAD_SIZE)); a longer head is 431 (RFC 6585
+    /// §5) and the connection closes. Refused: a size outside
+    /// [`MIN_MAX_HEAD_SIZE`]..=[`MAX_MAX_HEAD_SIZE`]
+    /// ([`ConfigError::Invalid`] naming `"max_head_size"`).
+    pub fn max_head_size(mut self, bytes: usize) -> Result<Gateway, ConfigError> {
+        if !(MIN_MAX_HEAD_SIZE..=MAX_MAX_HEAD_SIZE).contains(&bytes) {
+            return Err(ConfigError::invalid(
+                "max_head_size",
+                format!("max_head_size must be between {MIN_MAX_HEAD_SIZE} and {MAX_MAX_HEAD_SIZE} bytes"),
+            ));
+        }
+        self.limits.max_head = bytes;
+        Ok(self)
+    }
+
+    /// How long a client may take to send a whole request head (default
+    /// [`DEFAULT_HEADER_TIMEOUT`](super::DEFAULT_HEADER_TIMEOUT)), from the connection's start for
+    /// its first request and from the head's first byte for later ones; then the connection
+    /// closes. Refused: zero ([`ConfigError::Invalid`] naming `"header_timeout"`).
+    pub fn header_timeout(mut self, timeout: Duration) -> Result<Gateway, ConfigError> {
+        self.limits.header_timeout = positive("header_timeout", timeout)?;
+        Ok(self)
+    }
+
+    /// How long a request body may stop arriving (default
+    /// [`DEFAULT_BODY_TIMEOUT`](super::DEFAULT_BODY_TIMEOUT)), whether it streams to the upstream
+    /// or is a form body the bearer layer reads; then the connection closes and the upstream
+    /// request is aborted. Refused: zero ([`ConfigError::Invalid`] naming `"body_timeout"`).
+    pub fn body_timeout(mut self, timeout: Duration) -> Result<Gateway, ConfigError> {
+        self.limits.body_timeout = positive("body_timeout", timeout)?;
+        Ok(self)
+    }
+
+    /// How long writing a response may make no progress, a client that stops reading (default
+    /// [`DEFAULT_WRITE_TIMEOUT`](super::DEFAULT_WRITE_TIMEOUT)); then the connection closes and
+    /// the upstream response is dropped. Refused: zero ([`ConfigError::Invalid`] naming
+    /// `"write_timeout"`).
+    pub fn write_timeout(mut self, timeout: Duration) -> Result<Gateway, ConfigError> {
+        self.limits.write_timeout = positive("write_timeout", timeout)?;
+        Ok(self)
+    }
+
+    /// How long a kept-alive connection may wait for its next request (default
+    /// [`DEFAULT_IDLE_TIMEOUT`](super::DEFAULT_IDLE_TIMEOUT)); then it closes. Refused: zero
+    /// ([`ConfigError::Invalid`] naming `"idle_timeout"`).
+    pub fn idle_timeout(mut self, timeout: Duration) -> Result<Gateway, ConfigError> {
+        self.limits.idle_timeout = positive("idle_timeout", timeout)?;
+        Ok(self)
     }
 
     /// The URL the JWK Set is published at.

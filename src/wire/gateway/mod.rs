@@ -8,9 +8,9 @@
 //!    non-numeric `Content-Length`, a `Transfer-Encoding` other than one final `chunked`, or any
 //!    `Transfer-Encoding` in HTTP/1.0 (§6.1) is 400 (501 for an unknown coding) and the
 //!    connection closes, no byte after that head read as a
-//!    request (such messages are how requests are smuggled). A head over 64 KiB is 431. A
-//!    response sent before the request body was read drains or closes the connection (hyper
-//!    does it).
+//!    request (such messages are how requests are smuggled). A head over
+//!    [`Gateway::max_head_size`] (16 KiB by default) is 431 (RFC 6585 §5). A response sent before
+//!    the request body was read drains or closes the connection (hyper does it).
 //! 2. Request target and `Host` (RFC 9112 §3.2), on the request as sent: two `Host` fields, a
 //!    `Host` that is not an authority (`host[:port]`, the host a name of letters, digits and
 //!    `-._~` or an IP literal; no user information, path, quote, space, `,` or `;`), or none in
@@ -55,13 +55,26 @@
 //!
 //! The RFC 9728 metadata and the JWK Set at `jwks_uri` are served by the gateway itself, from the
 //! resource server's current keys.
+//!
+//! Bounds on what a client can hold (`limits.rs`): at most [`Gateway::max_connections`] open
+//! connections (then new ones wait in the listen backlog); a head must arrive within
+//! [`Gateway::header_timeout`]; a body may stop for at most [`Gateway::body_timeout`] (the form body
+//! the layer reads too); a response write may make no progress for at most
+//! [`Gateway::write_timeout`]; a kept-alive connection waits at most [`Gateway::idle_timeout`] for
+//! its next request. No read timer runs while a request is being answered. After the shutdown
+//! signal, requests in flight have [`Gateway::with_shutdown_grace`].
 
 mod access;
 mod config;
 mod forward;
 mod framing;
 mod headers;
+mod limits;
 mod metrics;
 mod serve;
 
 pub use config::{Gateway, DEFAULT_SHUTDOWN_GRACE};
+pub use limits::{
+    DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_HEAD_SIZE, DEFAULT_WRITE_TIMEOUT, MAX_MAX_HEAD_SIZE, MIN_MAX_HEAD_SIZE,
+};

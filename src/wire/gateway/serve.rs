@@ -1,6 +1,7 @@
 //! The serve loop: connections accepted until the shutdown signal, each request's framing verdict
 //! (rule 1, `framing.rs`) applied, the RFC 9728 documents answered by the gateway itself, the
-//! header rules applied before the bearer layer, and a grace period for requests in flight.
+//! header rules applied before the bearer layer, the cap on open connections (`limits.rs`), and a
+//! grace period for requests in flight.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -15,6 +16,7 @@ use http::{HeaderValue, Method, Request};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use super::access::{AccessLine, Outcome};
 use super::config::Gateway;
@@ -25,9 +27,6 @@ use super::headers::{
 };
 use crate::wire::resource_server::{BearerService, DEFAULT_MAX_AGE};
 use crate::wire::tracing_targets::GATEWAY_TRACING_TARGET;
-
-/// How long a client may take to send a request's header section.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl Gateway {
     /// Accepts connections on `listener` until `shutdown` completes; then stops accepting (new
@@ -43,6 +42,9 @@ impl Gateway {
         let connector = self.upstream_connector().map_err(std::io::Error::other)?;
         let client = Client::builder(TokioExecutor::new()).build(connector);
         let grace = self.grace;
+        let limits = self.limits;
+        // One permit per open connection (`Semaphore::new` refuses more than its maximum).
+        let slots = Arc::new(Semaphore::new(limits.max_connections.min(Semaphore::MAX_PERMITS)));
         let forward = Forward {
             client,
             upstream: Arc::new(self.upstream.clone()),
@@ -61,11 +63,22 @@ impl Gateway {
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(TokioTimer::new())
-            .header_read_timeout(HEADER_READ_TIMEOUT)
+            // `framing::Framed` times heads instead: hyper's timer would also run between
+            // requests, where the idle timeout applies.
+            .header_read_timeout(None)
             .keep_alive(true)
-            .max_buf_size(framing::MAX_HEAD);
+            .max_buf_size(limits.max_head);
         tokio::pin!(shutdown);
         loop {
+            // At the cap, stop accepting: new connections wait in the listen backlog (the kernel's
+            // memory, not ours) while the accepted ones are served.
+            let slot = tokio::select! {
+                slot = Arc::clone(&slots).acquire_owned() => match slot {
+                    Ok(slot) => slot,
+                    Err(_) => break, // never closed
+                },
+                () = &mut shutdown => break,
+            };
             tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
@@ -73,13 +86,17 @@ impl Gateway {
                         let open = shared.gateway.metrics.connection();
                         let shared = Arc::clone(&shared);
                         let verdicts = framing::Verdicts::default();
-                        let io = framing::Framed::new(stream, verdicts.clone());
+                        let io = framing::Framed::new(stream, verdicts.clone(), limits);
                         let service = hyper::service::service_fn(move |req| {
                             // Taken in call order: hyper calls the service once per request, in
                             // the order of the heads.
                             let verdict = verdicts.next();
+                            let answered = verdicts.answered();
                             let shared = Arc::clone(&shared);
-                            async move { Ok::<_, Infallible>(shared.handle(req, peer, verdict).await) }
+                            async move {
+                                let response = shared.handle(req, peer, verdict).await;
+                                Ok::<_, Infallible>(response.map(|body| Body::new(framing::Tracked::new(body, answered))))
+                            }
                         });
                         let conn = graceful.watch(http.serve_connection(TokioIo::new(io), service));
                         tokio::spawn(async move {
@@ -87,6 +104,7 @@ impl Gateway {
                                 tracing::debug!(target: GATEWAY_TRACING_TARGET, %peer, error = %e, "connection ended");
                             }
                             drop(open);
+                            drop(slot);
                         });
                     }
                     Err(e) => {

@@ -228,7 +228,9 @@ pub enum ConfigError {
     Invalid {
         /// The option refused, named as its setter or argument: `"upstream"`, `"resource"`,
         /// `"resource_metadata"`, `"jwks_uri"`, `"jwks_origin"`, `"issuer"`, `"scope"`,
-        /// `"forward_token"`, `"client"`, `"refresh_tokens"`.
+        /// `"forward_token"`, `"client"`, `"refresh_tokens"`, the gateway's bounds
+        /// (`"max_connections"`, `"max_head_size"`, `"header_timeout"`, `"body_timeout"`,
+        /// `"write_timeout"`, `"idle_timeout"`).
         option: &'static str,
         /// Why, as a whole sentence that names the option.
         reason: String,
