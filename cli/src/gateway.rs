@@ -26,9 +26,6 @@ const KEY_FILE_POLL_MS: u64 = 1000;
 #[cfg_attr(not(feature = "network"), allow(dead_code))]
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Address and port to listen on (plain HTTP/1.1; put TLS in front if clients are remote)
-    #[arg(long, value_name = "ADDR:PORT")]
-    listen: String,
     /// The resource server requests are forwarded to: an http URL (next to the gateway) or an
     /// https URL (its certificate verified for the URL's host); its path prefixes every path
     #[arg(long, value_name = "URL")]
@@ -37,6 +34,22 @@ pub(crate) struct Args {
     /// platform's trust store)
     #[arg(long, value_name = "PEM")]
     upstream_ca_file: Option<PathBuf>,
+    /// Forward the Authorization header to the upstream (refused for a non-loopback http upstream;
+    /// allowed for https)
+    #[arg(long)]
+    forward_token: bool,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+/// The options `gateway` and `forward-auth` share: where to listen, the keys and policy,
+/// logging, metrics and bounds.
+#[cfg_attr(not(feature = "network"), allow(dead_code))]
+#[derive(Debug, clap::Args)]
+pub(crate) struct ServeArgs {
+    /// Address and port to listen on (plain HTTP/1.1; put TLS in front if clients are remote)
+    #[arg(long, value_name = "ADDR:PORT")]
+    listen: String,
     /// This resource server's identifier; the token's `aud` must name it
     #[arg(long, value_name = "URL")]
     resource: String,
@@ -62,10 +75,6 @@ pub(crate) struct Args {
     /// A scope every request needs (repeatable: all are needed)
     #[arg(long, value_name = "S")]
     require_scope: Vec<String>,
-    /// Forward the Authorization header to the upstream (refused for a non-loopback http upstream;
-    /// allowed for https)
-    #[arg(long)]
-    forward_token: bool,
     /// Size of the opened-token cache; 0 turns it off
     #[arg(long, value_name = "N", default_value_t = DEFAULT_CACHE)]
     cache: usize,
@@ -149,6 +158,32 @@ pub(crate) fn run(_args: Args) -> Result<(), CliError> {
 /// Runs the gateway until SIGTERM or SIGINT, then lets requests in flight finish.
 #[cfg(feature = "network")]
 pub(crate) fn run(args: Args) -> Result<(), CliError> {
+    serve(&args.serve, "gateway", |rs| {
+        let mut gateway = Gateway::new(rs, &args.upstream).map_err(|e| usage(format!("--upstream: {e}")))?;
+        if let Some(path) = &args.upstream_ca_file {
+            if !url::Url::parse(&args.upstream).is_ok_and(|u| u.scheme() == "https") {
+                return Err(usage("--upstream-ca-file needs an https --upstream"));
+            }
+            // An unreadable file or one without a usable CA certificate: exit 1, as for --ca-file.
+            gateway = gateway
+                .upstream_ca_file(path)
+                .map_err(|e| CliError::Failed(format!("--upstream-ca-file: {e}")))?;
+        }
+        if args.forward_token {
+            gateway = gateway.forward_token().map_err(|e| usage(format!("--forward-token: {e}")))?;
+        }
+        Ok(gateway)
+    })
+}
+
+/// Runs `make`'s gateway (a proxy or forward-auth) with `args` until SIGTERM or SIGINT, then
+/// lets requests in flight finish; `command` names it in messages.
+#[cfg(feature = "network")]
+pub(crate) fn serve(
+    args: &ServeArgs,
+    command: &str,
+    make: impl FnOnce(ResourceServer) -> Result<Gateway, CliError>,
+) -> Result<(), CliError> {
     let listen = resolve_listen(&args.listen)?;
     let metrics_listen = args.metrics_listen.as_deref().map(resolve_listen).transpose()?;
     if metrics_listen.is_some_and(|m| m == listen && m.port() != 0) {
@@ -176,21 +211,9 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
             Some(location) if !is_url(location) => builder.issuer_keys(issuer_key_file(Path::new(location))?).build()?,
             remote => builder.issuer_key_source(remote_issuer_keys(remote, &args.issuer, &args.wire).await?).build()?,
         };
-        let mut gateway = Gateway::new(rs, &args.upstream).map_err(|e| usage(format!("--upstream: {e}")))?;
-        if let Some(path) = &args.upstream_ca_file {
-            if !url::Url::parse(&args.upstream).is_ok_and(|u| u.scheme() == "https") {
-                return Err(usage("--upstream-ca-file needs an https --upstream"));
-            }
-            // An unreadable file or one without a usable CA certificate: exit 1, as for --ca-file.
-            gateway = gateway
-                .upstream_ca_file(path)
-                .map_err(|e| CliError::Failed(format!("--upstream-ca-file: {e}")))?;
-        }
+        let mut gateway = make(rs)?;
         for scope in &args.require_scope {
             gateway = gateway.require_scope(scope).map_err(|e| usage(format!("--require-scope {scope}: {e}")))?;
-        }
-        if args.forward_token {
-            gateway = gateway.forward_token().map_err(|e| usage(format!("--forward-token: {e}")))?;
         }
         gateway = gateway.log_lines_dropped(logging.dropped_counter());
         gateway = args.bounds.apply(gateway)?;
@@ -198,13 +221,13 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
             .await
             .map_err(|e| CliError::Failed(format!("--listen {listen}: {e}")))?;
         let local = listener.local_addr().map_err(|e| CliError::Failed(format!("--listen {listen}: {e}")))?;
-        let mut banner = format!("jwe-mint gateway: listening on http://{local}\n");
+        let mut banner = format!("jwe-mint {command}: listening on http://{local}\n");
         if let Some(addr) = metrics_listen {
             let metrics = tokio::net::TcpListener::bind(addr)
                 .await
                 .map_err(|e| CliError::Failed(format!("--metrics-listen {addr}: {e}")))?;
             let local = metrics.local_addr().map_err(|e| CliError::Failed(format!("--metrics-listen {addr}: {e}")))?;
-            banner.push_str(&format!("jwe-mint gateway: metrics on http://{local}/metrics\n"));
+            banner.push_str(&format!("jwe-mint {command}: metrics on http://{local}/metrics\n"));
             let gateway = gateway.clone();
             // Ends with the runtime, when the gateway has shut down.
             tokio::spawn(async move { gateway.serve_metrics(metrics, std::future::pending()).await });
@@ -228,7 +251,7 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
                 _ = interrupt.recv() => {}
             }
         };
-        gateway.serve(listener, shutdown).await.map_err(|e| CliError::Failed(format!("gateway: {e}")))
+        gateway.serve(listener, shutdown).await.map_err(|e| CliError::Failed(format!("{command}: {e}")))
     })
 }
 

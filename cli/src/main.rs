@@ -27,6 +27,7 @@ mod demo;
 mod demo_http;
 mod encrypt;
 mod fetch;
+mod forward_auth;
 mod gateway;
 mod inspect;
 mod keygen;
@@ -77,6 +78,11 @@ enum Command {
     /// Reverse proxy in front of a resource server written in any language: only requests with a
     /// valid access token reach it, with the token's identity in X-Auth-* headers
     Gateway(gateway::Args),
+    /// Answer a proxy's authorization subrequests (nginx auth_request, Caddy forward_auth,
+    /// Traefik ForwardAuth, Envoy ext_authz) with the gateway's rules: 200 with the token's
+    /// identity in X-Auth-* headers, or 401/403 with the challenge. Bind it where only the proxy
+    /// reaches it: the original request's headers it reads are trusted
+    ForwardAuth(forward_auth::Args),
     /// Act as a client: GET a protected URL, finding its authorization server from the resource
     /// server's RFC 9728 metadata on a 401 and getting a token for it; print the body
     Fetch(fetch::Args),
@@ -96,6 +102,7 @@ fn dispatch(command: Command) -> Result<(), CliError> {
         Command::Open(args) => open::run(args),
         Command::Metadata(args) => metadata::run(args),
         Command::Gateway(args) => gateway::run(args),
+        Command::ForwardAuth(args) => forward_auth::run(args),
         Command::Fetch(args) => fetch::run(args),
         Command::Demo(args) => demo::run(args),
     }

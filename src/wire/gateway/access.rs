@@ -77,6 +77,12 @@ impl AccessLine {
         AccessLine { start: Instant::now(), method: method.clone(), path: path.to_owned(), peer }
     }
 
+    /// The request is logged as this one (forward-auth: the original request the proxy names).
+    pub(super) fn retarget(&mut self, method: &Method, path: &str) {
+        self.method = method.clone();
+        self.path = path.to_owned();
+    }
+
     /// Writes the line for `response` with `outcome` and `reason` when the gateway itself
     /// answered (served documents, refused framing); otherwise they are read from what the
     /// bearer layer or the forwarding service put in the response's extensions.

@@ -47,8 +47,13 @@ pub struct Gateway {
     pub(super) metrics: Arc<Metrics>,
     /// The caller's count of dropped log lines, exported with the metrics.
     pub(super) log_drops: Option<ExternalCounter>,
-    pub(super) upstream: Upstream,
+    /// Where authenticated requests go; `None`: forward-auth, answering the proxy instead.
+    pub(super) upstream: Option<Upstream>,
     pub(super) forward_token: bool,
+    /// `X-Auth-Claims` with the identity (on by default when proxying, off in forward-auth).
+    pub(super) claims_header: bool,
+    /// Forward-auth: the prefix before the original path in the subrequest's own path.
+    pub(super) path_prefix: String,
     jwks_uri: String,
     pub(super) grace: Duration,
     pub(super) limits: Limits,
@@ -77,8 +82,23 @@ impl Gateway {
     /// ([`ConfigError::Invalid`] naming `"upstream"`), a resource server whose documents cannot
     /// be served (as [`BearerLayer::new`] and [`MetadataRouter::new`]).
     pub fn new(rs: impl Into<Arc<ResourceServer>>, upstream: &str) -> Result<Gateway, ConfigError> {
-        let rs = rs.into();
         let upstream = parse_upstream(upstream)?;
+        Gateway::with_upstream(rs.into(), Some(upstream))
+    }
+
+    /// A forward-auth service instead of a proxy: it answers the authorization subrequests of a
+    /// proxy that forwards by itself (nginx `auth_request`, Caddy `forward_auth`, Traefik
+    /// ForwardAuth, Envoy HTTP `ext_authz`) with 200 and the identity headers, or 401 / 403 with
+    /// the challenge; the same rules decide (see the `gateway` module). The original method and
+    /// target come from `X-Original-Method` / `X-Original-URI` (nginx), else from
+    /// `X-Forwarded-Method` / `X-Forwarded-Uri` (Traefik, Caddy), else from the subrequest's own
+    /// method and path after [`Gateway::path_prefix`] (Envoy). Those headers are trusted: serve
+    /// it where only the proxy reaches it. Refused as for [`Gateway::new`].
+    pub fn forward_auth(rs: impl Into<Arc<ResourceServer>>) -> Result<Gateway, ConfigError> {
+        Gateway::with_upstream(rs.into(), None)
+    }
+
+    fn with_upstream(rs: Arc<ResourceServer>, upstream: Option<Upstream>) -> Result<Gateway, ConfigError> {
         let resource = url::Url::parse(rs.resource())
             .map_err(|_| ConfigError::invalid("resource", "resource must be a URL"))?;
         let jwks_uri = format!("{}/.well-known/jwks.json", resource.origin().ascii_serialization());
@@ -86,8 +106,10 @@ impl Gateway {
         let gateway = Gateway {
             layer,
             rs,
+            claims_header: upstream.is_some(),
             upstream,
             forward_token: false,
+            path_prefix: String::new(),
             jwks_uri,
             grace: DEFAULT_SHUTDOWN_GRACE,
             limits: Limits::default(),
@@ -112,7 +134,10 @@ impl Gateway {
     /// upstream that is not on a loopback address: the token would cross the network in clear
     /// ([`ConfigError::Invalid`] naming `"forward_token"`).
     pub fn forward_token(mut self) -> Result<Gateway, ConfigError> {
-        if !self.upstream.https && !self.upstream.loopback {
+        let Some(upstream) = &self.upstream else {
+            return Err(ConfigError::invalid("forward_token", "forward-auth forwards nothing"));
+        };
+        if !upstream.https && !upstream.loopback {
             return Err(ConfigError::invalid(
                 "forward_token",
                 "forwarding the token to a plain http upstream is allowed only on a loopback address",
@@ -141,7 +166,7 @@ impl Gateway {
     }
 
     fn add_upstream_roots(mut self, pem: &[u8]) -> Result<Gateway, String> {
-        if !self.upstream.https {
+        if !self.upstream.as_ref().is_some_and(|u| u.https) {
             return Err("only an https upstream has a certificate to verify".into());
         }
         let mut roots = self.upstream_roots.as_deref().cloned().unwrap_or_else(RootCertStore::empty);
@@ -172,7 +197,8 @@ impl Gateway {
         let builder = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(tls_err)?;
-        let tls = match (&self.upstream_roots, self.upstream.https) {
+        let https = self.upstream.as_ref().is_some_and(|u| u.https);
+        let tls = match (&self.upstream_roots, https) {
             (Some(roots), _) => builder.with_root_certificates(Arc::clone(roots)),
             (None, true) => builder.with_platform_verifier().map_err(|e| {
                 ConfigError::Client(format!("the platform's trust store for the https upstream: {e}"))
@@ -185,7 +211,7 @@ impl Gateway {
         http.set_nodelay(true);
         http.enforce_http(false);
         let builder = hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls.with_no_client_auth());
-        let builder = if self.upstream.https { builder.https_only() } else { builder.https_or_http() };
+        let builder = if https { builder.https_only() } else { builder.https_or_http() };
         Ok(builder.enable_http1().wrap_connector(http))
     }
 
@@ -279,6 +305,32 @@ impl Gateway {
         Ok(self)
     }
 
+    /// Whether the identity answer carries `X-Auth-Claims` (base64url of the claims JSON): on by
+    /// default when proxying; off by default in forward-auth, where a large header becomes a 500
+    /// behind nginx's default buffers.
+    pub fn claims_header(mut self, on: bool) -> Gateway {
+        self.claims_header = on;
+        self
+    }
+
+    /// Forward-auth: the prefix the proxy puts before the original path when it names the
+    /// original request by the subrequest's own method and path (Envoy's `ext_authz`
+    /// `path_prefix`); a subrequest outside it is 401 `invalid_request`. Refused: a proxy gateway
+    /// (it has no use for one), or a prefix that is not `/` followed by path characters without a
+    /// trailing `/` ([`ConfigError::Invalid`] naming `"path_prefix"`).
+    pub fn path_prefix(mut self, prefix: &str) -> Result<Gateway, ConfigError> {
+        let refused = |reason: &str| ConfigError::invalid("path_prefix", reason);
+        if self.upstream.is_some() {
+            return Err(refused("a path prefix applies to forward-auth only"));
+        }
+        let path_char = |c: char| c.is_ascii_alphanumeric() || "/-._~!$&'()*+,;=:@%".contains(c);
+        if !prefix.starts_with('/') || prefix.ends_with('/') || !prefix.chars().all(path_char) {
+            return Err(refused("path_prefix must be /segment[/segment…] without a trailing /"));
+        }
+        self.path_prefix = prefix.to_owned();
+        Ok(self)
+    }
+
     /// The URL the JWK Set is published at.
     pub fn jwks_uri(&self) -> &str {
         &self.jwks_uri
@@ -301,6 +353,8 @@ impl std::fmt::Debug for Gateway {
             .field("layer", &self.layer)
             .field("upstream", &self.upstream)
             .field("forward_token", &self.forward_token)
+            .field("claims_header", &self.claims_header)
+            .field("path_prefix", &self.path_prefix)
             .field("jwks_uri", &self.jwks_uri)
             .field("grace", &self.grace)
             .field("upstream_ca", &self.upstream_roots.as_ref().map(|r| r.len()))

@@ -31,6 +31,7 @@ pub(super) struct Forward {
     pub(super) client: Client<HttpsConnector<HttpConnector>, Body>,
     pub(super) upstream: Arc<Upstream>,
     pub(super) forward_token: bool,
+    pub(super) claims_header: bool,
     pub(super) resource_metadata: Arc<str>,
 }
 
@@ -69,7 +70,7 @@ impl Forward {
             upstream_time,
         };
         // (5) The identity, from the opened token only.
-        if set_identity(&mut parts.headers, &token).is_err() {
+        if set_identity(&mut parts.headers, &token, self.claims_header).is_err() {
             let reason = "the token's identity cannot be a header value";
             return noted(self.unrepresentable(), note(Outcome::InvalidToken, Some(reason), None));
         }

@@ -348,16 +348,23 @@ impl ResponseTrailers {
 }
 
 /// Step (5): the identity headers from the opened token.
-pub(super) fn set_identity(headers: &mut HeaderMap, token: &AccessToken) -> Result<(), ()> {
+pub(super) fn set_identity(headers: &mut HeaderMap, token: &AccessToken, claims: bool) -> Result<(), ()> {
     let scope = token.scopes().collect::<Vec<_>>().join(" ");
-    let claims = serde_json::to_vec(token.raw_claims()).map_err(|_| ())?;
-    let claims = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims);
-    for (name, value) in [
-        (X_AUTH_SUBJECT, token.subject()),
-        (X_AUTH_CLIENT_ID, token.client_id()),
-        (X_AUTH_SCOPE, scope.as_str()),
-        (X_AUTH_CLAIMS, claims.as_str()),
-    ] {
+    let claims = match claims {
+        true => Some(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(serde_json::to_vec(token.raw_claims()).map_err(|_| ())?),
+        ),
+        false => None,
+    };
+    let fields = [
+        (X_AUTH_SUBJECT, Some(token.subject())),
+        (X_AUTH_CLIENT_ID, Some(token.client_id())),
+        (X_AUTH_SCOPE, Some(scope.as_str())),
+        (X_AUTH_CLAIMS, claims.as_deref()),
+    ];
+    for (name, value) in fields {
+        let Some(value) = value else { continue };
         // Visible ASCII and spaces only: a header value must not smuggle control characters.
         if !value.bytes().all(|b| b == b' ' || b.is_ascii_graphic()) {
             return Err(());

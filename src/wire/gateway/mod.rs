@@ -67,6 +67,7 @@
 mod access;
 mod config;
 mod forward;
+mod forward_auth;
 mod framing;
 mod headers;
 mod limits;

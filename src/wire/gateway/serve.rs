@@ -6,13 +6,15 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Body;
 use axum::response::Response;
 use http::header::{CACHE_CONTROL, CONNECTION, CONTENT_TYPE, VIA};
-use http::{HeaderValue, Method, Request};
+use http::{HeaderValue, Method, Request, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpListener;
@@ -21,6 +23,7 @@ use tokio::sync::Semaphore;
 use super::access::{AccessLine, Outcome};
 use super::config::Gateway;
 use super::forward::{plain, Forward};
+use super::forward_auth::{for_proxy, names_original, refusal, to_original, Authorize, ForwardAuthConfig};
 use super::framing;
 use super::headers::{
     check_request, remove_hop_by_hop, remove_spoofed_identity, set_forwarded, Early, VIA_ENTRY,
@@ -39,26 +42,39 @@ impl Gateway {
         listener: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
-        let connector = self.upstream_connector().map_err(std::io::Error::other)?;
-        let client = Client::builder(TokioExecutor::new()).build(connector);
         let grace = self.grace;
         let limits = self.limits;
         // One permit per open connection (`Semaphore::new` refuses more than its maximum).
         let slots = Arc::new(Semaphore::new(limits.max_connections.min(Semaphore::MAX_PERMITS)));
-        let forward = Forward {
-            client,
-            upstream: Arc::new(self.upstream.clone()),
-            forward_token: self.forward_token,
-            resource_metadata: self.layer.resource_metadata().into(),
+        let resource_metadata: Arc<str> = self.layer.resource_metadata().into();
+        let inner = match &self.upstream {
+            Some(upstream) => {
+                let connector = self.upstream_connector().map_err(std::io::Error::other)?;
+                Inner::Forward(Forward {
+                    client: Client::builder(TokioExecutor::new()).build(connector),
+                    upstream: Arc::new(upstream.clone()),
+                    forward_token: self.forward_token,
+                    claims_header: self.claims_header,
+                    resource_metadata: Arc::clone(&resource_metadata),
+                })
+            }
+            None => Inner::Authorize(Authorize {
+                claims_header: self.claims_header,
+                resource_metadata: Arc::clone(&resource_metadata),
+            }),
         };
+        let forward_auth =
+            self.upstream.is_none().then(|| ForwardAuthConfig { path_prefix: self.path_prefix.clone() });
         let metadata_paths = match self.metadata() {
             Ok(m) => vec![m.metadata_path().to_owned(), m.jwks_path().to_owned()],
             Err(_) => Vec::new(),
         };
         let shared = Arc::new(Shared {
-            service: tower::Layer::layer(&self.layer, forward),
+            service: tower::Layer::layer(&self.layer, inner),
             gateway: self,
             metadata_paths,
+            forward_auth,
+            resource_metadata,
         });
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let mut http = hyper::server::conn::http1::Builder::new();
@@ -131,10 +147,38 @@ impl Gateway {
 /// What every connection shares.
 struct Shared {
     gateway: Gateway,
-    service: BearerService<Forward>,
+    service: BearerService<Inner>,
     /// The paths of the two documents (they depend on configuration only, not on the keys), so
     /// that other requests skip building them.
     metadata_paths: Vec<String>,
+    /// Set in forward-auth: the subrequest names the original request.
+    forward_auth: Option<ForwardAuthConfig>,
+    resource_metadata: Arc<str>,
+}
+
+/// What the bearer layer lets authenticated requests through to: the upstream, or (forward-auth)
+/// the answer with the identity.
+#[derive(Clone)]
+enum Inner {
+    Forward(Forward),
+    Authorize(Authorize),
+}
+
+impl tower::Service<Request<Body>> for Inner {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        match self {
+            Inner::Forward(f) => f.call(req),
+            Inner::Authorize(a) => a.call(req),
+        }
+    }
 }
 
 impl Shared {
@@ -145,11 +189,14 @@ impl Shared {
         peer: SocketAddr,
         verdict: framing::Verdict,
     ) -> Response {
-        let line = AccessLine::start(req.method(), req.uri().path(), peer);
-        let (response, answered) = self.answer(req, peer, verdict).await;
+        let mut line = AccessLine::start(req.method(), req.uri().path(), peer);
+        let (mut response, answered) = self.answer(req, peer, verdict, &mut line).await;
         let (outcome, total, upstream) =
             line.finish(&response, answered.as_ref().map(|(o, r)| (*o, r.as_str())));
         self.gateway.metrics.request(outcome, total, upstream);
+        if self.forward_auth.is_some() && outcome != Outcome::Served {
+            response = for_proxy(response, &self.resource_metadata);
+        }
         response
     }
 
@@ -160,6 +207,7 @@ impl Shared {
         req: Request<hyper::body::Incoming>,
         peer: SocketAddr,
         verdict: framing::Verdict,
+        line: &mut AccessLine,
     ) -> (Response, Option<(Outcome, String)>) {
         // (1) Framing (RFC 9112 §6.3), judged on the raw head by `framing::Framed` (hyper has
         // already dropped a `Content-Length` next to a `Transfer-Encoding`): answer and close;
@@ -183,10 +231,21 @@ impl Shared {
             };
             return (early.response(), Some(outcome));
         }
-        if matches!(parts.method, Method::GET | Method::HEAD) {
+        let subrequest = self.forward_auth.is_some() && names_original(&parts.headers);
+        if matches!(parts.method, Method::GET | Method::HEAD) && !subrequest {
             if let Some(r) = self.metadata(parts.uri.path()) {
                 return (r, Some((Outcome::Served, String::new())));
             }
+        }
+        if let Some(config) = &self.forward_auth {
+            // Forward-auth: the rules apply to the original request the proxy names; nothing is
+            // forwarded, so the header rules (3) and (4) have nothing to protect.
+            if let Err(why) = to_original(&mut parts, config) {
+                let r = refusal(StatusCode::UNAUTHORIZED, "invalid_request", why, &self.resource_metadata);
+                return (r, Some((Outcome::BadRequest, why.to_owned())));
+            }
+            line.retarget(&parts.method, parts.uri.path());
+            return self.authenticate(Request::from_parts(parts, Body::new(body))).await;
         }
         // (3) hop-by-hop, then (4) identity: before authentication, so a `Connection` header
         // cannot name the identity headers added after it.
@@ -194,7 +253,11 @@ impl Shared {
         remove_spoofed_identity(&mut parts.headers);
         set_forwarded(&mut parts.headers, peer);
         parts.headers.append(VIA, HeaderValue::from_static(VIA_ENTRY));
-        let req = Request::from_parts(parts, Body::new(body));
+        self.authenticate(Request::from_parts(parts, Body::new(body))).await
+    }
+
+    /// The bearer layer (5), then the inner service.
+    async fn authenticate(&self, req: Request<Body>) -> (Response, Option<(Outcome, String)>) {
         let mut service = self.service.clone();
         // `Forward` is always ready; the layer delegates to it.
         let _ = std::future::poll_fn(|cx| tower::Service::poll_ready(&mut service, cx)).await;
