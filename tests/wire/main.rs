@@ -16,6 +16,7 @@ mod discovery;
 mod e2e;
 mod examples;
 mod fetch;
+mod forward_auth;
 mod gateway;
 mod gateway_bounds;
 mod gateway_headers;
