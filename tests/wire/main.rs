@@ -21,3 +21,4 @@ mod key_set;
 mod layer;
 mod rs_discovers_as_keys;
 mod token_endpoint;
+mod url_credentials;

@@ -531,3 +531,51 @@ async fn the_gateway_serves_with_stdout_on_a_read_write_dev_null() {
     })
     .await;
 }
+
+/// A user name and password in a URL option are refused, and never printed: not in the error
+/// line, not in a log line before it (the key set's and discovery's failures name the URL).
+#[test]
+fn credentials_in_a_url_option_never_reach_stderr() {
+    const SECRET: &str = "s3cr3t-pw";
+    let world = World::new();
+    let dir = temp_dir("urlcreds");
+    let as_file = as_key_file(&world, &dir);
+    write_keys(&dir.join("rs.json"), &[&world.rs_key]);
+    let run = |issuer: &str, issuer_jwks: Option<&str>, upstream: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_jwe-mint"));
+        cmd.args(["gateway", "--listen", "127.0.0.1:0", "--upstream", upstream, "--resource", RESOURCE])
+            .arg("--key")
+            .arg(dir.join("rs.json"))
+            .args(["--issuer", issuer]);
+        if let Some(jwks) = issuer_jwks {
+            cmd.args(["--issuer-jwks", jwks]);
+        }
+        let mut child =
+            cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        // It must exit by itself, before listening.
+        let deadline = Instant::now() + LIMIT;
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("the gateway did not exit");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.wait_with_output().unwrap()
+    };
+    let with_creds = |path: &str| format!("https://alice:{SECRET}@127.0.0.1:1{path}");
+    for (what, out) in [
+        ("--issuer-jwks", run(ISSUER, Some(&with_creds("/jwks.json")), "http://127.0.0.1:9")),
+        ("--issuer (discovery)", run(&with_creds("/"), None, "http://127.0.0.1:9")),
+        ("--upstream", run(ISSUER, Some(&as_file), &format!("http://alice:{SECRET}@127.0.0.1:9"))),
+    ] {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(matches!(out.status.code(), Some(1 | 2)), "{what}: {stderr}");
+        assert!(!stderr.is_empty(), "{what}: refused without a word");
+        assert!(
+            !stderr.contains(SECRET) && !stderr.contains("alice"),
+            "{what} printed the credentials:\n{stderr}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
