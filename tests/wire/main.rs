@@ -17,6 +17,7 @@ mod e2e;
 mod examples;
 mod fetch;
 mod gateway;
+mod key_file;
 mod key_set;
 mod layer;
 mod rs_discovers_as_keys;

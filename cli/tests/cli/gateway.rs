@@ -80,6 +80,9 @@ impl Binary {
             .args(["--issuer", ISSUER])
             .args(issuer_keys)
             .args(extra)
+            // Two workers whatever the machine: a task that blocks a worker shows the same way
+            // everywhere.
+            .env("TOKIO_WORKER_THREADS", "2")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -277,6 +280,56 @@ async fn sighup_and_file_changes_reload_the_rs_keys_and_a_broken_file_keeps_them
         assert_eq!(exchange(&mut conn, &get("/", Some(&new_token), "")).await.status, 200);
     })
     .await;
+}
+
+/// A FIFO nobody writes in place of `--key`, through file polls and SIGHUP: every request is
+/// still answered at once with the keys in use (the reads wait on the key file's own thread, never
+/// on the runtime); a good file back in place is loaded.
+#[test]
+fn a_fifo_in_place_of_the_key_file_and_sighup_never_stop_serving() {
+    const WITHIN: Duration = Duration::from_secs(2);
+    let old = Jwk::generate(Curve::P256).unwrap();
+    let new = Jwk::generate(Curve::P256).unwrap();
+    let old_world = World::with_rs_keys(&[&old]);
+    let new_world =
+        World { issuer: reissue(&old_world, &new), as_key: old_world.as_key.clone(), rs_key: new.clone() };
+    let (old_token, new_token) = (old_world.mint(), new_world.mint());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (_up, up_addr) = runtime.block_on(Upstream::start());
+    let gw = Binary::start(&old_world, &[&old], up_addr, &["--key-poll-ms", "50"]);
+    assert_eq!(ask_within(gw.addr, "/", Some(&old_token), WITHIN).0, 200);
+
+    fifo_in_place_of(&gw.key_file());
+    let serves_with_the_old_key = || {
+        let until = Instant::now() + Duration::from_millis(500);
+        while Instant::now() < until {
+            assert_eq!(ask_within(gw.addr, "/", Some(&old_token), WITHIN).0, 200);
+            assert_eq!(ask_within(gw.addr, "/", Some(&new_token), WITHIN).0, 401);
+            assert_eq!(ask_within(gw.addr, "/.well-known/oauth-protected-resource", None, WITHIN).0, 200);
+            assert_eq!(published_x(gw.addr, WITHIN), [public_x(&old)]);
+        }
+    };
+    serves_with_the_old_key();
+    gw.signal("HUP");
+    serves_with_the_old_key();
+    gw.signal("HUP");
+    serves_with_the_old_key();
+    let deadline = Instant::now() + LIMIT;
+    while !gw.stderr().contains("a FIFO is not a key file") {
+        assert!(Instant::now() < deadline, "the refusal is never logged: {}", gw.stderr());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    std::fs::remove_file(gw.key_file()).unwrap();
+    write_keys(&gw.key_file(), &[&new]);
+    gw.signal("HUP");
+    let deadline = Instant::now() + LIMIT;
+    while ask_within(gw.addr, "/", Some(&new_token), WITHIN).0 != 200 {
+        assert!(Instant::now() < deadline, "the new key file is never loaded: {}", gw.stderr());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(ask_within(gw.addr, "/", Some(&old_token), WITHIN).0, 401);
+    assert_eq!(published_x(gw.addr, WITHIN), [public_x(&new)]);
 }
 
 // ---------------------------------------------------------------------------------------------
