@@ -24,7 +24,7 @@ pub(crate) fn value(text: &str) -> String {
 /// anything non-ASCII) becomes `?`; the user name and password of a URL are replaced by
 /// `redacted`; at most `max` characters are kept, then `…`.
 pub(crate) fn shown(text: &str, max: usize) -> String {
-    let text = redact_userinfo(text);
+    let text = redacted(text);
     let mut out = String::with_capacity(text.len().min(max) + 3);
     for (i, c) in text.chars().enumerate() {
         if i == max {
@@ -36,11 +36,20 @@ pub(crate) fn shown(text: &str, max: usize) -> String {
     out
 }
 
+/// A configured URL as an error field or a log value: [`redacted`], owned. `Url` and `&str` alike.
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
+pub(crate) fn url<U: AsRef<str> + ?Sized>(url: &U) -> String {
+    redacted(url.as_ref()).into_owned()
+}
+
 /// `scheme://user:password@host/…` → `scheme://redacted@host/…` (RFC 3986 §3.2.1: the userinfo
 /// ends at the last `@` of the authority). The URL Standard also reads credentials after a
 /// scheme with no `//` (`https:user:pw@host`, `https:\\user:pw@host`), so a text that starts
-/// with a scheme is read that way too.
-fn redact_userinfo(text: &str) -> std::borrow::Cow<'_, str> {
+/// with a scheme is read that way too. Works on any text, a URL or not (one that does not parse
+/// is the likeliest to carry a mistyped password). Nothing else is changed: this is the form for
+/// a URL this program was configured with (an error naming it, a log line) where cutting or
+/// replacing characters would hide which URL it is; text from outside goes through [`value`].
+pub(crate) fn redacted(text: &str) -> std::borrow::Cow<'_, str> {
     let scheme_end = text.find(':').filter(|&i| {
         let scheme = &text[..i];
         scheme.starts_with(|c: char| c.is_ascii_alphabetic())
@@ -90,5 +99,14 @@ mod tests {
         assert_eq!(shown("https:u:pw@rs.example:99999/", VALUE), "https:redacted@rs.example:99999/");
         assert_eq!(shown("https:\\\\u:pw@rs.example/", VALUE), "https:\\\\redacted@rs.example/");
         assert_eq!(shown("mailto:alice@example.com", VALUE), "mailto:redacted@example.com");
+    }
+
+    #[test]
+    fn urls_keep_everything_but_their_credentials() {
+        assert_eq!(url("https://u:pw@as.example.com/a b?x=é"), "https://redacted@as.example.com/a b?x=é");
+        // Not a URL the parser takes (a space in the host): the credentials go all the same.
+        assert_eq!(url("https://u:pw@exa mple.com/"), "https://redacted@exa mple.com/");
+        assert_eq!(url("/just/a/path@x"), "/just/a/path@x");
+        assert_eq!(redacted("https://as.example.com/"), "https://as.example.com/");
     }
 }

@@ -238,8 +238,9 @@ pub(crate) fn serve(
         tokio::spawn(async move {
             while hangup.recv().await.is_some() {
                 tracing::info!(target: jwe_mint::wire::GATEWAY_TRACING_TARGET, "SIGHUP: reloading the key file");
-                // Logged by `reload` either way.
-                let _ = reload.reload();
+                // Only asks the key file's reader thread (a file that blocks its read must not
+                // block this runtime); the outcome is logged there.
+                reload.request_reload();
             }
         });
         let mut terminate = signal(tokio::signal::unix::SignalKind::terminate())?;

@@ -346,3 +346,45 @@ pub fn post_body(path: &str, token: &str, body: &str) -> String {
         body.len()
     )
 }
+
+/// One GET on a new connection with blocking sockets (no runtime needed, so a gateway whose
+/// runtime is stuck fails the test instead of hanging it): its status and body. Panics when
+/// the answer does not come within `limit`.
+pub fn ask_within(addr: SocketAddr, path: &str, token: Option<&str>, limit: Duration) -> (u16, Vec<u8>) {
+    use std::io::{Read as _, Write as _};
+    let started = Instant::now();
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, limit).unwrap();
+    stream.set_read_timeout(Some(limit)).unwrap();
+    stream.write_all(get(path, token, "Connection: close\r\n").as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    if let Err(e) = stream.read_to_end(&mut answer) {
+        panic!("GET {path}: no answer within {limit:?} ({e}): the gateway is blocked");
+    }
+    assert!(started.elapsed() < limit, "GET {path} took {:?}", started.elapsed());
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n");
+    let split = split.unwrap_or_else(|| panic!("GET {path}: {:?}", String::from_utf8_lossy(&answer)));
+    let head = String::from_utf8_lossy(&answer[..split]).into_owned();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, answer[split + 4..].to_vec())
+}
+
+/// A FIFO nobody writes at `path`, put in place with a rename as a deploy tool puts a file.
+pub fn fifo_in_place_of(path: &Path) {
+    let tmp = path.with_extension("fifo");
+    let status = Command::new("mkfifo").arg(&tmp).status().unwrap();
+    assert!(status.success(), "mkfifo failed");
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// The `x` of every key the gateway at `addr` publishes (its JWK Set), asked with [`ask_within`].
+pub fn published_x(addr: SocketAddr, limit: Duration) -> Vec<String> {
+    let (status, body) = ask_within(addr, "/.well-known/jwks.json", None, limit);
+    assert_eq!(status, 200);
+    let jwks: Value = serde_json::from_slice(&body).unwrap();
+    jwks["keys"].as_array().unwrap().iter().map(|k| k["x"].as_str().unwrap().to_owned()).collect()
+}
+
+/// The `x` of `key`'s public half (EC keys).
+pub fn public_x(key: &Jwk) -> String {
+    key.to_public().unwrap().to_value().unwrap()["x"].as_str().unwrap().to_owned()
+}

@@ -114,6 +114,9 @@ impl Binary {
             .args(["--issuer", ISSUER])
             .args(issuer_keys)
             .args(extra)
+            // Two workers whatever the machine: a task that blocks a worker shows the same way
+            // everywhere.
+            .env("TOKIO_WORKER_THREADS", "2")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -327,6 +330,56 @@ async fn sighup_and_file_changes_reload_the_rs_keys_and_a_broken_file_keeps_them
         assert_eq!(exchange(&mut conn, &get("/", Some(&new_token), "")).await.status, 200);
     })
     .await;
+}
+
+/// A FIFO nobody writes in place of `--key`, through file polls and SIGHUP: every request is
+/// still answered at once with the keys in use (the reads wait on the key file's own thread, never
+/// on the runtime); a good file back in place is loaded.
+#[test]
+fn a_fifo_in_place_of_the_key_file_and_sighup_never_stop_serving() {
+    const WITHIN: Duration = Duration::from_secs(2);
+    let old = Jwk::generate(Curve::P256).unwrap();
+    let new = Jwk::generate(Curve::P256).unwrap();
+    let old_world = World::with_rs_keys(&[&old]);
+    let new_world =
+        World { issuer: reissue(&old_world, &new), as_key: old_world.as_key.clone(), rs_key: new.clone() };
+    let (old_token, new_token) = (old_world.mint(), new_world.mint());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (_up, up_addr) = runtime.block_on(Upstream::start());
+    let gw = Binary::start(&old_world, &[&old], up_addr, &["--key-poll-ms", "50"]);
+    assert_eq!(ask_within(gw.addr, "/", Some(&old_token), WITHIN).0, 200);
+
+    fifo_in_place_of(&gw.key_file());
+    let serves_with_the_old_key = || {
+        let until = Instant::now() + Duration::from_millis(500);
+        while Instant::now() < until {
+            assert_eq!(ask_within(gw.addr, "/", Some(&old_token), WITHIN).0, 200);
+            assert_eq!(ask_within(gw.addr, "/", Some(&new_token), WITHIN).0, 401);
+            assert_eq!(ask_within(gw.addr, "/.well-known/oauth-protected-resource", None, WITHIN).0, 200);
+            assert_eq!(published_x(gw.addr, WITHIN), [public_x(&old)]);
+        }
+    };
+    serves_with_the_old_key();
+    gw.signal("HUP");
+    serves_with_the_old_key();
+    gw.signal("HUP");
+    serves_with_the_old_key();
+    let deadline = Instant::now() + LIMIT;
+    while !gw.stderr().contains("a FIFO is not a key file") {
+        assert!(Instant::now() < deadline, "the refusal is never logged: {}", gw.stderr());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    std::fs::remove_file(gw.key_file()).unwrap();
+    write_keys(&gw.key_file(), &[&new]);
+    gw.signal("HUP");
+    let deadline = Instant::now() + LIMIT;
+    while ask_within(gw.addr, "/", Some(&new_token), WITHIN).0 != 200 {
+        assert!(Instant::now() < deadline, "the new key file is never loaded: {}", gw.stderr());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(ask_within(gw.addr, "/", Some(&old_token), WITHIN).0, 401);
+    assert_eq!(published_x(gw.addr, WITHIN), [public_x(&new)]);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -988,4 +1041,52 @@ fn bounds_options_that_make_no_sense_are_refused() {
         assert_eq!(out.status.code(), Some(2), "{option} {value}: {stderr}");
         assert!(stderr.contains(option), "{option} {value}: {stderr}");
     }
+}
+
+/// A user name and password in a URL option are refused, and never printed: not in the error
+/// line, not in a log line before it (the key set's and discovery's failures name the URL).
+#[test]
+fn credentials_in_a_url_option_never_reach_stderr() {
+    const SECRET: &str = "s3cr3t-pw";
+    let world = World::new();
+    let dir = temp_dir("urlcreds");
+    let as_file = as_key_file(&world, &dir);
+    write_keys(&dir.join("rs.json"), &[&world.rs_key]);
+    let run = |issuer: &str, issuer_jwks: Option<&str>, upstream: &str| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_jwe-mint"));
+        cmd.args(["gateway", "--listen", "127.0.0.1:0", "--upstream", upstream, "--resource", RESOURCE])
+            .arg("--key")
+            .arg(dir.join("rs.json"))
+            .args(["--issuer", issuer]);
+        if let Some(jwks) = issuer_jwks {
+            cmd.args(["--issuer-jwks", jwks]);
+        }
+        let mut child =
+            cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        // It must exit by itself, before listening.
+        let deadline = Instant::now() + LIMIT;
+        while child.try_wait().unwrap().is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("the gateway did not exit");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.wait_with_output().unwrap()
+    };
+    let with_creds = |path: &str| format!("https://alice:{SECRET}@127.0.0.1:1{path}");
+    for (what, out) in [
+        ("--issuer-jwks", run(ISSUER, Some(&with_creds("/jwks.json")), "http://127.0.0.1:9")),
+        ("--issuer (discovery)", run(&with_creds("/"), None, "http://127.0.0.1:9")),
+        ("--upstream", run(ISSUER, Some(&as_file), &format!("http://alice:{SECRET}@127.0.0.1:9"))),
+    ] {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(matches!(out.status.code(), Some(1 | 2)), "{what}: {stderr}");
+        assert!(!stderr.is_empty(), "{what}: refused without a word");
+        assert!(
+            !stderr.contains(SECRET) && !stderr.contains("alice"),
+            "{what} printed the credentials:\n{stderr}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -61,7 +61,7 @@ impl Refusal {
         match e {
             Error::OAuth { code, description } => Refusal::bad(code.as_str(), &description),
             Error::KeySource(KeySourceError::Unavailable { ref location, .. }) => {
-                tracing::warn!(target: TRACING_TARGET, %location, error = %e, "resource server keys unavailable");
+                tracing::warn!(target: TRACING_TARGET, location = %crate::untrusted::redacted(location), error = %e, "resource server keys unavailable");
                 Refusal {
                     status: StatusCode::SERVICE_UNAVAILABLE,
                     retry_after: true,

@@ -268,7 +268,7 @@ impl AuthorizationServer {
         let mut failed = Vec::new();
         for (resource, outcome) in resources.bind_registry(self.issuer.registry()).await {
             if let Err(e) = outcome {
-                tracing::warn!(target: TRACING_TARGET, %resource, error = %e, "resource server keys not bound yet");
+                tracing::warn!(target: TRACING_TARGET, resource = %crate::untrusted::redacted(resource.as_str()), error = %e, "resource server keys not bound yet");
                 failed.push((resource.as_str().to_owned(), e));
             }
         }

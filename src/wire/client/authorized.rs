@@ -95,7 +95,7 @@ impl AuthorizedClient {
         check_destination(&url, true)?;
         let (mut parts, body) = request.into_parts();
         parts.uri = http::Uri::try_from(url.as_str())
-            .map_err(|e| WireError::InvalidUrl { url: url.to_string(), reason: e.to_string() })?;
+            .map_err(|e| WireError::InvalidUrl { url: crate::untrusted::url(&url), reason: e.to_string() })?;
         let mut request = http::Request::from_parts(parts, body);
         let first = self.book.fresh_token_for(url.as_str()).await?;
         authorize(&mut request, first.as_ref())?;
@@ -114,7 +114,7 @@ impl AuthorizedClient {
         authorize(&mut retry, Some(&token))?;
         let response = fetcher.send(retry).await?;
         if response.status() == http::StatusCode::UNAUTHORIZED {
-            return Err(ClientError::StillUnauthorized { url: url.to_string() });
+            return Err(ClientError::StillUnauthorized { url: crate::untrusted::url(&url) });
         }
         Ok(response)
     }
@@ -125,12 +125,12 @@ impl AuthorizedClient {
         let candidates = match resource_metadata(url, headers)? {
             Some(named) => {
                 let metadata_url = Url::parse(&named).map_err(|_| ClientError::MetadataUrlRefused {
-                    url: url.to_string(),
+                    url: crate::untrusted::url(&url),
                     metadata_url: crate::untrusted::value(&named),
                 })?;
                 if metadata_url.origin() != url.origin() {
                     return Err(ClientError::MetadataUrlRefused {
-                        url: url.to_string(),
+                        url: crate::untrusted::url(&url),
                         metadata_url: crate::untrusted::value(metadata_url.as_str()),
                     });
                 }
@@ -160,7 +160,7 @@ impl AuthorizedClient {
             let response = self.book.fetcher().send(request).await?;
             if matches!(response.status().as_u16(), 404 | 410) {
                 last = Some(WireError::Status {
-                    url: metadata_url.to_string(),
+                    url: crate::untrusted::url(&metadata_url),
                     status: response.status().as_u16(),
                 });
                 continue;
@@ -170,7 +170,7 @@ impl AuthorizedClient {
         }
         Err(last
             .unwrap_or_else(|| WireError::InvalidUrl {
-                url: url.to_string(),
+                url: crate::untrusted::url(&url),
                 reason: "no metadata URL".into(),
             })
             .into())
@@ -179,7 +179,7 @@ impl AuthorizedClient {
     fn check_metadata(&self, url: &Url, metadata_url: &Url, body: &[u8]) -> Result<String, ClientError> {
         let invalid = |reason: &str| {
             ClientError::Wire(WireError::InvalidMetadata {
-                url: metadata_url.to_string(),
+                url: crate::untrusted::url(&metadata_url),
                 reason: reason.into(),
             })
         };
@@ -190,7 +190,7 @@ impl AuthorizedClient {
             .and_then(serde_json::Value::as_str)
             .ok_or_else(|| invalid("no `resource` string"))?;
         let mismatch = || ClientError::ResourceMismatch {
-            url: url.to_string(),
+            url: crate::untrusted::url(&url),
             resource: crate::untrusted::value(resource),
         };
         let matcher = normalise(resource).ok_or_else(mismatch)?;
@@ -206,7 +206,7 @@ impl AuthorizedClient {
         };
         if !listed {
             return Err(ClientError::UntrustedAuthorizationServer {
-                url: metadata_url.to_string(),
+                url: crate::untrusted::url(&metadata_url),
                 issuer: issuer.to_owned(),
             });
         }
@@ -254,11 +254,11 @@ fn authorize(request: &mut http::Request<Bytes>, token: Option<&BearerToken>) ->
 /// Unparsable fields are ignored (the well-known URLs are tried instead); two different URLs
 /// are refused.
 fn resource_metadata(url: &Url, headers: &http::HeaderMap) -> Result<Option<String>, ClientError> {
-    let refused = |reason| ClientError::InvalidChallenge { url: url.to_string(), reason };
+    let refused = |reason| ClientError::InvalidChallenge { url: crate::untrusted::url(&url), reason };
     let mut found: Option<String> = None;
     for value in headers.get_all(http::header::WWW_AUTHENTICATE) {
         let Some(challenges) = challenge::parse(value.as_bytes()) else {
-            tracing::info!(target: CLIENT_TRACING_TARGET, url = %url, "unparsable WWW-Authenticate ignored");
+            tracing::info!(target: CLIENT_TRACING_TARGET, url = %crate::untrusted::redacted(url.as_str()), "unparsable WWW-Authenticate ignored");
             continue;
         };
         for c in challenges.iter().filter(|c| c.scheme.eq_ignore_ascii_case("bearer")) {

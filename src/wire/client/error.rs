@@ -11,7 +11,7 @@ pub enum ClientError {
     #[error(transparent)]
     Wire(#[from] WireError),
     /// The token endpoint refused the request with an RFC 6749 §5.2 error.
-    #[error("{url}: token request refused: {code}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    #[error("{}: token request refused: {code}{}", crate::untrusted::redacted(url), description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
     TokenEndpoint {
         /// The token endpoint.
         url: String,
@@ -23,7 +23,7 @@ pub enum ClientError {
         description: Option<String>,
     },
     /// The token endpoint's 200 answer is not a usable token response.
-    #[error("{url}: invalid token response: {reason}")]
+    #[error("{}: invalid token response: {reason}", crate::untrusted::redacted(url))]
     InvalidTokenResponse {
         /// The token endpoint.
         url: String,
@@ -38,14 +38,18 @@ pub enum ClientError {
         resource: String,
     },
     /// The token endpoint answered, but with no token for this resource.
-    #[error("the authorization server issued no token for {resource}")]
+    #[error("the authorization server issued no token for {}", crate::untrusted::redacted(resource))]
     NotGranted {
         /// The resource asked for.
         resource: String,
     },
     /// The `resource_metadata` URL of a 401 is not on the request's origin (RFC 9728 §7.7:
     /// the client would otherwise fetch any URL a server names).
-    #[error("{url}: resource_metadata {metadata_url} is not on the request's origin")]
+    #[error(
+        "{}: resource_metadata {} is not on the request's origin",
+        crate::untrusted::redacted(url),
+        crate::untrusted::redacted(metadata_url)
+    )]
     MetadataUrlRefused {
         /// The request URL.
         url: String,
@@ -53,7 +57,7 @@ pub enum ClientError {
         metadata_url: String,
     },
     /// The 401's `WWW-Authenticate` is malformed or names several metadata URLs.
-    #[error("{url}: unusable WWW-Authenticate challenge: {reason}")]
+    #[error("{}: unusable WWW-Authenticate challenge: {reason}", crate::untrusted::redacted(url))]
     InvalidChallenge {
         /// The request URL.
         url: String,
@@ -62,7 +66,10 @@ pub enum ClientError {
     },
     /// The metadata's `resource` neither equals the request URL nor is a same-origin
     /// path-segment prefix of it.
-    #[error("{url}: metadata resource {resource:?} does not cover the request URL")]
+    #[error(
+        "{}: metadata resource {resource:?} does not cover the request URL",
+        crate::untrusted::redacted(url)
+    )]
     ResourceMismatch {
         /// The request URL.
         url: String,
@@ -71,7 +78,11 @@ pub enum ClientError {
     },
     /// The resource server's metadata does not list this client's authorization server: the
     /// client never asks (or sends credentials to) an AS it was not configured with.
-    #[error("{url}: the resource server does not name the configured authorization server {issuer:?}")]
+    #[error(
+        "{}: the resource server does not name the configured authorization server {:?}",
+        crate::untrusted::redacted(url),
+        crate::untrusted::redacted(issuer)
+    )]
     UntrustedAuthorizationServer {
         /// The metadata URL.
         url: String,
@@ -79,7 +90,7 @@ pub enum ClientError {
         issuer: String,
     },
     /// The request was refused with 401 again with a new token; it is not retried twice.
-    #[error("{url}: still unauthorized (HTTP 401) with a new token")]
+    #[error("{}: still unauthorized (HTTP 401) with a new token", crate::untrusted::redacted(url))]
     StillUnauthorized {
         /// The request URL.
         url: String,

@@ -24,7 +24,7 @@ use crate::wire::transport::{check_destination, Fetcher, WireError};
 pub(super) async fn discover(fetcher: &Arc<dyn Fetcher>, issuer: &str) -> Result<Url, ClientError> {
     let discovery = Discovery::new(Arc::clone(fetcher));
     let metadata = discovery.authorization_server(issuer).await?;
-    let url = metadata.metadata_url.to_string();
+    let url = crate::untrusted::url(&metadata.metadata_url);
     let endpoint = metadata.document.get("token_endpoint").and_then(Value::as_str).ok_or_else(|| {
         ClientError::Wire(WireError::InvalidMetadata {
             url: url.clone(),
@@ -77,8 +77,9 @@ impl Credentials {
         let mut basic = Zeroizing::new(String::with_capacity(6 + pair.len().div_ceil(3) * 4));
         basic.push_str("Basic ");
         base64::engine::general_purpose::STANDARD.encode_string(pair.as_bytes(), &mut basic);
-        let invalid =
-            |reason: String| ClientError::Wire(WireError::InvalidUrl { url: endpoint.to_string(), reason });
+        let invalid = |reason: String| {
+            ClientError::Wire(WireError::InvalidUrl { url: crate::untrusted::url(&endpoint), reason })
+        };
         let mut authorization = http::HeaderValue::from_str(&basic).map_err(|e| invalid(e.to_string()))?;
         authorization.set_sensitive(true);
         let request = http::Request::post(endpoint.as_str())
@@ -88,7 +89,7 @@ impl Credentials {
             .body(Bytes::from(std::mem::take(&mut *body)))
             .map_err(|e| invalid(e.to_string()))?;
         let response = fetcher.send(request).await?;
-        let url = endpoint.to_string();
+        let url = crate::untrusted::url(&endpoint);
         if response.status() == http::StatusCode::OK {
             return Ok(TokenEndpointResponse { url, response });
         }

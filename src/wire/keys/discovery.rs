@@ -65,8 +65,12 @@ impl Discovery {
     /// Refused: an `origin` that is not an absolute `https` URL ([`ConfigError::Invalid`] naming
     /// `"jwks_origin"`).
     pub fn allow_jwks_origin(mut self, origin: &str) -> Result<Discovery, ConfigError> {
-        let refused =
-            |reason: &str| ConfigError::invalid("jwks_origin", format!("{origin}: invalid URL: {reason}"));
+        let refused = |reason: &str| {
+            ConfigError::invalid(
+                "jwks_origin",
+                format!("{}: invalid URL: {reason}", crate::untrusted::redacted(origin)),
+            )
+        };
         let url = Url::parse(origin).map_err(|e| refused(&e.to_string()))?;
         if url.scheme() != "https" {
             return Err(refused("not https"));
@@ -92,7 +96,7 @@ impl Discovery {
             match self.try_metadata(&url, issuer).await {
                 Ok(metadata) => return Ok(metadata),
                 Err(e) => {
-                    tracing::info!(target: TRACING_TARGET, url = %url, error = %e,
+                    tracing::info!(target: TRACING_TARGET, url = %crate::untrusted::redacted(url.as_str()), error = %e,
                         "authorization server metadata not used");
                     let not_found = matches!(e, WireError::Status { status: 404 | 410, .. });
                     match &first_error {
@@ -105,8 +109,10 @@ impl Discovery {
                 }
             }
         }
-        Err(first_error
-            .unwrap_or_else(|| WireError::InvalidUrl { url: issuer.into(), reason: "no URL".into() }))
+        Err(first_error.unwrap_or_else(|| WireError::InvalidUrl {
+            url: crate::untrusted::url(issuer),
+            reason: "no URL".into(),
+        }))
     }
 
     /// The issuer's signing keys: [`authorization_server`](Self::authorization_server), then a
@@ -154,16 +160,19 @@ impl Discovery {
     async fn try_metadata(&self, url: &Url, issuer: &str) -> Result<AuthorizationServerMetadata, WireError> {
         let response = self.fetcher.get(url).await?;
         require_ok(&response, url)?;
-        let invalid =
-            |reason: &str| WireError::InvalidMetadata { url: url.to_string(), reason: reason.into() };
-        let document = crate::json::parse_object(response.body(), "metadata")
-            .map_err(|e| WireError::InvalidMetadata { url: url.to_string(), reason: e.to_string() })?;
+        let invalid = |reason: &str| WireError::InvalidMetadata {
+            url: crate::untrusted::url(&url),
+            reason: reason.into(),
+        };
+        let document = crate::json::parse_object(response.body(), "metadata").map_err(|e| {
+            WireError::InvalidMetadata { url: crate::untrusted::url(&url), reason: e.to_string() }
+        })?;
         let found =
             document.get("issuer").and_then(Value::as_str).ok_or_else(|| invalid("no `issuer` string"))?;
         // RFC 8414 §3.3: identical, compared as configured (no normalisation).
         if found != issuer {
             return Err(WireError::IssuerMismatch {
-                url: url.to_string(),
+                url: crate::untrusted::url(&url),
                 expected: issuer.to_string(),
                 found: crate::untrusted::value(found),
             });
@@ -187,7 +196,7 @@ impl Discovery {
     /// point for resource metadata). Shared by [`ProtectedResourceDiscovery`](super::ProtectedResourceDiscovery).
     pub(super) fn check_jwks_uri(&self, metadata_url: &Url, jwks_uri: &Url) -> Result<(), WireError> {
         let refused = |reason: &'static str| WireError::JwksUriRefused {
-            url: metadata_url.to_string(),
+            url: crate::untrusted::url(&metadata_url),
             jwks_uri: crate::untrusted::value(jwks_uri.as_str()),
             reason,
         };

@@ -145,7 +145,7 @@ pub struct RemoteJwkSet {
 
 impl std::fmt::Debug for RemoteJwkSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RemoteJwkSet").field("url", &self.inner.url.as_str()).finish_non_exhaustive()
+        f.debug_struct("RemoteJwkSet").field("url", &self.inner.shown).finish_non_exhaustive()
     }
 }
 
@@ -153,6 +153,8 @@ type Outcome = Result<Arc<JwkSet>, WireError>;
 
 struct Inner {
     url: Url,
+    /// `url` as errors and log lines show it (user information redacted).
+    shown: String,
     fetcher: Arc<dyn Fetcher>,
     config: KeySetConfig,
     current: ArcSwap<Current>,
@@ -226,19 +228,21 @@ impl RemoteJwkSet {
         config: KeySetConfig,
     ) -> Result<RemoteJwkSet, WireError> {
         let url = Url::parse(url)
-            .map_err(|e| WireError::InvalidUrl { url: url.to_string(), reason: e.to_string() })?;
-        let runtime = tokio::runtime::Handle::try_current()
-            .map_err(|_| WireError::Transport { url: url.to_string(), reason: "no tokio runtime".into() })?;
+            .map_err(|e| WireError::InvalidUrl { url: crate::untrusted::url(&url), reason: e.to_string() })?;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| WireError::Transport {
+            url: crate::untrusted::url(&url),
+            reason: "no tokio runtime".into(),
+        })?;
         let (set, lifetime) = match fetch_set(&url, fetcher.as_ref(), &config).await {
             Ok(fetched) => fetched,
             Err(e) => {
-                tracing::warn!(target: TRACING_TARGET, url = %url, reason = Reason::Startup.as_str(),
+                tracing::warn!(target: TRACING_TARGET, url = %crate::untrusted::redacted(url.as_str()), reason = Reason::Startup.as_str(),
                     error = %e, "JWK Set fetch failed");
                 return Err(e);
             }
         };
         let now = Instant::now();
-        tracing::info!(target: TRACING_TARGET, url = %url, reason = Reason::Startup.as_str(),
+        tracing::info!(target: TRACING_TARGET, url = %crate::untrusted::redacted(url.as_str()), reason = Reason::Startup.as_str(),
             keys = set.keys().len(), lifetime_s = lifetime.as_secs(), "JWK Set fetched");
         let inner = Arc::new(Inner {
             control: Mutex::new(Control {
@@ -251,6 +255,7 @@ impl RemoteJwkSet {
                 fetch_failures: 0,
             }),
             current: ArcSwap::from_pointee(Current { set: Arc::new(set), fetched_at: now, lifetime }),
+            shown: crate::untrusted::url(&url),
             url,
             fetcher,
             config,
@@ -309,7 +314,7 @@ impl RemoteJwkSet {
         let rx = self
             .inner
             .start_or_join(Reason::Manual)
-            .ok_or_else(|| WireError::RefreshAbandoned { url: self.inner.url.to_string() })?;
+            .ok_or_else(|| WireError::RefreshAbandoned { url: crate::untrusted::url(&self.inner.url) })?;
         wait(&self.inner.url, rx).await
     }
 
@@ -343,7 +348,7 @@ impl JwkSource for RemoteJwkSet {
     }
 
     fn location(&self) -> &str {
-        self.inner.url.as_str()
+        &self.inner.shown
     }
 
     fn freshness(&self) -> Option<Freshness> {
@@ -374,10 +379,10 @@ impl Inner {
             later(current.fetched_at, current.lifetime).and_then(|exp| now.checked_duration_since(exp));
         if let Some(expired_for) = expired_for.filter(|d| *d > self.config.max_staleness) {
             if !self.stale_reported.swap(true, Ordering::Relaxed) {
-                tracing::error!(target: TRACING_TARGET, url = %self.url, expired_s = expired_for.as_secs(),
+                tracing::error!(target: TRACING_TARGET, url = %crate::untrusted::redacted(self.url.as_str()), expired_s = expired_for.as_secs(),
                     "JWK Set too stale: failing closed until a refresh succeeds");
             }
-            return Err(WireError::Stale { url: self.url.to_string(), expired_for });
+            return Err(WireError::Stale { url: crate::untrusted::url(&self.url), expired_for });
         }
         Ok(Arc::clone(&current.set))
     }
@@ -385,10 +390,10 @@ impl Inner {
     fn kid_miss(self: &Arc<Self>, kid: &str) -> Option<watch::Receiver<Option<Outcome>>> {
         let rx = self.start_or_join(Reason::KidMiss);
         if rx.is_none() {
-            tracing::debug!(target: TRACING_TARGET, url = %self.url, kid = %crate::untrusted::name(kid),
+            tracing::debug!(target: TRACING_TARGET, url = %crate::untrusted::redacted(self.url.as_str()), kid = %crate::untrusted::name(kid),
                 "unknown kid: refetch suppressed (cooldown)");
         } else {
-            tracing::info!(target: TRACING_TARGET, url = %self.url, kid = %crate::untrusted::name(kid),
+            tracing::info!(target: TRACING_TARGET, url = %crate::untrusted::redacted(self.url.as_str()), kid = %crate::untrusted::name(kid),
                 "unknown kid: refetching (or joining the fetch in flight)");
         }
         rx
@@ -437,7 +442,7 @@ impl Inner {
                 control.fetch_successes += 1;
                 drop(control);
                 self.stale_reported.store(false, Ordering::Relaxed);
-                tracing::info!(target: TRACING_TARGET, url = %self.url, reason = reason.as_str(),
+                tracing::info!(target: TRACING_TARGET, url = %crate::untrusted::redacted(self.url.as_str()), reason = reason.as_str(),
                     keys = set.keys().len(), lifetime_s = lifetime.as_secs(), "JWK Set refreshed");
                 Ok(set)
             }
@@ -446,7 +451,7 @@ impl Inner {
                 control.last_error = Some(e.clone());
                 control.fetch_failures += 1;
                 drop(control);
-                tracing::warn!(target: TRACING_TARGET, url = %self.url, reason = reason.as_str(), error = %e,
+                tracing::warn!(target: TRACING_TARGET, url = %crate::untrusted::redacted(self.url.as_str()), reason = reason.as_str(), error = %e,
                     "JWK Set refresh failed; the last good set keeps serving");
                 Err(e)
             }
@@ -465,10 +470,10 @@ fn refresh_time(fetched_at: Instant, lifetime: Duration) -> Instant {
 
 async fn wait(url: &Url, mut rx: watch::Receiver<Option<Outcome>>) -> Outcome {
     match rx.wait_for(Option::is_some).await {
-        Ok(outcome) => {
-            outcome.clone().unwrap_or_else(|| Err(WireError::RefreshAbandoned { url: url.to_string() }))
-        }
-        Err(_) => Err(WireError::RefreshAbandoned { url: url.to_string() }),
+        Ok(outcome) => outcome
+            .clone()
+            .unwrap_or_else(|| Err(WireError::RefreshAbandoned { url: crate::untrusted::url(&url) })),
+        Err(_) => Err(WireError::RefreshAbandoned { url: crate::untrusted::url(&url) }),
     }
 }
 
@@ -509,9 +514,9 @@ async fn fetch_set(
     require_ok(&response, url)?;
     // Also bounds fetchers other than HttpFetcher.
     if response.body().len() > DEFAULT_MAX_BODY {
-        return Err(WireError::BodyTooLarge { url: url.to_string(), limit: DEFAULT_MAX_BODY });
+        return Err(WireError::BodyTooLarge { url: crate::untrusted::url(&url), limit: DEFAULT_MAX_BODY });
     }
-    let invalid = |reason: String| WireError::InvalidJwkSet { url: url.to_string(), reason };
+    let invalid = |reason: String| WireError::InvalidJwkSet { url: crate::untrusted::url(&url), reason };
     let text = std::str::from_utf8(response.body()).map_err(|_| invalid("not UTF-8".into()))?;
     let set = JwkSet::from_json(text).map_err(|e| invalid(e.to_string()))?;
     // A published set holding a private or symmetric key is a leak at the publisher, and trusting

@@ -91,7 +91,7 @@ impl ProtectedResourceDiscovery {
         let url = protected_resource_metadata_url(resource)?;
         let outcome = self.fetch_metadata(&url, resource).await;
         if let Err(e) = &outcome {
-            tracing::warn!(target: TRACING_TARGET, url = %url, error = %e,
+            tracing::warn!(target: TRACING_TARGET, url = %crate::untrusted::redacted(url.as_str()), error = %e,
                 "protected resource metadata not used");
         }
         outcome
@@ -152,10 +152,13 @@ impl ProtectedResourceDiscovery {
     ) -> Result<ProtectedResourceMetadata, WireError> {
         let response = self.discovery.fetcher.get(url).await?;
         require_ok(&response, url)?;
-        let invalid =
-            |reason: &str| WireError::InvalidMetadata { url: url.to_string(), reason: reason.into() };
-        let document = crate::json::parse_object(response.body(), "metadata")
-            .map_err(|e| WireError::InvalidMetadata { url: url.to_string(), reason: e.to_string() })?;
+        let invalid = |reason: &str| WireError::InvalidMetadata {
+            url: crate::untrusted::url(&url),
+            reason: reason.into(),
+        };
+        let document = crate::json::parse_object(response.body(), "metadata").map_err(|e| {
+            WireError::InvalidMetadata { url: crate::untrusted::url(&url), reason: e.to_string() }
+        })?;
         let found = document
             .get("resource")
             .and_then(Value::as_str)
@@ -163,7 +166,7 @@ impl ProtectedResourceDiscovery {
         // RFC 9728 §3.3: identical to the resource looked up, compared as configured.
         if found != resource {
             return Err(WireError::ResourceMismatch {
-                url: url.to_string(),
+                url: crate::untrusted::url(&url),
                 expected: resource.to_string(),
                 found: crate::untrusted::value(found),
             });
@@ -182,7 +185,7 @@ impl ProtectedResourceDiscovery {
         if let Some(listed) = &authorization_servers {
             if self.check_authorization_servers && !listed.contains(&self.issuer) {
                 return Err(WireError::AuthorizationServerNotListed {
-                    url: url.to_string(),
+                    url: crate::untrusted::url(&url),
                     issuer: self.issuer.clone(),
                 });
             }

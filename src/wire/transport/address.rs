@@ -113,16 +113,20 @@ pub(crate) fn check_destination(
         let mut shown = url.clone();
         let _ = shown.set_username("");
         let _ = shown.set_password(None);
-        return Err(WireError::CredentialsInUrl { url: shown.to_string() });
+        return Err(WireError::CredentialsInUrl { url: crate::untrusted::url(&shown) });
     }
-    let host =
-        url.host().ok_or_else(|| WireError::InvalidUrl { url: url.to_string(), reason: "no host".into() })?;
+    let host = url.host().ok_or_else(|| WireError::InvalidUrl {
+        url: crate::untrusted::url(&url),
+        reason: "no host".into(),
+    })?;
     match url.scheme() {
         "https" => Ok(host),
-        "http" if !allow_http_loopback => Err(WireError::HttpNotAllowed { url: url.to_string() }),
-        "http" if !is_loopback_host(&host) => Err(WireError::HttpNotLoopback { url: url.to_string() }),
+        "http" if !allow_http_loopback => Err(WireError::HttpNotAllowed { url: crate::untrusted::url(&url) }),
+        "http" if !is_loopback_host(&host) => {
+            Err(WireError::HttpNotLoopback { url: crate::untrusted::url(&url) })
+        }
         "http" => Ok(host),
-        _ => Err(WireError::UnsupportedScheme { url: url.to_string() }),
+        _ => Err(WireError::UnsupportedScheme { url: crate::untrusted::url(&url) }),
     }
 }
 

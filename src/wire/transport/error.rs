@@ -4,13 +4,14 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-/// A failure to fetch or use a remote document. Every variant names the URL (without any
-/// credentials: URLs with a user or password are refused), never a response body or a secret.
+/// A failure to fetch or use a remote document. Every variant names the URL, never a response
+/// body or a secret. URLs with a user or password are refused; the message shows every URL with
+/// its user information replaced by `redacted`, whatever a field holds.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum WireError {
     /// The URL does not parse or has no host.
-    #[error("{url}: invalid URL: {reason}")]
+    #[error("{}: invalid URL: {reason}", crate::untrusted::redacted(url))]
     InvalidUrl {
         /// The URL as given.
         url: String,
@@ -18,32 +19,32 @@ pub enum WireError {
         reason: String,
     },
     /// The URL carries a user name or password; they would end up in logs and errors.
-    #[error("{url}: credentials in the URL are refused")]
+    #[error("{}: credentials in the URL are refused", crate::untrusted::redacted(url))]
     CredentialsInUrl {
         /// The URL with the credentials removed.
         url: String,
     },
     /// Neither `https` nor `http`.
-    #[error("{url}: only https URLs are fetched")]
+    #[error("{}: only https URLs are fetched", crate::untrusted::redacted(url))]
     UnsupportedScheme {
         /// The URL.
         url: String,
     },
     /// An `http` URL while plain HTTP is not allowed (`allow_http_loopback` is off).
-    #[error("{url}: plain http is refused (https only)")]
+    #[error("{}: plain http is refused (https only)", crate::untrusted::redacted(url))]
     HttpNotAllowed {
         /// The URL.
         url: String,
     },
     /// An `http` URL whose host is not a loopback address: plain HTTP is allowed only for loopback.
-    #[error("{url}: plain http is allowed only for loopback hosts")]
+    #[error("{}: plain http is allowed only for loopback hosts", crate::untrusted::redacted(url))]
     HttpNotLoopback {
         /// The URL.
         url: String,
     },
     /// The host is (or resolved only to) a loopback, private, link-local, unique-local or other
     /// non-public address, and the fetcher refuses those.
-    #[error("{url}: address {addr} is not public and is refused")]
+    #[error("{}: address {addr} is not public and is refused", crate::untrusted::redacted(url))]
     AddressRefused {
         /// The URL.
         url: String,
@@ -51,7 +52,7 @@ pub enum WireError {
         addr: IpAddr,
     },
     /// The connection or the whole request took too long.
-    #[error("{url}: timed out after {after:?}")]
+    #[error("{}: timed out after {after:?}", crate::untrusted::redacted(url))]
     Timeout {
         /// The URL.
         url: String,
@@ -59,7 +60,7 @@ pub enum WireError {
         after: Duration,
     },
     /// TLS failed (untrusted certificate, wrong name, handshake failure).
-    #[error("{url}: TLS failure: {reason}")]
+    #[error("{}: TLS failure: {reason}", crate::untrusted::redacted(url))]
     Tls {
         /// The URL.
         url: String,
@@ -67,7 +68,7 @@ pub enum WireError {
         reason: String,
     },
     /// The TCP connection (or name resolution) failed.
-    #[error("{url}: connection failed: {reason}")]
+    #[error("{}: connection failed: {reason}", crate::untrusted::redacted(url))]
     Connect {
         /// The URL.
         url: String,
@@ -75,7 +76,7 @@ pub enum WireError {
         reason: String,
     },
     /// The server answered with a redirect; redirects are never followed.
-    #[error("{url}: redirect (HTTP {status}) refused")]
+    #[error("{}: redirect (HTTP {status}) refused", crate::untrusted::redacted(url))]
     Redirect {
         /// The URL.
         url: String,
@@ -83,7 +84,7 @@ pub enum WireError {
         status: u16,
     },
     /// The server answered with a status other than 200.
-    #[error("{url}: HTTP status {status}")]
+    #[error("{}: HTTP status {status}", crate::untrusted::redacted(url))]
     Status {
         /// The URL.
         url: String,
@@ -91,7 +92,7 @@ pub enum WireError {
         status: u16,
     },
     /// The body is larger than the limit; reading stopped there.
-    #[error("{url}: response body larger than {limit} bytes")]
+    #[error("{}: response body larger than {limit} bytes", crate::untrusted::redacted(url))]
     BodyTooLarge {
         /// The URL.
         url: String,
@@ -99,7 +100,7 @@ pub enum WireError {
         limit: usize,
     },
     /// Any other transport failure (protocol error, connection reset mid-body, …).
-    #[error("{url}: transport failure: {reason}")]
+    #[error("{}: transport failure: {reason}", crate::untrusted::redacted(url))]
     Transport {
         /// The URL.
         url: String,
@@ -108,7 +109,7 @@ pub enum WireError {
     },
     /// The body is not an acceptable JWK Set (not JSON, malformed key, private or symmetric key
     /// material in a published set, …).
-    #[error("{url}: invalid JWK Set: {reason}")]
+    #[error("{}: invalid JWK Set: {reason}", crate::untrusted::redacted(url))]
     InvalidJwkSet {
         /// The URL.
         url: String,
@@ -117,7 +118,10 @@ pub enum WireError {
     },
     /// The last good key set is older than its lifetime plus the staleness cap and no fetch has
     /// succeeded since: the source fails closed.
-    #[error("{url}: keys are stale (expired {expired_for:?} ago, no successful refresh since)")]
+    #[error(
+        "{}: keys are stale (expired {expired_for:?} ago, no successful refresh since)",
+        crate::untrusted::redacted(url)
+    )]
     Stale {
         /// The URL.
         url: String,
@@ -125,7 +129,7 @@ pub enum WireError {
         expired_for: Duration,
     },
     /// A metadata document is not a JSON object or lacks a required member.
-    #[error("{url}: invalid metadata: {reason}")]
+    #[error("{}: invalid metadata: {reason}", crate::untrusted::redacted(url))]
     InvalidMetadata {
         /// The metadata URL.
         url: String,
@@ -133,7 +137,12 @@ pub enum WireError {
         reason: String,
     },
     /// The metadata's `issuer` is not identical to the issuer looked up (RFC 8414 §3.3).
-    #[error("{url}: metadata issuer {found:?} is not the expected {expected:?}")]
+    #[error(
+        "{}: metadata issuer {:?} is not the expected {:?}",
+        crate::untrusted::redacted(url),
+        crate::untrusted::redacted(found),
+        crate::untrusted::redacted(expected)
+    )]
     IssuerMismatch {
         /// The metadata URL.
         url: String,
@@ -144,7 +153,11 @@ pub enum WireError {
     },
     /// The metadata's `jwks_uri` is refused: not `https`, or not on the metadata's origin nor an
     /// allowed one.
-    #[error("{url}: jwks_uri {jwks_uri} refused: {reason}")]
+    #[error(
+        "{}: jwks_uri {} refused: {reason}",
+        crate::untrusted::redacted(url),
+        crate::untrusted::redacted(jwks_uri)
+    )]
     JwksUriRefused {
         /// The metadata URL.
         url: String,
@@ -155,7 +168,12 @@ pub enum WireError {
     },
     /// The protected resource metadata's `resource` is not identical to the resource looked up
     /// (RFC 9728 §3.3): the document must not be used.
-    #[error("{url}: metadata resource {found:?} is not the expected {expected:?}")]
+    #[error(
+        "{}: metadata resource {:?} is not the expected {:?}",
+        crate::untrusted::redacted(url),
+        crate::untrusted::redacted(found),
+        crate::untrusted::redacted(expected)
+    )]
     ResourceMismatch {
         /// The metadata URL.
         url: String,
@@ -166,7 +184,11 @@ pub enum WireError {
     },
     /// The protected resource metadata lists `authorization_servers` and this AS's issuer is not
     /// among them: the RS does not expect tokens from this AS.
-    #[error("{url}: authorization_servers does not list the issuer {issuer:?}")]
+    #[error(
+        "{}: authorization_servers does not list the issuer {:?}",
+        crate::untrusted::redacted(url),
+        crate::untrusted::redacted(issuer)
+    )]
     AuthorizationServerNotListed {
         /// The metadata URL.
         url: String,
@@ -175,7 +197,7 @@ pub enum WireError {
     },
     /// A shared refresh ended without a result (its task was cancelled, e.g. the runtime is
     /// shutting down).
-    #[error("{url}: the refresh was abandoned")]
+    #[error("{}: the refresh was abandoned", crate::untrusted::redacted(url))]
     RefreshAbandoned {
         /// The URL.
         url: String,

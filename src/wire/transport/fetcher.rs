@@ -72,7 +72,7 @@ pub(crate) fn get_request(url: &Url) -> Result<http::Request<Bytes>, WireError> 
     http::Request::get(url.as_str())
         .header(http::header::ACCEPT, "application/jwk-set+json, application/json")
         .body(Bytes::new())
-        .map_err(|e| WireError::InvalidUrl { url: url.to_string(), reason: e.to_string() })
+        .map_err(|e| WireError::InvalidUrl { url: crate::untrusted::url(&url), reason: e.to_string() })
 }
 
 /// The absolute URL of a request's URI; [`WireError::InvalidUrl`] when it is not one. The URL is
@@ -105,9 +105,9 @@ fn shown_uri(uri: &http::Uri) -> String {
 pub(crate) fn require_ok(response: &http::Response<Bytes>, url: &Url) -> Result<(), WireError> {
     let status = response.status();
     if status.is_redirection() {
-        Err(WireError::Redirect { url: url.to_string(), status: status.as_u16() })
+        Err(WireError::Redirect { url: crate::untrusted::url(&url), status: status.as_u16() })
     } else if status != http::StatusCode::OK {
-        Err(WireError::Status { url: url.to_string(), status: status.as_u16() })
+        Err(WireError::Status { url: crate::untrusted::url(&url), status: status.as_u16() })
     } else {
         Ok(())
     }

@@ -253,7 +253,7 @@ impl HttpFetcher {
                 Host::Domain(_) => None,
             };
             if let Some(addr) = literal.filter(|a| is_non_public(*a)) {
-                return Err(WireError::AddressRefused { url: url.to_string(), addr });
+                return Err(WireError::AddressRefused { url: crate::untrusted::url(&url), addr });
             }
         }
         Ok(())
@@ -267,7 +267,7 @@ impl HttpFetcher {
         self.public_only
             .get_or_try_init(|| std::future::ready(self.settings.client(true)))
             .await
-            .map_err(|reason| WireError::Transport { url: url.to_string(), reason })
+            .map_err(|reason| WireError::Transport { url: crate::untrusted::url(&url), reason })
     }
 
     /// Sends a checked request and reads the answer within the limits; 3xx is refused.
@@ -281,10 +281,10 @@ impl HttpFetcher {
         let mut response = client.execute(request).await.map_err(|e| self.map_error(url, &e))?;
         let status = response.status();
         if status.is_redirection() {
-            return Err(WireError::Redirect { url: url.to_string(), status: status.as_u16() });
+            return Err(WireError::Redirect { url: crate::untrusted::url(&url), status: status.as_u16() });
         }
         let max_body = self.settings.max_body;
-        let too_large = || WireError::BodyTooLarge { url: url.to_string(), limit: max_body };
+        let too_large = || WireError::BodyTooLarge { url: crate::untrusted::url(&url), limit: max_body };
         // A declared length over the limit is refused without reading; a smaller one is not trusted.
         if response.content_length().is_some_and(|n| n > max_body as u64) {
             return Err(too_large());
@@ -306,7 +306,7 @@ impl HttpFetcher {
     }
 
     fn map_error(&self, url: &Url, e: &reqwest::Error) -> WireError {
-        let url = url.to_string();
+        let url = crate::untrusted::url(url);
         let mut node: Option<&(dyn StdError + 'static)> = Some(e);
         while let Some(err) = node {
             if let Some(refused) = find_in(err, |x| x.downcast_ref::<Refused>().map(|r| r.0)) {
@@ -349,7 +349,7 @@ impl Fetcher for HttpFetcher {
             let timeout = self.settings.timeout;
             match tokio::time::timeout(timeout, self.execute(&url, public_only, outgoing)).await {
                 Ok(result) => result,
-                Err(_) => Err(WireError::Timeout { url: url.to_string(), after: timeout }),
+                Err(_) => Err(WireError::Timeout { url: crate::untrusted::url(&url), after: timeout }),
             }
         })
     }

@@ -29,7 +29,8 @@ pub(crate) const PROTECTED_RESOURCE: &str = "/.well-known/oauth-protected-resour
 /// ]);
 /// ```
 pub fn authorization_server_metadata_urls(issuer: &str) -> Result<Vec<Url>, WireError> {
-    let invalid = |reason: &str| WireError::InvalidUrl { url: issuer.to_string(), reason: reason.into() };
+    let invalid =
+        |reason: &str| WireError::InvalidUrl { url: crate::untrusted::url(&issuer), reason: reason.into() };
     let parsed = Url::parse(issuer).map_err(|e| invalid(&e.to_string()))?;
     // RFC 8414 §2: an https URL with no query or fragment.
     if parsed.query().is_some() || parsed.fragment().is_some() {
