@@ -20,17 +20,20 @@
 //! (`JWE_MINT_LOAD_REQUESTS` and `JWE_MINT_LOAD_CONNECTIONS` change the defaults, 20,000 and 32).
 #![allow(clippy::unwrap_used, unreachable_pub)] // bench and example set-up: a failed unwrap stops the run
 
+#[path = "support/load.rs"]
+mod load;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 use jwe_mint::issuer::{Grant, Issuer};
@@ -38,14 +41,13 @@ use jwe_mint::jwk::{Curve, Jwk, JwkSet};
 use jwe_mint::registry::{Registry, ResourceEntry};
 use jwe_mint::resource_server::ResourceServer;
 use jwe_mint::wire::Gateway;
+use load::{load, micros};
 
 const AS: &str = "https://as.example.com";
 const RS: &str = "https://photos.example.com";
 const SCOPE: &str = "photos.read";
 /// `jwe-mint gateway`'s default `--cache`.
 const CACHE: usize = 10_000;
-/// No single request may take longer; the whole run is bounded by it times the requests per connection.
-const REQUEST_LIMIT: Duration = Duration::from_secs(10);
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).filter(|&n| n > 0).unwrap_or(default)
@@ -97,96 +99,6 @@ async fn upstream(listener: TcpListener, mut stop: oneshot::Receiver<()>) {
             _ = &mut stop => return,
         }
     }
-}
-
-/// What one run measured.
-struct Run {
-    name: &'static str,
-    wall: Duration,
-    latencies: Vec<Duration>,
-    errors: usize,
-}
-
-impl Run {
-    fn percentile(&self, p: f64) -> Duration {
-        if self.latencies.is_empty() {
-            return Duration::ZERO;
-        }
-        let rank = ((p / 100.0) * self.latencies.len() as f64).ceil() as usize;
-        self.latencies[rank.clamp(1, self.latencies.len()) - 1]
-    }
-    fn per_second(&self) -> f64 {
-        self.latencies.len() as f64 / self.wall.as_secs_f64()
-    }
-}
-
-/// `requests` requests spread over `connections` keep-alive connections to `addr`; request `i`
-/// carries `bearer(i)`.
-async fn load(
-    name: &'static str,
-    addr: SocketAddr,
-    requests: usize,
-    connections: usize,
-    bearers: Arc<Vec<String>>,
-) -> Run {
-    let started = Instant::now();
-    let mut tasks = Vec::with_capacity(connections);
-    for c in 0..connections {
-        let bearers = Arc::clone(&bearers);
-        tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut errors = 0usize;
-            let mine: Vec<usize> = (c..requests).step_by(connections).collect();
-            let Ok(stream) = TcpStream::connect(addr).await else { return (latencies, mine.len()) };
-            let _ = stream.set_nodelay(true);
-            let Ok((mut sender, conn)) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await
-            else {
-                return (latencies, mine.len());
-            };
-            tokio::spawn(conn);
-            for (done, i) in mine.iter().enumerate() {
-                let mut request =
-                    hyper::Request::builder().uri("/photos").header("host", "photos.example.com");
-                if !bearers.is_empty() {
-                    request = request.header("authorization", &bearers[i % bearers.len()]);
-                }
-                let request = request.body(Empty::<Bytes>::new()).expect("request");
-                let t = Instant::now();
-                let answered = tokio::time::timeout(REQUEST_LIMIT, async {
-                    let response = sender.send_request(request).await.ok()?;
-                    let ok = response.status() == hyper::StatusCode::OK;
-                    response.into_body().collect().await.ok()?;
-                    Some(ok)
-                })
-                .await;
-                match answered {
-                    Ok(Some(true)) => latencies.push(t.elapsed()),
-                    Ok(Some(false)) => errors += 1,
-                    // The connection is unusable: count the rest of this connection's requests.
-                    Ok(None) | Err(_) => return (latencies, errors + mine.len() - done),
-                }
-            }
-            (latencies, errors)
-        }));
-    }
-    let mut latencies = Vec::with_capacity(requests);
-    let mut errors = 0;
-    for task in tasks {
-        match task.await {
-            Ok((l, e)) => {
-                latencies.extend(l);
-                errors += e;
-            }
-            Err(_) => errors += requests / connections,
-        }
-    }
-    let wall = started.elapsed();
-    latencies.sort_unstable();
-    Run { name, wall, latencies, errors }
-}
-
-fn micros(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
 }
 
 fn main() {
@@ -243,12 +155,12 @@ fn main() {
     let runs = client.block_on(async {
         // Warm both paths (connections, caches of the allocator) with a short run each.
         let warm = requests.min(1_000);
-        load("warm", upstream_addr, warm, connections, Arc::new(Vec::new())).await;
-        load("warm", gateway_addr, warm, connections, Arc::clone(&repeated)).await;
+        load(upstream_addr, warm, connections, Arc::new(Vec::new())).await;
+        load(gateway_addr, warm, connections, Arc::clone(&repeated)).await;
         vec![
-            load("direct", upstream_addr, requests, connections, Arc::new(Vec::new())).await,
-            load("gateway_repeated_token", gateway_addr, requests, connections, repeated).await,
-            load("gateway_unique_tokens", gateway_addr, requests, connections, unique).await,
+            ("direct", load(upstream_addr, requests, connections, Arc::new(Vec::new())).await),
+            ("gateway_repeated_token", load(gateway_addr, requests, connections, repeated).await),
+            ("gateway_unique_tokens", load(gateway_addr, requests, connections, unique).await),
         ]
     });
     let _ = gateway_stop.send(());
@@ -261,13 +173,13 @@ fn main() {
         "{:<24} {:>10} {:>10} {:>10} {:>12} {:>12} {:>7}",
         "run", "req/s", "p50 µs", "p99 µs", "+p50 µs", "+p99 µs", "errors"
     );
-    let direct = (runs[0].percentile(50.0), runs[0].percentile(99.0));
+    let direct = (runs[0].1.percentile(50.0), runs[0].1.percentile(99.0));
     let mut failed = false;
-    for run in &runs {
+    for (name, run) in &runs {
         let (p50, p99) = (run.percentile(50.0), run.percentile(99.0));
         println!(
             "{:<24} {:>10.0} {:>10.0} {:>10.0} {:>12.0} {:>12.0} {:>7}",
-            run.name,
+            name,
             run.per_second(),
             micros(p50),
             micros(p99),
@@ -275,7 +187,7 @@ fn main() {
             micros(p99) - micros(direct.1),
             run.errors
         );
-        failed |= run.errors > 0 || run.latencies.len() != requests;
+        failed |= !run.all_ok();
     }
     if failed {
         eprintln!("gateway_load: some requests failed");
