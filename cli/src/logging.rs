@@ -108,7 +108,9 @@ pub(crate) fn init(args: &LogArgs) -> Result<Logging, CliError> {
         .buffered_lines_limit(LOG_QUEUE_LINES)
         .lossy(true)
         .thread_name("jwe-mint-log")
-        .finish(std::io::stderr());
+        // Buffered: the writer thread flushes after each batch it drains, so a burst of lines is
+        // one write instead of one per line.
+        .finish(std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr()));
     let dropped = writer.error_counter();
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_target(true);
     // Fails only when a subscriber is already set (never, in this binary).

@@ -319,7 +319,7 @@ fn bearer_token(req: &Request<Body>) -> Result<Option<&str>, RejectionKind> {
     // credentials = "Bearer" 1*SP b64token (RFC 6750 §2.1).
     let token = rest.trim_start_matches(' ').trim_end_matches([' ', '\t']);
     let body = token.trim_end_matches('=');
-    let b64token = |b: u8| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b);
+    let b64token = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
     if body.is_empty() || !body.bytes().all(b64token) {
         return Err(malformed());
     }
