@@ -877,6 +877,19 @@ async fn the_metrics_count_exactly_what_was_sent_and_promtool_accepts_them() {
             String::from_utf8_lossy(&checked.stderr)
         );
 
+        // The key file as a key set: loaded once, then a refused reload counted, the keys kept.
+        let decryption = |outcome: &str| {
+            format!("jwe_mint_key_set_refreshes_total{{keys=\"decryption\",outcome=\"{outcome}\"}}")
+        };
+        assert_eq!(sample(&page, &decryption("ok")), Some(1.0), "{page}");
+        assert_eq!(sample(&page, &decryption("failed")), Some(0.0), "{page}");
+        assert!(sample(&page, "jwe_mint_key_set_age_seconds{keys=\"decryption\"}").is_some(), "{page}");
+        write_text(&gw.key_file(), "{ not a key");
+        gw.signal("HUP");
+        let refused = async || sample(&scrape(&gw, "/metrics").await.1, &decryption("failed")) == Some(1.0);
+        eventually("the refused reload is counted", refused).await;
+        assert_eq!(send(gw.addr, &get("/j", Some(&good), "")).await.status, 200, "the keys in use stay");
+
         assert_eq!(scrape(&gw, "/healthz").await, (200, "ok\n".into()));
         assert_eq!(scrape(&gw, "/readyz").await, (200, "ready\n".into()));
         assert_eq!(scrape(&gw, "/nothing").await.0, 404);

@@ -10,13 +10,14 @@
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant, SystemTime};
 
 use arc_swap::ArcSwap;
 
 use crate::error::{Error, KeySourceError, Result};
-use crate::jwk::{JwkSet, JwkSource};
+use crate::jwk::{Freshness, JwkSet, JwkSource};
 use crate::wire::tracing_targets::KEY_FILE_TRACING_TARGET;
 
 /// Largest key file read, in bytes.
@@ -78,6 +79,11 @@ struct State {
     keys: ArcSwap<JwkSet>,
     /// The version last looked at (loaded or refused), so a broken file is reported once.
     seen: Mutex<Option<Stamp>>,
+    /// Loads (the first included) and refused reloads, and when the keys in use were read: what
+    /// [`JwkSource::freshness`] reports.
+    loads: AtomicU64,
+    refusals: AtomicU64,
+    loaded_at: Mutex<Instant>,
 }
 
 /// The requests to the reader thread, and what it is doing.
@@ -137,6 +143,9 @@ impl KeyFile {
                 path,
                 keys: ArcSwap::from_pointee(keys),
                 seen: Mutex::new(before),
+                loads: AtomicU64::new(1),
+                refusals: AtomicU64::new(0),
+                loaded_at: Mutex::new(Instant::now()),
             }),
             reader: OnceLock::new(),
         })
@@ -272,10 +281,13 @@ impl State {
                     .map(|k| k.kid().map_or_else(|| k.thumbprint(), str::to_owned))
                     .collect();
                 self.keys.store(Arc::new(keys));
+                *lock(&self.loaded_at) = Instant::now();
+                self.loads.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(target: KEY_FILE_TRACING_TARGET, file = %self.location, kids = ?kids, "key file reloaded");
                 Ok(())
             }
             Err(e) => {
+                self.refusals.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(target: KEY_FILE_TRACING_TARGET, file = %self.location, error = %e,
                     "key file refused; the keys in use stay");
                 Err(e)
@@ -299,6 +311,14 @@ impl JwkSource for KeyFile {
 
     fn location(&self) -> &str {
         &self.state.location
+    }
+
+    /// Loads (the first included) and refused reloads; the age of the keys in use is the time
+    /// since they were read (a file that did not change is not read again).
+    fn freshness(&self) -> Option<Freshness> {
+        let age = lock(&self.state.loaded_at).elapsed();
+        let state = &self.state;
+        Some(Freshness::new(age, state.loads.load(Ordering::Relaxed), state.refusals.load(Ordering::Relaxed)))
     }
 }
 
