@@ -588,51 +588,63 @@ async fn the_gateway_serves_with_stdout_on_a_read_write_dev_null() {
     bounded(async {
         let world = World::new();
         let (_up, up_addr) = Upstream::start().await;
-        let dir = temp_dir("devnull");
-        write_keys(&dir.join("rs.json"), &[&world.rs_key]);
-        let as_file = as_key_file(&world, &dir);
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let devnull = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null").unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_jwe-mint"))
-            .arg("gateway")
-            .args(["--listen", &addr.to_string(), "--upstream", &format!("http://{up_addr}")])
-            .args(["--resource", RESOURCE, "--issuer", ISSUER, "--issuer-jwks", &as_file])
-            .arg("--key")
-            .arg(dir.join("rs.json"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(devnull))
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
         let token = world.mint();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let answer = loop {
-            if TcpStream::connect(addr).await.is_ok() {
-                break send(addr, &get("/", Some(&token), "")).await;
-            }
-            assert!(
-                child.try_wait().unwrap().is_none(),
-                "the gateway exited: {:?}",
-                child.wait_with_output()
-            );
-            assert!(Instant::now() < deadline, "the gateway never listened");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        assert_eq!(answer.status, 200);
-        let ok = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-        assert!(ok.success());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "the gateway did not exit");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        assert!(status.success(), "{status:?}");
+        let upstream = format!("http://{up_addr}");
+        serves_with_stdout_on_dev_null(
+            &world,
+            &["gateway", "--upstream", &upstream],
+            &get("/", Some(&token), ""),
+        )
+        .await;
+        // forward-auth too: nginx's subrequest for the original request.
+        let subrequest = get("/_auth", Some(&token), "X-Original-Method: GET\r\nX-Original-URI: /photos\r\n");
+        serves_with_stdout_on_dev_null(&world, &["forward-auth"], &subrequest).await;
     })
     .await;
+}
+
+/// `jwe-mint <command…>` with stdout on a read-write `/dev/null` answers `request` 200, and exits
+/// 0 on SIGTERM.
+async fn serves_with_stdout_on_dev_null(world: &World, command: &[&str], request: &str) {
+    let dir = temp_dir("devnull");
+    write_keys(&dir.join("rs.json"), &[&world.rs_key]);
+    let as_file = as_key_file(world, &dir);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let devnull = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_jwe-mint"))
+        .args(command)
+        .args(["--listen", &addr.to_string()])
+        .args(["--resource", RESOURCE, "--issuer", ISSUER, "--issuer-jwks", &as_file])
+        .arg("--key")
+        .arg(dir.join("rs.json"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(devnull))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let answer = loop {
+        if TcpStream::connect(addr).await.is_ok() {
+            break send(addr, request).await;
+        }
+        assert!(child.try_wait().unwrap().is_none(), "{command:?} exited: {:?}", child.wait_with_output());
+        assert!(Instant::now() < deadline, "{command:?} never listened");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(answer.status, 200, "{command:?}");
+    let ok = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(ok.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "{command:?} did not exit");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{command:?}: {status:?}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 // ---------------------------------------------------------------------------------------------
