@@ -221,7 +221,7 @@ mod tests {
         assert_eq!(p.uri.to_string(), "/q?b");
 
         // Envoy: the subrequest's own method and path, after the prefix.
-        let envoy = ForwardAuthConfig { path_prefix: "/ext_authz".into(), ..Default::default() };
+        let envoy = ForwardAuthConfig { path_prefix: "/ext_authz".into() };
         let mut p = parts("PUT", "/ext_authz/photos/2?x=1", &[]);
         to_original(&mut p, &envoy).unwrap();
         assert_eq!((p.method.as_str(), p.uri.to_string().as_str()), ("PUT", "/photos/2?x=1"));
