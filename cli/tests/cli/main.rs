@@ -17,6 +17,7 @@ mod softhsm;
 mod commands;
 mod demo_http;
 mod fetch;
+mod forward_auth;
 mod gateway;
 mod open_wire;
 mod pkcs11;
