@@ -5,7 +5,10 @@
 use crate::common::CliError;
 use crate::gateway::ServeArgs;
 #[cfg(feature = "network")]
-use {crate::common::usage, jwe_mint::wire::Gateway};
+use {
+    crate::common::usage,
+    jwe_mint::wire::{Gateway, OriginalRequest},
+};
 
 /// Options of `forward-auth`.
 #[cfg_attr(not(feature = "network"), allow(dead_code))]
@@ -19,8 +22,23 @@ pub(crate) struct Args {
     /// subrequest's own method and path (Envoy ext_authz's path_prefix)
     #[arg(long, value_name = "PATH")]
     path_prefix: Option<String>,
+    /// Where the original request is read: x-original (nginx: X-Original-Method/-URI),
+    /// x-forwarded (Traefik, Caddy: X-Forwarded-Method/-Uri), path (Envoy: the subrequest's own
+    /// method and path), or auto (the first present; both header families at once is refused).
+    /// Name your proxy's: the source read is trusted
+    #[arg(long, value_enum, value_name = "SOURCE", default_value = "auto")]
+    original_request: Source,
     #[command(flatten)]
     serve: ServeArgs,
+}
+
+/// `--original-request`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Source {
+    Auto,
+    XOriginal,
+    XForwarded,
+    Path,
 }
 
 /// Without the network feature the command says how to get it.
@@ -34,6 +52,14 @@ pub(crate) fn run(_args: Args) -> Result<(), CliError> {
 pub(crate) fn run(args: Args) -> Result<(), CliError> {
     crate::gateway::serve(&args.serve, "forward-auth", |rs| {
         let gateway = Gateway::forward_auth(rs).map_err(|e| usage(format!("--resource: {e}")))?;
+        let source = match args.original_request {
+            Source::Auto => OriginalRequest::Auto,
+            Source::XOriginal => OriginalRequest::XOriginal,
+            Source::XForwarded => OriginalRequest::XForwarded,
+            Source::Path => OriginalRequest::Path,
+        };
+        let gateway =
+            gateway.original_request(source).map_err(|e| usage(format!("--original-request: {e}")))?;
         let mut gateway = gateway.claims_header(args.claims_header);
         if let Some(prefix) = &args.path_prefix {
             gateway = gateway.path_prefix(prefix).map_err(|e| usage(format!("--path-prefix: {e}")))?;

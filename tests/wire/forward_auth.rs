@@ -2,7 +2,7 @@
 //! shaped for what proxies pass on, and the documents it serves itself.
 #![cfg(feature = "gateway")]
 
-use jwe_mint::wire::{ConfigError, Gateway};
+use jwe_mint::wire::{ConfigError, Gateway, OriginalRequest};
 
 use crate::gateway_world::*;
 
@@ -107,11 +107,49 @@ async fn the_documents_are_served_when_asked_directly_and_never_authorize_a_subr
     .await;
 }
 
+#[tokio::test]
+async fn a_client_cannot_choose_the_request_that_is_judged() {
+    bounded(async {
+        let world = World::new();
+        let token = world.mint();
+        // Behind Caddy: Caddy sets X-Forwarded-Uri; the client added X-Original-URI naming a
+        // harmless target to hide a query token.
+        let sub = format!(
+            "GET /auth HTTP/1.1\r\nHost: fa\r\nX-Forwarded-Method: GET\r\nX-Forwarded-Uri: /p?access_token=x\r\nX-Original-URI: /p\r\nAuthorization: Bearer {token}\r\n\r\n"
+        );
+        let auto = start(Gateway::forward_auth(world.rs()).unwrap()).await;
+        let answer = send(auto, &sub).await;
+        assert_eq!(answer.status, 401, "both families: refused");
+        assert!(answer.header("www-authenticate").unwrap().contains("invalid_request"));
+        let caddy = Gateway::forward_auth(world.rs()).unwrap().original_request(OriginalRequest::XForwarded).unwrap();
+        let caddy = start(caddy).await;
+        assert_eq!(send(caddy, &sub).await.status, 401, "the query token is seen");
+        let nginx = Gateway::forward_auth(world.rs()).unwrap().original_request(OriginalRequest::XOriginal).unwrap();
+        let nginx = start(nginx).await;
+        // nginx always sets X-Original-URI; without it the proxy is misconfigured: refused.
+        let without = format!("GET /auth HTTP/1.1\r\nHost: fa\r\nX-Forwarded-Uri: /p\r\nAuthorization: Bearer {token}\r\n\r\n");
+        assert_eq!(send(nginx, &without).await.status, 401);
+        assert_eq!(send(nginx, &nginx_subrequest_for(&token)).await.status, 200);
+    })
+    .await;
+}
+
+fn nginx_subrequest_for(token: &str) -> String {
+    nginx("GET", "/p", Some(token), "")
+}
+
 #[test]
 fn forward_auth_options_are_checked() {
     let world = World::new();
     let proxy = Gateway::new(world.rs(), "http://127.0.0.1:1").unwrap();
-    assert!(matches!(proxy.path_prefix("/x"), Err(ConfigError::Invalid { option: "path_prefix", .. })));
+    assert!(matches!(
+        proxy.clone().path_prefix("/x"),
+        Err(ConfigError::Invalid { option: "path_prefix", .. })
+    ));
+    assert!(matches!(
+        proxy.original_request(OriginalRequest::Path),
+        Err(ConfigError::Invalid { option: "original_request", .. })
+    ));
     let fa = Gateway::forward_auth(world.rs()).unwrap();
     for bad in ["x", "/x/", "/a b", ""] {
         assert!(fa.clone().path_prefix(bad).is_err(), "{bad:?}");

@@ -230,7 +230,13 @@ impl Setup {
     async fn start(kind: Kind) -> Setup {
         let world = World::new();
         let (up, up_addr) = Upstream::start().await;
-        let forward_auth = ForwardAuth::start(&world, &["--require-scope", "photos.read"]);
+        // The one source each proxy sets, as the example README says to run it.
+        let source = match kind {
+            Kind::Nginx => "x-original",
+            Kind::Caddy => "x-forwarded",
+        };
+        let forward_auth =
+            ForwardAuth::start(&world, &["--require-scope", "photos.read", "--original-request", source]);
         let proxy = Proxy::start(kind, forward_auth.addr, up_addr);
         Setup { world, up, proxy, forward_auth }
     }

@@ -13,6 +13,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, RootCertStore};
 use rustls_platform_verifier::BuilderVerifierExt as _;
 
+use super::forward_auth::OriginalRequest;
 use super::limits::{positive, Limits, MAX_MAX_HEAD_SIZE, MIN_MAX_HEAD_SIZE};
 use super::metrics::{ExternalCounter, Metrics};
 use crate::resource_server::ResourceServer;
@@ -54,6 +55,8 @@ pub struct Gateway {
     pub(super) claims_header: bool,
     /// Forward-auth: the prefix before the original path in the subrequest's own path.
     pub(super) path_prefix: String,
+    /// Forward-auth: where the original request is read.
+    pub(super) original_request: OriginalRequest,
     jwks_uri: String,
     pub(super) grace: Duration,
     pub(super) limits: Limits,
@@ -110,6 +113,7 @@ impl Gateway {
             upstream,
             forward_token: false,
             path_prefix: String::new(),
+            original_request: OriginalRequest::Auto,
             jwks_uri,
             grace: DEFAULT_SHUTDOWN_GRACE,
             limits: Limits::default(),
@@ -331,6 +335,21 @@ impl Gateway {
         Ok(self)
     }
 
+    /// Forward-auth: where the original request is read (default [`OriginalRequest::Auto`]).
+    /// Name the one source your proxy sets, so that no header a client adds can choose what is
+    /// judged. Refused for a proxy gateway ([`ConfigError::Invalid`] naming
+    /// `"original_request"`).
+    pub fn original_request(mut self, source: OriginalRequest) -> Result<Gateway, ConfigError> {
+        if self.upstream.is_some() {
+            return Err(ConfigError::invalid(
+                "original_request",
+                "the original request is read by forward-auth only",
+            ));
+        }
+        self.original_request = source;
+        Ok(self)
+    }
+
     /// The URL the JWK Set is published at.
     pub fn jwks_uri(&self) -> &str {
         &self.jwks_uri
@@ -355,6 +374,7 @@ impl std::fmt::Debug for Gateway {
             .field("forward_token", &self.forward_token)
             .field("claims_header", &self.claims_header)
             .field("path_prefix", &self.path_prefix)
+            .field("original_request", &self.original_request)
             .field("jwks_uri", &self.jwks_uri)
             .field("grace", &self.grace)
             .field("upstream_ca", &self.upstream_roots.as_ref().map(|r| r.len()))

@@ -35,18 +35,47 @@ const X_ORIGINAL_URI: &str = "x-original-uri";
 const X_FORWARDED_METHOD: &str = "x-forwarded-method";
 const X_FORWARDED_URI: &str = "x-forwarded-uri";
 
+/// Where forward-auth reads the request it judges: whichever source it reads is trusted, so the
+/// proxy must set it and never pass a client's copy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OriginalRequest {
+    /// `X-Original-Method` / `X-Original-URI` when present, else `X-Forwarded-Method` /
+    /// `X-Forwarded-Uri`, else the subrequest's own method and path. A subrequest that carries
+    /// both header families is refused: a proxy sets one, so the other came from the client (a
+    /// client's `X-Original-URI` passed through Caddy would otherwise choose what is judged).
+    #[default]
+    Auto,
+    /// Only `X-Original-Method` / `X-Original-URI` (nginx `auth_request`); required.
+    XOriginal,
+    /// Only `X-Forwarded-Method` / `X-Forwarded-Uri` (Traefik ForwardAuth, Caddy
+    /// `forward_auth`); required.
+    XForwarded,
+    /// Only the subrequest's own method and path, after the path prefix (Envoy HTTP `ext_authz`).
+    Path,
+}
+
 /// How a subrequest names its original request.
 #[derive(Debug, Clone, Default)]
 pub(super) struct ForwardAuthConfig {
-    /// Removed from the front of the subrequest's own path when no original-request header is
-    /// present (Envoy's `path_prefix`); empty: none.
+    /// Which source is read.
+    pub(super) source: OriginalRequest,
+    /// Removed from the front of the subrequest's own path when that is the source (Envoy's
+    /// `path_prefix`); empty: none.
     pub(super) path_prefix: String,
 }
 
-/// Whether the subrequest names its original request in headers (then it is never one of the
-/// documents the gateway serves itself).
-pub(super) fn names_original(headers: &HeaderMap) -> bool {
-    headers.contains_key(X_ORIGINAL_URI) || headers.contains_key(X_FORWARDED_URI)
+/// Whether the subrequest names an original request (then it is never one of the documents the
+/// gateway serves itself); a request that names none is the proxy routing a document here.
+pub(super) fn names_original(headers: &HeaderMap, config: &ForwardAuthConfig) -> bool {
+    let has = |name| headers.contains_key(name);
+    match config.source {
+        OriginalRequest::Auto => has(X_ORIGINAL_URI) || has(X_FORWARDED_URI),
+        OriginalRequest::XOriginal => has(X_ORIGINAL_URI),
+        OriginalRequest::XForwarded => has(X_FORWARDED_URI),
+        // Envoy asks about the documents under the prefix; asked without it, they are served.
+        OriginalRequest::Path => !config.path_prefix.is_empty(),
+    }
 }
 
 /// Turns the subrequest into the original request as the proxy describes it: its method and
@@ -66,16 +95,35 @@ pub(super) fn to_original(
             (Some(_), Some(_)) => Err("an original-request header is repeated"),
         }
     };
-    let (method, target) = match (header(X_ORIGINAL_URI)?, header(X_FORWARDED_URI)?) {
-        (Some(uri), _) => (header(X_ORIGINAL_METHOD)?, uri),
-        (None, Some(uri)) => (header(X_FORWARDED_METHOD)?, uri),
-        (None, None) => {
-            let own = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-            let rest =
-                own.strip_prefix(config.path_prefix.as_str()).ok_or("the path is outside the prefix")?;
-            let rest = if rest.starts_with('/') { rest.to_owned() } else { format!("/{rest}") };
-            (None, rest)
+    let own_path = || -> Result<(Option<String>, String), &'static str> {
+        let own = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let rest = own.strip_prefix(config.path_prefix.as_str()).ok_or("the path is outside the prefix")?;
+        // `/ext_authz/x` and `/ext_authz?q` are under the prefix `/ext_authz`; `/ext_authzx` is not.
+        match rest.chars().next() {
+            None => Ok((None, "/".to_owned())),
+            Some('/') => Ok((None, rest.to_owned())),
+            Some('?') => Ok((None, format!("/{rest}"))),
+            Some(_) => Err("the path is outside the prefix"),
         }
+    };
+    let original = || Ok::<_, &'static str>((header(X_ORIGINAL_METHOD)?, header(X_ORIGINAL_URI)?));
+    let forwarded = || Ok::<_, &'static str>((header(X_FORWARDED_METHOD)?, header(X_FORWARDED_URI)?));
+    const MISSING: &str = "the proxy did not name the original request";
+    let (method, target) = match config.source {
+        OriginalRequest::Auto => match (original()?, forwarded()?) {
+            ((_, Some(_)), (_, Some(_))) => return Err("the original request is named twice"),
+            ((method, Some(uri)), _) | (_, (method, Some(uri))) => (method, uri),
+            _ => own_path()?,
+        },
+        OriginalRequest::XOriginal => match original()? {
+            (method, Some(uri)) => (method, uri),
+            _ => return Err(MISSING),
+        },
+        OriginalRequest::XForwarded => match forwarded()? {
+            (method, Some(uri)) => (method, uri),
+            _ => return Err(MISSING),
+        },
+        OriginalRequest::Path => own_path()?,
     };
     if let Some(method) = method {
         parts.method =
@@ -214,18 +262,42 @@ mod tests {
         to_original(&mut p, &config).unwrap();
         assert_eq!((p.method.as_str(), p.uri.path()), ("DELETE", "/p/1"));
 
-        // nginx's wins over the X-Forwarded pair; an absolute form keeps its path and query.
-        let mut p =
-            parts("GET", "/a", &[("x-original-uri", "https://x.example/q?b"), ("x-forwarded-uri", "/no")]);
+        // An absolute form keeps its path and query.
+        let mut p = parts("GET", "/a", &[("x-original-uri", "https://x.example/q?b")]);
         to_original(&mut p, &config).unwrap();
         assert_eq!(p.uri.to_string(), "/q?b");
+        // Both families: one came from the client.
+        let both = [("x-original-uri", "/yes"), ("x-forwarded-uri", "/no")];
+        assert_eq!(
+            to_original(&mut parts("GET", "/a", &both), &config),
+            Err("the original request is named twice")
+        );
+        // One source chosen: only it is read, and it is required.
+        let only = |source| ForwardAuthConfig { source, path_prefix: String::new() };
+        let mut p = parts("GET", "/a", &both);
+        to_original(&mut p, &only(OriginalRequest::XForwarded)).unwrap();
+        assert_eq!(p.uri.path(), "/no");
+        let mut p = parts("GET", "/a", &both);
+        to_original(&mut p, &only(OriginalRequest::XOriginal)).unwrap();
+        assert_eq!(p.uri.path(), "/yes");
+        let forwarded_only = [("x-forwarded-uri", "/f")];
+        assert!(
+            to_original(&mut parts("GET", "/a", &forwarded_only), &only(OriginalRequest::XOriginal)).is_err()
+        );
+        let mut p = parts("PATCH", "/own", &both);
+        to_original(&mut p, &only(OriginalRequest::Path)).unwrap();
+        assert_eq!((p.method.as_str(), p.uri.path()), ("PATCH", "/own"));
 
         // Envoy: the subrequest's own method and path, after the prefix.
-        let envoy = ForwardAuthConfig { path_prefix: "/ext_authz".into() };
+        let envoy = ForwardAuthConfig { path_prefix: "/ext_authz".into(), ..Default::default() };
         let mut p = parts("PUT", "/ext_authz/photos/2?x=1", &[]);
         to_original(&mut p, &envoy).unwrap();
         assert_eq!((p.method.as_str(), p.uri.to_string().as_str()), ("PUT", "/photos/2?x=1"));
         assert!(to_original(&mut parts("GET", "/elsewhere", &[]), &envoy).is_err());
+        assert!(to_original(&mut parts("GET", "/ext_authzx/p", &[]), &envoy).is_err());
+        let mut p = parts("GET", "/ext_authz?x=1", &[]);
+        to_original(&mut p, &envoy).unwrap();
+        assert_eq!(p.uri.to_string(), "/?x=1");
 
         for bad in [
             vec![("x-original-uri", "*")],

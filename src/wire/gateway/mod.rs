@@ -75,6 +75,7 @@ mod metrics;
 mod serve;
 
 pub use config::{Gateway, DEFAULT_SHUTDOWN_GRACE};
+pub use forward_auth::OriginalRequest;
 pub use limits::{
     DEFAULT_BODY_TIMEOUT, DEFAULT_HEADER_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_HEAD_SIZE, DEFAULT_WRITE_TIMEOUT, MAX_MAX_HEAD_SIZE, MIN_MAX_HEAD_SIZE,

@@ -63,8 +63,10 @@ impl Gateway {
                 resource_metadata: Arc::clone(&resource_metadata),
             }),
         };
-        let forward_auth =
-            self.upstream.is_none().then(|| ForwardAuthConfig { path_prefix: self.path_prefix.clone() });
+        let forward_auth = self.upstream.is_none().then(|| ForwardAuthConfig {
+            source: self.original_request,
+            path_prefix: self.path_prefix.clone(),
+        });
         let metadata_paths = match self.metadata() {
             Ok(m) => vec![m.metadata_path().to_owned(), m.jwks_path().to_owned()],
             Err(_) => Vec::new(),
@@ -231,7 +233,7 @@ impl Shared {
             };
             return (early.response(), Some(outcome));
         }
-        let subrequest = self.forward_auth.is_some() && names_original(&parts.headers);
+        let subrequest = self.forward_auth.as_ref().is_some_and(|c| names_original(&parts.headers, c));
         if matches!(parts.method, Method::GET | Method::HEAD) && !subrequest {
             if let Some(r) = self.metadata(parts.uri.path()) {
                 return (r, Some((Outcome::Served, String::new())));
