@@ -38,11 +38,11 @@ const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"]
 /// use jwe_mint::dpop::{DpopKey, DpopRequest, DpopValidation};
 /// let key = DpopKey::generate().unwrap();
 /// let proof = key.proof("GET", "https://rs.example/data").issued_at(1_700_000_000).sign().unwrap();
-/// let request = DpopRequest::new(&[proof.as_str()], "GET", "https://rs.example/data?page=2", 1_700_000_010);
+/// let request = DpopRequest::new([proof.as_str()], "GET", "https://rs.example/data?page=2", 1_700_000_010);
 /// let checked = DpopValidation::default().check(&request).unwrap();
 /// assert_eq!(checked.jkt, key.thumbprint());
 /// // An hour later, the same proof is refused.
-/// let late = DpopRequest::new(&[proof.as_str()], "GET", "https://rs.example/data", 1_700_003_600);
+/// let late = DpopRequest::new([proof.as_str()], "GET", "https://rs.example/data", 1_700_003_600);
 /// assert!(DpopValidation::default().check(&late).is_err());
 /// ```
 #[derive(Clone)]
@@ -153,9 +153,9 @@ impl DpopValidation {
         // Step 1: exactly one proof. A comma would join two field values (RFC 9110 §5.3); a
         // compact JWS holds no whitespace.
         let proof = match request.proofs {
-            [] => return Err(R::Missing),
-            [one] => *one,
-            _ => return Err(R::Multiple),
+            Proofs::None => return Err(R::Missing),
+            Proofs::One(one) => one,
+            Proofs::Several => return Err(R::Multiple),
         };
         if proof.bytes().any(|b| b == b',' || b.is_ascii_whitespace()) {
             return Err(R::Multiple);
@@ -286,22 +286,37 @@ fn numeric_date(value: &Value) -> Option<i64> {
     Some(f.trunc() as i64)
 }
 
+/// How many `DPoP` field values a request has: only exactly one is ever checked.
+#[derive(Debug, Clone, Copy)]
+enum Proofs<'a> {
+    None,
+    One(&'a str),
+    Several,
+}
+
 /// A request as the server received it, for [`DpopValidation::check`].
 #[derive(Debug, Clone, Copy)]
 pub struct DpopRequest<'a> {
-    pub(crate) proofs: &'a [&'a str],
-    pub(crate) method: &'a str,
-    pub(crate) uri: &'a str,
-    pub(crate) access_token: Option<&'a str>,
-    pub(crate) jkt: Option<&'a str>,
-    pub(crate) now: i64,
+    proofs: Proofs<'a>,
+    method: &'a str,
+    uri: &'a str,
+    access_token: Option<&'a str>,
+    jkt: Option<&'a str>,
+    now: i64,
 }
 
 impl<'a> DpopRequest<'a> {
     /// `proofs`: every value of the request's `DPoP` header fields, as received (none, one, or
-    /// several — only exactly one is accepted); `method` as sent; `uri`: the absolute target URI
-    /// as the server reconstructs it (RFC 9110 §7.1); `now` in seconds since the Unix epoch.
-    pub fn new(proofs: &'a [&'a str], method: &'a str, uri: &'a str, now: i64) -> Self {
+    /// several — only exactly one is accepted; a value that is not text counts, as `""`);
+    /// `method` as sent; `uri`: the absolute target URI as the server reconstructs it (RFC 9110
+    /// §7.1); `now` in seconds since the Unix epoch.
+    pub fn new(proofs: impl IntoIterator<Item = &'a str>, method: &'a str, uri: &'a str, now: i64) -> Self {
+        let mut values = proofs.into_iter();
+        let proofs = match (values.next(), values.next()) {
+            (None, _) => Proofs::None,
+            (Some(one), None) => Proofs::One(one),
+            (Some(_), Some(_)) => Proofs::Several,
+        };
         DpopRequest { proofs, method, uri, access_token: None, jkt: None, now }
     }
 

@@ -22,7 +22,7 @@
 //! // The resource server: the token's `cnf.jkt` is the key's thumbprint.
 //! let validation = DpopValidation::default();
 //! let store = MemoryReplayStore::default();
-//! let request = DpopRequest::new(&[proof.as_str()], "GET", "https://rs.example/orders", now + 1)
+//! let request = DpopRequest::new([proof.as_str()], "GET", "https://rs.example/orders", now + 1)
 //!     .access_token(token)
 //!     .bound_to(key.thumbprint());
 //! let checked = block_on(check_and_remember(&validation, &request, &store)).unwrap();

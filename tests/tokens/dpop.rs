@@ -30,7 +30,7 @@ fn ready<F: Future>(f: F) -> F::Output {
 }
 
 fn check_at(v: &DpopValidation, proof: &str, method: &str, uri: &str, now: i64) -> Result<CheckedProof, R> {
-    v.check(&DpopRequest::new(&[proof], method, uri, now))
+    v.check(&DpopRequest::new([proof], method, uri, now))
 }
 
 fn check(proof: &str) -> Result<CheckedProof, R> {
@@ -185,7 +185,7 @@ fn the_rfc_9449_examples_check() {
     // RFC 9449 §4.1: the token request, checked at its own `iat`, the target written otherwise.
     let token = v
         .check(&DpopRequest::new(
-            &[RFC_TOKEN_PROOF],
+            [RFC_TOKEN_PROOF],
             "POST",
             "HTTPS://Server.Example.COM:443/token?x=1",
             1_562_262_616,
@@ -194,7 +194,7 @@ fn the_rfc_9449_examples_check() {
     assert_eq!((token.jkt.as_str(), token.jti.as_str()), (RFC_JKT, "-BwC3ESc6acc2lTc"));
     // RFC 9449 §7.1: the resource request, bound to the key, with its access token.
     let resource = DpopRequest::new(
-        &[RFC_RESOURCE_PROOF],
+        [RFC_RESOURCE_PROOF],
         "GET",
         "https://resource.example.org/protectedresource",
         1_562_262_618,
@@ -212,7 +212,7 @@ fn exactly_one_well_formed_proof() {
     let key = DpopKey::generate().unwrap();
     let proof = key.proof("GET", URI).issued_at(NOW).sign().unwrap();
     let v = DpopValidation::default();
-    let at = |proofs: &[&str]| v.check(&DpopRequest::new(proofs, "GET", URI, NOW));
+    let at = |proofs: &[&str]| v.check(&DpopRequest::new(proofs.iter().copied(), "GET", URI, NOW));
     assert!(at(&[&proof]).is_ok());
     assert_eq!(at(&[]), Err(R::Missing));
     assert_eq!(at(&[""]), Err(R::Missing));
@@ -230,7 +230,7 @@ fn exactly_one_well_formed_proof() {
     assert!(matches!(at(&[&format!("{}.{rest}", b64(dup.as_bytes()))]), Err(R::Malformed(_))));
     // Larger than the bound, before any parsing.
     let small = DpopValidation::default().with_max_proof_size(100);
-    assert!(matches!(small.check(&DpopRequest::new(&[&proof], "GET", URI, NOW)), Err(R::Malformed(_))));
+    assert!(matches!(small.check(&DpopRequest::new([proof.as_str()], "GET", URI, NOW)), Err(R::Malformed(_))));
 }
 
 #[test]
@@ -459,7 +459,7 @@ fn ath_must_be_the_presented_tokens_hash() {
     let without = key.proof("GET", URI).issued_at(NOW).sign().unwrap();
     let req = |proof: &str, token: &str| {
         let proofs = [proof];
-        v.check(&DpopRequest::new(&proofs, "GET", URI, NOW).access_token(token))
+        v.check(&DpopRequest::new(proofs, "GET", URI, NOW).access_token(token))
     };
     assert!(req(&with_token, "token-a").is_ok());
     assert_eq!(req(&without, "token-a"), Err(R::AccessTokenHashMissing));
@@ -475,7 +475,7 @@ fn the_proof_key_must_be_the_tokens_key() {
     let proof = key.proof("GET", URI).issued_at(NOW).sign().unwrap();
     let v = DpopValidation::default();
     let proofs = [proof.as_str()];
-    let req = DpopRequest::new(&proofs, "GET", URI, NOW);
+    let req = DpopRequest::new(proofs, "GET", URI, NOW);
     assert!(v.check(&req.bound_to(key.thumbprint())).is_ok());
     assert_eq!(v.check(&req.bound_to(other.thumbprint())), Err(R::KeyMismatch));
     assert_eq!(v.check(&req.bound_to("")), Err(R::KeyMismatch));
@@ -537,17 +537,17 @@ fn a_replayed_proof_is_refused() {
     let store = MemoryReplayStore::default();
     let proof = key.proof("GET", URI).issued_at(NOW).sign().unwrap();
     let proofs = [proof.as_str()];
-    let req = DpopRequest::new(&proofs, "GET", URI, NOW);
+    let req = DpopRequest::new(proofs, "GET", URI, NOW);
     assert!(ready(check_and_remember(&v, &req, &store)).is_ok());
     assert_eq!(ready(check_and_remember(&v, &req, &store)), Err(R::Replayed));
     // Still a replay at the window's end; the proof itself is refused after it.
-    let later = DpopRequest::new(&proofs, "GET", URI, NOW + 300);
+    let later = DpopRequest::new(proofs, "GET", URI, NOW + 300);
     assert_eq!(ready(check_and_remember(&v, &later, &store)), Err(R::Replayed));
-    let after = DpopRequest::new(&proofs, "GET", URI, NOW + 301);
+    let after = DpopRequest::new(proofs, "GET", URI, NOW + 301);
     assert_eq!(ready(check_and_remember(&v, &after, &store)), Err(R::IssuedAtOutOfWindow));
     // A refused proof is not remembered.
     let store = MemoryReplayStore::default();
-    let wrong = DpopRequest::new(&proofs, "POST", URI, NOW);
+    let wrong = DpopRequest::new(proofs, "POST", URI, NOW);
     assert_eq!(ready(check_and_remember(&v, &wrong, &store)), Err(R::MethodMismatch));
     assert!(store.is_empty());
     // Two keys choosing one `jti` do not collide (the key is part of what is remembered).
@@ -557,7 +557,7 @@ fn a_replayed_proof_is_refused() {
     let (p2, p3) = (same_jti(&k2), same_jti(&k3));
     for p in [&p2, &p3] {
         let proofs = [p.as_str()];
-        assert!(ready(check_and_remember(&v, &DpopRequest::new(&proofs, "GET", URI, NOW), &store)).is_ok());
+        assert!(ready(check_and_remember(&v, &DpopRequest::new(proofs, "GET", URI, NOW), &store)).is_ok());
     }
     assert_eq!(store.len(), 2);
 }
@@ -585,8 +585,8 @@ fn the_memory_store_fails_closed_when_full_and_purges_expired_entries() {
     let p1 = key.proof("GET", URI).issued_at(NOW).sign().unwrap();
     let p2 = key.proof("GET", URI).issued_at(NOW).sign().unwrap();
     let (r1, r2) = ([p1.as_str()], [p2.as_str()]);
-    assert!(ready(check_and_remember(&v, &DpopRequest::new(&r1, "GET", URI, NOW), &full)).is_ok());
-    assert_eq!(ready(check_and_remember(&v, &DpopRequest::new(&r2, "GET", URI, NOW), &full)), Err(R::ReplayStoreFull));
+    assert!(ready(check_and_remember(&v, &DpopRequest::new(r1, "GET", URI, NOW), &full)).is_ok());
+    assert_eq!(ready(check_and_remember(&v, &DpopRequest::new(r2, "GET", URI, NOW), &full)), Err(R::ReplayStoreFull));
     assert!(format!("{full:?}").contains("capacity: 1"));
 }
 
@@ -605,7 +605,7 @@ fn an_unavailable_store_refuses_the_proof() {
     let key = DpopKey::generate().unwrap();
     let proof = key.proof("GET", URI).issued_at(NOW).sign().unwrap();
     let proofs = [proof.as_str()];
-    let req = DpopRequest::new(&proofs, "GET", URI, NOW);
+    let req = DpopRequest::new(proofs, "GET", URI, NOW);
     assert_eq!(ready(check_and_remember(&DpopValidation::default(), &req, &Down)), Err(R::ReplayStoreUnavailable));
 }
 
@@ -666,7 +666,7 @@ fn mutated_and_random_proofs_never_panic_and_never_pass() {
         }
         let mutated = String::from_utf8_lossy(&bytes).into_owned();
         let proofs = [mutated.as_str()];
-        let req = DpopRequest::new(&proofs, "GET", URI, NOW).access_token(token);
+        let req = DpopRequest::new(proofs, "GET", URI, NOW).access_token(token);
         let _ = v.check(&req);
         if mutated != proof {
             assert!(lenient.check(&req).is_err(), "round {round}: {mutated}");
