@@ -168,7 +168,8 @@ impl DpopValidation {
         }
         // Step 2: a compact JWS, parsed as strictly as the library's own (RFC 7515 §7.1).
         let mut parts = proof.split('.');
-        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(R::Malformed("a compact JWS has exactly three segments"));
         };
         let header = b64::decode(h, "JWS header")
@@ -206,7 +207,8 @@ impl DpopValidation {
         }
         crate::jws::check_key(alg, &jwk, false).map_err(|_| R::KeyAlgorithmMismatch)?;
         // Step 6.
-        let signature = b64::decode(s, "JWS signature").map_err(|_| R::Malformed("bad signature encoding"))?;
+        let signature =
+            b64::decode(s, "JWS signature").map_err(|_| R::Malformed("bad signature encoding"))?;
         let signing_input = &proof.as_bytes()[..h.len() + 1 + p.len()];
         if !crate::jws::verify_raw(alg, &jwk, signing_input, &signature) {
             return Err(R::BadSignature);
@@ -234,7 +236,8 @@ impl DpopValidation {
         }
         // Step 11 (RFC 9449 §11.1).
         let now = request.now;
-        if iat < now.saturating_sub(i64::from(self.max_age)) || iat > now.saturating_add(i64::from(self.max_ahead))
+        if iat < now.saturating_sub(i64::from(self.max_age))
+            || iat > now.saturating_add(i64::from(self.max_ahead))
         {
             return Err(R::IssuedAtOutOfWindow);
         }

@@ -173,6 +173,5 @@ pub(crate) fn access_token_hash(token: &str) -> String {
 
 /// An HTTP method: a non-empty `token` (RFC 9110 §9.1, §5.6.2).
 pub(crate) fn is_method(method: &str) -> bool {
-    !method.is_empty()
-        && method.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    !method.is_empty() && method.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }

@@ -43,7 +43,12 @@ fn b64(bytes: &[u8]) -> String {
 
 /// A compact JWS put together by hand, with whatever signature bytes.
 fn hand_built(header: &Value, claims: &Value, signature: &[u8]) -> String {
-    format!("{}.{}.{}", b64(header.to_string().as_bytes()), b64(claims.to_string().as_bytes()), b64(signature))
+    format!(
+        "{}.{}.{}",
+        b64(header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes()),
+        b64(signature)
+    )
 }
 
 /// Claims of a good proof for `GET URI` at `NOW`.
@@ -83,8 +88,9 @@ fn a_proof_round_trips_for_each_algorithm_family() {
         assert_eq!(key.alg(), alg);
         assert_eq!(key.thumbprint(), jwk.thumbprint());
         let proof = key.proof("POST", "https://as.example.com/token").issued_at(NOW).sign().unwrap();
-        let h: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(proof.split('.').next().unwrap()).unwrap())
-            .unwrap();
+        let h: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(proof.split('.').next().unwrap()).unwrap())
+                .unwrap();
         assert_eq!(h["typ"], "dpop+jwt", "{alg}");
         assert_eq!(h["alg"], alg.name());
         // The public key only, and nothing but its required members (RFC 7638 §3.2).
@@ -92,8 +98,9 @@ fn a_proof_round_trips_for_each_algorithm_family() {
         for m in &members {
             assert!(["kty", "crv", "x", "y", "n", "e"].contains(m), "{alg}: {m}");
         }
-        let ok = check_at(&DpopValidation::default(), &proof, "POST", "https://as.example.com/token", NOW + 5)
-            .unwrap_or_else(|e| panic!("{alg}: {e}"));
+        let ok =
+            check_at(&DpopValidation::default(), &proof, "POST", "https://as.example.com/token", NOW + 5)
+                .unwrap_or_else(|e| panic!("{alg}: {e}"));
         assert_eq!(ok.jkt, jwk.thumbprint());
         assert_eq!(ok.iat, NOW);
         assert_eq!(ok.replay_until, NOW + 300);
@@ -202,9 +209,15 @@ fn the_rfc_9449_examples_check() {
     let ok = v.check(&resource.access_token(RFC_ACCESS_TOKEN).bound_to(RFC_JKT)).unwrap();
     assert_eq!(ok.jti, "e1j3V_bKic8-LAEB");
     assert_eq!(v.check(&resource.access_token("another token")), Err(R::AccessTokenHashMismatch));
-    assert_eq!(v.check(&resource.access_token(RFC_ACCESS_TOKEN).bound_to(&p256().thumbprint())), Err(R::KeyMismatch));
+    assert_eq!(
+        v.check(&resource.access_token(RFC_ACCESS_TOKEN).bound_to(&p256().thumbprint())),
+        Err(R::KeyMismatch)
+    );
     // Years later, the same proofs are refused.
-    assert_eq!(check_at(&v, RFC_TOKEN_PROOF, "POST", "https://server.example.com/token", NOW), Err(R::IssuedAtOutOfWindow));
+    assert_eq!(
+        check_at(&v, RFC_TOKEN_PROOF, "POST", "https://server.example.com/token", NOW),
+        Err(R::IssuedAtOutOfWindow)
+    );
 }
 
 #[test]
@@ -230,7 +243,10 @@ fn exactly_one_well_formed_proof() {
     assert!(matches!(at(&[&format!("{}.{rest}", b64(dup.as_bytes()))]), Err(R::Malformed(_))));
     // Larger than the bound, before any parsing.
     let small = DpopValidation::default().with_max_proof_size(100);
-    assert!(matches!(small.check(&DpopRequest::new([proof.as_str()], "GET", URI, NOW)), Err(R::Malformed(_))));
+    assert!(matches!(
+        small.check(&DpopRequest::new([proof.as_str()], "GET", URI, NOW)),
+        Err(R::Malformed(_))
+    ));
 }
 
 #[test]
@@ -295,7 +311,11 @@ fn the_header_jwk_must_be_a_public_key_that_fits_alg() {
     for member in ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] {
         let mut h = header(&key);
         h["jwk"][member] = json!(null);
-        assert_eq!(check(&signed(&key, SigningAlg::Es256, h, &claims())), Err(R::PrivateKeyInJwk), "{member}");
+        assert_eq!(
+            check(&signed(&key, SigningAlg::Es256, h, &claims())),
+            Err(R::PrivateKeyInJwk),
+            "{member}"
+        );
     }
     // Not a key.
     for jwk in [
@@ -420,7 +440,11 @@ fn htu_is_compared_after_normalisation_on_both_sides() {
         ("ftp://api.example.com/a", "https://api.example.com/a"),
     ];
     for (htu, target) in different {
-        assert_eq!(check_at(&v, &with_htu(htu), "GET", target, NOW), Err(R::UriMismatch), "{htu} vs {target}");
+        assert_eq!(
+            check_at(&v, &with_htu(htu), "GET", target, NOW),
+            Err(R::UriMismatch),
+            "{htu} vs {target}"
+        );
     }
     // The server's own target must be an absolute http(s) URI.
     assert_eq!(check_at(&v, &with_htu(URI), "GET", "/orders", NOW), Err(R::BadRequestTarget));
@@ -586,7 +610,10 @@ fn the_memory_store_fails_closed_when_full_and_purges_expired_entries() {
     let p2 = key.proof("GET", URI).issued_at(NOW).sign().unwrap();
     let (r1, r2) = ([p1.as_str()], [p2.as_str()]);
     assert!(ready(check_and_remember(&v, &DpopRequest::new(r1, "GET", URI, NOW), &full)).is_ok());
-    assert_eq!(ready(check_and_remember(&v, &DpopRequest::new(r2, "GET", URI, NOW), &full)), Err(R::ReplayStoreFull));
+    assert_eq!(
+        ready(check_and_remember(&v, &DpopRequest::new(r2, "GET", URI, NOW), &full)),
+        Err(R::ReplayStoreFull)
+    );
     assert!(format!("{full:?}").contains("capacity: 1"));
 }
 
@@ -606,7 +633,10 @@ fn an_unavailable_store_refuses_the_proof() {
     let proof = key.proof("GET", URI).issued_at(NOW).sign().unwrap();
     let proofs = [proof.as_str()];
     let req = DpopRequest::new(proofs, "GET", URI, NOW);
-    assert_eq!(ready(check_and_remember(&DpopValidation::default(), &req, &Down)), Err(R::ReplayStoreUnavailable));
+    assert_eq!(
+        ready(check_and_remember(&DpopValidation::default(), &req, &Down)),
+        Err(R::ReplayStoreUnavailable)
+    );
 }
 
 #[test]
@@ -678,7 +708,8 @@ fn mutated_and_random_proofs_never_panic_and_never_pass() {
         let text: String = (0..len).map(|_| char::from(alphabet[rng.below(alphabet.len() - 2)])).collect();
         let _ = check(&text);
         let seg = |rng: &mut Rng| {
-            let values = [json!(null), json!(1), json!("x"), json!([]), json!({}), json!({"typ": "dpop+jwt"})];
+            let values =
+                [json!(null), json!(1), json!("x"), json!([]), json!({}), json!({"typ": "dpop+jwt"})];
             b64(values[rng.below(values.len())].to_string().as_bytes())
         };
         let p = format!("{}.{}.{}", seg(&mut rng), seg(&mut rng), seg(&mut rng));
