@@ -89,6 +89,10 @@ pub enum Error {
     /// any) is the failure underneath.
     #[error("server_error: {0}")]
     KeySource(#[source] KeySourceError),
+    /// A DPoP proof (RFC 9449) was refused: see [`DpopRejection`] for each reason, and
+    /// [`DpopRejection::error_code`] for the OAuth error a server answers with.
+    #[error("DPoP proof refused: {0}")]
+    Dpop(DpopRejection),
 }
 
 /// Which limit an input exceeded ([`Error::Limit`]). Each variant carries the configured bound,
@@ -212,6 +216,126 @@ impl fmt::Display for TokenRejection {
                 "access token is not in the compact serialization (JSON needs the multi-audience opt-in)",
             ),
         }
+    }
+}
+
+/// Why a DPoP proof (RFC 9449) was refused ([`crate::dpop`]): one variant per check of RFC 9449
+/// §4.3, so a server can log the reason and answer the right error. No variant carries bytes of
+/// the proof.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DpopRejection {
+    /// The request has no `DPoP` header field.
+    Missing,
+    /// More than one proof: several `DPoP` field values, or one holding a comma or whitespace
+    /// (RFC 9449 §4.3 step 1: exactly one).
+    Multiple,
+    /// Not a well-formed compact JWS with JSON objects for header and claims (or larger than the
+    /// configured bound); the text says which rule, never what the proof held.
+    Malformed(&'static str),
+    /// The header's `typ` is not exactly `dpop+jwt`.
+    WrongType,
+    /// The header's `alg` is not one the validation allows (`none` and MAC algorithms never are).
+    AlgorithmNotAllowed,
+    /// The header has no `jwk`.
+    MissingJwk,
+    /// The header's `jwk` holds a private or symmetric key member (RFC 9449 §4.3 step 7).
+    PrivateKeyInJwk,
+    /// The header's `jwk` is not a usable public key (unknown type, point off the curve, RSA key
+    /// shorter than 2048 bits, …).
+    InvalidJwk,
+    /// The header's `jwk` cannot make `alg` signatures (another key type or curve, or its own
+    /// `alg`, `use` or `key_ops` forbid it).
+    KeyAlgorithmMismatch,
+    /// The signature does not verify under the header's `jwk`.
+    BadSignature,
+    /// A required claim (`htm`, `htu`, `iat`) is missing or of the wrong JSON type.
+    MissingClaim(&'static str),
+    /// `jti` is missing, empty or not a string.
+    MissingJti,
+    /// `jti` is longer than the bound ([`crate::dpop::MAX_JTI_LEN`] characters).
+    JtiTooLong,
+    /// `htm` is not the request's method (case-sensitive, RFC 9110 §9.1).
+    MethodMismatch,
+    /// `htu` is not the request's target URI once both are normalised (RFC 3986 §6.2.2–6.2.3),
+    /// query and fragment ignored, or it is not an `http(s)` URI.
+    UriMismatch,
+    /// The target URI the server gave for the request is not an absolute `http(s)` URI: a mistake
+    /// of the calling server, never of the client.
+    BadRequestTarget,
+    /// `iat` is further in the past or in the future than the validation's window.
+    IssuedAtOutOfWindow,
+    /// An access token came with the proof but the proof has no `ath`.
+    AccessTokenHashMissing,
+    /// `ath` is not the hash of the access token that came with the proof.
+    AccessTokenHashMismatch,
+    /// The server requires a nonce and the proof has none (answer `use_dpop_nonce`).
+    NonceRequired,
+    /// The proof's `nonce` is not one the server accepts now (answer `use_dpop_nonce`).
+    NonceMismatch,
+    /// The proof's key is not the key the access token is bound to (`cnf.jkt`, RFC 9449 §6.1).
+    KeyMismatch,
+    /// This proof was already used (RFC 9449 §11.1).
+    Replayed,
+    /// The replay store is full of unexpired proofs: refused rather than forgetting one (a server
+    /// problem: answer 503).
+    ReplayStoreFull,
+    /// The replay store could not be asked (a server problem: answer 503).
+    ReplayStoreUnavailable,
+}
+
+impl DpopRejection {
+    /// The OAuth error a server answers with (RFC 9449 §7.1, §8, §9): `use_dpop_nonce` for a
+    /// missing or wrong nonce, `invalid_dpop_proof` for every other refused proof, and `None`
+    /// for the server's own failures ([`ReplayStoreFull`](Self::ReplayStoreFull),
+    /// [`ReplayStoreUnavailable`](Self::ReplayStoreUnavailable),
+    /// [`BadRequestTarget`](Self::BadRequestTarget)), which are not the client's fault.
+    pub fn error_code(self) -> Option<&'static str> {
+        match self {
+            DpopRejection::NonceRequired | DpopRejection::NonceMismatch => Some("use_dpop_nonce"),
+            DpopRejection::ReplayStoreFull
+            | DpopRejection::ReplayStoreUnavailable
+            | DpopRejection::BadRequestTarget => None,
+            _ => Some("invalid_dpop_proof"),
+        }
+    }
+}
+
+impl fmt::Display for DpopRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DpopRejection::Missing => f.write_str("no DPoP proof"),
+            DpopRejection::Multiple => f.write_str("exactly one DPoP proof is allowed"),
+            DpopRejection::Malformed(why) => write!(f, "malformed proof: {why}"),
+            DpopRejection::WrongType => f.write_str("`typ` is not `dpop+jwt`"),
+            DpopRejection::AlgorithmNotAllowed => f.write_str("`alg` not allowed"),
+            DpopRejection::MissingJwk => f.write_str("no `jwk` in the header"),
+            DpopRejection::PrivateKeyInJwk => f.write_str("the header's `jwk` holds a private key"),
+            DpopRejection::InvalidJwk => f.write_str("the header's `jwk` is not a usable public key"),
+            DpopRejection::KeyAlgorithmMismatch => f.write_str("the header's `jwk` does not fit `alg`"),
+            DpopRejection::BadSignature => f.write_str("invalid signature"),
+            DpopRejection::MissingClaim(c) => write!(f, "missing or invalid claim `{c}`"),
+            DpopRejection::MissingJti => f.write_str("missing or invalid claim `jti`"),
+            DpopRejection::JtiTooLong => f.write_str("`jti` too long"),
+            DpopRejection::MethodMismatch => f.write_str("`htm` is not the request's method"),
+            DpopRejection::UriMismatch => f.write_str("`htu` is not the request's URI"),
+            DpopRejection::BadRequestTarget => f.write_str("the request's target URI is not an http(s) URI"),
+            DpopRejection::IssuedAtOutOfWindow => f.write_str("`iat` outside the accepted window"),
+            DpopRejection::AccessTokenHashMissing => f.write_str("no `ath` with an access token"),
+            DpopRejection::AccessTokenHashMismatch => f.write_str("`ath` is not the access token's hash"),
+            DpopRejection::NonceRequired => f.write_str("a nonce is required"),
+            DpopRejection::NonceMismatch => f.write_str("wrong or stale nonce"),
+            DpopRejection::KeyMismatch => f.write_str("the proof's key is not the token's key"),
+            DpopRejection::Replayed => f.write_str("proof already used"),
+            DpopRejection::ReplayStoreFull => f.write_str("replay store full"),
+            DpopRejection::ReplayStoreUnavailable => f.write_str("replay store unavailable"),
+        }
+    }
+}
+
+impl From<DpopRejection> for Error {
+    fn from(r: DpopRejection) -> Self {
+        Error::Dpop(r)
     }
 }
 
@@ -395,6 +519,9 @@ pub enum Misuse {
     /// An identifier that must be an absolute URI (`issuer`).
     #[error("{0} must be an absolute URI")]
     NotAbsoluteUri(&'static str),
+    /// A DPoP proof for a method that is not an HTTP method token (RFC 9110 §9.1, §5.6.2).
+    #[error("not an HTTP method")]
+    NotHttpMethod,
     /// A token lifetime of zero seconds.
     #[error("token lifetime must be positive")]
     ZeroLifetime,

@@ -6,12 +6,13 @@
 //!
 //! Layers (each only uses the ones before it, see `ARCHITECTURE.md`): `crypto` (provider) →
 //! [`jwk`] → [`jwa`] → [`jwe`] / [`jws`] → [`token`] / [`registry`] → [`issuer`] /
-//! [`resource_server`].
+//! [`resource_server`]; [`dpop`] (RFC 9449 proofs) sits beside [`token`].
 // docs.rs marks each item with the feature it needs.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod b64;
 pub mod crypto;
+pub mod dpop;
 pub mod error;
 pub mod issuer;
 mod json;

@@ -53,9 +53,14 @@ pub(crate) fn sha256(data: &[u8]) -> Vec<u8> {
     Provider::digest(Sha::Sha256, data)
 }
 
+/// HMAC-SHA-256 of `data` under `key` from the provider (for the OAuth layer, which does not
+/// name the [`CryptoProvider`] trait: the DPoP nonces).
+pub(crate) fn hmac_sha256(key: &[u8], data: &[u8]) -> crate::Result<Vec<u8>> {
+    Provider::hmac_sign(Sha::Sha256, key, data).map_err(|_| crate::Error::Crypto("HMAC"))
+}
+
 /// Whether `a` and `b` are equal, in time that depends only on their lengths (for the OAuth
 /// layer's secret comparisons, which do not name the [`CryptoProvider`] trait).
-#[cfg_attr(not(feature = "axum"), allow(dead_code))]
 pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     Provider::constant_time_eq(a, b)
 }

@@ -392,6 +392,12 @@ impl Jwk {
         self
     }
 
+    /// The same key without a `kid` (a DPoP proof's header names its key by value, RFC 9449 §4.2).
+    pub(crate) fn without_kid(mut self) -> Jwk {
+        self.kid = None;
+        self
+    }
+
     /// Sets the `kid`.
     pub fn with_kid(mut self, kid: impl Into<String>) -> Jwk {
         self.kid = Some(kid.into());

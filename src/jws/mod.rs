@@ -100,7 +100,9 @@ fn sign_raw(alg: SigningAlg, key: &Jwk, input: &[u8]) -> Result<Vec<u8>> {
     }
 }
 
-fn verify_raw(alg: SigningAlg, key: &Jwk, input: &[u8], sig: &[u8]) -> bool {
+/// Whether `sig` is a valid `alg` signature of `input` under `key` (its type and curve checked by
+/// [`check_key`] first).
+pub(crate) fn verify_raw(alg: SigningAlg, key: &Jwk, input: &[u8], sig: &[u8]) -> bool {
     match (&*key.material, alg) {
         (KeyMaterial::Ec { public, .. }, _) => P::ecdsa_verify(public, input, sig),
         (KeyMaterial::Ed25519 { public, .. }, SigningAlg::EdDsa) => P::ed25519_verify(public, input, sig),

@@ -123,3 +123,19 @@ fn token_keys_have_no_private_members_and_no_pin_in_debug() {
         assert!(*sensitive && !*extractable && *never_extractable, "{label}: {sensitive} {extractable}");
     }
 }
+
+#[test]
+fn a_dpop_key_in_the_token_signs_proofs() {
+    use jwe_mint::dpop::{DpopKey, DpopRequest, DpopValidation};
+    let Some(h) = hsm() else { return };
+    let uri = h.uri("sign", "dpop-es256");
+    let jwk = Jwk::generate_in_pkcs11(&uri, Curve::P256, PublicKeyUse::Signature).unwrap();
+    // The same `Signer` path as any in-memory key: nothing DPoP-specific about the token.
+    let key = DpopKey::from_jwk(&jwk).unwrap();
+    assert_eq!(key.thumbprint(), jwk.thumbprint());
+    let proof = key.proof("POST", "https://as.example.com/token").issued_at(1_700_000_000).sign().unwrap();
+    let request = DpopRequest::new([proof.as_str()], "POST", "https://as.example.com/token", 1_700_000_001);
+    let checked = DpopValidation::default().check(&request.bound_to(&jwk.thumbprint())).unwrap();
+    assert_eq!(checked.jkt, jwk.thumbprint());
+    assert_no_pin(&format!("{key:?}"));
+}

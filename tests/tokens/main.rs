@@ -1,7 +1,8 @@
 //! Access tokens without the network: the issuer, the registry, the resource server, key sources
-//! that change while in use, and the parallel fan-out.
+//! that change while in use, the parallel fan-out, and DPoP proofs.
 #![allow(clippy::unwrap_used, unreachable_pub)] // test code: a failed unwrap is a failed test
 
+mod dpop;
 mod fanout;
 mod key_sources;
 mod registry_sources;
