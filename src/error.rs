@@ -479,6 +479,10 @@ pub enum Misuse {
     /// headers must be disjoint).
     #[error("header parameter `{0}` set twice")]
     DuplicateHeader(String),
+    /// Not an RFC 7638 SHA-256 key thumbprint (43 base64url characters), where one is needed
+    /// (`cnf.jkt`, RFC 9449 §6.1).
+    #[error("not a SHA-256 JWK thumbprint (43 base64url characters)")]
+    NotThumbprint,
     /// A claim the issuer sets itself (RFC 9068 §2.2: `iss`, `aud`, `exp`, `client_id`, …).
     #[error("claim `{0}` is set by the issuer")]
     ReservedClaim(String),

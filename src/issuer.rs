@@ -17,7 +17,7 @@ use crate::jwk::{Jwk, JwkSet};
 use crate::jws::{Header, Signer};
 use crate::registry::{EncryptionKey, Registry, ResourceEntry};
 use crate::token::{
-    AccessTokenClaims, Audience, ResourceIndicator, Scope, ACCESS_TOKEN_TYP, RESERVED_CLAIMS,
+    AccessTokenClaims, Audience, Confirmation, ResourceIndicator, Scope, ACCESS_TOKEN_TYP, RESERVED_CLAIMS,
 };
 
 /// Default access-token lifetime in seconds (5 minutes).
@@ -46,6 +46,8 @@ pub struct Grant {
     auth_time: Option<i64>,
     acr: Option<String>,
     amr: Option<Vec<String>>,
+    /// The DPoP key the tokens are bound to (`cnf.jkt`).
+    dpop_jkt: Option<String>,
     extra: Map<String, Value>,
 }
 
@@ -75,6 +77,7 @@ impl Grant {
             auth_time: None,
             acr: None,
             amr: None,
+            dpop_jkt: None,
             extra: Map::new(),
         })
     }
@@ -87,7 +90,24 @@ impl Grant {
         self
     }
 
-    /// Adds a caller-defined claim. Registered claim names are refused.
+    /// Binds the tokens minted from this grant to a DPoP key (RFC 9449 §6.1): `cnf.jkt` = `jkt`,
+    /// the key's RFC 7638 SHA-256 thumbprint (43 base64url characters), as a checked proof gives
+    /// it. Anything else is refused ([`Misuse::NotThumbprint`]).
+    pub fn with_dpop_jkt(mut self, jkt: &str) -> Result<Grant> {
+        let base64url = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+        if jkt.len() != 43 || !jkt.bytes().all(base64url) {
+            return Err(Error::Misuse(Misuse::NotThumbprint));
+        }
+        self.dpop_jkt = Some(jkt.to_owned());
+        Ok(self)
+    }
+
+    /// The DPoP key thumbprint the tokens are bound to, if any.
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        self.dpop_jkt.as_deref()
+    }
+
+    /// Adds a caller-defined claim. Registered claim names (`cnf` included) are refused.
     pub fn with_claim(mut self, name: &str, value: impl Into<Value>) -> Result<Grant> {
         if RESERVED_CLAIMS.contains(&name) {
             return Err(Error::Misuse(Misuse::ReservedClaim(name.to_owned())));
@@ -552,6 +572,10 @@ impl Issuer {
             auth_time: grant.auth_time,
             acr: grant.acr.clone(),
             amr: grant.amr.clone(),
+            cnf: grant
+                .dpop_jkt
+                .as_ref()
+                .map(|jkt| Confirmation { jkt: Some(jkt.clone()), other: Map::new() }),
             extra: grant.extra.clone(),
         })
     }

@@ -39,6 +39,18 @@ impl AccessToken {
         &self.claims.sub
     }
 
+    /// The DPoP key thumbprint the token is bound to (`cnf.jkt`, RFC 9449 §6.1): such a token is
+    /// accepted only with a proof of that key (`Authorization: DPoP`), never as a Bearer token.
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        self.claims.cnf.as_ref().and_then(|c| c.jkt.as_deref())
+    }
+
+    /// Whether the token is bound to a key (`cnf` present, whatever the method): the presenter
+    /// must prove it holds that key.
+    pub fn is_sender_constrained(&self) -> bool {
+        self.claims.cnf.is_some()
+    }
+
     /// The client (`client_id`).
     pub fn client_id(&self) -> &str {
         &self.claims.client_id

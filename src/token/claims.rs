@@ -84,9 +84,24 @@ pub struct AccessTokenClaims {
     /// Authentication methods references.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amr: Option<Vec<String>>,
+    /// Confirmation (RFC 7800): the key the token is bound to; `jkt` for DPoP (RFC 9449 §6.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
     /// Every other claim (caller-defined).
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// The `cnf` claim (RFC 7800 §3.1): what the presenter must prove to hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// The RFC 7638 SHA-256 thumbprint of the DPoP key (RFC 9449 §6.1), base64url.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jkt: Option<String>,
+    /// Other confirmation methods (`x5t#S256` for mTLS, RFC 8705 §3.1, …): a token bound by a
+    /// method the server cannot check must be refused.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
 }
 
 impl AccessTokenClaims {
@@ -97,5 +112,18 @@ impl AccessTokenClaims {
 }
 
 /// Registered claim names that callers may not set through `extra`.
-pub(crate) const RESERVED_CLAIMS: &[&str] =
-    &["iss", "exp", "aud", "sub", "client_id", "iat", "jti", "scope", "nbf", "auth_time", "acr", "amr"];
+pub(crate) const RESERVED_CLAIMS: &[&str] = &[
+    "iss",
+    "exp",
+    "aud",
+    "sub",
+    "client_id",
+    "iat",
+    "jti",
+    "scope",
+    "nbf",
+    "auth_time",
+    "acr",
+    "amr",
+    "cnf",
+];

@@ -6,7 +6,7 @@ mod resource;
 mod scope;
 
 pub(crate) use claims::RESERVED_CLAIMS;
-pub use claims::{AccessTokenClaims, Audience};
+pub use claims::{AccessTokenClaims, Audience, Confirmation};
 pub(crate) use resource::covers;
 pub use resource::ResourceIndicator;
 pub use scope::{is_scope_token, Scope};

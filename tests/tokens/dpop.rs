@@ -716,3 +716,50 @@ fn mutated_and_random_proofs_never_panic_and_never_pass() {
         assert!(check(&p).is_err());
     }
 }
+
+/// A grant bound to a DPoP key mints `cnf.jkt` (RFC 9449 §6.1), which the resource server reads
+/// back; `cnf` cannot be smuggled in as a caller-defined claim, nor a malformed thumbprint bound.
+#[test]
+fn a_bound_grant_mints_cnf_jkt_and_the_resource_server_reads_it() {
+    use jwe_mint::issuer::{Grant, Issuer};
+    use jwe_mint::jwk::JwkSet;
+    use jwe_mint::registry::{Registry, ResourceEntry};
+    use jwe_mint::resource_server::ResourceServer;
+
+    let (as_key, rs_key) = (Jwk::generate(Curve::P256).unwrap(), Jwk::generate(Curve::P256).unwrap());
+    let mut registry = Registry::default();
+    let public = JwkSet::new(vec![rs_key.to_public().unwrap()]);
+    registry.insert(ResourceEntry::new(URI, ["read"], public).unwrap()).unwrap();
+    let issuer = Issuer::builder("https://as.example.com", &as_key)
+        .registry(registry)
+        .allow_client("app", &[URI])
+        .unwrap()
+        .build()
+        .unwrap();
+    let rs = ResourceServer::builder(URI, "https://as.example.com")
+        .decryption_keys(JwkSet::new(vec![rs_key]))
+        .issuer_keys(issuer.verification_keys().clone())
+        .build()
+        .unwrap();
+    let proof_key = DpopKey::generate().unwrap();
+    let jkt = proof_key.thumbprint();
+    let grant = Grant::new("alice", "app", "read", &[URI]).unwrap().with_dpop_jkt(&jkt).unwrap();
+    let token = rs.open(&issuer.mint(&grant, URI).unwrap().access_token).unwrap();
+    assert_eq!(token.dpop_jkt(), Some(&*jkt));
+    assert!(token.is_sender_constrained());
+    let unbound = rs
+        .open(&issuer.mint(&Grant::new("alice", "app", "read", &[URI]).unwrap(), URI).unwrap().access_token);
+    assert_eq!(unbound.unwrap().dpop_jkt(), None);
+
+    let plain = Grant::new("alice", "app", "read", &[URI]).unwrap();
+    assert!(matches!(
+        plain.clone().with_claim("cnf", json!({"jkt": jkt})),
+        Err(Error::Misuse(Misuse::ReservedClaim(_)))
+    ));
+    for bad in ["", "short", &format!("{jkt}="), &"+".repeat(43)] {
+        assert!(
+            matches!(plain.clone().with_dpop_jkt(bad), Err(Error::Misuse(Misuse::NotThumbprint))),
+            "{bad:?}"
+        );
+    }
+}
