@@ -743,9 +743,9 @@ fn a_bound_grant_mints_cnf_jkt_and_the_resource_server_reads_it() {
         .unwrap();
     let proof_key = DpopKey::generate().unwrap();
     let jkt = proof_key.thumbprint();
-    let grant = Grant::new("alice", "app", "read", &[URI]).unwrap().with_dpop_jkt(&jkt).unwrap();
+    let grant = Grant::new("alice", "app", "read", &[URI]).unwrap().with_dpop_jkt(jkt).unwrap();
     let token = rs.open(&issuer.mint(&grant, URI).unwrap().access_token).unwrap();
-    assert_eq!(token.dpop_jkt(), Some(&*jkt));
+    assert_eq!(token.dpop_jkt(), Some(jkt));
     assert!(token.is_sender_constrained());
     let unbound = rs
         .open(&issuer.mint(&Grant::new("alice", "app", "read", &[URI]).unwrap(), URI).unwrap().access_token);
