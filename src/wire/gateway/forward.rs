@@ -5,6 +5,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -74,6 +75,14 @@ impl Forward {
             let reason = "the token's identity cannot be a header value";
             return noted(self.unrepresentable(), note(Outcome::InvalidToken, Some(reason), None));
         }
+        if !self.upstream.base_path.is_empty() && leaves_base(parts.uri.path()) {
+            // The upstream would resolve `/api/../admin` to `/admin`: out of the part of it this
+            // gateway exposes (RFC 3986 §5.2.4; `%2e` is a dot to it, `%2f` may be a slash).
+            let why = "the path leaves the upstream's base path";
+            let r =
+                plain(StatusCode::BAD_REQUEST, "the path may not contain dot segments or encoded slashes\n");
+            return noted(r, note(Outcome::BadRequest, Some(why), None));
+        }
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let uri = format!("{}{}{}", self.upstream.origin, self.upstream.base_path, path);
         parts.uri = match uri.parse::<Uri>() {
@@ -85,7 +94,8 @@ impl Forward {
         };
         parts.version = Version::HTTP_11;
         // `Host` passes through; without one (HTTP/1.0), the client sets the upstream's.
-        let body = Body::new(WithoutTrailers(body));
+        let body_failed = Arc::new(AtomicBool::new(false));
+        let body = Body::new(WithoutTrailers(body, Arc::clone(&body_failed)));
         let asked = Instant::now();
         match self.client.request(Request::from_parts(parts, body)).await {
             Ok(response) => {
@@ -94,6 +104,14 @@ impl Forward {
                 parts.headers.append(VIA, HeaderValue::from_static(VIA_ENTRY));
                 let r = Response::from_parts(parts, Body::new(CleanTrailers { body, trailers }));
                 noted(r, note(Outcome::Forwarded, None, Some(asked.elapsed())))
+            }
+            Err(e) if body_failed.load(Ordering::Relaxed) => {
+                // The client's body broke off (a bad chunk, the body timeout): the client's
+                // doing, not an upstream outage.
+                let why = format!("the request body failed: {}", error_chain(&e));
+                tracing::debug!(target: GATEWAY_TRACING_TARGET, error = %why, "request body failed");
+                let r = plain(StatusCode::BAD_REQUEST, "the request body could not be read\n");
+                noted(r, note(Outcome::BadRequest, Some(&why), Some(asked.elapsed())))
             }
             Err(e) => {
                 // The causes (refused connection, TLS alert, untrusted certificate) name no
@@ -126,7 +144,10 @@ impl Forward {
 /// §7.1.2), `X-Auth-Subject` or `X-Forwarded-For` included, after the gateway has set its own;
 /// upstreams that merge trailers into headers (some CGI bridges, Apache's `MergeTrailers On`)
 /// would take the client's word for who it is. The data frames pass unchanged.
-struct WithoutTrailers<B>(B);
+///
+/// It also notes whether the client's body failed (a broken chunk, a body timeout), so that such
+/// a request is not counted as the upstream's failure.
+struct WithoutTrailers<B>(B, Arc<AtomicBool>);
 
 impl<B> hyper::body::Body for WithoutTrailers<B>
 where
@@ -142,6 +163,10 @@ where
         loop {
             match Pin::new(&mut self.0).poll_frame(cx) {
                 Poll::Ready(Some(Ok(frame))) if frame.is_trailers() => continue,
+                Poll::Ready(Some(Err(e))) => {
+                    self.1.store(true, Ordering::Relaxed);
+                    return Poll::Ready(Some(Err(e)));
+                }
                 other => return other,
             }
         }
@@ -198,6 +223,16 @@ where
     }
 }
 
+/// Whether `path` has a dot segment (`.`, `..`, raw or percent-encoded) or an encoded slash or
+/// backslash, or a raw backslash: what could take a request out of the upstream's base path.
+fn leaves_base(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    if lower.contains("%2f") || lower.contains("%5c") || lower.contains('\\') {
+        return true;
+    }
+    lower.split('/').any(|segment| matches!(segment.replace("%2e", ".").as_str(), "." | ".."))
+}
+
 /// `e` and its sources, `: `-separated (the client's own message is only "client error (Connect)").
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
@@ -222,4 +257,30 @@ pub(super) fn plain(status: StatusCode, text: &'static str) -> Response {
     *r.status_mut() = status;
     r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::leaves_base;
+
+    #[test]
+    fn paths_that_could_leave_the_base_path_are_seen_however_encoded() {
+        for bad in [
+            "/..",
+            "/../admin",
+            "/a/../../b",
+            "/%2e%2e/admin",
+            "/.%2E/x",
+            "/%2E./x",
+            "/./a",
+            "/..%2fadmin",
+            "/a%5C..",
+            "/a\\b",
+        ] {
+            assert!(leaves_base(bad), "{bad}");
+        }
+        for good in ["/", "/a/b", "/a..b/c", "/.well-known/x", "/a/...", "/%2e%2e%2e", "/a%20b"] {
+            assert!(!leaves_base(good), "{good}");
+        }
+    }
 }

@@ -23,7 +23,7 @@ use std::task::{Context, Poll};
 use axum::body::Body;
 use axum::response::Response;
 use http::header::WWW_AUTHENTICATE;
-use http::{HeaderMap, HeaderValue, Method, Request, StatusCode, Uri};
+use http::{HeaderValue, Method, Request, StatusCode, Uri};
 
 use super::access::{Outcome, Proxied};
 use super::forward::plain;
@@ -65,17 +65,26 @@ pub(super) struct ForwardAuthConfig {
     pub(super) path_prefix: String,
 }
 
-/// Whether the subrequest names an original request (then it is never one of the documents the
-/// gateway serves itself); a request that names none is the proxy routing a document here.
-pub(super) fn names_original(headers: &HeaderMap, config: &ForwardAuthConfig) -> bool {
-    let has = |name| headers.contains_key(name);
+/// Whether the request is a subrequest naming an original request (then it is never answered
+/// with one of the documents the gateway serves itself), rather than the proxy routing a
+/// document request here.
+pub(super) fn names_original(parts: &http::request::Parts, config: &ForwardAuthConfig) -> bool {
+    let has = |name| parts.headers.contains_key(name);
     match config.source {
         OriginalRequest::Auto => has(X_ORIGINAL_URI) || has(X_FORWARDED_URI),
         OriginalRequest::XOriginal => has(X_ORIGINAL_URI),
         OriginalRequest::XForwarded => has(X_FORWARDED_URI),
-        // Envoy asks about the documents under the prefix; asked without it, they are served.
-        OriginalRequest::Path => !config.path_prefix.is_empty(),
+        // Envoy asks under the prefix; without a prefix every request is a subrequest, so no
+        // document is ever served as an authorization answer.
+        OriginalRequest::Path => {
+            config.path_prefix.is_empty() || under_prefix(parts.uri.path(), &config.path_prefix)
+        }
     }
+}
+
+/// Whether `path` is `prefix` or below it (`/ext_authz`, `/ext_authz/x`; not `/ext_authzx`).
+fn under_prefix(path: &str, prefix: &str) -> bool {
+    path.strip_prefix(prefix).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// Turns the subrequest into the original request as the proxy describes it: its method and

@@ -197,7 +197,7 @@ fn is_identity_header(name: &HeaderName) -> bool {
 
 /// The fields servers take the client's address, scheme, host, port or original URL from,
 /// besides `X-Forwarded-*`: replaced by the gateway's own (`Forwarded`, `X-Real-IP`) or removed.
-const CLIENT_FIELDS: [&str; 13] = [
+const CLIENT_FIELDS: [&str; 11] = [
     "forwarded",
     "x-real-ip",
     "true-client-ip",
@@ -208,17 +208,16 @@ const CLIENT_FIELDS: [&str; 13] = [
     "x-remote-addr",
     "cf-connecting-ip",
     "fastly-client-ip",
-    "x-original-url",
     "x-rewrite-url",
-    "x-original-host",
 ];
 
-/// `Forwarded`, any `X-Forwarded-*`, and the client-address and original-URL fields, however
-/// spelled.
+/// `Forwarded`, any `X-Forwarded-*` and `X-Original-*` (the fields a forward-auth service and
+/// many upstreams take as the original request: `X-Original-URI`, `-Method`, `-Forwarded-For`),
+/// and the client-address and original-URL fields, however spelled.
 fn is_forwarding_header(name: &HeaderName) -> bool {
     let folded = folded(name);
     folded.starts_with("x-forwarded")
-        || folded.starts_with("x-original-forwarded")
+        || folded.starts_with("x-original-")
         || CLIENT_FIELDS.contains(&folded.as_str())
 }
 

@@ -37,6 +37,17 @@ const DURATION_BUCKETS: [f64; 16] = [
 /// How long a scraper may take to send its request head.
 const METRICS_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long one connection to the metrics listener may last, whatever it does (a scrape takes
+/// milliseconds; a client that stops reading its answer must not hold a descriptor).
+const METRICS_CONNECTION_LIMIT: Duration = Duration::from_secs(10);
+
+/// Connections to the metrics listener open at once; more wait in the listen backlog. Monitoring
+/// needs a few; each held one costs a descriptor the proxied port may need.
+const METRICS_MAX_CONNECTIONS: usize = 16;
+
+/// The largest request head the metrics listener reads (hyper's minimum).
+const METRICS_MAX_HEAD: usize = 8192;
+
 type Labels = [(&'static str, &'static str); 1];
 
 /// A counter the caller keeps (e.g. the log lines its writer dropped), read at each scrape.
@@ -59,6 +70,9 @@ pub(super) struct Metrics {
     requests: Family<Labels, Counter>,
     durations: Family<Labels, Histogram>,
     connections: Gauge,
+    /// Set when the serve loop stops accepting: `/readyz` then says so, so that a load balancer
+    /// stops sending while requests in flight finish.
+    pub(super) draining: std::sync::atomic::AtomicBool,
     /// The family's counters and histograms, held here so that a request touches no lock or map.
     by_outcome: [Counter; OUTCOMES.len()],
     gateway_time: Histogram,
@@ -83,6 +97,7 @@ impl Default for Metrics {
             requests,
             durations,
             connections: Gauge::default(),
+            draining: std::sync::atomic::AtomicBool::new(false),
             by_outcome,
             gateway_time,
             upstream_time,
@@ -234,10 +249,21 @@ impl Gateway {
     ) -> std::io::Result<()> {
         let gateway = Arc::new(self.clone());
         let mut http = hyper::server::conn::http1::Builder::new();
-        http.timer(TokioTimer::new()).header_read_timeout(METRICS_HEADER_TIMEOUT).keep_alive(true);
+        http.timer(TokioTimer::new())
+            .header_read_timeout(METRICS_HEADER_TIMEOUT)
+            .keep_alive(false)
+            .max_buf_size(METRICS_MAX_HEAD);
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let slots = Arc::new(tokio::sync::Semaphore::new(METRICS_MAX_CONNECTIONS));
         tokio::pin!(shutdown);
         loop {
+            let slot = tokio::select! {
+                slot = Arc::clone(&slots).acquire_owned() => match slot {
+                    Ok(slot) => slot,
+                    Err(_) => break, // never closed
+                },
+                () = &mut shutdown => break,
+            };
             tokio::select! {
                 accepted = listener.accept() => match accepted {
                     Ok((stream, _)) => {
@@ -248,7 +274,9 @@ impl Gateway {
                         });
                         let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
                         tokio::spawn(async move {
-                            let _ = conn.await;
+                            // Whatever the client does, the connection ends within the limit.
+                            let _ = tokio::time::timeout(METRICS_CONNECTION_LIMIT, conn).await;
+                            drop(slot);
                         });
                     }
                     Err(e) => {
@@ -286,6 +314,9 @@ fn answer<B>(gateway: &Gateway, req: &Request<B>) -> Response<Full<Bytes>> {
             Err(_) => text(StatusCode::INTERNAL_SERVER_ERROR, "the metrics could not be encoded\n".into()),
         },
         "/healthz" => text(StatusCode::OK, "ok\n".into()),
+        "/readyz" if gateway.metrics.draining.load(std::sync::atomic::Ordering::Relaxed) => {
+            text(StatusCode::SERVICE_UNAVAILABLE, "not ready: shutting down\n".into())
+        }
         "/readyz" => match gateway.rs.ready() {
             Ok(()) => text(StatusCode::OK, "ready\n".into()),
             // Key locations are shown without credentials; no key material is in these errors.

@@ -135,6 +135,7 @@ impl Gateway {
             }
         }
         drop(listener);
+        shared.gateway.metrics.draining.store(true, std::sync::atomic::Ordering::Relaxed);
         tracing::info!(target: GATEWAY_TRACING_TARGET, "shutting down: requests in flight finish");
         tokio::select! {
             () = graceful.shutdown() => {}
@@ -233,7 +234,7 @@ impl Shared {
             };
             return (early.response(), Some(outcome));
         }
-        let subrequest = self.forward_auth.as_ref().is_some_and(|c| names_original(&parts.headers, c));
+        let subrequest = self.forward_auth.as_ref().is_some_and(|c| names_original(&parts, c));
         if matches!(parts.method, Method::GET | Method::HEAD) && !subrequest {
             if let Some(r) = self.metadata(parts.uri.path()) {
                 return (r, Some((Outcome::Served, String::new())));

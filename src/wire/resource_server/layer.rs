@@ -225,14 +225,14 @@ impl BearerLayer {
                 // Anonymous, but a query or form token is refused, never handed on (RFC 6750
                 // §2.3 tokens leak through logs and `Referer`).
                 const ONLY_HEADER: &str = "the access token is accepted only in the Authorization header";
-                if req.uri().query().is_some_and(has_access_token) {
+                if req.uri().query().is_some_and(|q| has_access_token(q.as_bytes())) {
                     return Err(self.rejection(RejectionKind::InvalidRequest(ONLY_HEADER)));
                 }
                 return Ok((None, self.check_form(req, ONLY_HEADER).await?));
             }
             None => return Err(self.rejection(RejectionKind::MissingToken)),
         };
-        if req.uri().query().is_some_and(has_access_token) {
+        if req.uri().query().is_some_and(|q| has_access_token(q.as_bytes())) {
             return Err(
                 self.rejection(RejectionKind::InvalidRequest("the access token is sent more than once"))
             );
@@ -273,14 +273,12 @@ impl BearerLayer {
             return Ok(req);
         };
         // A list (`text/plain, application/x-www-form-urlencoded`) is invalid, and some servers
-        // take its last element: the body is read as a form if any element is one. (Unreadable
-        // values are no form to anyone.)
-        let is_form = content_type.to_str().is_ok_and(|v| {
-            v.split(',').any(|t| {
-                t.split(';')
-                    .next()
-                    .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
-            })
+        // take its last element: the body is read as a form if any element is one. Judged on the
+        // bytes: a non-ASCII byte in a parameter (`charset=\xe9`) does not make a form no form.
+        let is_form = content_type.as_bytes().split(|&b| b == b',').any(|t| {
+            t.split(|&b| b == b';')
+                .next()
+                .is_some_and(|m| m.trim_ascii().eq_ignore_ascii_case(b"application/x-www-form-urlencoded"))
         });
         if !is_form {
             return Ok(req);
@@ -295,7 +293,9 @@ impl BearerLayer {
                 self.rejection(RejectionKind::InvalidRequest("the request body could not be read"))
             }
         })?;
-        if has_access_token(std::str::from_utf8(&bytes).unwrap_or("")) {
+        // The bytes, not their UTF-8 reading: a body with one invalid byte is still a form to the
+        // servers behind, which decode leniently.
+        if has_access_token(&bytes) {
             return Err(self.rejection(RejectionKind::InvalidRequest(refusal)));
         }
         Ok(Request::from_parts(parts, Body::from(bytes)))
@@ -339,8 +339,8 @@ fn classify(e: &Error) -> RejectionKind {
 /// Whether a form-encoded string (a query, a form body) has an `access_token` field. `;`
 /// separates fields too: HTML 4 recommended it for queries, and servers that still split on it
 /// (older Python, Perl's CGI) would find `a=1;access_token=x` where `&` alone finds none.
-fn has_access_token(form: &str) -> bool {
-    form.split(';').any(|part| url::form_urlencoded::parse(part.as_bytes()).any(|(k, _)| k == "access_token"))
+fn has_access_token(form: &[u8]) -> bool {
+    form.split(|&b| b == b';').any(|part| url::form_urlencoded::parse(part).any(|(k, _)| k == "access_token"))
 }
 
 /// A value that may stand in a quoted string of `WWW-Authenticate` (RFC 9110 §5.6.4) without
