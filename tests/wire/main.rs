@@ -27,4 +27,5 @@ mod key_set;
 mod layer;
 mod rs_discovers_as_keys;
 mod token_endpoint;
+mod token_endpoint_dpop;
 mod url_credentials;

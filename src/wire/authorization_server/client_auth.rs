@@ -37,6 +37,8 @@ pub struct RegisteredClient {
     pub(super) scope_error: Option<String>,
     pub(super) resources: Vec<String>,
     pub(super) home_resource: Option<String>,
+    /// RFC 9449 §5.2: every token request of this client must carry a DPoP proof.
+    pub(super) dpop_bound_access_tokens: bool,
 }
 
 impl std::fmt::Debug for RegisteredClient {
@@ -64,6 +66,7 @@ impl RegisteredClient {
             scope_error: None,
             resources: Vec::new(),
             home_resource: None,
+            dpop_bound_access_tokens: false,
         })
     }
 
@@ -95,6 +98,15 @@ impl RegisteredClient {
     /// such a request is `invalid_target`.
     pub fn home_resource(mut self, resource: &str) -> RegisteredClient {
         self.home_resource = Some(resource.to_owned());
+        self
+    }
+
+    /// RFC 9449 §5.2 client metadata `dpop_bound_access_tokens`: when `true`, the token endpoint
+    /// refuses every token request of this client without a DPoP proof (`invalid_dpop_proof`),
+    /// refresh requests included, so all its access tokens are DPoP-bound. Default `false`: a
+    /// request without a proof gets a Bearer token.
+    pub fn dpop_bound_access_tokens(mut self, required: bool) -> RegisteredClient {
+        self.dpop_bound_access_tokens = required;
         self
     }
 

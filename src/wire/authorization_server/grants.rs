@@ -12,6 +12,7 @@ use http::StatusCode;
 use serde_json::Value;
 
 use super::client_auth::{authenticate, RegisteredClient};
+use super::dpop::DPOP_NONCE;
 use super::form::{Form, MAX_TOKEN_REQUEST};
 use super::refresh_store::{token_id, RefreshGrant, RefreshStore};
 use super::refusal::{json_response, no_store, Refusal};
@@ -26,6 +27,10 @@ impl AuthorizationServer {
             Ok(body) => {
                 let mut r = json_response(StatusCode::OK, &body);
                 no_store(r.headers_mut());
+                // RFC 9449 §8.2: a successful answer may carry the nonce for the next request.
+                if let Some(nonce) = self.dpop.current_nonce(crate::token::now()) {
+                    r.headers_mut().insert(DPOP_NONCE, nonce);
+                }
                 r
             }
             Err(refusal) => refusal.into_response(),
@@ -59,15 +64,29 @@ impl AuthorizationServer {
         if form.get("client_id").is_some_and(|id| id != client.client_id) {
             return Err(Refusal::bad("invalid_request", "client_id does not match the authenticated client"));
         }
+        // RFC 9449 §5: checked only once the client is authenticated, so that strangers cannot
+        // fill the replay store; before any grant is looked at, so that a refused proof spends
+        // no refresh token.
+        let proof = self.dpop.check(&parts.headers, self.token_endpoint(), crate::token::now()).await?;
+        if proof.is_none() && client.dpop_bound_access_tokens {
+            // RFC 9449 §5.2: the AS MUST reject this client's token requests without a proof.
+            return Err(Refusal::bad("invalid_dpop_proof", "this client must send a DPoP proof"));
+        }
+        let jkt = proof.as_ref().map(|p| p.jkt.as_str());
         match form.get("grant_type") {
-            Some("client_credentials") => self.client_credentials(client, &form),
-            Some("refresh_token") => self.refresh(client, &form),
+            Some("client_credentials") => self.client_credentials(client, &form, jkt),
+            Some("refresh_token") => self.refresh(client, &form, jkt),
             Some(_) => Err(Refusal::bad("unsupported_grant_type", "unsupported grant_type")),
             None => Err(Refusal::bad("invalid_request", "missing grant_type")),
         }
     }
 
-    fn client_credentials(&self, client: &RegisteredClient, form: &Form) -> Result<Value, Refusal> {
+    fn client_credentials(
+        &self,
+        client: &RegisteredClient,
+        form: &Form,
+        jkt: Option<&str>,
+    ) -> Result<Value, Refusal> {
         let mut resources = form.resources.clone();
         if resources.is_empty() {
             // The AS picks the resource server and the response says which (`resource`).
@@ -77,7 +96,7 @@ impl AuthorizationServer {
             }
         }
         let scope = requested_scope(form.get("scope"), &client.scope, "scope not allowed for this client")?;
-        let mut body = self.mint(&client.subject, &client.client_id, &scope.to_string(), &resources)?;
+        let mut body = self.mint(&client.subject, &client.client_id, &scope.to_string(), &resources, jkt)?;
         if self.refresh_for_client_credentials {
             let grant = RefreshGrant {
                 client_id: client.client_id.clone(),
@@ -95,7 +114,10 @@ impl AuthorizationServer {
         Ok(body)
     }
 
-    fn refresh(&self, client: &RegisteredClient, form: &Form) -> Result<Value, Refusal> {
+    /// A refresh request: the new access tokens are bound to the key of this request's proof
+    /// (RFC 9449 §5: a confidential client's refresh token is not bound to a key, its client
+    /// authentication constrains it), or are Bearer tokens without one.
+    fn refresh(&self, client: &RegisteredClient, form: &Form, jkt: Option<&str>) -> Result<Value, Refusal> {
         if !self.refresh_for_client_credentials {
             return Err(Refusal::bad("unsupported_grant_type", "this server issues no refresh tokens"));
         }
@@ -121,7 +143,7 @@ impl AuthorizationServer {
             ));
         }
         let scope = requested_scope(form.get("scope"), &grant.scope, "scope beyond the original grant")?;
-        let mut body = self.mint(&grant.subject, &client.client_id, &scope.to_string(), &resources)?;
+        let mut body = self.mint(&grant.subject, &client.client_id, &scope.to_string(), &resources, jkt)?;
         // Rotation (RFC 9700 §4.14.2): the presented token is spent only now, atomically; a
         // concurrent use of the same token that got here first wins, and this one is a reuse.
         let rotated = self.lock_refresh(&client.client_id)?.rotate(&id, seq).map_err(Refusal::server)?;
@@ -140,17 +162,39 @@ impl AuthorizationServer {
         client_id: &str,
         scope: &str,
         resources: &[String],
+        jkt: Option<&str>,
     ) -> Result<Value, Refusal> {
         let resources: Vec<&str> = resources.iter().map(String::as_str).collect();
-        let grant = Grant::new(subject, client_id, scope, &resources).map_err(Refusal::mint)?;
+        let mut grant = Grant::new(subject, client_id, scope, &resources).map_err(Refusal::mint)?;
+        if let Some(jkt) = jkt {
+            // RFC 9449 §6.1: `cnf.jkt` in every token minted.
+            grant = grant.with_dpop_jkt(jkt).map_err(Refusal::server)?;
+        }
         let response: TokenResponse = self.issuer.mint_all(&grant).map_err(Refusal::mint)?;
-        Ok(response.to_json())
+        let mut body = response.to_json();
+        if jkt.is_some() {
+            // RFC 9449 §5: a bound token is answered with `token_type: DPoP`.
+            set_token_type(&mut body, "DPoP");
+        }
+        Ok(body)
     }
 
     /// The refresh token store of `client_id` (every registered client has one).
     fn lock_refresh(&self, client_id: &str) -> Result<std::sync::MutexGuard<'_, RefreshStore>, Refusal> {
         let store = self.refresh.get(client_id).ok_or_else(Refusal::invalid_grant)?;
         Ok(store.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+/// Sets `token_type` in the response and in each `access_tokens` entry (RFC 8707 §2.2).
+fn set_token_type(body: &mut Value, token_type: &str) {
+    if let Some(object) = body.as_object_mut() {
+        object.insert("token_type".to_owned(), Value::from(token_type));
+    }
+    if let Some(entries) = body.get_mut("access_tokens").and_then(Value::as_array_mut) {
+        for entry in entries.iter_mut().filter_map(Value::as_object_mut) {
+            entry.insert("token_type".to_owned(), Value::from(token_type));
+        }
     }
 }
 

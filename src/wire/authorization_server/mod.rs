@@ -23,6 +23,7 @@
 //! [`AuthorizationServer::bind_resources`].
 
 mod client_auth;
+mod dpop;
 mod form;
 mod grants;
 mod refresh_store;

@@ -21,6 +21,8 @@ pub(super) struct Refusal {
     description: String,
     www_authenticate: bool,
     retry_after: bool,
+    /// RFC 9449 §8: the nonce a `use_dpop_nonce` refusal hands the client.
+    dpop_nonce: Option<HeaderValue>,
 }
 
 impl Refusal {
@@ -32,6 +34,24 @@ impl Refusal {
             description: description.to_owned(),
             www_authenticate: false,
             retry_after: false,
+            dpop_nonce: None,
+        }
+    }
+
+    /// Adds `DPoP-Nonce: nonce` to the answer (RFC 9449 §8).
+    pub(super) fn with_dpop_nonce(mut self, nonce: Option<HeaderValue>) -> Refusal {
+        self.dpop_nonce = nonce;
+        self
+    }
+
+    /// 503 with `Retry-After`: a store the server depends on (DPoP replay) cannot answer now.
+    /// `temporarily_unavailable` is borrowed from RFC 6749 §4.1.2.1, as `server_error` is.
+    pub(super) fn temporarily_unavailable(description: &str) -> Refusal {
+        tracing::warn!(target: TRACING_TARGET, reason = description, "token endpoint temporarily unavailable");
+        Refusal {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            retry_after: true,
+            ..Refusal::bad("temporarily_unavailable", description)
         }
     }
 
@@ -82,6 +102,9 @@ impl Refusal {
         }
         if self.retry_after {
             r.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER_SECONDS));
+        }
+        if let Some(nonce) = self.dpop_nonce {
+            r.headers_mut().insert(super::dpop::DPOP_NONCE, nonce);
         }
         r
     }

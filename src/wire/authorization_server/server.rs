@@ -16,7 +16,11 @@ use http::HeaderValue;
 use serde_json::{json, Value};
 
 use super::client_auth::RegisteredClient;
+use super::dpop::TokenEndpointDpop;
 use super::refresh_store::RefreshStore;
+#[cfg(doc)]
+use crate::dpop::MemoryReplayStore;
+use crate::dpop::{DpopValidation, NonceSource, ReplayStore};
 use crate::issuer::{Issuer, IssuerBuilder};
 use crate::jwk::Jwk;
 use crate::registry::Registry;
@@ -41,6 +45,7 @@ pub struct AuthorizationServerBuilder {
     max_refresh_tokens: usize,
     refresh_lifetime: Duration,
     refresh_for_client_credentials: bool,
+    dpop: TokenEndpointDpop,
 }
 
 impl AuthorizationServerBuilder {
@@ -98,6 +103,33 @@ impl AuthorizationServerBuilder {
         self
     }
 
+    /// Where the token endpoint remembers the DPoP proofs it accepted (RFC 9449 §11.1), e.g. a
+    /// store shared by the server's replicas. Default: a [`MemoryReplayStore`] (one process). A
+    /// store that cannot answer refuses the request (503 `temporarily_unavailable`): a proof is
+    /// never accepted unchecked.
+    pub fn dpop_replay_store(mut self, store: Arc<dyn ReplayStore>) -> AuthorizationServerBuilder {
+        self.dpop.set_replay_store(store);
+        self
+    }
+
+    /// Requires a server nonce in every DPoP proof at the token endpoint (RFC 9449 §8): a proof
+    /// without the current one is refused with `use_dpop_nonce` and a `DPoP-Nonce` header, and
+    /// every answer carries the current nonce. Replicas given sources with one secret accept
+    /// each other's nonces. Default: no nonce.
+    pub fn dpop_nonce(mut self, nonces: NonceSource) -> AuthorizationServerBuilder {
+        self.dpop.set_nonces(nonces);
+        self
+    }
+
+    /// How the token endpoint checks DPoP proofs (algorithms, `iat` window, size); default
+    /// [`DpopValidation::default`]. Its algorithms are published as
+    /// `dpop_signing_alg_values_supported` (RFC 9449 §5.1). A nonce is set with
+    /// [`dpop_nonce`](Self::dpop_nonce).
+    pub fn dpop_validation(mut self, validation: DpopValidation) -> AuthorizationServerBuilder {
+        self.dpop.set_validation(validation);
+        self
+    }
+
     /// Builds the server. Refused: a zero refresh-token bound or lifetime
     /// ([`ConfigError::Invalid`] naming `"refresh_tokens"`), an issuer identifier without
     /// routes (naming `"issuer"`), an issuer configuration the core refuses
@@ -121,6 +153,7 @@ impl AuthorizationServerBuilder {
             clients: self.clients.into_iter().map(|c| (c.client_id.clone(), c)).collect(),
             refresh_lifetime: self.refresh_lifetime,
             refresh_for_client_credentials: self.refresh_for_client_credentials,
+            dpop: self.dpop,
             paths,
             jwks,
             issuer,
@@ -209,6 +242,7 @@ pub struct AuthorizationServer {
     pub(super) refresh: HashMap<String, Mutex<RefreshStore>>,
     pub(super) refresh_lifetime: Duration,
     pub(super) refresh_for_client_credentials: bool,
+    pub(super) dpop: TokenEndpointDpop,
     paths: Paths,
     jwks: Bytes,
 }
@@ -232,6 +266,7 @@ impl AuthorizationServer {
             max_refresh_tokens: DEFAULT_MAX_REFRESH_TOKENS,
             refresh_lifetime: DEFAULT_REFRESH_TOKEN_LIFETIME,
             refresh_for_client_credentials: false,
+            dpop: TokenEndpointDpop::default(),
         }
     }
 
@@ -293,7 +328,9 @@ impl AuthorizationServer {
     /// The RFC 8414 metadata document: `issuer`, `jwks_uri`, `token_endpoint`,
     /// `grant_types_supported`, `token_endpoint_auth_methods_supported: ["client_secret_basic"]`,
     /// `scopes_supported` (every registry entry's scopes), and `response_types_supported: []`
-    /// (RFC 8414 §2 requires the member; this AS has no authorization endpoint).
+    /// (RFC 8414 §2 requires the member; this AS has no authorization endpoint), and
+    /// `dpop_signing_alg_values_supported` (RFC 9449 §5.1: the proof algorithms the token
+    /// endpoint accepts).
     pub fn metadata(&self) -> Value {
         let mut scopes: Vec<String> = self
             .issuer
@@ -316,6 +353,7 @@ impl AuthorizationServer {
             "token_endpoint_auth_methods_supported": ["client_secret_basic"],
             "response_types_supported": [],
             "scopes_supported": scopes,
+            "dpop_signing_alg_values_supported": self.dpop.alg_names(),
         })
     }
 
