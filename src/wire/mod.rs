@@ -40,9 +40,9 @@
 //! `refresh_token`, RFC 8707 `resource`, `client_secret_basic`, RFC 6749 §5.2 errors) that mints
 //! for the resource servers of its registry, discovered as above.
 //!
-//! With the feature `gateway` (part of the CLI build): [`Gateway`], the streaming reverse proxy of
-//! `jwe-mint gateway` for resource servers in any language, and [`KeyFile`], the RS's key file
-//! reloaded while it runs.
+//! With the feature `gateway` (part of the CLI build): `Gateway`, the streaming reverse proxy of
+//! `jwe-mint gateway` (and `forward-auth`) for resource servers in any language, and `KeyFile`,
+//! the RS's key file reloaded while it runs.
 //!
 //! Every failure is a [`WireError`] that names the URL. Events (refreshes, failures, kid misses) go
 //! to `tracing` with the target `jwe_mint::keys`.
