@@ -31,8 +31,11 @@ impl Redis {
     fn start() -> Redis {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir()
-            .join(format!("jwe-mint-redis-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+        let dir = std::env::temp_dir().join(format!(
+            "jwe-mint-redis-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         let mut redis = Redis { port, dir, child: None };
         redis.run();
@@ -42,7 +45,16 @@ impl Redis {
     /// Starts (again) on the same port, and waits until it accepts connections.
     fn run(&mut self) {
         let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .arg("--dir")
             .arg(&self.dir)
             .stdout(Stdio::null())
@@ -219,7 +231,10 @@ async fn authorization_server(redis: &Redis) -> String {
     let rs_key = Jwk::generate(Curve::P256).unwrap();
     let mut registry = Registry::default();
     registry
-        .insert(ResourceEntry::new(PHOTOS, ["photos.read"], JwkSet::new(vec![rs_key.to_public().unwrap()])).unwrap())
+        .insert(
+            ResourceEntry::new(PHOTOS, ["photos.read"], JwkSet::new(vec![rs_key.to_public().unwrap()]))
+                .unwrap(),
+        )
         .unwrap();
     let store = RedisRefreshTokens::new(&redis.url()).unwrap();
     let server = AuthorizationServer::builder(
@@ -227,7 +242,13 @@ async fn authorization_server(redis: &Redis) -> String {
     )
     .allow_refresh_tokens_for_client_credentials()
     .refresh_token_store(Arc::new(store))
-    .client(RegisteredClient::new("photo-app", SECRET, "alice").unwrap().scope("photos.read").resources([PHOTOS]).home_resource(PHOTOS))
+    .client(
+        RegisteredClient::new("photo-app", SECRET, "alice")
+            .unwrap()
+            .scope("photos.read")
+            .resources([PHOTOS])
+            .home_resource(PHOTOS),
+    )
     .unwrap()
     .build()
     .unwrap();
@@ -281,7 +302,11 @@ async fn two_authorization_servers_on_one_redis_rotate_and_revoke_as_one() {
         let (status, body) = refresh(&a, &first).await;
         assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "{body}");
         let (status, body) = refresh(&b, &third).await;
-        assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "family not revoked: {body}");
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_grant")),
+            "family not revoked: {body}"
+        );
         // Another family is untouched; with Redis down, a refresh is 503, never an unchecked token.
         let (_, body) = post(&b, &[("grant_type", "client_credentials")]).await;
         let other = body["refresh_token"].as_str().unwrap().to_owned();

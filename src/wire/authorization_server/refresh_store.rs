@@ -97,8 +97,12 @@ pub type RefreshStoreFuture<'a, T> =
 pub trait RefreshTokenStore: Send + Sync + fmt::Debug {
     /// Records `id` as the live token of a new family for `grant` (its client is
     /// `grant.client_id()`), valid until `expires`.
-    fn issue<'a>(&'a self, id: &'a RefreshTokenId, grant: RefreshGrant, expires: SystemTime)
-        -> RefreshStoreFuture<'a, ()>;
+    fn issue<'a>(
+        &'a self,
+        id: &'a RefreshTokenId,
+        grant: RefreshGrant,
+        expires: SystemTime,
+    ) -> RefreshStoreFuture<'a, ()>;
 
     /// The grant of `client_id`'s live, unexpired token `id` and its generation (to hand back to
     /// [`rotate`](Self::rotate)). `None` when unknown, expired or spent; a spent (rotated) token
@@ -137,7 +141,10 @@ impl MemoryRefreshTokens {
     /// One store of at most `max` live tokens for each of `clients`.
     pub(super) fn new<'c>(clients: impl IntoIterator<Item = &'c str>, max: usize) -> MemoryRefreshTokens {
         MemoryRefreshTokens {
-            clients: clients.into_iter().map(|c| (c.to_owned(), Mutex::new(RefreshStore::new(max)))).collect(),
+            clients: clients
+                .into_iter()
+                .map(|c| (c.to_owned(), Mutex::new(RefreshStore::new(max))))
+                .collect(),
         }
     }
 
@@ -217,7 +224,13 @@ impl RefreshStore {
 
     /// Records `id` for `grant` in `family` (a new family when `None`), dropping the oldest live
     /// token when full.
-    fn issue(&mut self, id: RefreshTokenId, grant: Arc<RefreshGrant>, family: Option<u64>, expires: SystemTime) {
+    fn issue(
+        &mut self,
+        id: RefreshTokenId,
+        grant: Arc<RefreshGrant>,
+        family: Option<u64>,
+        expires: SystemTime,
+    ) {
         while self.live.len() >= self.max {
             let Some((_, oldest)) = self.live_order.pop_first() else { break };
             self.remove_live(&oldest);
@@ -292,7 +305,12 @@ mod tests {
     use super::*;
 
     fn grant() -> Arc<RefreshGrant> {
-        Arc::new(RefreshGrant::new("c", "alice", Scope::parse("a").unwrap(), vec!["https://rs.example".into()]))
+        Arc::new(RefreshGrant::new(
+            "c",
+            "alice",
+            Scope::parse("a").unwrap(),
+            vec!["https://rs.example".into()],
+        ))
     }
 
     fn issue(store: &mut RefreshStore, expires: SystemTime) -> RefreshTokenId {

@@ -55,9 +55,7 @@ impl Connection {
         }
         let has_credentials = !parsed.username().is_empty() || parsed.password().is_some();
         if has_credentials && origin == Origin::Given {
-            return Err(refused(
-                "a URL with credentials must come from a file or an environment variable",
-            ));
+            return Err(refused("a URL with credentials must come from a file or an environment variable"));
         }
         let path = parsed.path().trim_start_matches('/');
         if !path.is_empty() && !path.bytes().all(|b| b.is_ascii_digit()) {
@@ -74,7 +72,10 @@ impl Connection {
     /// The URL in the file at `path` (surrounding whitespace trimmed).
     pub(super) fn url_from_file(path: &Path) -> Result<zeroize::Zeroizing<String>, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigError::invalid("redis", format!("cannot read the Redis URL file {}: {}", path.display(), e.kind()))
+            ConfigError::invalid(
+                "redis",
+                format!("cannot read the Redis URL file {}: {}", path.display(), e.kind()),
+            )
         })?;
         Ok(zeroize::Zeroizing::new(text.trim().to_owned()))
     }
@@ -108,8 +109,8 @@ impl Connection {
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(20))
             .set_max_delay(Duration::from_millis(200));
-        let m = ConnectionManager::new_lazy_with_config(self.client.clone(), config)
-            .map_err(|e| describe(&e))?;
+        let m =
+            ConnectionManager::new_lazy_with_config(self.client.clone(), config).map_err(|e| describe(&e))?;
         *slot = Some(m.clone());
         Ok(m)
     }

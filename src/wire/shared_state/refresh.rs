@@ -178,8 +178,11 @@ fn encode(grant: &RefreshGrant) -> String {
 
 fn decode(text: &str) -> Option<RefreshGrant> {
     let v: Value = serde_json::from_str(text).ok()?;
-    let resources =
-        v["resources"].as_array()?.iter().map(|r| r.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>()?;
+    let resources = v["resources"]
+        .as_array()?
+        .iter()
+        .map(|r| r.as_str().map(str::to_owned))
+        .collect::<Option<Vec<_>>>()?;
     Some(RefreshGrant::new(
         v["client_id"].as_str()?,
         v["subject"].as_str()?,

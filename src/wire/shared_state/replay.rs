@@ -87,12 +87,15 @@ impl ReplayStore for RedisReplayStore {
         Box::pin(async move {
             let mut cmd = redis::cmd("SET");
             // EXAT drops the key at the start of that second: one more keeps `until` inclusive.
-            cmd.arg(format!("{}{key}", self.prefix)).arg(1).arg("NX").arg("EXAT").arg(until.saturating_add(1).max(1));
-            let set: Option<String> = self
-                .connection
-                .run(|mut m| async move { cmd.query_async(&mut m).await })
-                .await
-                .map_err(|why| ReplayStoreError::Unavailable(format!("redis {}: {why}", self.connection.shown())))?;
+            cmd.arg(format!("{}{key}", self.prefix))
+                .arg(1)
+                .arg("NX")
+                .arg("EXAT")
+                .arg(until.saturating_add(1).max(1));
+            let set: Option<String> =
+                self.connection.run(|mut m| async move { cmd.query_async(&mut m).await }).await.map_err(
+                    |why| ReplayStoreError::Unavailable(format!("redis {}: {why}", self.connection.shown())),
+                )?;
             match set.as_deref() {
                 Some("OK") => Ok(Remembered::Fresh),
                 None => Ok(Remembered::Replayed),
