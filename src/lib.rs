@@ -32,7 +32,7 @@ pub mod wire;
 pub use error::{Error, LimitExceeded, Misuse, Result};
 
 /// The README's Rust examples, compiled and run as doc-tests in the builds that have every piece
-/// they show (the network and the PKCS#11 keys: the workspace's `cargo test`).
-#[cfg(all(doctest, feature = "gateway", feature = "pkcs11"))]
+/// they show (the network, Redis and the PKCS#11 keys: the workspace's `cargo test`).
+#[cfg(all(doctest, feature = "gateway", feature = "redis", feature = "pkcs11"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

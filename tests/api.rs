@@ -348,6 +348,7 @@ fn layers_point_down_only() {
         "http_body_util",
         "httparse",
         "rustls_platform_verifier",
+        "redis",
     ];
     let all = all_sources(&root, "");
     assert!(all.iter().any(|f| f.starts_with("wire/")) && all.iter().any(|f| f.starts_with("crypto/")));

@@ -44,6 +44,9 @@
 //! `jwe-mint gateway` (and `forward-auth`) for resource servers in any language, and `KeyFile`,
 //! the RS's key file reloaded while it runs.
 //!
+//! With the feature `redis`: shared state for fleets, [`RedisReplayStore`] (the DPoP replay store
+//! of replicas) and [`RedisRefreshTokens`] (the refresh tokens of several authorization servers).
+//!
 //! Every failure is a [`WireError`] that names the URL. Events (refreshes, failures, kid misses) go
 //! to `tracing` with the target `jwe_mint::keys`.
 
@@ -55,13 +58,16 @@ mod gateway;
 mod keys;
 #[cfg(feature = "axum")]
 mod resource_server;
+#[cfg(feature = "redis")]
+mod shared_state;
 mod tracing_targets;
 mod transport;
 
 #[cfg(feature = "axum")]
 pub use authorization_server::{
-    AuthorizationServer, AuthorizationServerBuilder, RegisteredClient, AS_DOCUMENT_MAX_AGE,
-    DEFAULT_MAX_REFRESH_TOKENS, DEFAULT_REFRESH_TOKEN_LIFETIME, MAX_TOKEN_REQUEST,
+    AuthorizationServer, AuthorizationServerBuilder, RefreshGrant, RefreshStoreError, RefreshStoreFuture,
+    RefreshTokenId, RefreshTokenStore, RegisteredClient, AS_DOCUMENT_MAX_AGE, DEFAULT_MAX_REFRESH_TOKENS,
+    DEFAULT_REFRESH_TOKEN_LIFETIME, MAX_TOKEN_REQUEST,
 };
 pub use client::{
     AuthorizedClient, BearerToken, ClientError, TokenBook, TokenBookBuilder, DEFAULT_REFRESH_SKEW,
@@ -83,6 +89,8 @@ pub use resource_server::{
     BearerLayer, BearerRejection, BearerService, MetadataRouter, RejectionKind, DEFAULT_MAX_AGE,
     DEFAULT_MAX_FORM_BODY,
 };
+#[cfg(feature = "redis")]
+pub use shared_state::{RedisRefreshTokens, RedisReplayStore, DEFAULT_REDIS_TIMEOUT};
 pub use tracing_targets::TRACING_TARGET;
 #[cfg(feature = "gateway")]
 pub use tracing_targets::{ACCESS_TRACING_TARGET, GATEWAY_TRACING_TARGET, KEY_FILE_TRACING_TARGET};

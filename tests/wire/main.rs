@@ -25,6 +25,8 @@ mod gateway_metrics;
 mod key_file;
 mod key_set;
 mod layer;
+#[cfg(feature = "redis")]
+mod redis;
 mod rs_discovers_as_keys;
 mod token_endpoint;
 mod token_endpoint_dpop;

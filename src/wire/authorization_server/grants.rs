@@ -2,8 +2,7 @@
 //! minting one token per RFC 8707 `resource`: the request checked, the client authenticated, the
 //! scope and resources limited to what the client (or the original grant) allows.
 
-use std::sync::Arc;
-use std::time::Instant;
+use std::time::SystemTime;
 
 use axum::extract::Request;
 use axum::response::Response;
@@ -14,7 +13,7 @@ use serde_json::Value;
 use super::client_auth::{authenticate, RegisteredClient};
 use super::dpop::DPOP_NONCE;
 use super::form::{Form, MAX_TOKEN_REQUEST};
-use super::refresh_store::{token_id, RefreshGrant, RefreshStore};
+use super::refresh_store::{new_token, token_id, RefreshGrant};
 use super::refusal::{json_response, no_store, Refusal};
 use super::server::AuthorizationServer;
 use crate::issuer::{Grant, TokenResponse};
@@ -74,14 +73,14 @@ impl AuthorizationServer {
         }
         let jkt = proof.as_ref().map(|p| p.jkt.as_str());
         match form.get("grant_type") {
-            Some("client_credentials") => self.client_credentials(client, &form, jkt),
-            Some("refresh_token") => self.refresh(client, &form, jkt),
+            Some("client_credentials") => self.client_credentials(client, &form, jkt).await,
+            Some("refresh_token") => self.refresh(client, &form, jkt).await,
             Some(_) => Err(Refusal::bad("unsupported_grant_type", "unsupported grant_type")),
             None => Err(Refusal::bad("invalid_request", "missing grant_type")),
         }
     }
 
-    fn client_credentials(
+    async fn client_credentials(
         &self,
         client: &RegisteredClient,
         form: &Form,
@@ -104,11 +103,9 @@ impl AuthorizationServer {
                 scope,
                 resources,
             };
-            let expires = Instant::now() + self.refresh_lifetime;
-            let token = self
-                .lock_refresh(&client.client_id)?
-                .issue(Arc::new(grant), None, expires)
-                .map_err(Refusal::server)?;
+            let expires = SystemTime::now() + self.refresh_lifetime;
+            let (token, id) = new_token().map_err(Refusal::server)?;
+            self.refresh.issue(&id, grant, expires).await.map_err(|e| Refusal::store_unavailable(&e))?;
             body["refresh_token"] = Value::String(token.to_string());
         }
         Ok(body)
@@ -117,7 +114,12 @@ impl AuthorizationServer {
     /// A refresh request: the new access tokens are bound to the key of this request's proof
     /// (RFC 9449 §5: a confidential client's refresh token is not bound to a key, its client
     /// authentication constrains it), or are Bearer tokens without one.
-    fn refresh(&self, client: &RegisteredClient, form: &Form, jkt: Option<&str>) -> Result<Value, Refusal> {
+    async fn refresh(
+        &self,
+        client: &RegisteredClient,
+        form: &Form,
+        jkt: Option<&str>,
+    ) -> Result<Value, Refusal> {
         if !self.refresh_for_client_credentials {
             return Err(Refusal::bad("unsupported_grant_type", "this server issues no refresh tokens"));
         }
@@ -126,7 +128,8 @@ impl AuthorizationServer {
         };
         let id = token_id(presented);
         // Only this client's store: another client's token is unknown here (RFC 6749 §6).
-        let Some((grant, seq)) = self.lock_refresh(&client.client_id)?.find(&id, Instant::now()) else {
+        let found = self.refresh.find(&client.client_id, &id, SystemTime::now()).await;
+        let Some((grant, seq)) = found.map_err(|e| Refusal::store_unavailable(&e))? else {
             return Err(Refusal::invalid_grant());
         };
         if grant.client_id != client.client_id {
@@ -146,14 +149,13 @@ impl AuthorizationServer {
         let mut body = self.mint(&grant.subject, &client.client_id, &scope.to_string(), &resources, jkt)?;
         // Rotation (RFC 9700 §4.14.2): the presented token is spent only now, atomically; a
         // concurrent use of the same token that got here first wins, and this one is a reuse.
-        let rotated = self.lock_refresh(&client.client_id)?.rotate(&id, seq).map_err(Refusal::server)?;
-        match rotated {
-            Some(new) => {
-                body["refresh_token"] = Value::String(new.to_string());
-                Ok(body)
-            }
-            None => Err(Refusal::invalid_grant()),
+        let (new, next) = new_token().map_err(Refusal::server)?;
+        let rotated = self.refresh.rotate(&client.client_id, &id, seq, &next).await;
+        if !rotated.map_err(|e| Refusal::store_unavailable(&e))? {
+            return Err(Refusal::invalid_grant());
         }
+        body["refresh_token"] = Value::String(new.to_string());
+        Ok(body)
     }
 
     fn mint(
@@ -177,12 +179,6 @@ impl AuthorizationServer {
             set_token_type(&mut body, "DPoP");
         }
         Ok(body)
-    }
-
-    /// The refresh token store of `client_id` (every registered client has one).
-    fn lock_refresh(&self, client_id: &str) -> Result<std::sync::MutexGuard<'_, RefreshStore>, Refusal> {
-        let store = self.refresh.get(client_id).ok_or_else(Refusal::invalid_grant)?;
-        Ok(store.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 

@@ -26,12 +26,15 @@ mod client_auth;
 mod dpop;
 mod form;
 mod grants;
-mod refresh_store;
+pub(crate) mod refresh_store;
 mod refusal;
 mod server;
 
 pub use client_auth::RegisteredClient;
 pub use form::MAX_TOKEN_REQUEST;
+pub use refresh_store::{
+    RefreshGrant, RefreshStoreError, RefreshStoreFuture, RefreshTokenId, RefreshTokenStore,
+};
 pub use server::{
     AuthorizationServer, AuthorizationServerBuilder, AS_DOCUMENT_MAX_AGE, DEFAULT_MAX_REFRESH_TOKENS,
     DEFAULT_REFRESH_TOKEN_LIFETIME,

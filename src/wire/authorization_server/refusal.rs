@@ -76,6 +76,16 @@ impl Refusal {
         }
     }
 
+    /// The refresh token store could not answer: 503 with `Retry-After`, never an unchecked token.
+    pub(super) fn store_unavailable(e: &super::refresh_store::RefreshStoreError) -> Refusal {
+        tracing::warn!(target: TRACING_TARGET, error = %e, "refresh token store unavailable");
+        Refusal {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            retry_after: true,
+            ..Refusal::bad("server_error", "the refresh token store is unavailable")
+        }
+    }
+
     /// What minting can fail with, as the token endpoint answers it.
     pub(super) fn mint(e: Error) -> Refusal {
         match e {

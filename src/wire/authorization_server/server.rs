@@ -3,7 +3,7 @@
 //! `Cache-Control: max-age`) and the token endpoint (`POST`, answered in `grants.rs`).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 
 use super::client_auth::RegisteredClient;
 use super::dpop::TokenEndpointDpop;
-use super::refresh_store::RefreshStore;
+use super::refresh_store::{MemoryRefreshTokens, RefreshTokenStore};
 #[cfg(doc)]
 use crate::dpop::MemoryReplayStore;
 use crate::dpop::{DpopValidation, NonceSource, ReplayStore};
@@ -46,6 +46,7 @@ pub struct AuthorizationServerBuilder {
     refresh_lifetime: Duration,
     refresh_for_client_credentials: bool,
     dpop: TokenEndpointDpop,
+    refresh_store: Option<Arc<dyn RefreshTokenStore>>,
 }
 
 impl AuthorizationServerBuilder {
@@ -130,6 +131,15 @@ impl AuthorizationServerBuilder {
         self
     }
 
+    /// Keeps the refresh tokens in `store` instead of this process's memory: several servers
+    /// sharing one store (`RedisRefreshTokens` with the feature `redis`) behave as one, a token
+    /// issued by one rotating once at any, a reuse at any revoking its family. The bound of
+    /// [`max_refresh_tokens`](Self::max_refresh_tokens) is then the store's to keep.
+    pub fn refresh_token_store(mut self, store: Arc<dyn RefreshTokenStore>) -> AuthorizationServerBuilder {
+        self.refresh_store = Some(store);
+        self
+    }
+
     /// Builds the server. Refused: a zero refresh-token bound or lifetime
     /// ([`ConfigError::Invalid`] naming `"refresh_tokens"`), an issuer identifier without
     /// routes (naming `"issuer"`), an issuer configuration the core refuses
@@ -145,11 +155,12 @@ impl AuthorizationServerBuilder {
         let paths = Paths::new(issuer.issuer())?;
         let jwks = Bytes::from(issuer.verification_keys().to_json()?);
         let server = AuthorizationServer {
-            refresh: self
-                .clients
-                .iter()
-                .map(|c| (c.client_id.clone(), Mutex::new(RefreshStore::new(self.max_refresh_tokens))))
-                .collect(),
+            refresh: self.refresh_store.unwrap_or_else(|| {
+                Arc::new(MemoryRefreshTokens::new(
+                    self.clients.iter().map(|c| c.client_id.as_str()),
+                    self.max_refresh_tokens,
+                ))
+            }),
             clients: self.clients.into_iter().map(|c| (c.client_id.clone(), c)).collect(),
             refresh_lifetime: self.refresh_lifetime,
             refresh_for_client_credentials: self.refresh_for_client_credentials,
@@ -238,8 +249,8 @@ impl Paths {
 pub struct AuthorizationServer {
     pub(super) issuer: Issuer,
     pub(super) clients: HashMap<String, RegisteredClient>,
-    /// One refresh token store per client id.
-    pub(super) refresh: HashMap<String, Mutex<RefreshStore>>,
+    /// The refresh tokens (in memory, one store per client id, unless configured).
+    pub(super) refresh: Arc<dyn RefreshTokenStore>,
     pub(super) refresh_lifetime: Duration,
     pub(super) refresh_for_client_credentials: bool,
     pub(super) dpop: TokenEndpointDpop,
@@ -267,6 +278,7 @@ impl AuthorizationServer {
             refresh_lifetime: DEFAULT_REFRESH_TOKEN_LIFETIME,
             refresh_for_client_credentials: false,
             dpop: TokenEndpointDpop::default(),
+            refresh_store: None,
         }
     }
 

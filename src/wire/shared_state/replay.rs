@@ -1,0 +1,109 @@
+//! [`RedisReplayStore`]: the DPoP replay store of a fleet, one `SET NX EXAT` per proof.
+
+use std::fmt;
+use std::path::Path;
+use std::time::Duration;
+
+use super::connection::{Connection, Origin};
+use crate::dpop::{Remembered, ReplayFuture, ReplayStore, ReplayStoreError};
+use crate::wire::transport::ConfigError;
+
+/// The default prefix of the replay keys.
+const DEFAULT_PREFIX: &str = "jwe-mint:dpop:";
+
+/// A [`ReplayStore`] in Redis, shared by every replica that uses the same Redis and prefix: a
+/// proof remembered at one is a replay at all (RFC 9449 §11.1).
+///
+/// One round trip per proof, atomic in Redis: `SET <prefix><key> 1 NX EXAT <until + 1>` (the
+/// key lives through `until`, inclusive, then Redis drops it). A connection failure or no answer
+/// within the timeout ([`DEFAULT_REDIS_TIMEOUT`](super::DEFAULT_REDIS_TIMEOUT)) is
+/// [`ReplayStoreError::Unavailable`]: the proof is refused
+/// ([`DpopRejection::ReplayStoreUnavailable`](crate::error::DpopRejection::ReplayStoreUnavailable)),
+/// never accepted unchecked, and the store reconnects by itself. No persistence is needed: a
+/// proof's window is short. Use it inside a tokio runtime.
+///
+/// A URL with a user or password is accepted only by [`from_url_file`](Self::from_url_file) and
+/// [`from_url_env`](Self::from_url_env); it shows redacted in `Debug` and errors.
+pub struct RedisReplayStore {
+    connection: Connection,
+    prefix: String,
+}
+
+impl fmt::Debug for RedisReplayStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisReplayStore")
+            .field("url", &self.connection.shown())
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.connection.timeout)
+            .finish()
+    }
+}
+
+impl RedisReplayStore {
+    /// The store at `url`, `redis://HOST[:PORT][/DB]` (no user or password: see
+    /// [`from_url_file`](Self::from_url_file)). Nothing is connected yet: the first proof
+    /// connects. Refused ([`ConfigError::Invalid`] naming `"redis"`): another scheme, no host, a
+    /// path other than a database number, a query, credentials.
+    pub fn new(url: &str) -> Result<RedisReplayStore, ConfigError> {
+        RedisReplayStore::open(url, Origin::Given)
+    }
+
+    /// The store at the URL in the file at `path` (trimmed), which may carry a user and password
+    /// (`redis://user:password@HOST:PORT`). Refused as [`new`](Self::new) except for
+    /// credentials, and when the file cannot be read.
+    pub fn from_url_file(path: impl AsRef<Path>) -> Result<RedisReplayStore, ConfigError> {
+        let url = Connection::url_from_file(path.as_ref())?;
+        RedisReplayStore::open(&url, Origin::Secret)
+    }
+
+    /// The store at the URL in the environment variable `name`, which may carry a user and
+    /// password. Refused as [`from_url_file`](Self::from_url_file), and when it is not set.
+    pub fn from_url_env(name: &str) -> Result<RedisReplayStore, ConfigError> {
+        let url = Connection::url_from_env(name)?;
+        RedisReplayStore::open(&url, Origin::Secret)
+    }
+
+    fn open(url: &str, origin: Origin) -> Result<RedisReplayStore, ConfigError> {
+        Ok(RedisReplayStore { connection: Connection::open(url, origin)?, prefix: DEFAULT_PREFIX.into() })
+    }
+
+    /// The prefix of every key (default `jwe-mint:dpop:`), to share one Redis among deployments
+    /// that must not see each other's proofs.
+    pub fn key_prefix(mut self, prefix: &str) -> RedisReplayStore {
+        self.prefix = prefix.to_owned();
+        self
+    }
+
+    /// How long one check may take, connecting included (default
+    /// [`DEFAULT_REDIS_TIMEOUT`](super::DEFAULT_REDIS_TIMEOUT), at least 1 ms).
+    pub fn timeout(mut self, timeout: Duration) -> RedisReplayStore {
+        self.connection.timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+}
+
+impl ReplayStore for RedisReplayStore {
+    fn remember<'a>(&'a self, key: &'a str, until: i64, _now: i64) -> ReplayFuture<'a> {
+        Box::pin(async move {
+            let mut cmd = redis::cmd("SET");
+            // EXAT drops the key at the start of that second: one more keeps `until` inclusive.
+            cmd.arg(format!("{}{key}", self.prefix))
+                .arg(1)
+                .arg("NX")
+                .arg("EXAT")
+                .arg(until.saturating_add(1).max(1));
+            let set: Option<String> =
+                self.connection.run(|mut m| async move { cmd.query_async(&mut m).await }).await.map_err(
+                    |why| ReplayStoreError::Unavailable(format!("redis {}: {why}", self.connection.shown())),
+                )?;
+            match set.as_deref() {
+                Some("OK") => Ok(Remembered::Fresh),
+                None => Ok(Remembered::Replayed),
+                Some(_) => Err(ReplayStoreError::Unavailable(format!(
+                    "redis {}: unexpected reply",
+                    self.connection.shown()
+                ))),
+            }
+        })
+    }
+}
