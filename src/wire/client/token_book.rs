@@ -169,7 +169,11 @@ impl TokenBookBuilder {
 /// The client's access tokens, one per resource (RFC 8707), for one authorization server.
 ///
 /// - Filled from token responses: `access_token` with `resource`, or `access_tokens` (one entry
-///   per resource, each with its `resource`), and `refresh_token`.
+///   per resource, each with its `resource`), and `refresh_token`. Without `resource`, a token
+///   is filed under the requested resource only when the request named exactly one. A token that
+///   is a JWE whose protected header carries `aud` must name the resource it is filed under.
+/// - With a DPoP key ([`TokenBookBuilder::dpop_key`]), token requests prove it (RFC 9449) and
+///   `DPoP` tokens are kept as such ([`BearerToken::is_dpop`]).
 /// - [`token_for`](Self::token_for) gives a URL the token whose resource covers it: the same
 ///   URL, or a path-segment prefix of it (`https://rs/photos` covers `https://rs/photos/1`, not
 ///   `https://rs/photos-evil`), the longest match winning, scheme, host and port compared
@@ -391,7 +395,8 @@ impl TokenBook {
     /// Stores the tokens of a token response body (JSON): `access_token` for `resource` (or,
     /// without `resource`, for `requested`, the one resource the request named), or every entry
     /// of `access_tokens`; and its `refresh_token`. Returns the resources stored. A response
-    /// with a token whose resource cannot be told is refused whole.
+    /// with a token whose resource cannot be told, or whose JWE `aud` header names another
+    /// resource, is refused whole; so is a `DPoP` token when the book has no DPoP key.
     pub fn insert_token_response(
         &self,
         body: &[u8],
