@@ -1,14 +1,16 @@
 //! `jwe-mint fetch URL`: the client side. GETs a protected URL with the token its resource
 //! needs: on a 401 it follows the resource server's RFC 9728 metadata to its authorization
 //! server (only the one given with `--issuer`), gets a token for that resource with
-//! `client_credentials` and retries once, then prints the response body.
+//! `client_credentials` and retries once, then prints the response body. With `--dpop` the tokens
+//! are bound to a DPoP key (RFC 9449) and every request proves it.
 
 use std::path::PathBuf;
 
 use crate::common::{CliError, WireArgs};
 #[cfg(feature = "network")]
 use {
-    crate::common::{file_error, read_file, runtime, write_stdout},
+    crate::common::{file_error, read_file, read_key_file, runtime, write_stdout},
+    jwe_mint::dpop::DpopKey,
     jwe_mint::wire::{AuthorizedClient, ClientError, TokenBook},
     zeroize::Zeroizing,
 };
@@ -38,6 +40,14 @@ pub(crate) struct Args {
     /// The scope to ask for (default: the authorization server's)
     #[arg(long, value_name = "S")]
     scope: Option<String>,
+    /// Ask for DPoP-bound tokens (RFC 9449): every token request and every request with a DPoP
+    /// token carries a proof of the DPoP key. A server's nonce is followed once
+    #[arg(long)]
+    dpop: bool,
+    /// The DPoP key: a private JWK file (or a `pkcs11:` URI); default: a fresh P-256 key for
+    /// this run. The key is never printed
+    #[arg(long, value_name = "FILE", requires = "dpop")]
+    dpop_key: Option<PathBuf>,
     #[command(flatten)]
     wire: WireArgs,
 }
@@ -56,6 +66,9 @@ pub(crate) fn run(args: Args) -> Result<(), CliError> {
     let mut builder = TokenBook::builder(&args.issuer, &args.client_id, secret).fetcher(args.wire.fetcher()?);
     if let Some(scope) = &args.scope {
         builder = builder.scope(scope);
+    }
+    if args.dpop {
+        builder = builder.dpop_key(dpop_key(args.dpop_key.as_deref())?);
     }
     let book = builder.build().map_err(|e| CliError::Failed(e.to_string()))?;
     let client = AuthorizedClient::new(book);
@@ -79,6 +92,21 @@ fn refused(e: ClientError) -> CliError {
         Some(code) => CliError::Refused(format!("{code}: {e}")),
         None => CliError::Failed(e.to_string()),
     }
+}
+
+/// The DPoP key of `--dpop-key` (one private asymmetric signing key), or a fresh P-256 one.
+/// Errors name the flag and the file, never the key.
+#[cfg(feature = "network")]
+fn dpop_key(path: Option<&std::path::Path>) -> Result<DpopKey, CliError> {
+    let flag = "--dpop-key";
+    let Some(path) = path else {
+        return DpopKey::generate().map_err(|e| CliError::Failed(format!("cannot make a DPoP key: {e}")));
+    };
+    let set = read_key_file(path, flag)?;
+    let [key] = set.keys() else {
+        return Err(file_error(flag, path, "expected exactly one key"));
+    };
+    DpopKey::from_jwk(key).map_err(|e| file_error(flag, path, &e.to_string()))
 }
 
 #[cfg(feature = "network")]

@@ -4,6 +4,9 @@
 #![cfg(feature = "http")]
 #![allow(clippy::unwrap_used, unreachable_pub)] // test code: a failed unwrap is a failed test
 
+#[cfg(feature = "axum")]
+#[path = "../support/dpop_world.rs"]
+mod dpop_world;
 #[cfg(feature = "gateway")]
 #[path = "../support/gateway.rs"]
 mod gateway_world;
@@ -12,6 +15,7 @@ mod servers;
 
 mod as_discovers_rs_keys;
 mod client;
+mod client_dpop;
 mod discovery;
 mod e2e;
 mod examples;

@@ -143,3 +143,52 @@ async fn fetch_refusals_are_one_line() {
     args.extend(["--client-secret".to_string(), SECRET.to_string()]);
     jwe_mint(args).await.usage_error();
 }
+
+/// `fetch --dpop` against a scripted AS and RS that check every proof with the library's
+/// `DpopValidation`: the token request proves a key, the RS gets `Authorization: DPoP` with a
+/// proof bound to that key, and the RS's nonce is followed once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetch_with_dpop_proves_a_key_at_the_as_and_the_rs() {
+    use crate::dpop_world::{DpopWorld, TOKEN};
+    let pki = Pki::new();
+    let w = DpopWorld::start(&pki, |s| s.rs_nonce = Some("rs-nonce".into())).await;
+    let dir = TempDir::new("cli-fetch-dpop");
+    let ca = dir.write("ca.pem", pki.ca_pem.as_bytes());
+    let secret = dir.write("secret", format!("{SECRET}\n").as_bytes());
+    let args = |extra: &[&str]| {
+        let mut args: Vec<String> =
+            ["fetch", &w.data(), "--issuer", &w.script.issuer, "--client-id", "app", "--client-secret-file"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect();
+        args.extend([secret.clone(), "--ca-file".into(), ca.clone()]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        args
+    };
+    // A fresh key: the body is the RS's view of a DPoP request bound to the key the AS saw.
+    let body = jwe_mint(args(&["--dpop"])).await.ok().json();
+    assert_eq!(body["scheme"], "DPoP");
+    assert_eq!(body["token"], TOKEN);
+    let fresh = w.script.jkt.lock().unwrap().clone().unwrap();
+    assert_eq!(body["jkt"], fresh.as_str());
+    assert_eq!(
+        w.script.log(),
+        ["rs 401 no token", "as 200", "rs 401 use_dpop_nonce", &format!("rs 200 DPoP {TOKEN}")]
+    );
+    // A key file: its key is the one proven, and it is printed nowhere.
+    let key = Jwk::generate(Curve::P256).unwrap();
+    let file = dir.write("dpop.jwk", key.to_private_json().as_bytes());
+    let d = key.to_private_value()["d"].as_str().unwrap().to_owned();
+    let out = jwe_mint(args(&["--dpop", "--dpop-key", &file])).await.ok();
+    assert_eq!(out.json()["jkt"], key.thumbprint());
+    assert_ne!(key.thumbprint(), fresh);
+    assert!(!out.text().contains(&d) && !out.stderr.contains(&d));
+    // Without --dpop this AS refuses the token request (no proof): its code first.
+    let line = jwe_mint(args(&[])).await.failed();
+    assert!(line.starts_with("invalid_dpop_proof: "), "{line}");
+    // A public key is no DPoP key; --dpop-key needs --dpop.
+    let public = dir.write("public.jwk", key.to_json().unwrap().as_bytes());
+    let line = jwe_mint(args(&["--dpop", "--dpop-key", &public])).await.rejected();
+    assert!(line.contains("--dpop-key") && line.contains("public.jwk"), "{line}");
+    jwe_mint(args(&["--dpop-key", &file])).await.usage_error();
+}

@@ -5,6 +5,9 @@
 mod harness;
 
 #[cfg(feature = "network")]
+#[path = "../../../tests/support/dpop_world.rs"]
+mod dpop_world;
+#[cfg(feature = "network")]
 #[path = "../../../tests/support/gateway.rs"]
 mod gateway_world;
 #[cfg(feature = "network")]

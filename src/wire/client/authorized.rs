@@ -6,6 +6,7 @@ use bytes::Bytes;
 use url::Url;
 
 use super::challenge;
+use super::dpop::{DpopState, DPOP};
 use super::error::ClientError;
 use super::token_book::{BearerToken, TokenBook};
 use super::url_match::{covers_url, normalise, RequestUrl};
@@ -18,7 +19,11 @@ use crate::wire::transport::{
 /// An HTTP client for resource servers on top of a [`TokenBook`]:
 ///
 /// 1. a request gets `Authorization: Bearer` with the token the book gives its URL, and none when
-///    no resource covers it (an `Authorization` header on the request is removed);
+///    no resource covers it (an `Authorization` or `DPoP` header on the request is removed); a
+///    DPoP-bound token goes as `Authorization: DPoP` with a fresh proof of the book's key (RFC
+///    9449 §7.1: `htm` the method, `htu` the URL without query and fragment, `ath` the token's
+///    hash, and the origin's last `DPoP-Nonce`). A 401 `DPoP error="use_dpop_nonce"` with a new
+///    `DPoP-Nonce` is sent again once with that nonce (§9) before anything else;
 /// 2. on a 401 it takes the `resource_metadata` URL of the `Bearer` challenge (RFC 9728 §5.1),
 ///    which must be on the request's origin; without one it tries
 ///    `/.well-known/oauth-protected-resource/<path>`, then the root one;
@@ -88,7 +93,8 @@ impl AuthorizedClient {
     /// discovers the resource, obtains its token and sends the request again once (see the
     /// type's documentation). The URI is parsed as the URL Standard says (dot segments removed,
     /// host lowercased): that URL is the one sent, and the one the token is chosen for. An
-    /// `Authorization` header on the request is replaced (or removed when no token covers it).
+    /// `Authorization` header on the request is replaced (or removed when no token covers it),
+    /// and so is a `DPoP` header.
     pub async fn send(&self, request: http::Request<Bytes>) -> Result<http::Response<Bytes>, ClientError> {
         let url = request_url(request.uri())?;
         // Checked here, before a token is chosen, whatever the fetcher allows.
@@ -96,13 +102,9 @@ impl AuthorizedClient {
         let (mut parts, body) = request.into_parts();
         parts.uri = http::Uri::try_from(url.as_str())
             .map_err(|e| WireError::InvalidUrl { url: crate::untrusted::url(&url), reason: e.to_string() })?;
-        let mut request = http::Request::from_parts(parts, body);
+        let request = http::Request::from_parts(parts, body);
         let first = self.book.fresh_token_for(url.as_str()).await?;
-        authorize(&mut request, first.as_ref())?;
-        // The body is `Bytes`: keeping it for the retry costs a reference count.
-        let mut retry = request.clone();
-        let fetcher = self.book.fetcher();
-        let response = fetcher.send(request).await?;
+        let response = self.send_with(&request, &url, first.as_ref()).await?;
         if response.status() != http::StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
@@ -111,12 +113,41 @@ impl AuthorizedClient {
             Some(rejected) => self.book.replace(&resource, rejected).await?,
             None => self.book.obtain(&resource).await?,
         };
-        authorize(&mut retry, Some(&token))?;
-        let response = fetcher.send(retry).await?;
+        let response = self.send_with(&request, &url, Some(&token)).await?;
         if response.status() == http::StatusCode::UNAUTHORIZED {
             return Err(ClientError::StillUnauthorized { url: crate::untrusted::url(&url) });
         }
         Ok(response)
+    }
+
+    /// Sends `request` with `token` (see [`authorize`]); a 401 asking for a DPoP nonce it now
+    /// has is sent again once with it (RFC 9449 §9). The body is `Bytes`: a copy of the request
+    /// costs a reference count.
+    async fn send_with(
+        &self,
+        request: &http::Request<Bytes>,
+        url: &Url,
+        token: Option<&BearerToken>,
+    ) -> Result<http::Response<Bytes>, ClientError> {
+        let dpop = self.book.dpop();
+        let mut nonce_retried = false;
+        loop {
+            let mut attempt = request.clone();
+            authorize(&mut attempt, url, token, dpop)?;
+            let response = self.book.fetcher().send(attempt).await?;
+            // Kept whatever the status: a server may give the next nonce with a success.
+            let new_nonce = dpop.and_then(|d| d.remember(url, response.headers()));
+            if !nonce_retried
+                && new_nonce.is_some()
+                && token.is_some_and(BearerToken::is_dpop)
+                && response.status() == http::StatusCode::UNAUTHORIZED
+                && asks_for_nonce(response.headers())
+            {
+                nonce_retried = true;
+                continue;
+            }
+            return Ok(response);
+        }
     }
 
     /// From a 401 to the resource identifier to ask a token for, with every check of the
@@ -233,24 +264,57 @@ async fn went_to_non_public(url: &Url) -> bool {
     }
 }
 
-/// Sets (or removes) `Authorization` for `token`; the header value is marked sensitive.
-fn authorize(request: &mut http::Request<Bytes>, token: Option<&BearerToken>) -> Result<(), ClientError> {
+/// Sets (or removes) `Authorization` for `token`, and for a DPoP token the `DPoP` proof for this
+/// request (RFC 9449 §7.1); the `Authorization` value is marked sensitive.
+fn authorize(
+    request: &mut http::Request<Bytes>,
+    url: &Url,
+    token: Option<&BearerToken>,
+    dpop: Option<&DpopState>,
+) -> Result<(), ClientError> {
+    let proof = match (token, dpop) {
+        (Some(token), Some(dpop)) if token.is_dpop() => {
+            Some(dpop.proof(request.method().as_str(), url, Some(token.secret()))?)
+        }
+        (Some(token), None) if token.is_dpop() => {
+            // The book refuses DPoP tokens without a key; never send one as a bearer token.
+            return Err(ClientError::DpopProof {
+                url: crate::untrusted::url(url),
+                reason: "a DPoP token, but no DPoP key".into(),
+            });
+        }
+        _ => None,
+    };
     let headers = request.headers_mut();
     headers.remove(http::header::AUTHORIZATION);
+    headers.remove(DPOP);
+    if let Some(proof) = proof {
+        headers.insert(DPOP, proof);
+    }
     if let Some(token) = token {
-        let mut value = http::HeaderValue::from_str(&format!("Bearer {}", token.secret())).map_err(|_| {
-            ClientError::InvalidTokenResponse {
+        let mut value = http::HeaderValue::from_str(&format!("{} {}", token.scheme(), token.secret()))
+            .map_err(|_| ClientError::InvalidTokenResponse {
                 url: token.resource().to_owned(),
                 reason: "token not a header value".into(),
-            }
-        })?;
+            })?;
         value.set_sensitive(true);
         headers.insert(http::header::AUTHORIZATION, value);
     }
     Ok(())
 }
 
-/// The `resource_metadata` of the response's `Bearer` challenges (RFC 9728 §5.1), if any.
+/// Whether a 401's `DPoP` challenge says `error="use_dpop_nonce"` (RFC 9449 §9).
+fn asks_for_nonce(headers: &http::HeaderMap) -> bool {
+    headers.get_all(http::header::WWW_AUTHENTICATE).iter().filter_map(|v| challenge::parse(v.as_bytes())).any(
+        |challenges| {
+            challenges.iter().any(|c| {
+                c.scheme.eq_ignore_ascii_case("dpop") && c.param("error") == Ok(Some("use_dpop_nonce"))
+            })
+        },
+    )
+}
+
+/// The `resource_metadata` of the response's `Bearer` (or `DPoP`) challenges (RFC 9728 §5.1), if any.
 /// Unparsable fields are ignored (the well-known URLs are tried instead); two different URLs
 /// are refused.
 fn resource_metadata(url: &Url, headers: &http::HeaderMap) -> Result<Option<String>, ClientError> {
@@ -261,7 +325,10 @@ fn resource_metadata(url: &Url, headers: &http::HeaderMap) -> Result<Option<Stri
             tracing::info!(target: CLIENT_TRACING_TARGET, url = %crate::untrusted::redacted(url.as_str()), "unparsable WWW-Authenticate ignored");
             continue;
         };
-        for c in challenges.iter().filter(|c| c.scheme.eq_ignore_ascii_case("bearer")) {
+        let schemes = |c: &&challenge::Challenge| {
+            c.scheme.eq_ignore_ascii_case("bearer") || c.scheme.eq_ignore_ascii_case("dpop")
+        };
+        for c in challenges.iter().filter(schemes) {
             let named = c.param("resource_metadata").map_err(|_| refused("resource_metadata given twice"))?;
             if let Some(named) = named {
                 match &found {

@@ -89,6 +89,15 @@ pub enum ClientError {
         /// The configured issuer.
         issuer: String,
     },
+    /// A DPoP proof (RFC 9449 §4.2) could not be made for a request (the key cannot sign, or
+    /// the URL cannot be a proof's `htu`).
+    #[error("{}: cannot make a DPoP proof: {reason}", crate::untrusted::redacted(url))]
+    DpopProof {
+        /// The request URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
     /// The request was refused with 401 again with a new token; it is not retried twice.
     #[error("{}: still unauthorized (HTTP 401) with a new token", crate::untrusted::redacted(url))]
     StillUnauthorized {

@@ -5,6 +5,7 @@
 
 mod authorized;
 mod challenge;
+mod dpop;
 mod error;
 mod token_book;
 mod token_request;

@@ -11,9 +11,11 @@ use tokio::sync::{watch, OnceCell};
 use url::Url;
 use zeroize::Zeroizing;
 
+use super::dpop::DpopState;
 use super::error::ClientError;
 use super::token_request::{self, Credentials, IssuedToken, TokenEndpointResponse};
 use super::url_match::{covers_url, normalise, RequestUrl};
+use crate::dpop::DpopKey;
 use crate::token::Scope;
 use crate::wire::tracing_targets::CLIENT_TRACING_TARGET;
 use crate::wire::transport::{ConfigError, Fetcher, HttpFetcher};
@@ -22,17 +24,35 @@ use crate::wire::transport::{ConfigError, Fetcher, HttpFetcher};
 pub const DEFAULT_REFRESH_SKEW: Duration = Duration::from_secs(30);
 
 /// An access token as the book hands it out: its value (zeroized when the last copy is dropped,
-/// never shown by `Debug`) and the resource it is for.
+/// never shown by `Debug`), the resource it is for, and its type (`Bearer`, or `DPoP`: bound to
+/// the book's DPoP key, RFC 9449).
 #[derive(Clone)]
 pub struct BearerToken {
     value: Arc<Zeroizing<String>>,
     resource: Arc<str>,
+    dpop: bool,
 }
 
 impl BearerToken {
-    /// The token, for an `Authorization: Bearer` header.
+    /// The token, for an `Authorization: Bearer` (or, when [`is_dpop`](Self::is_dpop),
+    /// `Authorization: DPoP`) header.
     pub fn secret(&self) -> &str {
         &self.value
+    }
+
+    /// Whether the AS issued it as a `DPoP` token (RFC 9449 §5): it is sent as
+    /// `Authorization: DPoP` with a proof of the book's key, never as a bearer token.
+    pub fn is_dpop(&self) -> bool {
+        self.dpop
+    }
+
+    /// The authorization scheme it is sent with: `"DPoP"` or `"Bearer"`.
+    pub fn scheme(&self) -> &'static str {
+        if self.dpop {
+            "DPoP"
+        } else {
+            "Bearer"
+        }
     }
 
     /// The resource it was issued for (as the authorization server named it).
@@ -47,7 +67,10 @@ impl BearerToken {
 
 impl fmt::Debug for BearerToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("BearerToken").field("resource", &self.resource).finish_non_exhaustive()
+        f.debug_struct("BearerToken")
+            .field("resource", &self.resource)
+            .field("scheme", &self.scheme())
+            .finish_non_exhaustive()
     }
 }
 
@@ -59,6 +82,7 @@ pub struct TokenBookBuilder {
     scope: Option<String>,
     fetcher: Option<Arc<dyn Fetcher>>,
     refresh_skew: Duration,
+    dpop: Option<DpopKey>,
 }
 
 impl fmt::Debug for TokenBookBuilder {
@@ -69,6 +93,7 @@ impl fmt::Debug for TokenBookBuilder {
             .field("scope", &self.scope)
             .field("fetcher", &if self.fetcher.is_some() { "given" } else { "HttpFetcher::new()" })
             .field("refresh_skew", &self.refresh_skew)
+            .field("dpop", &self.dpop)
             .finish_non_exhaustive()
     }
 }
@@ -98,6 +123,17 @@ impl TokenBookBuilder {
         self
     }
 
+    /// Sends a DPoP proof of `key` (RFC 9449) with every token request, so the AS can bind the
+    /// tokens to it (`token_type: DPoP`); such tokens go to resource servers as
+    /// `Authorization: DPoP` with a fresh proof per request. A server's `DPoP-Nonce` is kept per
+    /// origin for the next proof, and a `use_dpop_nonce` refusal is retried once with the new
+    /// nonce (§8, §9). An AS that answers with a `Bearer` token anyway (§5 allows it) gets that
+    /// token used as a bearer token. Default: no DPoP.
+    pub fn dpop_key(mut self, key: DpopKey) -> Self {
+        self.dpop = Some(key);
+        self
+    }
+
     /// Builds the book. Nothing is fetched yet: the token endpoint is discovered from the
     /// issuer's RFC 8414 metadata on the first token request. Fails when the scope has a token
     /// RFC 6749 §3.3 forbids ([`ConfigError::Invalid`] naming `"scope"`), or when no fetcher was
@@ -121,6 +157,7 @@ impl TokenBookBuilder {
                 },
                 fetcher,
                 refresh_skew: self.refresh_skew,
+                dpop: self.dpop.map(DpopState::new),
                 token_endpoint: OnceCell::new(),
                 refresh_gate: tokio::sync::Mutex::new(()),
                 state: Mutex::new(State::default()),
@@ -132,7 +169,11 @@ impl TokenBookBuilder {
 /// The client's access tokens, one per resource (RFC 8707), for one authorization server.
 ///
 /// - Filled from token responses: `access_token` with `resource`, or `access_tokens` (one entry
-///   per resource, each with its `resource`), and `refresh_token`.
+///   per resource, each with its `resource`), and `refresh_token`. Without `resource`, a token
+///   is filed under the requested resource only when the request named exactly one. A token that
+///   is a JWE whose protected header carries `aud` must name the resource it is filed under.
+/// - With a DPoP key ([`TokenBookBuilder::dpop_key`]), token requests prove it (RFC 9449) and
+///   `DPoP` tokens are kept as such ([`BearerToken::is_dpop`]).
 /// - [`token_for`](Self::token_for) gives a URL the token whose resource covers it: the same
 ///   URL, or a path-segment prefix of it (`https://rs/photos` covers `https://rs/photos/1`, not
 ///   `https://rs/photos-evil`), the longest match winning, scheme, host and port compared
@@ -169,6 +210,7 @@ struct Inner {
     credentials: Credentials,
     fetcher: Arc<dyn Fetcher>,
     refresh_skew: Duration,
+    dpop: Option<DpopState>,
     token_endpoint: OnceCell<Url>,
     /// Held (asynchronously) while the refresh token is in use: an AS that rotates refresh
     /// tokens (RFC 9700 §4.14.2) revokes the family when one is presented twice, so requests
@@ -213,6 +255,7 @@ impl fmt::Debug for TokenBook {
             .field("issuer", &self.inner.issuer)
             .field("client_id", &self.inner.credentials.client_id)
             .field("resources", &resources)
+            .field("dpop", &self.inner.dpop.as_ref().map(|d| &d.key))
             .finish_non_exhaustive()
     }
 }
@@ -259,6 +302,7 @@ impl TokenBook {
             scope: None,
             fetcher: None,
             refresh_skew: DEFAULT_REFRESH_SKEW,
+            dpop: None,
         }
     }
 
@@ -271,6 +315,16 @@ impl TokenBook {
     /// [`AuthorizedClient`](super::AuthorizedClient) on it, goes through.
     pub fn fetcher(&self) -> &Arc<dyn Fetcher> {
         &self.inner.fetcher
+    }
+
+    /// The DPoP key the book proves possession of, if it was given one
+    /// ([`TokenBookBuilder::dpop_key`]).
+    pub fn dpop_key(&self) -> Option<&DpopKey> {
+        self.inner.dpop.as_ref().map(|d| &d.key)
+    }
+
+    pub(super) fn dpop(&self) -> Option<&DpopState> {
+        self.inner.dpop.as_ref()
     }
 
     /// The resources the book holds a token for (expired ones included), as the AS named them.
@@ -341,14 +395,17 @@ impl TokenBook {
     /// Stores the tokens of a token response body (JSON): `access_token` for `resource` (or,
     /// without `resource`, for `requested`, the one resource the request named), or every entry
     /// of `access_tokens`; and its `refresh_token`. Returns the resources stored. A response
-    /// with a token whose resource cannot be told is refused whole.
+    /// with a token whose resource cannot be told, or whose JWE `aud` header names another
+    /// resource, is refused whole; so is a `DPoP` token when the book has no DPoP key.
     pub fn insert_token_response(
         &self,
         body: &[u8],
         requested: Option<&str>,
     ) -> Result<Vec<String>, ClientError> {
         let response = http::Response::new(Bytes::copy_from_slice(body));
-        self.store(&TokenEndpointResponse { url: "token response".into(), response }, requested)
+        // Without a DPoP key the book cannot use a `DPoP` token, so one is refused.
+        let dpop_sent = self.inner.dpop.is_some();
+        self.store(&TokenEndpointResponse { url: "token response".into(), response, dpop_sent }, requested)
     }
 
     async fn obtain_inner(&self, resource: &str, need: Need<'_>) -> Result<BearerToken, ClientError> {
@@ -454,7 +511,8 @@ impl TokenBook {
         resources: &[&str],
     ) -> Result<TokenEndpointResponse, ClientError> {
         let endpoint = self.token_endpoint().await?;
-        self.inner.credentials.request(self.inner.fetcher.as_ref(), endpoint, form, resources).await
+        let dpop = self.inner.dpop.as_ref();
+        self.inner.credentials.request(self.inner.fetcher.as_ref(), endpoint, form, resources, dpop).await
     }
 
     /// Parses a token response and stores its tokens and refresh token.
@@ -487,7 +545,11 @@ impl TokenBook {
             .and_then(|l| now.checked_add(l.saturating_sub(self.inner.refresh_skew.min(l / 2))));
         Entry {
             matcher: issued.matcher,
-            token: BearerToken { value: Arc::new(issued.value), resource: Arc::from(issued.resource) },
+            token: BearerToken {
+                value: Arc::new(issued.value),
+                resource: Arc::from(issued.resource),
+                dpop: issued.dpop,
+            },
             expires_at,
             refresh_at,
         }
