@@ -19,6 +19,7 @@ mod fetch;
 mod forward_auth;
 mod gateway;
 mod gateway_bounds;
+mod gateway_dpop;
 mod gateway_headers;
 mod gateway_metrics;
 mod key_file;
