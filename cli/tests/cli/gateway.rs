@@ -1217,7 +1217,7 @@ fn a_short_dpop_nonce_key_is_one_clear_error_line() {
     write_keys(&dir.join("rs.json"), &[&world.rs_key]);
     let short = dir.join("short.key");
     std::fs::write(&short, "0123456789secret").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_jwe-mint"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_jwe-mint"))
         .args([
             "gateway",
             "--listen",
@@ -1233,8 +1233,20 @@ fn a_short_dpop_nonce_key_is_one_clear_error_line() {
         .arg("--dpop-nonce-key")
         .arg(&short)
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap();
+    // It must exit by itself, before listening.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the gateway started with a short nonce key");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
