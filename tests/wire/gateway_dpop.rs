@@ -417,3 +417,34 @@ async fn forward_auth_checks_the_proof_against_the_original_uri_and_answers_one_
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_axum_rs_under_a_prefix_names_its_public_base_and_handlers_get_the_bound_token() {
+    use axum::{routing::get as route_get, Router};
+    use jwe_mint::resource_server::AccessToken;
+    use jwe_mint::wire::BearerLayer;
+    bounded(async {
+        let d = Dpop::new();
+        // Behind a proxy that strips `/v1`: the routes see `/photos`, the client asked for
+        // `https://api.example.com/v1/photos`.
+        let layer =
+            BearerLayer::new(d.world.rs()).unwrap().dpop_public_base("https://api.example.com/v1/").unwrap();
+        assert!(BearerLayer::new(d.world.rs()).unwrap().dpop_public_base("https://x/?q").is_err());
+        let app: Router = Router::new()
+            .route(
+                "/photos",
+                route_get(|t: AccessToken| async move { t.dpop_jkt().unwrap_or("none").to_owned() }),
+            )
+            .route_layer(layer);
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let ok = send(addr, &dpop_get("/photos", &d.token, &[&d.proof("/v1/photos")], "")).await;
+        assert_eq!(ok.status, 200, "{ok:?}");
+        assert_eq!(ok.body, d.key.thumbprint().as_bytes());
+        let unprefixed = send(addr, &dpop_get("/photos", &d.token, &[&d.proof("/photos")], "")).await;
+        assert_eq!(unprefixed.status, 401);
+        assert!(challenges(&unprefixed)[0].starts_with("DPoP error=\"invalid_dpop_proof\""));
+    })
+    .await;
+}
