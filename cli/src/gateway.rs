@@ -83,6 +83,54 @@ pub(crate) struct ServeArgs {
     key_poll_ms: u64,
     #[command(flatten)]
     bounds: BoundsArgs,
+    #[command(flatten)]
+    dpop: DpopArgs,
+}
+
+/// DPoP at the resource server (RFC 9449): `Authorization: DPoP` with a proof is always accepted
+/// for DPoP-bound tokens; these options tighten it.
+#[cfg_attr(not(feature = "network"), allow(dead_code))]
+#[derive(Debug, clap::Args)]
+#[command(next_help_heading = "DPoP")]
+pub(crate) struct DpopArgs {
+    /// Accept only DPoP-bound tokens with their proof: a Bearer token is 401, and the metadata
+    /// says dpop_bound_access_tokens_required
+    #[arg(long)]
+    require_dpop: bool,
+    /// Require the server's nonce in DPoP proofs (RFC 9449 §9), made with the secret in this file
+    /// (at least 32 bytes, read once at start); replicas with the same file accept each other's
+    /// nonces
+    #[arg(long, value_name = "FILE")]
+    dpop_nonce_key: Option<PathBuf>,
+    /// Seconds a DPoP proof's iat may lie in the past [default: 300]
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u32).range(1..))]
+    dpop_max_age: Option<u32>,
+    // The shared replay store (`--dpop-replay redis://…`) joins here, applied in `apply` with
+    // `Gateway::dpop_replay_store`; without it the proofs are remembered in this process.
+}
+
+#[cfg(feature = "network")]
+impl DpopArgs {
+    /// `gateway` with these DPoP settings. The nonce key's bytes are never printed: an error
+    /// names the file and the rule only.
+    fn apply(&self, mut gateway: Gateway) -> Result<Gateway, CliError> {
+        if self.require_dpop {
+            gateway = gateway.require_dpop();
+        }
+        if let Some(path) = &self.dpop_nonce_key {
+            let failed =
+                |why: String| CliError::Failed(format!("--dpop-nonce-key {}: {why}", path.display()));
+            let secret = zeroize::Zeroizing::new(std::fs::read(path).map_err(|e| failed(e.to_string()))?);
+            let nonces = jwe_mint::dpop::NonceSource::new(&secret).map_err(|_| {
+                failed(format!("a nonce key has at least {} bytes", jwe_mint::dpop::MIN_NONCE_SECRET))
+            })?;
+            gateway = gateway.dpop_nonce(nonces);
+        }
+        if let Some(secs) = self.dpop_max_age {
+            gateway = gateway.dpop_max_age(secs).map_err(|e| usage(format!("--dpop-max-age: {e}")))?;
+        }
+        Ok(gateway)
+    }
 }
 
 /// What one client may hold (the defaults are the library's, `jwe_mint::wire::DEFAULT_*`).
@@ -217,6 +265,7 @@ pub(crate) fn serve(
         }
         gateway = gateway.log_lines_dropped(logging.dropped_counter());
         gateway = args.bounds.apply(gateway)?;
+        gateway = args.dpop.apply(gateway)?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| CliError::Failed(format!("--listen {listen}: {e}")))?;

@@ -207,6 +207,13 @@ impl World {
         self.mint_for(RESOURCE, "photos.read")
     }
 
+    /// A token for RESOURCE (`photos.read`) bound to the DPoP key whose thumbprint is `jkt`.
+    pub fn mint_bound(&self, jkt: &str) -> String {
+        let grant =
+            Grant::new("alice", CLIENT, "photos.read", &[RESOURCE]).unwrap().with_dpop_jkt(jkt).unwrap();
+        self.issuer.mint(&grant, RESOURCE).unwrap().access_token
+    }
+
     pub fn rs(&self) -> ResourceServer {
         self.rs_builder().build().unwrap()
     }
@@ -286,6 +293,19 @@ pub async fn exchange(stream: &mut TcpStream, request: &str) -> Answer {
 pub async fn send(addr: SocketAddr, request: &str) -> Answer {
     let mut stream = TcpStream::connect(addr).await.unwrap();
     exchange(&mut stream, request).await
+}
+
+/// A GET with `Authorization: DPoP <token>` and one `DPoP` field per proof.
+pub fn dpop_get(path: &str, token: &str, proofs: &[&str], extra: &str) -> String {
+    let proofs: String = proofs.iter().map(|p| format!("DPoP: {p}\r\n")).collect();
+    format!(
+        "GET {path} HTTP/1.1\r\nHost: api.example.com\r\nAuthorization: DPoP {token}\r\n{proofs}{extra}\r\n"
+    )
+}
+
+/// Now, in seconds since the Unix epoch.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
 pub fn get(path: &str, token: Option<&str>, extra: &str) -> String {

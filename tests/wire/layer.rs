@@ -168,11 +168,19 @@ async fn json(r: reqwest::Response) -> Value {
     serde_json::from_str(&r.text().await.unwrap()).unwrap()
 }
 
-/// The one `WWW-Authenticate` value of a response.
+/// The Bearer challenge of a response: the first of its two `WWW-Authenticate` fields (the
+/// request used no DPoP), the second the DPoP challenge (RFC 9449 §7.1) naming the same metadata.
 fn challenge(r: &reqwest::Response) -> String {
-    let all: Vec<_> = r.headers().get_all(WWW_AUTHENTICATE).iter().collect();
-    assert_eq!(all.len(), 1, "exactly one WWW-Authenticate: {all:?}");
-    all[0].to_str().unwrap().to_owned()
+    let all: Vec<_> = r.headers().get_all(WWW_AUTHENTICATE).iter().map(|v| v.to_str().unwrap()).collect();
+    assert_eq!(all.len(), 2, "a Bearer and a DPoP challenge: {all:?}");
+    assert!(all[0].starts_with("Bearer"), "{all:?}");
+    assert!(
+        all[1].starts_with("DPoP ") && all[1].contains("algs=\"") && !all[1].contains("error="),
+        "{all:?}"
+    );
+    let metadata = |c: &str| c.split("resource_metadata=").nth(1).map(str::to_owned);
+    assert_eq!(metadata(all[0]), metadata(all[1]), "{all:?}");
+    all[0].to_owned()
 }
 
 #[tokio::test]

@@ -23,6 +23,7 @@ mod fetch;
 mod forward_auth;
 mod gateway;
 mod gateway_bounds;
+mod gateway_dpop;
 mod gateway_hardening;
 mod gateway_headers;
 mod gateway_metrics;

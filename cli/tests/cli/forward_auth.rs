@@ -434,6 +434,32 @@ async fn the_metadata_and_jwks_are_served_through_the_proxy_without_a_token(kind
     assert!(s.up.seen().is_empty(), "{:?}", s.up.seen());
 }
 
+/// A DPoP-bound token with its proof for the client's URI (forward-auth reads it from the
+/// proxy's original-request field, not from the subrequest's own path): 200 and the key to the
+/// upstream; a proof for another path is 401 with the DPoP challenge on the one line the proxy
+/// passes; a client's `X-Auth-Dpop-Jkt` never reaches the upstream.
+async fn a_dpop_bound_token_is_checked_against_the_original_uri(kind: Kind) {
+    let s = Setup::start(kind).await;
+    let key = jwe_mint::dpop::DpopKey::generate().unwrap();
+    let token = s.world.mint_bound(key.thumbprint());
+    let proof =
+        |path: &str| key.proof("GET", &format!("{RESOURCE}{path}")).access_token(&token).sign().unwrap();
+    let spoof = "X-Auth-Dpop-Jkt: admin\r\nX_Auth_Dpop_Jkt: admin\r\n";
+    let a = s.send(&dpop_get("/photos/1?size=big", &token, &[&proof("/photos/1")], spoof)).await;
+    assert_eq!(a.status, 200, "{a:?}\n{}", s.logs());
+    let seen = s.up.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].one("x-auth-dpop-jkt"), Some(key.thumbprint()), "{seen:?}");
+    assert_eq!(spoofed(&seen[0]), vec![], "{seen:?}");
+    let a = s.send(&dpop_get("/photos/1", &token, &[&proof("/_jwe_mint_auth")], "")).await;
+    assert_eq!(a.status, 401, "{a:?}\n{}", s.logs());
+    let lines = challenges(&a);
+    assert_eq!(lines.len(), 1, "{a:?}");
+    assert!(lines[0].starts_with("DPoP error=\"invalid_dpop_proof\""), "{}", lines[0]);
+    assert!(lines[0].contains(", Bearer resource_metadata="), "{}", lines[0]);
+    assert_eq!(s.up.seen().len(), 1);
+}
+
 macro_rules! behind {
     ($proxy:ident, $kind:expr) => {
         mod $proxy {
@@ -466,6 +492,11 @@ macro_rules! behind {
                     $kind,
                 ))
                 .await;
+            }
+
+            #[tokio::test]
+            async fn a_dpop_bound_token_is_checked_against_the_original_uri() {
+                bounded(super::a_dpop_bound_token_is_checked_against_the_original_uri($kind)).await;
             }
 
             #[tokio::test]

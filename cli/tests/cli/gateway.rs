@@ -1115,3 +1115,142 @@ fn credentials_in_a_url_option_never_reach_stderr() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// ---------------------------------------------------------------------------------------------
+// DPoP (RFC 9449 §7) through the real binary.
+
+/// A proof for `GET https://api.example.com<path>` with `token` (and `nonce`).
+fn dpop_proof(key: &jwe_mint::dpop::DpopKey, path: &str, token: &str, nonce: Option<&str>) -> String {
+    let htu = format!("{RESOURCE}{path}");
+    let proof = key.proof("GET", &htu).access_token(token);
+    match nonce {
+        Some(n) => proof.nonce(n).sign().unwrap(),
+        None => proof.sign().unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn the_binary_accepts_a_dpop_bound_token_with_its_proof_once_and_never_as_bearer() {
+    bounded(async {
+        let world = World::new();
+        let (up, up_addr) = Upstream::start().await;
+        let gw = Binary::start(&world, &[&world.rs_key], up_addr, &[]);
+        let key = jwe_mint::dpop::DpopKey::generate().unwrap();
+        let token = world.mint_bound(key.thumbprint());
+        let proof = dpop_proof(&key, "/photos", &token, None);
+        let ok = send(gw.addr, &dpop_get("/photos", &token, &[&proof], "X-Auth-Dpop-Jkt: evil\r\n")).await;
+        assert_eq!(ok.status, 200, "{ok:?}\n{}", gw.stderr());
+        let seen = up.seen();
+        assert_eq!(seen[0].one("x-auth-dpop-jkt"), Some(key.thumbprint()));
+        assert_eq!(seen[0].one("dpop"), None);
+        // The same proof again: a replay.
+        let again = send(gw.addr, &dpop_get("/photos", &token, &[&proof], "")).await;
+        assert_eq!(again.status, 401);
+        assert!(again.header("www-authenticate").unwrap().starts_with("DPoP error=\"invalid_dpop_proof\""));
+        // The bound token as a Bearer token.
+        let bearer = send(gw.addr, &get("/photos", Some(&token), "")).await;
+        assert_eq!(bearer.status, 401);
+        assert!(bearer.header("www-authenticate").unwrap().starts_with("Bearer error=\"invalid_token\""));
+        assert_eq!(up.seen().len(), 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn require_dpop_and_a_nonce_key_file_shared_by_two_gateways() {
+    bounded(async {
+        let world = World::new();
+        let (up, up_addr) = Upstream::start().await;
+        let dir = temp_dir("nonce");
+        let secret = dir.join("nonce.key");
+        std::fs::write(&secret, [42u8; 32]).unwrap();
+        let secret = secret.display().to_string();
+        let args = ["--require-dpop", "--dpop-nonce-key", &secret, "--dpop-max-age", "60"];
+        let (a, b) = (
+            Binary::start(&world, &[&world.rs_key], up_addr, &args),
+            Binary::start(&world, &[&world.rs_key], up_addr, &args),
+        );
+        // An unbound Bearer token: the DPoP challenge alone.
+        let bearer = send(a.addr, &get("/p", Some(&world.mint()), "")).await;
+        assert_eq!(bearer.status, 401, "{}", a.stderr());
+        let lines: Vec<_> = bearer.headers.iter().filter(|(n, _)| n == "www-authenticate").collect();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].1.starts_with("DPoP error=\"invalid_token\""), "{lines:?}");
+        let key = jwe_mint::dpop::DpopKey::generate().unwrap();
+        let token = world.mint_bound(key.thumbprint());
+        // No nonce: 401 use_dpop_nonce with one from the first gateway; the second accepts it.
+        let first = send(a.addr, &dpop_get("/p", &token, &[&dpop_proof(&key, "/p", &token, None)], "")).await;
+        assert_eq!(first.status, 401);
+        assert!(first.header("www-authenticate").unwrap().starts_with("DPoP error=\"use_dpop_nonce\""));
+        let nonce = first.header("dpop-nonce").unwrap().to_owned();
+        let ok =
+            send(b.addr, &dpop_get("/p", &token, &[&dpop_proof(&key, "/p", &token, Some(&nonce))], "")).await;
+        assert_eq!(ok.status, 200, "{ok:?}\n{}", b.stderr());
+        assert_eq!(up.seen().len(), 1);
+        // A proof older than --dpop-max-age.
+        let old = key
+            .proof("GET", &format!("{RESOURCE}/p"))
+            .access_token(&token)
+            .nonce(&nonce)
+            .issued_at(unix_now() - 120)
+            .sign()
+            .unwrap();
+        assert_eq!(send(b.addr, &dpop_get("/p", &token, &[&old], "")).await.status, 401);
+        let doc = send(b.addr, &get("/.well-known/oauth-protected-resource", None, "")).await;
+        let doc: serde_json::Value = serde_json::from_slice(&doc.body).unwrap();
+        assert_eq!(doc["dpop_bound_access_tokens_required"], serde_json::json!(true), "{doc}");
+        assert!(doc["dpop_signing_alg_values_supported"].as_array().unwrap().contains(&"ES256".into()));
+        // The secret is never printed.
+        for gw in [&a, &b] {
+            assert!(!gw.stderr().contains("********"), "{}", gw.stderr());
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    })
+    .await;
+}
+
+#[test]
+fn a_short_dpop_nonce_key_is_one_clear_error_line() {
+    let world = World::new();
+    let dir = temp_dir("shortnonce");
+    let as_file = as_key_file(&world, &dir);
+    write_keys(&dir.join("rs.json"), &[&world.rs_key]);
+    let short = dir.join("short.key");
+    std::fs::write(&short, "0123456789secret").unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_jwe-mint"))
+        .args([
+            "gateway",
+            "--listen",
+            "127.0.0.1:0",
+            "--upstream",
+            "http://127.0.0.1:9",
+            "--resource",
+            RESOURCE,
+        ])
+        .arg("--key")
+        .arg(dir.join("rs.json"))
+        .args(["--issuer", ISSUER, "--issuer-jwks", &as_file])
+        .arg("--dpop-nonce-key")
+        .arg(&short)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It must exit by itself, before listening.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the gateway started with a short nonce key");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--dpop-nonce-key") && stderr.contains("at least 32 bytes"), "{stderr}");
+    assert!(!stderr.contains("secret"), "the key's bytes are never printed: {stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

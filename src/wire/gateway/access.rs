@@ -32,6 +32,14 @@ pub(crate) enum Outcome {
     KeysUnavailable,
     /// Authenticated, but the upstream could not be reached: 502.
     UpstreamError,
+    /// A DPoP proof refused (RFC 9449 §7.1): 401 `invalid_dpop_proof`.
+    InvalidDpopProof,
+    /// A DPoP proof without the server's current nonce (RFC 9449 §9): 401 `use_dpop_nonce`.
+    UseDpopNonce,
+    /// The DPoP replay store full or unavailable: 503.
+    ReplayStoreUnavailable,
+    /// A Bearer token where only DPoP-bound tokens are accepted: 401.
+    DpopRequired,
 }
 
 impl Outcome {
@@ -46,6 +54,10 @@ impl Outcome {
             Outcome::BadRequest => "bad_request",
             Outcome::KeysUnavailable => "keys_unavailable",
             Outcome::UpstreamError => "upstream_error",
+            Outcome::InvalidDpopProof => "invalid_dpop_proof",
+            Outcome::UseDpopNonce => "use_dpop_nonce",
+            Outcome::ReplayStoreUnavailable => "replay_store_unavailable",
+            Outcome::DpopRequired => "dpop_required",
         }
     }
 }
@@ -135,6 +147,10 @@ fn classify<'a>(
         RejectionKind::InvalidToken => Outcome::InvalidToken,
         RejectionKind::InsufficientScope => Outcome::InsufficientScope,
         RejectionKind::KeysUnavailable => Outcome::KeysUnavailable,
+        RejectionKind::InvalidDpopProof => Outcome::InvalidDpopProof,
+        RejectionKind::UseDpopNonce => Outcome::UseDpopNonce,
+        RejectionKind::DpopReplayStoreUnavailable => Outcome::ReplayStoreUnavailable,
+        RejectionKind::DpopRequired => Outcome::DpopRequired,
         _ => Outcome::BadRequest,
     };
     let reason = match (rejection.detail(), rejection.kind()) {
@@ -142,6 +158,7 @@ fn classify<'a>(
         (None, RejectionKind::InvalidRequest(why)) => why,
         (None, RejectionKind::FormTooLarge) => "form body too large",
         (None, RejectionKind::InsufficientScope) => "a required scope is missing",
+        (None, RejectionKind::DpopRequired) => "a Bearer token where only DPoP is accepted",
         _ => "",
     };
     (outcome, reason, rejection.access_token())

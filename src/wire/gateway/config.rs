@@ -151,6 +151,41 @@ impl Gateway {
         Ok(self)
     }
 
+    /// Accepts only DPoP-bound tokens with their proof (`Authorization: DPoP`, RFC 9449 §7.1):
+    /// a Bearer token is 401 with the DPoP challenge, and the metadata says
+    /// `dpop_bound_access_tokens_required` (see [`BearerLayer::require_dpop`]). Without it both
+    /// are accepted, but a DPoP-bound token only with its proof.
+    pub fn require_dpop(mut self) -> Gateway {
+        self.layer = self.layer.require_dpop();
+        self
+    }
+
+    /// Requires the server's nonce in DPoP proofs (RFC 9449 §9; see [`BearerLayer::dpop_nonce`]):
+    /// gateways built from one secret accept each other's nonces.
+    pub fn dpop_nonce(mut self, nonces: crate::dpop::NonceSource) -> Gateway {
+        self.layer = self.layer.dpop_nonce(nonces);
+        self
+    }
+
+    /// Accepts a DPoP proof's `iat` at most `seconds` in the past (default
+    /// [`DEFAULT_MAX_AGE`](crate::dpop::DEFAULT_MAX_AGE)); a proof is remembered that long.
+    /// Refused: zero ([`ConfigError::Invalid`] naming `"dpop_max_age"`).
+    pub fn dpop_max_age(mut self, seconds: u32) -> Result<Gateway, ConfigError> {
+        if seconds == 0 {
+            return Err(ConfigError::invalid("dpop_max_age", "dpop_max_age must be at least 1 second"));
+        }
+        let validation = self.layer.dpop_validation_settings().with_max_age(seconds);
+        self.layer = self.layer.dpop_validation(validation);
+        Ok(self)
+    }
+
+    /// Remembers used DPoP proofs in `store` (default: this process's memory; replicas need a
+    /// shared store). See [`BearerLayer::dpop_replay_store`].
+    pub fn dpop_replay_store(mut self, store: Arc<dyn crate::dpop::ReplayStore>) -> Gateway {
+        self.layer = self.layer.dpop_replay_store(store);
+        self
+    }
+
     /// Trusts only the CA certificates in this PEM data (one or more `CERTIFICATE` blocks) for
     /// the `https` upstream's certificate, instead of the platform's trust store; may be called
     /// several times (all are trusted). Refused ([`ConfigError::CaPem`]) for an `http` upstream
@@ -363,6 +398,7 @@ impl Gateway {
             .authorization_server(self.rs.issuer())?
             // The scopes it requires are the ones it publishes.
             .scopes_supported(self.layer.required_scopes())
+            .map(|m| m.dpop(self.layer.dpop_signing_algs(), self.layer.requires_dpop()))
     }
 }
 

@@ -22,9 +22,12 @@ use hyper_util::client::legacy::Client;
 
 use super::access::{Outcome, Proxied};
 use super::config::Upstream;
-use super::headers::{response_headers, set_identity, ResponseTrailers, VIA_ENTRY};
+use super::headers::{response_headers, set_dpop_jkt, set_identity, ResponseTrailers, VIA_ENTRY};
 use crate::resource_server::AccessToken;
 use crate::wire::tracing_targets::GATEWAY_TRACING_TARGET;
+
+/// The request header carrying a DPoP proof (RFC 9449 §4.1).
+const DPOP: &str = "dpop";
 
 /// The inner service behind the [`BearerLayer`](crate::wire::BearerLayer): adds the identity headers and forwards.
 #[derive(Clone)]
@@ -59,7 +62,10 @@ impl Forward {
             return plain(StatusCode::INTERNAL_SERVER_ERROR, "not authenticated\n");
         };
         if !self.forward_token {
+            // The proof goes with the token (RFC 9449 §7.1): it names the gateway's URI, not the
+            // upstream's, and is of no use there without the token.
             parts.headers.remove(AUTHORIZATION);
+            parts.headers.remove(DPOP);
         }
         // Request trailers never reach the upstream (see `WithoutTrailers`), so neither does the
         // field announcing them.
@@ -71,7 +77,9 @@ impl Forward {
             upstream_time,
         };
         // (5) The identity, from the opened token only.
-        if set_identity(&mut parts.headers, &token, self.claims_header).is_err() {
+        let identity = set_identity(&mut parts.headers, &token, self.claims_header)
+            .and_then(|()| set_dpop_jkt(&mut parts.headers, &token, false));
+        if identity.is_err() {
             let reason = "the token's identity cannot be a header value";
             return noted(self.unrepresentable(), note(Outcome::InvalidToken, Some(reason), None));
         }

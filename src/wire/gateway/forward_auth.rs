@@ -27,7 +27,7 @@ use http::{HeaderValue, Method, Request, StatusCode, Uri};
 
 use super::access::{Outcome, Proxied};
 use super::forward::plain;
-use super::headers::set_identity;
+use super::headers::{set_dpop_jkt, set_identity};
 use crate::resource_server::AccessToken;
 
 const X_ORIGINAL_METHOD: &str = "x-original-method";
@@ -182,7 +182,9 @@ impl Authorize {
             return plain(StatusCode::INTERNAL_SERVER_ERROR, "not authenticated\n");
         };
         let mut response = Response::new(Body::empty());
-        let outcome = if set_identity(response.headers_mut(), &token, self.claims_header).is_ok() {
+        let identity = set_identity(response.headers_mut(), &token, self.claims_header)
+            .and_then(|()| set_dpop_jkt(response.headers_mut(), &token, true));
+        let outcome = if identity.is_ok() {
             (Outcome::Forwarded, None)
         } else {
             response = refusal(
@@ -223,9 +225,18 @@ pub(super) fn refusal(
 
 /// The layer's answer as a proxy can pass it on: a 400 or 413 becomes 401 (its `invalid_request`
 /// challenge kept, or made), every body dropped (the proxy answers with its own), one
-/// `WWW-Authenticate` line.
+/// `WWW-Authenticate` line: the layer's challenges (Bearer and DPoP) joined in one field value in
+/// their order, the one carrying the error first (RFC 9110 §11.6.1 allows a list; nginx passes
+/// only the first field).
 pub(super) fn for_proxy(mut response: Response, resource_metadata: &str) -> Response {
     let status = response.status();
+    let challenges: Vec<&str> =
+        response.headers().get_all(WWW_AUTHENTICATE).iter().filter_map(|v| v.to_str().ok()).collect();
+    if challenges.len() > 1 {
+        if let Ok(joined) = HeaderValue::from_str(&challenges.join(", ")) {
+            response.headers_mut().insert(WWW_AUTHENTICATE, joined);
+        }
+    }
     if matches!(status, StatusCode::BAD_REQUEST | StatusCode::PAYLOAD_TOO_LARGE) {
         *response.status_mut() = StatusCode::UNAUTHORIZED;
         if !response.headers().contains_key(WWW_AUTHENTICATE) {

@@ -29,6 +29,7 @@ const X_AUTH_SUBJECT: &str = "x-auth-subject";
 const X_AUTH_CLIENT_ID: &str = "x-auth-client-id";
 const X_AUTH_SCOPE: &str = "x-auth-scope";
 const X_AUTH_CLAIMS: &str = "x-auth-claims";
+const X_AUTH_DPOP_JKT: &str = "x-auth-dpop-jkt";
 
 /// The field names a `Connection` header section lists (RFC 9110 §7.6.1), those that are valid
 /// names.
@@ -371,6 +372,24 @@ pub(super) fn set_identity(headers: &mut HeaderMap, token: &AccessToken, claims:
         let value = HeaderValue::from_str(value).map_err(|_| ())?;
         headers.insert(HeaderName::from_static(name), value);
     }
+    Ok(())
+}
+
+/// Step (5), for a DPoP-bound token: `X-Auth-Dpop-Jkt`, the thumbprint of the key whose proof
+/// the layer checked (the token's `cnf.jkt`, RFC 9449 §6.1), so the upstream learns the request
+/// was sender-constrained. `always`: present and empty for an unbound token (forward-auth: Caddy
+/// copies an absent header as a literal placeholder).
+pub(super) fn set_dpop_jkt(headers: &mut HeaderMap, token: &AccessToken, always: bool) -> Result<(), ()> {
+    let jkt = match (token.dpop_jkt(), always) {
+        (Some(jkt), _) => jkt,
+        (None, true) => "",
+        (None, false) => return Ok(()),
+    };
+    // It matched the proof's RFC 7638 thumbprint, base64url; checked again all the same.
+    if !jkt.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(());
+    }
+    headers.insert(HeaderName::from_static(X_AUTH_DPOP_JKT), HeaderValue::from_str(jkt).map_err(|_| ())?);
     Ok(())
 }
 

@@ -54,7 +54,7 @@ type Labels = [(&'static str, &'static str); 1];
 pub(super) type ExternalCounter = Arc<dyn Fn() -> u64 + Send + Sync>;
 
 /// Every outcome, so each has a series from the start (at 0) and its counter is looked up once.
-const OUTCOMES: [Outcome; 8] = [
+const OUTCOMES: [Outcome; 12] = [
     Outcome::Forwarded,
     Outcome::Served,
     Outcome::NoToken,
@@ -63,6 +63,10 @@ const OUTCOMES: [Outcome; 8] = [
     Outcome::BadRequest,
     Outcome::KeysUnavailable,
     Outcome::UpstreamError,
+    Outcome::InvalidDpopProof,
+    Outcome::UseDpopNonce,
+    Outcome::ReplayStoreUnavailable,
+    Outcome::DpopRequired,
 ];
 
 /// What the serve loop records; shared by every clone of a [`Gateway`].

@@ -31,7 +31,10 @@ use axum::response::{IntoResponse, Response};
 use http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderValue, Request, StatusCode};
 
+use super::dpop::{DpopSettings, DPOP_NONCE};
+use crate::dpop::{check_and_remember, DpopRejection, DpopRequest, DpopValidation, NonceSource, ReplayStore};
 use crate::error::{Error, Result};
+use crate::jwa::SigningAlg;
 use crate::resource_server::{AccessToken, ResourceServer};
 use crate::token::Scope;
 use crate::wire::transport::ConfigError;
@@ -86,6 +89,15 @@ struct Shared {
     rs: Arc<ResourceServer>,
     resource_metadata: String,
     max_form_body: usize,
+    dpop: DpopSettings,
+}
+
+/// The scheme of the request's credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Bearer,
+    /// RFC 9449 §7.1: the token with a proof of possession in the `DPoP` header.
+    Dpop,
 }
 
 impl fmt::Debug for BearerLayer {
@@ -96,6 +108,7 @@ impl fmt::Debug for BearerLayer {
             .field("scope", &self.scope)
             .field("optional", &self.optional)
             .field("max_form_body", &self.shared.max_form_body)
+            .field("dpop", &self.shared.dpop)
             .finish()
     }
 }
@@ -108,8 +121,9 @@ impl BearerLayer {
         let rs = rs.into();
         let resource_metadata = super::metadata::metadata_url(rs.resource())?.to_string();
         check_url(&resource_metadata)?;
+        let dpop = DpopSettings::for_resource(rs.resource())?;
         Ok(BearerLayer {
-            shared: Arc::new(Shared { rs, resource_metadata, max_form_body: DEFAULT_MAX_FORM_BODY }),
+            shared: Arc::new(Shared { rs, resource_metadata, max_form_body: DEFAULT_MAX_FORM_BODY, dpop }),
             scope: None,
             optional: false,
         })
@@ -191,11 +205,71 @@ impl BearerLayer {
         &self.shared.rs
     }
 
+    /// The `htu` base of DPoP proofs (RFC 9449 §4.3 step 9): the request's path is appended to
+    /// `url` (default: the origin of the resource). Set it for a resource server mounted under a
+    /// prefix its routes do not see, e.g. `https://api.example.com/v1` when `/v1` is stripped
+    /// before this layer. `url` is an absolute `http(s)` URL without credentials, query or
+    /// fragment ([`ConfigError::Invalid`] naming `"dpop_public_base"`); configuration, never taken
+    /// from `Host`.
+    pub fn dpop_public_base(self, url: &str) -> Result<BearerLayer, ConfigError> {
+        let base = super::dpop::public_base(url)?;
+        Ok(self.with_shared(|s| s.dpop.public_base = base))
+    }
+
+    /// Where used DPoP proofs are remembered (RFC 9449 §11.1; default: a
+    /// [`MemoryReplayStore`](crate::dpop::MemoryReplayStore) of this process, enough for one
+    /// server; replicas need one shared store). A store that is full or unavailable refuses the
+    /// request with 503: a proof is never accepted unchecked.
+    pub fn dpop_replay_store(self, store: Arc<dyn ReplayStore>) -> BearerLayer {
+        self.with_shared(|s| s.dpop.store = store)
+    }
+
+    /// Checks DPoP proofs with `validation` (its algorithms, `iat` window and size bound; its
+    /// nonce requirement is replaced by [`BearerLayer::dpop_nonce`]'s).
+    pub fn dpop_validation(self, validation: DpopValidation) -> BearerLayer {
+        self.with_shared(|s| s.dpop.set_validation(validation))
+    }
+
+    /// Accepts only DPoP-bound tokens presented with a proof (RFC 9449 §7.1): the Bearer scheme
+    /// is refused (401 with the DPoP challenge only), and the metadata says
+    /// `dpop_bound_access_tokens_required` (RFC 9728 §2).
+    pub fn require_dpop(self) -> BearerLayer {
+        self.with_shared(|s| s.dpop.required = true)
+    }
+
+    /// Requires a server nonce in every DPoP proof (RFC 9449 §9): a proof without the current one
+    /// is 401 `use_dpop_nonce` with a `DPoP-Nonce` header, and every answer to a DPoP request
+    /// carries the current nonce. Replicas built from one secret accept each other's nonces.
+    pub fn dpop_nonce(self, nonces: NonceSource) -> BearerLayer {
+        self.with_shared(|s| {
+            s.dpop.nonces = Some(nonces);
+            let validation = s.dpop.validation.clone();
+            s.dpop.set_validation(validation);
+        })
+    }
+
+    /// How DPoP proofs are checked now (to change one setting with
+    /// [`BearerLayer::dpop_validation`]).
+    pub fn dpop_validation_settings(&self) -> DpopValidation {
+        self.shared.dpop.validation.clone()
+    }
+
+    /// Whether only DPoP-bound tokens are accepted ([`BearerLayer::require_dpop`]).
+    pub fn requires_dpop(&self) -> bool {
+        self.shared.dpop.required
+    }
+
+    /// The algorithms DPoP proofs may be signed with (`dpop_signing_alg_values_supported`).
+    pub fn dpop_signing_algs(&self) -> &[SigningAlg] {
+        self.shared.dpop.validation.algs()
+    }
+
     fn with_shared(mut self, change: impl FnOnce(&mut Shared)) -> BearerLayer {
         let mut shared = Shared {
             rs: Arc::clone(&self.shared.rs),
             resource_metadata: self.shared.resource_metadata.clone(),
             max_form_body: self.shared.max_form_body,
+            dpop: self.shared.dpop.clone(),
         };
         change(&mut shared);
         self.shared = Arc::new(shared);
@@ -209,7 +283,76 @@ impl BearerLayer {
             scope: self.scope.as_deref().map(Scope::to_string),
             detail: None,
             token: None,
+            dpop: Some(Arc::new(DpopChallenge {
+                algs: self.shared.dpop.algs.clone(),
+                bearer: !self.shared.dpop.required,
+                used: false,
+                nonce: None,
+            })),
         }
+    }
+
+    /// A rejection of a request whose credentials used `scheme`: its challenge comes first, and
+    /// a DPoP request learns the current nonce.
+    fn rejection_for(&self, kind: RejectionKind, scheme: Scheme) -> BearerRejection {
+        let mut rejection = self.rejection(kind);
+        let nonce = match (&self.shared.dpop.nonces, scheme, kind) {
+            (Some(n), Scheme::Dpop, _) | (Some(n), _, RejectionKind::UseDpopNonce) => {
+                n.issue(super::dpop::now()).ok()
+            }
+            _ => None,
+        };
+        rejection.dpop = Some(Arc::new(DpopChallenge {
+            algs: self.shared.dpop.algs.clone(),
+            bearer: !self.shared.dpop.required,
+            used: scheme == Scheme::Dpop,
+            nonce,
+        }));
+        rejection
+    }
+
+    /// Checks the DPoP proof of a request that presents `token` (opened, bound) as `raw`
+    /// (RFC 9449 §7.1): the proof names this request's method and URI and the token's hash, is
+    /// signed by the token's key, and was never seen before.
+    async fn check_proof(
+        &self,
+        req: &http::request::Parts,
+        raw: &str,
+        token: &AccessToken,
+    ) -> Result<(), BearerRejection> {
+        let dpop = &self.shared.dpop;
+        let Some(jkt) = token.dpop_jkt() else {
+            // RFC 9449 §7.1: the DPoP scheme presents a DPoP-bound token.
+            let mut rejection = self.rejection_for(RejectionKind::InvalidToken, Scheme::Dpop);
+            rejection.detail = Some("an unbound token presented with the DPoP scheme".into());
+            return Err(rejection);
+        };
+        let htu = dpop.htu(req.uri.path());
+        let proofs = super::dpop::proofs(&req.headers);
+        let request = DpopRequest::new(proofs.iter().copied(), req.method.as_str(), &htu, super::dpop::now())
+            .access_token(raw)
+            .bound_to(jkt);
+        check_and_remember(&dpop.validation, &request, dpop.store.as_ref()).await.map(|_| ()).map_err(|why| {
+            let kind = match why {
+                DpopRejection::NonceRequired | DpopRejection::NonceMismatch => RejectionKind::UseDpopNonce,
+                DpopRejection::ReplayStoreFull | DpopRejection::ReplayStoreUnavailable => {
+                    RejectionKind::DpopReplayStoreUnavailable
+                }
+                DpopRejection::BadRequestTarget => {
+                    RejectionKind::InvalidRequest("the request target is not a valid URI")
+                }
+                _ => RejectionKind::InvalidDpopProof,
+            };
+            let mut rejection = self.rejection_for(kind, Scheme::Dpop);
+            rejection.detail = Some(format!("DPoP: {why}").into());
+            rejection
+        })
+    }
+
+    /// The `DPoP-Nonce` to send with an answer to a DPoP request, when nonces are required.
+    fn fresh_nonce(&self) -> Option<HeaderValue> {
+        let nonce = self.shared.dpop.nonces.as_ref()?.issue(super::dpop::now()).ok()?;
+        HeaderValue::from_str(&nonce).ok()
     }
 
     /// Authenticates `req`: the [`AccessToken`] (none for an anonymous request an optional layer
@@ -217,10 +360,11 @@ impl BearerLayer {
     /// answer to send instead.
     async fn authenticate(
         &self,
-        req: Request<Body>,
-    ) -> Result<(Option<AccessToken>, Request<Body>), BearerRejection> {
-        let token = match bearer_token(&req).map_err(|k| self.rejection(k))? {
-            Some(t) => t,
+        mut req: Request<Body>,
+    ) -> Result<(Option<AccessToken>, Request<Body>, Scheme), BearerRejection> {
+        // Owned: the request's head moves while the token is in use.
+        let (scheme, token) = match credentials(&req).map_err(|k| self.rejection(k))? {
+            Some((scheme, token)) => (scheme, token.to_owned()),
             None if self.optional => {
                 // Anonymous, but a query or form token is refused, never handed on (RFC 6750
                 // §2.3 tokens leak through logs and `Referer`).
@@ -228,31 +372,58 @@ impl BearerLayer {
                 if req.uri().query().is_some_and(|q| has_access_token(q.as_bytes())) {
                     return Err(self.rejection(RejectionKind::InvalidRequest(ONLY_HEADER)));
                 }
-                return Ok((None, self.check_form(req, ONLY_HEADER).await?));
+                return Ok((None, self.check_form(req, ONLY_HEADER).await?, Scheme::Bearer));
             }
             None => return Err(self.rejection(RejectionKind::MissingToken)),
         };
+        if scheme == Scheme::Bearer && self.shared.dpop.required {
+            // Refused before the token is opened: only the DPoP scheme is accepted.
+            return Err(self.rejection_for(RejectionKind::DpopRequired, scheme));
+        }
         if req.uri().query().is_some_and(|q| has_access_token(q.as_bytes())) {
-            return Err(
-                self.rejection(RejectionKind::InvalidRequest("the access token is sent more than once"))
-            );
+            return Err(self.rejection_for(
+                RejectionKind::InvalidRequest("the access token is sent more than once"),
+                scheme,
+            ));
         }
         // `open_async`: a token signed with an AS key this RS has not seen yet waits for the
         // source's (rate-limited, shared) refetch, so a rotated-in AS key works on its first token.
-        let token = self.shared.rs.open_async(token).await.map_err(|e| {
-            let mut rejection = self.rejection(classify(&e));
+        let opened = self.shared.rs.open_async(&token).await.map_err(|e| {
+            let mut rejection = self.rejection_for(classify(&e), scheme);
             rejection.detail = Some(e.to_string().into());
             rejection
         })?;
-        let req = self.check_form(req, "the access token is sent more than once").await?;
+        match scheme {
+            Scheme::Dpop => {
+                // The head alone crosses the await (a body is not `Sync`).
+                let (parts, body) = req.into_parts();
+                self.check_proof(&parts, &token, &opened).await?;
+                req = Request::from_parts(parts, body);
+            }
+            Scheme::Bearer if opened.is_sender_constrained() => {
+                // RFC 9449 §7.2: a bound token is never accepted as a bearer token (whoever
+                // copied it would hold it).
+                let mut rejection = self.rejection_for(RejectionKind::InvalidToken, scheme);
+                rejection.detail = Some("a sender-constrained token presented as a Bearer token".into());
+                return Err(rejection);
+            }
+            Scheme::Bearer => {}
+        }
+        let req =
+            self.check_form(req, "the access token is sent more than once").await.map_err(|mut r| {
+                if scheme == Scheme::Dpop {
+                    r = self.rejection_for(r.kind, scheme);
+                }
+                r
+            })?;
         if let Some(scope) = &self.scope {
-            if !scope.iter().all(|s| token.has_scope(s)) {
-                let mut rejection = self.rejection(RejectionKind::InsufficientScope);
-                rejection.token = Some(token);
+            if !scope.iter().all(|s| opened.has_scope(s)) {
+                let mut rejection = self.rejection_for(RejectionKind::InsufficientScope, scheme);
+                rejection.token = Some(opened);
                 return Err(rejection);
             }
         }
-        Ok((Some(token), req))
+        Ok((Some(opened), req, scheme))
     }
 
     /// A form body (RFC 6750 §2.2) with an `access_token` field is 400 (`refusal` says why).
@@ -302,9 +473,10 @@ impl BearerLayer {
     }
 }
 
-/// The `Authorization: Bearer` token, `None` when the request has no Bearer credentials (another
-/// scheme counts as none), 400 when they are malformed or repeated.
-fn bearer_token(req: &Request<Body>) -> Result<Option<&str>, RejectionKind> {
+/// The credentials of the `Authorization` header: the scheme (`Bearer`, RFC 6750 §2.1, or `DPoP`,
+/// RFC 9449 §7.1; both case-insensitive) and the token; `None` when the request has neither
+/// (another scheme counts as none); 400 when they are malformed or repeated.
+fn credentials(req: &Request<Body>) -> Result<Option<(Scheme, &str)>, RejectionKind> {
     let malformed = || RejectionKind::InvalidRequest("malformed Authorization header");
     let mut values = req.headers().get_all(AUTHORIZATION).iter();
     let Some(value) = values.next() else { return Ok(None) };
@@ -313,17 +485,21 @@ fn bearer_token(req: &Request<Body>) -> Result<Option<&str>, RejectionKind> {
     }
     let value = value.to_str().map_err(|_| malformed())?;
     let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Scheme::Dpop
+    } else {
         return Ok(None);
-    }
-    // credentials = "Bearer" 1*SP b64token (RFC 6750 §2.1).
+    };
+    // credentials = scheme 1*SP b64token (RFC 6750 §2.1; RFC 9449 §7.1 uses the same token68).
     let token = rest.trim_start_matches(' ').trim_end_matches([' ', '\t']);
     let body = token.trim_end_matches('=');
     let b64token = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
     if body.is_empty() || !body.bytes().all(b64token) {
         return Err(malformed());
     }
-    Ok(Some(token))
+    Ok(Some((scheme, token)))
 }
 
 /// How a failure to open a token is answered: keys unavailable is the server's fault (503); every
@@ -377,6 +553,31 @@ pub enum RejectionKind {
     /// A handler asked for an [`AccessToken`] (or `Option<AccessToken>`) on a route without a
     /// [`BearerLayer`]: 500.
     NotBehindLayer,
+    /// The DPoP proof was refused (RFC 9449 §7.1; [`BearerRejection::detail`] says why): 401
+    /// `invalid_dpop_proof`.
+    InvalidDpopProof,
+    /// The DPoP proof lacks the server's current nonce (RFC 9449 §9): 401 `use_dpop_nonce` with
+    /// a `DPoP-Nonce` header.
+    UseDpopNonce,
+    /// The DPoP replay store is full or unavailable: 503, the server's fault; the proof is never
+    /// accepted unchecked.
+    DpopReplayStoreUnavailable,
+    /// The Bearer scheme on a layer that accepts only DPoP-bound tokens
+    /// ([`BearerLayer::require_dpop`]): 401 `invalid_token` with the DPoP challenge only.
+    DpopRequired,
+}
+
+/// The DPoP side of a refusal's challenges (RFC 9449 §7.1).
+#[derive(Debug, Clone)]
+struct DpopChallenge {
+    /// `algs`, space-separated.
+    algs: String,
+    /// The Bearer scheme is still accepted: its challenge is offered too.
+    bearer: bool,
+    /// The request used the DPoP scheme: the error is on the DPoP challenge, which comes first.
+    used: bool,
+    /// The `DPoP-Nonce` to send.
+    nonce: Option<String>,
 }
 
 /// The answer to a refused request (see [`RejectionKind`]); an axum [`IntoResponse`].
@@ -395,11 +596,13 @@ pub struct BearerRejection {
     detail: Option<Arc<str>>,
     /// The token that opened but lacked a required scope.
     token: Option<AccessToken>,
+    /// The DPoP challenge and nonce, when the layer accepts DPoP.
+    dpop: Option<Arc<DpopChallenge>>,
 }
 
 impl BearerRejection {
     fn bare(kind: RejectionKind) -> BearerRejection {
-        BearerRejection { kind, resource_metadata: None, scope: None, detail: None, token: None }
+        BearerRejection { kind, resource_metadata: None, scope: None, detail: None, token: None, dpop: None }
     }
 
     /// Why.
@@ -407,9 +610,10 @@ impl BearerRejection {
         self.kind
     }
 
-    /// Why the token did not open (expired, wrong audience, did not decrypt, keys unavailable…),
-    /// for the server's own log; `None` when no token was opened. Never sent to the client, and
-    /// never the token itself.
+    /// Why the token did not open (expired, wrong audience, did not decrypt, keys unavailable…)
+    /// or why its DPoP proof was refused (`DPoP: ` and the [`DpopRejection`]), for the server's
+    /// own log; `None` when no token was opened. Never sent to the client, and never the token
+    /// or the proof itself.
     pub fn detail(&self) -> Option<&str> {
         self.detail.as_deref()
     }
@@ -423,7 +627,12 @@ impl BearerRejection {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self.kind {
-            RejectionKind::MissingToken | RejectionKind::InvalidToken => StatusCode::UNAUTHORIZED,
+            RejectionKind::MissingToken
+            | RejectionKind::InvalidToken
+            | RejectionKind::InvalidDpopProof
+            | RejectionKind::UseDpopNonce
+            | RejectionKind::DpopRequired => StatusCode::UNAUTHORIZED,
+            RejectionKind::DpopReplayStoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             RejectionKind::InvalidRequest(_) => StatusCode::BAD_REQUEST,
             RejectionKind::InsufficientScope => StatusCode::FORBIDDEN,
             RejectionKind::KeysUnavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -440,33 +649,76 @@ impl BearerRejection {
             RejectionKind::InsufficientScope => {
                 Some(("insufficient_scope", "the access token lacks a scope this resource requires"))
             }
+            RejectionKind::InvalidDpopProof => Some(("invalid_dpop_proof", "the DPoP proof is invalid")),
+            RejectionKind::UseDpopNonce => {
+                Some(("use_dpop_nonce", "the resource server requires a nonce in the DPoP proof"))
+            }
+            RejectionKind::DpopRequired => {
+                Some(("invalid_token", "this resource accepts only DPoP-bound access tokens"))
+            }
             _ => None,
         }
     }
 
-    /// The `WWW-Authenticate` value (RFC 6750 §3), for 400, 401 and 403.
-    fn challenge(&self) -> Option<String> {
+    /// Whether the error belongs on the DPoP challenge (the request used DPoP, or the error is
+    /// DPoP's own).
+    fn on_dpop(&self) -> bool {
+        let Some(dpop) = &self.dpop else { return false };
+        dpop.used
+            || !dpop.bearer
+            || matches!(
+                self.kind,
+                RejectionKind::InvalidDpopProof | RejectionKind::UseDpopNonce | RejectionKind::DpopRequired
+            )
+    }
+
+    /// The `WWW-Authenticate` challenges (RFC 6750 §3, RFC 9449 §7.1), for 400, 401 and 403:
+    /// `Bearer` (unless only DPoP is accepted) and `DPoP` (when it is accepted), the one carrying
+    /// the error first: the DPoP one when the request used DPoP, else the Bearer one.
+    fn challenges(&self) -> Vec<String> {
         if !matches!(
             self.status(),
             StatusCode::BAD_REQUEST | StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
         ) {
-            return None;
+            return Vec::new();
         }
-        let mut params = Vec::new();
-        if let Some((code, description)) = self.error() {
-            params.push(format!("error=\"{code}\""));
-            params.push(format!("error_description=\"{description}\""));
-        }
-        // `scope` on a missing token (RFC 6750 §3, MCP) and on insufficient_scope (§3.1).
-        if matches!(self.kind, RejectionKind::MissingToken | RejectionKind::InsufficientScope) {
-            if let Some(scope) = &self.scope {
-                params.push(format!("scope=\"{scope}\""));
+        let params = |with_error: bool, algs: Option<&str>| {
+            let mut params = Vec::new();
+            if with_error {
+                if let Some((code, description)) = self.error() {
+                    params.push(format!("error=\"{code}\""));
+                    params.push(format!("error_description=\"{description}\""));
+                }
             }
-        }
-        if let Some(url) = &self.resource_metadata {
-            params.push(format!("resource_metadata=\"{url}\""));
-        }
-        Some(if params.is_empty() { "Bearer".to_owned() } else { format!("Bearer {}", params.join(", ")) })
+            // `scope` on a missing token (RFC 6750 §3, MCP) and on insufficient_scope (§3.1).
+            if matches!(self.kind, RejectionKind::MissingToken | RejectionKind::InsufficientScope) {
+                if let Some(scope) = &self.scope {
+                    params.push(format!("scope=\"{scope}\""));
+                }
+            }
+            if let Some(algs) = algs {
+                params.push(format!("algs=\"{algs}\""));
+            }
+            if let Some(url) = &self.resource_metadata {
+                params.push(format!("resource_metadata=\"{url}\""));
+            }
+            params
+        };
+        let challenge = |scheme: &str, params: Vec<String>| {
+            if params.is_empty() {
+                scheme.to_owned()
+            } else {
+                format!("{scheme} {}", params.join(", "))
+            }
+        };
+        let on_dpop = self.on_dpop();
+        let bearer =
+            self.dpop.as_ref().is_none_or(|d| d.bearer).then(|| challenge("Bearer", params(!on_dpop, None)));
+        let dpop = self.dpop.as_ref().map(|d| challenge("DPoP", params(on_dpop, Some(&d.algs))));
+        let mut out: Vec<String> =
+            if on_dpop { [dpop, bearer] } else { [bearer, dpop] }.into_iter().flatten().collect();
+        out.dedup();
+        out
     }
 }
 
@@ -477,6 +729,7 @@ impl fmt::Display for BearerRejection {
             (RejectionKind::MissingToken, _) => f.write_str("no access token"),
             (RejectionKind::KeysUnavailable, _) => f.write_str("authorization keys unavailable"),
             (RejectionKind::FormTooLarge, _) => f.write_str("form body too large"),
+            (RejectionKind::DpopReplayStoreUnavailable, _) => f.write_str("DPoP replay store unavailable"),
             _ => f.write_str("the route is not behind a BearerLayer"),
         }
     }
@@ -497,9 +750,16 @@ impl IntoResponse for BearerRejection {
             None => Response::new(Body::empty()),
         };
         *response.status_mut() = self.status();
-        // Every part was checked to be visible ASCII without quotes when configured.
-        if let Some(value) = self.challenge().and_then(|c| HeaderValue::from_str(&c).ok()) {
-            response.headers_mut().insert(WWW_AUTHENTICATE, value);
+        // Every part was checked to be visible ASCII without quotes when configured. Two
+        // challenges are two fields (RFC 9110 §11.6.1 allows either form; a field each is the one
+        // that parsers splitting on commas cannot get wrong).
+        for value in self.challenges().iter().filter_map(|c| HeaderValue::from_str(c).ok()) {
+            response.headers_mut().append(WWW_AUTHENTICATE, value);
+        }
+        if let Some(nonce) = self.dpop.as_ref().and_then(|d| d.nonce.as_deref()) {
+            if let Ok(value) = HeaderValue::from_str(nonce) {
+                response.headers_mut().insert(DPOP_NONCE, value);
+            }
         }
         response.extensions_mut().insert(self);
         response
@@ -541,13 +801,20 @@ where
         let layer = self.layer.clone();
         Box::pin(async move {
             match layer.authenticate(req).await {
-                Ok((token, mut req)) => {
+                Ok((token, mut req, scheme)) => {
                     if let Some(token) = token {
                         req.extensions_mut().insert(token);
                     } else {
                         req.extensions_mut().insert(Anonymous);
                     }
-                    inner.call(req).await
+                    let mut response = inner.call(req).await?;
+                    if scheme == Scheme::Dpop {
+                        // RFC 9449 §8.2: the next nonce rides on any answer.
+                        if let Some(nonce) = layer.fresh_nonce() {
+                            response.headers_mut().insert(DPOP_NONCE, nonce);
+                        }
+                    }
+                    Ok(response)
                 }
                 Err(rejection) => Ok(rejection.into_response()),
             }

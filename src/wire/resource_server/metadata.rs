@@ -12,6 +12,7 @@ use http::HeaderValue;
 use serde_json::{json, Value};
 
 use crate::error::{Error, Result};
+use crate::jwa::SigningAlg;
 use crate::jwk::{JwkSet, PublicKeyUse};
 use crate::resource_server::{published_key, ResourceServer};
 use crate::token::{ResourceIndicator, Scope};
@@ -68,6 +69,10 @@ pub struct MetadataRouter {
     scopes_supported: Scope,
     jwks: Value,
     max_age: Duration,
+    /// `dpop_signing_alg_values_supported` (RFC 9728 §2), when DPoP is accepted.
+    dpop_algs: Vec<SigningAlg>,
+    /// `dpop_bound_access_tokens_required` (RFC 9728 §2).
+    dpop_required: bool,
 }
 
 impl MetadataRouter {
@@ -113,6 +118,8 @@ impl MetadataRouter {
             scopes_supported: Scope::default(),
             jwks: published_keys(keys)?.to_value()?,
             max_age: DEFAULT_MAX_AGE,
+            dpop_algs: Vec::new(),
+            dpop_required: false,
         })
     }
 
@@ -156,6 +163,17 @@ impl MetadataRouter {
         self
     }
 
+    /// Says that DPoP proofs (RFC 9449) signed with `algs` are accepted
+    /// (`dpop_signing_alg_values_supported`, RFC 9728 §2), and with `required` that only
+    /// DPoP-bound tokens are (`dpop_bound_access_tokens_required: true`).
+    /// [`BearerLayer::dpop_signing_algs`](crate::wire::BearerLayer::dpop_signing_algs) and
+    /// [`BearerLayer::requires_dpop`](crate::wire::BearerLayer::requires_dpop) give the layer's.
+    pub fn dpop(mut self, algs: &[SigningAlg], required: bool) -> MetadataRouter {
+        self.dpop_algs = algs.to_vec();
+        self.dpop_required = required;
+        self
+    }
+
     /// The path of the metadata document (RFC 9728 §3.1).
     pub fn metadata_path(&self) -> &str {
         &self.metadata_path
@@ -167,7 +185,9 @@ impl MetadataRouter {
     }
 
     /// The metadata document (RFC 9728 §2): `resource`, `authorization_servers` (when any),
-    /// `jwks_uri`, `scopes_supported` (when set), `bearer_methods_supported: ["header"]`.
+    /// `jwks_uri`, `scopes_supported` (when set), `bearer_methods_supported: ["header"]`, and
+    /// when DPoP is accepted `dpop_signing_alg_values_supported` and, when DPoP is required,
+    /// `dpop_bound_access_tokens_required: true`.
     pub fn document(&self) -> Value {
         let mut doc = serde_json::Map::new();
         doc.insert("resource".into(), self.resource.clone().into());
@@ -180,6 +200,13 @@ impl MetadataRouter {
         }
         // Only the header method (RFC 6750 §2.1): the layer refuses query and form tokens.
         doc.insert("bearer_methods_supported".into(), json!(["header"]));
+        if !self.dpop_algs.is_empty() {
+            let algs: Vec<&str> = self.dpop_algs.iter().map(|a| a.name()).collect();
+            doc.insert("dpop_signing_alg_values_supported".into(), json!(algs));
+        }
+        if self.dpop_required {
+            doc.insert("dpop_bound_access_tokens_required".into(), Value::Bool(true));
+        }
         Value::Object(doc)
     }
 
