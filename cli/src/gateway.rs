@@ -9,7 +9,7 @@ use {
     crate::common::{is_url, issuer_key_file, remote_issuer_keys, usage},
     jwe_mint::jwk::JwkSource,
     jwe_mint::resource_server::ResourceServer,
-    jwe_mint::wire::{Gateway, KeyFile},
+    jwe_mint::wire::{Gateway, KeyFile, RedisReplayStore},
     std::net::SocketAddr,
     std::path::Path,
     std::sync::Arc,
@@ -105,8 +105,18 @@ pub(crate) struct DpopArgs {
     /// Seconds a DPoP proof's iat may lie in the past [default: 300]
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u32).range(1..))]
     dpop_max_age: Option<u32>,
-    // The shared replay store (`--dpop-replay redis://…`) joins here, applied in `apply` with
-    // `Gateway::dpop_replay_store`; without it the proofs are remembered in this process.
+    /// Remember DPoP proofs in this Redis (redis://HOST[:PORT][/DB]), shared by every replica,
+    /// so a proof used at one is refused at all; without it, in this process. A URL with a
+    /// password only through --dpop-replay-file or --dpop-replay-env. Redis unreachable: DPoP
+    /// requests are 503, never accepted unchecked
+    #[arg(long, value_name = "URL", group = "dpop_replay_from")]
+    dpop_replay: Option<String>,
+    /// The --dpop-replay URL read from this file (for a URL with credentials)
+    #[arg(long, value_name = "FILE", group = "dpop_replay_from")]
+    dpop_replay_file: Option<PathBuf>,
+    /// The --dpop-replay URL read from this environment variable (for a URL with credentials)
+    #[arg(long, value_name = "NAME", group = "dpop_replay_from")]
+    dpop_replay_env: Option<String>,
 }
 
 #[cfg(feature = "network")]
@@ -128,6 +138,24 @@ impl DpopArgs {
         }
         if let Some(secs) = self.dpop_max_age {
             gateway = gateway.dpop_max_age(secs).map_err(|e| usage(format!("--dpop-max-age: {e}")))?;
+        }
+        // The URL's credentials, if any, never reach an error: the store shows it redacted.
+        let store = match (&self.dpop_replay, &self.dpop_replay_file, &self.dpop_replay_env) {
+            (Some(url), _, _) => {
+                Some(RedisReplayStore::new(url).map_err(|e| usage(format!("--dpop-replay: {e}")))?)
+            }
+            (_, Some(path), _) => Some(
+                RedisReplayStore::from_url_file(path)
+                    .map_err(|e| CliError::Failed(format!("--dpop-replay-file {}: {e}", path.display())))?,
+            ),
+            (_, _, Some(name)) => Some(
+                RedisReplayStore::from_url_env(name)
+                    .map_err(|e| CliError::Failed(format!("--dpop-replay-env {name}: {e}")))?,
+            ),
+            _ => None,
+        };
+        if let Some(store) = store {
+            gateway = gateway.dpop_replay_store(Arc::new(store));
         }
         Ok(gateway)
     }

@@ -10,6 +10,9 @@ mod dpop_world;
 #[cfg(feature = "gateway")]
 #[path = "../support/gateway.rs"]
 mod gateway_world;
+#[cfg(feature = "redis")]
+#[path = "../support/redis.rs"]
+mod redis_server;
 #[path = "../support/servers.rs"]
 mod servers;
 

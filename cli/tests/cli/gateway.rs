@@ -1254,3 +1254,70 @@ fn a_short_dpop_nonce_key_is_one_clear_error_line() {
     assert!(!stderr.contains("secret"), "the key's bytes are never printed: {stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// ---------------------------------------------------------------------------------------------
+// A fleet: two gateways remember DPoP proofs in one redis-server.
+
+#[tokio::test]
+async fn two_gateways_on_one_redis_refuse_a_proof_used_at_either_and_fail_closed_without_it() {
+    bounded(async {
+        let world = World::new();
+        let (up, up_addr) = Upstream::start().await;
+        let mut redis = crate::redis_server::Redis::start();
+        let url = redis.url();
+        let args = ["--dpop-replay", url.as_str()];
+        let (a, b) = (
+            Binary::start(&world, &[&world.rs_key], up_addr, &args),
+            Binary::start(&world, &[&world.rs_key], up_addr, &args),
+        );
+        let key = jwe_mint::dpop::DpopKey::generate().unwrap();
+        let token = world.mint_bound(key.thumbprint());
+        let proof = dpop_proof(&key, "/photos", &token, None);
+        assert_eq!(
+            send(a.addr, &dpop_get("/photos", &token, &[&proof], "")).await.status,
+            200,
+            "{}",
+            a.stderr()
+        );
+        // The same proof at the other gateway: a replay, seen through Redis.
+        let replayed = send(b.addr, &dpop_get("/photos", &token, &[&proof], "")).await;
+        assert_eq!(replayed.status, 401);
+        assert!(replayed.header("www-authenticate").unwrap().contains("invalid_dpop_proof"));
+
+        // Redis gone: a fresh proof is never accepted unchecked.
+        redis.stop();
+        let fresh = dpop_proof(&key, "/photos", &token, None);
+        assert_eq!(send(b.addr, &dpop_get("/photos", &token, &[&fresh], "")).await.status, 503);
+        // Back on the same port: the gateways recover by themselves.
+        redis.run();
+        eventually("the gateway uses Redis again", async || {
+            let proof = dpop_proof(&key, "/photos", &token, None);
+            send(b.addr, &dpop_get("/photos", &token, &[&proof], "")).await.status == 200
+        })
+        .await;
+        assert_eq!(up.seen().len(), 2);
+    })
+    .await;
+}
+
+#[test]
+fn a_replay_url_with_credentials_is_refused_on_the_command_line_and_never_printed() {
+    let world = World::new();
+    let dir = temp_dir("replay-url");
+    write_keys(&dir.join("rs.json"), &[&world.rs_key]);
+    let as_file = as_key_file(&world, &dir);
+    let out = Command::new(env!("CARGO_BIN_EXE_jwe-mint"))
+        .args(["gateway", "--listen", "127.0.0.1:0", "--upstream", "http://127.0.0.1:1"])
+        .args(["--resource", RESOURCE, "--issuer", ISSUER, "--issuer-jwks", &as_file])
+        .arg("--key")
+        .arg(dir.join("rs.json"))
+        .args(["--dpop-replay", "redis://user:hunter2-secret@127.0.0.1:6379"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--dpop-replay"), "{stderr}");
+    assert!(!stderr.contains("hunter2-secret"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

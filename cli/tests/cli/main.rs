@@ -11,6 +11,9 @@ mod dpop_world;
 #[path = "../../../tests/support/gateway.rs"]
 mod gateway_world;
 #[cfg(feature = "network")]
+#[cfg(feature = "network")]
+#[path = "../../../tests/support/redis.rs"]
+mod redis_server;
 #[path = "../../../tests/support/servers.rs"]
 mod servers;
 #[cfg(feature = "pkcs11")]
