@@ -187,7 +187,7 @@ impl TestServer {
 
     /// Starts serving on `addr` (e.g. the address of a server stopped earlier).
     pub async fn start(addr: SocketAddr, pki: Option<&Pki>, handler: Handler) -> TestServer {
-        let listener = TcpListener::bind(addr).await.unwrap();
+        let listener = listen_on(addr).await;
         let addr = listener.local_addr().unwrap();
         let acceptor = pki.map(|p| TlsAcceptor::from(Arc::clone(&p.server)));
         let requests = Arc::new(AtomicUsize::new(0));
@@ -372,7 +372,7 @@ impl RouterServer {
     /// Serves `router` on `addr` (bound now: a test picks the port first so documents can name it).
     pub async fn start(pki: &Pki, addr: SocketAddr, router: axum::Router) -> RouterServer {
         use tower::ServiceExt;
-        let listener = TcpListener::bind(addr).await.unwrap();
+        let listener = listen_on(addr).await;
         let acceptor = TlsAcceptor::from(Arc::clone(&pki.server));
         let task = tokio::spawn(async move {
             let mut connections = JoinSet::new();
@@ -405,7 +405,31 @@ impl Drop for RouterServer {
 pub fn free_origin() -> (SocketAddr, String) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
+    // Held until `TestServer::start` takes it: a port let go between choosing and serving can be
+    // handed to another test running at the same time.
+    reserved().lock().unwrap().insert(addr, listener);
     (addr, format!("https://127.0.0.1:{}", addr.port()))
+}
+
+/// A listener on `addr`: the one [`free_origin`] kept for it, or a new one (a server started
+/// again on the address of one stopped earlier).
+async fn listen_on(addr: SocketAddr) -> TcpListener {
+    let held = reserved().lock().unwrap().remove(&addr);
+    match held {
+        Some(listener) => {
+            listener.set_nonblocking(true).unwrap();
+            TcpListener::from_std(listener).unwrap()
+        }
+        None => TcpListener::bind(addr).await.unwrap(),
+    }
+}
+
+/// Ports chosen by [`free_origin`] and not yet served, each still bound.
+fn reserved() -> &'static std::sync::Mutex<std::collections::HashMap<SocketAddr, std::net::TcpListener>> {
+    static RESERVED: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<SocketAddr, std::net::TcpListener>>,
+    > = std::sync::OnceLock::new();
+    RESERVED.get_or_init(Default::default)
 }
 
 /// The resource the wire tests mint for.

@@ -2,8 +2,6 @@
 //! headers of the opened token (rule 5) and streams the request to the upstream and its response
 //! back; an upstream that cannot be reached is 502.
 
-use std::convert::Infallible;
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -39,23 +37,9 @@ pub(super) struct Forward {
     pub(super) resource_metadata: Arc<str>,
 }
 
-impl tower::Service<Request<Body>> for Forward {
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: Request<Body>) -> Self::Future {
-        let this = self.clone();
-        Box::pin(async move { Ok(this.forward(req).await) })
-    }
-}
-
 impl Forward {
-    async fn forward(self, req: Request<Body>) -> Response {
+    /// Forwards an authenticated request (the bearer layer put its token in the extensions).
+    pub(super) async fn forward(self, req: Request<Body>) -> Response {
         let (mut parts, body) = req.into_parts();
         let Some(token) = parts.extensions.remove::<AccessToken>() else {
             // The layer always puts it there; never forward without it.

@@ -15,11 +15,6 @@
 //! passes only the first, and only on 401); a request the gateway would answer 400 is 401
 //! `invalid_request` here, since nginx turns any status but 2xx, 401 and 403 into a 500.
 
-use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
 use axum::body::Body;
 use axum::response::Response;
 use http::header::WWW_AUTHENTICATE;
@@ -160,23 +155,10 @@ pub(super) struct Authorize {
     pub(super) resource_metadata: std::sync::Arc<str>,
 }
 
-impl tower::Service<Request<Body>> for Authorize {
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: Request<Body>) -> Self::Future {
-        let answer = self.answer(req);
-        Box::pin(std::future::ready(Ok(answer)))
-    }
-}
-
 impl Authorize {
-    fn answer(&self, mut req: Request<Body>) -> Response {
+    /// The answer to an authenticated subrequest (the bearer layer put its token in the
+    /// extensions).
+    pub(super) fn answer(&self, mut req: Request<Body>) -> Response {
         let Some(token) = req.extensions_mut().remove::<AccessToken>() else {
             // The layer always puts it there; never authorize without it.
             return plain(StatusCode::INTERNAL_SERVER_ERROR, "not authenticated\n");

@@ -178,8 +178,11 @@ impl tower::Service<Request<Body>> for Inner {
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         match self {
-            Inner::Forward(f) => f.call(req),
-            Inner::Authorize(a) => a.call(req),
+            Inner::Forward(f) => {
+                let f = f.clone();
+                Box::pin(async move { Ok(f.forward(req).await) })
+            }
+            Inner::Authorize(a) => Box::pin(std::future::ready(Ok(a.answer(req)))),
         }
     }
 }
