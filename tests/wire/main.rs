@@ -20,6 +20,7 @@ mod as_discovers_rs_keys;
 mod client;
 mod client_dpop;
 mod discovery;
+mod dpop_e2e;
 mod e2e;
 mod examples;
 mod fetch;
