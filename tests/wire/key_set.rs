@@ -386,7 +386,13 @@ async fn events_go_to_the_keys_target() {
         assert!(keys.refresh().await.is_err());
     })
     .await;
-    let log = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    // The failure's event is written by the fetch task; give it a bounded moment to land.
+    let log = || String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while !log().contains("JWK Set refresh failed") && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let log = log();
     for needle in [
         "jwe_mint::keys",
         "JWK Set fetched",
