@@ -179,7 +179,10 @@ fn each_skipped_member_is_a_tracing_warning() {
     let (_, good_v) = good_p256();
     let capture = Capture::default();
     let text = set_text(vec![secp256k1(), good_v, rsa_1024()]);
-    let parsed = tracing::subscriber::with_default(capture.clone(), || JwkSet::from_json(&text).unwrap());
+    let parsed = {
+        let _capture = crate::tracing_capture::capture_on_this_thread(capture.clone());
+        JwkSet::from_json(&text).unwrap()
+    };
     assert_eq!(parsed.keys().len(), 1);
     let events = capture.0.lock().unwrap().clone();
     let warnings: Vec<&String> = events
@@ -190,4 +193,20 @@ fn each_skipped_member_is_a_tracing_warning() {
     assert_eq!(warnings.len(), 2, "one warning per skipped key: {events:?}");
     assert!(warnings[0].contains("k1") && warnings[0].contains("secp256k1"), "{}", warnings[0]);
     assert!(warnings[1].contains("rsa-1024") && warnings[1].contains("1024 bits"), "{}", warnings[1]);
+}
+
+/// A thread without a subscriber that reaches the warning first must not hide it from a capture
+/// on another thread (tracing caches callsite interest process-wide; see `tracing_capture`).
+#[test]
+fn a_sibling_thread_reaching_the_warning_first_does_not_hide_it_from_the_capture() {
+    let (_, good_v) = good_p256();
+    let capture = Capture::default();
+    let text = set_text(vec![secp256k1(), good_v, rsa_1024()]);
+    let _capture = crate::tracing_capture::capture_on_this_thread(capture.clone());
+    let elsewhere = text.clone();
+    std::thread::spawn(move || JwkSet::from_json(&elsewhere).unwrap()).join().unwrap();
+    JwkSet::from_json(&text).unwrap();
+    let warnings =
+        capture.0.lock().unwrap().iter().filter(|(_, level, _)| *level == tracing::Level::WARN).count();
+    assert_eq!(warnings, 2, "the capture saw this thread's two warnings");
 }

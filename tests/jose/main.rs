@@ -2,6 +2,8 @@
 //! round trips under proptest, and the fuzzers' saved findings.
 #![allow(clippy::unwrap_used, unreachable_pub)] // test code: a failed unwrap is a failed test
 
+#[path = "../support/tracing_capture.rs"]
+mod tracing_capture;
 #[path = "../support/vectors.rs"]
 mod vectors;
 

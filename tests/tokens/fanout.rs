@@ -85,8 +85,10 @@ fn fan_out_on_one_thread_pool_stays_on_the_caller_and_more_threads_keep_order() 
     rayon::ThreadPoolBuilder::new().num_threads(1).build_global().unwrap();
     let w = world();
     let here = Arc::new(AtomicUsize::new(0));
-    let response =
-        tracing::subscriber::with_default(CountEvents(here.clone()), || w.issuer.mint_all(&w.grant)).unwrap();
+    let response = {
+        let _capture = crate::tracing_capture::capture_on_this_thread(CountEvents(here.clone()));
+        w.issuer.mint_all(&w.grant).unwrap()
+    };
     assert_eq!(here.load(Ordering::Relaxed), N, "all {N} tokens minted on the calling thread");
     let tokens: Vec<String> = response.tokens.into_iter().map(|t| t.access_token).collect();
     assert_in_order(&w, &tokens);

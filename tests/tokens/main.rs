@@ -2,6 +2,9 @@
 //! that change while in use, the parallel fan-out, and DPoP proofs.
 #![allow(clippy::unwrap_used, unreachable_pub)] // test code: a failed unwrap is a failed test
 
+#[path = "../support/tracing_capture.rs"]
+mod tracing_capture;
+
 mod dpop;
 mod fanout;
 mod key_sources;

@@ -373,7 +373,7 @@ async fn events_go_to_the_keys_target() {
         .with_ansi(false)
         .finish();
     // A current-thread runtime: the spawned fetch tasks run on this thread, under this subscriber.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = crate::tracing_capture::capture_on_this_thread(subscriber);
     bounded(async {
         let pki = Pki::new();
         let a = key();

@@ -15,6 +15,8 @@ mod gateway_world;
 mod redis_server;
 #[path = "../support/servers.rs"]
 mod servers;
+#[path = "../support/tracing_capture.rs"]
+mod tracing_capture;
 
 mod as_discovers_rs_keys;
 mod client;

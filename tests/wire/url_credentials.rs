@@ -65,7 +65,7 @@ fn assert_clean(what: &str, text: &str) {
 async fn credentials_in_a_key_set_url_reach_no_log_line_and_no_error() {
     let capture = Capture::default();
     // A current-thread runtime: every task runs on this thread, under this subscriber.
-    let _guard = tracing::subscriber::set_default(capture.subscriber());
+    let _guard = crate::tracing_capture::capture_on_this_thread(capture.subscriber());
     bounded(async {
         let url = format!("https://{USER}:{SECRET}@127.0.0.1:1/jwks.json");
         // The HTTP fetcher refuses it (no credentials in URLs).
