@@ -5,12 +5,16 @@
 //
 // Usage: node server.mjs CONFIG.json
 // CONFIG: { "tls_key": PEM, "tls_cert": PEM, "client_id": ..., "client_secret": ...,
-//           "resources": { "<resource URI>": { "scope": "...", "alg": "...", "enc": "...", "jwk": public JWK } } }
+//           "resources": { "<resource URI>": { "scope": "...", "alg": "...", "enc": "...", "jwk": public JWK } },
+//           "dpop_nonce": true|false (optional) }
+// DPoP (RFC 9449) is on, as by default: a token request with a proof gets a token bound to the
+// proof's key (`token_type: DPoP`, `cnf.jkt`). With "dpop_nonce" the token endpoint also requires
+// its own nonce in proofs (RFC 9449 §8: 400 use_dpop_nonce with a DPoP-Nonce header first).
 // Its ES256 signing key is its own, made at start (the RS learns it only from its jwks_uri).
 // It listens on 127.0.0.1 on a free port over HTTPS and prints one line: {"issuer": "https://127.0.0.1:PORT"}.
 // Its stdin closing stops it, so it never outlives the test that started it.
 import { readFileSync } from 'node:fs';
-import { createPublicKey, generateKeyPairSync, randomUUID } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:https';
 import Provider, { errors } from 'oidc-provider';
 
@@ -41,6 +45,11 @@ server.listen(0, '127.0.0.1', () => {
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
+      dPoP: {
+        enabled: true,
+        nonceSecret: randomBytes(32),
+        requireNonce: () => config.dpop_nonce === true,
+      },
       resourceIndicators: {
         enabled: true,
         defaultResource: async () => undefined,

@@ -31,14 +31,15 @@ use servers::{bounded, Pki};
 
 const PHOTOS: &str = "https://photos.example.com";
 const FRIENDS: &str = "https://friends.example.com/api";
-const CLIENT: &str = "app";
-const NEEDS_NODE: &str = "needs Node.js and `npm ci --prefix tests/oidc_provider` (.ci/run runs it)";
+pub const CLIENT: &str = "app";
+pub const NEEDS_NODE: &str = "needs Node.js and `npm ci --prefix tests/oidc_provider` (.ci/run runs it)";
 
 /// node-oidc-provider in a child process, stopped (and its files removed) on drop.
-struct NodeAs {
+pub struct NodeAs {
     child: Child,
-    issuer: String,
-    dir: PathBuf,
+    pub issuer: String,
+    /// A directory of the test's own, removed with the AS.
+    pub dir: PathBuf,
 }
 
 impl NodeAs {
@@ -57,7 +58,12 @@ impl NodeAs {
     }
 
     /// Starts the AS for `resources` (resource URI → `scope`, `alg`, `enc`, public `jwk`).
-    fn start_for(pki: &Pki, secret: &str, resources: Value) -> NodeAs {
+    pub fn start_for(pki: &Pki, secret: &str, resources: Value) -> NodeAs {
+        NodeAs::start_with(pki, secret, resources, json!({}))
+    }
+
+    /// The same, with more `server.mjs` options (e.g. `{"dpop_nonce": true}`).
+    pub fn start_with(pki: &Pki, secret: &str, resources: Value, options: Value) -> NodeAs {
         let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/oidc_provider");
         assert!(here.join("node_modules/oidc-provider").is_dir(), "{NEEDS_NODE}");
         let dir = std::env::temp_dir().join(format!(
@@ -66,13 +72,16 @@ impl NodeAs {
             rand_suffix()
         ));
         std::fs::create_dir_all(&dir).unwrap();
-        let config = json!({
+        let mut config = json!({
             "tls_key": pki.server_key_pem,
             "tls_cert": pki.server_cert_pem,
             "client_id": CLIENT,
             "client_secret": secret,
             "resources": resources,
         });
+        for (name, value) in options.as_object().unwrap() {
+            config[name] = value.clone();
+        }
         let config_path = dir.join("config.json");
         std::fs::write(&config_path, config.to_string()).unwrap();
         // Node answers in about a second; once in CI a process printed its import warning and
@@ -163,12 +172,12 @@ fn rand_suffix() -> String {
     Jwk::generate(Curve::P256).unwrap().thumbprint()[..12].to_owned()
 }
 
-fn secret() -> String {
+pub fn secret() -> String {
     format!("s-{}", rand_suffix())
 }
 
 /// Our RS for `resource`, with the AS keys discovered from `issuer` only.
-async fn rs(pki: &Pki, resource: &str, key: &Jwk, issuer: &str) -> ResourceServer {
+pub async fn rs(pki: &Pki, resource: &str, key: &Jwk, issuer: &str) -> ResourceServer {
     let discovery = Discovery::new(Arc::new(pki.fetcher()));
     discovery
         .resource_server(
