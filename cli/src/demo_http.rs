@@ -2,7 +2,7 @@
 //! (`wire::AuthorizationServer`) and two resource servers (`BearerLayer` + `MetadataRouter`) on
 //! ephemeral 127.0.0.1 ports, discovering each other's keys (RFC 8414, RFC 9728), and a client
 //! that does the flows by hand through the library's `HttpFetcher` (the same one the servers
-//! discover with); then everything is stopped. Plain `http`, allowed by the wire code for loopback
+//! discover with), a DPoP-bound token last (RFC 9449); then everything is stopped. Plain `http`, allowed by the wire code for loopback
 //! addresses only (`allow_http_loopback`). The whole run is bounded in time.
 
 use std::convert::Infallible;
@@ -21,6 +21,7 @@ use base64::Engine as _;
 use bytes::Bytes;
 use serde_json::{json, Value};
 
+use jwe_mint::dpop::DpopKey;
 use jwe_mint::issuer::Issuer;
 use jwe_mint::jwk::{Curve, Jwk, JwkSet};
 use jwe_mint::registry::{Registry, ResourceEntry};
@@ -42,6 +43,10 @@ const STOP_GRACE: Duration = Duration::from_secs(2);
 
 const PHOTO_APP: &str = "photo-app";
 const BOB_APP: &str = "bob-app";
+/// A client registered with `dpop_bound_access_tokens`: its tokens are bound to its key.
+const DPOP_APP: &str = "dpop-app";
+/// The `DPoP` header field (RFC 9449 §4.1).
+const DPOP: HeaderName = HeaderName::from_static("dpop");
 /// A fixed secret: the servers listen on loopback only and live for the run.
 const SECRET: &str = "demo secret (loopback only)";
 const SCOPE: &str = "photos.read photos.write friends.read";
@@ -169,7 +174,12 @@ async fn whoami(token: AccessToken) -> axum::response::Response {
 async fn listing(token: AccessToken, name: &'static str) -> axum::response::Response {
     let items =
         if name == "photos" { json!(["beach.jpg", "mountain.jpg"]) } else { json!(["carol", "dave"]) };
-    json_body(json!({ "owner": token.subject(), name: items }))
+    let mut body = json!({ "owner": token.subject(), name: items });
+    // A sender-constrained token names its key (RFC 9449 §6.1): the RS saw the proof by that key.
+    if let Some(jkt) = token.dpop_jkt() {
+        body["dpop_jkt"] = jkt.into();
+    }
+    json_body(body)
 }
 
 /// The client's view of one answer.
@@ -195,6 +205,16 @@ impl Answer {
             _ => String::new(),
         };
         Err(fail(format!("{what}: expected HTTP {status}, got {}{detail}", self.status)))
+    }
+
+    /// The answer's challenge must carry `error="<error>"`, else the step fails.
+    fn challenged(&self, what: &str, error: &str) -> Result<(), CliError> {
+        let challenges: Vec<&str> =
+            self.headers.get_all(WWW_AUTHENTICATE).iter().filter_map(|v| v.to_str().ok()).collect();
+        if challenges.iter().any(|c| c.contains(&format!("error=\"{error}\""))) {
+            return Ok(());
+        }
+        Err(fail(format!("{what}: no {error} challenge in {challenges:?}")))
     }
 
     fn str(&self, member: &str) -> Result<String, CliError> {
@@ -235,21 +255,50 @@ impl Client {
         secret: &str,
         form: &[(&str, &str)],
     ) -> Result<Answer, CliError> {
+        self.token_with_proof(what, client_id, secret, form, None).await
+    }
+
+    /// A token request, with a DPoP proof when `proof` is given (RFC 9449 §5).
+    async fn token_with_proof(
+        &self,
+        what: &str,
+        client_id: &str,
+        secret: &str,
+        form: &[(&str, &str)],
+        proof: Option<&str>,
+    ) -> Result<Answer, CliError> {
         let body: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
         // client_secret_basic (RFC 6749 §2.3.1): id and secret form-encoded, then Basic (RFC 7617).
         let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
         let credentials = format!("{}:{}", encode(client_id), encode(secret));
         let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(credentials));
-        let request = http::Request::post(&self.token_endpoint)
+        let mut request = http::Request::post(&self.token_endpoint)
             .header(AUTHORIZATION, sensitive(&basic, what)?)
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(proof) = proof {
+            request = request.header(DPOP, sensitive(proof, what)?);
+        }
         self.send(what, request, Bytes::from(body)).await
     }
 
     async fn get(&self, what: &str, url: &str, token: Option<&str>) -> Result<Answer, CliError> {
+        self.get_as(what, url, token.map(|t| ("Bearer", t)), None).await
+    }
+
+    /// A GET with `Authorization: <scheme> <token>` and a `DPoP` proof when given (RFC 9449 §7.1).
+    async fn get_as(
+        &self,
+        what: &str,
+        url: &str,
+        authorization: Option<(&str, &str)>,
+        proof: Option<&str>,
+    ) -> Result<Answer, CliError> {
         let mut request = http::Request::get(url);
-        if let Some(t) = token {
-            request = request.header(AUTHORIZATION, sensitive(&format!("Bearer {t}"), what)?);
+        if let Some((scheme, token)) = authorization {
+            request = request.header(AUTHORIZATION, sensitive(&format!("{scheme} {token}"), what)?);
+        }
+        if let Some(proof) = proof {
+            request = request.header(DPOP, sensitive(proof, what)?);
         }
         self.send(what, request, Bytes::new()).await
     }
@@ -323,10 +372,12 @@ async fn scenario() -> Result<Output, CliError> {
             .map(|c| c.scope(SCOPE).resources([photos.as_str(), friends.as_str()]).home_resource(home))
     };
     let (alice_app, bob_app) = (client(PHOTO_APP, "alice", &photos)?, client(BOB_APP, "bob", &friends)?);
+    let dpop_app = client(DPOP_APP, "carol", &photos)?.dpop_bound_access_tokens(true);
     let server = AuthorizationServer::builder(Issuer::builder(&issuer, &as_key).registry(registry))
         .allow_refresh_tokens_for_client_credentials()
         .client(alice_app)
         .and_then(|b| b.client(bob_app))
+        .and_then(|b| b.client(dpop_app))
         .and_then(|b| b.build());
     let server = step("build the AS", server)?;
     let mut servers = vec![Server::start(as_listener, Arc::clone(&server).router())];
@@ -481,6 +532,8 @@ async fn scenario() -> Result<Output, CliError> {
     let a = c.token("scope admin", PHOTO_APP, SECRET, &form).await?.expect("scope admin", 400)?;
     out.line(format!("scope=admin → {} {}", a.status, brief(&a.body["error"])));
 
+    dpop(&mut out, &c, &photos).await?;
+
     out.section("Done");
     drop(c);
     for s in servers {
@@ -495,4 +548,73 @@ async fn scenario() -> Result<Output, CliError> {
     out.line("stopped the AS and both RSs (their ports now refuse connections)");
     out.line("each token was accepted by the resource server it is for and refused by the other");
     Ok(out)
+}
+
+/// A token bound to the client's key (RFC 9449): refused without a proof for a client registered
+/// for DPoP, bound with one; at the RS it needs a fresh proof each time, and is refused as a
+/// bearer token, with a replayed proof, or with another key's proof.
+async fn dpop(out: &mut Output, c: &Client, photos: &str) -> Result<(), CliError> {
+    out.section("9. DPoP: a token bound to the client's key (RFC 9449)");
+    let key = step("generate the DPoP key", DpopKey::generate())?;
+    out.line(format!(
+        "{DPOP_APP}, acting for carol, is registered with dpop_bound_access_tokens; its P-256 key's thumbprint is {}",
+        key.thumbprint()
+    ));
+    let form = [("grant_type", "client_credentials"), ("scope", "photos.read"), ("resource", photos)];
+    let a = c
+        .token("DPoP client without a proof", DPOP_APP, SECRET, &form)
+        .await?
+        .expect("a DPoP client's token request without a proof", 400)?;
+    out.line(format!("token request without a DPoP proof → {} {}", a.status, brief(&a.body["error"])));
+    let proof = step("DPoP proof", key.proof("POST", &c.token_endpoint).sign())?;
+    let answer = c
+        .token_with_proof("DPoP token request", DPOP_APP, SECRET, &form, Some(&proof))
+        .await?
+        .expect("a DPoP token request", 200)?;
+    let token = answer.str("access_token")?;
+    if answer.str("token_type")? != "DPoP" {
+        return Err(fail("the DPoP token request did not get token_type DPoP"));
+    }
+    out.line(format!(
+        "with a proof (htm POST, htu the token endpoint, signed by the key) → {} token_type DPoP",
+        answer.status
+    ));
+
+    let url = format!("{photos}/photos");
+    let proof = step("DPoP proof", key.proof("GET", &url).access_token(&token).sign())?;
+    let a = c
+        .get_as("DPoP request", &url, Some(("DPoP", &token)), Some(&proof))
+        .await?
+        .expect(&format!("GET {url} with the DPoP token and a fresh proof"), 200)?;
+    if a.body["dpop_jkt"] != key.thumbprint() {
+        return Err(fail("the RS did not see the token bound to the client's key"));
+    }
+    out.line(format!(
+        "GET {url}, Authorization: DPoP and a proof (htm, htu, ath = the token's hash) → {} {}",
+        a.status,
+        brief(&a.body)
+    ));
+    let a = c
+        .get_as("replayed proof", &url, Some(("DPoP", &token)), Some(&proof))
+        .await?
+        .expect("the same proof again", 401)?;
+    a.challenged("the same proof again", "invalid_dpop_proof")?;
+    out.line(format!(
+        "the same proof again → {}  WWW-Authenticate: {}",
+        a.status,
+        a.header(WWW_AUTHENTICATE)
+    ));
+    let a =
+        c.get("bound token as Bearer", &url, Some(&token)).await?.expect("the DPoP token as Bearer", 401)?;
+    a.challenged("the DPoP token as Bearer", "invalid_token")?;
+    out.line(format!("the token as a Bearer token (a thief without the key) → {}", a.status));
+    let other = step("generate another key", DpopKey::generate())?;
+    let proof = step("DPoP proof", other.proof("GET", &url).access_token(&token).sign())?;
+    let a = c
+        .get_as("another key's proof", &url, Some(("DPoP", &token)), Some(&proof))
+        .await?
+        .expect("a proof by another key", 401)?;
+    a.challenged("a proof by another key", "invalid_dpop_proof")?;
+    out.line(format!("a fresh proof signed by another key → {}", a.status));
+    Ok(())
 }

@@ -68,6 +68,7 @@ fn demo_http_runs_every_step_over_loopback_and_exits_0() {
         "== 6. AS-assigned shard ==",
         "== 7. Refresh for the second resource (RFC 8707 §2.2) ==",
         "== 8. Refusals at the token endpoint (RFC 6749 §5.2) ==",
+        "== 9. DPoP: a token bound to the client's key (RFC 9449) ==",
         "== Done ==",
     ] {
         assert!(text.contains(section), "missing {section:?} in:\n{text}");
@@ -120,6 +121,24 @@ fn demo_http_runs_every_step_over_loopback_and_exits_0() {
     assert!(text.contains("wrong client secret → 401 \"invalid_client\", WWW-Authenticate: Basic"));
     assert!(text.contains("resource=https://evil.example → 400 \"unauthorized_client\""));
     assert!(text.contains("scope=admin → 400 \"invalid_scope\""));
+
+    // DPoP: the token is bound to the key that proved itself at the token endpoint, and the RS
+    // takes it only with a fresh proof by that key.
+    let thumbprint = text
+        .lines()
+        .find_map(|l| l.strip_prefix("dpop-app, acting for carol, is registered with dpop_bound_access_tokens; its P-256 key's thumbprint is "))
+        .expect("the DPoP key's thumbprint");
+    assert_eq!(thumbprint.len(), 43, "a SHA-256 thumbprint in base64url: {thumbprint}");
+    assert!(text.contains("token request without a DPoP proof → 400 \"invalid_dpop_proof\""));
+    assert!(text.contains(
+        "with a proof (htm POST, htu the token endpoint, signed by the key) → 200 token_type DPoP"
+    ));
+    assert!(text.contains(&format!(
+        "GET {photos}/photos, Authorization: DPoP and a proof (htm, htu, ath = the token's hash) → 200 {{\"owner\":\"carol\",\"photos\":[\"beach.jpg\",\"mountain.jpg\"],\"dpop_jkt\":\"{thumbprint}\"}}"
+    )));
+    assert!(text.contains("the same proof again → 401  WWW-Authenticate: DPoP error=\"invalid_dpop_proof\""));
+    assert!(text.contains("the token as a Bearer token (a thief without the key) → 401"));
+    assert!(text.contains("a fresh proof signed by another key → 401"));
     assert!(text.contains("stopped the AS and both RSs (their ports now refuse connections)"));
     // Tokens are shortened for display, never printed whole.
     assert!(text.lines().all(|l| l.len() < 400), "a whole token was printed");
