@@ -2,6 +2,7 @@
 //! killed on drop. Shared by the library's Redis tests and the binary's fleet tests.
 #![allow(dead_code)]
 
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -17,21 +18,32 @@ pub struct Redis {
 
 impl Redis {
     pub fn start() -> Redis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "jwe-mint-redis-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        let mut redis = Redis { port, dir, child: None };
-        redis.run();
-        redis
+        // A free port is chosen by binding and letting go, so a concurrent test can take it in
+        // between: then this server cannot bind, and another port is tried.
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let dir = std::env::temp_dir().join(format!(
+                "jwe-mint-redis-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::SeqCst)
+            ));
+            std::fs::create_dir_all(&dir).unwrap();
+            let mut redis = Redis { port, dir, child: None };
+            if redis.try_run() {
+                return redis;
+            }
+        }
+        panic!("redis-server could not listen on any of 5 free ports");
     }
 
     /// Starts (again) on the same port, and waits until it accepts connections.
     pub fn run(&mut self) {
+        assert!(self.try_run(), "redis-server did not start on port {}", self.port);
+    }
+
+    /// Starts on this port; whether this server (and not another process) answers there.
+    fn try_run(&mut self) -> bool {
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -51,12 +63,19 @@ impl Redis {
             .unwrap_or_else(|e| {
                 panic!("cannot start redis-server ({e}): install it (apt-get install redis-server); CI does")
             });
+        let pid = child.id();
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start on port {}", self.port);
+        while Instant::now() < deadline {
+            if let Some(answered) = process_id_at(self.port) {
+                return answered == pid;
+            }
+            if self.child.as_mut().unwrap().try_wait().unwrap().is_some() {
+                return false; // it could not bind (the port was taken)
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
+        false
     }
 
     pub fn stop(&mut self) {
@@ -75,6 +94,29 @@ impl Redis {
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
+}
+
+/// The `process_id` of the Redis server answering on `port` (`INFO server`), if one answers.
+fn process_id_at(port: u16) -> Option<u32> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    stream.write_all(b"INFO server\r\n").ok()?;
+    let mut text = Vec::new();
+    let mut buf = [0u8; 4096];
+    // The bulk reply is a few hundred bytes; read until its process_id line is in.
+    while let Ok(n) = stream.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        text.extend_from_slice(&buf[..n]);
+        let reply = String::from_utf8_lossy(&text);
+        if let Some(line) = reply.lines().find_map(|l| l.strip_prefix("process_id:")) {
+            if reply.contains("run_id:") {
+                return line.trim().parse().ok();
+            }
+        }
+    }
+    None
 }
 
 impl Drop for Redis {
