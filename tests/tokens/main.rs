@@ -2,6 +2,7 @@
 //! that change while in use, the parallel fan-out, and DPoP proofs.
 #![allow(clippy::unwrap_used, unreachable_pub)] // test code: a failed unwrap is a failed test
 
+#[cfg(feature = "parallel")] // only the fan-out test captures events
 #[path = "../support/tracing_capture.rs"]
 mod tracing_capture;
 

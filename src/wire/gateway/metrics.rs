@@ -25,9 +25,9 @@ use tokio::net::TcpListener;
 
 use super::access::Outcome;
 use super::config::Gateway;
+use super::serve::next_connection;
 use crate::jwk::Freshness;
 use crate::resource_server::ResourceServer;
-use crate::wire::tracing_targets::GATEWAY_TRACING_TARGET;
 
 /// Histogram buckets for request durations, in seconds: 50 µs to 10 s.
 const DURATION_BUCKETS: [f64; 16] = [
@@ -260,36 +260,18 @@ impl Gateway {
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let slots = Arc::new(tokio::sync::Semaphore::new(METRICS_MAX_CONNECTIONS));
         tokio::pin!(shutdown);
-        loop {
-            let slot = tokio::select! {
-                slot = Arc::clone(&slots).acquire_owned() => match slot {
-                    Ok(slot) => slot,
-                    Err(_) => break, // never closed
-                },
-                () = &mut shutdown => break,
-            };
-            tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, _)) => {
-                        let gateway = Arc::clone(&gateway);
-                        let service = hyper::service::service_fn(move |req| {
-                            let answer = answer(&gateway, &req);
-                            async move { Ok::<_, Infallible>(answer) }
-                        });
-                        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
-                        tokio::spawn(async move {
-                            // Whatever the client does, the connection ends within the limit.
-                            let _ = tokio::time::timeout(METRICS_CONNECTION_LIMIT, conn).await;
-                            drop(slot);
-                        });
-                    }
-                    Err(e) => {
-                        tracing::warn!(target: GATEWAY_TRACING_TARGET, error = %e, "metrics accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                },
-                () = &mut shutdown => break,
-            }
+        while let Some((slot, stream, _)) = next_connection(&listener, &slots, shutdown.as_mut()).await {
+            let gateway = Arc::clone(&gateway);
+            let service = hyper::service::service_fn(move |req| {
+                let answer = answer(&gateway, &req);
+                async move { Ok::<_, Infallible>(answer) }
+            });
+            let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+            tokio::spawn(async move {
+                // Whatever the client does, the connection ends within the limit.
+                let _ = tokio::time::timeout(METRICS_CONNECTION_LIMIT, conn).await;
+                drop(slot);
+            });
         }
         drop(listener);
         // Scrapes are short; do not hold the process for a slow one.

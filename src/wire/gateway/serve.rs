@@ -31,6 +31,33 @@ use super::headers::{
 use crate::wire::resource_server::{BearerService, DEFAULT_MAX_AGE};
 use crate::wire::tracing_targets::GATEWAY_TRACING_TARGET;
 
+/// The next connection on `listener` with a slot of `slots` held for it, or `None` once
+/// `shutdown` completes. At the cap it stops accepting: new connections wait in the listen
+/// backlog (the kernel's memory, not ours) while the accepted ones are served.
+pub(super) async fn next_connection(
+    listener: &TcpListener,
+    slots: &Arc<Semaphore>,
+    mut shutdown: Pin<&mut impl Future<Output = ()>>,
+) -> Option<(tokio::sync::OwnedSemaphorePermit, tokio::net::TcpStream, SocketAddr)> {
+    loop {
+        let slot = tokio::select! {
+            slot = Arc::clone(slots).acquire_owned() => slot.ok()?, // never closed
+            () = shutdown.as_mut() => return None,
+        };
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => return Some((slot, stream, peer)),
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::warn!(target: GATEWAY_TRACING_TARGET, local = ?listener.local_addr().ok(), error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            },
+            () = shutdown.as_mut() => return None,
+        }
+    }
+}
+
 impl Gateway {
     /// Accepts connections on `listener` until `shutdown` completes; then stops accepting (new
     /// connections are refused once the listener is dropped), lets requests in flight finish
@@ -87,52 +114,31 @@ impl Gateway {
             .keep_alive(true)
             .max_buf_size(limits.max_head);
         tokio::pin!(shutdown);
-        loop {
-            // At the cap, stop accepting: new connections wait in the listen backlog (the kernel's
-            // memory, not ours) while the accepted ones are served.
-            let slot = tokio::select! {
-                slot = Arc::clone(&slots).acquire_owned() => match slot {
-                    Ok(slot) => slot,
-                    Err(_) => break, // never closed
-                },
-                () = &mut shutdown => break,
-            };
-            tokio::select! {
-                accepted = listener.accept() => match accepted {
-                    Ok((stream, peer)) => {
-                        let _ = stream.set_nodelay(true);
-                        let open = shared.gateway.metrics.connection();
-                        let shared = Arc::clone(&shared);
-                        let verdicts = framing::Verdicts::default();
-                        let io = framing::Framed::new(stream, verdicts.clone(), limits);
-                        let service = hyper::service::service_fn(move |req| {
-                            // Taken in call order: hyper calls the service once per request, in
-                            // the order of the heads.
-                            let verdict = verdicts.next();
-                            let answered = verdicts.answered();
-                            let shared = Arc::clone(&shared);
-                            async move {
-                                let response = shared.handle(req, peer, verdict).await;
-                                Ok::<_, Infallible>(response.map(|body| Body::new(framing::Tracked::new(body, answered))))
-                            }
-                        });
-                        let conn = graceful.watch(http.serve_connection(TokioIo::new(io), service));
-                        tokio::spawn(async move {
-                            if let Err(e) = conn.await {
-                                tracing::debug!(target: GATEWAY_TRACING_TARGET, %peer, error = %e, "connection ended");
-                            }
-                            drop(open);
-                            drop(slot);
-                        });
-                    }
-                    Err(e) => {
-                        // Out of file descriptors and the like: wait instead of spinning.
-                        tracing::warn!(target: GATEWAY_TRACING_TARGET, error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                    }
-                },
-                () = &mut shutdown => break,
-            }
+        while let Some((slot, stream, peer)) = next_connection(&listener, &slots, shutdown.as_mut()).await {
+            let _ = stream.set_nodelay(true);
+            let open = shared.gateway.metrics.connection();
+            let shared = Arc::clone(&shared);
+            let verdicts = framing::Verdicts::default();
+            let io = framing::Framed::new(stream, verdicts.clone(), limits);
+            let service = hyper::service::service_fn(move |req| {
+                // Taken in call order: hyper calls the service once per request, in the order of
+                // the heads.
+                let verdict = verdicts.next();
+                let answered = verdicts.answered();
+                let shared = Arc::clone(&shared);
+                async move {
+                    let response = shared.handle(req, peer, verdict).await;
+                    Ok::<_, Infallible>(response.map(|body| Body::new(framing::Tracked::new(body, answered))))
+                }
+            });
+            let conn = graceful.watch(http.serve_connection(TokioIo::new(io), service));
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!(target: GATEWAY_TRACING_TARGET, %peer, error = %e, "connection ended");
+                }
+                drop(open);
+                drop(slot);
+            });
         }
         drop(listener);
         shared.gateway.metrics.draining.store(true, std::sync::atomic::Ordering::Relaxed);
