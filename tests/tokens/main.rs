@@ -2,6 +2,8 @@
 //! that change while in use, the parallel fan-out, and DPoP proofs.
 #![allow(clippy::unwrap_used, unreachable_pub)] // test code: a failed unwrap is a failed test
 
+// Used by the fan-out tests only (feature `parallel`).
+#[cfg(feature = "parallel")]
 #[path = "../support/tracing_capture.rs"]
 mod tracing_capture;
 
