@@ -14,8 +14,19 @@
 //!   "clients": [ { "client_id": "photo-app", "client_secret_file": "photo-app.secret",
 //!                  "subject": "alice", "scope": "photos.read friends.read",
 //!                  "resources": ["https://photos.example.com", "https://friends.example.com"],
-//!                  "home_resource": "https://photos.example.com" } ] }
+//!                  "home_resource": "https://photos.example.com" },
+//!                { "client_id": "photo-cli", "client_secret_file": "photo-cli.secret",
+//!                  "subject": "alice", "scope": "photos.read",
+//!                  "resources": ["https://photos.example.com"],
+//!                  "dpop_bound_access_tokens": true } ] }
 //! ```
+//!
+//! DPoP (RFC 9449): a token request carrying a `DPoP` proof of the token endpoint gets tokens
+//! bound to the proof's key (`token_type` `DPoP`, `cnf.jkt` in the token), which a resource
+//! server accepts only as `Authorization: DPoP` with a proof of that key, as the
+//! `resource_server` example does through `BearerLayer`. A client registered with
+//! `"dpop_bound_access_tokens": true` (RFC 9449 §5.2) is refused any token without a proof
+//! (`invalid_dpop_proof`); the others may ask for either kind.
 //!
 //! It serves plain HTTP and is meant for loopback: put TLS in front of it in any real deployment.
 //! Deliberate shortcuts of an example: clients and refresh tokens live in memory (refresh tokens
@@ -32,13 +43,14 @@
 //! HTTP 503 with `Retry-After` and `{"error": "server_error"}`; when none of its keys is usable,
 //! HTTP 500 with the same body. RFC 6749 §5.2 has no code for these: `server_error` is borrowed
 //! from §4.1.2.1, an extension, never an unencrypted token.
+#![allow(dead_code)] // also compiled into the tests, which use `registered_client` but not `main`
 #![allow(clippy::unwrap_used, unreachable_pub)] // bench and example set-up: a failed unwrap stops the run
 
 use std::sync::Arc;
 
 use jwe_mint::jwk::Jwk;
 use jwe_mint::registry::Registry;
-use jwe_mint::wire::{AuthorizationServer, ProtectedResourceDiscovery, RegisteredClient};
+use jwe_mint::wire::{AuthorizationServer, ConfigError, ProtectedResourceDiscovery, RegisteredClient};
 
 /// The configuration file of `main`.
 #[derive(serde::Deserialize)]
@@ -55,9 +67,10 @@ struct Config {
     clients: Vec<ClientConfig>,
 }
 
+/// One client of the configuration file.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ClientConfig {
+pub struct ClientConfig {
     client_id: String,
     client_secret_file: String,
     subject: String,
@@ -65,6 +78,23 @@ struct ClientConfig {
     resources: Vec<String>,
     #[serde(default)]
     home_resource: Option<String>,
+    /// RFC 9449 §5.2: every token request of this client must carry a DPoP proof.
+    #[serde(default)]
+    dpop_bound_access_tokens: bool,
+}
+
+impl ClientConfig {
+    /// The client as the server registers it, with its secret (read from `client_secret_file`).
+    pub fn registered(&self, secret: &str) -> Result<RegisteredClient, ConfigError> {
+        let client = RegisteredClient::new(&self.client_id, secret, &self.subject)?
+            .scope(&self.scope)
+            .resources(self.resources.iter().map(String::as_str))
+            .dpop_bound_access_tokens(self.dpop_bound_access_tokens);
+        Ok(match &self.home_resource {
+            Some(home) => client.home_resource(home),
+            None => client,
+        })
+    }
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -75,13 +105,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut clients = Vec::new();
     for c in config.clients {
         let secret = zeroize::Zeroizing::new(std::fs::read_to_string(&c.client_secret_file)?);
-        let mut client = RegisteredClient::new(&c.client_id, secret.trim_end(), &c.subject)?
-            .scope(&c.scope)
-            .resources(c.resources.iter().map(String::as_str));
-        if let Some(home) = &c.home_resource {
-            client = client.home_resource(home);
-        }
-        clients.push(client);
+        clients.push(c.registered(secret.trim_end())?);
     }
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {

@@ -2,9 +2,12 @@
 //! `examples/authorization_server.rs` (the library's `wire::AuthorizationServer`) mints for two `examples/resource_server.rs` instances whose keys it discovered from their
 //! resource identifiers alone (RFC 9728), the RSs discovered the AS keys from the issuer alone
 //! (RFC 8414), and a client (reqwest) does the seed flows: one token per resource, the AS-assigned
-//! resource, a refresh for the second resource, and the refusals.
+//! resource, a refresh for the second resource, and the refusals; and a DPoP-bound client (RFC
+//! 9449) registered from the example's configuration.
 #![cfg(feature = "axum")]
 
+#[path = "../../examples/authorization_server.rs"]
+mod authorization_server;
 #[path = "../../examples/resource_server.rs"]
 mod resource_server;
 use crate::servers;
@@ -18,6 +21,8 @@ use serde_json::Value;
 use servers::{bounded, free_origin, Pki, RouterServer};
 
 const SECRET: &str = "correct horse battery staple";
+/// A client registered with `dpop_bound_access_tokens` (RFC 9449 §5.2).
+const DPOP_CLIENT: &str = "photo-cli";
 
 struct World {
     client: reqwest::Client,
@@ -36,16 +41,25 @@ async fn world(pki: &Pki) -> World {
     let mut registry = Registry::default();
     registry.insert(ResourceEntry::discovered(&photos, ["photos.read", "photos.write"]).unwrap()).unwrap();
     registry.insert(ResourceEntry::discovered(&friends, ["friends.read"]).unwrap()).unwrap();
-    let client = RegisteredClient::new("photo-app", SECRET, "alice")
-        .unwrap()
-        .scope("photos.read friends.read")
-        .resources([photos.as_str(), friends.as_str()])
-        .home_resource(&photos);
+    // The clients as the example's configuration file names them.
+    let configured = |client: Value| -> RegisteredClient {
+        let config: authorization_server::ClientConfig = serde_json::from_value(client).unwrap();
+        config.registered(SECRET).unwrap()
+    };
+    let client = configured(serde_json::json!({
+        "client_id": "photo-app", "client_secret_file": "unused", "subject": "alice",
+        "scope": "photos.read friends.read", "resources": [photos, friends], "home_resource": photos,
+    }));
+    let dpop_client = configured(serde_json::json!({
+        "client_id": DPOP_CLIENT, "client_secret_file": "unused", "subject": "alice",
+        "scope": "photos.read", "resources": [photos], "dpop_bound_access_tokens": true,
+    }));
     let resources = ProtectedResourceDiscovery::new(discovery(), &issuer);
     let as_key = Jwk::generate(Curve::P256).unwrap();
     // The RSs are not up yet: the AS starts with both entries unbound.
-    let server =
-        AuthorizationServer::new(&issuer, &as_key, registry, vec![client], &resources).await.unwrap();
+    let server = AuthorizationServer::new(&issuer, &as_key, registry, vec![client, dpop_client], &resources)
+        .await
+        .unwrap();
     let mut servers = vec![RouterServer::start(pki, as_addr, Arc::clone(&server).router()).await];
 
     for (addr, resource, curve, scope) in [
@@ -67,15 +81,27 @@ async fn world(pki: &Pki) -> World {
 
 impl World {
     async fn token_request(&self, form: &[(&str, &str)], secret: &str) -> reqwest::Response {
+        self.token_request_as("photo-app", form, secret, None).await
+    }
+
+    /// A token request of `client_id`, with a `DPoP` proof when given.
+    async fn token_request_as(
+        &self,
+        client_id: &str,
+        form: &[(&str, &str)],
+        secret: &str,
+        dpop: Option<&str>,
+    ) -> reqwest::Response {
         let body: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
-        self.client
+        let mut request = self
+            .client
             .post(&self.token_endpoint)
-            .basic_auth("photo-app", Some(secret))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .unwrap()
+            .basic_auth(client_id, Some(secret))
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let Some(proof) = dpop {
+            request = request.header("dpop", proof);
+        }
+        request.body(body).send().await.unwrap()
     }
 
     async fn get(&self, url: &str, token: &str) -> reqwest::Response {
@@ -199,6 +225,57 @@ async fn the_seed_flows_over_https() {
             challenge.contains("resource_metadata=\"") && challenge.contains("scope=\"photos.read\""),
             "{challenge}"
         );
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dpop_bound_client_gets_tokens_only_with_a_proof_and_uses_them_only_with_one() {
+    bounded(async {
+        let pki = Pki::new();
+        let w = world(&pki).await;
+        let form = [("grant_type", "client_credentials"), ("resource", w.photos.as_str())];
+        // dpop_bound_access_tokens: no proof, no token.
+        let r = w.token_request_as(DPOP_CLIENT, &form, SECRET, None).await;
+        assert_eq!(r.status(), 400);
+        assert_eq!(json(r).await["error"], "invalid_dpop_proof");
+
+        // A proof of the token endpoint (RFC 9449 §4.3: POST, its URL): a token bound to the key.
+        let key = jwe_mint::dpop::DpopKey::generate().unwrap();
+        let proof = key.proof("POST", &w.token_endpoint).sign().unwrap();
+        let r = w.token_request_as(DPOP_CLIENT, &form, SECRET, Some(&proof)).await;
+        assert_eq!(r.status(), 200);
+        let body = json(r).await;
+        assert_eq!(body["token_type"], "DPoP", "{body}");
+        let token = body["access_token"].as_str().unwrap().to_owned();
+
+        // At the RS: with a proof of the same key for this request (§7.1, `ath`), accepted.
+        let url = format!("{}/photos", w.photos);
+        let proof = key.proof("GET", &url).access_token(&token).sign().unwrap();
+        let r = w
+            .client
+            .get(&url)
+            .header("authorization", format!("DPoP {token}"))
+            .header("dpop", proof)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(json(r).await["owner"], "alice");
+        // As a Bearer token, or with another key's proof: refused.
+        assert_eq!(w.get(&url, &token).await.status(), 401);
+        let other = jwe_mint::dpop::DpopKey::generate().unwrap();
+        let proof = other.proof("GET", &url).access_token(&token).sign().unwrap();
+        let r = w
+            .client
+            .get(&url)
+            .header("authorization", format!("DPoP {token}"))
+            .header("dpop", proof)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+        assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("DPoP "), "{r:?}");
     })
     .await
 }

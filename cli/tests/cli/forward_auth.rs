@@ -228,6 +228,11 @@ struct Setup {
 
 impl Setup {
     async fn start(kind: Kind) -> Setup {
+        Setup::start_with(kind, &[]).await
+    }
+
+    /// [`start`](Setup::start) with more forward-auth arguments.
+    async fn start_with(kind: Kind, extra: &[&str]) -> Setup {
         let world = World::new();
         let (up, up_addr) = Upstream::start().await;
         // The one source each proxy sets, as the example README says to run it.
@@ -235,8 +240,9 @@ impl Setup {
             Kind::Nginx => "x-original",
             Kind::Caddy => "x-forwarded",
         };
-        let forward_auth =
-            ForwardAuth::start(&world, &["--require-scope", "photos.read", "--original-request", source]);
+        let mut args = vec!["--require-scope", "photos.read", "--original-request", source];
+        args.extend_from_slice(extra);
+        let forward_auth = ForwardAuth::start(&world, &args);
         let proxy = Proxy::start(kind, forward_auth.addr, up_addr);
         Setup { world, up, proxy, forward_auth }
     }
@@ -460,6 +466,48 @@ async fn a_dpop_bound_token_is_checked_against_the_original_uri(kind: Kind) {
     assert_eq!(s.up.seen().len(), 1);
 }
 
+/// forward-auth with a nonce key: a DPoP proof without a nonce is 401 `use_dpop_nonce`, and the
+/// proxy gives the client forward-auth's `DPoP-Nonce` with it (RFC 9449 §9), which a proxy drops
+/// unless configured to pass it; the retry with that nonce reaches the upstream.
+async fn a_dpop_nonce_asked_by_forward_auth_reaches_the_client(kind: Kind) {
+    let dir = temp_dir("nonce");
+    let secret = dir.join("nonce.key");
+    std::fs::write(&secret, [42u8; 32]).unwrap();
+    let secret = secret.display().to_string();
+    let s = Setup::start_with(kind, &["--dpop-nonce-key", &secret]).await;
+    let key = jwe_mint::dpop::DpopKey::generate().unwrap();
+    let token = s.world.mint_bound(key.thumbprint());
+    let htu = format!("{RESOURCE}/photos/1");
+    let proof = |nonce: Option<&str>| {
+        let proof = key.proof("GET", &htu).access_token(&token);
+        match nonce {
+            Some(n) => proof.nonce(n).sign().unwrap(),
+            None => proof.sign().unwrap(),
+        }
+    };
+    let a = s.send(&dpop_get("/photos/1", &token, &[&proof(None)], "")).await;
+    assert_eq!(a.status, 401, "{a:?}\n{}", s.logs());
+    let lines = challenges(&a);
+    assert_eq!(lines.len(), 1, "{a:?}");
+    assert!(lines[0].starts_with("DPoP error=\"use_dpop_nonce\""), "{}", lines[0]);
+    let nonces: Vec<_> =
+        a.headers.iter().filter(|(n, _)| n == "dpop-nonce").map(|(_, v)| v.clone()).collect();
+    assert_eq!(nonces.len(), 1, "no DPoP-Nonce reached the client: {a:?}\n{}", s.logs());
+    assert!(s.up.seen().is_empty(), "{:?}", s.up.seen());
+    let a = s.send(&dpop_get("/photos/1", &token, &[&proof(Some(&nonces[0]))], "")).await;
+    assert_eq!((a.status, a.body.as_slice()), (200, &b"ok"[..]), "{a:?}\n{}", s.logs());
+    // The next nonce rides on the success too (§8.2): nginx passes it; Caddy's forward_auth
+    // gives the client nothing of a 2xx auth answer (the client learns it on its next 401).
+    if let Kind::Nginx = kind {
+        assert!(a.header("dpop-nonce").is_some_and(|n| !n.is_empty()), "{a:?}");
+    }
+    let seen = s.up.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0].one("x-auth-dpop-jkt"), Some(key.thumbprint()), "{seen:?}");
+    drop(s);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 macro_rules! behind {
     ($proxy:ident, $kind:expr) => {
         mod $proxy {
@@ -497,6 +545,11 @@ macro_rules! behind {
             #[tokio::test]
             async fn a_dpop_bound_token_is_checked_against_the_original_uri() {
                 bounded(super::a_dpop_bound_token_is_checked_against_the_original_uri($kind)).await;
+            }
+
+            #[tokio::test]
+            async fn a_dpop_nonce_asked_by_forward_auth_reaches_the_client() {
+                bounded(super::a_dpop_nonce_asked_by_forward_auth_reaches_the_client($kind)).await;
             }
 
             #[tokio::test]

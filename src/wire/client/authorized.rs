@@ -181,13 +181,10 @@ impl AuthorizedClient {
                 }
             }
         };
-        let public_only = !went_to_non_public(url).await;
+        let non_public = went_to_non_public(url).await;
         let mut last = None;
         for metadata_url in candidates {
-            let mut request = get_request(&metadata_url)?;
-            if public_only {
-                request.extensions_mut().insert(PublicAddressesOnly);
-            }
+            let request = metadata_request(&metadata_url, non_public)?;
             let response = self.book.fetcher().send(request).await?;
             if matches!(response.status().as_u16(), 404 | 410) {
                 last = Some(WireError::Status {
@@ -245,14 +242,26 @@ impl AuthorizedClient {
     }
 }
 
+/// The GET of a resource's metadata document. Its URL was learned from a response (or built on
+/// the request's host), so it is marked [`PublicAddressesOnly`] unless the request itself went to
+/// a non-public address: a public resource server must not point the client at internal
+/// addresses (RFC 9728 §7.7), while one on the local network may serve its metadata there.
+fn metadata_request(metadata_url: &Url, went_to_non_public: bool) -> Result<http::Request<Bytes>, WireError> {
+    let mut request = get_request(metadata_url)?;
+    if !went_to_non_public {
+        request.extensions_mut().insert(PublicAddressesOnly);
+    }
+    Ok(request)
+}
+
 /// Whether the request went to a non-public address (its host is one, `localhost`, or a name
 /// resolving to one): then the metadata fetch may go there too; otherwise non-public addresses
 /// are refused for it.
 async fn went_to_non_public(url: &Url) -> bool {
+    if let Some(known) = literal_non_public(url) {
+        return known;
+    }
     match url.host() {
-        Some(url::Host::Ipv4(a)) => is_non_public(a.into()),
-        Some(url::Host::Ipv6(a)) => is_non_public(a.into()),
-        Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") => true,
         Some(url::Host::Domain(d)) => {
             let port = url.port_or_known_default().unwrap_or(443);
             match tokio::net::lookup_host((d, port)).await {
@@ -260,7 +269,18 @@ async fn went_to_non_public(url: &Url) -> bool {
                 Err(_) => false,
             }
         }
-        None => false,
+        _ => false,
+    }
+}
+
+/// [`went_to_non_public`] for the hosts known without a lookup: an IP literal or `localhost`
+/// (`Some`); `None` for a name to resolve.
+fn literal_non_public(url: &Url) -> Option<bool> {
+    match url.host()? {
+        url::Host::Ipv4(a) => Some(is_non_public(a.into())),
+        url::Host::Ipv6(a) => Some(is_non_public(a.into())),
+        url::Host::Domain(d) if d.eq_ignore_ascii_case("localhost") => Some(true),
+        url::Host::Domain(_) => None,
     }
 }
 
@@ -358,5 +378,101 @@ mod tests {
         let client = AuthorizedClient::new(book);
         assert_send_sync(&client);
         assert_send(&client.get("https://rs.example"));
+    }
+
+    /// The metadata request `discover_resource` makes after a 401 from `request_url`, as far as
+    /// it is decided without a lookup (IP literals and `localhost`).
+    fn metadata_request_after(request_url: &str) -> http::Request<Bytes> {
+        let url = Url::parse(request_url).unwrap();
+        let non_public = literal_non_public(&url).expect("an IP literal or localhost");
+        metadata_request(&well_known_url(&url, PROTECTED_RESOURCE), non_public).unwrap()
+    }
+
+    fn public_only(request: &http::Request<Bytes>) -> bool {
+        request.extensions().get::<PublicAddressesOnly>().is_some()
+    }
+
+    const PUBLIC: [&str; 3] = [
+        "https://93.184.215.14/photos",
+        "https://93.184.215.14:8443/",
+        "https://[2606:2800:21f:cb07:6820:80da:af6b:8b2c]/a",
+    ];
+    const NON_PUBLIC: [&str; 7] = [
+        "https://127.0.0.1/photos",
+        "http://127.0.0.1:8080/",
+        "https://[::1]/a",
+        "https://10.1.2.3/",
+        "https://192.168.0.7/",
+        "https://localhost/photos",
+        "https://LOCALHOST:8443/",
+    ];
+
+    #[test]
+    fn metadata_of_a_public_resource_server_may_not_lead_to_internal_addresses() {
+        for url in PUBLIC {
+            assert!(public_only(&metadata_request_after(url)), "{url}");
+        }
+    }
+
+    #[test]
+    fn metadata_of_a_local_resource_server_may_stay_local() {
+        for url in NON_PUBLIC {
+            assert!(!public_only(&metadata_request_after(url)), "{url}");
+        }
+    }
+
+    #[test]
+    fn a_name_other_than_localhost_is_left_to_a_lookup() {
+        assert_eq!(literal_non_public(&Url::parse("https://rs.example/").unwrap()), None);
+        assert_eq!(literal_non_public(&Url::parse("https://localhost.rs.example/").unwrap()), None);
+    }
+
+    /// A fetcher that answers 401 to the request to the resource server and 404 to the
+    /// metadata GETs, and records whether each of these carried `PublicAddressesOnly`.
+    #[derive(Default)]
+    struct Recording(std::sync::Mutex<Vec<(String, bool)>>);
+
+    impl crate::wire::Fetcher for Recording {
+        fn send(&self, request: http::Request<Bytes>) -> crate::wire::FetchFuture<'_> {
+            let metadata = request.uri().path().starts_with(PROTECTED_RESOURCE);
+            if metadata {
+                self.0.lock().unwrap().push((request.uri().to_string(), public_only(&request)));
+            }
+            let status = if metadata { 404 } else { 401 };
+            let response = http::Response::builder().status(status).body(Bytes::new()).unwrap();
+            Box::pin(std::future::ready(Ok(response)))
+        }
+    }
+
+    /// The whole path of a 401, through a fetcher that records instead of connecting: no
+    /// lookup (every host an IP literal or `localhost`), no socket.
+    async fn metadata_marks_after_401(request_url: &str) -> Vec<(String, bool)> {
+        let recording = std::sync::Arc::new(Recording::default());
+        let book = TokenBook::builder("https://as.example", "app", "s".to_string())
+            .fetcher(recording.clone())
+            .build()
+            .unwrap();
+        let outcome = AuthorizedClient::new(book).get(request_url).await;
+        assert!(
+            matches!(outcome, Err(ClientError::Wire(WireError::Status { status: 404, .. }))),
+            "{outcome:?}"
+        );
+        let seen = recording.0.lock().unwrap().clone();
+        assert!(!seen.is_empty(), "{request_url}: no metadata request");
+        seen
+    }
+
+    #[tokio::test]
+    async fn discovery_after_a_401_marks_the_metadata_request_by_where_the_request_went() {
+        for url in PUBLIC {
+            for (metadata, marked) in metadata_marks_after_401(url).await {
+                assert!(marked, "{url} -> {metadata}: not PublicAddressesOnly");
+            }
+        }
+        for url in NON_PUBLIC {
+            for (metadata, marked) in metadata_marks_after_401(url).await {
+                assert!(!marked, "{url} -> {metadata}: PublicAddressesOnly");
+            }
+        }
     }
 }
