@@ -131,7 +131,18 @@ fn example(name: &str, replace: &[(&str, String)]) -> String {
 }
 
 impl Proxy {
+    /// The proxy on a free loopback port. The port is chosen by binding and letting go, so a
+    /// concurrent test may take it first: a proxy that exits for it is started again on another.
     fn start(kind: Kind, forward_auth: SocketAddr, upstream: SocketAddr) -> Proxy {
+        for _ in 0..4 {
+            if let Some(proxy) = Proxy::try_start(kind, forward_auth, upstream) {
+                return proxy;
+            }
+        }
+        panic!("{kind:?} could not listen on any of 4 free ports");
+    }
+
+    fn try_start(kind: Kind, forward_auth: SocketAddr, upstream: SocketAddr) -> Option<Proxy> {
         let addr = free_port();
         let dir = temp_dir("proxy");
         let log = std::fs::File::create(dir.join("proxy.log")).unwrap();
@@ -203,14 +214,27 @@ impl Proxy {
             .unwrap_or_else(|e| panic!("cannot start {kind:?}: {e}"));
         let mut proxy = Proxy { child, addr, dir };
         let deadline = Instant::now() + Duration::from_secs(20);
+        let exited = |proxy: &mut Proxy| {
+            let status = proxy.child.try_wait().unwrap()?;
+            let log = proxy.log();
+            assert!(log.contains("in use"), "{kind:?} exited ({status}) before listening:\n{log}");
+            eprintln!("{kind:?} found {addr} taken; another port");
+            Some(())
+        };
         while std::net::TcpStream::connect(addr).is_err() {
-            if let Some(status) = proxy.child.try_wait().unwrap() {
-                panic!("{kind:?} exited ({status}) before listening:\n{}", proxy.log());
+            if exited(&mut proxy).is_some() {
+                return None;
             }
             assert!(Instant::now() < deadline, "{kind:?} never listened on {addr}:\n{}", proxy.log());
             std::thread::sleep(Duration::from_millis(50));
         }
-        proxy
+        // What answered may be another test's server that took the port first: ours then fails
+        // to bind and exits, which it does at start, before it loads anything else.
+        std::thread::sleep(Duration::from_millis(100));
+        if exited(&mut proxy).is_some() {
+            return None;
+        }
+        Some(proxy)
     }
 
     fn log(&self) -> String {
