@@ -45,6 +45,11 @@ impl ResourceIndicator {
         if has_dot_segment(value) {
             return Err(bad("must not contain `.` or `..` path segments (RFC 3986 §3.3)"));
         }
+        // RFC 3986 §3.2.1 deprecates a password in the userinfo; any userinfo in a resource would
+        // travel in every token's `aud` (and the JWE header's copy, readable by anyone).
+        if matches!(crate::untrusted::redacted(value), std::borrow::Cow::Owned(_)) {
+            return Err(bad("must not contain user information (RFC 3986 §3.2.1)"));
+        }
         let url = url::Url::parse(value).map_err(|_| bad("is not an absolute URI"))?;
         if url.cannot_be_a_base() && !value.contains(':') {
             return Err(bad("is not an absolute URI"));
@@ -140,6 +145,27 @@ mod tests {
         {
             let e = ResourceIndicator::parse(bad).unwrap_err();
             assert!(matches!(e, Error::OAuth { code: OAuthErrorCode::InvalidTarget, .. }), "{bad}");
+        }
+    }
+
+    #[test]
+    fn user_information_is_refused_and_never_shown() {
+        for bad in [
+            "https://alice:hunter2@api.example.com",
+            "https://alice@api.example.com/x",
+            "https://@api.example.com",
+            "https:alice:hunter2@api.example.com",
+            "https://api.example.com@evil.example/x",
+        ] {
+            let e = ResourceIndicator::parse(bad).unwrap_err();
+            assert!(matches!(e, Error::OAuth { code: OAuthErrorCode::InvalidTarget, .. }), "{bad}");
+            let text = e.to_string();
+            assert!(text.contains("user information"), "{text}");
+            assert!(!text.contains("hunter2") && !text.contains("alice"), "{text}");
+        }
+        // An `@` after the authority is a path or query character, not user information.
+        for ok in ["https://api.example.com/users/@me", "https://api.example.com/?by=a@b.example"] {
+            assert!(ResourceIndicator::parse(ok).is_ok(), "{ok}");
         }
     }
 
