@@ -277,6 +277,10 @@ pub enum DpopRejection {
     KeyMismatch,
     /// This proof was already used (RFC 9449 §11.1).
     Replayed,
+    /// The proof's key already holds its share of the replay store: too many unexpired proofs by
+    /// one key (a client sending proofs faster than the store is sized for, or one trying to
+    /// fill it for every other client).
+    TooManyProofs,
     /// The replay store is full of unexpired proofs: refused rather than forgetting one (a server
     /// problem: answer 503).
     ReplayStoreFull,
@@ -327,6 +331,7 @@ impl fmt::Display for DpopRejection {
             DpopRejection::NonceMismatch => f.write_str("wrong or stale nonce"),
             DpopRejection::KeyMismatch => f.write_str("the proof's key is not the token's key"),
             DpopRejection::Replayed => f.write_str("proof already used"),
+            DpopRejection::TooManyProofs => f.write_str("too many unexpired proofs by this key"),
             DpopRejection::ReplayStoreFull => f.write_str("replay store full"),
             DpopRejection::ReplayStoreUnavailable => f.write_str("replay store unavailable"),
         }

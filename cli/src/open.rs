@@ -127,5 +127,14 @@ fn open_with(rs: ResourceServer, args: &Args) -> Result<(), CliError> {
             other => other.into(),
         }
     })?;
-    write_line(&pretty(&Value::Object(at.raw_claims().clone()))?)
+    write_line(&pretty(&Value::Object(at.raw_claims().clone()))?)?;
+    if at.is_sender_constrained() {
+        // RFC 9449 §7: such a token is good only with a proof of its key, which `open` never sees.
+        eprintln!(
+            "jwe-mint open: note: this token is bound to a key (cnf{}); a resource server must also \
+             check the request's proof of that key (DPoP, RFC 9449 §7)",
+            at.dpop_jkt().map(|jkt| format!(".jkt {jkt}")).unwrap_or_default()
+        );
+    }
+    Ok(())
 }

@@ -297,8 +297,9 @@ enum Proofs<'a> {
     Several,
 }
 
-/// A request as the server received it, for [`DpopValidation::check`].
-#[derive(Debug, Clone, Copy)]
+/// A request as the server received it, for [`DpopValidation::check`]. Its `Debug` shows neither
+/// the proof nor the access token.
+#[derive(Clone, Copy)]
 pub struct DpopRequest<'a> {
     proofs: Proofs<'a>,
     method: &'a str,
@@ -306,6 +307,24 @@ pub struct DpopRequest<'a> {
     access_token: Option<&'a str>,
     jkt: Option<&'a str>,
     now: i64,
+}
+
+impl fmt::Debug for DpopRequest<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let proofs = match self.proofs {
+            Proofs::None => "none",
+            Proofs::One(_) => "one",
+            Proofs::Several => "several",
+        };
+        f.debug_struct("DpopRequest")
+            .field("proofs", &proofs)
+            .field("method", &crate::untrusted::name(self.method))
+            .field("uri", &crate::untrusted::value(self.uri))
+            .field("access_token", &self.access_token.map(|_| "[redacted]"))
+            .field("jkt", &self.jkt)
+            .field("now", &self.now)
+            .finish()
+    }
 }
 
 impl<'a> DpopRequest<'a> {

@@ -46,5 +46,5 @@ pub use nonce::{NonceCheck, NonceSource, DEFAULT_NONCE_PERIOD, MIN_NONCE_SECRET}
 pub use proof::{DpopKey, ProofBuilder, PROOF_TYPE};
 pub use replay::{
     check_and_remember, MemoryReplayStore, Remembered, ReplayFuture, ReplayStore, ReplayStoreError,
-    DEFAULT_REPLAY_CAPACITY,
+    DEFAULT_PER_KEY_SHARE, DEFAULT_REPLAY_CAPACITY,
 };

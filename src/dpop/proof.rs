@@ -110,7 +110,7 @@ impl DpopKey {
 
 /// One DPoP proof being made: [`DpopKey::proof`], then the optional parts, then
 /// [`sign`](ProofBuilder::sign).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[must_use = "a proof builder does nothing until `sign` is called"]
 pub struct ProofBuilder<'a> {
     key: &'a DpopKey,
@@ -119,6 +119,20 @@ pub struct ProofBuilder<'a> {
     access_token: Option<&'a str>,
     nonce: Option<&'a str>,
     issued_at: Option<i64>,
+}
+
+/// Shows neither the access token nor the nonce.
+impl fmt::Debug for ProofBuilder<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProofBuilder")
+            .field("key", &self.key.thumbprint())
+            .field("method", &self.method)
+            .field("uri", &crate::untrusted::value(self.uri))
+            .field("access_token", &self.access_token.map(|_| "[redacted]"))
+            .field("nonce", &self.nonce.map(|_| "[redacted]"))
+            .field("issued_at", &self.issued_at)
+            .finish()
+    }
 }
 
 impl<'a> ProofBuilder<'a> {

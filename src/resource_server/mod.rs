@@ -252,6 +252,13 @@ impl ResourceServer {
 
     /// Opens `token`: size check, decrypt with this RS's key, verify the AS signature, validate
     /// `typ`, `iss`, `aud`, `exp`, `nbf`, `iat`.
+    ///
+    /// This checks the token, not the request that carried it: a token bound to a key (its
+    /// `cnf`, [`AccessToken::is_sender_constrained`]; a DPoP `cnf.jkt`, RFC 9449 §6) opens here
+    /// like any other. Before accepting one, a resource server must check the request's proof of
+    /// that key (RFC 9449 §7: [`DpopValidation`](crate::dpop::DpopValidation) with
+    /// [`DpopRequest::bound_to`](crate::dpop::DpopRequest::bound_to), as `BearerLayer` and the
+    /// gateway do), or a stolen token works as a bearer token.
     pub fn open(&self, token: &str) -> Result<AccessToken> {
         self.open_sync(token, None, token::now())
     }

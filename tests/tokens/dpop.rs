@@ -602,12 +602,13 @@ fn the_memory_store_fails_closed_when_full_and_purges_expired_entries() {
     // Much later every entry has expired.
     assert_eq!(ready(store.remember("a", 300, 1_000)), Ok(Remembered::Fresh));
     assert_eq!(store.len(), 1);
-    // Through the check: a full store refuses the proof.
+    // Through the check: a full store refuses the proof (of another key: the first key's next
+    // proof would be over that key's share first).
     let v = DpopValidation::default();
     let key = DpopKey::generate().unwrap();
     let full = MemoryReplayStore::with_capacity(1);
     let p1 = key.proof("GET", URI).issued_at(NOW).sign().unwrap();
-    let p2 = key.proof("GET", URI).issued_at(NOW).sign().unwrap();
+    let p2 = DpopKey::generate().unwrap().proof("GET", URI).issued_at(NOW).sign().unwrap();
     let (r1, r2) = ([p1.as_str()], [p2.as_str()]);
     assert!(ready(check_and_remember(&v, &DpopRequest::new(r1, "GET", URI, NOW), &full)).is_ok());
     assert_eq!(
@@ -615,6 +616,59 @@ fn the_memory_store_fails_closed_when_full_and_purges_expired_entries() {
         Err(R::ReplayStoreFull)
     );
     assert!(format!("{full:?}").contains("capacity: 1"));
+}
+
+/// One key sending fresh proofs as fast as it can fills only its share of the store: its next
+/// proof is refused, every other key's still fits, and its share frees up as its proofs expire.
+#[test]
+fn one_key_cannot_fill_the_memory_store_for_the_others() {
+    let v = DpopValidation::default();
+    let store = MemoryReplayStore::with_capacity(80);
+    let (greedy, other) = (DpopKey::generate().unwrap(), DpopKey::generate().unwrap());
+    let send = |key: &DpopKey, now: i64| {
+        let proof = key.proof("GET", URI).issued_at(now).sign().unwrap();
+        ready(check_and_remember(&v, &DpopRequest::new([proof.as_str()], "GET", URI, now), &store))
+    };
+    // The default share is an eighth: 10 of 80.
+    for i in 0..10 {
+        assert!(send(&greedy, NOW).is_ok(), "proof {i}");
+    }
+    assert_eq!(send(&greedy, NOW).unwrap_err(), R::TooManyProofs);
+    assert_eq!(R::TooManyProofs.error_code(), Some("invalid_dpop_proof"), "the client's own refusal");
+    assert_eq!(store.len(), 10, "a refused proof is not remembered");
+    for _ in 0..10 {
+        assert!(send(&other, NOW).is_ok(), "another key's proofs still fit");
+    }
+    // Once the greedy key's proofs expire (iat + 300 s), it has room again.
+    assert!(send(&greedy, NOW + 301).is_ok());
+    // A chosen limit; the plain `remember` (no key named) is bounded by the capacity only.
+    let store = MemoryReplayStore::with_capacity(4).per_key_limit(2);
+    for key in ["a", "b"] {
+        assert_eq!(ready(store.remember_for("k", key, 100, 0)), Ok(Remembered::Fresh));
+    }
+    assert_eq!(ready(store.remember_for("k", "c", 100, 0)), Err(ReplayStoreError::KeyQuotaExceeded));
+    assert_eq!(
+        ready(store.remember_for("k", "a", 100, 0)),
+        Ok(Remembered::Replayed),
+        "a replay stays a replay"
+    );
+    assert_eq!(ready(store.remember("c", 100, 0)), Ok(Remembered::Fresh));
+    assert!(format!("{store:?}").contains("per_key: 2"));
+}
+
+/// `Debug` of a request being checked or a proof being made never shows the access token or
+/// the proof: a caller's `debug!(?request)` must not put a credential in a log.
+#[test]
+fn debug_shows_no_token_and_no_proof() {
+    let key = DpopKey::generate().unwrap();
+    let token = "the-secret-access-token";
+    let proof = key.proof("GET", URI).access_token(token).issued_at(NOW).sign().unwrap();
+    let request = DpopRequest::new([proof.as_str()], "GET", URI, NOW).access_token(token);
+    let builder = key.proof("GET", URI).access_token(token);
+    for shown in [format!("{request:?}"), format!("{builder:?}")] {
+        assert!(!shown.contains(token) && !shown.contains(&proof), "{shown}");
+        assert!(shown.contains("[redacted]") && shown.contains("GET"), "{shown}");
+    }
 }
 
 /// A store that cannot be reached.

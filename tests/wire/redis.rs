@@ -47,12 +47,27 @@ async fn a_remembered_proof_is_forgotten_after_its_until() {
         let until = now();
         assert_eq!(store.remember("p", until, until).await, Ok(Remembered::Fresh));
         assert_eq!(store.remember("p", until, until).await, Ok(Remembered::Replayed), "kept through until");
-        // Redis drops it at the start of until + 1.
-        while now() <= until {
+        // Redis drops it one second after it was set (the rest of `until`, counted in whole
+        // seconds from the second it was set in: never early).
+        while now() <= until + 1 {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(store.remember("p", now() + 60, now()).await, Ok(Remembered::Fresh));
+    })
+    .await;
+}
+
+/// The time a proof is kept is counted on the replica's clock, whatever Redis's says: a replica
+/// whose clock is behind Redis's (here by 20 s) still keeps each proof for the rest of its window.
+#[tokio::test]
+async fn the_replicas_clock_decides_how_long_a_proof_is_kept() {
+    let redis = Redis::start();
+    let store = RedisReplayStore::new(&redis.url()).unwrap();
+    bounded(async {
+        let (behind, until) = (now() - 20, now() - 10);
+        assert_eq!(store.remember("q", until, behind).await, Ok(Remembered::Fresh));
+        assert_eq!(store.remember("q", until, behind).await, Ok(Remembered::Replayed), "kept for 11 s");
     })
     .await;
 }

@@ -174,6 +174,30 @@ async fn bad_proofs_are_invalid_dpop_proof() {
     .await;
 }
 
+/// A request this server refuses before any grant (no or an unknown `grant_type`) does not spend
+/// its proof: only requests it would answer fill the replay store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_refused_before_its_grant_does_not_spend_its_proof() {
+    bounded(async {
+        let s = setup(|b| b).await;
+        let key = DpopKey::generate().unwrap();
+        let proof = s.proof(&key);
+        let none: [(&str, &str); 0] = [];
+        assert_eq!(
+            refused(s.post("photo-app", &none, Some(&proof)).await).await,
+            (400, "invalid_request".into())
+        );
+        let password = [("grant_type", "password")];
+        assert_eq!(
+            refused(s.post("photo-app", &password, Some(&proof)).await).await,
+            (400, "unsupported_grant_type".into())
+        );
+        let body = ok_json(s.post("photo-app", &[CC], Some(&proof)).await).await;
+        assert_eq!(body["token_type"], "DPoP", "the proof was still unused");
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nonce_is_asked_for_then_accepted() {
     bounded(async {

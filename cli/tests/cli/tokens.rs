@@ -150,6 +150,34 @@ fn mint_one_resource_is_a_plain_response_with_resource() {
     assert!(response.get("access_tokens").is_none());
 }
 
+/// A token bound to a DPoP key opens (the command checks the token, not a request), and stderr
+/// says that a resource server must also check the request's proof; a plain token gets no note.
+#[test]
+fn open_notes_that_a_bound_token_needs_a_proof_at_the_resource_server() {
+    use jwe_mint::issuer::{Grant, Issuer};
+    use jwe_mint::jwk::Jwk;
+    use jwe_mint::registry::Registry;
+    let w = world("open-bound");
+    let as_key = Jwk::from_json(&std::fs::read_to_string(&w.as_key).unwrap()).unwrap();
+    let registry = Registry::from_json(&std::fs::read_to_string(&w.registry).unwrap()).unwrap();
+    let issuer = Issuer::builder(AS, &as_key)
+        .registry(registry)
+        .allow_client("photo-app", &[PHOTOS])
+        .unwrap()
+        .build()
+        .unwrap();
+    let jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
+    let grant =
+        Grant::new("alice", "photo-app", "photos.read", &[PHOTOS]).unwrap().with_dpop_jkt(jkt).unwrap();
+    let out = w.open(PHOTOS, &w.photos_key, &issuer.mint(&grant, PHOTOS).unwrap().access_token).ok();
+    assert_eq!(out.json()["cnf"]["jkt"], jkt);
+    assert!(out.stderr.contains(&format!("bound to a key (cnf.jkt {jkt})")), "{}", out.stderr);
+    assert!(out.stderr.contains("RFC 9449 §7"), "{}", out.stderr);
+    let plain = Grant::new("alice", "photo-app", "photos.read", &[PHOTOS]).unwrap();
+    let out = w.open(PHOTOS, &w.photos_key, &issuer.mint(&plain, PHOTOS).unwrap().access_token).ok();
+    assert_eq!(out.stderr, "", "no note for a bearer token");
+}
+
 #[test]
 fn open_with_each_rs_key_prints_the_claims() {
     let w = world("open");

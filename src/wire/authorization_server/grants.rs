@@ -63,20 +63,24 @@ impl AuthorizationServer {
         if form.get("client_id").is_some_and(|id| id != client.client_id) {
             return Err(Refusal::bad("invalid_request", "client_id does not match the authenticated client"));
         }
-        // RFC 9449 §5: checked only once the client is authenticated, so that strangers cannot
-        // fill the replay store; before any grant is looked at, so that a refused proof spends
-        // no refresh token.
+        let grant_type = match form.get("grant_type") {
+            Some(g @ ("client_credentials" | "refresh_token")) => g,
+            Some(_) => return Err(Refusal::bad("unsupported_grant_type", "unsupported grant_type")),
+            None => return Err(Refusal::bad("invalid_request", "missing grant_type")),
+        };
+        // RFC 9449 §5: checked only once the client is authenticated and the request is one this
+        // server answers, so that neither strangers nor refused requests fill the replay store;
+        // before any grant is looked at, so that a refused proof spends no refresh token.
         let proof = self.dpop.check(&parts.headers, self.token_endpoint(), crate::token::now()).await?;
         if proof.is_none() && client.dpop_bound_access_tokens {
             // RFC 9449 §5.2: the AS MUST reject this client's token requests without a proof.
             return Err(Refusal::bad("invalid_dpop_proof", "this client must send a DPoP proof"));
         }
         let jkt = proof.as_ref().map(|p| p.jkt.as_str());
-        match form.get("grant_type") {
-            Some("client_credentials") => self.client_credentials(client, &form, jkt).await,
-            Some("refresh_token") => self.refresh(client, &form, jkt).await,
-            Some(_) => Err(Refusal::bad("unsupported_grant_type", "unsupported grant_type")),
-            None => Err(Refusal::bad("invalid_request", "missing grant_type")),
+        if grant_type == "refresh_token" {
+            self.refresh(client, &form, jkt).await
+        } else {
+            self.client_credentials(client, &form, jkt).await
         }
     }
 

@@ -44,9 +44,10 @@ pub(super) enum Origin {
 impl Connection {
     /// `redis://HOST[:PORT][/DB]`; user and password only from `Origin::Secret`.
     pub(super) fn open(url: &str, origin: Origin) -> Result<Connection, ConfigError> {
-        let shown = crate::untrusted::url(url);
+        let parsed = url::Url::parse(url).ok();
+        let shown = shown(url, parsed.as_ref());
         let refused = |why: &str| ConfigError::invalid("redis", format!("{shown}: {why}"));
-        let parsed = url::Url::parse(url).map_err(|_| refused("not a URL"))?;
+        let parsed = parsed.ok_or_else(|| refused("not a URL"))?;
         if parsed.scheme() != "redis" {
             return Err(refused("the scheme must be redis://"));
         }
@@ -131,6 +132,26 @@ impl Connection {
     }
 }
 
+/// `url` as errors and Debug show it. A password may hold `/`, `?` or `#` unencoded, and then no
+/// parser finds the end of the user information (RFC 3986 §3.2): so text with an `@` is shown
+/// only as its parsed host, port and database when it parsed with credentials, and not at all
+/// otherwise.
+fn shown(url: &str, parsed: Option<&url::Url>) -> String {
+    if !url.contains('@') {
+        return crate::untrusted::value(url);
+    }
+    match parsed {
+        Some(p) if !p.username().is_empty() || p.password().is_some() => {
+            let port = p.port().map(|n| format!(":{n}")).unwrap_or_default();
+            let db = p.path().trim_start_matches('/');
+            let db = if db.bytes().all(|b| b.is_ascii_digit()) { db } else { "…" };
+            let db = if db.is_empty() { String::new() } else { format!("/{db}") };
+            format!("redis://redacted@{}{port}{db}", crate::untrusted::name(p.host_str().unwrap_or("")))
+        }
+        _ => "the Redis URL (not shown: an `@` outside its user information; percent-encode `/`, `?`, `#` and `@` in a password)".into(),
+    }
+}
+
 /// A redis error in a few words of our own: its own text may quote a server reply.
 fn describe(e: &redis::RedisError) -> String {
     if e.is_timeout() {
@@ -139,5 +160,36 @@ fn describe(e: &redis::RedisError) -> String {
         "connection failed".into()
     } else {
         "command failed".into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_never_shows_whatever_characters_it_holds() {
+        for (url, password) in [
+            ("redis://:s3cr/p4ss+ef=@10.0.0.5:6379", ["s3cr", "p4ss"]),
+            ("redis://:s3cr?p4ss@10.0.0.5", ["s3cr", "p4ss"]),
+            ("redis://:s3cr#p4ss@10.0.0.5", ["s3cr", "p4ss"]),
+            ("redis://qz:12/p4ss@10.0.0.5", ["qz", "p4ss"]),
+            ("redis://qz:hunter2@10.0.0.5:6379/x", ["qz", "hunter2"]),
+        ] {
+            for origin in [Origin::Given, Origin::Secret] {
+                let text = Connection::open(url, origin)
+                    .map(|c| c.shown().to_owned())
+                    .unwrap_or_else(|e| e.to_string());
+                for secret in password {
+                    assert!(!text.contains(secret), "{url}: {text}");
+                }
+            }
+        }
+        // A good URL with credentials shows its host, port and database.
+        let c = Connection::open("redis://user:hunter2@10.0.0.5:6380/3", Origin::Secret).unwrap();
+        assert_eq!(c.shown(), "redis://redacted@10.0.0.5:6380/3");
+        // Without an `@`, the URL is shown as given (its mistakes are the user's to see).
+        let e = Connection::open("redis://10.0.0.5/x", Origin::Given).unwrap_err().to_string();
+        assert!(e.contains("redis://10.0.0.5/x"), "{e}");
     }
 }

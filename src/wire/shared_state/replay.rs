@@ -1,4 +1,4 @@
-//! [`RedisReplayStore`]: the DPoP replay store of a fleet, one `SET NX EXAT` per proof.
+//! [`RedisReplayStore`]: the DPoP replay store of a fleet, one `SET NX PX` per proof.
 
 use std::fmt;
 use std::path::Path;
@@ -14,13 +14,18 @@ const DEFAULT_PREFIX: &str = "jwe-mint:dpop:";
 /// A [`ReplayStore`] in Redis, shared by every replica that uses the same Redis and prefix: a
 /// proof remembered at one is a replay at all (RFC 9449 §11.1).
 ///
-/// One round trip per proof, atomic in Redis: `SET <prefix><key> 1 NX EXAT <until + 1>` (the
-/// key lives through `until`, inclusive, then Redis drops it). A connection failure or no answer
+/// One round trip per proof, atomic in Redis: `SET <prefix><key> 1 NX PX <ms>`, the key living
+/// through `until` (inclusive) as this replica's clock counts, then dropped by Redis. The time
+/// left is counted here and sent relative: with an absolute time (`EXAT`) a Redis clock ahead of
+/// the replicas' would drop keys early, or at once, and let proofs be replayed. A proof dated
+/// ahead is remembered that much longer. A connection failure or no answer
 /// within the timeout ([`DEFAULT_REDIS_TIMEOUT`](super::DEFAULT_REDIS_TIMEOUT)) is
 /// [`ReplayStoreError::Unavailable`]: the proof is refused
 /// ([`DpopRejection::ReplayStoreUnavailable`](crate::error::DpopRejection::ReplayStoreUnavailable)),
 /// never accepted unchecked, and the store reconnects by itself. No persistence is needed: a
-/// proof's window is short. Use it inside a tokio runtime.
+/// proof's window is short. Run Redis with `maxmemory-policy noeviction`: every replay key has
+/// an expiry, so the `volatile-*` policies (some managed services' default) would evict them
+/// under memory pressure, and an evicted proof can be replayed. Use it inside a tokio runtime.
 ///
 /// A URL with a user or password is accepted only by [`from_url_file`](Self::from_url_file) and
 /// [`from_url_env`](Self::from_url_env); it shows redacted in `Debug` and errors.
@@ -83,15 +88,16 @@ impl RedisReplayStore {
 }
 
 impl ReplayStore for RedisReplayStore {
-    fn remember<'a>(&'a self, key: &'a str, until: i64, _now: i64) -> ReplayFuture<'a> {
+    fn remember<'a>(&'a self, key: &'a str, until: i64, now: i64) -> ReplayFuture<'a> {
         Box::pin(async move {
             let mut cmd = redis::cmd("SET");
-            // EXAT drops the key at the start of that second: one more keeps `until` inclusive.
+            // Kept through the whole second `until`: one second more than the difference.
+            let seconds = until.saturating_sub(now).saturating_add(1).max(1);
             cmd.arg(format!("{}{key}", self.prefix))
                 .arg(1)
                 .arg("NX")
-                .arg("EXAT")
-                .arg(until.saturating_add(1).max(1));
+                .arg("PX")
+                .arg(seconds.saturating_mul(1000));
             let set: Option<String> =
                 self.connection.run(|mut m| async move { cmd.query_async(&mut m).await }).await.map_err(
                     |why| ReplayStoreError::Unavailable(format!("redis {}: {why}", self.connection.shown())),
