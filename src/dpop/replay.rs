@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::check::{CheckedProof, DpopRequest, DpopValidation};
 use crate::error::DpopRejection;
@@ -92,11 +92,12 @@ pub struct MemoryReplayStore {
     entries: Mutex<Entries>,
 }
 
+/// Each key is allocated once and shared by both indexes (one allocation per proof).
 #[derive(Default)]
 struct Entries {
-    until: HashMap<String, i64>,
+    until: HashMap<Arc<str>, i64>,
     /// The same keys by expiry, so expired ones leave in order without a scan.
-    by_expiry: BTreeSet<(i64, String)>,
+    by_expiry: BTreeSet<(i64, Arc<str>)>,
 }
 
 impl Entries {
@@ -106,7 +107,7 @@ impl Entries {
                 break;
             }
             if let Some((_, key)) = self.by_expiry.pop_first() {
-                self.until.remove(&key);
+                self.until.remove(&*key);
             }
         }
     }
@@ -154,8 +155,9 @@ impl MemoryReplayStore {
         if entries.until.len() >= self.capacity {
             return Err(ReplayStoreError::Full);
         }
-        entries.until.insert(key.to_owned(), until);
-        entries.by_expiry.insert((until, key.to_owned()));
+        let key: Arc<str> = Arc::from(key);
+        entries.until.insert(Arc::clone(&key), until);
+        entries.by_expiry.insert((until, key));
         Ok(Remembered::Fresh)
     }
 }
