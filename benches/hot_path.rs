@@ -9,6 +9,12 @@
 //!   work (ephemeral P-256 keygen + ECDH + ES256 sign); josekit signing and encrypting.
 //! - `open/{ours,floor,josekit}`: `ResourceServer::open`; ECDH (static × ephemeral) + ES256
 //!   verify; josekit decrypting, verifying and validating.
+//! - `open/{dpop,dpop_es256_floor}`: `open` of a DPoP-bound token (`cnf.jkt`) plus the proof
+//!   check a resource server does (RFC 9449 §4.3, §7.1: `htm`, `htu`, `iat`, `ath`, `cnf.jkt`,
+//!   signature, and the `jti` remembered in a `MemoryReplayStore`), a fresh proof per iteration
+//!   made outside the timed part; the provider's raw ES256 verification of one proof's
+//!   signature. Then `open/dpop` against `open/ours + open/dpop_es256_floor` is printed (ratio and
+//!   extra µs; budget +10 µs), from criterion's medians and from an interleaved run of the three.
 //! - `fanout_compact/{1,4,16}` (`Issuer::mint_all`) vs `fanout_json/{1,4,16}`
 //!   (`Issuer::mint_multi_recipient`).
 //! - `fanout16/{mint_x16,pool1,pool2,outside}`: 16 × `Issuer::mint` vs `mint_all` of 16 on a
@@ -20,16 +26,24 @@
 //! `cargo bench --bench hot_path --no-default-features --features rust-crypto,cli`.
 #![allow(clippy::unwrap_used, unreachable_pub)] // bench and example set-up: a failed unwrap stops the run
 
+use std::cell::RefCell;
+use std::future::Future;
 use std::hint::black_box;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion};
 use josekit::jwe::{self as jk_jwe, JweHeader};
 use josekit::jwk::Jwk as JkJwk;
 use josekit::jws::{self as jk_jws, JwsHeader};
 use josekit::jwt::{self as jk_jwt, JwtPayload, JwtPayloadValidator};
 use serde_json::{Map, Value};
 
+use jwe_mint::dpop::{
+    check_and_remember, CheckedProof, DpopKey, DpopRequest, DpopValidation, MemoryReplayStore,
+};
 use jwe_mint::issuer::{Grant, Issuer};
 use jwe_mint::jwa::{ContentEncryptionAlg, KeyManagementAlg};
 use jwe_mint::jwe::{self, DecryptPolicy, Encryptor};
@@ -312,6 +326,14 @@ mod floor {
                 .unwrap();
         }
     }
+
+    /// ES256 verification alone, the public key given as an uncompressed SEC1 point and parsed
+    /// per call (a DPoP proof carries its key, so the server parses it for every proof).
+    pub fn es256_verify(public_point: &[u8], message: &[u8], sig: &[u8]) {
+        signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, public_point)
+            .verify(message, sig)
+            .unwrap();
+    }
 }
 
 #[cfg(all(feature = "rust-crypto", not(feature = "aws-lc")))]
@@ -361,6 +383,14 @@ mod floor {
             self.as_public.verify(message, &sig).unwrap();
         }
     }
+
+    /// ES256 verification alone, the public key given as an uncompressed SEC1 point and parsed
+    /// per call (a DPoP proof carries its key, so the server parses it for every proof).
+    pub fn es256_verify(public_point: &[u8], message: &[u8], sig: &[u8]) {
+        let key = VerifyingKey::from_sec1_bytes(public_point).unwrap();
+        let sig = Signature::from_slice(sig).unwrap();
+        key.verify(message, &sig).unwrap();
+    }
 }
 
 fn bench_floor(c: &mut Criterion, w: &World) {
@@ -372,6 +402,197 @@ fn bench_floor(c: &mut Criterion, w: &World) {
     c.benchmark_group("open").bench_function("floor", |b| {
         b.iter(|| f.open(black_box(&eph), black_box(&message), black_box(&sig)))
     });
+}
+
+// ---- DPoP ---------------------------------------------------------------------------------------
+
+const DPOP_METHOD: &str = "GET";
+/// The path of the request a DPoP proof is made for (the query is not part of `htu`).
+const DPOP_PATH: &str = "/photos/2026/albums?page=2";
+/// A replay store is swapped for an empty one (outside the timed part) at this many proofs, so
+/// a long run never fills it; a server's store holds the proofs of the last `DEFAULT_MAX_AGE`.
+const DPOP_STORE_ROTATE: usize = 50_000;
+/// Rounds of the interleaved measurement printed after the `open/dpop*` rows.
+const DPOP_ROUNDS: usize = 2000;
+
+/// Runs a future that never waits: the in-memory replay store answers at once.
+fn ready<F: Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    match f.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(v) => v,
+        Poll::Pending => panic!("the in-memory replay store never waits"),
+    }
+}
+
+/// RS 0 with a DPoP-bound token (`cnf.jkt` of a client's P-256 key) and the client's key.
+struct DpopWorld {
+    rs: ResourceServer,
+    key: DpopKey,
+    token: String,
+    uri: String,
+    validation: DpopValidation,
+}
+
+impl DpopWorld {
+    fn new(w: &World) -> DpopWorld {
+        let key = DpopKey::generate().unwrap();
+        let grant = w.grant(1).with_dpop_jkt(key.thumbprint()).unwrap();
+        let token = w.issuer.mint(&grant, &resource(0)).unwrap().access_token;
+        let uri = format!("{}{DPOP_PATH}", resource(0));
+        let validation = DpopValidation::default();
+        DpopWorld { rs: w.resource_server(0), key, token, uri, validation }
+    }
+
+    /// A fresh proof for the request (new `jti`, `iat` now, `ath` of the token): made outside
+    /// the timed part.
+    fn proof(&self) -> String {
+        self.key.proof(DPOP_METHOD, &self.uri).access_token(&self.token).sign().unwrap()
+    }
+
+    /// What a resource server does for a DPoP request (as `BearerLayer` does): open the token,
+    /// then check the proof against the request, the token's hash and its `cnf.jkt`, and
+    /// remember it in the replay store.
+    fn open(&self, proof: &str, store: &MemoryReplayStore) -> CheckedProof {
+        let token = self.rs.open(&self.token).unwrap();
+        let jkt = token.dpop_jkt().unwrap();
+        let request =
+            DpopRequest::new([proof], DPOP_METHOD, &self.uri, now()).access_token(&self.token).bound_to(jkt);
+        ready(check_and_remember(&self.validation, &request, store)).unwrap()
+    }
+}
+
+/// The replay store the measured requests share, swapped for an empty one after
+/// `DPOP_STORE_ROTATE` proofs were handed out (a batch's inputs are all made before it runs).
+/// Each input holds the store it is checked against and gives it back as output, so dropping a
+/// full store is never timed.
+struct Stores(RefCell<(Rc<MemoryReplayStore>, usize)>);
+
+impl Stores {
+    fn new() -> Stores {
+        Stores(RefCell::new((Rc::new(MemoryReplayStore::default()), 0)))
+    }
+
+    fn current(&self) -> Rc<MemoryReplayStore> {
+        let mut stores = self.0.borrow_mut();
+        stores.1 += 1;
+        if stores.1 >= DPOP_STORE_ROTATE {
+            *stores = (Rc::new(MemoryReplayStore::default()), 0);
+        }
+        Rc::clone(&stores.0)
+    }
+}
+
+/// The signing input, signature and key (uncompressed SEC1 point) of `proof`.
+fn proof_parts(key: &DpopKey, proof: &str) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let end = proof.rfind('.').unwrap();
+    let sig = URL_SAFE_NO_PAD.decode(&proof[end + 1..]).unwrap();
+    let jwk = key.public_key().to_value().unwrap();
+    let coordinate = |c: &str| URL_SAFE_NO_PAD.decode(jwk[c].as_str().unwrap()).unwrap();
+    let point = [vec![4u8], coordinate("x"), coordinate("y")].concat();
+    (proof.as_bytes()[..end].to_vec(), sig, point)
+}
+
+/// `open/dpop`: `open` of a DPoP-bound token plus the full proof check with a fresh proof per
+/// iteration (made in the untimed set-up); `open/dpop_es256_floor`: the provider's raw ES256
+/// verification of one proof's signature, the key parsed from its point. The budget is
+/// `open/dpop ≤ open/ours + open/dpop_es256_floor + 10 µs`, printed after the rows.
+fn bench_dpop(c: &mut Criterion, w: &World, started: SystemTime) {
+    let d = DpopWorld::new(w);
+    let stores = Stores::new();
+    let checked = d.open(&d.proof(), &stores.current());
+    assert_eq!(checked.jkt, d.key.thumbprint());
+    let sample = d.proof();
+    let (input, sig, point) = proof_parts(&d.key, &sample);
+    floor::es256_verify(&point, &input, &sig);
+
+    let mut ran = false;
+    let mut g = c.benchmark_group("open");
+    g.bench_function("dpop", |b| {
+        ran = true;
+        b.iter_batched(
+            || (d.proof(), stores.current()),
+            |(proof, store)| {
+                let checked = d.open(black_box(&proof), &store);
+                (checked, proof, store)
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.bench_function("dpop_es256_floor", |b| {
+        b.iter(|| floor::es256_verify(black_box(&point), black_box(&input), black_box(&sig)))
+    });
+    g.finish();
+    if !ran {
+        return; // filtered out: no summary
+    }
+
+    // From criterion's medians of this run (`open/ours` ran earlier in it).
+    let rows = ["ours", "dpop_es256_floor", "dpop"].map(|name| criterion_median_us("open", name, started));
+    if let [Some(open), Some(verify), Some(dpop)] = rows {
+        print_dpop_budget("criterion medians", open, verify, dpop);
+    }
+    // The same three interleaved, one of each per round, in alternating order, each timed in the
+    // thread's CPU time: on a shared machine their medians are comparable where separate
+    // criterion rows (wall time) drift apart.
+    let mut times = [(); 3].map(|_| Vec::with_capacity(DPOP_ROUNDS));
+    let store = MemoryReplayStore::with_capacity(DPOP_ROUNDS);
+    for round in 0..DPOP_ROUNDS {
+        let proof = d.proof();
+        let mut order = [0usize, 1, 2];
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for i in order {
+            let start = thread_cpu_ns();
+            match i {
+                0 => drop(black_box(d.rs.open(black_box(&d.token)).unwrap())),
+                1 => floor::es256_verify(black_box(&point), black_box(&input), black_box(&sig)),
+                _ => drop(black_box(d.open(black_box(&proof), &store))),
+            }
+            times[i].push(thread_cpu_ns().saturating_sub(start) as f64 / 1000.0);
+        }
+    }
+    let [open, verify, dpop] = times.map(|mut t| {
+        t.sort_by(f64::total_cmp);
+        t[t.len() / 2]
+    });
+    print_dpop_budget(&format!("interleaved, {DPOP_ROUNDS} rounds, median µs cpu"), open, verify, dpop);
+}
+
+/// The CPU time of this thread (`CLOCK_THREAD_CPUTIME_ID`), in ns: time the thread waited for a
+/// core is not counted.
+fn thread_cpu_ns() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    (t.tv_sec as u64) * 1_000_000_000 + t.tv_nsec as u64
+}
+
+fn print_dpop_budget(how: &str, open: f64, verify: f64, dpop: f64) {
+    let extra = dpop - (open + verify);
+    eprintln!(
+        "open/dpop ({how}): open {open:.1} µs + raw ES256 verify {verify:.1} µs = {:.1} µs; dpop {dpop:.1} µs; \
+         ratio {:.3}×; extra {extra:+.1} µs (budget +10 µs: {})",
+        open + verify,
+        dpop / (open + verify),
+        if extra <= 10.0 { "met" } else { "MISSED" }
+    );
+}
+
+/// The median, in µs, of criterion's row `group/name` if it was measured since `since`.
+fn criterion_median_us(group: &str, name: &str, since: SystemTime) -> Option<f64> {
+    // Where criterion writes: `CRITERION_HOME`, else `<target dir>/criterion`.
+    let dir = std::env::var_os("CRITERION_HOME").map(PathBuf::from).unwrap_or_else(|| {
+        std::env::var_os("CARGO_TARGET_DIR")
+            .map_or_else(|| PathBuf::from("target"), PathBuf::from)
+            .join("criterion")
+    });
+    let path = dir.join(group).join(name).join("new").join("estimates.json");
+    if std::fs::metadata(&path).ok()?.modified().ok()? < since {
+        return None;
+    }
+    let estimates: Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    Some(estimates["median"]["point_estimate"].as_f64()? / 1000.0)
 }
 
 // ---- josekit ----------------------------------------------------------------------------------
@@ -454,9 +675,11 @@ fn bench_josekit(c: &mut Criterion, w: &World) {
 // ---- main -------------------------------------------------------------------------------------
 
 fn hot_path(c: &mut Criterion) {
+    let started = SystemTime::now();
     let w = World::new();
     bench_ours(c, &w);
     bench_floor(c, &w);
+    bench_dpop(c, &w, started);
     bench_josekit(c, &w);
     bench_fanout(c, &w);
     bench_fanout16(c, &w);

@@ -192,6 +192,24 @@ mod tests {
         assert_eq!(n("https://h/a/"), "https://h/a/");
     }
 
+    proptest::proptest! {
+        // The proof check skips normalising an `htu` equal to the normalised target: sound only
+        // if a normalised URI normalises to itself.
+        #[test]
+        fn normalising_is_idempotent(
+            scheme in "(?i)https?",
+            host in "([a-zA-Z0-9.~_!$&'()*+,;=-]|%[0-9a-fA-F]{2}){1,12}|\\[[0-9a-fA-F:.]{1,8}\\]",
+            port in "(:[0-9]{0,5})?",
+            path in "(/([a-zA-Z0-9._~!$&'()*+,;=:@-]|%[0-9a-fA-F]{2}|\\.|\\.\\.|%2[eE]){0,6}){0,5}",
+            rest in "(\\?[a-z=&]{0,6})?(#[a-z]{0,4})?",
+        ) {
+            let uri = format!("{scheme}://{host}{port}{path}{rest}");
+            if let Some(once) = normalise(&uri) {
+                proptest::prop_assert_eq!(normalise(&once), Some(once.clone()), "{}", uri);
+            }
+        }
+    }
+
     #[test]
     fn what_is_not_an_http_uri_is_refused() {
         for bad in [

@@ -5,7 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::check::{CheckedProof, DpopRequest, DpopValidation};
 use crate::error::DpopRejection;
@@ -116,14 +116,15 @@ pub struct MemoryReplayStore {
     entries: Mutex<Entries>,
 }
 
+/// Each key (and each signing key's thumbprint) is allocated once and shared by the indexes.
 #[derive(Default)]
 struct Entries {
     /// Each remembered proof: until when, and the thumbprint of the key that signed it.
-    until: HashMap<String, (i64, Option<String>)>,
+    until: HashMap<Arc<str>, (i64, Option<Arc<str>>)>,
     /// The same keys by expiry, so expired ones leave in order without a scan.
-    by_expiry: BTreeSet<(i64, String)>,
+    by_expiry: BTreeSet<(i64, Arc<str>)>,
     /// How many unexpired proofs each signing key holds.
-    per_holder: HashMap<String, usize>,
+    per_holder: HashMap<Arc<str>, usize>,
 }
 
 impl Entries {
@@ -133,11 +134,11 @@ impl Entries {
                 break;
             }
             if let Some((_, key)) = self.by_expiry.pop_first() {
-                if let Some((_, Some(holder))) = self.until.remove(&key) {
-                    if let Some(n) = self.per_holder.get_mut(&holder) {
+                if let Some((_, Some(holder))) = self.until.remove(&*key) {
+                    if let Some(n) = self.per_holder.get_mut(&*holder) {
                         *n -= 1;
                         if *n == 0 {
-                            self.per_holder.remove(&holder);
+                            self.per_holder.remove(&*holder);
                         }
                     }
                 }
@@ -206,11 +207,16 @@ impl MemoryReplayStore {
         if entries.until.len() >= self.capacity {
             return Err(ReplayStoreError::Full);
         }
-        if let Some(holder) = holder {
-            *entries.per_holder.entry(holder.to_owned()).or_default() += 1;
+        let holder: Option<Arc<str>> = holder.map(|h| match entries.per_holder.get_key_value(h) {
+            Some((shared, _)) => Arc::clone(shared),
+            None => Arc::from(h),
+        });
+        if let Some(holder) = &holder {
+            *entries.per_holder.entry(Arc::clone(holder)).or_default() += 1;
         }
-        entries.until.insert(key.to_owned(), (until, holder.map(str::to_owned)));
-        entries.by_expiry.insert((until, key.to_owned()));
+        let key: Arc<str> = Arc::from(key);
+        entries.until.insert(Arc::clone(&key), (until, holder));
+        entries.by_expiry.insert((until, key));
         Ok(Remembered::Fresh)
     }
 }
