@@ -105,10 +105,10 @@ pub(crate) struct DpopArgs {
     /// Seconds a DPoP proof's iat may lie in the past [default: 300]
     #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u32).range(1..))]
     dpop_max_age: Option<u32>,
-    /// Remember DPoP proofs in this Redis (redis://HOST[:PORT][/DB]), shared by every replica,
-    /// so a proof used at one is refused at all; without it, in this process. A URL with a
-    /// password only through --dpop-replay-file or --dpop-replay-env. Redis unreachable: DPoP
-    /// requests are 503, never accepted unchecked
+    /// Remember DPoP proofs in this Redis (redis://HOST[:PORT][/DB], or rediss:// for TLS),
+    /// shared by every replica, so a proof used at one is refused at all; without it, in this
+    /// process. A URL with a password only through --dpop-replay-file or --dpop-replay-env. Redis
+    /// unreachable: DPoP requests are 503, never accepted unchecked
     #[arg(long, value_name = "URL", group = "dpop_replay_from")]
     dpop_replay: Option<String>,
     /// The --dpop-replay URL read from this file (for a URL with credentials)
@@ -117,6 +117,10 @@ pub(crate) struct DpopArgs {
     /// The --dpop-replay URL read from this environment variable (for a URL with credentials)
     #[arg(long, value_name = "NAME", group = "dpop_replay_from")]
     dpop_replay_env: Option<String>,
+    /// For a rediss:// replay store: trust only the CA certificates of this PEM file for Redis's
+    /// TLS certificate (default: the platform's trust store)
+    #[arg(long, value_name = "PEM", requires = "dpop_replay_from")]
+    dpop_replay_ca_file: Option<PathBuf>,
 }
 
 #[cfg(feature = "network")]
@@ -154,7 +158,12 @@ impl DpopArgs {
             ),
             _ => None,
         };
-        if let Some(store) = store {
+        if let Some(mut store) = store {
+            if let Some(path) = &self.dpop_replay_ca_file {
+                store = store
+                    .ca_file(path)
+                    .map_err(|e| CliError::Failed(format!("--dpop-replay-ca-file: {e}")))?;
+            }
             gateway = gateway.dpop_replay_store(Arc::new(store));
         }
         Ok(gateway)

@@ -12,12 +12,24 @@ use std::time::{Duration, Instant};
 /// A `redis-server` of this test: loopback, no persistence, its own directory; killed on drop.
 pub struct Redis {
     port: u16,
+    /// With TLS: the port of its TLS listener (`port` stays plain, for the start-up check).
+    tls_port: Option<u16>,
     dir: PathBuf,
     child: Option<Child>,
 }
 
 impl Redis {
     pub fn start() -> Redis {
+        Redis::start_with(None)
+    }
+
+    /// A server that also listens with TLS (`tls_url`), presenting `cert_pem` / `key_pem`
+    /// (client certificates not asked for).
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> Redis {
+        Redis::start_with(Some((cert_pem, key_pem)))
+    }
+
+    fn start_with(tls: Option<(&str, &str)>) -> Redis {
         static N: AtomicUsize = AtomicUsize::new(0);
         // A free port is chosen by binding and letting go, so a concurrent test can take it in
         // between: then this server cannot bind, and another port is tried.
@@ -29,7 +41,14 @@ impl Redis {
                 N.fetch_add(1, Ordering::SeqCst)
             ));
             std::fs::create_dir_all(&dir).unwrap();
-            let mut redis = Redis { port, dir, child: None };
+            let tls_port = tls.map(|(cert, key)| {
+                std::fs::write(dir.join("cert.pem"), cert).unwrap();
+                std::fs::write(dir.join("key.pem"), key).unwrap();
+                // redis-server wants a CA file even when it asks no client for a certificate.
+                std::fs::write(dir.join("ca.pem"), cert).unwrap();
+                std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+            });
+            let mut redis = Redis { port, tls_port, dir, child: None };
             if redis.try_run() {
                 return redis;
             }
@@ -42,9 +61,21 @@ impl Redis {
         assert!(self.try_run(), "redis-server did not start on port {}", self.port);
     }
 
-    /// Starts on this port; whether this server (and not another process) answers there.
+    /// Starts on this port; whether this server (and not another process) answers there (its
+    /// TLS port, if any, is bound before the plain one answers).
     fn try_run(&mut self) -> bool {
-        let child = Command::new("redis-server")
+        let mut command = Command::new("redis-server");
+        if let Some(tls_port) = self.tls_port {
+            command.args(["--tls-port", &tls_port.to_string(), "--tls-auth-clients", "no"]);
+            for (option, file) in [
+                ("--tls-cert-file", "cert.pem"),
+                ("--tls-key-file", "key.pem"),
+                ("--tls-ca-cert-file", "ca.pem"),
+            ] {
+                command.arg(option).arg(self.dir.join(file));
+            }
+        }
+        let child = command
             .args([
                 "--port",
                 &self.port.to_string(),
@@ -93,6 +124,11 @@ impl Redis {
 
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// The TLS listener's URL, for a server started with [`start_tls`](Redis::start_tls).
+    pub fn tls_url(&self) -> String {
+        format!("rediss://127.0.0.1:{}", self.tls_port.expect("started with TLS"))
     }
 }
 

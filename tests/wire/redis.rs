@@ -136,7 +136,8 @@ fn a_url_with_credentials_only_from_a_file_or_the_environment_and_never_shown() 
     assert!(e.contains("file or an environment variable") && !e.contains("hunter2"), "{e}");
     let e = RedisRefreshTokens::new(secret_url).unwrap_err().to_string();
     assert!(!e.contains("hunter2"), "{e}");
-    for bad in ["rediss://127.0.0.1", "http://127.0.0.1", "redis://127.0.0.1/x", "redis://127.0.0.1/0?a=b"] {
+    for bad in ["http://127.0.0.1", "redis://127.0.0.1/x", "rediss://127.0.0.1/x", "redis://127.0.0.1/0?a=b"]
+    {
         assert!(RedisReplayStore::new(bad).is_err(), "{bad}");
     }
     let dir = std::env::temp_dir().join(format!("jwe-mint-redis-url-{}", std::process::id()));
@@ -156,9 +157,9 @@ fn a_url_with_credentials_only_from_a_file_or_the_environment_and_never_shown() 
 const PHOTOS: &str = "https://photos.example.com";
 const SECRET: &str = "correct horse battery staple";
 
-/// An authorization server on a loopback port keeping its refresh tokens in `redis`; its token
+/// An authorization server on a loopback port keeping its refresh tokens in `store`; its token
 /// endpoint.
-async fn authorization_server(redis: &Redis) -> String {
+async fn authorization_server(store: RedisRefreshTokens) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let issuer = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
     let rs_key = Jwk::generate(Curve::P256).unwrap();
@@ -169,7 +170,6 @@ async fn authorization_server(redis: &Redis) -> String {
                 .unwrap(),
         )
         .unwrap();
-    let store = RedisRefreshTokens::new(&redis.url()).unwrap();
     let server = AuthorizationServer::builder(
         Issuer::builder(&issuer, &Jwk::generate(Curve::P256).unwrap()).registry(registry),
     )
@@ -216,8 +216,8 @@ async fn refresh(endpoint: &str, token: &str) -> (u16, Value) {
 async fn two_authorization_servers_on_one_redis_rotate_and_revoke_as_one() {
     let mut redis = Redis::start();
     bounded(async {
-        let a = authorization_server(&redis).await;
-        let b = authorization_server(&redis).await;
+        let a = authorization_server(RedisRefreshTokens::new(&redis.url()).unwrap()).await;
+        let b = authorization_server(RedisRefreshTokens::new(&redis.url()).unwrap()).await;
         let (status, body) = post(&a, &[("grant_type", "client_credentials")]).await;
         assert_eq!(status, 200, "{body}");
         let first = body["refresh_token"].as_str().unwrap().to_owned();
@@ -246,6 +246,61 @@ async fn two_authorization_servers_on_one_redis_rotate_and_revoke_as_one() {
         redis.stop();
         let (status, body) = refresh(&a, &other).await;
         assert_eq!((status, body["error"].as_str()), (503, Some("server_error")), "{body}");
+    })
+    .await;
+}
+
+/// `rediss://`: the replay store talks TLS to Redis, trusting the CA it is given (only); a store
+/// trusting another CA, or the platform's roots, is refused by the handshake and refuses the
+/// proof (fail closed); a CA for a plain `redis://` URL is a configuration error.
+#[tokio::test]
+async fn a_replay_store_over_tls_trusts_only_its_ca() {
+    let pki = crate::servers::Pki::new();
+    let redis = Redis::start_tls(&pki.server_cert_pem, &pki.server_key_pem);
+    let store = RedisReplayStore::new(&redis.tls_url()).unwrap().ca_pem(pki.ca_pem.as_bytes()).unwrap();
+    assert!(format!("{store:?}").contains("rediss://127.0.0.1:"));
+    let other_ca = crate::servers::Pki::new();
+    let untrusting =
+        RedisReplayStore::new(&redis.tls_url()).unwrap().ca_pem(other_ca.ca_pem.as_bytes()).unwrap();
+    let platform_roots = RedisReplayStore::new(&redis.tls_url()).unwrap();
+    let until = now() + 60;
+    bounded(async {
+        assert_eq!(store.remember("tls-1", until, now()).await, Ok(Remembered::Fresh));
+        assert_eq!(store.remember("tls-1", until, now()).await, Ok(Remembered::Replayed));
+        for refused in [&untrusting, &platform_roots] {
+            assert!(
+                matches!(
+                    refused.remember("tls-2", until, now()).await,
+                    Err(ReplayStoreError::Unavailable(_))
+                ),
+                "{refused:?}"
+            );
+        }
+    })
+    .await;
+    // The same key over the plain port: one Redis.
+    let plain = RedisReplayStore::new(&redis.url()).unwrap();
+    assert_eq!(plain.remember("tls-1", until, now()).await, Ok(Remembered::Replayed));
+    let e = RedisReplayStore::new(&redis.url()).unwrap().ca_pem(pki.ca_pem.as_bytes()).unwrap_err();
+    assert!(e.to_string().contains("rediss://"), "{e}");
+    let e = RedisReplayStore::new(&redis.tls_url()).unwrap().ca_pem(b"not a certificate").unwrap_err();
+    assert!(e.to_string().contains("no PEM certificate"), "{e}");
+}
+
+/// Refresh tokens over TLS too: issued at one authorization server, rotated at another, both on
+/// one `rediss://` Redis.
+#[tokio::test]
+async fn refresh_tokens_over_tls() {
+    let pki = crate::servers::Pki::new();
+    let redis = Redis::start_tls(&pki.server_cert_pem, &pki.server_key_pem);
+    let store = || RedisRefreshTokens::new(&redis.tls_url()).unwrap().ca_pem(pki.ca_pem.as_bytes()).unwrap();
+    assert!(format!("{:?}", store()).contains("rediss://"));
+    bounded(async {
+        let (a, b) = (authorization_server(store()).await, authorization_server(store()).await);
+        let (status, body) = post(&a, &[("grant_type", "client_credentials")]).await;
+        assert_eq!(status, 200, "{body}");
+        let (status, body) = refresh(&b, body["refresh_token"].as_str().unwrap()).await;
+        assert_eq!(status, 200, "{body}");
     })
     .await;
 }

@@ -1300,6 +1300,39 @@ async fn two_gateways_on_one_redis_refuse_a_proof_used_at_either_and_fail_closed
     .await;
 }
 
+/// `--dpop-replay rediss://…` with `--dpop-replay-ca-file`: two gateways share proofs over TLS;
+/// a gateway trusting another CA cannot reach Redis and refuses DPoP requests (503).
+#[tokio::test]
+async fn two_gateways_share_proofs_over_tls_and_one_trusting_another_ca_fails_closed() {
+    bounded(async {
+        let world = World::new();
+        let (up, up_addr) = Upstream::start().await;
+        let pki = Pki::new();
+        let redis = crate::redis_server::Redis::start_tls(&pki.server_cert_pem, &pki.server_key_pem);
+        let dir = temp_dir("redis-tls");
+        let (ca, other) = (dir.join("ca.pem"), dir.join("other-ca.pem"));
+        std::fs::write(&ca, &pki.ca_pem).unwrap();
+        std::fs::write(&other, &Pki::new().ca_pem).unwrap();
+        let url = redis.tls_url();
+        let with_ca = |file: &Path| {
+            let args = ["--dpop-replay", url.as_str(), "--dpop-replay-ca-file", file.to_str().unwrap()];
+            Binary::start(&world, &[&world.rs_key], up_addr, &args)
+        };
+        let (a, b, wrong) = (with_ca(&ca), with_ca(&ca), with_ca(&other));
+        let key = jwe_mint::dpop::DpopKey::generate().unwrap();
+        let token = world.mint_bound(key.thumbprint());
+        let proof = dpop_proof(&key, "/photos", &token, None);
+        let request = dpop_get("/photos", &token, &[&proof], "");
+        assert_eq!(send(a.addr, &request).await.status, 200, "{}", a.stderr());
+        assert_eq!(send(b.addr, &request).await.status, 401, "a replay, seen through Redis over TLS");
+        let fresh = dpop_proof(&key, "/photos", &token, None);
+        assert_eq!(send(wrong.addr, &dpop_get("/photos", &token, &[&fresh], "")).await.status, 503);
+        assert_eq!(up.seen().len(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    })
+    .await;
+}
+
 #[test]
 fn a_replay_url_with_credentials_is_refused_on_the_command_line_and_never_printed() {
     let world = World::new();

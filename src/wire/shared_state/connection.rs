@@ -42,14 +42,15 @@ pub(super) enum Origin {
 }
 
 impl Connection {
-    /// `redis://HOST[:PORT][/DB]`; user and password only from `Origin::Secret`.
+    /// `redis://HOST[:PORT][/DB]`, or `rediss://` for TLS (the server's certificate checked
+    /// against the platform's roots for HOST); user and password only from `Origin::Secret`.
     pub(super) fn open(url: &str, origin: Origin) -> Result<Connection, ConfigError> {
         let parsed = url::Url::parse(url).ok();
         let shown = shown(url, parsed.as_ref());
         let refused = |why: &str| ConfigError::invalid("redis", format!("{shown}: {why}"));
         let parsed = parsed.ok_or_else(|| refused("not a URL"))?;
-        if parsed.scheme() != "redis" {
-            return Err(refused("the scheme must be redis://"));
+        if parsed.scheme() != "redis" && parsed.scheme() != "rediss" {
+            return Err(refused("the scheme must be redis:// or rediss:// (TLS)"));
         }
         if parsed.host_str().is_none_or(str::is_empty) {
             return Err(refused("no host"));
@@ -68,6 +69,31 @@ impl Connection {
         // The redis crate's own reading (its error text could name the URL, so it is not shown).
         let client = redis::Client::open(url).map_err(|_| refused("not a Redis URL"))?;
         Ok(Connection { client, manager: Mutex::new(None), shown, timeout: DEFAULT_REDIS_TIMEOUT })
+    }
+
+    /// The same server, its TLS certificate checked against the CA certificates of `pem` only
+    /// (not the platform's roots). Refused for a `redis://` URL (no TLS) and a PEM text without a
+    /// certificate.
+    pub(super) fn trust_only(mut self, pem: &[u8]) -> Result<Connection, ConfigError> {
+        let refused = |why: &str| ConfigError::invalid("redis", format!("{}: {why}", self.shown));
+        if !matches!(self.client.get_connection_info().addr(), redis::ConnectionAddr::TcpTls { .. }) {
+            return Err(refused("a CA applies to a rediss:// (TLS) URL only"));
+        }
+        if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+            return Err(refused("the CA file holds no PEM certificate"));
+        }
+        let certificates = redis::TlsCertificates { client_tls: None, root_cert: Some(pem.to_vec()) };
+        self.client = redis::Client::build_with_tls(self.client.get_connection_info().clone(), certificates)
+            .map_err(|_| refused("the CA file's certificates cannot be read"))?;
+        Ok(self)
+    }
+
+    /// [`trust_only`](Self::trust_only) with the PEM file at `path`.
+    pub(super) fn trust_only_file(self, path: &Path) -> Result<Connection, ConfigError> {
+        let pem = std::fs::read(path).map_err(|e| {
+            ConfigError::invalid("redis", format!("cannot read the CA file {}: {}", path.display(), e.kind()))
+        })?;
+        self.trust_only(&pem)
     }
 
     /// The URL in the file at `path` (surrounding whitespace trimmed).
@@ -146,7 +172,8 @@ fn shown(url: &str, parsed: Option<&url::Url>) -> String {
             let db = p.path().trim_start_matches('/');
             let db = if db.bytes().all(|b| b.is_ascii_digit()) { db } else { "…" };
             let db = if db.is_empty() { String::new() } else { format!("/{db}") };
-            format!("redis://redacted@{}{port}{db}", crate::untrusted::name(p.host_str().unwrap_or("")))
+            let scheme = if p.scheme() == "rediss" { "rediss" } else { "redis" };
+            format!("{scheme}://redacted@{}{port}{db}", crate::untrusted::name(p.host_str().unwrap_or("")))
         }
         _ => "the Redis URL (not shown: an `@` outside its user information; percent-encode `/`, `?`, `#` and `@` in a password)".into(),
     }

@@ -105,7 +105,7 @@ impl fmt::Debug for RedisRefreshTokens {
 }
 
 impl RedisRefreshTokens {
-    /// The store at `url`, `redis://HOST[:PORT][/DB]` (no user or password: see
+    /// The store at `url`, `redis://HOST[:PORT][/DB]` or `rediss://…` for TLS (no user or password: see
     /// [`from_url_file`](Self::from_url_file)). Nothing is connected yet. Refused
     /// ([`ConfigError::Invalid`] naming `"redis"`): another scheme, no host, a path other than a
     /// database number, a query, credentials.
@@ -134,6 +134,20 @@ impl RedisRefreshTokens {
     pub fn key_prefix(mut self, prefix: &str) -> RedisRefreshTokens {
         self.prefix = prefix.to_owned();
         self
+    }
+
+    /// For a `rediss://` URL: trust only the CA certificates of `pem` for the server's TLS
+    /// certificate (by default the platform's roots). Refused ([`ConfigError::Invalid`] naming
+    /// `"redis"`) for a `redis://` URL or a text without a PEM certificate.
+    pub fn ca_pem(mut self, pem: &[u8]) -> Result<RedisRefreshTokens, ConfigError> {
+        self.connection = self.connection.trust_only(pem)?;
+        Ok(self)
+    }
+
+    /// [`ca_pem`](Self::ca_pem) with the PEM file at `path`.
+    pub fn ca_file(mut self, path: impl AsRef<Path>) -> Result<RedisRefreshTokens, ConfigError> {
+        self.connection = self.connection.trust_only_file(path.as_ref())?;
+        Ok(self)
     }
 
     /// How long one operation may take, connecting included (default

@@ -45,7 +45,7 @@ impl fmt::Debug for RedisReplayStore {
 }
 
 impl RedisReplayStore {
-    /// The store at `url`, `redis://HOST[:PORT][/DB]` (no user or password: see
+    /// The store at `url`, `redis://HOST[:PORT][/DB]` or `rediss://…` for TLS (no user or password: see
     /// [`from_url_file`](Self::from_url_file)). Nothing is connected yet: the first proof
     /// connects. Refused ([`ConfigError::Invalid`] naming `"redis"`): another scheme, no host, a
     /// path other than a database number, a query, credentials.
@@ -77,6 +77,20 @@ impl RedisReplayStore {
     pub fn key_prefix(mut self, prefix: &str) -> RedisReplayStore {
         self.prefix = prefix.to_owned();
         self
+    }
+
+    /// For a `rediss://` URL: trust only the CA certificates of `pem` for the server's TLS
+    /// certificate (by default the platform's roots). Refused ([`ConfigError::Invalid`] naming
+    /// `"redis"`) for a `redis://` URL or a text without a PEM certificate.
+    pub fn ca_pem(mut self, pem: &[u8]) -> Result<RedisReplayStore, ConfigError> {
+        self.connection = self.connection.trust_only(pem)?;
+        Ok(self)
+    }
+
+    /// [`ca_pem`](Self::ca_pem) with the PEM file at `path`.
+    pub fn ca_file(mut self, path: impl AsRef<Path>) -> Result<RedisReplayStore, ConfigError> {
+        self.connection = self.connection.trust_only_file(path.as_ref())?;
+        Ok(self)
     }
 
     /// How long one check may take, connecting included (default
