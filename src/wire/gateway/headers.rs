@@ -178,22 +178,31 @@ fn is_authority(value: &[u8]) -> bool {
     host_ok && port_ok
 }
 
-/// `name` lowercased (the `http` crate does it already) with `_` and `.` read as `-`: CGI-style
-/// backends fold `_` into `-` (`HTTP_X_AUTH_SUBJECT`, oauth2-proxy CVE-2025-64484), and some
-/// frameworks normalise every non-alphanumeric character, `.` included.
-fn folded(name: &HeaderName) -> String {
-    name.as_str()
-        .bytes()
-        .map(|b| match b {
-            b'_' | b'.' => '-',
-            b => char::from(b.to_ascii_lowercase()),
-        })
-        .collect()
+/// A header-name byte folded: lowercased (the `http` crate does it already) with `_` and `.` read
+/// as `-`. CGI-style backends fold `_` into `-` (`HTTP_X_AUTH_SUBJECT`, oauth2-proxy
+/// CVE-2025-64484), and some frameworks normalise every non-alphanumeric character, `.` included.
+fn fold(b: u8) -> u8 {
+    match b {
+        b'_' | b'.' => b'-',
+        b => b.to_ascii_lowercase(),
+    }
+}
+
+/// Whether `name`, folded byte by byte (see [`fold`]), starts with `prefix` (lowercase, `-`
+/// separated). Compared in place: these checks run on every field of every request.
+fn folded_starts_with(name: &HeaderName, prefix: &str) -> bool {
+    let name = name.as_str().as_bytes();
+    name.len() >= prefix.len() && name.iter().zip(prefix.as_bytes()).all(|(&n, &p)| fold(n) == p)
+}
+
+/// Whether `name`, folded (see [`fold`]), is `field` (lowercase, `-` separated).
+fn folded_eq(name: &HeaderName, field: &str) -> bool {
+    name.as_str().len() == field.len() && folded_starts_with(name, field)
 }
 
 /// Whether a header name is one of the identity headers, however spelled.
 fn is_identity_header(name: &HeaderName) -> bool {
-    folded(name).starts_with("x-auth-")
+    folded_starts_with(name, "x-auth-")
 }
 
 /// The fields servers take the client's address, scheme, host, port or original URL from,
@@ -216,10 +225,9 @@ const CLIENT_FIELDS: [&str; 11] = [
 /// many upstreams take as the original request: `X-Original-URI`, `-Method`, `-Forwarded-For`),
 /// and the client-address and original-URL fields, however spelled.
 fn is_forwarding_header(name: &HeaderName) -> bool {
-    let folded = folded(name);
-    folded.starts_with("x-forwarded")
-        || folded.starts_with("x-original-")
-        || CLIENT_FIELDS.contains(&folded.as_str())
+    folded_starts_with(name, "x-forwarded")
+        || folded_starts_with(name, "x-original-")
+        || CLIENT_FIELDS.iter().any(|field| folded_eq(name, field))
 }
 
 pub(super) fn remove_spoofed_identity(headers: &mut HeaderMap) {
@@ -396,6 +404,108 @@ pub(super) fn set_dpop_jkt(headers: &mut HeaderMap, token: &AccessToken, always:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every spelling of `name` a backend could fold into it: each `-` as `-`, `_` or `.`, and
+    /// each letter in either case.
+    fn spellings(name: &str) -> Vec<String> {
+        let mut out = vec![String::new()];
+        for c in name.chars() {
+            let options: Vec<char> = match c {
+                '-' => vec!['-', '_', '.'],
+                c if c.is_ascii_alphabetic() => vec![c.to_ascii_lowercase(), c.to_ascii_uppercase()],
+                c => vec![c],
+            };
+            out = out.iter().flat_map(|s| options.iter().map(move |o| format!("{s}{o}"))).collect();
+        }
+        out
+    }
+
+    /// The fold as first written, one `String` per name: the in-place comparisons must agree.
+    fn folded_reference(name: &HeaderName) -> String {
+        name.as_str()
+            .bytes()
+            .map(|b| match b {
+                b'_' | b'.' => '-',
+                b => char::from(b.to_ascii_lowercase()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_spelling_of_identity_and_forwarding_fields_is_caught_in_place() {
+        let mut forwarding: Vec<&str> = CLIENT_FIELDS.to_vec();
+        forwarding.extend([
+            "x-forwarded-for",
+            "x-forwarded-host",
+            "x-forwarded",
+            "x-original-uri",
+            "x-original-",
+        ]);
+        for field in forwarding {
+            for spelling in spellings(field) {
+                let name = HeaderName::from_bytes(spelling.as_bytes()).unwrap();
+                assert!(is_forwarding_header(&name), "{spelling}");
+                assert!(!is_forwardable_trailer(&name, &[]), "{spelling}");
+            }
+        }
+        for field in ["x-auth-subject", "x-auth-client-id", "x-auth-dpop-jkt", "x-auth-"] {
+            for spelling in spellings(field) {
+                let name = HeaderName::from_bytes(spelling.as_bytes()).unwrap();
+                assert!(is_identity_header(&name), "{spelling}");
+                let mut headers = HeaderMap::new();
+                headers.insert(name, HeaderValue::from_static("mallory"));
+                headers.insert("x-kept", HeaderValue::from_static("1"));
+                remove_spoofed_identity(&mut headers);
+                assert_eq!(headers.len(), 1, "{spelling}");
+            }
+        }
+        // Agreement with the allocating fold on names around the prefixes and fields: shorter,
+        // longer, one character off, other separators.
+        let near = [
+            "x",
+            "x-",
+            "x-auth",
+            "x_auth",
+            "x-auth-",
+            "x-autha",
+            "x-authx-y",
+            "xauth-a",
+            "y-auth-a",
+            "x-auth--",
+            "x-forward",
+            "x-forwarde",
+            "x-forwarded",
+            "x_forwardedfor",
+            "x-forwarder",
+            "forwarded",
+            "forwarde",
+            "forwarded-",
+            "forwardedx",
+            "x-real-ip",
+            "x-real-ipx",
+            "x-real",
+            "x-original",
+            "x-original-",
+            "x-originalx",
+            "true-client-i",
+            "true-client-ipp",
+            "cf-connecting-ip",
+            "x-rewrite-url",
+            "x+auth-a",
+            "x~forwarded",
+            "x-auth-\u{0}",
+        ];
+        for text in near {
+            let Ok(name) = HeaderName::from_bytes(text.as_bytes()) else { continue };
+            let folded = folded_reference(&name);
+            let identity = folded.starts_with("x-auth-");
+            let forwarding = folded.starts_with("x-forwarded")
+                || folded.starts_with("x-original-")
+                || CLIENT_FIELDS.contains(&folded.as_str());
+            assert_eq!(is_identity_header(&name), identity, "{text}");
+            assert_eq!(is_forwarding_header(&name), forwarding, "{text}");
+        }
+    }
 
     #[test]
     fn forwarding_headers_are_replaced_however_spelled() {
