@@ -43,16 +43,22 @@ fn connection_options(headers: &HeaderMap) -> Vec<HeaderName> {
         .collect()
 }
 
-/// RFC 9110 §7.6.1: the fields `Connection` names, and the hop-by-hop fields themselves.
+/// The hop-by-hop fields of RFC 9110 §7.6.1 (`Keep-Alive` and `Proxy-Connection` as deployed
+/// before it), besides those a `Connection` field names.
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    [CONNECTION, TE, TRANSFER_ENCODING, UPGRADE].contains(name)
+        || matches!(name.as_str(), "keep-alive" | "proxy-connection")
+}
+
+/// RFC 9110 §7.6.1: the fields `Connection` names, and the hop-by-hop fields themselves. One scan
+/// of the names present: a removal hashes its name, and most messages carry none of these.
 pub(super) fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    for name in connection_options(headers) {
+    let named = connection_options(headers);
+    let hop: Vec<HeaderName> =
+        headers.keys().filter(|n| is_hop_by_hop(n) || named.contains(n)).cloned().collect();
+    for name in hop {
         headers.remove(name);
     }
-    for name in [CONNECTION, TE, TRANSFER_ENCODING, UPGRADE] {
-        headers.remove(name);
-    }
-    headers.remove("keep-alive");
-    headers.remove("proxy-connection");
 }
 
 /// The fields the gateway's own checks read before the hop-by-hop fields go: `Host` (routing and
@@ -337,9 +343,7 @@ const NEVER_TRAILERS: [HeaderName; 17] = [
 /// [`NEVER_TRAILERS`], and not an identity or forwarding field (the gateway's own, never an
 /// upstream's).
 fn is_forwardable_trailer(name: &HeaderName, named: &[HeaderName]) -> bool {
-    let hop_by_hop = [CONNECTION, TE, TRANSFER_ENCODING, UPGRADE].contains(name)
-        || matches!(name.as_str(), "keep-alive" | "proxy-connection");
-    !hop_by_hop
+    !is_hop_by_hop(name)
         && !named.contains(name)
         && !NEVER_TRAILERS.contains(name)
         && !is_identity_header(name)
