@@ -20,7 +20,7 @@ use hyper_util::client::legacy::Client;
 
 use super::access::{Outcome, Proxied};
 use super::config::Upstream;
-use super::headers::{response_headers, set_dpop_jkt, set_identity, ResponseTrailers, VIA_ENTRY};
+use super::headers::{response_headers, IdentityCache, ResponseTrailers, VIA_ENTRY};
 use crate::resource_server::AccessToken;
 use crate::wire::tracing_targets::GATEWAY_TRACING_TARGET;
 
@@ -33,7 +33,8 @@ pub(super) struct Forward {
     pub(super) client: Client<HttpsConnector<HttpConnector>, Body>,
     pub(super) upstream: Arc<Upstream>,
     pub(super) forward_token: bool,
-    pub(super) claims_header: bool,
+    /// The identity headers, `X-Auth-Claims` included when configured.
+    pub(super) identity: Arc<IdentityCache>,
     pub(super) resource_metadata: Arc<str>,
 }
 
@@ -61,8 +62,7 @@ impl Forward {
             upstream_time,
         };
         // (5) The identity, from the opened token only.
-        let identity = set_identity(&mut parts.headers, &token, self.claims_header)
-            .and_then(|()| set_dpop_jkt(&mut parts.headers, &token, false));
+        let identity = self.identity.set(&mut parts.headers, &token);
         if identity.is_err() {
             let reason = "the token's identity cannot be a header value";
             return noted(self.unrepresentable(), note(Outcome::InvalidToken, Some(reason), None));

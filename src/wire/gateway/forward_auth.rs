@@ -22,7 +22,7 @@ use http::{HeaderValue, Method, Request, StatusCode, Uri};
 
 use super::access::{Outcome, Proxied};
 use super::forward::plain;
-use super::headers::{set_dpop_jkt, set_identity};
+use super::headers::IdentityCache;
 use crate::resource_server::AccessToken;
 
 const X_ORIGINAL_METHOD: &str = "x-original-method";
@@ -151,7 +151,8 @@ pub(super) fn to_original(
 /// headers instead of a forwarded request.
 #[derive(Clone)]
 pub(super) struct Authorize {
-    pub(super) claims_header: bool,
+    /// The identity headers, `X-Auth-Dpop-Jkt` always present (empty for an unbound token).
+    pub(super) identity: std::sync::Arc<IdentityCache>,
     pub(super) resource_metadata: std::sync::Arc<str>,
 }
 
@@ -164,8 +165,7 @@ impl Authorize {
             return plain(StatusCode::INTERNAL_SERVER_ERROR, "not authenticated\n");
         };
         let mut response = Response::new(Body::empty());
-        let identity = set_identity(response.headers_mut(), &token, self.claims_header)
-            .and_then(|()| set_dpop_jkt(response.headers_mut(), &token, true));
+        let identity = self.identity.set(response.headers_mut(), &token);
         let outcome = if identity.is_ok() {
             (Outcome::Forwarded, None)
         } else {

@@ -5,6 +5,7 @@
 //! and the identity headers set from the opened token.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::response::Response;
@@ -25,11 +26,11 @@ use crate::resource_server::AccessToken;
 pub(super) const VIA_ENTRY: &str = "1.1 jwe-mint";
 
 /// The identity headers the gateway sets on authenticated requests.
-const X_AUTH_SUBJECT: &str = "x-auth-subject";
-const X_AUTH_CLIENT_ID: &str = "x-auth-client-id";
-const X_AUTH_SCOPE: &str = "x-auth-scope";
-const X_AUTH_CLAIMS: &str = "x-auth-claims";
-const X_AUTH_DPOP_JKT: &str = "x-auth-dpop-jkt";
+const X_AUTH_SUBJECT: HeaderName = HeaderName::from_static("x-auth-subject");
+const X_AUTH_CLIENT_ID: HeaderName = HeaderName::from_static("x-auth-client-id");
+const X_AUTH_SCOPE: HeaderName = HeaderName::from_static("x-auth-scope");
+const X_AUTH_CLAIMS: HeaderName = HeaderName::from_static("x-auth-claims");
+const X_AUTH_DPOP_JKT: HeaderName = HeaderName::from_static("x-auth-dpop-jkt");
 
 /// The field names a `Connection` header section lists (RFC 9110 §7.6.1), those that are valid
 /// names.
@@ -42,16 +43,22 @@ fn connection_options(headers: &HeaderMap) -> Vec<HeaderName> {
         .collect()
 }
 
-/// RFC 9110 §7.6.1: the fields `Connection` names, and the hop-by-hop fields themselves.
+/// The hop-by-hop fields of RFC 9110 §7.6.1 (`Keep-Alive` and `Proxy-Connection` as deployed
+/// before it), besides those a `Connection` field names.
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    [CONNECTION, TE, TRANSFER_ENCODING, UPGRADE].contains(name)
+        || matches!(name.as_str(), "keep-alive" | "proxy-connection")
+}
+
+/// RFC 9110 §7.6.1: the fields `Connection` names, and the hop-by-hop fields themselves. One scan
+/// of the names present: a removal hashes its name, and most messages carry none of these.
 pub(super) fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    for name in connection_options(headers) {
+    let named = connection_options(headers);
+    let hop: Vec<HeaderName> =
+        headers.keys().filter(|n| is_hop_by_hop(n) || named.contains(n)).cloned().collect();
+    for name in hop {
         headers.remove(name);
     }
-    for name in [CONNECTION, TE, TRANSFER_ENCODING, UPGRADE] {
-        headers.remove(name);
-    }
-    headers.remove("keep-alive");
-    headers.remove("proxy-connection");
 }
 
 /// The fields the gateway's own checks read before the hop-by-hop fields go: `Host` (routing and
@@ -178,22 +185,31 @@ fn is_authority(value: &[u8]) -> bool {
     host_ok && port_ok
 }
 
-/// `name` lowercased (the `http` crate does it already) with `_` and `.` read as `-`: CGI-style
-/// backends fold `_` into `-` (`HTTP_X_AUTH_SUBJECT`, oauth2-proxy CVE-2025-64484), and some
-/// frameworks normalise every non-alphanumeric character, `.` included.
-fn folded(name: &HeaderName) -> String {
-    name.as_str()
-        .bytes()
-        .map(|b| match b {
-            b'_' | b'.' => '-',
-            b => char::from(b.to_ascii_lowercase()),
-        })
-        .collect()
+/// A header-name byte folded: lowercased (the `http` crate does it already) with `_` and `.` read
+/// as `-`. CGI-style backends fold `_` into `-` (`HTTP_X_AUTH_SUBJECT`, oauth2-proxy
+/// CVE-2025-64484), and some frameworks normalise every non-alphanumeric character, `.` included.
+fn fold(b: u8) -> u8 {
+    match b {
+        b'_' | b'.' => b'-',
+        b => b.to_ascii_lowercase(),
+    }
+}
+
+/// Whether `name`, folded byte by byte (see [`fold`]), starts with `prefix` (lowercase, `-`
+/// separated). Compared in place: these checks run on every field of every request.
+fn folded_starts_with(name: &HeaderName, prefix: &str) -> bool {
+    let name = name.as_str().as_bytes();
+    name.len() >= prefix.len() && name.iter().zip(prefix.as_bytes()).all(|(&n, &p)| fold(n) == p)
+}
+
+/// Whether `name`, folded (see [`fold`]), is `field` (lowercase, `-` separated).
+fn folded_eq(name: &HeaderName, field: &str) -> bool {
+    name.as_str().len() == field.len() && folded_starts_with(name, field)
 }
 
 /// Whether a header name is one of the identity headers, however spelled.
 fn is_identity_header(name: &HeaderName) -> bool {
-    folded(name).starts_with("x-auth-")
+    folded_starts_with(name, "x-auth-")
 }
 
 /// The fields servers take the client's address, scheme, host, port or original URL from,
@@ -216,10 +232,9 @@ const CLIENT_FIELDS: [&str; 11] = [
 /// many upstreams take as the original request: `X-Original-URI`, `-Method`, `-Forwarded-For`),
 /// and the client-address and original-URL fields, however spelled.
 fn is_forwarding_header(name: &HeaderName) -> bool {
-    let folded = folded(name);
-    folded.starts_with("x-forwarded")
-        || folded.starts_with("x-original-")
-        || CLIENT_FIELDS.contains(&folded.as_str())
+    folded_starts_with(name, "x-forwarded")
+        || folded_starts_with(name, "x-original-")
+        || CLIENT_FIELDS.iter().any(|field| folded_eq(name, field))
 }
 
 pub(super) fn remove_spoofed_identity(headers: &mut HeaderMap) {
@@ -229,41 +244,75 @@ pub(super) fn remove_spoofed_identity(headers: &mut HeaderMap) {
     }
 }
 
+/// What the forwarding fields say about a connection's client, built once per connection (the
+/// peer does not change between its requests).
+pub(super) struct ClientAddress {
+    /// The address, canonical (an IPv4-mapped IPv6 address as IPv4): `X-Forwarded-For`,
+    /// `X-Real-IP`.
+    ip: Option<HeaderValue>,
+    /// `Forwarded` without `host` (RFC 7239 §4: `for`, a quoted IPv6 node, and `proto`).
+    forwarded: String,
+    /// `forwarded` as a field value, for a request without a usable `Host`.
+    forwarded_value: Option<HeaderValue>,
+}
+
+impl ClientAddress {
+    /// The fields for a client connected from `peer`.
+    pub(super) fn new(peer: SocketAddr) -> ClientAddress {
+        let ip = peer.ip().to_canonical();
+        let node = match ip {
+            IpAddr::V4(v4) => v4.to_string(),
+            IpAddr::V6(v6) => format!("\"[{v6}]\""),
+        };
+        let forwarded = format!("for={node};proto=http");
+        ClientAddress {
+            ip: HeaderValue::from_str(&ip.to_string()).ok(),
+            forwarded_value: HeaderValue::from_str(&forwarded).ok(),
+            forwarded,
+        }
+    }
+}
+
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+
 /// Replaces whatever the client said about the connection with what the gateway saw: `Forwarded`
 /// (RFC 7239), `X-Forwarded-For` / `-Proto` / `-Host` and `X-Real-IP`; every other field of the
 /// family (`X-Forwarded-Port`, `-Prefix`, `True-Client-IP`, `X-Original-URL`, ...) is removed, so
 /// the upstream falls back to what it sees itself.
-pub(super) fn set_forwarded(headers: &mut HeaderMap, peer: SocketAddr) {
+pub(super) fn set_forwarded(headers: &mut HeaderMap, client: &ClientAddress) {
     // Every spelling with `_` or `.` for `-` too: CGI-style backends read `X_Forwarded_For` as
     // `HTTP_X_FORWARDED_FOR`, next to the gateway's own (as for the `x-auth-` headers).
     let spoofed: Vec<HeaderName> = headers.keys().filter(|n| is_forwarding_header(n)).cloned().collect();
     for name in spoofed {
         headers.remove(name);
     }
-    let ip = peer.ip().to_canonical();
-    let node = match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => format!("\"[{v6}]\""),
-    };
-    let mut forwarded = format!("for={node};proto=http");
     let host = headers
         .get(HOST)
         .and_then(|h| h.to_str().ok())
         .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\'));
+    let mut forwarded = client.forwarded_value.clone();
     if let Some(host) = host {
-        forwarded.push_str(&format!(";host=\"{host}\""));
+        let mut with_host = String::with_capacity(client.forwarded.len() + host.len() + 8);
+        with_host.push_str(&client.forwarded);
+        with_host.push_str(";host=\"");
+        with_host.push_str(host);
+        with_host.push('"');
+        forwarded = HeaderValue::from_str(&with_host).ok();
         if let Ok(v) = HeaderValue::from_str(host) {
-            headers.insert("x-forwarded-host", v);
+            headers.insert(X_FORWARDED_HOST, v);
         }
     }
-    if let Ok(v) = HeaderValue::from_str(&forwarded) {
+    if let Some(v) = forwarded {
         headers.insert(FORWARDED, v);
     }
-    if let Ok(v) = HeaderValue::from_str(&ip.to_string()) {
-        headers.insert("x-forwarded-for", v.clone());
-        headers.insert("x-real-ip", v);
+    if let Some(ip) = &client.ip {
+        headers.insert(X_FORWARDED_FOR, ip.clone());
+        headers.insert(X_REAL_IP, ip.clone());
     }
-    headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
 }
 
 /// Fields no trailer section may carry (RFC 9110 §6.5.1: framing, routing, authentication,
@@ -294,9 +343,7 @@ const NEVER_TRAILERS: [HeaderName; 17] = [
 /// [`NEVER_TRAILERS`], and not an identity or forwarding field (the gateway's own, never an
 /// upstream's).
 fn is_forwardable_trailer(name: &HeaderName, named: &[HeaderName]) -> bool {
-    let hop_by_hop = [CONNECTION, TE, TRANSFER_ENCODING, UPGRADE].contains(name)
-        || matches!(name.as_str(), "keep-alive" | "proxy-connection");
-    !hop_by_hop
+    !is_hop_by_hop(name)
         && !named.contains(name)
         && !NEVER_TRAILERS.contains(name)
         && !is_identity_header(name)
@@ -348,7 +395,7 @@ impl ResponseTrailers {
 }
 
 /// Step (5): the identity headers from the opened token.
-pub(super) fn set_identity(headers: &mut HeaderMap, token: &AccessToken, claims: bool) -> Result<(), ()> {
+fn set_identity(headers: &mut HeaderMap, token: &AccessToken, claims: bool) -> Result<(), ()> {
     let scope = token.scopes().collect::<Vec<_>>().join(" ");
     let claims = match claims {
         true => Some(
@@ -370,7 +417,7 @@ pub(super) fn set_identity(headers: &mut HeaderMap, token: &AccessToken, claims:
             return Err(());
         }
         let value = HeaderValue::from_str(value).map_err(|_| ())?;
-        headers.insert(HeaderName::from_static(name), value);
+        headers.insert(name, value);
     }
     Ok(())
 }
@@ -379,7 +426,7 @@ pub(super) fn set_identity(headers: &mut HeaderMap, token: &AccessToken, claims:
 /// the layer checked (the token's `cnf.jkt`, RFC 9449 §6.1), so the upstream learns the request
 /// was sender-constrained. `always`: present and empty for an unbound token (forward-auth: Caddy
 /// copies an absent header as a literal placeholder).
-pub(super) fn set_dpop_jkt(headers: &mut HeaderMap, token: &AccessToken, always: bool) -> Result<(), ()> {
+fn set_dpop_jkt(headers: &mut HeaderMap, token: &AccessToken, always: bool) -> Result<(), ()> {
     let jkt = match (token.dpop_jkt(), always) {
         (Some(jkt), _) => jkt,
         (None, true) => "",
@@ -389,13 +436,265 @@ pub(super) fn set_dpop_jkt(headers: &mut HeaderMap, token: &AccessToken, always:
     if !jkt.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         return Err(());
     }
-    headers.insert(HeaderName::from_static(X_AUTH_DPOP_JKT), HeaderValue::from_str(jkt).map_err(|_| ())?);
+    headers.insert(X_AUTH_DPOP_JKT, HeaderValue::from_str(jkt).map_err(|_| ())?);
     Ok(())
+}
+
+/// How many tokens' identity headers [`IdentityCache`] keeps.
+const IDENTITY_SLOTS: usize = 256;
+
+/// The identity headers (step 5) of the tokens seen last, built once per opened token instead of
+/// once per request. The resource server answers a cached token (after checking its `exp`,
+/// audience and scopes again) as a clone sharing the first opening's claims, behind the same
+/// `Arc`s; a slot keeps such a clone, so while it is there no other token's claims can be at
+/// those addresses, and the same addresses mean the same claims. A token opened afresh has new
+/// claims and gets its headers built again.
+pub(super) struct IdentityCache {
+    /// Direct-mapped by the claims' address; a miss replaces the slot's entry.
+    slots: Box<[Mutex<Option<IdentityEntry>>]>,
+    /// `X-Auth-Claims` set (see [`set_identity`]).
+    claims: bool,
+    /// `X-Auth-Dpop-Jkt` set, empty, for an unbound token too (see [`set_dpop_jkt`]).
+    always_jkt: bool,
+}
+
+/// One token's identity headers, with the token that keeps its claims' addresses its own.
+struct IdentityEntry {
+    token: AccessToken,
+    fields: Arc<[(HeaderName, HeaderValue)]>,
+}
+
+impl IdentityEntry {
+    fn is_for(&self, token: &AccessToken) -> bool {
+        std::ptr::eq(self.token.standard_claims(), token.standard_claims())
+            && std::ptr::eq(self.token.raw_claims(), token.raw_claims())
+    }
+}
+
+impl IdentityCache {
+    /// A cache for headers with `X-Auth-Claims` when `claims`, and `X-Auth-Dpop-Jkt` present
+    /// (empty) for unbound tokens when `always_jkt`.
+    pub(super) fn new(claims: bool, always_jkt: bool) -> IdentityCache {
+        IdentityCache { slots: (0..IDENTITY_SLOTS).map(|_| Mutex::new(None)).collect(), claims, always_jkt }
+    }
+
+    /// Step (5): sets `token`'s identity headers in `headers`, replacing any of the same name;
+    /// `Err` when the token's identity cannot be a header value (nothing is cached then).
+    pub(super) fn set(&self, headers: &mut HeaderMap, token: &AccessToken) -> Result<(), ()> {
+        let address = std::ptr::from_ref(token.standard_claims()).addr();
+        // Allocations are at least 8-byte aligned: the low bits say nothing.
+        let slot = &self.slots[(address >> 4) % IDENTITY_SLOTS];
+        let cached = {
+            let entry = slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            entry.as_ref().filter(|e| e.is_for(token)).map(|e| Arc::clone(&e.fields))
+        };
+        let fields = match cached {
+            Some(fields) => fields,
+            None => {
+                let mut built = HeaderMap::new();
+                set_identity(&mut built, token, self.claims)?;
+                set_dpop_jkt(&mut built, token, self.always_jkt)?;
+                let fields: Arc<[(HeaderName, HeaderValue)]> =
+                    built.iter().map(|(n, v)| (n.clone(), v.clone())).collect();
+                let entry = IdentityEntry { token: token.clone(), fields: Arc::clone(&fields) };
+                *slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(entry);
+                fields
+            }
+        };
+        for (name, value) in fields.iter() {
+            headers.insert(name.clone(), value.clone());
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every spelling of `name` a backend could fold into it: each `-` as `-`, `_` or `.`, and
+    /// each letter in either case.
+    fn spellings(name: &str) -> Vec<String> {
+        let mut out = vec![String::new()];
+        for c in name.chars() {
+            let options: Vec<char> = match c {
+                '-' => vec!['-', '_', '.'],
+                c if c.is_ascii_alphabetic() => vec![c.to_ascii_lowercase(), c.to_ascii_uppercase()],
+                c => vec![c],
+            };
+            out = out.iter().flat_map(|s| options.iter().map(move |o| format!("{s}{o}"))).collect();
+        }
+        out
+    }
+
+    /// The fold as first written, one `String` per name: the in-place comparisons must agree.
+    fn folded_reference(name: &HeaderName) -> String {
+        name.as_str()
+            .bytes()
+            .map(|b| match b {
+                b'_' | b'.' => '-',
+                b => char::from(b.to_ascii_lowercase()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_spelling_of_identity_and_forwarding_fields_is_caught_in_place() {
+        let mut forwarding: Vec<&str> = CLIENT_FIELDS.to_vec();
+        forwarding.extend([
+            "x-forwarded-for",
+            "x-forwarded-host",
+            "x-forwarded",
+            "x-original-uri",
+            "x-original-",
+        ]);
+        for field in forwarding {
+            for spelling in spellings(field) {
+                let name = HeaderName::from_bytes(spelling.as_bytes()).unwrap();
+                assert!(is_forwarding_header(&name), "{spelling}");
+                assert!(!is_forwardable_trailer(&name, &[]), "{spelling}");
+            }
+        }
+        for field in ["x-auth-subject", "x-auth-client-id", "x-auth-dpop-jkt", "x-auth-"] {
+            for spelling in spellings(field) {
+                let name = HeaderName::from_bytes(spelling.as_bytes()).unwrap();
+                assert!(is_identity_header(&name), "{spelling}");
+                let mut headers = HeaderMap::new();
+                headers.insert(name, HeaderValue::from_static("mallory"));
+                headers.insert("x-kept", HeaderValue::from_static("1"));
+                remove_spoofed_identity(&mut headers);
+                assert_eq!(headers.len(), 1, "{spelling}");
+            }
+        }
+        // Agreement with the allocating fold on names around the prefixes and fields: shorter,
+        // longer, one character off, other separators.
+        let near = [
+            "x",
+            "x-",
+            "x-auth",
+            "x_auth",
+            "x-auth-",
+            "x-autha",
+            "x-authx-y",
+            "xauth-a",
+            "y-auth-a",
+            "x-auth--",
+            "x-forward",
+            "x-forwarde",
+            "x-forwarded",
+            "x_forwardedfor",
+            "x-forwarder",
+            "forwarded",
+            "forwarde",
+            "forwarded-",
+            "forwardedx",
+            "x-real-ip",
+            "x-real-ipx",
+            "x-real",
+            "x-original",
+            "x-original-",
+            "x-originalx",
+            "true-client-i",
+            "true-client-ipp",
+            "cf-connecting-ip",
+            "x-rewrite-url",
+            "x+auth-a",
+            "x~forwarded",
+            "x-auth-\u{0}",
+        ];
+        for text in near {
+            let Ok(name) = HeaderName::from_bytes(text.as_bytes()) else { continue };
+            let folded = folded_reference(&name);
+            let identity = folded.starts_with("x-auth-");
+            let forwarding = folded.starts_with("x-forwarded")
+                || folded.starts_with("x-original-")
+                || CLIENT_FIELDS.contains(&folded.as_str());
+            assert_eq!(is_identity_header(&name), identity, "{text}");
+            assert_eq!(is_forwarding_header(&name), forwarding, "{text}");
+        }
+    }
+
+    /// Tokens of one issuer for one resource server, opened as the gateway's layer opens them.
+    fn opener(cache: Option<usize>) -> (crate::issuer::Issuer, crate::resource_server::ResourceServer) {
+        use crate::jwk::{Curve, Jwk, JwkSet};
+        use crate::registry::{Registry, ResourceEntry};
+        let (rs_url, as_url) = ("https://api.example.com", "https://as.example.com");
+        let as_key = Jwk::generate(Curve::P256).unwrap();
+        let rs_key = Jwk::generate(Curve::P256).unwrap();
+        let mut registry = Registry::default();
+        let entry =
+            ResourceEntry::new(rs_url, ["read", "write"], JwkSet::new(vec![rs_key.to_public().unwrap()]));
+        registry.insert(entry.unwrap()).unwrap();
+        let issuer = crate::issuer::Issuer::builder(as_url, &as_key)
+            .registry(registry)
+            .allow_client("app", &[rs_url])
+            .unwrap()
+            .build()
+            .unwrap();
+        let mut rs = crate::resource_server::ResourceServer::builder(rs_url, as_url)
+            .decryption_keys(JwkSet::new(vec![rs_key]))
+            .issuer_keys(issuer.verification_keys().clone());
+        if let Some(capacity) = cache {
+            rs = rs.cache(capacity);
+        }
+        let rs = rs.build().unwrap();
+        (issuer, rs)
+    }
+
+    fn mint(issuer: &crate::issuer::Issuer, subject: &str, scope: &str) -> String {
+        let grant = crate::issuer::Grant::new(subject, "app", scope, &["https://api.example.com"]).unwrap();
+        issuer.mint(&grant, "https://api.example.com").unwrap().access_token
+    }
+
+    /// The fields `set_identity` and `set_dpop_jkt` give `token`, without the cache.
+    fn built(token: &AccessToken, claims: bool, always_jkt: bool) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        set_identity(&mut h, token, claims).unwrap();
+        set_dpop_jkt(&mut h, token, always_jkt).unwrap();
+        h
+    }
+
+    #[test]
+    fn cached_identity_headers_are_those_of_the_token_presented() {
+        let (issuer, rs) = opener(Some(100));
+        for (claims, always_jkt) in [(true, false), (false, true)] {
+            let cache = IdentityCache::new(claims, always_jkt);
+            let alice = mint(&issuer, "alice", "read");
+            let bob = mint(&issuer, "bob", "read write");
+            for round in 0..3 {
+                for (jwe, subject) in [(&alice, "alice"), (&bob, "bob")] {
+                    // The resource server's cache answers the same token with the same claims.
+                    let token = rs.open(jwe).unwrap();
+                    let mut headers = HeaderMap::new();
+                    headers.insert(X_AUTH_SUBJECT, HeaderValue::from_static("mallory"));
+                    cache.set(&mut headers, &token).unwrap();
+                    assert_eq!(headers, built(&token, claims, always_jkt), "round {round}");
+                    assert_eq!(headers.get(X_AUTH_SUBJECT).unwrap(), subject);
+                    assert_eq!(headers.contains_key(X_AUTH_CLAIMS), claims);
+                    assert_eq!(headers.contains_key(X_AUTH_DPOP_JKT), always_jkt);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn identity_headers_never_come_from_another_token_while_tokens_come_and_go() {
+        // No resource-server cache: every opening is new claims, the last ones dropped, so their
+        // memory is reused by the next; the cache must never take one token for another.
+        let (issuer, rs) = opener(None);
+        let cache = IdentityCache::new(true, false);
+        let jwes: Vec<(String, String)> =
+            (0..40).map(|i| (format!("user{i}"), mint(&issuer, &format!("user{i}"), "read"))).collect();
+        for round in 0..5 {
+            for (subject, jwe) in &jwes {
+                let token = rs.open(jwe).unwrap();
+                let mut headers = HeaderMap::new();
+                cache.set(&mut headers, &token).unwrap();
+                assert_eq!(headers.get(X_AUTH_SUBJECT).unwrap(), subject.as_str(), "round {round}");
+                assert_eq!(headers, built(&token, true, false));
+            }
+        }
+    }
 
     #[test]
     fn forwarding_headers_are_replaced_however_spelled() {
@@ -410,7 +709,7 @@ mod tests {
         }
         headers.insert(HOST, HeaderValue::from_static("api.example.com"));
         headers.insert("x-forwarded-port", HeaderValue::from_static("443"));
-        set_forwarded(&mut headers, "127.0.0.9:4000".parse().unwrap());
+        set_forwarded(&mut headers, &ClientAddress::new("127.0.0.9:4000".parse().unwrap()));
         let names: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
         assert!(!names.iter().any(|n| n.contains('_')), "{names:?}");
         assert_eq!(headers.get_all("x-forwarded-for").iter().collect::<Vec<_>>(), ["127.0.0.9"]);

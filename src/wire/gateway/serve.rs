@@ -26,7 +26,8 @@ use super::forward::{plain, Forward};
 use super::forward_auth::{for_proxy, names_original, refusal, to_original, Authorize, ForwardAuthConfig};
 use super::framing;
 use super::headers::{
-    check_request, remove_hop_by_hop, remove_spoofed_identity, set_forwarded, Early, VIA_ENTRY,
+    check_request, remove_hop_by_hop, remove_spoofed_identity, set_forwarded, ClientAddress, Early,
+    IdentityCache, VIA_ENTRY,
 };
 use crate::wire::resource_server::{BearerService, DEFAULT_MAX_AGE};
 use crate::wire::tracing_targets::GATEWAY_TRACING_TARGET;
@@ -81,12 +82,12 @@ impl Gateway {
                     client: Client::builder(TokioExecutor::new()).build(connector),
                     upstream: Arc::new(upstream.clone()),
                     forward_token: self.forward_token,
-                    claims_header: self.claims_header,
+                    identity: Arc::new(IdentityCache::new(self.claims_header, false)),
                     resource_metadata: Arc::clone(&resource_metadata),
                 })
             }
             None => Inner::Authorize(Authorize {
-                claims_header: self.claims_header,
+                identity: Arc::new(IdentityCache::new(self.claims_header, true)),
                 resource_metadata: Arc::clone(&resource_metadata),
             }),
         };
@@ -120,14 +121,17 @@ impl Gateway {
             let shared = Arc::clone(&shared);
             let verdicts = framing::Verdicts::default();
             let io = framing::Framed::new(stream, verdicts.clone(), limits);
+            // The forwarding fields' client part, once per connection.
+            let client = Arc::new(ClientAddress::new(peer));
             let service = hyper::service::service_fn(move |req| {
                 // Taken in call order: hyper calls the service once per request, in the order of
                 // the heads.
                 let verdict = verdicts.next();
                 let answered = verdicts.answered();
                 let shared = Arc::clone(&shared);
+                let client = Arc::clone(&client);
                 async move {
-                    let response = shared.handle(req, peer, verdict).await;
+                    let response = shared.handle(req, peer, &client, verdict).await;
                     Ok::<_, Infallible>(response.map(|body| Body::new(framing::Tracked::new(body, answered))))
                 }
             });
@@ -199,10 +203,11 @@ impl Shared {
         &self,
         req: Request<hyper::body::Incoming>,
         peer: SocketAddr,
+        client: &ClientAddress,
         verdict: framing::Verdict,
     ) -> Response {
         let mut line = AccessLine::start(req.method(), req.uri().path(), peer);
-        let (mut response, answered) = self.answer(req, peer, verdict, &mut line).await;
+        let (mut response, answered) = self.answer(req, peer, client, verdict, &mut line).await;
         let (outcome, total, upstream) =
             line.finish(&response, answered.as_ref().map(|(o, r)| (*o, r.as_str())));
         self.gateway.metrics.request(outcome, total, upstream);
@@ -218,6 +223,7 @@ impl Shared {
         &self,
         req: Request<hyper::body::Incoming>,
         peer: SocketAddr,
+        client: &ClientAddress,
         verdict: framing::Verdict,
         line: &mut AccessLine,
     ) -> (Response, Option<(Outcome, String)>) {
@@ -263,7 +269,7 @@ impl Shared {
         // cannot name the identity headers added after it.
         remove_hop_by_hop(&mut parts.headers);
         remove_spoofed_identity(&mut parts.headers);
-        set_forwarded(&mut parts.headers, peer);
+        set_forwarded(&mut parts.headers, client);
         parts.headers.append(VIA, HeaderValue::from_static(VIA_ENTRY));
         self.authenticate(Request::from_parts(parts, Body::new(body))).await
     }

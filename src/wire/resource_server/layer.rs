@@ -483,23 +483,60 @@ fn credentials(req: &Request<Body>) -> Result<Option<(Scheme, &str)>, RejectionK
     if values.next().is_some() {
         return Err(RejectionKind::InvalidRequest("more than one Authorization header"));
     }
-    let value = value.to_str().map_err(|_| malformed())?;
-    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
-    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+    let bytes = value.as_bytes();
+    let (scheme, rest) = match bytes.iter().position(|&b| b == b' ') {
+        Some(i) => (&bytes[..i], &bytes[i + 1..]),
+        None => (bytes, &[][..]),
+    };
+    let scheme = if scheme.eq_ignore_ascii_case(b"bearer") {
         Scheme::Bearer
-    } else if scheme.eq_ignore_ascii_case("dpop") {
+    } else if scheme.eq_ignore_ascii_case(b"dpop") {
         Scheme::Dpop
     } else {
+        // Another scheme counts as none, but only in a value that is visible ASCII.
+        value.to_str().map_err(|_| malformed())?;
         return Ok(None);
     };
     // credentials = scheme 1*SP b64token (RFC 6750 §2.1; RFC 9449 §7.1 uses the same token68).
-    let token = rest.trim_start_matches(' ').trim_end_matches([' ', '\t']);
-    let body = token.trim_end_matches('=');
-    let b64token = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
-    if body.is_empty() || !body.bytes().all(b64token) {
+    // b64token characters are visible ASCII, and what is trimmed around them is spaces, tabs
+    // and `=`: a value that passes is a `str` (RFC 9110 §5.5) without a second pass over it.
+    let token = trim_end(trim_start(rest, b' '), |b| b == b' ' || b == b'\t');
+    let body = trim_end(token, |b| b == b'=');
+    if body.is_empty() || !is_b64token(body) {
         return Err(malformed());
     }
+    let token = std::str::from_utf8(token).map_err(|_| malformed())?;
     Ok(Some((scheme, token)))
+}
+
+/// `bytes` without the leading `b`s.
+fn trim_start(bytes: &[u8], b: u8) -> &[u8] {
+    let start = bytes.iter().position(|&x| x != b).unwrap_or(bytes.len());
+    &bytes[start..]
+}
+
+/// `bytes` without the trailing bytes `trim` matches.
+fn trim_end(bytes: &[u8], trim: impl Fn(u8) -> bool) -> &[u8] {
+    let end = bytes.iter().rposition(|&x| !trim(x)).map_or(0, |i| i + 1);
+    &bytes[..end]
+}
+
+/// Whether every byte is a b64token character before the `=` padding (RFC 6750 §2.1): letters,
+/// digits, `-._~+/`. A token is thousands of bytes and every request carries one, so the bytes are
+/// judged without branching per byte (the compiler can use vector compares).
+fn is_b64token(bytes: &[u8]) -> bool {
+    let one = |b: u8| {
+        (b.wrapping_sub(b'a') < 26)
+            | (b.wrapping_sub(b'A') < 26)
+            | (b.wrapping_sub(b'0') < 10)
+            | (b == b'-')
+            | (b == b'.')
+            | (b == b'_')
+            | (b == b'~')
+            | (b == b'+')
+            | (b == b'/')
+    };
+    bytes.chunks(64).all(|chunk| chunk.iter().fold(true, |ok, &b| ok & one(b)))
 }
 
 /// How a failure to open a token is answered: keys unavailable is the server's fault (503); every
@@ -883,6 +920,84 @@ mod tests {
         ] {
             assert_eq!(classify(&e), RejectionKind::InvalidToken, "{e}");
         }
+    }
+
+    /// `credentials` as it was written first, over `to_str` and `char` predicates: the one-pass
+    /// version must answer every value the same.
+    fn credentials_reference(value: &HeaderValue) -> Result<Option<(Scheme, String)>, RejectionKind> {
+        let malformed = || RejectionKind::InvalidRequest("malformed Authorization header");
+        let value = value.to_str().map_err(|_| malformed())?;
+        let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+        let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+            Scheme::Bearer
+        } else if scheme.eq_ignore_ascii_case("dpop") {
+            Scheme::Dpop
+        } else {
+            return Ok(None);
+        };
+        let token = rest.trim_start_matches(' ').trim_end_matches([' ', '\t']);
+        let body = token.trim_end_matches('=');
+        let b64token =
+            |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
+        if body.is_empty() || !body.bytes().all(b64token) {
+            return Err(malformed());
+        }
+        Ok(Some((scheme, token.to_owned())))
+    }
+
+    #[test]
+    fn credentials_are_read_as_the_reference_reads_them_for_every_byte() {
+        let mut values: Vec<Vec<u8>> = Vec::new();
+        let long = "eyJhbGciOiJFQ0RILUVTIn0.a-b_c~d+e/f".repeat(80);
+        for scheme in
+            ["Bearer", "bearer", "BEARER", "DPoP", "dpop", "Basic", "Bearer\t", "Bear", "", "B\u{e9}arer"]
+        {
+            for gap in ["", " ", "   ", "\t", " \t"] {
+                for token in [
+                    "abc",
+                    "a.b.c",
+                    "abc==",
+                    "==",
+                    "=",
+                    "",
+                    "a b",
+                    "abc \t",
+                    "abc=\t ",
+                    "a=b",
+                    "a,b",
+                    long.as_str(),
+                ] {
+                    values.push(format!("{scheme}{gap}{token}").into_bytes());
+                }
+            }
+        }
+        // Every byte a field value may hold (RFC 9110 §5.5), inside a token, at its end, in the
+        // scheme and in the gap: 64 bytes and more, so the vectorised path sees it too.
+        for b in (0x20..=0xffu8).chain([b'\t']) {
+            for (head, tail) in
+                [("Bearer ", &long[..70]), ("Bearer ", ""), ("DPoP ", "xyz"), ("Bearer", " x")]
+            {
+                let mut v = head.as_bytes().to_vec();
+                v.extend_from_slice(&long.as_bytes()[..65]);
+                v.push(b);
+                v.extend_from_slice(tail.as_bytes());
+                values.push(v);
+                let mut before = head.as_bytes().to_vec();
+                before.push(b);
+                before.extend_from_slice(b"tok");
+                values.push(before);
+            }
+        }
+        let mut checked = 0;
+        for bytes in values {
+            let Ok(value) = HeaderValue::from_bytes(&bytes) else { continue };
+            let request =
+                Request::builder().header(AUTHORIZATION, value.clone()).body(Body::empty()).unwrap();
+            let got = credentials(&request).map(|c| c.map(|(s, t)| (s, t.to_owned())));
+            assert_eq!(got, credentials_reference(&value), "{:?}", String::from_utf8_lossy(&bytes));
+            checked += 1;
+        }
+        assert!(checked > 2_000, "{checked}");
     }
 
     #[test]
