@@ -107,6 +107,13 @@ impl World {
     async fn get(&self, url: &str, token: &str) -> reqwest::Response {
         self.client.get(url).bearer_auth(token).send().await.unwrap()
     }
+
+    /// GET `url` with `Authorization: DPoP <token>` and a proof of `key` for it (RFC 9449 §7.1).
+    async fn get_dpop(&self, url: &str, token: &str, key: &jwe_mint::dpop::DpopKey) -> reqwest::Response {
+        let proof = key.proof("GET", url).access_token(token).sign().unwrap();
+        let request = self.client.get(url).header("authorization", format!("DPoP {token}"));
+        request.header("dpop", proof).send().await.unwrap()
+    }
 }
 
 async fn json(r: reqwest::Response) -> Value {
@@ -251,29 +258,12 @@ async fn a_dpop_bound_client_gets_tokens_only_with_a_proof_and_uses_them_only_wi
 
         // At the RS: with a proof of the same key for this request (§7.1, `ath`), accepted.
         let url = format!("{}/photos", w.photos);
-        let proof = key.proof("GET", &url).access_token(&token).sign().unwrap();
-        let r = w
-            .client
-            .get(&url)
-            .header("authorization", format!("DPoP {token}"))
-            .header("dpop", proof)
-            .send()
-            .await
-            .unwrap();
+        let r = w.get_dpop(&url, &token, &key).await;
         assert_eq!(r.status(), 200);
         assert_eq!(json(r).await["owner"], "alice");
         // As a Bearer token, or with another key's proof: refused.
         assert_eq!(w.get(&url, &token).await.status(), 401);
-        let other = jwe_mint::dpop::DpopKey::generate().unwrap();
-        let proof = other.proof("GET", &url).access_token(&token).sign().unwrap();
-        let r = w
-            .client
-            .get(&url)
-            .header("authorization", format!("DPoP {token}"))
-            .header("dpop", proof)
-            .send()
-            .await
-            .unwrap();
+        let r = w.get_dpop(&url, &token, &jwe_mint::dpop::DpopKey::generate().unwrap()).await;
         assert_eq!(r.status(), 401);
         assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("DPoP "), "{r:?}");
     })

@@ -20,7 +20,7 @@ use jwe_mint::dpop::NonceSource;
 use jwe_mint::issuer::Issuer;
 use jwe_mint::jwk::{Curve, Jwk, JwkSet};
 use jwe_mint::registry::{Registry, ResourceEntry};
-use jwe_mint::resource_server::ResourceServer;
+use jwe_mint::resource_server::{AccessToken, ResourceServer};
 use jwe_mint::wire::{AuthorizationServer, Gateway, RegisteredClient};
 use serde_json::{json, Value};
 
@@ -114,8 +114,10 @@ async fn oauth4webapi(pki: &Pki, dir: &Path, config: Value) -> Value {
 }
 
 /// What oauth4webapi saw is what a DPoP client must see: a DPoP token, one nonce round at each
-/// end, the upstream's answer, and the same token refused as a Bearer token.
-fn assert_oauth4webapi_went_through(out: &Value) {
+/// end, the upstream's answer, and the same token refused as a Bearer token; the token (opened
+/// by `rs`) and the upstream both name oauth4webapi's proof key. The opened token.
+fn assert_oauth4webapi_went_through(out: &Value, rs: &ResourceServer, up: &Upstream) -> AccessToken {
+    assert_eq!(out["as_nonce_retries"], 1, "the AS asked for its nonce once: {out}");
     assert!(out["token_type"].as_str().unwrap().eq_ignore_ascii_case("dpop"), "{out}");
     assert_eq!(out["rs_nonce_retries"], 1, "the gateway asked for its nonce once: {out}");
     assert_eq!(out["status"], 200, "{out}");
@@ -123,6 +125,12 @@ fn assert_oauth4webapi_went_through(out: &Value) {
     assert_eq!(out["bearer"]["status"], 401, "a bound token without its proof: {out}");
     let challenges = out["bearer"]["challenges"].as_array().unwrap();
     assert!(challenges.iter().any(|c| c["scheme"] == "dpop"), "a DPoP challenge: {out}");
+    let proof_key = Jwk::from_json(&out["jwk"].to_string()).unwrap();
+    let opened = rs.open(out["access_token"].as_str().unwrap()).unwrap();
+    assert_eq!(opened.dpop_jkt(), Some(proof_key.thumbprint().as_str()), "bound to oauth4webapi's key");
+    let (jkt, _) = upstream_saw(up);
+    assert_eq!(jkt, proof_key.thumbprint(), "the upstream learns the key");
+    opened
 }
 
 /// node-oidc-provider, requiring its nonce, issues a bound token to `jwe-mint fetch --dpop`: its
@@ -208,17 +216,8 @@ async fn oauth4webapi_gets_a_bound_token_from_node_oidc_provider_and_our_gateway
             }),
         )
         .await;
-        assert_oauth4webapi_went_through(&out);
-        assert_eq!(out["as_nonce_retries"], 1, "node asked for its nonce once: {out}");
-        let proof_key = Jwk::from_json(&out["jwk"].to_string()).unwrap();
-        let opened = checker.open(out["access_token"].as_str().unwrap()).unwrap();
-        assert_eq!(
-            opened.dpop_jkt(),
-            Some(proof_key.thumbprint().as_str()),
-            "node bound it to oauth4webapi's key"
-        );
-        let (jkt, _) = upstream_saw(&up);
-        assert_eq!(jkt, proof_key.thumbprint());
+        let opened = assert_oauth4webapi_went_through(&out, &checker, &up);
+        assert_eq!(opened.subject(), CLIENT);
     })
     .await;
 }
@@ -273,14 +272,9 @@ async fn our_authorization_server_binds_a_token_to_oauth4webapi() {
             }),
         )
         .await;
-        assert_oauth4webapi_went_through(&out);
-        assert_eq!(out["as_nonce_retries"], 1, "our AS asked for its nonce once: {out}");
-        let proof_key = Jwk::from_json(&out["jwk"].to_string()).unwrap();
-        let opened = rs().open(out["access_token"].as_str().unwrap()).unwrap();
-        assert_eq!(opened.dpop_jkt(), Some(proof_key.thumbprint().as_str()));
+        let opened = assert_oauth4webapi_went_through(&out, &rs(), &up);
         assert_eq!(opened.subject(), "alice");
-        let (jkt, subject) = upstream_saw(&up);
-        assert_eq!((jkt.as_str(), subject.as_str()), (proof_key.thumbprint().as_str(), "alice"));
+        assert_eq!(upstream_saw(&up).1, "alice");
     })
     .await;
 }
