@@ -318,6 +318,84 @@ async fn a_head_over_the_configured_limit_is_431() {
     .await;
 }
 
+/// Each connection cut short by a bound is counted by reason on the metrics listener (such a
+/// connection never reaches the service, so it has no access-log line): a head over the limit,
+/// a head not finished in time, a body that stops arriving, a response nobody reads. A kept-alive
+/// connection closed for being idle is not a cut.
+#[tokio::test]
+async fn connections_cut_by_a_bound_are_counted_by_reason() {
+    bounded(async {
+        let world = World::new();
+        let (_big, big_addr) = BigUpstream::start().await;
+        let gateway = gateway(&world, big_addr)
+            .header_timeout(SHORT)
+            .and_then(|g| g.body_timeout(SHORT))
+            .and_then(|g| g.write_timeout(SHORT))
+            .and_then(|g| g.idle_timeout(SHORT))
+            .and_then(|g| g.max_head_size(8 * 1024))
+            .unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let metrics = listener.local_addr().unwrap();
+        let (stop_metrics, stopped) = tokio::sync::oneshot::channel::<()>();
+        let scraper = gateway.clone();
+        tokio::spawn(async move {
+            scraper
+                .serve_metrics(listener, async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        let (gw, _stop) = run(gateway).await;
+        let token = world.mint();
+        let count = async |reason: &str| -> String {
+            let page =
+                String::from_utf8(send(metrics, "GET /metrics HTTP/1.1\r\nHost: m\r\n\r\n").await.body)
+                    .unwrap();
+            let prefix = format!("jwe_mint_gateway_connections_cut_total{{reason=\"{reason}\"}} ");
+            page.lines()
+                .find_map(|l| l.strip_prefix(&prefix).map(str::to_owned))
+                .unwrap_or_else(|| panic!("{prefix} in\n{page}"))
+        };
+        for reason in ["head_too_large", "header_timeout", "body_timeout", "write_timeout"] {
+            assert_eq!(count(reason).await, "0", "{reason} from the start");
+        }
+
+        // A head over the limit: hyper answers 431.
+        let mut stream = TcpStream::connect(gw).await.unwrap();
+        let big = get("/", Some(&token), &format!("X-Big: {}\r\n", "a".repeat(9 * 1024)));
+        let _ = stream.write_all(big.as_bytes()).await;
+        closed_within(&mut stream, Duration::from_secs(5)).await;
+        // Half a head, then nothing.
+        let mut stream = TcpStream::connect(gw).await.unwrap();
+        stream.write_all(b"GET / HTTP/1.1\r\nHost: api.example.com\r\n").await.unwrap();
+        closed_within(&mut stream, Duration::from_secs(5)).await;
+        // 7 of 1000 bytes of a form body (the bearer layer reads it itself, RFC 6750 §2.2).
+        let mut stream = TcpStream::connect(gw).await.unwrap();
+        let head = format!(
+            "POST /form HTTP/1.1\r\nHost: api.example.com\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nname=x&"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        closed_within(&mut stream, Duration::from_secs(8)).await;
+        // A large answer nobody reads.
+        let mut stream = TcpStream::connect(gw).await.unwrap();
+        stream.write_all(get("/big", Some(&token), "").as_bytes()).await.unwrap();
+        eventually("the write timeout cut the connection", async || count("write_timeout").await == "1")
+            .await;
+        drop(stream);
+        // Served, then idle until the idle timeout: not a cut.
+        let mut idle = TcpStream::connect(gw).await.unwrap();
+        idle.write_all(b"GET /idle HTTP/1.1\r\nHost: api.example.com\r\n\r\n").await.unwrap();
+        closed_within(&mut idle, Duration::from_secs(8)).await;
+
+        for reason in ["head_too_large", "header_timeout", "body_timeout", "write_timeout"] {
+            eventually(&format!("one {reason}"), async || count(reason).await == "1").await;
+        }
+        let _ = stop_metrics.send(());
+    })
+    .await;
+}
+
 #[test]
 fn bounds_that_make_no_sense_are_refused() {
     let world = World::new();

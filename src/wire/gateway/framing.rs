@@ -231,6 +231,8 @@ pub(super) struct Framed<IO> {
     verdicts: Verdicts,
     limits: Limits,
     timers: Timers,
+    /// Told of the first bound the connection runs into, if any.
+    report: Option<CutReport>,
 }
 
 impl<IO> Framed<IO> {
@@ -243,7 +245,21 @@ impl<IO> Framed<IO> {
             write_deadline: None,
             write_sleep: None,
         };
-        Framed { io, state: State::Head, buf: Vec::new(), verdicts, limits, timers }
+        Framed { io, state: State::Head, buf: Vec::new(), verdicts, limits, timers, report: None }
+    }
+
+    /// Reports the first bound this connection runs into to `report`.
+    pub(super) fn reporting_cuts(mut self, report: CutReport) -> Framed<IO> {
+        self.report = Some(report);
+        self
+    }
+
+    /// `cut` reported (once: the connection ends with it) and as the io error that ends it.
+    fn cut_short(&mut self, cut: Cut) -> io::Error {
+        if let Some(report) = self.report.take() {
+            (report.0)(cut);
+        }
+        io::Error::new(io::ErrorKind::TimedOut, cut)
     }
 
     /// What a read now waits for.
@@ -540,8 +556,58 @@ fn expired(sleep: &mut Option<Pin<Box<Sleep>>>, deadline: Instant, cx: &mut Cont
     std::future::Future::poll(sleep.as_mut(), cx).is_ready()
 }
 
-fn timed_out(what: &'static str) -> io::Error {
-    io::Error::new(io::ErrorKind::TimedOut, what)
+/// Why the gateway cut a connection short: a bound a client ran into. [`Framed`] reports each
+/// once, to its [`CutReport`]; an idle kept-alive connection closed quietly is not one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Cut {
+    /// A request head longer than the head limit (hyper answers 431 and ends the connection with
+    /// its own error; the serve loop reports it).
+    HeadTooLarge,
+    /// A request head not complete within the header timeout.
+    HeaderTimeout,
+    /// A request body that stopped arriving for the body timeout.
+    BodyTimeout,
+    /// A response the client stopped reading for the write timeout.
+    WriteTimeout,
+}
+
+impl Cut {
+    /// Every reason, so each has a series from the start.
+    pub(super) const ALL: [Cut; 4] =
+        [Cut::HeadTooLarge, Cut::HeaderTimeout, Cut::BodyTimeout, Cut::WriteTimeout];
+
+    /// The metric label and log field.
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Cut::HeadTooLarge => "head_too_large",
+            Cut::HeaderTimeout => "header_timeout",
+            Cut::BodyTimeout => "body_timeout",
+            Cut::WriteTimeout => "write_timeout",
+        }
+    }
+}
+
+impl std::fmt::Display for Cut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Cut::HeadTooLarge => "request head too large",
+            Cut::HeaderTimeout => "request head timed out",
+            Cut::BodyTimeout => "request body timed out",
+            Cut::WriteTimeout => "response write timed out",
+        })
+    }
+}
+
+impl std::error::Error for Cut {}
+
+/// Where a connection's [`Cut`] is reported: counted by the metrics and logged with the peer
+/// (such a connection never reaches the service, so it has no access-log line).
+pub(super) struct CutReport(pub(super) Box<dyn Fn(Cut) + Send + Sync>);
+
+impl std::fmt::Debug for CutReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CutReport")
+    }
 }
 
 impl<IO: AsyncRead + Unpin> AsyncRead for Framed<IO> {
@@ -565,7 +631,7 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Framed<IO> {
         }
         // A head sent a byte at a time is timed as a whole, not per read.
         if wait == Wait::Head && this.timers.read_deadline.is_some_and(|d| Instant::now() >= d) {
-            return Poll::Ready(Err(timed_out("request head timed out")));
+            return Poll::Ready(Err(this.cut_short(Cut::HeaderTimeout)));
         }
         let start = buf.filled().len();
         match Pin::new(&mut this.io).poll_read(cx, buf) {
@@ -585,8 +651,8 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Framed<IO> {
                         return Poll::Ready(match wait {
                             // End of stream: hyper closes an idle connection quietly.
                             Wait::Idle => Ok(()),
-                            Wait::Body => Err(timed_out("request body timed out")),
-                            Wait::Head | Wait::Nothing => Err(timed_out("request head timed out")),
+                            Wait::Body => Err(this.cut_short(Cut::BodyTimeout)),
+                            Wait::Head | Wait::Nothing => Err(this.cut_short(Cut::HeaderTimeout)),
                         });
                     }
                 }
@@ -623,7 +689,7 @@ impl<IO> Framed<IO> {
                 }
                 match self.timers.write_deadline {
                     Some(deadline) if expired(&mut self.timers.write_sleep, deadline, cx) => {
-                        Poll::Ready(Err(timed_out("response write timed out")))
+                        Poll::Ready(Err(self.cut_short(Cut::WriteTimeout)))
                     }
                     _ => Poll::Pending,
                 }

@@ -25,6 +25,7 @@ use tokio::net::TcpListener;
 
 use super::access::Outcome;
 use super::config::Gateway;
+use super::framing::Cut;
 use super::serve::next_connection;
 use crate::jwk::Freshness;
 use crate::resource_server::ResourceServer;
@@ -72,6 +73,9 @@ const OUTCOMES: [Outcome; 12] = [
 /// What the serve loop records; shared by every clone of a [`Gateway`].
 pub(super) struct Metrics {
     requests: Family<Labels, Counter>,
+    /// Connections cut short by a bound, by reason (`framing::Cut`).
+    cuts: Family<Labels, Counter>,
+    by_cut: [Counter; Cut::ALL.len()],
     durations: Family<Labels, Histogram>,
     connections: Gauge,
     /// Set when the serve loop stops accepting: `/readyz` then says so, so that a load balancer
@@ -95,10 +99,14 @@ impl Default for Metrics {
         let durations =
             Family::<Labels, Histogram>::new_with_constructor(|| Histogram::new(DURATION_BUCKETS));
         let by_outcome = OUTCOMES.map(|o| requests.get_or_create(&[("outcome", o.as_str())]).clone());
+        let cuts = Family::<Labels, Counter>::default();
+        let by_cut = Cut::ALL.map(|c| cuts.get_or_create(&[("reason", c.as_str())]).clone());
         let gateway_time = durations.get_or_create(&[("part", "gateway")]).clone();
         let upstream_time = durations.get_or_create(&[("part", "upstream")]).clone();
         Metrics {
             requests,
+            cuts,
+            by_cut,
             durations,
             connections: Gauge::default(),
             draining: std::sync::atomic::AtomicBool::new(false),
@@ -122,6 +130,13 @@ impl Metrics {
         self.gateway_time.observe(total.saturating_sub(upstream_time).as_secs_f64());
         if upstream.is_some() {
             self.upstream_time.observe(upstream_time.as_secs_f64());
+        }
+    }
+
+    /// A connection cut short by a bound (no request of it answered, or its answer not read).
+    pub(super) fn cut(&self, cut: Cut) {
+        if let Some(counter) = Cut::ALL.iter().position(|c| *c == cut).and_then(|i| self.by_cut.get(i)) {
+            counter.inc();
         }
     }
 
@@ -230,6 +245,11 @@ fn render(gateway: &Gateway) -> Result<String, fmt::Error> {
         metrics.durations.clone(),
     );
     registry.register("jwe_mint_gateway_connections", "Client connections open", metrics.connections.clone());
+    registry.register(
+        "jwe_mint_gateway_connections_cut",
+        "Client connections cut short by a bound, by reason",
+        metrics.cuts.clone(),
+    );
     registry.register_collector(Box::new(Sampled {
         rs: Arc::clone(&gateway.rs),
         log_drops: gateway.log_drops.clone(),

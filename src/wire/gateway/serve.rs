@@ -59,6 +59,13 @@ pub(super) async fn next_connection(
     }
 }
 
+/// Counts and logs a bound `peer`'s connection ran into: such a connection never reaches the
+/// service, so it has no access-log line.
+fn report_cut(metrics: &super::metrics::Metrics, peer: SocketAddr, cut: framing::Cut) {
+    metrics.cut(cut);
+    tracing::info!(target: GATEWAY_TRACING_TARGET, %peer, reason = cut.as_str(), "connection cut: {cut}");
+}
+
 impl Gateway {
     /// Accepts connections on `listener` until `shutdown` completes; then stops accepting (new
     /// connections are refused once the listener is dropped), lets requests in flight finish
@@ -118,9 +125,12 @@ impl Gateway {
         while let Some((slot, stream, peer)) = next_connection(&listener, &slots, shutdown.as_mut()).await {
             let _ = stream.set_nodelay(true);
             let open = shared.gateway.metrics.connection();
+            let metrics = Arc::clone(&shared.gateway.metrics);
             let shared = Arc::clone(&shared);
             let verdicts = framing::Verdicts::default();
-            let io = framing::Framed::new(stream, verdicts.clone(), limits);
+            let cut_metrics = Arc::clone(&metrics);
+            let report = framing::CutReport(Box::new(move |cut| report_cut(&cut_metrics, peer, cut)));
+            let io = framing::Framed::new(stream, verdicts.clone(), limits).reporting_cuts(report);
             // The forwarding fields' client part, once per connection.
             let client = Arc::new(ClientAddress::new(peer));
             let service = hyper::service::service_fn(move |req| {
@@ -137,8 +147,15 @@ impl Gateway {
             });
             let conn = graceful.watch(http.serve_connection(TokioIo::new(io), service));
             tokio::spawn(async move {
-                if let Err(e) = conn.await {
-                    tracing::debug!(target: GATEWAY_TRACING_TARGET, %peer, error = %e, "connection ended");
+                match conn.await {
+                    // hyper refuses a head over its buffer (the head limit) with 431 itself.
+                    Err(e) if e.is_parse_too_large() => {
+                        report_cut(&metrics, peer, framing::Cut::HeadTooLarge)
+                    }
+                    Err(e) => {
+                        tracing::debug!(target: GATEWAY_TRACING_TARGET, %peer, error = %e, "connection ended")
+                    }
+                    Ok(()) => {}
                 }
                 drop(open);
                 drop(slot);
