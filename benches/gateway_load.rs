@@ -36,16 +36,12 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
-use jwe_mint::issuer::{Grant, Issuer};
-use jwe_mint::jwk::{Curve, Jwk, JwkSet};
-use jwe_mint::registry::{Registry, ResourceEntry};
-use jwe_mint::resource_server::ResourceServer;
 use jwe_mint::wire::Gateway;
 use load::{load, micros};
+use one_resource::{OneResource, SCOPE};
 
-const AS: &str = "https://as.example.com";
-const RS: &str = "https://photos.example.com";
-const SCOPE: &str = "photos.read";
+#[path = "support/one_resource.rs"]
+mod one_resource;
 /// `jwe-mint gateway`'s default `--cache`.
 const CACHE: usize = 10_000;
 
@@ -111,31 +107,11 @@ fn main() {
     let connections = env_or("JWE_MINT_LOAD_CONNECTIONS", 32);
 
     // Keys, one issuer, one resource server; every token is minted before any run.
-    let as_key = Jwk::generate(Curve::P256).expect("AS key");
-    let rs_key = Jwk::generate(Curve::P256).expect("RS key");
-    let mut registry = Registry::default();
-    registry
-        .insert(
-            ResourceEntry::new(RS, [SCOPE], JwkSet::new(vec![rs_key.to_public().expect("public")]))
-                .expect("entry"),
-        )
-        .expect("registry");
-    let issuer = Issuer::builder(AS, &as_key)
-        .registry(registry)
-        .allow_client("app", &[RS])
-        .expect("client")
-        .build()
-        .expect("issuer");
-    let grant = Grant::new("alice", "app", SCOPE, &[RS]).expect("grant");
-    let mint = || format!("Bearer {}", issuer.mint(&grant, RS).expect("mint").access_token);
+    let world = OneResource::new();
+    let mint = || format!("Bearer {}", world.token());
     let repeated = Arc::new(vec![mint()]);
     let unique = Arc::new((0..requests).map(|_| mint()).collect::<Vec<_>>());
-    let rs = ResourceServer::builder(RS, AS)
-        .decryption_keys(JwkSet::new(vec![rs_key]))
-        .issuer_keys(issuer.verification_keys().clone())
-        .cache(CACHE)
-        .build()
-        .expect("resource server");
+    let rs = world.resource_server(CACHE);
 
     let (upstream_addr, upstream_stop, upstream_thread) = spawn_server(1, upstream);
     let gateway = Gateway::new(rs, &format!("http://{upstream_addr}"))

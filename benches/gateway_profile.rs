@@ -24,15 +24,11 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
-use jwe_mint::issuer::{Grant, Issuer};
-use jwe_mint::jwk::{Curve, Jwk, JwkSet};
-use jwe_mint::registry::{Registry, ResourceEntry};
-use jwe_mint::resource_server::ResourceServer;
 use jwe_mint::wire::Gateway;
+use one_resource::{OneResource, SCOPE};
 
-const AS: &str = "https://as.example.com";
-const RS: &str = "https://photos.example.com";
-const SCOPE: &str = "photos.read";
+#[path = "support/one_resource.rs"]
+mod one_resource;
 
 /// Reads one HTTP/1.1 message head and its `content-length` body; `None` at the end of input.
 fn read_message(reader: &mut BufReader<TcpStream>) -> Option<String> {
@@ -66,22 +62,9 @@ fn main() {
         std::env::var("JWE_MINT_PROFILE_REQUESTS").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000);
     tracing_subscriber::fmt().with_max_level(tracing::Level::INFO).with_writer(std::io::sink).init();
 
-    let as_key = Jwk::generate(Curve::P256).unwrap();
-    let rs_key = Jwk::generate(Curve::P256).unwrap();
-    let mut registry = Registry::default();
-    registry
-        .insert(ResourceEntry::new(RS, [SCOPE], JwkSet::new(vec![rs_key.to_public().unwrap()])).unwrap())
-        .unwrap();
-    let issuer =
-        Issuer::builder(AS, &as_key).registry(registry).allow_client("app", &[RS]).unwrap().build().unwrap();
-    let grant = Grant::new("alice", "app", SCOPE, &[RS]).unwrap();
-    let token = issuer.mint(&grant, RS).unwrap().access_token;
-    let rs = ResourceServer::builder(RS, AS)
-        .decryption_keys(JwkSet::new(vec![rs_key]))
-        .issuer_keys(issuer.verification_keys().clone())
-        .cache(10_000)
-        .build()
-        .unwrap();
+    let world = OneResource::new();
+    let token = world.token();
+    let rs = world.resource_server(10_000);
 
     // The upstream: one connection, `200 ok` to every request.
     let upstream = TcpListener::bind("127.0.0.1:0").unwrap();

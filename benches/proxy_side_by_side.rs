@@ -53,14 +53,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use jwe_mint::issuer::{Grant, Issuer};
-use jwe_mint::jwk::{Curve, Jwk, JwkSet};
-use jwe_mint::registry::{Registry, ResourceEntry};
+use jwe_mint::jwk::{Jwk, JwkSet};
 use load::{load, micros, Run};
+use one_resource::{OneResource, AS, RS, SCOPE};
 
-const AS: &str = "https://as.example.com";
-const RS: &str = "https://photos.example.com";
-const SCOPE: &str = "photos.read";
+#[path = "support/one_resource.rs"]
+mod one_resource;
 /// Each scenario runs this many times per path; the median is reported.
 const REPEATS: usize = 3;
 /// The whole bench, start to end: past it every child is killed and the run fails.
@@ -456,23 +454,9 @@ fn run(nginx: &Path, binary: &Path, dir: &Path) -> Result<(), String> {
     let ticks = clock_ticks();
 
     // Keys, one issuer, one token: the gateway's cache answers after the first request.
-    let as_key = Jwk::generate(Curve::P256).expect("AS key");
-    let rs_key = Jwk::generate(Curve::P256).expect("RS key");
-    let mut registry = Registry::default();
-    registry
-        .insert(
-            ResourceEntry::new(RS, [SCOPE], JwkSet::new(vec![rs_key.to_public().expect("public")]))
-                .expect("entry"),
-        )
-        .expect("registry");
-    let issuer = Issuer::builder(AS, &as_key)
-        .registry(registry)
-        .allow_client("app", &[RS])
-        .expect("client")
-        .build()
-        .expect("issuer");
-    let grant = Grant::new("alice", "app", SCOPE, &[RS]).expect("grant");
-    let token = format!("Bearer {}", issuer.mint(&grant, RS).expect("mint").access_token);
+    let world = OneResource::new();
+    let (issuer, rs_key) = (&world.issuer, &world.rs_key);
+    let token = format!("Bearer {}", world.token());
     // Every path gets the same request, token included (the upstream ignores it).
     let bearers = Arc::new(vec![token]);
 
@@ -489,10 +473,10 @@ fn run(nginx: &Path, binary: &Path, dir: &Path) -> Result<(), String> {
          proxy_set_header Connection \"\";\n    }",
     )?;
     let upstream_url = vec!["--upstream".to_owned(), format!("http://{}", upstream.addr)];
-    let gateway = start_gateway(binary, dir, "gateway", &upstream_url, &rs_key, issuer.verification_keys())?;
+    let gateway = start_gateway(binary, dir, "gateway", &upstream_url, rs_key, issuer.verification_keys())?;
     // nginx in front, asking forward-auth about each request (`auth_request`), as the shipped
     // example configures it.
-    let forward_auth = start_gateway(binary, dir, "forward-auth", &[], &rs_key, issuer.verification_keys())?;
+    let forward_auth = start_gateway(binary, dir, "forward-auth", &[], rs_key, issuer.verification_keys())?;
     let auth_proxy = start_nginx(
         nginx,
         dir,
