@@ -122,22 +122,9 @@ impl Binary {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (mut err, log) = (child.stderr.take().unwrap(), Arc::clone(&stderr));
-        let mut undrained = None;
-        if drain_stderr {
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = std::io::Read::read(&mut err, &mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    log.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
-                }
-            });
-        } else {
-            undrained = Some(err);
-        }
+        let err = child.stderr.take().unwrap();
+        let (stderr, undrained) =
+            if drain_stderr { (crate::harness::drain(err), None) } else { (Arc::default(), Some(err)) };
         let mut line = String::new();
         let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
         stdout.read_line(&mut line).unwrap();

@@ -5,11 +5,29 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::{ChildStderr, Command, Stdio};
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_jwe-mint");
+
+/// Everything a server process writes to `stderr`, collected on a thread of its own so that the
+/// process never blocks on a full pipe (as an operator's log collector would read it).
+pub fn drain(mut stderr: ChildStderr) -> Arc<Mutex<String>> {
+    let text = Arc::new(Mutex::new(String::new()));
+    let log = Arc::clone(&text);
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = std::io::Read::read(&mut stderr, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            log.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    text
+}
 
 /// A temporary directory, removed on drop.
 pub struct TempDir(PathBuf);
